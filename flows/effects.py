@@ -1,0 +1,115 @@
+"""What the engine asks the world to do, as plain data. The engine never sends, stores or waits itself.
+
+The conversation loop renders `Send` effects into text (gettext for `Phrase`, babel for numbers), writes
+every effect of a step in one transaction, and only then hands the messages to a channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+ParamValue = str | int | float
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A fixed sentence of the bot, looked up in the gettext catalog of the participant's language."""
+
+    msgid: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Literal:
+    """Text from a flow file, already in the participant's language; `{score.X}`/`{band.X}` filled from params."""
+
+    text: str
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+Part = Phrase | Literal
+
+
+@dataclass(frozen=True)
+class PromptChoice:
+    answer: str  # what the person may send (the digit), also a Telegram button's callback value
+    label: Part
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Marks a message as a question, so channels can offer buttons and spot answers to old questions."""
+
+    flow_id: str
+    flow_version: int
+    run_seq: int
+    step_id: str
+    choices: tuple[PromptChoice, ...] = ()
+    list_choices: bool = True  # text channels list "0 = Aldrig" lines; False when the hint already says it
+
+
+@dataclass(frozen=True)
+class Send:
+    parts: tuple[Part, ...]
+    prompt: Prompt | None = None
+
+
+@dataclass(frozen=True)
+class RecordAnswer:
+    run_seq: int
+    flow_id: str
+    flow_version: int
+    item_id: str
+    value: int | float | str
+    raw_text: str
+
+
+@dataclass(frozen=True)
+class RecordScore:
+    run_seq: int
+    flow_id: str
+    flow_version: int
+    score_id: str
+    value: float
+    band_id: str | None
+
+
+class RunChange(StrEnum):
+    STARTED = "started"
+    COMPLETED = "completed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    EXPIRED = "expired"
+    STOPPED = "stopped"
+    ABANDONED = "abandoned"  # another flow was started over it
+    FAILED = "failed"  # the step cap stopped a runaway flow
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    change: RunChange
+    run_seq: int
+    flow_id: str
+    flow_version: int
+
+
+@dataclass(frozen=True)
+class LanguageChanged:
+    lang: str
+
+
+@dataclass(frozen=True)
+class ScheduleTimer:
+    key: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    key: str
+
+
+Effect = Send | RecordAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer

@@ -1,0 +1,172 @@
+"""The flow model: immutable values built by the loader from an administrator's YAML file.
+
+Nothing here knows about channels, storage or time; the engine reads these values and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+
+from flows.conditions import Condition
+
+END = "end"  # the reserved `goto` target that finishes a flow
+
+
+class StepType(StrEnum):
+    MESSAGE = "message"
+    CHOICE = "choice"
+    SCALE = "scale"
+    NUMBER = "number"
+    YESNO = "yesno"
+    TEXT = "text"
+
+
+QUESTION_TYPES = frozenset(t for t in StepType if t is not StepType.MESSAGE)
+SCORABLE_TYPES = frozenset({StepType.CHOICE, StepType.SCALE, StepType.NUMBER, StepType.YESNO})
+
+
+@dataclass(frozen=True)
+class LocalText:
+    """One text in several languages: {"da": ..., "en": ...}."""
+
+    by_lang: Mapping[str, str]
+
+    def get(self, lang: str, fallback: str = "da") -> str:
+        if lang in self.by_lang:
+            return self.by_lang[lang]
+        if fallback in self.by_lang:
+            return self.by_lang[fallback]
+        return next(iter(self.by_lang.values()), "")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: int
+    label: LocalText
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One entry of a step's `next:` list: go to `target` when `condition` holds (or always)."""
+
+    target: str
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    type: StepType
+    text: LocalText
+    line: int = 0
+    choices: tuple[Choice, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    min_label: LocalText | None = None
+    max_label: LocalText | None = None
+    unit: LocalText | None = None
+    decimals: int = 0
+    max_length: int = 500
+    next: tuple[Branch, ...] = ()
+
+    @property
+    def is_question(self) -> bool:
+        return self.type in QUESTION_TYPES
+
+    def value_range(self) -> tuple[float, float] | None:
+        """The lowest and highest answer value, used to reverse-score an item."""
+        if self.type is StepType.CHOICE and self.choices:
+            values = [c.value for c in self.choices]
+            return float(min(values)), float(max(values))
+        if self.type is StepType.YESNO:
+            return 0.0, 1.0
+        if self.minimum is not None and self.maximum is not None:
+            return self.minimum, self.maximum
+        return None
+
+
+@dataclass(frozen=True)
+class Band:
+    id: str
+    label: LocalText
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def contains(self, value: float) -> bool:
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return not (self.maximum is not None and value > self.maximum)
+
+
+@dataclass(frozen=True)
+class Score:
+    id: str
+    items: tuple[str, ...]
+    reverse: frozenset[str] = frozenset()
+    multiplier: float = 1.0
+    bands: tuple[Band, ...] = ()
+
+    def band_for(self, value: float) -> Band | None:
+        return next((b for b in self.bands if b.contains(value)), None)
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    version: int
+    languages: tuple[str, ...]
+    title: LocalText
+    steps: tuple[Step, ...]
+    scores: tuple[Score, ...] = ()
+    expires_after: timedelta | None = None
+    needs_signoff: tuple[str, ...] = ()
+    source_path: str = ""
+    _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {s.id: i for i, s in enumerate(self.steps)})
+
+    def step(self, step_id: str) -> Step | None:
+        i = self._index.get(step_id)
+        return None if i is None else self.steps[i]
+
+    def position(self, step_id: str) -> int:
+        return self._index[step_id]
+
+    def score(self, score_id: str) -> Score | None:
+        return next((s for s in self.scores if s.id == score_id), None)
+
+    @property
+    def questions(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.is_question)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.id, self.version
+
+
+@dataclass(frozen=True)
+class FlowLibrary:
+    """Every flow version the engine may need: the files on disk plus versions that runs started on."""
+
+    flows: Mapping[tuple[str, int], Flow]
+
+    @classmethod
+    def of(cls, *flows: Flow) -> FlowLibrary:
+        return cls({f.key: f for f in flows})
+
+    def get(self, flow_id: str, version: int) -> Flow | None:
+        return self.flows.get((flow_id, version))
+
+    def latest(self, flow_id: str) -> Flow | None:
+        versions = [f for (fid, _), f in self.flows.items() if fid == flow_id]
+        return max(versions, key=lambda f: f.version, default=None)
+
+    def with_flow(self, flow: Flow) -> FlowLibrary:
+        return FlowLibrary({**self.flows, flow.key: flow})
+
+    def ids(self) -> list[str]:
+        return sorted({fid for fid, _ in self.flows})

@@ -1,0 +1,180 @@
+"""Answer parsing as a person on a phone would expect it.
+
+"2", " 2 ", "2." and the label ("Ret ofte", "ret OFTE", "Naesten aldrig") all mean the same answer;
+"ja"/"nej"/"yes"/"no" answer yes/no questions; keywords (HJÆLP, TILBAGE, PAUSE, SPROG, STOP) work at
+any point. Everything here is pure and total: any string gives a result, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+from flows.model import Step, StepType
+
+MAX_INPUT_CHARS = 2000  # longer input is never an answer, only a re-prompt
+
+_DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
+_EDGE_PUNCTUATION = " \t\r\n.,;:!?'\"“”‘’«»()[]-–—*_"
+_NUMBER = re.compile(r"^[+-]?\d{1,9}(?:[.,]\d{1,9})?$")
+
+
+def fold(text: str) -> str:
+    """Case-, accent- and spacing-insensitive form: "  Næsten  ALDRIG! " -> "naesten aldrig"."""
+    text = text.casefold().translate(_DANISH_LETTERS)
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(text.split()).strip(_EDGE_PUNCTUATION)
+
+
+def loose(text: str) -> str:
+    """An even looser form for people typing Danish on an English keyboard: "Nasten aldrig", "Indimellem"."""
+    return fold(text).replace("ae", "a").replace("oe", "o").replace("aa", "a").replace(" ", "")
+
+
+class Keyword(StrEnum):
+    HELP = "help"
+    BACK = "back"
+    PAUSE = "pause"
+    RESUME = "resume"
+    LANGUAGE = "language"
+    STOP = "stop"
+
+
+_KEYWORDS: dict[str, Keyword] = {
+    **dict.fromkeys(["hjaelp", "hjalp", "hjelp", "help", "/help", "/hjaelp", "?"], Keyword.HELP),
+    **dict.fromkeys(["tilbage", "back", "/back", "/tilbage", "fortryd", "undo"], Keyword.BACK),
+    **dict.fromkeys(["pause", "/pause"], Keyword.PAUSE),
+    **dict.fromkeys(["fortsaet", "fortsat", "videre", "continue", "resume", "/resume", "/continue"], Keyword.RESUME),
+    **dict.fromkeys(["sprog", "language", "/language", "/sprog", "lang"], Keyword.LANGUAGE),
+    **dict.fromkeys(["stop", "stopp", "/stop", "afslut", "quit"], Keyword.STOP),
+}
+_LANGUAGE_NAMES = {
+    "da": "da", "dansk": "da", "danish": "da", "danks": "da",
+    "en": "en", "engelsk": "en", "english": "en",
+}
+
+
+@dataclass(frozen=True)
+class KeywordInput:
+    keyword: Keyword
+    argument: str | None = None  # for LANGUAGE: the requested language code, if one was named
+
+
+def match_keyword(text: str) -> KeywordInput | None:
+    """The keyword this whole message is, if any: "HJÆLP", "/help", "sprog en", "English"."""
+    if len(text) > 100:
+        return None
+    words = fold(text).replace("/", " /").split()
+    if not words:
+        return None
+    words = [w.strip(_EDGE_PUNCTUATION) or w for w in words]
+    first = words[0]
+    keyword = _KEYWORDS.get(first)
+    if keyword is Keyword.LANGUAGE:
+        if len(words) == 1:
+            return KeywordInput(Keyword.LANGUAGE)
+        if len(words) == 2 and words[1] in _LANGUAGE_NAMES:
+            return KeywordInput(Keyword.LANGUAGE, _LANGUAGE_NAMES[words[1]])
+        return None
+    if keyword is not None and len(words) == 1:
+        return KeywordInput(keyword)
+    if len(words) == 1 and first in ("dansk", "english"):
+        return KeywordInput(Keyword.LANGUAGE, _LANGUAGE_NAMES[first])
+    return None
+
+
+class Rejection(StrEnum):
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    NOT_A_CHOICE = "not_a_choice"
+    NOT_A_NUMBER = "not_a_number"
+    OUT_OF_RANGE = "out_of_range"
+    TOO_PRECISE = "too_precise"
+    NOT_YES_NO = "not_yes_no"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    value: int | float | str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Rejection
+
+
+ParseResult = Accepted | Rejected
+
+_YES = {"ja", "j", "jo", "jep", "yes", "y", "yep", "yeah", "1"}
+_NO = {"nej", "n", "nix", "no", "nope", "0"}
+
+
+def parse_number(text: str) -> float | None:
+    """A number typed on a phone: "7", "7.", "7,5", " 12 "; None when it is not one."""
+    candidate = text.strip().rstrip(".!)").strip()
+    if not _NUMBER.match(candidate):
+        return None
+    return float(candidate.replace(",", "."))
+
+
+def _as_number_value(number: float, decimals: int) -> int | float:
+    return int(number) if decimals == 0 else round(number, decimals)
+
+
+def parse_answer(step: Step, text: str) -> ParseResult:
+    """Turn what the person wrote into the answer value for `step`, or say why it is not one."""
+    if len(text) > MAX_INPUT_CHARS:
+        return Rejected(Rejection.TOO_LONG)
+    if step.type is StepType.TEXT:
+        stripped = text.strip()
+        if not stripped:
+            return Rejected(Rejection.EMPTY)
+        if len(stripped) > step.max_length:
+            return Rejected(Rejection.TOO_LONG)
+        return Accepted(stripped)
+    if not fold(text) and not text.strip():
+        return Rejected(Rejection.EMPTY)
+    if step.type is StepType.CHOICE:
+        return _parse_choice(step, text)
+    if step.type is StepType.YESNO:
+        key = fold(text)
+        if key in _YES:
+            return Accepted(1)
+        if key in _NO:
+            return Accepted(0)
+        return Rejected(Rejection.NOT_YES_NO)
+    return _parse_range(step, text)
+
+
+def _parse_choice(step: Step, text: str) -> ParseResult:
+    number = parse_number(text)
+    if number is not None:
+        for choice in step.choices:
+            if number == choice.value:
+                return Accepted(choice.value)
+        return Rejected(Rejection.NOT_A_CHOICE)
+    key, loose_key = fold(text), loose(text)
+    if not key:
+        return Rejected(Rejection.NOT_A_CHOICE)
+    for choice in step.choices:
+        if any(fold(label) == key for label in choice.label.by_lang.values()):
+            return Accepted(choice.value)
+    matches = {c.value for c in step.choices for label in c.label.by_lang.values() if loose(label) == loose_key}
+    if len(matches) == 1:
+        return Accepted(matches.pop())
+    return Rejected(Rejection.NOT_A_CHOICE)
+
+
+def _parse_range(step: Step, text: str) -> ParseResult:
+    number = parse_number(text)
+    if number is None:
+        return Rejected(Rejection.NOT_A_NUMBER)
+    decimals = step.decimals if step.type is StepType.NUMBER else 0
+    if round(number, decimals) != number:
+        return Rejected(Rejection.TOO_PRECISE)
+    low, high = step.minimum, step.maximum
+    if (low is not None and number < low) or (high is not None and number > high):
+        return Rejected(Rejection.OUT_OF_RANGE)
+    return Accepted(_as_number_value(number, decimals))

@@ -1,0 +1,75 @@
+"""Every fixed sentence the bot says, as gettext message ids (English source, Danish first in the catalogs).
+
+`N_` only marks a string for `pybabel extract -k N_`; translation happens when the loop renders a `Phrase`.
+Params are filled with str.format after translation, numbers formatted by babel in the person's locale.
+"""
+
+from __future__ import annotations
+
+
+def N_(msgid: str) -> str:
+    """Mark a message id for extraction; returns it unchanged."""
+    return msgid
+
+
+# Asking
+ANSWER_CHOICE = N_("Answer with the number in front of your answer.")
+ANSWER_SCALE = N_("Answer with a whole number from {low} to {high}.")
+ANSWER_SCALE_LABELLED = N_("Answer with a whole number from {low} ({low_label}) to {high} ({high_label}).")
+ANSWER_NUMBER = N_("Answer with a number from {low} to {high}.")
+ANSWER_NUMBER_UNIT = N_("Answer with a number from {low} to {high} ({unit}).")
+ANSWER_YESNO = N_("Answer yes or no.")
+ANSWER_TEXT = N_("Write your answer in your own words (at most {max_length} characters).")
+YES = N_("Yes")
+NO = N_("No")
+
+# Re-prompts
+NOT_UNDERSTOOD = N_("Sorry, I did not understand that answer.")
+NOTHING_RECEIVED = N_("I did not receive an answer.")
+TOO_LONG_FOR_ANSWER = N_("That message is too long to be an answer.")
+TEXT_TOO_LONG = N_("Your answer is too long: please keep it to at most {max_length} characters.")
+ALLOWED_CHOICES = N_("Please answer with one of these numbers: {choices}.")
+ALLOWED_RANGE = N_("Please answer with a whole number from {low} to {high}.")
+ALLOWED_NUMBER = N_("Please answer with a number from {low} to {high}.")
+ALLOWED_DECIMALS = N_("Please use at most {decimals} decimal(s).")
+ALLOWED_YESNO = N_("Please answer yes or no.")
+STRUGGLING = N_(
+    "It looks like this question is hard to answer here. You can write HELP for help, PAUSE to stop for now "
+    "and continue later, or STOP to end this questionnaire."
+)
+
+# Keywords
+HELP = N_(
+    "You answer one question at a time. You can write at any time:\n"
+    "BACK: change your previous answer\n"
+    "PAUSE: stop for now and continue later\n"
+    "CONTINUE: carry on after a pause\n"
+    "LANGUAGE: switch between Danish and English\n"
+    "STOP: end the questionnaire"
+)
+HELP_NO_RUN = N_(
+    "You have no questionnaire open right now. You will get a message when there is something for you. "
+    "Write LANGUAGE to switch between Danish and English."
+)
+BACK_AT_FIRST = N_("This is the first question, so there is no earlier answer to change.")
+BACK_TO = N_("Let us go back. Your answer was: {answer}. Send a new answer.")
+PAUSED = N_("We will pause here. Your answers are saved. Write CONTINUE when you want to go on.")
+STILL_PAUSED = N_("The questionnaire is paused. Write CONTINUE when you want to go on.")
+RESUMED = N_("Welcome back. We continue where you left off.")
+STOPPED = N_("You have stopped this questionnaire. The answers you gave are saved. Thank you.")
+NOTHING_TO_PAUSE = N_("There is no questionnaire to pause right now.")
+NOTHING_TO_STOP = N_("There is no questionnaire running right now.")
+LANGUAGE_CHANGED = N_("I will write to you in English from now on.")
+NO_RUN = N_("Thank you for your message. You have no questionnaire open right now. Write HELP to see what you can do.")
+
+# Lifecycle
+EXPIRED = N_("The questionnaire you had started has closed because it was not finished in time. Thank you for the "
+             "answers you gave.")
+FINISHED = N_("Thank you for your answers. You have finished the questionnaire.")
+UNKNOWN_FLOW = N_("Sorry, that questionnaire is not available right now. Your coach has been told.")
+FLOW_BROKEN = N_("Sorry, something went wrong with this questionnaire. Your answers so far are saved, and we will "
+                 "look into it.")
+SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Your message has been received; please try again "
+                          "in a moment.")
+
+ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))
