@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.loader import load_flow_text
+from flows.loader import read_flow_text
 from flows.model import END, SCORABLE_TYPES, Flow, Step, StepType
 from flows.parsing import fold, loose
 from flows.yamlsource import Problem
@@ -204,12 +204,12 @@ def check_files(paths: Iterable[Path]) -> CheckReport:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(path), 0, f"cannot read the file: {exc}"))
             continue
-        flow, found = load_flow_text(text, str(path))
+        flow, found = read_flow_text(text, str(path))
         problems.extend(found)
         if flow is None:
             continue
-        flow_problems = check_flow(flow)
-        problems.extend(flow_problems)
+        flow_problems = [*found, *check_flow(flow)]
+        problems.extend(flow_problems[len(found):])
         if flow.id in first_file:
             problems.append(Problem(str(path), _id_line(text),
                                     f"flow id {flow.id!r} is already used by {first_file[flow.id]}"))

@@ -29,7 +29,7 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.inputs import Input, Resume, StartFlow, Text, TimerFired
+from flows.inputs import Input, Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import END, Flow, FlowLibrary, Step, StepType
 from flows.parsing import Accepted, Keyword, KeywordInput, Rejected, Rejection, match_keyword, parse_answer
 from flows.scoring import scored
@@ -58,6 +58,8 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         turn.start(inp.flow_id)
     elif isinstance(inp, Resume):
         turn.on_resume()
+    elif isinstance(inp, SetLanguage):
+        turn.set_language(inp.lang)
     else:
         turn.on_timer(inp)
     return Outcome(turn.state, tuple(turn.effects))
@@ -196,6 +198,11 @@ class _Turn:
                     self.say(self.phrase(phrases.NO_RUN))
                 else:
                     self.back(run)
+
+    def set_language(self, lang: str) -> None:
+        if lang in LANGUAGES and lang != self.lang:
+            self.state = replace(self.state, lang=lang)
+            self.effects.append(LanguageChanged(lang))
 
     def switch_language(self, wanted: str | None) -> None:
         lang = wanted or ("en" if self.lang == "da" else "da")

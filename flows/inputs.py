@@ -25,4 +25,11 @@ class TimerFired:
     key: str
 
 
-Input = Text | StartFlow | Resume | TimerFired
+@dataclass(frozen=True)
+class SetLanguage:
+    """An administrator or enrolment sets the person's language; nothing is said until the next message."""
+
+    lang: str
+
+
+Input = Text | StartFlow | Resume | TimerFired | SetLanguage

@@ -130,14 +130,19 @@ class _Reader:
         return LocalText(result) if result else None
 
 
-def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
-    """Parse one flow file's text. The flow is None when any error was found."""
+def read_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
+    """Parse one flow file's text as far as it goes: the flow may be built despite errors, for the checker."""
     data, problems = read_yaml(text, path)
     reader = _Reader(path)
     reader.problems.extend(problems)
     flow = None if data is None else _read_flow(reader, data)
-    errors = [p for p in reader.problems if p.severity == "error"]
-    return (None if errors else flow), reader.problems
+    return flow, reader.problems
+
+
+def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
+    """Parse one flow file's text. The flow is None when any error was found: it must not be run."""
+    flow, problems = read_flow_text(text, path)
+    return (None if any(p.severity == "error" for p in problems) else flow), problems
 
 
 def load_flow_file(path: Path) -> tuple[Flow | None, list[Problem]]:

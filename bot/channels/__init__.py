@@ -1,0 +1,1 @@
+"""Channels translate between a transport (console, Telegram, SMS) and the conversation loop; nothing else."""

@@ -1,0 +1,88 @@
+"""The console channel: the embedded default. A person chats in the terminal; scripts pipe lines in.
+
+Interactive (a terminal): a "> " prompt and each bot message after "bot: ". Scripted (stdin not a
+terminal): one participant message per input line, each bot message printed on stdout followed by an empty
+line, nothing else on stdout, so transcripts are easy to compare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TextIO
+
+from bot.channels.base import as_plain_text
+from bot.clock import Clock
+from bot.conversation import ConversationLoop
+from bot.dispatcher import deliver_pending
+from flows.inputs import Input, Text
+from storage.interface import InboundRecord, OutboxRow, Participant
+
+CHANNEL = "console"
+
+
+class ConsoleChannel:
+    name = CHANNEL
+
+    def __init__(self, out: TextIO, interactive: bool) -> None:
+        self.out = out
+        self.interactive = interactive
+
+    async def send(self, message: OutboxRow) -> None:
+        text = as_plain_text(message.payload)
+        if self.interactive:
+            indented = text.replace("\n", "\n     ")
+            self.out.write(f"bot: {indented}\n\n")
+        else:
+            self.out.write(text + "\n\n")
+        self.out.flush()
+
+
+class ConsoleSession:
+    """One sitting at the terminal: every line becomes an inbound message, committed before it is answered."""
+
+    def __init__(self, loop: ConversationLoop, participant: Participant, channel: ConsoleChannel,
+                 clock: Clock) -> None:
+        self.loop = loop
+        self.participant = participant
+        self.channel = channel
+        self.clock = clock
+        self._session = uuid.uuid4().hex[:12]
+        self._count = 0
+
+    async def feed(self, inp: Input) -> None:
+        """Apply a non-message input (start a flow, resume) and show the replies."""
+        await self.loop.handle(self.participant, inp, CHANNEL)
+        await self.flush()
+
+    async def say(self, text: str) -> None:
+        """The person typed `text`."""
+        self._count += 1
+        inbound = InboundRecord(CHANNEL, f"{self._session}:{self._count}", self.clock.now())
+        await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
+        await self.flush()
+
+    async def flush(self) -> None:
+        await deliver_pending(self.loop.storage, self.channel, self.clock)
+
+    async def run(self, stdin: TextIO) -> None:
+        """Read lines until end of input (Ctrl-D) or Ctrl-C."""
+        while True:
+            try:
+                if self.channel.interactive:
+                    line: str | None = await asyncio.to_thread(_prompt)
+                else:
+                    raw = await asyncio.to_thread(stdin.readline)
+                    line = raw.rstrip("\r\n") if raw else None
+            except (EOFError, KeyboardInterrupt):
+                line = None
+            if line is None:
+                return
+            await self.say(line)
+
+
+def _prompt() -> str | None:
+    try:
+        return input("> ")
+    except EOFError:
+        return None

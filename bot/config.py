@@ -1,0 +1,25 @@
+"""Settings from the environment, with defaults that run on a fresh machine without any tokens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DB = "./data/bot.db"
+DEFAULT_FIRST_FLOW = "pss10"
+
+
+def default_db_path() -> str:
+    """`BOT_DB` if set, else ./data/bot.db."""
+    return os.environ.get("BOT_DB") or DEFAULT_DB
+
+
+def flows_dir() -> Path | None:
+    """`BOT_FLOWS_DIR` if set: a folder of flow files to use instead of the shipped ones."""
+    value = os.environ.get("BOT_FLOWS_DIR")
+    return Path(value) if value else None
+
+
+def first_flow() -> str:
+    """The flow a new participant starts with when they first open the chat (the baseline measurement)."""
+    return os.environ.get("BOT_FIRST_FLOW") or DEFAULT_FIRST_FLOW

@@ -1,0 +1,72 @@
+"""Which flow versions the bot can run: the files on disk, plus any version a run started on.
+
+Each file's text is stored in the database the first time its (id, version) is seen. A run that started on
+version 1 keeps finishing on version 1 after an administrator edits the file to version 2, even in a new
+process, because version 1's text comes back from the database. A file edited without raising its version
+is refused (the stored text wins), so two different flows never share one version number.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from flows.checker import check_files, check_flow, flow_paths
+from flows.loader import load_flow_text
+from flows.model import Flow, FlowLibrary
+from flows.state import State
+from flows.yamlsource import Problem
+from storage.interface import Storage
+
+log = logging.getLogger(__name__)
+DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows" / "definitions"
+
+
+@dataclass
+class FlowRegistry:
+    storage: Storage
+    library: FlowLibrary
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    async def load(cls, storage: Storage, now: datetime, flows_dir: Path = DEFAULT_FLOWS_DIR) -> FlowRegistry:
+        report = check_files(flow_paths([flows_dir]))
+        problems = list(report.problems)
+        for p in report.errors:
+            log.error("flow file problem: %s", p)
+        usable: list[Flow] = []
+        for flow in report.flows:
+            source = Path(flow.source_path).read_text(encoding="utf-8")
+            stored = await storage.remember_flow_version(flow.id, flow.version, source, now)
+            if stored is not None and stored != source:
+                problem = Problem(flow.source_path, 1, f"flow {flow.id!r} was changed but its version is still "
+                                  f"{flow.version}: raise the version; the stored version {flow.version} is used")
+                log.error("%s", problem)
+                problems.append(problem)
+                restored = _from_source(stored, f"{flow.id} v{flow.version} (stored)")
+                if restored is not None:
+                    usable.append(restored)
+                continue
+            usable.append(flow)
+        return cls(storage, FlowLibrary.of(*usable), tuple(problems))
+
+    async def library_for(self, state: State) -> FlowLibrary:
+        """The library, completed with the version the participant's run is on if it is no longer on disk."""
+        run = state.run
+        if run is None or self.library.get(run.flow_id, run.flow_version) is not None:
+            return self.library
+        source = await self.storage.flow_version_source(run.flow_id, run.flow_version)
+        flow = None if source is None else _from_source(source, f"{run.flow_id} v{run.flow_version} (stored)")
+        if flow is not None:
+            self.library = self.library.with_flow(flow)
+        return self.library
+
+
+def _from_source(source: str, label: str) -> Flow | None:
+    flow, problems = load_flow_text(source, label)
+    if flow is None or any(p.severity == "error" for p in check_flow(flow)):
+        log.error("stored flow %s no longer loads: %s", label, "; ".join(map(str, problems)))
+        return None
+    return flow

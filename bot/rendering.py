@@ -1,0 +1,89 @@
+"""Turn the engine's `Send` effects into the JSON payload stored in the outbox.
+
+Phrases go through the gettext catalog of the person's language; numbers are formatted by babel in their
+locale ("7,5" in Danish). Rendering happens before the outbox row is written, so a message is sent exactly
+as it was decided, even after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+from flows.effects import Literal, ParamValue, Part, Phrase, Send
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+_FLOW_PLACEHOLDER = re.compile(r"\{((?:score|band)\.[a-z0-9_]+)\}")
+
+
+class MissingCatalogError(RuntimeError):
+    """A language has no compiled catalog: the bot would speak English msgids to a Danish participant."""
+
+
+class Catalogs:
+    """The compiled gettext catalogs, one per language, loaded once at start."""
+
+    def __init__(self, languages: tuple[str, ...] = ("da", "en"), locales_dir: Path = LOCALES_DIR) -> None:
+        self._translations: dict[str, NullTranslations] = {}
+        for lang in languages:
+            mo = locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+            if not mo.is_file():
+                raise MissingCatalogError(f"no compiled catalog for {lang!r} at {mo}")
+            self._translations[lang] = Translations.load(str(locales_dir), [lang], DOMAIN)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self._translations)
+
+    def gettext(self, lang: str, msgid: str) -> str:
+        translations = self._translations.get(lang) or self._translations.get("da")
+        return translations.gettext(msgid) if translations is not None else msgid
+
+
+def format_number(value: float, lang: str) -> str:
+    """A number as the person writes it: 20 not 20.0, 7,5 in Danish."""
+    if float(value).is_integer():
+        return format_decimal(int(value), locale=lang)
+    return format_decimal(value, locale=lang, decimal_quantization=False)
+
+
+def _format_params(params: dict[str, ParamValue], lang: str) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else format_number(v, lang) for k, v in params.items()}
+
+
+def render_part(part: Part, lang: str, catalogs: Catalogs) -> str:
+    params = _format_params(dict(part.params), lang)
+    if isinstance(part, Phrase):
+        text = catalogs.gettext(lang, part.msgid)
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return text  # a broken translation must not silence the bot; test_locales catches it
+    assert isinstance(part, Literal)
+    if not params:
+        return part.text
+    return _FLOW_PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), part.text)
+
+
+def render_send(send: Send, lang: str, catalogs: Catalogs) -> dict[str, Any]:
+    """The outbox payload: text, plus the question's choices and identity for channels that use them."""
+    payload: dict[str, Any] = {
+        "lang": lang,
+        "text": "\n".join(render_part(p, lang, catalogs) for p in send.parts),
+    }
+    prompt = send.prompt
+    if prompt is not None:
+        payload["prompt"] = {
+            "flow_id": prompt.flow_id,
+            "flow_version": prompt.flow_version,
+            "run_seq": prompt.run_seq,
+            "step_id": prompt.step_id,
+            "list_choices": prompt.list_choices,
+            "choices": [{"answer": c.answer, "label": render_part(c.label, lang, catalogs)} for c in prompt.choices],
+        }
+    return payload
