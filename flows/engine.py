@@ -283,8 +283,10 @@ class _Turn:
             Rejection.EMPTY: phrases.NOTHING_RECEIVED,
             Rejection.TOO_LONG: phrases.TEXT_TOO_LONG if step.type is StepType.TEXT else phrases.TOO_LONG_FOR_ANSWER,
         }.get(reason, phrases.NOT_UNDERSTOOD)
-        self.say(self.phrase(intro, max_length=step.max_length), self.allowed(step),
-                 prompt=self.prompt(flow, run, step))
+        allowed = self.allowed(step)
+        if reason is Rejection.TOO_PRECISE and step.decimals > 0:
+            allowed = self.phrase(phrases.ALLOWED_DECIMALS, decimals=step.decimals)
+        self.say(self.phrase(intro, max_length=step.max_length), allowed, prompt=self.prompt(flow, run, step))
 
     def allowed(self, step: Step) -> Part:
         match step.type:

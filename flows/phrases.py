@@ -27,7 +27,7 @@ NO = N_("No")
 NOT_UNDERSTOOD = N_("Sorry, I did not understand that answer.")
 NOTHING_RECEIVED = N_("I did not receive an answer.")
 TOO_LONG_FOR_ANSWER = N_("That message is too long to be an answer.")
-TEXT_TOO_LONG = N_("Your answer is too long: please keep it to at most {max_length} characters.")
+TEXT_TOO_LONG = N_("Your answer is too long. Please keep it to at most {max_length} characters.")
 ALLOWED_CHOICES = N_("Please answer with one of these numbers: {choices}.")
 ALLOWED_RANGE = N_("Please answer with a whole number from {low} to {high}.")
 ALLOWED_NUMBER = N_("Please answer with a number from {low} to {high}.")
@@ -52,13 +52,15 @@ HELP_NO_RUN = N_(
     "Write LANGUAGE to switch between Danish and English."
 )
 BACK_AT_FIRST = N_("This is the first question, so there is no earlier answer to change.")
-BACK_TO = N_("Let us go back. Your answer was: {answer}. Send a new answer.")
+BACK_TO = N_("Let's go back. Your answer was: {answer}. You can send a new answer.")
 PAUSED = N_("We will pause here. Your answers are saved. Write CONTINUE when you want to go on.")
 STILL_PAUSED = N_("The questionnaire is paused. Write CONTINUE when you want to go on.")
 RESUMED = N_("Welcome back. We continue where you left off.")
 STOPPED = N_("You have stopped this questionnaire. The answers you gave are saved. Thank you.")
 NOTHING_TO_PAUSE = N_("There is no questionnaire to pause right now.")
 NOTHING_TO_STOP = N_("There is no questionnaire running right now.")
+# TRANSLATORS: sent in the NEW language, so each catalog names its own language.
+# TRANSLATORS: sent in the NEW language, so each catalog names its own language.
 LANGUAGE_CHANGED = N_("I will write to you in English from now on.")
 NO_RUN = N_("Thank you for your message. You have no questionnaire open right now. Write HELP to see what you can do.")
 
@@ -69,7 +71,6 @@ FINISHED = N_("Thank you for your answers. You have finished the questionnaire."
 UNKNOWN_FLOW = N_("Sorry, that questionnaire is not available right now. Your coach has been told.")
 FLOW_BROKEN = N_("Sorry, something went wrong with this questionnaire. Your answers so far are saved, and we will "
                  "look into it.")
-SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Your message has been received; please try again "
-                          "in a moment.")
+SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Please send your message again in a moment.")
 
 ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))
