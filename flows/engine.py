@@ -275,7 +275,8 @@ class _Turn:
     def reprompt(self, flow: Flow, run: Run, step: Step, reason: Rejection) -> None:
         run = replace(run, invalid_streak=run.invalid_streak + 1)
         self.set_run(run)
-        if run.invalid_streak >= 3:
+        if run.invalid_streak >= 3:  # offer a way out instead of repeating; then start counting again
+            self.set_run(replace(run, invalid_streak=0))
             self.say(self.phrase(phrases.STRUGGLING))
             self.ask(flow, run, step)
             return

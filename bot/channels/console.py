@@ -13,6 +13,7 @@ from typing import TextIO
 
 from bot.channels.base import as_plain_text
 from bot.clock import Clock
+from bot.faults import crash_point
 from bot.conversation import ConversationLoop
 from bot.dispatcher import deliver_pending
 from flows.inputs import Input, Text
@@ -60,6 +61,7 @@ class ConsoleSession:
         self._count += 1
         inbound = InboundRecord(CHANNEL, f"{self._session}:{self._count}", self.clock.now())
         await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
+        crash_point("after-commit")  # committed, nothing shown yet: the worst moment for a crash
         await self.flush()
 
     async def flush(self) -> None:

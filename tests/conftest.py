@@ -1,0 +1,30 @@
+"""Shared fixtures: a real SQLite file per test and a clock that only moves when the test moves it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, open_app
+from bot.clock import FakeClock
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Copenhagen
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> str:
+    return str(tmp_path / "bot.db")
+
+
+@pytest.fixture
+async def app(db_path: str, clock: FakeClock) -> AsyncIterator[App]:
+    async with open_app(db_path, clock) as opened:
+        yield opened

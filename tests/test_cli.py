@@ -1,0 +1,78 @@
+"""The command line as a person uses it: separate processes on one database file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bot(*args: str, stdin: str = "", db: Path | None = None, env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    if db is not None:
+        full_env["BOT_DB"] = str(db)
+    result = subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                            cwd=ROOT, env=full_env, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_help_lists_the_commands() -> None:
+    out = bot("--help").stdout
+    for command in ("chat", "flows", "export"):
+        assert command in out
+    assert "--db PATH" in bot("chat", "--help").stdout
+    assert "--db PATH" in bot("export", "--help").stdout
+
+
+def test_flows_check_ok_and_broken(tmp_path: Path) -> None:
+    assert bot("flows", "check").stdout.strip().endswith("3 flows OK")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\nversion: 1\nlanguages: [da]\ntitle: X\nsteps:\n  - id: q1\n    type: sliders\n"
+                      "    text: Hej\n", encoding="utf-8")
+    result = bot("flows", "check", str(tmp_path), check=False)
+    assert result.returncode == 1
+    assert f"{broken}:7: error: step 'q1' has unknown type 'sliders'" in result.stdout
+    assert "1 error(s) in 1 file(s)" in result.stdout
+
+
+def test_pause_then_resume_in_a_new_process(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    first = bot("chat", "--participant", "carl", "--start", "pss10", stdin="2\n3\nPAUSE\n", db=db).stdout
+    assert "(3/10)" in first and "Vi holder pause her. Dine svar er gemt." in first
+    second = bot("chat", "--participant", "carl", stdin="\n".join(["1"] * 8) + "\n", db=db).stdout
+    assert second.startswith("Velkommen tilbage. Vi fortsætter, hvor du slap.\n\n(3/10)")
+    assert "Din score er" in second
+    scores = json.loads(bot("export", "scores", "--format", "json", db=db).stdout)
+    # q1=2, q2=3, q3..q10=1 with q4, q5, q7, q8 reversed to 3: 2 + 3 + 4*1 + 4*3 = 21
+    assert [(s["participant"], s["score_id"], s["value"], s["band"]) for s in scores] == [
+        ("carl", "total", 21, "entry_criterion")]
+    answers = bot("export", "answers", "--format", "csv", db=db).stdout.splitlines()
+    assert answers[0] == "participant,flow_id,flow_version,run_seq,item_id,value,raw_text,answered_at"
+    assert len(answers) == 11 and answers[1].startswith("carl,pss10,1,1,q1,2,2,")
+
+
+def test_new_participant_starts_with_the_baseline_questionnaire(tmp_path: Path) -> None:
+    out = bot("chat", "--participant", "dora", "--lang", "en", stdin="", db=tmp_path / "bot.db").stdout
+    assert out.startswith("Here are 10 questions") and "(1/10)" in out
+
+
+def test_crash_after_commit_loses_nothing_and_sends_nothing_twice(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    crashed = bot("chat", "--participant", "eva", "--start", "pss10", stdin="2\n", db=db,
+                  env={"BOT_CRASH_AT": "after-commit"}, check=False)
+    assert crashed.returncode == 137
+    assert "(2/10)" not in crashed.stdout  # it died after committing the answer, before showing the reply
+    restarted = bot("chat", "--participant", "eva", stdin="", db=db).stdout
+    # the reply committed before the crash is shown once, then the bot picks up the conversation
+    assert restarted.count("(2/10)") == 2 and restarted.index("(2/10)") < restarted.index("Velkommen tilbage")
+    answers = json.loads(bot("export", "answers", "--format", "json", db=db).stdout)
+    assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 2)]
+    again = bot("chat", "--participant", "eva", stdin="", db=db).stdout
+    assert again.count("(2/10)") == 1  # nothing left over in the outbox
