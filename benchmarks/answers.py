@@ -7,8 +7,9 @@ N simulated participants (default 1,000) answer PSS-10 concurrently; each answer
 inbox row) is committed with synchronous=FULL. Two phases, each with N new participants:
 
 - saturation: everybody answers as fast as the bot replies. Gives `answers_per_s`, the capacity.
-- paced: people think between answers (exponential, mean N/R seconds), so R answers/s (default 2,000)
-  are offered. Gives `p50_ms`/`p99_ms`, the latency a person sees at that load. (Under saturation the
+- paced: answers arrive at a steady R answers/s (default 2,000), person after person, each person
+  answering every N/R seconds. Gives `p50_ms`/`p99_ms`, the latency a person sees at that load, measured
+  from when each answer was due (so a bot that falls behind cannot hide it). (Under saturation the
   latency is only queueing: with 1,000 answers in flight it is about 1,000 / capacity; printed as well.)
 
 For comparison, the raw single-row commit rate of sqlite3 on the same disk with the same pragmas is
@@ -21,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import resource
 import sqlite3
 import statistics
@@ -58,26 +58,26 @@ def raw_commit_rate(path: Path, seconds: float = 2.0) -> float:
 
 async def drive(db_path: str, participants: int, rate: float) -> dict[str, tuple[list[float], float]]:
     results: dict[str, tuple[list[float], float]] = {}
-    rng = random.Random(7)
     async with open_app(db_path) as app:
         for phase in ("saturation", "paced"):
-            latencies: list[float] = []
             people = [await app.storage.get_or_create_participant(f"{phase}-{i}", "da", app.clock.now())
                       for i in range(participants)]
             await asyncio.gather(*(app.loop.handle(p, StartFlow("pss10"), "console") for p in people))
-            think = participants / rate if phase == "paced" else 0.0
+            latencies: list[float] = []
+            start = time.perf_counter()
 
             async def answer_all(index: int) -> None:
                 participant = people[index]
                 for n, text in enumerate(ANSWERS):
-                    if think:
-                        await asyncio.sleep(rng.expovariate(1 / think))
+                    due = start + (n * participants + index) / rate if phase == "paced" else 0.0
+                    if due:
+                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     inbound = InboundRecord("console", f"{phase}-{index}-{n}", app.clock.now())
-                    t0 = time.perf_counter()
+                    t0 = max(due, time.perf_counter()) if due else time.perf_counter()
                     await app.loop.handle(participant, Text(text), "console", inbound)
-                    latencies.append(time.perf_counter() - t0)
+                    # measured from when the answer was due, so falling behind shows as latency
+                    latencies.append(time.perf_counter() - (due or t0))
 
-            start = time.perf_counter()
             await asyncio.gather(*(answer_all(i) for i in range(participants)))
             results[phase] = (latencies, time.perf_counter() - start)
         scores = await app.storage.export_scores()

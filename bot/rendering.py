@@ -8,12 +8,15 @@ as it was decided, even after a restart.
 from __future__ import annotations
 
 import re
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from bot.clock import COPENHAGEN
 from flows.effects import Literal, ParamValue, Part, Phrase, Send
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
@@ -50,6 +53,13 @@ def format_number(value: float, lang: str) -> str:
     if float(value).is_integer():
         return format_decimal(int(value), locale=lang)
     return format_decimal(value, locale=lang, decimal_quantization=False)
+
+
+def format_moment(moment: datetime, lang: str, tz: tzinfo = COPENHAGEN) -> str:
+    """A date and time as the person reads it, in Copenhagen time: "mandag den 23. november 2026 kl. 10.00"."""
+    local = moment.astimezone(tz)
+    day, clock = format_date(local, "full", locale=lang), format_time(local, "short", locale=lang)
+    return f"{day} kl. {clock}" if lang == "da" else f"{day} at {clock}"
 
 
 def _format_params(params: dict[str, ParamValue], lang: str) -> dict[str, str]:
