@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import open_app  # noqa: E402
-from flows.inputs import StartFlow, Text  # noqa: E402
-from storage.interface import InboundRecord  # noqa: E402
+from bot.app import App, open_app
+from flows.inputs import StartFlow, Text
+from storage.interface import InboundRecord, Participant
 
 ANSWERS = ["2", "3", "1", "Ret ofte", "0", "4", "2", "2", "1", "3"]
 
@@ -56,6 +56,19 @@ def raw_commit_rate(path: Path, seconds: float = 2.0) -> float:
     return count / elapsed
 
 
+async def answer_pss10(app: App, participant: Participant, index: int, count: int, phase: str, rate: float,
+                       start: float, latencies: list[float]) -> None:
+    """One person answering all ten items; in the paced phase answer n of person i is due at (n*count+i)/rate."""
+    for n, text in enumerate(ANSWERS):
+        due = start + (n * count + index) / rate if phase == "paced" else 0.0
+        if due:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        inbound = InboundRecord("console", f"{phase}-{index}-{n}", app.clock.now())
+        t0 = due or time.perf_counter()  # measured from when the answer was due: falling behind shows
+        await app.loop.handle(participant, Text(text), "console", inbound)
+        latencies.append(time.perf_counter() - t0)
+
+
 async def drive(db_path: str, participants: int, rate: float) -> dict[str, tuple[list[float], float]]:
     results: dict[str, tuple[list[float], float]] = {}
     async with open_app(db_path) as app:
@@ -65,20 +78,8 @@ async def drive(db_path: str, participants: int, rate: float) -> dict[str, tuple
             await asyncio.gather(*(app.loop.handle(p, StartFlow("pss10"), "console") for p in people))
             latencies: list[float] = []
             start = time.perf_counter()
-
-            async def answer_all(index: int) -> None:
-                participant = people[index]
-                for n, text in enumerate(ANSWERS):
-                    due = start + (n * participants + index) / rate if phase == "paced" else 0.0
-                    if due:
-                        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                    inbound = InboundRecord("console", f"{phase}-{index}-{n}", app.clock.now())
-                    t0 = max(due, time.perf_counter()) if due else time.perf_counter()
-                    await app.loop.handle(participant, Text(text), "console", inbound)
-                    # measured from when the answer was due, so falling behind shows as latency
-                    latencies.append(time.perf_counter() - (due or t0))
-
-            await asyncio.gather(*(answer_all(i) for i in range(participants)))
+            await asyncio.gather(*(answer_pss10(app, p, i, participants, phase, rate, start, latencies)
+                                   for i, p in enumerate(people)))
             results[phase] = (latencies, time.perf_counter() - start)
         scores = await app.storage.export_scores()
         if len(scores) != 2 * participants:

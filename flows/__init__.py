@@ -5,4 +5,7 @@ from flows.inputs import Input, Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import Flow, FlowLibrary
 from flows.state import State
 
-__all__ = ["Flow", "FlowLibrary", "Input", "Outcome", "Resume", "SetLanguage", "StartFlow", "State", "Text", "TimerFired", "advance"]
+__all__ = [
+    "Flow", "FlowLibrary", "Input", "Outcome", "Resume", "SetLanguage", "StartFlow", "State", "Text", "TimerFired",
+    "advance",
+]

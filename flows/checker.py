@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from flows.loader import read_flow_text
 from flows.model import END, SCORABLE_TYPES, Flow, Step, StepType
@@ -18,6 +19,12 @@ from flows.yamlsource import Problem
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
+
+
+class _Report(Protocol):
+    """Records one problem at a step's line (or a given line)."""
+
+    def __call__(self, step_or_line: Step | int, message: str, severity: str = "error") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -169,10 +176,6 @@ def _check_message_loops(flow: Flow, error: _Report) -> None:
             step = flow.step(current)
             assert step is not None
             error(step, f"steps {' -> '.join([*path[path.index(current):], current])} loop without any question")
-
-
-class _Report:
-    def __call__(self, step_or_line: Step | int, message: str, severity: str = "error") -> None: ...
 
 
 def _id_line(text: str) -> int:

@@ -55,10 +55,7 @@ class Condition:
 
     def holds(self, lookup: Callable[[Comparison], float | None]) -> bool:
         """True when some `and` group holds; a comparison whose value is unknown is false."""
-        for group in self.groups:
-            if all(_compare(c, lookup(c)) for c in group):
-                return True
-        return False
+        return any(all(_compare(c, lookup(c)) for c in group) for group in self.groups)
 
 
 def _compare(c: Comparison, actual: float | None) -> bool:

@@ -229,7 +229,8 @@ def _read_choices(r: _Reader, raw: Any, line: int, what: str) -> tuple[Choice, .
         r.keys(block, CHOICE_KEYS, f"answer {i + 1} of {what}")
         value = block.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
-            r.error(block.line_of("value"), f"answer {i + 1} of {what} needs a whole-number value, not {_describe(value)}")
+            r.error(block.line_of("value"),
+                    f"answer {i + 1} of {what} needs a whole-number value, not {_describe(value)}")
             continue
         label = r.text(block, "label", f"answer {i + 1} of {what}")
         if label is not None:
@@ -280,7 +281,7 @@ def _read_step(r: _Reader, block: LineMap, index: int, choice_sets: dict[str, tu
         r.error(block.line_of("id"), f"{END!r} is reserved for `goto: end`; give the step another id")
     raw_type = block.get("type")
     try:
-        step_type = StepType(raw_type)
+        step_type = StepType(str(raw_type))
     except ValueError:
         kinds = ", ".join(t.value for t in StepType)
         r.error(block.line_of("type") if "type" in block else block.line,
@@ -306,7 +307,9 @@ def _read_step(r: _Reader, block: LineMap, index: int, choice_sets: dict[str, tu
     return Step(step_id, step_type, text, line=block.line, next=branches, **fields)
 
 
-def _step_choices(r: _Reader, block: LineMap, what: str, choice_sets: dict[str, tuple[Choice, ...]]) -> tuple[Choice, ...]:
+def _step_choices(
+    r: _Reader, block: LineMap, what: str, choice_sets: dict[str, tuple[Choice, ...]]
+) -> tuple[Choice, ...]:
     raw = block.get("choices")
     if raw is None:
         r.error(block.line, f"{what} is a choice question but has no 'choices'")

@@ -27,7 +27,8 @@ def test_times_are_copenhagen_time_in_winter_and_summer() -> None:
 
 
 def test_phrases_are_translated_and_filled() -> None:
-    send = Send((Phrase(phrases.ALLOWED_RANGE, {"low": 0, "high": 10}), Literal("Score {score.total}", {"score.total": 7.5})))
+    send = Send((Phrase(phrases.ALLOWED_RANGE, {"low": 0, "high": 10}),
+                 Literal("Score {score.total}", {"score.total": 7.5})))
     assert render_send(send, "da", CATALOGS)["text"] == "Svar gerne med et helt tal fra 0 til 10.\nScore 7,5"
     assert render_send(send, "en", CATALOGS)["text"] == "Please answer with a whole number from 0 to 10.\nScore 7.5"
 

@@ -221,8 +221,8 @@ async def test_unfinished_run_expires(app: App, clock: FakeClock) -> None:
 async def test_a_repeated_message_is_processed_once(app: App) -> None:
     chat = await Chat.open(app)
     await chat.start("pss10")
-    from storage.interface import InboundRecord
     from flows.inputs import Text
+    from storage.interface import InboundRecord
 
     inbound = InboundRecord("console", "retry-1", app.clock.now())
     first = await chat.feed(Text("2"), inbound)

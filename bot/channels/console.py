@@ -13,9 +13,9 @@ from typing import TextIO
 
 from bot.channels.base import as_plain_text
 from bot.clock import Clock
-from bot.faults import crash_point
 from bot.conversation import ConversationLoop
 from bot.dispatcher import deliver_pending
+from bot.faults import crash_point
 from flows.inputs import Input, Text
 from storage.interface import InboundRecord, OutboxRow, Participant
 

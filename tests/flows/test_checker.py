@@ -90,8 +90,10 @@ def test_every_problem_at_once_with_line(tmp_path: Path) -> None:
 
 def test_structure_problems_are_reported_together(tmp_path: Path) -> None:
     text = BROKEN.replace("version: one", "version: 1").replace("title: {da: Brudt}", "title: {da: Brudt, en: X}")
-    text = text.replace("colour: red\n", "").replace("en: No}", "en: Scale}").replace("min: 10", "min: 0").replace("type: choise", "type: yesno")
-    text = text.replace("choices: frequency", "choices: freq").replace("{value: 0, label: {da: Altid", "{value: 1, label: {da: Altid")
+    for old, new in [("colour: red\n", ""), ("en: No}", "en: Scale}"), ("min: 10", "min: 0"),
+                     ("type: choise", "type: yesno"), ("choices: frequency", "choices: freq"),
+                     ("{value: 0, label: {da: Altid", "{value: 1, label: {da: Altid")]:
+        text = text.replace(old, new)
     problems = "\n".join(_check(tmp_path, broken=text))
     for fragment in ["goes to 'nowhere', which is not a step", "branches on 'q9', which is not a step",
                      "step 'orphan' can never be reached", "step id 'q2' is used by two steps",
@@ -101,7 +103,7 @@ def test_structure_problems_are_reported_together(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
     problems = _check(tmp_path, bad="id: x\nsteps: [\n  - id: q1\n")
-    assert len(problems) == 1 and "not valid YAML" in problems[0] and ":3:" in problems[0] or ":4:" in problems[0]
+    assert (len(problems) == 1 and "not valid YAML" in problems[0] and ":3:" in problems[0]) or ":4:" in problems[0]
 
 
 def test_duplicate_flow_ids_across_files(tmp_path: Path) -> None:
