@@ -287,7 +287,9 @@ class _Turn:
         allowed = self.allowed(step)
         if reason is Rejection.TOO_PRECISE and step.decimals > 0:
             allowed = self.phrase(phrases.ALLOWED_DECIMALS, decimals=step.decimals)
-        self.say(self.phrase(intro, max_length=step.max_length), allowed, prompt=self.prompt(flow, run, step))
+        # the allowed answers are in the text already; the prompt still carries them as buttons
+        prompt = replace(self.prompt(flow, run, step), list_choices=False)
+        self.say(self.phrase(intro, max_length=step.max_length), allowed, prompt=prompt)
 
     def allowed(self, step: Step) -> Part:
         match step.type:

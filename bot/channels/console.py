@@ -8,6 +8,8 @@ line, nothing else on stdout, so transcripts are easy to compare.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import textwrap
 import uuid
 from typing import TextIO
 
@@ -32,8 +34,9 @@ class ConsoleChannel:
     async def send(self, message: OutboxRow) -> None:
         text = as_plain_text(message.payload)
         if self.interactive:
-            indented = text.replace("\n", "\n     ")
-            self.out.write(f"bot: {indented}\n\n")
+            width = max(40, shutil.get_terminal_size().columns - 6)
+            lines = [wrapped for line in text.splitlines() for wrapped in textwrap.wrap(line, width) or [""]]
+            self.out.write("bot: " + "\n     ".join(lines) + "\n\n")
         else:
             self.out.write(text + "\n\n")
         self.out.flush()
