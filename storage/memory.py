@@ -1,0 +1,176 @@
+"""An in-memory `Storage` with the same semantics as SQLite (dedupe, conflicts, superseding), for fast tests.
+
+Records are encoded with the same row builders as the SQL storage and JSON is stored as text, so what
+comes back is what SQLite would return (plain dicts and lists, UTC datetimes), and a caller mutating a dict
+it passed in cannot change what was stored. No method awaits, so each is atomic on the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from storage import schema as s
+from storage.interface import (
+    AuditRecord,
+    CommitResult,
+    CommitStatus,
+    Conversation,
+    OutboxRow,
+    Participant,
+    StepRecord,
+)
+
+
+class MemoryStorage:
+    """Everything in dicts and lists; lost when the object goes away."""
+
+    def __init__(self) -> None:
+        self._participants: dict[int, Participant] = {}
+        self._ids_by_ref: dict[str, int] = {}
+        self._conversations: dict[int, tuple[str, int]] = {}  # participant id -> (state JSON, revision)
+        self._inbox: set[tuple[str, str]] = set()
+        self._answers: list[s.Row] = []
+        self._current_answer: dict[tuple[int, int, str], s.Row] = {}
+        self._scores: list[s.Row] = []
+        self._outbox: dict[int, s.Row] = {}
+        self._timers: dict[tuple[int, str], datetime] = {}
+        self._flows: dict[tuple[str, int], str] = {}
+        self._audit: list[s.Row] = []
+        self._closed = False
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("storage is closed")
+
+    async def migrate(self) -> None:
+        self._check_open()
+
+    async def close(self) -> None:
+        self._closed = True
+
+    async def get_or_create_participant(self, ref: str, lang: str, now: datetime) -> Participant:
+        self._check_open()
+        if ref in self._ids_by_ref:
+            return self._participants[self._ids_by_ref[ref]]
+        created_at = s.require_utc(now)
+        participant = Participant(id=len(self._participants) + 1, ref=ref, lang=lang, created_at=created_at)
+        self._participants[participant.id] = participant
+        self._ids_by_ref[ref] = participant.id
+        return participant
+
+    async def load_conversation(self, participant_id: int) -> Conversation:
+        self._check_open()
+        saved = self._conversations.get(participant_id)
+        if saved is None:
+            return Conversation(participant_id=participant_id, state=None, revision=0)
+        return Conversation(participant_id=participant_id, state=s.load_json(saved[0]), revision=saved[1])
+
+    async def commit_step(self, step: StepRecord) -> CommitResult:
+        self._check_open()
+        rows = s.step_rows(step)
+        pid = step.participant_id
+        if pid not in self._participants:
+            raise s.UnknownParticipantError(f"participant {pid} does not exist")
+        current = self._conversations.get(pid, ("", 0))[1]
+        key = None if step.inbound is None else (step.inbound.channel, step.inbound.channel_message_id)
+        if key is not None and key in self._inbox:
+            return CommitResult(CommitStatus.DUPLICATE, current)
+        if step.expected_revision != current:
+            return CommitResult(CommitStatus.CONFLICT, current)
+        if key is not None:
+            self._inbox.add(key)
+        self._conversations[pid] = (rows.state, current + 1)
+        for answer in rows.answers:
+            row = dict(answer)
+            previous = self._current_answer.get((pid, row["run_seq"], row["item_id"]))
+            if previous is not None:
+                previous["superseded"] = True
+            self._current_answer[(pid, row["run_seq"], row["item_id"])] = row
+            self._answers.append(row)
+        self._scores.extend(dict(score) for score in rows.scores)
+        outbox_ids = []
+        for message in rows.outbox:
+            outbox_id = len(self._outbox) + 1
+            self._outbox[outbox_id] = {"id": outbox_id, **message}
+            outbox_ids.append(outbox_id)
+        for timer_key, due_at in rows.timers:
+            if due_at is None:
+                self._timers.pop((pid, timer_key), None)
+            else:
+                self._timers[(pid, timer_key)] = due_at
+        self._audit.extend(rows.audit)
+        if step.lang is not None:
+            self._participants[pid] = replace(self._participants[pid], lang=step.lang)
+        return CommitResult(CommitStatus.COMMITTED, current + 1, tuple(outbox_ids))
+
+    async def pending_outbox(self, channel: str, limit: int = 100) -> list[OutboxRow]:
+        self._check_open()
+        unsent = [r for r in self._outbox.values() if r["channel"] == channel and r["sent_at"] is None]
+        return [
+            OutboxRow(
+                id=r["id"],
+                participant_id=r["participant_id"],
+                channel=r["channel"],
+                payload=s.load_json(r["payload"]),
+                created_at=r["created_at"],
+            )
+            for r in unsent[:limit]
+        ]
+
+    async def mark_sent(self, outbox_id: int, at: datetime) -> None:
+        self._check_open()
+        at = s.require_utc(at)
+        row = self._outbox.get(outbox_id)
+        if row is not None and row["sent_at"] is None:
+            row["sent_at"] = at
+            row["attempts"] += 1
+
+    async def remember_flow_version(self, flow_id: str, version: int, source: str, at: datetime) -> str | None:
+        self._check_open()
+        s.require_utc(at)
+        previous = self._flows.get((flow_id, version))
+        if previous is None:
+            self._flows[(flow_id, version)] = source
+        return previous
+
+    async def flow_version_source(self, flow_id: str, version: int) -> str | None:
+        self._check_open()
+        return self._flows.get((flow_id, version))
+
+    async def export_answers(self) -> list[dict[str, Any]]:
+        self._check_open()
+        current = [r for r in self._answers if not r["superseded"]]
+        current.sort(key=lambda r: (self._ref(r), r["run_seq"], r["answered_at"]))
+        return [s.answer_export(r, self._ref(r)) for r in current]
+
+    async def export_scores(self) -> list[dict[str, Any]]:
+        self._check_open()
+        rows = sorted(self._scores, key=lambda r: (self._ref(r), r["run_seq"], r["completed_at"]))
+        return [s.score_export(r, self._ref(r)) for r in rows]
+
+    async def record_audit(self, entry: AuditRecord) -> None:
+        self._check_open()
+        self._audit.append(s.audit_row(entry))
+
+    async def audit_entries(self, limit: int = 1000) -> list[AuditRecord]:
+        """The newest `limit` entries, newest first."""
+        self._check_open()
+        order = sorted(range(len(self._audit)), key=lambda i: (self._audit[i]["at"], i), reverse=True)
+        return [s.audit_from_row(self._audit[i]) for i in order[:limit]]
+
+    async def timers(self, participant_id: int) -> dict[str, datetime]:
+        """The participant's scheduled timers by key (not part of `Storage`; for the scheduler and tests)."""
+        self._check_open()
+        return {key: due for (pid, key), due in self._timers.items() if pid == participant_id}
+
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:
+        """Timers due at or before `now`, earliest first, as (participant id, key, due_at)."""
+        self._check_open()
+        now = s.require_utc(now)
+        due = sorted((at, pid, key) for (pid, key), at in self._timers.items() if at <= now)
+        return [(pid, key, at) for at, pid, key in due[:limit]]
+
+    def _ref(self, row: s.Row) -> str:
+        return self._participants[row["participant_id"]].ref

@@ -1,0 +1,402 @@
+"""The one relational schema (SQLAlchemy Core) and the codecs for values stored in it.
+
+Portable by construction: plain Core types only, datetimes as fixed-width ISO-8601 UTC text (so text order is
+time order on every backend), JSON as text. Nothing here is SQLite-specific except the partial index hint,
+which other dialects ignore or honour through their own ``*_where`` keyword.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    insert_sentinel,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+from storage.interface import (
+    AnswerValue,
+    AuditRecord,
+    StepRecord,
+)
+
+Row = dict[str, Any]
+
+
+class UnknownParticipantError(LookupError):
+    """A step or message refers to a participant id that does not exist."""
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def require_utc(value: datetime) -> datetime:
+    """Return `value` in UTC; refuse naive datetimes, whose meaning would be a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime refused: storage needs timezone-aware datetimes")
+    return value.astimezone(UTC)
+
+
+def utc_text(value: datetime) -> str:
+    """Fixed-width ISO-8601 UTC text, e.g. ``2025-01-31T08:00:00.000000+00:00``; sorts chronologically."""
+    return require_utc(value).isoformat(timespec="microseconds")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime stored as fixed-width ISO-8601 text (portable, sortable)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is UTC:  # already normalised (rows built by this package are): skip the checks
+            return value.isoformat(timespec="microseconds")
+        return utc_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dump_json(value: Mapping[str, Any]) -> str:
+    """Serialise a JSON object strictly (no NaN), so every backend can read it back."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+
+
+def load_json(raw: str) -> dict[str, Any]:
+    loaded = json.loads(raw)
+    if not isinstance(loaded, dict):
+        raise ValueError("stored JSON is not an object")
+    return loaded
+
+
+def encode_answer(value: AnswerValue) -> tuple[str, float | None, str | None]:
+    """Split an answer into (kind, value_num, value_text) so ints, floats and strings round-trip exactly.
+
+    Numbers keep a numeric column for analysis in SQL; ints beyond 2**53 would not survive a REAL column and
+    are refused, as are NaN and infinities (not answers a participant can give).
+    """
+    if isinstance(value, bool):
+        raise TypeError("bool is not an answer value; use int")
+    if isinstance(value, int):
+        if abs(value) > 2**53:
+            raise ValueError("integer answer too large to store exactly")
+        return "int", float(value), None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("non-finite float answer refused")
+        return "float", value, None
+    if isinstance(value, str):
+        return "str", None, value
+    raise TypeError(f"unsupported answer value type: {type(value).__name__}")
+
+
+def decode_answer(kind: str, num: float | None, txt: str | None) -> AnswerValue:
+    if kind == "int" and num is not None:
+        return int(num)
+    if kind == "float" and num is not None:
+        return float(num)
+    if kind == "str" and txt is not None:
+        return txt
+    raise ValueError(f"corrupt answer value (kind={kind!r})")
+
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(64), nullable=False),
+    Column("lang", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("ref"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
+    Column("state", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+answers = Table(
+    "answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("run_seq", Integer, nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("item_id", String(100), nullable=False),
+    Column("value_kind", String(8), nullable=False),
+    Column("value_num", Float, nullable=True),
+    Column("value_text", Text, nullable=True),
+    Column("raw_text", Text, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=False),
+    Column("superseded", Boolean, nullable=False, default=False, server_default=false()),
+    CheckConstraint("value_kind IN ('int', 'float', 'str')", name="value_kind"),
+    Index(None, "participant_id", "run_seq", "item_id"),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("run_seq", Integer, nullable=False),
+    Column("flow_id", String(100), nullable=False),
+    Column("flow_version", Integer, nullable=False),
+    Column("score_id", String(100), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("band", String(100), nullable=True),
+    Column("completed_at", UTCDateTime, nullable=False),
+    Index(None, "participant_id", "run_seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
+    # Lets one multi-row INSERT ... RETURNING hand back ids in insertion order (SQLite has no ordering
+    # guarantee for RETURNING); SQLAlchemy fills it during batched inserts and leaves it out of SELECTs.
+    insert_sentinel("insert_sentinel"),
+)
+# Only unsent rows are ever scanned; a partial index keeps that scan small as the table grows.
+Index(
+    "ix_outbox_unsent",
+    outbox.c.channel,
+    outbox.c.id,
+    sqlite_where=outbox.c.sent_at.is_(None),
+    postgresql_where=outbox.c.sent_at.is_(None),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),
+    Column("channel_message_id", String(200), nullable=False),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime, nullable=True),
+    UniqueConstraint("channel", "channel_message_id"),
+)
+
+timers = Table(
+    "timers",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("participant_id", "key"),
+    Index(None, "due_at"),
+)
+
+flow_versions = Table(
+    "flow_versions",
+    metadata,
+    Column("flow_id", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("flow_id", "version"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index(None, "at"),
+)
+
+# Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.
+ledger_metadata = MetaData()
+schema_migrations = Table(
+    "schema_migrations",
+    ledger_metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StepRows:
+    """A step checked and encoded into rows before any transaction, so bad data fails only its caller."""
+
+    step: StepRecord
+    state: str
+    inbox: Row | None
+    answers: tuple[Row, ...]
+    scores: tuple[Row, ...]
+    outbox: tuple[Row, ...]
+    timers: tuple[tuple[str, datetime | None], ...]
+    audit: tuple[Row, ...]
+
+
+def step_rows(step: StepRecord) -> StepRows:
+    pid = step.participant_id
+    require_utc(step.at)
+    inbox_row: Row | None = None
+    if step.inbound is not None:
+        inbox_row = {
+            "channel": step.inbound.channel,
+            "channel_message_id": step.inbound.channel_message_id,
+            "participant_id": pid,
+            "received_at": require_utc(step.inbound.received_at),
+            "processed_at": require_utc(step.at),
+        }
+    answer_rows = []
+    for a in step.answers:
+        kind, num, txt = encode_answer(a.value)
+        answer_rows.append(
+            {
+                "participant_id": pid,
+                "run_seq": a.run_seq,
+                "flow_id": a.flow_id,
+                "flow_version": a.flow_version,
+                "item_id": a.item_id,
+                "value_kind": kind,
+                "value_num": num,
+                "value_text": txt,
+                "raw_text": a.raw_text,
+                "answered_at": require_utc(a.answered_at),
+                "superseded": False,
+            }
+        )
+    score_rows = tuple(
+        {
+            "participant_id": pid,
+            "run_seq": s.run_seq,
+            "flow_id": s.flow_id,
+            "flow_version": s.flow_version,
+            "score_id": s.score_id,
+            "value": _finite(float(s.value)),
+            "band": s.band,
+            "completed_at": require_utc(s.completed_at),
+        }
+        for s in step.scores
+    )
+    outbox_rows = tuple(
+        {
+            "participant_id": pid,
+            "channel": o.channel,
+            "payload": dump_json(o.payload),
+            "created_at": require_utc(o.created_at),
+            "sent_at": None,
+            "attempts": 0,
+        }
+        for o in step.outbox
+    )
+    timer_rows = tuple((t.key, None if t.due_at is None else require_utc(t.due_at)) for t in step.timers)
+    return StepRows(
+        step=step,
+        state=dump_json(step.state),
+        inbox=inbox_row,
+        answers=tuple(answer_rows),
+        scores=score_rows,
+        outbox=outbox_rows,
+        timers=timer_rows,
+        audit=tuple(audit_row(e) for e in step.audit),
+    )
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("non-finite score refused")
+    return value
+
+
+def audit_row(entry: AuditRecord) -> Row:
+    return {
+        "at": require_utc(entry.at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject": entry.subject,
+        "detail": dump_json(entry.detail),
+    }
+
+
+def audit_from_row(row: Mapping[Any, Any]) -> AuditRecord:
+    return AuditRecord(
+        actor=row["actor"],
+        action=row["action"],
+        subject=row["subject"],
+        at=row["at"],
+        detail=load_json(row["detail"]),
+    )
+
+
+def answer_export(row: Mapping[Any, Any], ref: str) -> dict[str, Any]:
+    return {
+        "participant": ref,
+        "flow_id": row["flow_id"],
+        "flow_version": row["flow_version"],
+        "run_seq": row["run_seq"],
+        "item_id": row["item_id"],
+        "value": decode_answer(row["value_kind"], row["value_num"], row["value_text"]),
+        "raw_text": row["raw_text"],
+        "answered_at": utc_text(row["answered_at"]),
+    }
+
+
+def score_export(row: Mapping[Any, Any], ref: str) -> dict[str, Any]:
+    return {
+        "participant": ref,
+        "flow_id": row["flow_id"],
+        "flow_version": row["flow_version"],
+        "run_seq": row["run_seq"],
+        "score_id": row["score_id"],
+        "value": row["value"],
+        "band": row["band"],
+        "completed_at": utc_text(row["completed_at"]),
+    }

@@ -1,0 +1,38 @@
+"""Fixtures for the storage tests: one `store` per implementation, always closed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import MemoryStorage, SqliteStorage
+
+Store = SqliteStorage | MemoryStorage
+
+
+@pytest.fixture(params=["sqlite", "sqlite-async", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each `Storage`: SQLite on a real file (in a directory it must create) with each runner, and memory."""
+    impl: Store
+    if request.param == "memory":
+        impl = MemoryStorage()
+    else:
+        runner = "async" if request.param == "sqlite-async" else "hybrid"
+        impl = SqliteStorage(tmp_path / "data" / "bot.sqlite", runner=runner)
+    await impl.migrate()
+    try:
+        yield impl
+    finally:
+        await impl.close()
+
+
+@pytest.fixture(params=["hybrid", "async"])
+async def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    impl = SqliteStorage(tmp_path / "bot.sqlite", runner=request.param)
+    await impl.migrate()
+    try:
+        yield impl
+    finally:
+        await impl.close()

@@ -1,0 +1,335 @@
+"""What only the SQLite storage promises: durability settings, files, migrations and honest group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+import storage.sqlite as sqlite_module
+from storage import (
+    AnswerRecord,
+    CommitResult,
+    CommitStatus,
+    InboundRecord,
+    OutboundRecord,
+    SqliteStorage,
+    StepRecord,
+    open_storage,
+)
+from storage.migrations import MIGRATIONS, Migration, apply_migrations
+from storage.schema import metadata
+
+T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def step(pid: int, rev: int, **kw: Any) -> StepRecord:
+    return StepRecord(participant_id=pid, expected_revision=rev, state={"rev": rev}, at=T0, **kw)
+
+
+def answer(item: str, value: int = 1) -> AnswerRecord:
+    return AnswerRecord(1, "pss10", 1, item, value, str(value), T0)
+
+
+@contextmanager
+def statements(store: SqliteStorage) -> Iterator[list[str]]:
+    """Collect the SQL the engine sends while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    for engine in store.sync_engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for engine in store.sync_engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+async def participants(store: SqliteStorage, n: int) -> list[int]:
+    found = await asyncio.gather(*(store.get_or_create_participant(f"P{i:04d}", "da", T0) for i in range(n)))
+    return [p.id for p in found]
+
+
+async def test_pragmas_on_every_connection(sqlite_store: SqliteStorage) -> None:
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
+    pragmas = await sqlite_store.connection_pragmas()
+    assert pragmas == {"writer": expected, "reader": expected, "engine": expected}
+
+
+async def test_writes_take_the_lock_with_begin_immediate(sqlite_store: SqliteStorage) -> None:
+    pid = (await sqlite_store.get_or_create_participant("P", "da", T0)).id
+    with statements(sqlite_store) as seen:
+        await sqlite_store.commit_step(step(pid, 0))
+        await sqlite_store.load_conversation(pid)
+    # The write takes the lock up front; the lookup is a single SELECT and needs no transaction.
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    assert any("FROM conversations" in s for s in seen)
+
+
+async def test_creates_the_directory_and_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "dir" / "bot.sqlite"
+    store = await open_storage(str(path))
+    try:
+        pid = (await store.get_or_create_participant("P-1", "da", T0)).id
+        result = await store.commit_step(
+            step(
+                pid,
+                0,
+                inbound=InboundRecord("sms", "SM1", T0),
+                answers=[answer("q1", 3)],
+                outbox=[OutboundRecord("sms", {"text": "Tak"}, T0)],
+            )
+        )
+    finally:
+        await store.close()
+    assert path.exists()
+
+    reopened = await open_storage(f"sqlite+aiosqlite:///{path}")
+    try:
+        assert (await reopened.load_conversation(pid)).revision == 1
+        assert [row.id for row in await reopened.pending_outbox("sms")] == list(result.outbox_ids)
+        assert [row["value"] for row in await reopened.export_answers()] == [3]
+        again = await reopened.commit_step(step(pid, 1, inbound=InboundRecord("sms", "SM1", T0)))
+        assert again.status is CommitStatus.DUPLICATE
+    finally:
+        await reopened.close()
+
+
+def test_in_memory_sqlite_is_refused() -> None:
+    with pytest.raises(ValueError, match="MemoryStorage"):
+        SqliteStorage(":memory:")
+    with pytest.raises(ValueError, match="MemoryStorage"):
+        SqliteStorage("sqlite+aiosqlite://")
+
+
+async def test_migrate_is_idempotent_and_recorded(sqlite_store: SqliteStorage) -> None:
+    await sqlite_store.migrate()
+    await sqlite_store.migrate()
+    async with sqlite_store.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT version, name FROM schema_migrations"))).all()
+        tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    assert [tuple(r) for r in rows] == [(m.version, m.name) for m in MIGRATIONS]
+    assert set(metadata.tables) | {"schema_migrations"} <= tables
+
+
+def test_later_migrations_run_only_on_databases_created_before_them(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def initial(conn: Connection) -> None:
+        ran.append("v1")
+        metadata.create_all(conn)
+
+    v1 = Migration(1, "initial", initial)
+    v2 = Migration(2, "add column", lambda conn: ran.append("v2"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    try:
+        with engine.begin() as conn:
+            assert apply_migrations(conn, (v1,)) == [1]
+        with engine.begin() as conn:
+            assert apply_migrations(conn, (v1, v2)) == [2]
+            assert apply_migrations(conn, (v1, v2)) == []
+        assert ran == ["v1", "v2"]
+
+        ran.clear()
+        fresh = create_engine(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+        try:
+            with fresh.begin() as conn:
+                assert apply_migrations(conn, (v1, v2)) == [1, 2]
+            assert ran == ["v1"]  # metadata already has v2's shape, so v2 is only recorded
+        finally:
+            fresh.dispose()
+
+        with engine.begin() as conn, pytest.raises(RuntimeError, match="does not know"):
+            apply_migrations(conn, (v1,))
+        with engine.begin() as conn, pytest.raises(RuntimeError, match="numbered"):
+            apply_migrations(conn, (v2,))
+    finally:
+        engine.dispose()
+
+
+async def test_concurrent_commits_share_transactions(sqlite_store: SqliteStorage) -> None:
+    pids = await participants(sqlite_store, 100)
+    with statements(sqlite_store) as seen:
+        results = await asyncio.gather(*(sqlite_store.commit_step(step(pid, 0)) for pid in pids))
+    assert all(r.status is CommitStatus.COMMITTED for r in results)
+    assert 1 <= seen.count("BEGIN IMMEDIATE") < 10
+
+
+async def test_concurrent_loads_share_queries(sqlite_store: SqliteStorage) -> None:
+    pids = await participants(sqlite_store, 100)
+    await asyncio.gather(*(sqlite_store.commit_step(step(pid, 0)) for pid in pids[::2]))
+    with statements(sqlite_store) as seen:
+        convs = await asyncio.gather(*(sqlite_store.load_conversation(pid) for pid in pids))
+    assert [c.revision for c in convs] == [1, 0] * 50
+    assert 1 <= len([s for s in seen if "FROM conversations" in s]) < 10
+
+
+async def test_a_failing_step_fails_alone_and_the_rest_of_its_batch_commits(
+    sqlite_store: SqliteStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_store.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON answers WHEN NEW.item_id = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
+        )
+    batch_sizes: list[int] = []
+    original = sqlite_module._Batcher._run
+
+    async def spy(self: Any, jobs: list[Any]) -> None:
+        if self._name == "storage-writer":
+            batch_sizes.append(len(jobs))
+        await original(self, jobs)
+
+    monkeypatch.setattr(sqlite_module._Batcher, "_run", spy)
+    pids = await participants(sqlite_store, 30)
+    bad = pids[7]
+    results = await asyncio.gather(
+        *(
+            sqlite_store.commit_step(
+                step(
+                    pid,
+                    0,
+                    inbound=InboundRecord("sms", f"SM{pid}", T0),
+                    answers=[answer("boom" if pid == bad else "q1")],
+                )
+            )
+            for pid in pids
+        ),
+        return_exceptions=True,
+    )
+    assert 30 in batch_sizes  # all 30 went into one transaction, which failed and was split
+    committed = [r for r in results if isinstance(r, CommitResult)]
+    assert isinstance(results[7], IntegrityError) and "boom refused" in str(results[7])
+    assert "boom" not in str(results[7]).replace("boom refused", "")  # parameters (answers) stay out of errors
+    assert len(committed) == 29
+    assert all(r.status is CommitStatus.COMMITTED and r.revision == 1 for r in committed)
+    assert len(await sqlite_store.export_answers()) == 29
+    assert (await sqlite_store.load_conversation(bad)).revision == 0
+    # Nothing of the failed step was kept, not even its inbox row: a corrected retry commits.
+    retry = await sqlite_store.commit_step(
+        step(bad, 0, inbound=InboundRecord("sms", f"SM{bad}", T0), answers=[answer("q1")])
+    )
+    assert retry.status is CommitStatus.COMMITTED
+
+
+async def test_a_failed_commit_fails_every_caller_in_the_batch(sqlite_store: SqliteStorage) -> None:
+    pids = await participants(sqlite_store, 20)
+    fail = {"commit": True}
+
+    def on_commit(_conn: Any) -> None:
+        if fail["commit"]:
+            raise OSError("simulated I/O error during COMMIT")
+
+    for engine in sqlite_store.sync_engines:
+        event.listen(engine, "commit", on_commit)
+    try:
+        results = await asyncio.gather(
+            *(sqlite_store.commit_step(step(pid, 0)) for pid in pids), return_exceptions=True
+        )
+    finally:
+        for engine in sqlite_store.sync_engines:
+            event.remove(engine, "commit", on_commit)
+    assert all(isinstance(r, OSError) for r in results)  # nobody is told it committed
+    # The writer carries on afterwards.
+    retried = await asyncio.gather(*(sqlite_store.commit_step(step(pid, 0)) for pid in pids))
+    assert all(r.status is CommitStatus.COMMITTED for r in retried)
+
+
+async def test_a_caller_cancelled_while_queued_has_nothing_written(sqlite_store: SqliteStorage) -> None:
+    first, second = await participants(sqlite_store, 2)
+    kept = asyncio.create_task(sqlite_store.commit_step(step(first, 0)))
+    dropped = asyncio.create_task(sqlite_store.commit_step(step(second, 0)))
+    await asyncio.sleep(0)  # both are queued; the writer has not drained the queue yet
+    dropped.cancel()
+    assert (await kept).status is CommitStatus.COMMITTED
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    await sqlite_store.commit_step(step(first, 1))  # a later batch has certainly run by now
+    assert (await sqlite_store.load_conversation(second)).revision == 0
+
+
+async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path: Path) -> None:
+    store = SqliteStorage(tmp_path / "bot.sqlite", runner="hybrid")
+    await store.migrate()
+    try:
+        pid = (await store.get_or_create_participant("P", "da", T0)).id
+        committing = threading.Event()
+
+        def slow_commit(_conn: Any) -> None:  # runs on the writer's thread, just before the first COMMIT
+            if not committing.is_set():
+                committing.set()
+                time.sleep(0.2)
+
+        for engine in store.sync_engines:
+            event.listen(engine, "commit", slow_commit)
+        caller = asyncio.create_task(store.commit_step(step(pid, 0)))
+        while not committing.is_set():
+            await asyncio.sleep(0.005)
+        writer_task = store._writer._task
+        assert writer_task is not None
+        writer_task.cancel()
+        with pytest.raises(RuntimeError, match="may or may not"):
+            await caller
+        # The COMMIT did finish on its thread (the next write queues behind it there): the writer comes
+        # back, the write lock was released, and the first step is in.
+        assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
+        assert (await store.load_conversation(pid)).revision == 2
+    finally:
+        await store.close()
+
+
+CHILD = """
+import asyncio, os, signal, sys
+from datetime import UTC, datetime
+from storage import AnswerRecord, StepRecord, open_storage
+
+async def main():
+    store = await open_storage(sys.argv[1])
+    now = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+    pid = (await store.get_or_create_participant("P-crash", "da", now)).id
+    answer = AnswerRecord(1, "pss10", 1, "q1", 4, "4", now)
+    result = await store.commit_step(StepRecord(pid, 0, {"acked": True}, now, answers=[answer]))
+    print(result.status, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no checkpoint: only what COMMIT made durable
+
+asyncio.run(main())
+"""
+
+
+async def test_an_acknowledged_step_survives_a_killed_process(tmp_path: Path) -> None:
+    path = tmp_path / "crash.sqlite"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        textwrap.dedent(CHILD),
+        str(path),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(child.communicate(), timeout=60)
+    assert out.decode().strip() == "committed", err.decode()
+    assert child.returncode != 0  # it really was killed
+    store = await open_storage(str(path))
+    try:
+        pid = (await store.get_or_create_participant("P-crash", "da", T0)).id
+        assert (await store.load_conversation(pid)).state == {"acked": True}
+        assert [row["value"] for row in await store.export_answers()] == [4]
+    finally:
+        await store.close()
