@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import App, open_app
+from bot.runtime import tune_gc
 from flows.inputs import StartFlow, Text
 from storage.interface import InboundRecord, Participant
 
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000.0, help="answers/s offered in the paced phase")
     parser.add_argument("--db", help="database file (default: a new file in a temporary folder)")
     args = parser.parse_args()
+    tune_gc()  # as `python -m bot` does
     with tempfile.TemporaryDirectory(prefix="bench-", dir=os.environ.get("BENCH_TMP")) as tmp:
         db_path = args.db or str(Path(tmp) / "bench.db")
         raw = raw_commit_rate(Path(tmp) / "raw.db")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -55,21 +57,49 @@ class Handled:
     outbox_ids: tuple[int, ...]
 
 
-class ConversationLoop:
-    """Feeds inputs for participants through the engine and commits each step atomically."""
+class _KeyedLocks:
+    """One lock per participant, dropped when nobody holds or waits for it (so the map does not grow)."""
 
-    def __init__(self, storage: Storage, registry: FlowRegistry, catalogs: Catalogs, clock: Clock) -> None:
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class ConversationLoop:
+    """Feeds inputs for participants through the engine and commits each step atomically.
+
+    The last committed state of recent participants is kept in memory with its revision, saving a read per
+    message. It is only a guess: the commit checks the revision, and on a conflict (another process moved
+    the conversation on) the state is read again and the step recomputed.
+    """
+
+    def __init__(self, storage: Storage, registry: FlowRegistry, catalogs: Catalogs, clock: Clock,
+                 cache_size: int = 10_000) -> None:
         self.storage = storage
         self.registry = registry
         self.catalogs = catalogs
         self.clock = clock
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks = _KeyedLocks()
+        self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
+        self._cache_size = cache_size
 
     async def handle(self, participant: Participant, inp: Input, channel: str,
                      inbound: InboundRecord | None = None) -> Handled:
         """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed."""
-        lock = self._locks.setdefault(participant.id, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(participant.id):
             for _ in range(MAX_CONFLICT_RETRIES):
                 result = await self._attempt(participant, inp, channel, inbound)
                 if result.status is not CommitStatus.CONFLICT:
@@ -78,17 +108,33 @@ class ConversationLoop:
             raise RuntimeError(f"participant {participant.id}: conversation kept changing; step not applied")
 
     async def state_of(self, participant: Participant) -> State:
+        return (await self._load(participant))[0]
+
+    async def _load(self, participant: Participant) -> tuple[State, int]:
+        cached = self._cache.get(participant.id)
+        if cached is not None:
+            self._cache.move_to_end(participant.id)
+            return cached
         saved = await self.storage.load_conversation(participant.id)
-        return State.from_json(saved.state) if saved.state is not None else State(lang=participant.lang)
+        state = State.from_json(saved.state) if saved.state is not None else State(lang=participant.lang)
+        return state, saved.revision
+
+    def _remember(self, participant_id: int, state: State, revision: int) -> None:
+        self._cache[participant_id] = (state, revision)
+        self._cache.move_to_end(participant_id)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
 
     async def _attempt(self, participant: Participant, inp: Input, channel: str,
                        inbound: InboundRecord | None) -> Handled:
-        saved = await self.storage.load_conversation(participant.id)
-        state = State.from_json(saved.state) if saved.state is not None else State(lang=participant.lang)
+        state, revision = await self._load(participant)
         now = self.clock.now()
         outcome = await self._advance(state, inp, now)
-        step = self._record(participant, saved.revision, outcome, channel, inbound, now)
+        step = self._record(participant, revision, outcome, channel, inbound, now)
+        self._cache.pop(participant.id, None)  # until the commit says what is stored
         committed = await self.storage.commit_step(step)
+        if committed.status is CommitStatus.COMMITTED:
+            self._remember(participant.id, outcome.state, committed.revision)
         return Handled(committed.status, committed.outbox_ids)
 
     async def _advance(self, state: State, inp: Input, now: datetime) -> Outcome:
