@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal, cast
 
 from storage.interface import (
     AnswerRecord,
@@ -26,9 +27,18 @@ from storage.schema import UnknownParticipantError
 from storage.sqlite import SqliteStorage
 
 
+def _runner_from_environment() -> Literal["hybrid", "async"] | None:
+    """`BOT_STORAGE_RUNNER=async` runs every statement through aiosqlite (see storage/sqlite.py for why
+    the default hot path is the hybrid runner); unset means the default."""
+    value = os.environ.get("BOT_STORAGE_RUNNER") or None
+    if value not in (None, "hybrid", "async"):
+        raise ValueError(f"BOT_STORAGE_RUNNER must be 'hybrid' or 'async', not {value!r}")
+    return cast(Literal["hybrid", "async"] | None, value)
+
+
 async def open_storage(db_path: str | os.PathLike[str]) -> Storage:
     """Open (creating if needed) the SQLite database at `db_path` and bring its schema up to date."""
-    storage = SqliteStorage(db_path)
+    storage = SqliteStorage(db_path, runner=_runner_from_environment())
     try:
         await storage.migrate()
     except BaseException:
