@@ -7,6 +7,7 @@ references, loops) or several files (duplicate ids).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,17 @@ def read_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     return flow, reader.problems
 
 
+def _entries(
+    r: _Reader, items: LineList, allowed: set[str], name: Callable[[int], str]
+) -> Iterator[tuple[int, LineMap]]:
+    """The list's items that are blocks of keys, with unknown keys reported; `name(i)` says which item."""
+    for i, item in enumerate(items):
+        block = r.mapping(item, items.line_of(i), name(i))
+        if block is not None:
+            r.keys(block, allowed, name(i))
+            yield i, block
+
+
 def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     """Parse one flow file's text. The flow is None when any error was found: it must not be run."""
     flow, problems = read_flow_text(text, path)
@@ -222,11 +234,7 @@ def _read_choices(r: _Reader, raw: Any, line: int, what: str) -> tuple[Choice, .
     if items is None:
         return ()
     choices: list[Choice] = []
-    for i, item in enumerate(items):
-        block = r.mapping(item, items.line_of(i), f"answer {i + 1} of {what}")
-        if block is None:
-            continue
-        r.keys(block, CHOICE_KEYS, f"answer {i + 1} of {what}")
+    for i, block in _entries(r, items, CHOICE_KEYS, lambda i: f"answer {i + 1} of {what}"):
         value = block.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
             r.error(block.line_of("value"),
@@ -359,11 +367,7 @@ def _read_branches(r: _Reader, block: LineMap, what: str) -> tuple[Branch, ...]:
     if items is None:
         return ()
     branches: list[Branch] = []
-    for i, item in enumerate(items):
-        entry = r.mapping(item, items.line_of(i), f"next entry {i + 1} of {what}")
-        if entry is None:
-            continue
-        r.keys(entry, BRANCH_KEYS, f"next entry {i + 1} of {what}")
+    for i, entry in _entries(r, items, BRANCH_KEYS, lambda i: f"next entry {i + 1} of {what}"):
         target = entry.get("goto")
         if not isinstance(target, str):
             r.error(entry.line, f"next entry {i + 1} of {what} needs 'goto: STEP_ID' (or 'goto: end')")
@@ -387,13 +391,9 @@ def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
     if items is None:
         return []
     scores: list[Score] = []
-    for i, item in enumerate(items):
-        block = r.mapping(item, items.line_of(i), f"score {i + 1}")
-        if block is None:
-            continue
+    for i, block in _entries(r, items, SCORE_KEYS, lambda i: f"score {i + 1}"):
         score_id = r.identifier(block, "id", f"score {i + 1}")
         what = f"score {score_id!r}" if score_id else f"score {i + 1}"
-        r.keys(block, SCORE_KEYS, what)
         ids = _id_list(r, block, "items", what, required=True)
         reverse = _id_list(r, block, "reverse", what, required=False)
         for name in reverse:
@@ -432,12 +432,8 @@ def _read_bands(r: _Reader, block: LineMap, what: str) -> list[Band]:
     if items is None:
         return []
     bands: list[Band] = []
-    for i, item in enumerate(items):
-        entry = r.mapping(item, items.line_of(i), f"band {i + 1} of {what}")
-        if entry is None:
-            continue
+    for i, entry in _entries(r, items, BAND_KEYS, lambda i: f"band {i + 1} of {what}"):
         band_id = r.identifier(entry, "id", f"band {i + 1} of {what}")
-        r.keys(entry, BAND_KEYS, f"band {i + 1} of {what}")
         label = r.text(entry, "label", f"band {band_id or i + 1} of {what}")
         low, high = r.number(entry, "min", what), r.number(entry, "max", what)
         if low is not None and high is not None and low > high:
