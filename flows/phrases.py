@@ -71,6 +71,7 @@ FINISHED = N_("Thank you for your answers. You have finished the questionnaire."
 UNKNOWN_FLOW = N_("Sorry, that questionnaire is not available right now. Your coach has been told.")
 FLOW_BROKEN = N_("Sorry, something went wrong with this questionnaire. Your answers so far are saved, and we will "
                  "look into it.")
+NOT_SAVED = N_("Sorry, your message could not be saved just now. Please send it again in a moment.")
 SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Please send your message again in a moment.")
 
 ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))

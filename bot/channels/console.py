@@ -8,6 +8,7 @@ line, nothing else on stdout, so transcripts are easy to compare.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import textwrap
 import uuid
@@ -18,10 +19,12 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.dispatcher import deliver_pending
 from bot.faults import crash_point
+from flows import phrases
 from flows.inputs import Input, Text
 from storage.interface import InboundRecord, OutboxRow, Participant
 
 CHANNEL = "console"
+log = logging.getLogger(__name__)
 
 
 class ConsoleChannel:
@@ -32,7 +35,9 @@ class ConsoleChannel:
         self.interactive = interactive
 
     async def send(self, message: OutboxRow) -> None:
-        text = as_plain_text(message.payload)
+        self.write(as_plain_text(message.payload))
+
+    def write(self, text: str) -> None:
         if self.interactive:
             width = max(40, shutil.get_terminal_size().columns - 6)
             lines = [wrapped for line in text.splitlines() for wrapped in textwrap.wrap(line, width) or [""]]
@@ -60,10 +65,15 @@ class ConsoleSession:
         await self.flush()
 
     async def say(self, text: str) -> None:
-        """The person typed `text`."""
+        """The person typed `text`. If it cannot be saved, they are told so, never shown a traceback."""
         self._count += 1
         inbound = InboundRecord(CHANNEL, f"{self._session}:{self._count}", self.clock.now())
-        await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
+        try:
+            await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
+        except Exception:
+            log.exception("console message %s could not be processed", inbound.channel_message_id)
+            self.channel.write(self.loop.catalogs.gettext(self.participant.lang, phrases.NOT_SAVED))
+            return
         crash_point("after-commit")  # committed, nothing shown yet: the worst moment for a crash
         await self.flush()
 
