@@ -1,15 +1,20 @@
-"""Assemble the running bot from its parts: storage, flows, catalogs, clock, conversation loop."""
+"""Assemble the running bot from its parts: storage, flows, catalogs, clock, loop, and the safety path."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config
+from bot.channels.coach_console import ConsoleCoachChannel
 from bot.clock import Clock, SystemClock
+from bot.coach import CoachDesk
 from bot.conversation import ConversationLoop
+from bot.deployment import Deployment, load_deployment
+from bot.escalation import CoachChannel, EscalationService
 from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
 from storage import open_storage
@@ -22,15 +27,26 @@ class App:
     registry: FlowRegistry
     loop: ConversationLoop
     clock: Clock
+    deployment: Deployment
+    escalations: EscalationService
+    desk: CoachDesk
 
 
 @asynccontextmanager
-async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | None = None) -> AsyncIterator[App]:
+async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | None = None,
+                   deployment_path: Path | None = None,
+                   coach_channels: Mapping[str, CoachChannel] | None = None) -> AsyncIterator[App]:
     clock = clock or SystemClock()
+    deployment = load_deployment(deployment_path)  # broken safety configuration: refuse to start
     storage = await open_storage(db_path)
     try:
+        catalogs = Catalogs()
         registry = await FlowRegistry.load(storage, clock.now(), flows_dir or config.flows_dir() or DEFAULT_FLOWS_DIR)
-        loop = ConversationLoop(storage, registry, Catalogs(), clock)
-        yield App(storage, registry, loop, clock)
+        loop = ConversationLoop(storage, registry, catalogs, clock, deployment)
+        channels = coach_channels if coach_channels is not None else {"console": ConsoleCoachChannel(sys.stderr)}
+        escalations = EscalationService(storage, deployment, channels, catalogs, clock)
+        loop.escalation_listeners.append(escalations.notify_new)
+        desk = CoachDesk(storage, deployment, loop, catalogs, clock)
+        yield App(storage, registry, loop, clock, deployment, escalations, desk)
     finally:
         await storage.close()

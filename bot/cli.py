@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,12 +21,20 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
                         help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
 
 
+def _participant_ref(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 64 or not value.isprintable():
+        raise argparse.ArgumentTypeError("a participant id is 1 to 64 printable characters, e.g. p-0042")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Stress-programme bot for participants.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal as a participant")
-    chat.add_argument("--participant", required=True, metavar="ID", help="pseudonymous participant id")
+    chat.add_argument("--participant", required=True, metavar="ID", type=_participant_ref,
+                      help="pseudonymous participant id")
     chat.add_argument("--lang", choices=["da", "en"], help="the participant's language (default da)")
     chat.add_argument("--start", metavar="FLOW", help="start this flow at once (e.g. pss10, who5)")
     _add_db(chat)
@@ -35,6 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = flow_commands.add_parser("check", help="check flow files and report every problem with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="flow files or folders (default: the shipped flows)")
+
+    coach = commands.add_parser("coach", help="the coach's desk: list, show, acknowledge and close risk alerts")
+    coach.add_argument("--coach", required=True, metavar="ID", help="your coach id from the deployment configuration")
+    _add_db(coach)
+
+    escalations = commands.add_parser("escalations", help="risk escalations")
+    escalation_commands = escalations.add_subparsers(dest="escalations_command", required=True, metavar="ACTION")
+    listing = escalation_commands.add_parser("list", help="print escalations, newest first")
+    listing.add_argument("--open", action="store_true", help="only those not closed")
+    _add_db(listing)
 
     export = commands.add_parser("export", help="write answers or scores as CSV or JSON")
     export.add_argument("what", choices=["answers", "scores"])
@@ -53,26 +72,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _flows_check(args.paths)
         if args.command == "export":
             return asyncio.run(_export(args))
+        if args.command == "coach":
+            return asyncio.run(_coach(args))
+        if args.command == "escalations":
+            return asyncio.run(_escalations(args))
         return asyncio.run(_chat(args))
     except KeyboardInterrupt:
         return 130
 
 
 def _flows_check(paths: list[Path]) -> int:
-    from bot.flowregistry import DEFAULT_FLOWS_DIR
+    from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
     from flows.checker import check_files, flow_paths
+    from flows.loader import load_risk_terms
 
     files = flow_paths(paths or [config.flows_dir() or DEFAULT_FLOWS_DIR])
     if not files:
         print("no flow files found", file=sys.stderr)
         return 1
     report = check_files(files)
-    for problem in report.problems:
+    _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
+    problems = [*report.problems, *term_problems]
+    for problem in problems:
         print(problem)
-    if not report.ok:
-        print(f"{len(report.errors)} error(s) in {len({p.path for p in report.errors})} file(s)")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        print(f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s)")
         return 1
-    print(f"{len(report.flows)} flows OK")
+    print(f"{len(report.flows)} flows OK, risk word list OK")
     return 0
 
 
@@ -82,7 +109,8 @@ async def _export(args: argparse.Namespace) -> int:
 
     async with open_app(args.db) as app:
         if args.output:
-            with args.output.open("w", encoding="utf-8", newline="") as out:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
+            with open(fd, "w", encoding="utf-8", newline="") as out:
                 count = await export(app.storage, args.what, args.format, out, app.clock)
             print(f"{count} rows written to {args.output}", file=sys.stderr)
         else:
@@ -90,9 +118,43 @@ async def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _coach(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+
+    async with open_app(args.db) as app:
+        if not app.deployment.is_coach(args.coach):
+            print("unknown coach id", file=sys.stderr)
+            return 1
+        await app.escalations.tick()
+        print(await app.desk.handle(args.coach, "LIST"))
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return 0
+            if line.strip():
+                print(await app.desk.handle(args.coach, line.strip()), flush=True)
+
+
+async def _escalations(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from storage.interface import AuditRecord
+
+    async with open_app(args.db) as app:
+        rows = await app.storage.escalations(only_open=args.open)
+        for e in rows:
+            print(f"#{e.id}\t{e.level}\t{e.status}\tparticipant {e.participant_ref}\topened {e.opened_at.isoformat()}"
+                  f"\ttier {e.tier}\tacknowledged {e.acknowledged_by or '-'}\tclosed {e.closed_by or '-'}")
+        if not rows:
+            print("no escalations")
+        await app.storage.record_audit(AuditRecord("admin:cli", "escalation.listed", "escalations", app.clock.now(),
+                                                   {"count": len(rows), "only_open": args.open}))
+    return 0
+
+
 async def _chat(args: argparse.Namespace) -> int:
     from bot.app import open_app
     from bot.channels.console import ConsoleChannel, ConsoleSession
+    from flows import phrases
     from flows.inputs import Resume, SetLanguage, StartFlow
 
     interactive = sys.stdin.isatty()
@@ -106,7 +168,7 @@ async def _chat(args: argparse.Namespace) -> int:
         if args.lang and args.lang != participant.lang:
             await session.feed(SetLanguage(args.lang))
         if interactive:
-            print("(Skriv dine svar og tryk Enter. Ctrl-D afslutter; dine svar er gemt.)\n", file=sys.stderr)
+            print(f"({app.loop.catalogs.gettext(participant.lang, phrases.CONSOLE_HINT)})\n", file=sys.stderr)
         state = await app.loop.state_of(participant)
         if args.start:
             await session.feed(StartFlow(args.start))
@@ -114,5 +176,10 @@ async def _chat(args: argparse.Namespace) -> int:
             await session.feed(StartFlow(config.first_flow()))
         else:
             await session.feed(Resume())
-        await session.run(sys.stdin)
+        await app.escalations.tick()  # overdue escalations fire at once after a restart
+        watcher = asyncio.create_task(app.escalations.watch())
+        try:
+            await session.run(sys.stdin)
+        finally:
+            watcher.cancel()
     return 0

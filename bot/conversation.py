@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from bot.clock import Clock
+from bot.deployment import Deployment
 from bot.flowregistry import FlowRegistry
 from bot.rendering import Catalogs, render_send
 from flows import phrases
 from flows.effects import (
     CancelTimer,
     Effect,
+    Escalate,
     LanguageChanged,
     Phrase,
     RecordAnswer,
@@ -37,6 +39,7 @@ from storage.interface import (
     AnswerRecord,
     AuditRecord,
     CommitStatus,
+    EscalationRecord,
     InboundRecord,
     OutboundRecord,
     Participant,
@@ -55,6 +58,7 @@ MAX_CONFLICT_RETRIES = 5
 class Handled:
     status: CommitStatus
     outbox_ids: tuple[int, ...]
+    escalation_ids: tuple[int, ...] = ()
 
 
 class _KeyedLocks:
@@ -87,11 +91,13 @@ class ConversationLoop:
     """
 
     def __init__(self, storage: Storage, registry: FlowRegistry, catalogs: Catalogs, clock: Clock,
-                 cache_size: int = 10_000) -> None:
+                 deployment: Deployment, cache_size: int = 10_000) -> None:
         self.storage = storage
         self.registry = registry
         self.catalogs = catalogs
         self.clock = clock
+        self.deployment = deployment
+        self.escalation_listeners: list[Callable[[tuple[int, ...]], Awaitable[None]]] = []
         self._locks = _KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
@@ -135,7 +141,18 @@ class ConversationLoop:
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
-        return Handled(committed.status, committed.outbox_ids)
+            if committed.escalation_ids:
+                await self._tell_listeners(committed.escalation_ids)
+        return Handled(committed.status, committed.outbox_ids, committed.escalation_ids)
+
+    async def _tell_listeners(self, escalation_ids: tuple[int, ...]) -> None:
+        """Hand new escalations to the notifier at once. It is only a shortcut: the escalation is stored, and
+        the watcher finds any that were never notified (after a crash, or if a listener fails)."""
+        for listener in self.escalation_listeners:
+            try:
+                await listener(escalation_ids)
+            except Exception:
+                log.exception("escalation listener failed for escalations %s; the watcher will retry", escalation_ids)
 
     async def _advance(self, state: State, inp: Input, now: datetime) -> Outcome:
         library = await self.registry.library_for(state)
@@ -159,8 +176,10 @@ class ConversationLoop:
                      for e in _of(outcome.effects, RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
-            outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs), now)
+            outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs, self.deployment.contact_lines), now)
                     for e in _of(outcome.effects, Send)],
+            escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
+                         for e in _of(outcome.effects, Escalate)],
             timers=[TimerRecord(e.key, e.at) for e in _of(outcome.effects, ScheduleTimer)]
                    + [TimerRecord(e.key, None) for e in _of(outcome.effects, CancelTimer)],
             audit=[AuditRecord(subject, f"run.{e.change}", subject, now,

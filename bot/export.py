@@ -32,8 +32,20 @@ async def export(storage: Storage, what: str, fmt: str, out: TextIO, clock: Cloc
     return len(rows)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Free text that a spreadsheet would run as a formula ("=1+2") is prefixed with ' so it stays text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("" if v is None else v) for k, v in row.items()}
+    return {k: _csv_cell(v) for k, v in row.items()}
 
 
 def _user() -> str:

@@ -14,14 +14,20 @@ from datetime import datetime
 from pathlib import Path
 
 from flows.checker import check_files, check_flow, flow_paths
-from flows.loader import load_flow_text
+from flows.loader import load_flow_text, load_risk_terms
 from flows.model import Flow, FlowLibrary
+from flows.risk import SAFETY_CHECK
 from flows.state import State
 from flows.yamlsource import Problem
 from storage.interface import Storage
 
 log = logging.getLogger(__name__)
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows" / "definitions"
+DEFAULT_RISK_TERMS = Path(__file__).resolve().parent.parent / "flows" / "risk_terms.yaml"
+
+
+class SafetyContentError(RuntimeError):
+    """The free-text word list or the safety check cannot be used: the bot refuses to run without them."""
 
 
 @dataclass
@@ -31,7 +37,11 @@ class FlowRegistry:
     problems: tuple[Problem, ...] = ()
 
     @classmethod
-    async def load(cls, storage: Storage, now: datetime, flows_dir: Path = DEFAULT_FLOWS_DIR) -> FlowRegistry:
+    async def load(cls, storage: Storage, now: datetime, flows_dir: Path = DEFAULT_FLOWS_DIR,
+                   risk_terms: Path = DEFAULT_RISK_TERMS) -> FlowRegistry:
+        terms, term_problems = load_risk_terms(risk_terms)
+        if terms is None:
+            raise SafetyContentError("the risk word list cannot be used:\n" + "\n".join(map(str, term_problems)))
         report = check_files(flow_paths([flows_dir]))
         problems = list(report.problems)
         for p in report.errors:
@@ -50,7 +60,11 @@ class FlowRegistry:
                     usable.append(restored)
                 continue
             usable.append(flow)
-        return cls(storage, FlowLibrary.of(*usable), tuple(problems))
+        if not any(f.id == SAFETY_CHECK for f in usable):
+            problems.append(Problem(str(flows_dir), 0, f"no usable {SAFETY_CHECK!r} flow: risk signals still escalate "
+                                    "to a coach, but the safety check cannot be offered", "warning"))
+            log.error("no usable %s flow in %s", SAFETY_CHECK, flows_dir)
+        return cls(storage, FlowLibrary.of(*usable, risk_terms=terms), tuple([*problems, *term_problems]))
 
     async def library_for(self, state: State) -> FlowLibrary:
         """The library, completed with the version the participant's run is on if it is no longer on disk."""

@@ -8,6 +8,7 @@ as it was decided, even after a restart.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from bot.clock import COPENHAGEN
-from flows.effects import Literal, ParamValue, Part, Phrase, Send
+from flows.effects import CrisisContacts, Literal, ParamValue, Part, Phrase, Send
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
@@ -66,7 +67,12 @@ def _format_params(params: dict[str, ParamValue], lang: str) -> dict[str, str]:
     return {k: v if isinstance(v, str) else format_number(v, lang) for k, v in params.items()}
 
 
-def render_part(part: Part, lang: str, catalogs: Catalogs) -> str:
+ContactLines = Callable[[str, str], list[str]]  # (risk level, language) -> the crisis contacts, in order
+
+
+def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLines) -> str:
+    if isinstance(part, CrisisContacts):
+        return "\n".join(contacts(part.level, lang))
     params = _format_params(dict(part.params), lang)
     if isinstance(part, Phrase):
         text = catalogs.gettext(lang, part.msgid)
@@ -75,16 +81,14 @@ def render_part(part: Part, lang: str, catalogs: Catalogs) -> str:
         except (KeyError, IndexError, ValueError):
             return text  # a broken translation must not silence the bot; test_locales catches it
     assert isinstance(part, Literal)
-    if not params:
-        return part.text
-    return _FLOW_PLACEHOLDER.sub(lambda m: params.get(m[1], m[0]), part.text)
+    return _FLOW_PLACEHOLDER.sub(lambda m: params.get(m[1], "–"), part.text)
 
 
-def render_send(send: Send, lang: str, catalogs: Catalogs) -> dict[str, Any]:
+def render_send(send: Send, lang: str, catalogs: Catalogs, contacts: ContactLines) -> dict[str, Any]:
     """The outbox payload: text, plus the question's choices and identity for channels that use them."""
     payload: dict[str, Any] = {
         "lang": lang,
-        "text": "\n".join(render_part(p, lang, catalogs) for p in send.parts),
+        "text": "\n".join(render_part(p, lang, catalogs, contacts) for p in send.parts),
     }
     prompt = send.prompt
     if prompt is not None:
@@ -94,6 +98,7 @@ def render_send(send: Send, lang: str, catalogs: Catalogs) -> dict[str, Any]:
             "run_seq": prompt.run_seq,
             "step_id": prompt.step_id,
             "list_choices": prompt.list_choices,
-            "choices": [{"answer": c.answer, "label": render_part(c.label, lang, catalogs)} for c in prompt.choices],
+            "choices": [{"answer": c.answer, "label": render_part(c.label, lang, catalogs, contacts)}
+                        for c in prompt.choices],
         }
     return payload

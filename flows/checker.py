@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from flows.conditions import Condition
 from flows.loader import read_flow_text
 from flows.model import END, SCORABLE_TYPES, Flow, Step, StepType
-from flows.parsing import fold, loose
+from flows.textnorm import fold, loose
 from flows.yamlsource import Problem
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -52,6 +53,7 @@ def check_flow(flow: Flow) -> list[Problem]:
     _check_unique_ids(flow, error)
     _check_branches(flow, error)
     _check_scores(flow, error)
+    _check_risk_rules(flow, error)
     _check_placeholders(flow, error)
     _check_choices(flow, error)
     _check_reachability(flow, error)
@@ -74,21 +76,29 @@ def _check_branches(flow: Flow, error: _Report) -> None:
         for branch in step.next:
             if branch.target != END and flow.step(branch.target) is None:
                 error(step, f"step {step.id!r} goes to {branch.target!r}, which is not a step (or 'end')")
-            if branch.condition is None:
-                continue
-            for c in branch.condition.comparisons():
-                if c.is_score and flow.score(c.name) is None:
-                    error(step, f"step {step.id!r} branches on score {c.name!r}, which is not defined")
-                elif not c.is_score:
-                    target = flow.step(c.ref)
-                    if target is None:
-                        error(step, f"step {step.id!r} branches on {c.ref!r}, which is not a step")
-                    elif target.type not in SCORABLE_TYPES:
-                        error(step, f"step {step.id!r} branches on {c.ref!r}, a {target.type} step with no number")
+            if branch.condition is not None:
+                _check_condition(flow, branch.condition, step, f"step {step.id!r} branches on", error)
         unconditional = [i for i, b in enumerate(step.next) if b.condition is None]
         if unconditional and unconditional[0] < len(step.next) - 1:
             error(step, f"step {step.id!r}: the next entries after an entry without 'if' can never be used",
                   "warning")
+
+
+def _check_condition(flow: Flow, condition: Condition, where: Step | int, what: str, error: _Report) -> None:
+    for c in condition.comparisons():
+        if c.is_score and flow.score(c.name) is None:
+            error(where, f"{what} score {c.name!r}, which is not defined")
+        elif not c.is_score:
+            target = flow.step(c.ref)
+            if target is None:
+                error(where, f"{what} {c.ref!r}, which is not a step")
+            elif target.type not in SCORABLE_TYPES:
+                error(where, f"{what} {c.ref!r}, a {target.type} step with no number")
+
+
+def _check_risk_rules(flow: Flow, error: _Report) -> None:
+    for i, rule in enumerate(flow.risk_rules, start=1):
+        _check_condition(flow, rule.condition, 1, f"risk rule {i} ({rule.condition.text!r}) uses", error)
 
 
 def _check_scores(flow: Flow, error: _Report) -> None:

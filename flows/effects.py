@@ -30,7 +30,14 @@ class Literal:
     params: Mapping[str, ParamValue] = field(default_factory=dict)
 
 
-Part = Phrase | Literal
+@dataclass(frozen=True)
+class CrisisContacts:
+    """The deployment's crisis contacts for this risk level, from configuration, in the person's language."""
+
+    level: str
+
+
+Part = Phrase | Literal | CrisisContacts
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class RunChange(StrEnum):
     STOPPED = "stopped"
     ABANDONED = "abandoned"  # another flow was started over it
     FAILED = "failed"  # the step cap stopped a runaway flow
+    SUSPENDED = "suspended"  # set aside for the safety check; it resumes afterwards
+    REFUSED = "refused"  # a routine flow was not started: a safety check is running or a coach holds routine
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,15 @@ class RunEvent:
     run_seq: int
     flow_id: str
     flow_version: int
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """A risk signal: a human must follow up. Stored with the step; coaches are notified after the commit."""
+
+    level: str
+    kind: str  # "item" (a flow's risk rule), "text" (the word list) or "safety_check"
+    trigger: Mapping[str, str | int | float]  # what fired it: the item and verbatim answer, or the matched phrase
 
 
 @dataclass(frozen=True)
@@ -112,4 +130,4 @@ class CancelTimer:
     key: str
 
 
-Effect = Send | RecordAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer
+Effect = Send | RecordAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer | Escalate

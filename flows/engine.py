@@ -7,7 +7,7 @@ step cap stops a badly written flow that would otherwise loop.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -15,7 +15,9 @@ from flows import phrases
 from flows.conditions import Comparison
 from flows.effects import (
     CancelTimer,
+    CrisisContacts,
     Effect,
+    Escalate,
     LanguageChanged,
     Literal,
     Part,
@@ -29,9 +31,19 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.inputs import Input, Resume, SetLanguage, StartFlow, Text, TimerFired
+from flows.inputs import Input, ReleaseHold, Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import END, Flow, FlowLibrary, Step, StepType
-from flows.parsing import Accepted, Keyword, KeywordInput, Rejected, Rejection, match_keyword, parse_answer
+from flows.parsing import (
+    Accepted,
+    Keyword,
+    KeywordInput,
+    Rejected,
+    Rejection,
+    match_keyword,
+    parse_answer,
+    parse_yes_no,
+)
+from flows.risk import SAFETY_CHECK, TermMatch, highest, rank
 from flows.scoring import scored
 from flows.state import Answer, Run, State
 
@@ -60,6 +72,8 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         turn.on_resume()
     elif isinstance(inp, SetLanguage):
         turn.set_language(inp.lang)
+    elif isinstance(inp, ReleaseHold):
+        turn.state = replace(turn.state, hold=False)
     else:
         turn.on_timer(inp)
     return Outcome(turn.state, tuple(turn.effects))
@@ -106,32 +120,69 @@ class _Turn:
 
     # -- inputs --------------------------------------------------------------------------------------------
 
-    def on_text(self, text: str) -> None:
+    def close_stale_run(self, tell: bool = True) -> bool:
+        """End a run that has expired or whose flow is gone, and say so (once). True if it did."""
         run = self.state.run
-        if run is not None:
-            flow = self.flow_of(run)
-            if flow is None:
-                self.end_run(run, RunChange.FAILED)
-                self.say(self.phrase(phrases.FLOW_BROKEN))
-                return
-            if flow.expires_after is not None and self.now - run.started_at > flow.expires_after:
-                self.end_run(run, RunChange.EXPIRED)
+        if self.state.expired_unseen:  # the expiry timer closed it while the person was away
+            self.state = replace(self.state, expired_unseen=False)
+            if tell:
                 self.say(self.phrase(phrases.EXPIRED))
-                return
+                return True
+        if run is None:
+            return False
+        flow = self.flow_of(run)
+        if flow is None:
+            self.end_run(run, RunChange.FAILED)
+            if tell:
+                self.say(self.phrase(phrases.FLOW_BROKEN))
+            return True
+        if _expired(flow, run, self.now):
+            self.end_run(run, RunChange.EXPIRED)
+            if tell:
+                self.say(self.phrase(phrases.EXPIRED))
+            return True
+        return False
+
+    def on_text(self, text: str) -> None:
+        hit = self.flows.risk_terms.scan(text)
+        if hit is not None:  # before anything else: the person is answered and a human is told
+            self.escalate(hit.level, "text", {"matched": hit.phrase, "text": text[:1000]})
+        if self.close_stale_run():
+            if hit is not None:
+                self.offer_check()
+            return
+        if self.state.offering_check:
+            self.answer_offer(text, hit)
+            return
         keyword = match_keyword(text)
         if keyword is not None:
             self.on_keyword(keyword)
             return
         run = self.state.run
         if run is None:
-            self.say(self.phrase(phrases.NO_RUN))
+            if hit is not None:
+                self.offer_check()
+            else:
+                self.say(self.phrase(phrases.NO_RUN))
             return
         if run.paused:
-            self.resume(run)
-            return
-        self.on_answer(run, text)
+            flow = self.flow_of(run)
+            step = flow.step(run.step_id) if flow else None
+            if hit is None and step is not None and isinstance(parse_answer(step, text), Accepted):
+                run = replace(run, paused=False)  # an answer to the question they paused on: take it
+                self.set_run(run)
+                self.event(RunChange.RESUMED, run)
+            elif hit is not None:
+                self.offer_check()
+                return
+            else:
+                self.resume(run)
+                return
+        self.on_answer(run, text, hit)
 
     def on_resume(self) -> None:
+        if self.close_stale_run():
+            return
         run = self.state.run
         if run is None:
             self.say(self.phrase(phrases.HELP_NO_RUN))
@@ -143,14 +194,20 @@ class _Turn:
         if run is None or timer.key != run.timer_key:
             return  # a timer of a run that has already ended: nothing to do
         flow = self.flow_of(run)
-        if flow is None or flow.expires_after is None or self.now - run.started_at >= flow.expires_after:
+        if flow is None or _expired(flow, run, self.now):
             self.end_run(run, RunChange.EXPIRED)
+            self.state = replace(self.state, expired_unseen=True)  # said when the person next writes
 
     def start(self, flow_id: str) -> None:
         flow = self.flows.latest(flow_id)
         if flow is None:
             self.say(self.phrase(phrases.UNKNOWN_FLOW))
             return
+        busy = self.state.offering_check or (self.state.run is not None and self.state.run.flow_id == SAFETY_CHECK)
+        if flow_id != SAFETY_CHECK and (self.state.hold or busy):
+            self.effects.append(RunEvent(RunChange.REFUSED, 0, flow.id, flow.version))  # the safety path comes first
+            return
+        self.close_stale_run(tell=False)
         if self.state.run is not None:
             self.end_run(self.state.run, RunChange.ABANDONED)
         seq = self.state.runs_started + 1
@@ -170,7 +227,9 @@ class _Turn:
                 self.switch_language(keyword.argument)
             case Keyword.HELP:
                 self.say(self.phrase(phrases.HELP if run else phrases.HELP_NO_RUN))
-                if run is not None:
+                if run is not None and run.paused:
+                    self.say(self.phrase(phrases.STILL_PAUSED))
+                elif run is not None:
                     self.set_run(replace(run, invalid_streak=0))
                     self.ask_again(run)
             case Keyword.PAUSE:
@@ -193,6 +252,8 @@ class _Turn:
                 else:
                     self.end_run(run, RunChange.STOPPED)
                     self.say(self.phrase(phrases.STOPPED))
+                    if run.flow_id == SAFETY_CHECK:
+                        self.restore_suspended(paused=True)
             case Keyword.BACK:
                 if run is None:
                     self.say(self.phrase(phrases.NO_RUN))
@@ -244,33 +305,110 @@ class _Turn:
             self.say(self.phrase(phrases.BACK_TO, answer=self.describe_answer(step, answer)))
             self.ask(flow, run, step)
 
-    def describe_answer(self, step: Step, answer: Answer) -> str:
+    def describe_answer(self, step: Step, answer: Answer) -> str | int | float:
         if step.type is StepType.CHOICE:
             label = next((c.label.get(self.lang) for c in step.choices if c.value == answer.value), "")
             return f"{answer.value} ({label})" if label else str(answer.value)
         if step.type is StepType.YESNO:
             return answer.raw
-        return str(answer.value)
+        return answer.value  # a number is formatted in the person's locale when rendered
 
     # -- answering -----------------------------------------------------------------------------------------
 
-    def on_answer(self, run: Run, text: str) -> None:
+    def on_answer(self, run: Run, text: str, hit: TermMatch | None = None) -> None:
         flow = self.flow_of(run)
         step = flow.step(run.step_id) if flow else None
         if flow is None or step is None or not step.is_question:
             self.end_run(run, RunChange.FAILED)
             self.say(self.phrase(phrases.FLOW_BROKEN))
             return
+        interrupt = hit is not None and flow.id != SAFETY_CHECK
         result = parse_answer(step, text)
         if isinstance(result, Rejected):
-            self.reprompt(flow, run, step, result.reason)
+            if interrupt:
+                self.offer_check()
+            else:
+                self.reprompt(flow, run, step, result.reason)
             return
         assert isinstance(result, Accepted)
         raw = text.strip()
         self.effects.append(RecordAnswer(run.seq, flow.id, flow.version, step.id, result.value, raw))
         run = run.answered(step.id, Answer(result.value, raw))
+        level = highest([rule.level for rule in flow.risk_rules if rule.condition.holds(self.lookup(flow, run))])
+        if level is not None and rank(level) > rank(run.risk_level):
+            run = replace(run, risk_level=level)
+            kind = "safety_check" if flow.id == SAFETY_CHECK else "item"
+            self.escalate(level, kind, {"flow_id": flow.id, "flow_version": flow.version, "item_id": step.id,
+                                        "answer": result.value, "raw_text": raw[:1000]})
+            interrupt = flow.id != SAFETY_CHECK
         self.set_run(run)
-        self.go(flow, run, self.next_step(flow, run, step))
+        target = self.next_step(flow, run, step)
+        if not interrupt:
+            self.go(flow, run, target)
+            return
+        if target == END:
+            self.finish(flow, run, closing_sent=True)
+        else:
+            self.set_run(replace(run, step_id=target))  # carried on from here after the safety check
+        self.offer_check()
+
+    # -- the safety path -----------------------------------------------------------------------------------
+
+    def escalate(self, level: str, kind: str, trigger: dict[str, str | int | float]) -> None:
+        self.effects.append(Escalate(level, kind, trigger))
+        self.say(self.phrase(phrases.SAFETY_HEARD), CrisisContacts(level), self.phrase(phrases.SAFETY_COACH))
+        if level == "high":
+            self.state = replace(self.state, hold=True)
+
+    def offer_check(self) -> None:
+        """Set the questionnaire aside and offer the safety check (unless the person is already in it)."""
+        run = self.state.run
+        if (run is not None and run.flow_id == SAFETY_CHECK) or self.flows.latest(SAFETY_CHECK) is None:
+            return
+        if run is not None:
+            self.event(RunChange.SUSPENDED, run)
+            self.state = replace(self.state, run=None, suspended=self.state.suspended or run)
+        self.state = replace(self.state, offering_check=True)
+        yes_no = (PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO)))
+        self.say(self.phrase(phrases.OFFER_CHECK), prompt=Prompt(SAFETY_CHECK, 0, 0, "offer", yes_no))
+
+    def answer_offer(self, text: str, hit: TermMatch | None) -> None:
+        keyword = match_keyword(text)
+        answer = parse_yes_no(text)
+        if answer == 1:
+            self.state = replace(self.state, offering_check=False)
+            self.start(SAFETY_CHECK)
+        elif answer == 0 or (keyword is not None and keyword.keyword in (Keyword.STOP, Keyword.PAUSE)):
+            self.state = replace(self.state, offering_check=False)
+            self.say(self.phrase(phrases.CHECK_DECLINED))
+            self.restore_suspended(paused=keyword is not None)
+        elif keyword is not None and keyword.keyword is Keyword.LANGUAGE:
+            self.switch_language(keyword.argument)
+            self.state = replace(self.state, offering_check=False)
+            self.offer_check()
+        else:
+            self.state = replace(self.state, offering_check=False)
+            self.offer_check()
+
+    def restore_suspended(self, paused: bool = False) -> None:
+        """Bring back the questionnaire set aside for the safety check, where it was."""
+        run = self.state.suspended
+        if run is None:
+            return
+        self.state = replace(self.state, suspended=None)
+        flow = self.flow_of(run)
+        if flow is None:
+            self.set_run(run)
+            self.end_run(run, RunChange.FAILED)
+            return
+        run = replace(run, paused=paused)
+        self.set_run(run)
+        self.event(RunChange.RESUMED if not paused else RunChange.PAUSED, run)
+        if paused:
+            self.say(self.phrase(phrases.STILL_PAUSED))
+        else:
+            self.say(self.phrase(phrases.RESUMED))
+            self.go(flow, run, run.step_id)
 
     def reprompt(self, flow: Flow, run: Run, step: Step, reason: Rejection) -> None:
         run = replace(run, invalid_streak=run.invalid_streak + 1)
@@ -309,14 +447,20 @@ class _Turn:
 
     # -- moving through the flow ---------------------------------------------------------------------------
 
-    def next_step(self, flow: Flow, run: Run, step: Step) -> str:
-        def lookup(c: Comparison) -> float | None:
-            if c.is_score:
-                found = scored(flow, _numeric(run)).get(c.name)
-                return None if found is None else found[0]
-            answer = run.answers.get(c.ref)
-            return answer.value if answer is not None and not isinstance(answer.value, str) else None
+    def lookup(self, flow: Flow, run: Run) -> Callable[[Comparison], float | None]:
+        """Values for conditions: answers on the path taken, and complete scores."""
+        numeric = _numeric(run)
 
+        def value(c: Comparison) -> float | None:
+            if c.is_score:
+                found = scored(flow, numeric).get(c.name)
+                return None if found is None else found[0]
+            return numeric.get(c.ref)
+
+        return value
+
+    def next_step(self, flow: Flow, run: Run, step: Step) -> str:
+        lookup = self.lookup(flow, run)
         for branch in step.next:
             if branch.condition is None or branch.condition.holds(lookup):
                 return branch.target
@@ -358,6 +502,8 @@ class _Turn:
         self.end_run(run, RunChange.COMPLETED)
         if not closing_sent:
             self.say(self.phrase(phrases.FINISHED))
+        if flow.id == SAFETY_CHECK:
+            self.restore_suspended()
 
     # -- asking --------------------------------------------------------------------------------------------
 
@@ -403,6 +549,10 @@ class _Turn:
             choices = [PromptChoice(str(v), Literal(str(v))) for v in range(int(step.minimum), int(step.maximum) + 1)]
             list_choices = False
         return Prompt(flow.id, flow.version, run.seq, step.id, tuple(choices), list_choices)
+
+
+def _expired(flow: Flow, run: Run, now: datetime) -> bool:
+    return flow.expires_after is not None and now - run.started_at >= flow.expires_after
 
 
 def _num(value: float | None) -> int | float:

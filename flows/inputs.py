@@ -32,4 +32,9 @@ class SetLanguage:
     lang: str
 
 
-Input = Text | StartFlow | Resume | TimerFired | SetLanguage
+@dataclass(frozen=True)
+class ReleaseHold:
+    """A coach says routine questionnaires and reminders may start again after a high-risk escalation."""
+
+
+Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold

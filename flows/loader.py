@@ -14,6 +14,7 @@ from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
 from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType
+from flows.risk import LEVELS, RiskRule, RiskTerms, read_risk_terms
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -21,7 +22,8 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _LANG = re.compile(r"^[a-z]{2}$")
 
 TOP_KEYS = {"id", "version", "languages", "title", "expires_after", "needs_signoff", "source", "description",
-            "choice_sets", "steps", "scores"}
+            "choice_sets", "steps", "scores", "risk"}
+RISK_KEYS = {"if", "level"}
 STEP_KEYS = {"id", "type", "text", "choices", "min", "max", "min_label", "max_label", "unit", "decimals",
              "max_length", "next"}
 TYPE_KEYS: dict[StepType, set[str]] = {
@@ -157,6 +159,14 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     return (None if any(p.severity == "error" for p in problems) else flow), problems
 
 
+def load_risk_terms(path: Path) -> tuple[RiskTerms | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(str(path), 0, f"cannot read the word list: {exc}")]
+    return read_risk_terms(text, str(path))
+
+
 def load_flow_file(path: Path) -> tuple[Flow | None, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -183,9 +193,34 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
     choice_sets = _read_choice_sets(r, top)
     steps = _read_steps(r, top, choice_sets)
     scores = _read_scores(r, top)
+    risk_rules = _read_risk_rules(r, top)
     if flow_id is None or not isinstance(version, int) or title is None or not steps:
         return None
-    return Flow(flow_id, version, r.languages, title, tuple(steps), tuple(scores), expires, signoff, r.path)
+    return Flow(flow_id, version, r.languages, title, tuple(steps), tuple(scores), expires, signoff, r.path,
+                risk_rules=tuple(risk_rules))
+
+
+def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
+    raw = top.get("risk")
+    if raw is None:
+        return []
+    items = r.sequence(raw, top.line_of("risk"), "risk")
+    if items is None:
+        return []
+    rules: list[RiskRule] = []
+    for i, entry in _entries(r, items, RISK_KEYS, lambda i: f"risk rule {i + 1}"):
+        level = entry.get("level")
+        if level not in LEVELS:
+            r.error(entry.line_of("level"),
+                    f"risk rule {i + 1} needs level: low, moderate or high, not {_describe(level)}")
+            continue
+        try:
+            condition = parse_condition(str(entry.get("if") or ""))
+        except ConditionError as exc:
+            r.error(entry.line_of("if"), f"risk rule {i + 1}: {exc}")
+            continue
+        rules.append(RiskRule(condition, str(level)))
+    return rules
 
 
 def _read_languages(r: _Reader, top: LineMap) -> tuple[str, ...]:

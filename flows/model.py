@@ -11,6 +11,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from flows.conditions import Condition
+from flows.risk import RiskRule, RiskTerms
 
 END = "end"  # the reserved `goto` target that finishes a flow
 
@@ -124,6 +125,7 @@ class Flow:
     expires_after: timedelta | None = None
     needs_signoff: tuple[str, ...] = ()
     source_path: str = ""
+    risk_rules: tuple[RiskRule, ...] = ()
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -153,10 +155,11 @@ class FlowLibrary:
     """Every flow version the engine may need: the files on disk plus versions that runs started on."""
 
     flows: Mapping[tuple[str, int], Flow]
+    risk_terms: RiskTerms = field(default_factory=RiskTerms)
 
     @classmethod
-    def of(cls, *flows: Flow) -> FlowLibrary:
-        return cls({f.key: f for f in flows})
+    def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None) -> FlowLibrary:
+        return cls({f.key: f for f in flows}, risk_terms or RiskTerms())
 
     def get(self, flow_id: str, version: int) -> Flow | None:
         return self.flows.get((flow_id, version))
@@ -166,7 +169,7 @@ class FlowLibrary:
         return max(versions, key=lambda f: f.version, default=None)
 
     def with_flow(self, flow: Flow) -> FlowLibrary:
-        return FlowLibrary({**self.flows, flow.key: flow})
+        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms)
 
     def ids(self) -> list[str]:
         return sorted({fid for fid, _ in self.flows})

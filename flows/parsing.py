@@ -8,29 +8,15 @@ any point. Everything here is pure and total: any string gives a result, never a
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 from flows.model import Step, StepType
+from flows.textnorm import EDGE_PUNCTUATION, fold, loose
 
 MAX_INPUT_CHARS = 2000  # longer input is never an answer, only a re-prompt
 
-_DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
-_EDGE_PUNCTUATION = " \t\r\n.,;:!?'\"“”‘’«»()[]-–—*_"
 _NUMBER = re.compile(r"^[+-]?\d{1,9}(?:[.,]\d{1,9})?$")
-
-
-def fold(text: str) -> str:
-    """Case-, accent- and spacing-insensitive form: "  Næsten  ALDRIG! " -> "naesten aldrig"."""
-    text = text.casefold().translate(_DANISH_LETTERS)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(text.split()).strip(_EDGE_PUNCTUATION)
-
-
-def loose(text: str) -> str:
-    """An even looser form for people typing Danish on an English keyboard: "Nasten aldrig", "Indimellem"."""
-    return fold(text).replace("ae", "a").replace("oe", "o").replace("aa", "a").replace(" ", "")
 
 
 class Keyword(StrEnum):
@@ -69,7 +55,7 @@ def match_keyword(text: str) -> KeywordInput | None:
     words = fold(text).replace("/", " /").split()
     if not words:
         return None
-    words = [w.strip(_EDGE_PUNCTUATION) or w for w in words]
+    words = [w.strip(EDGE_PUNCTUATION) or w for w in words]
     first = words[0]
     keyword = _KEYWORDS.get(first)
     if keyword is Keyword.LANGUAGE:
@@ -111,6 +97,14 @@ _YES = {"ja", "j", "jo", "jep", "yes", "y", "yep", "yeah", "1"}
 _NO = {"nej", "n", "nix", "no", "nope", "0"}
 
 
+def parse_yes_no(text: str) -> int | None:
+    """1 for yes, 0 for no, None for anything else."""
+    if len(text) > 100:
+        return None
+    key = fold(text)
+    return 1 if key in _YES else 0 if key in _NO else None
+
+
 def parse_number(text: str) -> float | None:
     """A number typed on a phone: "7", "7.", "7,5", " 12 "; None when it is not one."""
     candidate = text.strip().rstrip(".!)").strip()
@@ -139,12 +133,8 @@ def parse_answer(step: Step, text: str) -> ParseResult:
     if step.type is StepType.CHOICE:
         return _parse_choice(step, text)
     if step.type is StepType.YESNO:
-        key = fold(text)
-        if key in _YES:
-            return Accepted(1)
-        if key in _NO:
-            return Accepted(0)
-        return Rejected(Rejection.NOT_YES_NO)
+        answer = parse_yes_no(text)
+        return Rejected(Rejection.NOT_YES_NO) if answer is None else Accepted(answer)
     return _parse_range(step, text)
 
 

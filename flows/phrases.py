@@ -64,11 +64,46 @@ NOTHING_TO_STOP = N_("There is no questionnaire running right now.")
 LANGUAGE_CHANGED = N_("I will write to you in English from now on.")
 NO_RUN = N_("Thank you for your message. You have no questionnaire open right now. Write HELP to see what you can do.")
 
+# Safety (suicide-risk signals). The crisis contacts between these come from the deployment's configuration.
+SAFETY_HEARD = N_("Thank you for telling me. It is important, and you do not have to carry it alone.")
+SAFETY_COACH = N_("A coach has been told and will contact you as soon as possible. You can keep writing here.")
+OFFER_CHECK = N_("Would you answer a few short questions about how you are right now? It helps us help you. "
+                 "Answer yes or no.")
+CHECK_DECLINED = N_("That is completely all right. A coach will still contact you. You can write here at any time.")
+
+# To coaches (the safety path). Sent in the coach's language; {trigger} is the participant's own words.
+LEVEL_HIGH = N_("high")
+LEVEL_MODERATE = N_("moderate")
+LEVEL_LOW = N_("low")
+COACH_ALERT = N_("Risk alert #{id} ({level}) for participant {participant}, {opened}. What happened: {trigger}. "
+                 "Reply OK {id} when you have taken it.")
+COACH_REMINDER = N_("Not yet acknowledged: risk alert #{id} ({level}) for participant {participant}, {opened}. "
+                    "What happened: {trigger}. Reply OK {id} when you have taken it.")
+COACH_HELP = N_("Commands: LIST (open alerts), SHOW <no.>, OK <no.> (acknowledge), CLOSE <no.> <what was done> "
+                "(close with a note), RELEASE <no.> (allow routine questionnaires again).")
+COACH_NONE_OPEN = N_("There are no open alerts.")
+COACH_LINE = N_("#{id} {level}, {status}, participant {participant}, opened {opened}{deadline}")
+COACH_DEADLINE = N_(", acknowledge by {deadline}")
+COACH_UNKNOWN = N_("There is no alert #{id}.")
+COACH_ACKED = N_("Acknowledged #{id}. Close it with: CLOSE {id} <what was done>.")
+COACH_ALREADY = N_("#{id} is already {status}.")
+COACH_NOTE_NEEDED = N_("Closing needs a short note of what was done: CLOSE {id} <note>.")
+COACH_CLOSED = N_("Closed #{id}. Routine questionnaires may start again for this participant.")
+COACH_RELEASED = N_("Routine questionnaires may start again for the participant of #{id}.")
+COACH_ANSWERS = N_("Latest answers: {answers}")
+COACH_SCORES = N_("Latest scores: {scores}")
+STATUS_OPEN = N_("open")
+STATUS_ACKNOWLEDGED = N_("acknowledged")
+STATUS_CLOSED = N_("closed")
+
+# The terminal (console channel) only
+CONSOLE_HINT = N_("Type your answer and press Enter. Ctrl-D ends the chat; your answers are saved.")
+
 # Lifecycle
 EXPIRED = N_("The questionnaire you had started has closed because it was not finished in time. Thank you for the "
              "answers you gave.")
 FINISHED = N_("Thank you for your answers. You have finished the questionnaire.")
-UNKNOWN_FLOW = N_("Sorry, that questionnaire is not available right now. Your coach has been told.")
+UNKNOWN_FLOW = N_("Sorry, that questionnaire is not available right now.")
 FLOW_BROKEN = N_("Sorry, something went wrong with this questionnaire. Your answers so far are saved, and we will "
                  "look into it.")
 NOT_SAVED = N_("Sorry, your message could not be saved just now. Please send it again in a moment.")

@@ -29,6 +29,7 @@ class Run:
     trail: tuple[str, ...] = ()  # questions answered, in order: what BACK walks back through
     invalid_streak: int = 0
     paused: bool = False
+    risk_level: str | None = None  # the highest risk level this run has signalled
 
     def answered(self, step_id: str, answer: Answer) -> Run:
         return replace(self, answers={**self.answers, step_id: answer}, trail=(*self.trail, step_id),
@@ -44,40 +45,60 @@ class State:
     lang: str = "da"
     run: Run | None = None
     runs_started: int = 0
+    suspended: Run | None = None  # the questionnaire set aside while the safety check is offered or runs
+    offering_check: bool = False  # the safety check was offered; the next message answers the offer
+    hold: bool = False  # a high-risk signal: no routine flows until a coach releases the hold
+    expired_unseen: bool = False  # a run expired while the person was away; tell them when they write
 
     def to_json(self) -> dict[str, Any]:
-        run = self.run
         return {
             "format": STATE_FORMAT,
             "lang": self.lang,
             "runs_started": self.runs_started,
-            "run": None if run is None else {
-                "seq": run.seq,
-                "flow_id": run.flow_id,
-                "flow_version": run.flow_version,
-                "step_id": run.step_id,
-                "started_at": run.started_at.isoformat(),
-                "answers": {k: [a.value, a.raw] for k, a in run.answers.items()},
-                "trail": list(run.trail),
-                "invalid_streak": run.invalid_streak,
-                "paused": run.paused,
-            },
+            "run": _run_to_json(self.run),
+            "suspended": _run_to_json(self.suspended),
+            "offering_check": self.offering_check,
+            "hold": self.hold,
+            "expired_unseen": self.expired_unseen,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> State:
-        raw = data.get("run")
-        run = None
-        if raw is not None:
-            run = Run(
-                seq=int(raw["seq"]),
-                flow_id=str(raw["flow_id"]),
-                flow_version=int(raw["flow_version"]),
-                step_id=str(raw["step_id"]),
-                started_at=datetime.fromisoformat(raw["started_at"]),
-                answers={k: Answer(v[0], str(v[1])) for k, v in raw["answers"].items()},
-                trail=tuple(raw["trail"]),
-                invalid_streak=int(raw["invalid_streak"]),
-                paused=bool(raw["paused"]),
-            )
-        return cls(lang=str(data.get("lang", "da")), run=run, runs_started=int(data.get("runs_started", 0)))
+        return cls(lang=str(data.get("lang", "da")), run=_run_from_json(data.get("run")),
+                   runs_started=int(data.get("runs_started", 0)), suspended=_run_from_json(data.get("suspended")),
+                   offering_check=bool(data.get("offering_check", False)), hold=bool(data.get("hold", False)),
+                   expired_unseen=bool(data.get("expired_unseen", False)))
+
+
+def _run_to_json(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "seq": run.seq,
+        "flow_id": run.flow_id,
+        "flow_version": run.flow_version,
+        "step_id": run.step_id,
+        "started_at": run.started_at.isoformat(),
+        "answers": {k: [a.value, a.raw] for k, a in run.answers.items()},
+        "trail": list(run.trail),
+        "invalid_streak": run.invalid_streak,
+        "paused": run.paused,
+        "risk_level": run.risk_level,
+    }
+
+
+def _run_from_json(raw: Mapping[str, Any] | None) -> Run | None:
+    if raw is None:
+        return None
+    return Run(
+        seq=int(raw["seq"]),
+        flow_id=str(raw["flow_id"]),
+        flow_version=int(raw["flow_version"]),
+        step_id=str(raw["step_id"]),
+        started_at=datetime.fromisoformat(raw["started_at"]),
+        answers={k: Answer(v[0], str(v[1])) for k, v in raw["answers"].items()},
+        trail=tuple(raw["trail"]),
+        invalid_streak=int(raw["invalid_streak"]),
+        paused=bool(raw["paused"]),
+        risk_level=raw.get("risk_level"),
+    )

@@ -6,14 +6,21 @@ import os
 from typing import Literal, cast
 
 from storage.interface import (
+    RISK_LEVELS,
     AnswerRecord,
     AnswerValue,
     AuditRecord,
     CommitResult,
     CommitStatus,
     Conversation,
+    Escalation,
+    EscalationRecord,
+    EscalationStatus,
+    EscalationTrigger,
     InboundRecord,
     JSONObject,
+    Notification,
+    NotificationStatus,
     OutboundRecord,
     OutboxRow,
     Participant,
@@ -23,7 +30,7 @@ from storage.interface import (
     TimerRecord,
 )
 from storage.memory import MemoryStorage
-from storage.schema import UnknownParticipantError
+from storage.schema import UnknownEscalationError, UnknownNotificationError, UnknownParticipantError
 from storage.sqlite import SqliteStorage
 
 
@@ -48,15 +55,22 @@ async def open_storage(db_path: str | os.PathLike[str]) -> Storage:
 
 
 __all__ = [
+    "RISK_LEVELS",
     "AnswerRecord",
     "AnswerValue",
     "AuditRecord",
     "CommitResult",
     "CommitStatus",
     "Conversation",
+    "Escalation",
+    "EscalationRecord",
+    "EscalationStatus",
+    "EscalationTrigger",
     "InboundRecord",
     "JSONObject",
     "MemoryStorage",
+    "Notification",
+    "NotificationStatus",
     "OutboundRecord",
     "OutboxRow",
     "Participant",
@@ -65,6 +79,8 @@ __all__ = [
     "StepRecord",
     "Storage",
     "TimerRecord",
+    "UnknownEscalationError",
+    "UnknownNotificationError",
     "UnknownParticipantError",
     "open_storage",
 ]

@@ -93,6 +93,78 @@ class AuditRecord:
     detail: JSONObject = field(default_factory=dict)  # never message bodies or phone numbers
 
 
+class EscalationStatus(StrEnum):
+    OPEN = "open"  # nobody has acknowledged it yet: deadlines run
+    ACKNOWLEDGED = "acknowledged"  # a coach has it; it stays listed until closed with an outcome note
+    CLOSED = "closed"
+
+
+RISK_LEVELS = ("low", "moderate", "high")  # ordered: a later level is more urgent
+
+
+@dataclass(frozen=True)
+class EscalationRecord:
+    """A risk signal raised by a step. Stored in the step's transaction.
+
+    A participant has at most one escalation that is not closed: a new signal while one is open is added
+    to it as another trigger (raising its level, and resetting its deadline, when the new level is higher).
+    """
+
+    level: str  # one of RISK_LEVELS
+    trigger_kind: str  # "item" (a flow's risk rule), "text" (free-text scan) or "safety_check"
+    trigger: JSONObject  # e.g. {"flow_id", "flow_version", "item_id", "answer", "raw_text"} or {"matched", "text"}
+    at: datetime
+    deadline_at: datetime  # when it must have been acknowledged at the latest
+
+
+@dataclass(frozen=True)
+class EscalationTrigger:
+    level: str
+    trigger_kind: str
+    trigger: JSONObject
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Escalation:
+    id: int
+    participant_id: int
+    participant_ref: str
+    level: str
+    status: EscalationStatus
+    opened_at: datetime
+    deadline_at: datetime | None  # None once acknowledged
+    tier: int  # who has been notified: 0 on-duty coach(es), 1 + backup, 2 + clinical lead
+    triggers: tuple[EscalationTrigger, ...]
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    outcome_note: str | None = None
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"  # stored before the send is attempted
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One attempt to tell one coach about one escalation on one channel."""
+
+    id: int
+    escalation_id: int
+    coach_id: str
+    channel: str
+    tier: int
+    status: NotificationStatus
+    created_at: datetime
+    attempts: int = 0
+    detail: str = ""  # why it failed (no message bodies)
+    updated_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class StepRecord:
     participant_id: int
@@ -106,6 +178,7 @@ class StepRecord:
     timers: Sequence[TimerRecord] = ()
     audit: Sequence[AuditRecord] = ()
     lang: str | None = None  # when set, the participant's language is updated too
+    escalations: Sequence[EscalationRecord] = ()
 
 
 class CommitStatus(StrEnum):
@@ -119,6 +192,7 @@ class CommitResult:
     status: CommitStatus
     revision: int  # the conversation's revision after the call
     outbox_ids: tuple[int, ...] = ()
+    escalation_ids: tuple[int, ...] = ()  # the escalation each EscalationRecord was stored in (new or existing)
 
 
 @dataclass(frozen=True)
@@ -164,3 +238,48 @@ class Storage(Protocol):
     async def record_audit(self, entry: AuditRecord) -> None: ...
 
     async def audit_entries(self, limit: int = 1000) -> list[AuditRecord]: ...
+
+    # -- escalations (suicide-risk safety path) --
+
+    async def escalations(self, only_open: bool = False) -> list[Escalation]:
+        """All escalations, newest first; `only_open`: those not closed."""
+        ...
+
+    async def escalation(self, escalation_id: int) -> Escalation | None: ...
+
+    async def due_escalations(self, now: datetime) -> list[Escalation]:
+        """Unacknowledged escalations whose deadline has passed, oldest deadline first."""
+        ...
+
+    async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
+        """Widen the circle (backup, clinical lead) and set the next deadline; False if no longer open."""
+        ...
+
+    async def acknowledge_escalation(self, escalation_id: int, coach_id: str, at: datetime) -> bool:
+        """Record who acknowledged and when; False if it is not open (already acknowledged or closed)."""
+        ...
+
+    async def close_escalation(self, escalation_id: int, coach_id: str, note: str, at: datetime) -> bool:
+        """Close with the coach's outcome note (required, non-empty); an open one is acknowledged by it too.
+
+        False if already closed."""
+        ...
+
+    async def add_notification(self, escalation_id: int, coach_id: str, channel: str, tier: int,
+                               at: datetime) -> Notification:
+        """Store a pending notification before it is sent, so a crash cannot lose it."""
+        ...
+
+    async def update_notification(self, notification_id: int, status: NotificationStatus, at: datetime,
+                                  detail: str = "") -> None:
+        """Mark an attempt sent or failed (attempts + 1)."""
+        ...
+
+    async def notifications(self, escalation_id: int | None = None,
+                            status: NotificationStatus | None = None) -> list[Notification]: ...
+
+    async def recent_answers(self, participant_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The participant's latest non-superseded answers (export_answers' columns), newest first."""
+        ...
+
+    async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]: ...

@@ -11,12 +11,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from storage import escalations as esc
 from storage import schema as s
 from storage.interface import (
     AuditRecord,
     CommitResult,
     CommitStatus,
     Conversation,
+    Escalation,
+    EscalationStatus,
+    Notification,
+    NotificationStatus,
     OutboxRow,
     Participant,
     StepRecord,
@@ -38,6 +43,9 @@ class MemoryStorage:
         self._timers: dict[tuple[int, str], datetime] = {}
         self._flows: dict[tuple[str, int], str] = {}
         self._audit: list[s.Row] = []
+        self._escalations: dict[int, s.Row] = {}
+        self._triggers: list[s.Row] = []
+        self._notifications: dict[int, s.Row] = {}
         self._closed = False
 
     def _check_open(self) -> None:
@@ -103,7 +111,31 @@ class MemoryStorage:
         self._audit.extend(rows.audit)
         if step.lang is not None:
             self._participants[pid] = replace(self._participants[pid], lang=step.lang)
-        return CommitResult(CommitStatus.COMMITTED, current + 1, tuple(outbox_ids))
+        escalation_ids = tuple(self._store_signal(pid, signal) for signal in rows.escalations)
+        return CommitResult(CommitStatus.COMMITTED, current + 1, tuple(outbox_ids), escalation_ids)
+
+    def _store_signal(self, pid: int, signal: s.Row) -> int:
+        """The same rules as SQLite's `esc.write_signals`, one signal at a time."""
+        current = self._active_escalation(pid)
+        changes: s.Row = {}
+        if current is None:
+            escalation_id = len(self._escalations) + 1
+            self._escalations[escalation_id] = {"id": escalation_id, **esc.new_escalation_row(pid, signal)}
+            before = None
+        else:
+            escalation_id = current["id"]
+            before = dict(current)
+            changes = esc.merge_signal(current, signal)
+            current.update(changes)
+        self._triggers.append(esc.trigger_row(escalation_id, signal))
+        self._audit.append(esc.signal_audit(self._participants[pid].ref, escalation_id, signal, before, changes))
+        return escalation_id
+
+    def _active_escalation(self, pid: int) -> s.Row | None:
+        for row in self._escalations.values():
+            if row["participant_id"] == pid and row["status"] != EscalationStatus.CLOSED:
+                return row
+        return None
 
     async def pending_outbox(self, channel: str, limit: int = 100) -> list[OutboxRow]:
         self._check_open()
@@ -174,3 +206,126 @@ class MemoryStorage:
 
     def _ref(self, row: s.Row) -> str:
         return self._participants[row["participant_id"]].ref
+
+    # -- escalations: the same rules and audit rows as storage/escalations.py, on dicts --
+
+    def _escalation(self, row: s.Row) -> Escalation:
+        triggers = tuple(s.trigger_from_row(t) for t in self._triggers if t["escalation_id"] == row["id"])
+        return s.escalation_from_row(row, self._ref(row), tuple(sorted(triggers, key=lambda t: t.at)))
+
+    async def escalations(self, only_open: bool = False) -> list[Escalation]:
+        """All escalations, newest first; `only_open`: those not closed."""
+        self._check_open()
+        rows = [r for r in self._escalations.values() if not only_open or r["status"] != EscalationStatus.CLOSED]
+        rows.sort(key=lambda r: (r["opened_at"], r["id"]), reverse=True)
+        return [self._escalation(r) for r in rows]
+
+    async def escalation(self, escalation_id: int) -> Escalation | None:
+        self._check_open()
+        row = self._escalations.get(escalation_id)
+        return None if row is None else self._escalation(row)
+
+    async def due_escalations(self, now: datetime) -> list[Escalation]:
+        """Open (unacknowledged) escalations whose deadline is at or before `now`, oldest deadline first."""
+        self._check_open()
+        now = s.require_utc(now)
+        rows = [
+            r
+            for r in self._escalations.values()
+            if r["status"] == EscalationStatus.OPEN and r["deadline_at"] is not None and r["deadline_at"] <= now
+        ]
+        rows.sort(key=lambda r: (r["deadline_at"], r["id"]))
+        return [self._escalation(r) for r in rows]
+
+    async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
+        self._check_open()
+        op = esc.RaiseTier(escalation_id, s.require_tier(tier), s.require_utc(deadline_at), s.require_utc(at))
+        row = self._escalations.get(escalation_id)
+        if row is None or row["status"] != EscalationStatus.OPEN:
+            return False
+        row.update(op.changes())
+        self._audit.append(op.audit(self._ref(row), row["level"]))
+        return True
+
+    async def acknowledge_escalation(self, escalation_id: int, coach_id: str, at: datetime) -> bool:
+        self._check_open()
+        op = esc.Acknowledge(escalation_id, s.require_actor(coach_id), s.require_utc(at))
+        row = self._escalations.get(escalation_id)
+        if row is None or row["status"] != EscalationStatus.OPEN:
+            return False
+        row.update(op.changes())
+        self._audit.append(op.audit(self._ref(row), row["level"]))
+        return True
+
+    async def close_escalation(self, escalation_id: int, coach_id: str, note: str, at: datetime) -> bool:
+        self._check_open()
+        op = esc.Close(escalation_id, s.require_actor(coach_id), s.outcome_note(note), s.require_utc(at))
+        row = self._escalations.get(escalation_id)
+        if row is None or row["status"] == EscalationStatus.CLOSED:
+            return False
+        previous_status = row["status"]
+        if row["acknowledged_by"] is None:
+            row["acknowledged_by"] = op.coach_id
+        if row["acknowledged_at"] is None:
+            row["acknowledged_at"] = op.at
+        row.update(op.changes())
+        self._audit.append(op.audit(self._ref(row), row["level"], previous_status))
+        return True
+
+    async def add_notification(
+        self, escalation_id: int, coach_id: str, channel: str, tier: int, at: datetime
+    ) -> Notification:
+        self._check_open()
+        op = esc.AddNotification(
+            escalation_id, s.require_actor(coach_id), channel, s.require_tier(tier), s.require_utc(at)
+        )
+        owner = self._escalations.get(escalation_id)
+        if owner is None:
+            raise s.UnknownEscalationError(f"escalation {escalation_id} does not exist")
+        row = {"id": len(self._notifications) + 1, **op.row()}
+        self._notifications[row["id"]] = row
+        self._audit.append(op.audit(row, self._ref(owner)))
+        return s.notification_from_row(row)
+
+    async def update_notification(
+        self, notification_id: int, status: NotificationStatus, at: datetime, detail: str = ""
+    ) -> None:
+        self._check_open()
+        op = esc.UpdateNotification(notification_id, NotificationStatus(status), s.require_utc(at), detail)
+        row = self._notifications.get(notification_id)
+        if row is None:
+            raise s.UnknownNotificationError(f"notification {notification_id} does not exist")
+        row["attempts"] += 1
+        row.update(op.changes())
+        self._audit.append(op.audit(row, self._ref(self._escalations[row["escalation_id"]])))
+
+    async def notifications(
+        self, escalation_id: int | None = None, status: NotificationStatus | None = None
+    ) -> list[Notification]:
+        self._check_open()
+        wanted = None if status is None else NotificationStatus(status).value
+        rows = [
+            r
+            for r in self._notifications.values()
+            if escalation_id in (None, r["escalation_id"]) and wanted in (None, r["status"])
+        ]
+        rows.sort(key=lambda r: (r["created_at"], r["id"]))
+        return [s.notification_from_row(r) for r in rows]
+
+    async def recent_answers(self, participant_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The participant's latest non-superseded answers (export_answers' columns), newest first."""
+        self._check_open()
+        mine = [
+            (r["answered_at"], i, r)
+            for i, r in enumerate(self._answers)
+            if r["participant_id"] == participant_id and not r["superseded"]
+        ]
+        mine.sort(key=lambda x: (x[0], x[1]), reverse=True)
+        return [s.answer_export(r, self._ref(r)) for _, _, r in mine[: max(limit, 0)]]
+
+    async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]:
+        """The participant's latest scores (export_scores' columns), newest first."""
+        self._check_open()
+        mine = [(r["completed_at"], i, r) for i, r in enumerate(self._scores) if r["participant_id"] == participant_id]
+        mine.sort(key=lambda x: (x[0], x[1]), reverse=True)
+        return [s.score_export(r, self._ref(r)) for _, _, r in mine[: max(limit, 0)]]

@@ -31,13 +31,21 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     insert_sentinel,
+    literal_column,
     text,
 )
 from sqlalchemy.types import TypeDecorator
 
 from storage.interface import (
+    RISK_LEVELS,
     AnswerValue,
     AuditRecord,
+    Escalation,
+    EscalationRecord,
+    EscalationStatus,
+    EscalationTrigger,
+    Notification,
+    NotificationStatus,
     StepRecord,
 )
 
@@ -46,6 +54,14 @@ Row = dict[str, Any]
 
 class UnknownParticipantError(LookupError):
     """A step or message refers to a participant id that does not exist."""
+
+
+class UnknownEscalationError(LookupError):
+    """A notification refers to an escalation id that does not exist."""
+
+
+class UnknownNotificationError(LookupError):
+    """An update refers to a notification id that does not exist."""
 
 
 metadata = MetaData(
@@ -258,6 +274,68 @@ audit_log = Table(
     Index(None, "at"),
 )
 
+# --- escalations (suicide-risk safety path; added by migration 2, whose frozen copy must stay in step) ---
+
+NOT_CLOSED = literal_column("'closed'", String(16))  # a literal, not a parameter, so SQLite can match the partial index
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("deadline_at", UTCDateTime, nullable=True),
+    Column("tier", Integer, nullable=False, server_default=text("0")),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("outcome_note", Text, nullable=True),
+    CheckConstraint("level IN ('low', 'moderate', 'high')", name="level"),
+    CheckConstraint("status IN ('open', 'acknowledged', 'closed')", name="status"),
+    Index(None, "status", "deadline_at"),  # due deadlines: status = 'open' AND deadline_at <= now
+)
+# At most one escalation per participant that is not closed (the rule commit_step follows), enforced by the
+# database as well; it is also the index that finds that escalation.
+Index(
+    "ux_escalations_active_participant",
+    escalations.c.participant_id,
+    unique=True,
+    sqlite_where=escalations.c.status != NOT_CLOSED,
+    postgresql_where=escalations.c.status != NOT_CLOSED,
+)
+
+escalation_triggers = Table(
+    "escalation_triggers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("escalation_id", Integer, ForeignKey("escalations.id"), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("trigger_kind", String(32), nullable=False),
+    Column("trigger", Text, nullable=False),  # JSON; holds the verbatim answer or text (never copied to audit)
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "escalation_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("escalation_id", Integer, ForeignKey("escalations.id"), nullable=False),
+    Column("coach_id", String(200), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("detail", Text, nullable=False, server_default=text("''")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=True),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    Index(None, "escalation_id"),
+    Index(None, "status"),
+)
+
 # Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.
 ledger_metadata = MetaData()
 schema_migrations = Table(
@@ -281,6 +359,7 @@ class StepRows:
     outbox: tuple[Row, ...]
     timers: tuple[tuple[str, datetime | None], ...]
     audit: tuple[Row, ...]
+    escalations: tuple[Row, ...] = ()  # signals, see `signal_row`; applied in order after the rest
 
 
 def step_rows(step: StepRecord) -> StepRows:
@@ -347,6 +426,7 @@ def step_rows(step: StepRecord) -> StepRows:
         outbox=outbox_rows,
         timers=timer_rows,
         audit=tuple(audit_row(e) for e in step.audit),
+        escalations=tuple(signal_row(e) for e in step.escalations),
     )
 
 
@@ -400,3 +480,88 @@ def score_export(row: Mapping[Any, Any], ref: str) -> dict[str, Any]:
         "band": row["band"],
         "completed_at": utc_text(row["completed_at"]),
     }
+
+
+# --- escalations ---
+
+
+def level_rank(level: str) -> int:
+    """Position in `RISK_LEVELS` (higher is more urgent); an unknown level is refused."""
+    try:
+        return RISK_LEVELS.index(level)
+    except ValueError:
+        raise ValueError(f"unknown risk level {level!r}; expected one of {RISK_LEVELS}") from None
+
+
+def signal_row(record: EscalationRecord) -> Row:
+    """A risk signal checked and encoded; the trigger JSON (verbatim text included) goes to its own table."""
+    level_rank(record.level)
+    if not record.trigger_kind:
+        raise ValueError("an escalation needs a trigger_kind")
+    return {
+        "level": record.level,
+        "trigger_kind": record.trigger_kind,
+        "trigger": dump_json(record.trigger),
+        "at": require_utc(record.at),
+        "deadline_at": require_utc(record.deadline_at),
+    }
+
+
+def require_actor(coach_id: str) -> str:
+    if not coach_id or not coach_id.strip():
+        raise ValueError("a coach id is required")
+    return coach_id
+
+
+def require_tier(tier: int) -> int:
+    if isinstance(tier, bool) or not isinstance(tier, int) or tier < 0:
+        raise ValueError(f"tier must be a non-negative int, not {tier!r}")
+    return tier
+
+
+def outcome_note(note: str) -> str:
+    """The coach's outcome note, stripped; closing without one is refused."""
+    stripped = note.strip() if isinstance(note, str) else ""
+    if not stripped:
+        raise ValueError("closing an escalation requires a non-empty outcome note")
+    return stripped
+
+
+def trigger_from_row(row: Mapping[Any, Any]) -> EscalationTrigger:
+    return EscalationTrigger(
+        level=row["level"], trigger_kind=row["trigger_kind"], trigger=load_json(row["trigger"]), at=row["at"]
+    )
+
+
+def escalation_from_row(row: Mapping[Any, Any], ref: str, triggers: tuple[EscalationTrigger, ...]) -> Escalation:
+    return Escalation(
+        id=row["id"],
+        participant_id=row["participant_id"],
+        participant_ref=ref,
+        level=row["level"],
+        status=EscalationStatus(row["status"]),
+        opened_at=row["opened_at"],
+        deadline_at=row["deadline_at"],
+        tier=row["tier"],
+        triggers=triggers,
+        acknowledged_by=row["acknowledged_by"],
+        acknowledged_at=row["acknowledged_at"],
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+        outcome_note=row["outcome_note"],
+    )
+
+
+def notification_from_row(row: Mapping[Any, Any]) -> Notification:
+    return Notification(
+        id=row["id"],
+        escalation_id=row["escalation_id"],
+        coach_id=row["coach_id"],
+        channel=row["channel"],
+        tier=row["tier"],
+        status=NotificationStatus(row["status"]),
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        detail=row["detail"],
+        updated_at=row["updated_at"],
+    )

@@ -51,12 +51,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage import escalations as esc
 from storage import schema as s
 from storage.interface import (
     AuditRecord,
     CommitResult,
     CommitStatus,
     Conversation,
+    Escalation,
+    Notification,
+    NotificationStatus,
     OutboxRow,
     Participant,
     StepRecord,
@@ -273,9 +277,10 @@ class _Kind(IntEnum):
     SENT = 3
     AUDIT = 4
     FLOW = 5
-    READ_PARTICIPANT = 6
-    READ_CONVERSATION = 7
-    PRAGMAS = 8
+    ESCALATION = 6  # acknowledge, close, raise tier, notifications: `esc.EscalationOp`s, in queue order
+    READ_PARTICIPANT = 7
+    READ_CONVERSATION = 8
+    PRAGMAS = 9
 
 
 @dataclass(eq=False)
@@ -473,6 +478,10 @@ def _write_audit(conn: Connection, payloads: list[Any]) -> list[Any]:
     return [None] * len(payloads)
 
 
+def _write_escalation_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    return [cast(esc.EscalationOp, op).run(conn) for op in payloads]
+
+
 def _write_flows(conn: Connection, payloads: list[Any]) -> list[Any]:
     results: list[Any] = []
     for flow_id, version, source, at in payloads:
@@ -501,14 +510,16 @@ class _StepPlan:
     timers: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
     audit: list[s.Row] = field(default_factory=list)
     langs: list[s.Row] = field(default_factory=list)
+    signals: list[tuple[int, int, tuple[s.Row, ...]]] = field(default_factory=list)  # (step index, pid, signals)
     outbox_ids: list[int] = field(default_factory=list)
+    escalation_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)  # by step index
 
     def results(self) -> list[Any]:
         ids: dict[int, list[int]] = {}
         for owner, outbox_id in zip(self.outbox_owner, self.outbox_ids, strict=True):
             ids.setdefault(owner, []).append(outbox_id)
         return [
-            CommitResult(r.status, r.revision, tuple(ids.get(i, ())))
+            CommitResult(r.status, r.revision, tuple(ids.get(i, ())), self.escalation_ids.get(i, ()))
             if isinstance(r, CommitResult) and r.status is CommitStatus.COMMITTED
             else r
             for i, r in enumerate(self.outcomes)
@@ -569,6 +580,8 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
         plan.audit.extend(rows.audit)
         if step.lang is not None:
             plan.langs.append({"b_id": pid, "lang": step.lang})
+        if rows.escalations:
+            plan.signals.append((index, pid, rows.escalations))
     return plan
 
 
@@ -614,6 +627,9 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
         conn.execute(insert(s.audit_log), plan.audit)
     if plan.langs:
         conn.execute(_SET_LANG, plan.langs)
+    if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
+        ids = esc.write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
+        plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
 
 
 # --- read handlers: batched lookups for the reads every step makes ---
@@ -652,6 +668,7 @@ _WRITERS: dict[_Kind, _Handler] = {
     _Kind.SENT: _write_sent,
     _Kind.AUDIT: _write_audit,
     _Kind.FLOW: _write_flows,
+    _Kind.ESCALATION: _write_escalation_ops,
     _Kind.PRAGMAS: _read_pragmas,
 }
 _READERS: dict[_Kind, _Handler] = {
@@ -846,3 +863,62 @@ class SqliteStorage:
         )
         async with self._connect() as conn:
             return [(pid, key, due) for pid, key, due in await conn.execute(query)]
+
+    # -- escalations: writes go through the writer (durable, serialized with steps); see storage/escalations.py
+
+    async def escalations(self, only_open: bool = False) -> list[Escalation]:
+        """All escalations, newest first; `only_open`: those not closed."""
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.all_escalations, only_open)
+
+    async def escalation(self, escalation_id: int) -> Escalation | None:
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.one_escalation, escalation_id)
+
+    async def due_escalations(self, now: datetime) -> list[Escalation]:
+        """Open (unacknowledged) escalations whose deadline is at or before `now`, oldest deadline first."""
+        now = s.require_utc(now)
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.due_escalations, now)
+
+    async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
+        op = esc.RaiseTier(escalation_id, s.require_tier(tier), s.require_utc(deadline_at), s.require_utc(at))
+        return cast(bool, await self._writer.submit(_Kind.ESCALATION, op))
+
+    async def acknowledge_escalation(self, escalation_id: int, coach_id: str, at: datetime) -> bool:
+        op = esc.Acknowledge(escalation_id, s.require_actor(coach_id), s.require_utc(at))
+        return cast(bool, await self._writer.submit(_Kind.ESCALATION, op))
+
+    async def close_escalation(self, escalation_id: int, coach_id: str, note: str, at: datetime) -> bool:
+        op = esc.Close(escalation_id, s.require_actor(coach_id), s.outcome_note(note), s.require_utc(at))
+        return cast(bool, await self._writer.submit(_Kind.ESCALATION, op))
+
+    async def add_notification(
+        self, escalation_id: int, coach_id: str, channel: str, tier: int, at: datetime
+    ) -> Notification:
+        op = esc.AddNotification(
+            escalation_id, s.require_actor(coach_id), channel, s.require_tier(tier), s.require_utc(at)
+        )
+        return cast(Notification, await self._writer.submit(_Kind.ESCALATION, op))
+
+    async def update_notification(
+        self, notification_id: int, status: NotificationStatus, at: datetime, detail: str = ""
+    ) -> None:
+        op = esc.UpdateNotification(notification_id, NotificationStatus(status), s.require_utc(at), detail)
+        await self._writer.submit(_Kind.ESCALATION, op)
+
+    async def notifications(
+        self, escalation_id: int | None = None, status: NotificationStatus | None = None
+    ) -> list[Notification]:
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.notifications, escalation_id, status)
+
+    async def recent_answers(self, participant_id: int, limit: int = 20) -> list[dict[str, Any]]:
+        """The participant's latest non-superseded answers (export_answers' columns), newest first."""
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.recent_answers, participant_id, max(limit, 0))
+
+    async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]:
+        """The participant's latest scores (export_scores' columns), newest first."""
+        async with self._connect() as conn:
+            return await conn.run_sync(esc.recent_scores, participant_id, max(limit, 0))

@@ -38,6 +38,12 @@ DANISH_KEYWORDS = {
     "CONTINUE": "FORTSÆT",
     "LANGUAGE": "SPROG",
     "STOP": "STOP",
+    # the coach desk's commands
+    "LIST": "LISTE",
+    "SHOW": "VIS",
+    "OK": "OK",
+    "CLOSE": "LUK",
+    "RELEASE": "FRIGIV",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

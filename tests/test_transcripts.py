@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.app import App
 from bot.clock import FakeClock
+from flows.inputs import Resume
 from tests.transcript import Chat, play
 
 PSS_DA = [
@@ -179,15 +180,48 @@ async def test_help_and_pause_keywords(app: App) -> None:
         < Alt i alt, hvor tilfreds er du med dit liv for tiden?
         > PAUSE
         < Vi holder pause her. Dine svar er gemt. Skriv FORTSÆT
-        > 7
+        > HJÆLP
+        < TILBAGE: ret dit forrige svar
+        < Spørgeskemaet er sat på pause. Skriv FORTSÆT
+        > hej igen
         < Velkommen tilbage. Vi fortsætter, hvor du slap.
         < Alt i alt, hvor tilfreds er du med dit liv for tiden?
+        > PAUSE
+        < Vi holder pause her.
+        > 11
+        < Velkommen tilbage. Vi fortsætter, hvor du slap.
         > 11
         < Undskyld, jeg forstod ikke helt dit svar.
         < Svar gerne med et helt tal fra 0 til 10.
         > 7
         < Du svarede 7 på en skala fra 0 til 10.
     """)
+
+
+async def test_an_answer_after_pause_is_taken(app: App) -> None:
+    chat = await Chat.open(app)
+    await play(chat, """
+        > (start pss10)
+        > 2
+        < (2/10)
+        > PAUSE
+        < Vi holder pause her.
+        > 3
+        < (3/10)
+    """)
+    assert [(a["item_id"], a["value"]) for a in await app.storage.export_answers()] == [("q1", 2), ("q2", 3)]
+
+
+async def test_expired_run_is_not_reopened_in_a_new_session(app: App, clock: FakeClock) -> None:
+    chat = await Chat.open(app)
+    await chat.start("pss10")
+    await chat.say("2")
+    clock.advance(timedelta(days=7))
+    await play(chat, """
+        > (resume)
+        < Det spørgeskema, du var i gang med, er lukket, fordi tiden til at svare er gået.
+    """)
+    assert "(2/10)" not in await chat.feed(Resume())
 
 
 async def test_stop_ends_the_questionnaire_and_keeps_answers(app: App) -> None:

@@ -147,6 +147,8 @@ def test_expiry_timer_is_scheduled_and_fires_silently() -> None:
     fired = d.feed(TimerFired("expire:1"))
     assert fired.messages == [] and d.state.run is None
     assert RunEvent(RunChange.EXPIRED, 1, "pss10", 1) in fired.effects and CancelTimer("expire:1") in fired.effects
+    assert msgids(d.say("2")) == [phrases.EXPIRED]  # told once, when they next write
+    assert msgids(d.say("2")) == [phrases.NO_RUN]
 
 
 def test_a_stale_timer_does_nothing() -> None:

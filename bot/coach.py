@@ -1,0 +1,120 @@
+"""Coach commands: list, show, acknowledge, close and release escalations. Only configured coaches.
+
+Anyone else gets nothing at all (not even "unknown command"), so the desk reveals no one's existence.
+Every look at a participant's data and every change is in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.clock import Clock
+from bot.conversation import ConversationLoop
+from bot.deployment import Deployment
+from bot.escalation import describe_trigger, level_name
+from bot.rendering import Catalogs, format_moment, format_number
+from flows import phrases
+from flows.inputs import ReleaseHold
+from flows.textnorm import fold
+from storage.interface import AuditRecord, Escalation, EscalationStatus, Storage
+
+log = logging.getLogger(__name__)
+_STATUS = {EscalationStatus.OPEN: phrases.STATUS_OPEN, EscalationStatus.ACKNOWLEDGED: phrases.STATUS_ACKNOWLEDGED,
+           EscalationStatus.CLOSED: phrases.STATUS_CLOSED}
+_COMMANDS = {
+    "list": "list", "liste": "list", "ls": "list",
+    "show": "show", "vis": "show",
+    "ok": "ack", "ack": "ack", "kvitter": "ack",
+    "close": "close", "luk": "close",
+    "release": "release", "frigiv": "release",
+}
+
+
+class CoachDesk:
+    def __init__(self, storage: Storage, deployment: Deployment, loop: ConversationLoop, catalogs: Catalogs,
+                 clock: Clock, lang: str = "da") -> None:
+        self.storage = storage
+        self.deployment = deployment
+        self.loop = loop
+        self.catalogs = catalogs
+        self.clock = clock
+        self.lang = lang
+
+    def t(self, msgid: str, **params: object) -> str:
+        return self.catalogs.gettext(self.lang, msgid).format(**params)
+
+    async def handle(self, coach_id: str, text: str) -> str | None:
+        """The reply to a coach's command, or None for someone who is not a configured coach."""
+        if not self.deployment.is_coach(coach_id):
+            log.warning("a coach command came from someone who is not a configured coach; ignored")
+            await self._audit("unknown", "coach.refused", "coach desk", {})
+            return None
+        words = text.strip().split(maxsplit=2)
+        command = _COMMANDS.get(fold(words[0])) if words else None
+        number = int(words[1]) if len(words) > 1 and words[1].lstrip("#").isdigit() else None
+        if command == "list":
+            return await self.list(coach_id)
+        if command is None or number is None:
+            return self.t(phrases.COACH_HELP)
+        escalation = await self.storage.escalation(number)
+        if escalation is None:
+            return self.t(phrases.COACH_UNKNOWN, id=number)
+        if command == "show":
+            return await self.show(coach_id, escalation)
+        if command == "ack":
+            return await self.acknowledge(coach_id, escalation)
+        if command == "close":
+            return await self.close(coach_id, escalation, words[2] if len(words) > 2 else "")
+        return await self.release(coach_id, escalation)
+
+    def line(self, e: Escalation) -> str:
+        deadline = "" if e.deadline_at is None else self.t(phrases.COACH_DEADLINE,
+                                                           deadline=format_moment(e.deadline_at, self.lang))
+        return self.t(phrases.COACH_LINE, id=e.id, level=level_name(self.catalogs, self.lang, e.level),
+                      status=self.t(_STATUS[e.status]), participant=e.participant_ref,
+                      opened=format_moment(e.opened_at, self.lang), deadline=deadline)
+
+    async def list(self, coach_id: str) -> str:
+        escalations = await self.storage.escalations(only_open=True)
+        await self._audit(coach_id, "escalation.listed", "open escalations", {"count": len(escalations)})
+        return "\n".join(self.line(e) for e in escalations) or self.t(phrases.COACH_NONE_OPEN)
+
+    async def show(self, coach_id: str, e: Escalation) -> str:
+        answers = await self.storage.recent_answers(e.participant_id, 10)
+        scores = await self.storage.recent_scores(e.participant_id, 5)
+        await self._audit(coach_id, "escalation.viewed", f"participant:{e.participant_ref}", {"escalation_id": e.id})
+        lines = [self.line(e), describe_trigger(e)]
+        if answers:
+            shown = ", ".join(f"{a['flow_id']} {a['item_id']}={a['value']}" for a in answers)
+            lines.append(self.t(phrases.COACH_ANSWERS, answers=shown))
+        if scores:
+            shown = ", ".join(f"{s['flow_id']} {s['score_id']}={format_number(s['value'], self.lang)}"
+                              + (f" ({s['band']})" if s["band"] else "") for s in scores)
+            lines.append(self.t(phrases.COACH_SCORES, scores=shown))
+        return "\n".join(lines)
+
+    async def acknowledge(self, coach_id: str, e: Escalation) -> str:
+        if await self.storage.acknowledge_escalation(e.id, coach_id, self.clock.now()):
+            return self.t(phrases.COACH_ACKED, id=e.id)
+        return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
+
+    async def close(self, coach_id: str, e: Escalation, note: str) -> str:
+        if not note.strip():
+            return self.t(phrases.COACH_NOTE_NEEDED, id=e.id)
+        if not await self.storage.close_escalation(e.id, coach_id, note.strip(), self.clock.now()):
+            return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
+        await self._release_hold(coach_id, e)
+        return self.t(phrases.COACH_CLOSED, id=e.id)
+
+    async def release(self, coach_id: str, e: Escalation) -> str:
+        await self._release_hold(coach_id, e)
+        return self.t(phrases.COACH_RELEASED, id=e.id)
+
+    async def _release_hold(self, coach_id: str, e: Escalation) -> None:
+        participant = await self.storage.get_or_create_participant(e.participant_ref, "da", self.clock.now())
+        await self.loop.handle(participant, ReleaseHold(), "console")
+        await self._audit(coach_id, "participant.hold_released", f"participant:{e.participant_ref}",
+                          {"escalation_id": e.id})
+
+    async def _audit(self, coach_id: str, action: str, subject: str, detail: dict[str, object]) -> None:
+        await self.storage.record_audit(AuditRecord(f"coach:{coach_id}", action, subject, self.clock.now(), detail))

@@ -1,0 +1,151 @@
+"""The human side of the safety path: notify coaches, watch deadlines, widen the circle, retry channels.
+
+Everything lives in the database (escalations, their deadlines and every notification attempt), so a
+restart loses nothing: `tick()` at start fires whatever became overdue while the bot was down and notifies
+escalations that were stored but never announced. A notification is stored as pending before it is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.deployment import Coach, Deployment
+from bot.rendering import Catalogs, format_moment
+from flows import phrases
+from flows.risk import rank
+from storage.interface import Escalation, EscalationStatus, NotificationStatus, Storage
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long
+TOP_TIER = 2  # 0 on duty, 1 + backup, 2 + clinical lead
+
+
+class CoachChannel(Protocol):
+    """Delivers a text to a coach; raises when it could not (the next channel is then tried)."""
+
+    name: str
+
+    async def notify(self, coach: Coach, text: str) -> None: ...
+
+
+def level_name(catalogs: Catalogs, lang: str, level: str) -> str:
+    names = {"high": phrases.LEVEL_HIGH, "moderate": phrases.LEVEL_MODERATE, "low": phrases.LEVEL_LOW}
+    return catalogs.gettext(lang, names.get(level, phrases.LEVEL_HIGH))
+
+
+def describe_trigger(escalation: Escalation) -> str:
+    """What fired it, verbatim, for the coach (never written to logs)."""
+    parts = []
+    for t in escalation.triggers:
+        data = t.trigger
+        if t.trigger_kind == "text":
+            parts.append(f"\u00bb{data.get('text', '')}\u00ab ({data.get('matched', '')})")
+        else:
+            parts.append(f"{data.get('flow_id', '')} {data.get('item_id', '')} = {data.get('answer', '')} "
+                         f"(\u00bb{data.get('raw_text', '')}\u00ab)")
+    return "; ".join(parts)
+
+
+def _news(escalation: Escalation) -> bool:
+    """New, or raised to a higher level by its latest trigger: worth a coach's attention now. A repeat at the
+    same or a lower level joins the open escalation quietly (no flood of alerts)."""
+    *earlier, latest = escalation.triggers or (None,)
+    if latest is None or not earlier:
+        return True
+    return rank(latest.level) > max(rank(t.level) for t in earlier if t is not None)
+
+
+class EscalationService:
+    def __init__(self, storage: Storage, deployment: Deployment, channels: Mapping[str, CoachChannel],
+                 catalogs: Catalogs, clock: Clock) -> None:
+        self.storage = storage
+        self.deployment = deployment
+        self.channels = channels
+        self.catalogs = catalogs
+        self.clock = clock
+
+    async def notify_new(self, escalation_ids: tuple[int, ...]) -> None:
+        """Called right after a step that raised a risk signal has been committed."""
+        for escalation_id in dict.fromkeys(escalation_ids):
+            escalation = await self.storage.escalation(escalation_id)
+            if escalation is not None and escalation.status is EscalationStatus.OPEN and _news(escalation):
+                await self.notify(escalation, reminder=False)
+
+    async def notify(self, escalation: Escalation, reminder: bool) -> int:
+        """Tell every coach of the escalation's tier; returns how many were reached."""
+        reached = 0
+        for coach in self.deployment.coaches_for(escalation.tier, self.clock.now()):
+            reached += await self.deliver(escalation, coach, reminder)
+        return reached
+
+    async def deliver(self, escalation: Escalation, coach: Coach, reminder: bool) -> bool:
+        """Try the coach's channels in order until one delivers; every attempt is recorded."""
+        text = self.message(escalation, coach, reminder)
+        for name in coach.channels:
+            note = await self.storage.add_notification(escalation.id, coach.id, name, escalation.tier,
+                                                       self.clock.now())
+            channel = self.channels.get(name)
+            try:
+                if channel is None:
+                    raise LookupError(f"channel {name!r} is not running")
+                await channel.notify(coach, text)
+            except Exception as exc:
+                log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, name, coach.id,
+                            type(exc).__name__)
+                await self.storage.update_notification(note.id, NotificationStatus.FAILED, self.clock.now(),
+                                                       type(exc).__name__)
+                continue
+            await self.storage.update_notification(note.id, NotificationStatus.SENT, self.clock.now())
+            return True
+        log.error("escalation %s: no channel reached coach %s; retrying in %s", escalation.id, coach.id, RETRY_AFTER)
+        return False
+
+    def message(self, escalation: Escalation, coach: Coach, reminder: bool) -> str:
+        lang = "da"
+        template = phrases.COACH_REMINDER if reminder else phrases.COACH_ALERT
+        return self.catalogs.gettext(lang, template).format(
+            id=escalation.id,
+            level=level_name(self.catalogs, lang, escalation.level),
+            participant=escalation.participant_ref,
+            trigger=describe_trigger(escalation),
+            opened=format_moment(escalation.opened_at, lang),
+        )
+
+    async def tick(self) -> None:
+        """Re-escalate what is overdue, and retry coaches no channel has reached. Safe to call any time."""
+        now = self.clock.now()
+        for escalation in await self.storage.due_escalations(now):
+            tier = min(escalation.tier + 1, TOP_TIER)
+            deadline = self.deployment.deadline(escalation.level, now)
+            if await self.storage.raise_tier(escalation.id, tier, deadline, now):
+                refreshed = await self.storage.escalation(escalation.id)
+                if refreshed is not None:
+                    await self.notify(refreshed, reminder=True)
+        for escalation in await self.storage.escalations(only_open=True):
+            if escalation.status is EscalationStatus.OPEN:
+                await self._retry_unreached(escalation)
+
+    async def _retry_unreached(self, escalation: Escalation) -> None:
+        now = self.clock.now()
+        attempts = await self.storage.notifications(escalation.id)
+        for coach in self.deployment.coaches_for(escalation.tier, now):
+            mine = [n for n in attempts if n.coach_id == coach.id and n.tier == escalation.tier]
+            if any(n.status is NotificationStatus.SENT for n in mine):
+                continue
+            last = max((n.updated_at or n.created_at for n in mine), default=None)
+            if last is None or now - last >= RETRY_AFTER:
+                await self.deliver(escalation, coach, reminder=bool(mine))
+
+    async def watch(self, every: timedelta = timedelta(seconds=20)) -> None:
+        """Run `tick` forever (a background task of the running bot)."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("escalation watcher tick failed; trying again")
+            await asyncio.sleep(every.total_seconds())
