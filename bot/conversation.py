@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from bot.clock import Clock
 from bot.deployment import Deployment
+from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
 from bot.rendering import Catalogs, render_send
 from flows import phrases
@@ -142,6 +143,7 @@ class ConversationLoop:
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
             if committed.escalation_ids:
+                crash_point("before-notify")  # the escalation is stored; no coach has heard of it yet
                 await self._tell_listeners(committed.escalation_ids)
         return Handled(committed.status, committed.outbox_ids, committed.escalation_ids)
 

@@ -76,3 +76,33 @@ def test_crash_after_commit_loses_nothing_and_sends_nothing_twice(tmp_path: Path
     assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 2)]
     again = bot("chat", "--participant", "eva", stdin="", db=db).stdout
     assert again.count("(2/10)") == 1  # nothing left over in the outbox
+
+
+def test_crash_before_the_coach_is_told_still_tells_the_coach_exactly_once(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    risky = "jeg vil tage mit liv i nat\n"
+    crashed = bot("chat", "--participant", "ida", stdin=risky, db=db, env={"BOT_CRASH_AT": "before-notify"},
+                  check=False)
+    assert crashed.returncode == 137 and "Risikoalarm" not in crashed.stderr
+    assert "Tak, fordi du fortæller mig det." not in crashed.stdout  # died before the reply was shown
+    restarted = bot("chat", "--participant", "ida", stdin="", db=db)
+    assert restarted.stdout.count("Tak, fordi du fortæller mig det.") == 1  # the safety reply, once
+    assert restarted.stdout.index("Er du i akut fare, så ring 112.") < restarted.stdout.index("Livslinien")
+    assert restarted.stderr.count("Risikoalarm #1 (høj) for deltager ida") == 1  # the coach, once
+    again = bot("chat", "--participant", "ida", stdin="", db=db)
+    assert "Risikoalarm" not in again.stderr and "Tak, fordi du fortæller mig det." not in again.stdout
+    listing = bot("escalations", "list", "--open", db=db).stdout
+    assert listing.startswith("#1\thigh\topen\tparticipant ida")
+
+
+def test_coach_desk_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    bot("chat", "--participant", "jon", stdin="I want to kill myself\nno\n", db=db)
+    desk = bot("coach", "--coach", "coach", stdin="VIS 1\nOK 1\nLUK 1\nLUK 1 Talked on the phone, plan agreed\n",
+               db=db).stdout
+    assert desk.startswith("#1 moderat, åben, deltager jon")
+    assert "»I want to kill myself«" in desk and "Kvitteret for #1" in desk and "#1 er lukket" in desk
+    assert "For at lukke skal du skrive kort" in desk
+    assert bot("escalations", "list", "--open", db=db).stdout.strip() == "no escalations"
+    refused = bot("coach", "--coach", "jon", stdin="LIST\n", db=db, check=False)
+    assert refused.returncode == 1 and "#1" not in refused.stdout
