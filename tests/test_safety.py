@@ -288,3 +288,19 @@ async def test_routine_start_is_refused_during_the_safety_check(safe_app: App) -
     assert await chat.feed(StartFlow("pss10")) == ""
     state = await safe_app.loop.state_of(chat.participant)
     assert state.run is not None and state.run.flow_id == "safety_check"
+
+
+async def test_overdue_escalations_fire_at_once_after_a_restart(tmp_path: Path, clock: FakeClock) -> None:
+    db = str(tmp_path / "bot.db")
+    first = CapturingCoachChannel()
+    async with open_app(db, clock, coach_channels={"console": first}) as app:
+        chat = await Chat.open(app)
+        await chat.say("jeg vil tage mit liv i nat")
+    assert [c for c, _ in first.sent] == ["coach"]
+    clock.advance(timedelta(hours=1))  # the bot was down past the 15-minute deadline
+    second = CapturingCoachChannel()
+    async with open_app(db, clock, coach_channels={"console": second}) as app:
+        await app.escalations.tick()  # what `python -m bot chat` does at start
+        assert [c for c, _ in second.sent] == ["coach", "backup"]
+        escalation = await app.storage.escalation(1)
+        assert escalation is not None and escalation.tier == 1
