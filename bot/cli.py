@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -182,4 +183,6 @@ async def _chat(args: argparse.Namespace) -> int:
             await session.run(sys.stdin)
         finally:
             watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher  # let a tick in progress finish unwinding before storage closes
     return 0

@@ -168,6 +168,10 @@ class ConversationLoop:
                 inbound: InboundRecord | None, now: datetime) -> StepRecord:
         lang = outcome.state.lang
         subject = f"participant:{participant.ref}"
+
+        def contacts(level: str, lang: str) -> list[str]:
+            return self.deployment.contact_lines(level, lang, now)
+
         return StepRecord(
             participant_id=participant.id,
             expected_revision=revision,
@@ -178,7 +182,7 @@ class ConversationLoop:
                      for e in _of(outcome.effects, RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
-            outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs, self.deployment.contact_lines), now)
+            outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs, contacts), now)
                     for e in _of(outcome.effects, Send)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
                          for e in _of(outcome.effects, Escalate)],

@@ -59,13 +59,18 @@ class Deployment:
     office_end: time
     coaches: Mapping[str, Coach]
     roster: Mapping[str, tuple[str, ...]]
+    out_of_hours_notice: Mapping[str, str]
 
-    def contact_lines(self, level: str, lang: str) -> list[str]:
-        """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first."""
+    def contact_lines(self, level: str, lang: str, now: datetime | None = None) -> list[str]:
+        """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first.
+        Outside office hours (when `now` is given) a notice says that no coach is reading along."""
         ordered = list(self.contacts)
         if level == "high":
             ordered.sort(key=lambda c: not c.urgent)
-        return [c.text.get(lang) or c.text.get("da") or next(iter(c.text.values())) for c in ordered]
+        lines = [_in(c.text, lang) for c in ordered]
+        if now is not None and not self.in_office_hours(now):
+            lines.append(_in(self.out_of_hours_notice, lang))
+        return lines
 
     def in_office_hours(self, now: datetime) -> bool:
         local = now.astimezone(COPENHAGEN)
@@ -92,6 +97,10 @@ class Deployment:
 
     def is_coach(self, coach_id: str) -> bool:
         return coach_id in self.coaches
+
+
+def _in(texts: Mapping[str, str], lang: str) -> str:
+    return texts.get(lang) or texts.get("da") or next(iter(texts.values()))
 
 
 def deployment_path() -> Path:
@@ -126,7 +135,7 @@ class _Reader:
 
     def deployment(self, top: LineMap) -> Deployment | None:
         for key in top:
-            if key not in ("crisis_contacts", "escalation", "coaches", "roster"):
+            if key not in ("crisis_contacts", "out_of_hours_notice", "escalation", "coaches", "roster"):
                 self.error(top.line_of(key), f"unknown key {key!r}")
         contacts = self.contacts(top.get("crisis_contacts"), top.line_of("crisis_contacts"))
         escalation = top.get("escalation")
@@ -137,9 +146,14 @@ class _Reader:
         days, start, end = self.office_hours(escalation.get("office_hours"), escalation.line_of("office_hours"))
         coaches = self.coaches(top.get("coaches"), top.line_of("coaches"))
         roster = self.roster(top.get("roster"), top.line_of("roster"), coaches)
+        notice = top.get("out_of_hours_notice")
+        if not isinstance(notice, LineMap) or not all(isinstance(notice.get(lang), str) for lang in ("da", "en")):
+            self.error(top.line_of("out_of_hours_notice"), "out_of_hours_notice needs a text in da and en")
         if self.errors:
             return None
-        return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster)
+        assert isinstance(notice, LineMap)
+        return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster,
+                          {str(k): str(v) for k, v in notice.items()})
 
     def contacts(self, raw: Any, line: int) -> list[CrisisContact]:
         if not isinstance(raw, LineList) or not raw:

@@ -304,3 +304,14 @@ async def test_overdue_escalations_fire_at_once_after_a_restart(tmp_path: Path, 
         assert [c for c, _ in second.sent] == ["coach", "backup"]
         escalation = await app.storage.escalation(1)
         assert escalation is not None and escalation.tier == 1
+
+
+async def test_out_of_hours_the_reply_says_no_coach_is_reading(safe_app: App, clock: FakeClock) -> None:
+    clock.advance(timedelta(hours=12))  # Monday 22:00 in Copenhagen
+    chat = await Chat.open(safe_app)
+    await play(chat, """
+        > selvmord
+        < Livslinien: 70 201 201.
+        < Coaches læser ikke med om aftenen, om natten og i weekenden.
+        < En coach har fået besked
+    """)
