@@ -29,6 +29,7 @@ from flows.effects import (
     Phrase,
     RecordAnswer,
     RecordScore,
+    RetractAnswer,
     RunEvent,
     ScheduleTimer,
     Send,
@@ -44,6 +45,7 @@ from storage.interface import (
     InboundRecord,
     OutboundRecord,
     Participant,
+    RetractedAnswer,
     ScoreRecord,
     StepRecord,
     Storage,
@@ -184,6 +186,7 @@ class ConversationLoop:
                     for e in _of(outcome.effects, RecordScore)],
             outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs, contacts), now)
                     for e in _of(outcome.effects, Send)],
+            retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
                          for e in _of(outcome.effects, Escalate)],
             timers=[TimerRecord(e.key, e.at) for e in _of(outcome.effects, ScheduleTimer)]

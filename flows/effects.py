@@ -75,6 +75,14 @@ class RecordAnswer:
 
 
 @dataclass(frozen=True)
+class RetractAnswer:
+    """The person went BACK past this answer: it is off their path and must not count or be exported."""
+
+    run_seq: int
+    item_id: str
+
+
+@dataclass(frozen=True)
 class RecordScore:
     run_seq: int
     flow_id: str
@@ -130,4 +138,7 @@ class CancelTimer:
     key: str
 
 
-Effect = Send | RecordAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer | Escalate
+Effect = (
+    Send | RecordAnswer | RetractAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer
+    | Escalate
+)

@@ -26,6 +26,7 @@ from flows.effects import (
     PromptChoice,
     RecordAnswer,
     RecordScore,
+    RetractAnswer,
     RunChange,
     RunEvent,
     ScheduleTimer,
@@ -297,6 +298,10 @@ class _Turn:
             self.ask_again(run)
             return
         previous = run.trail[-1]
+        leaving = run.step_id
+        if leaving in run.answers and leaving not in run.trail:  # answered before, now off the path
+            self.effects.append(RetractAnswer(run.seq, leaving))
+            run = replace(run, answers={k: v for k, v in run.answers.items() if k != leaving})
         run = replace(run, step_id=previous, trail=run.trail[:-1], invalid_streak=0)
         self.set_run(run)
         step = flow.step(previous)

@@ -57,6 +57,14 @@ class AnswerRecord:
 
 
 @dataclass(frozen=True)
+class RetractedAnswer:
+    """An answer the person took back (BACK past it onto another path): it no longer counts or exports."""
+
+    run_seq: int
+    item_id: str
+
+
+@dataclass(frozen=True)
 class ScoreRecord:
     run_seq: int
     flow_id: str
@@ -179,6 +187,7 @@ class StepRecord:
     audit: Sequence[AuditRecord] = ()
     lang: str | None = None  # when set, the participant's language is updated too
     escalations: Sequence[EscalationRecord] = ()
+    retracted: Sequence[RetractedAnswer] = ()
 
 
 class CommitStatus(StrEnum):

@@ -97,6 +97,10 @@ class MemoryStorage:
                 previous["superseded"] = True
             self._current_answer[(pid, row["run_seq"], row["item_id"])] = row
             self._answers.append(row)
+        for retracted in step.retracted:
+            taken_back = self._current_answer.pop((pid, retracted.run_seq, retracted.item_id), None)
+            if taken_back is not None:
+                taken_back["superseded"] = True
         self._scores.extend(dict(score) for score in rows.scores)
         outbox_ids = []
         for message in rows.outbox:

@@ -572,6 +572,12 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
                 plan.answer_keys.append({"b_pid": pid, "b_run": row["run_seq"], "b_item": row["item_id"]})
             latest_answer[akey] = row
             plan.answers.append(row)
+        for retracted in step.retracted:
+            akey = (pid, retracted.run_seq, retracted.item_id)
+            if akey in latest_answer:
+                latest_answer[akey]["superseded"] = True
+            else:
+                plan.answer_keys.append({"b_pid": pid, "b_run": retracted.run_seq, "b_item": retracted.item_id})
         plan.scores.extend(rows.scores)
         plan.outbox.extend(rows.outbox)
         plan.outbox_owner.extend([index] * len(rows.outbox))

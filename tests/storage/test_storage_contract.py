@@ -15,6 +15,7 @@ from storage import (
     InboundRecord,
     MemoryStorage,
     OutboundRecord,
+    RetractedAnswer,
     ScoreRecord,
     SqliteStorage,
     StepRecord,
@@ -218,6 +219,18 @@ async def test_newer_answer_supersedes_older_in_export(store: Store) -> None:
         "raw_text": "fire",
         "answered_at": "2025-03-03T08:02:00.000000+00:00",
     }
+
+
+async def test_a_retracted_answer_leaves_the_export(store: Store) -> None:
+    pid = await new_participant(store)
+    await store.commit_step(step(pid, 0, answers=[answer("q1", 1, 0), answer("q2a", 7, 1)]))
+    await store.commit_step(step(pid, 1, retracted=[RetractedAnswer(1, "q2a")]))
+    # answered and taken back within one step, and an item never answered: both harmless
+    await store.commit_step(step(pid, 2, answers=[answer("q3", 2, 2)],
+                                 retracted=[RetractedAnswer(1, "q3"), RetractedAnswer(1, "nope")]))
+    await store.commit_step(step(pid, 3, answers=[answer("q2b", 5, 3)]))
+    rows = await store.export_answers()
+    assert [(r["item_id"], r["value"]) for r in rows] == [("q1", 1), ("q2b", 5)]
 
 
 async def test_export_orders_by_participant_run_and_time(store: Store) -> None:
