@@ -13,6 +13,8 @@ from pathlib import Path
 
 from bot import config
 from bot.runtime import tune_gc
+from flows.model import Flow
+from flows.yamlsource import Problem
 
 log = logging.getLogger("bot")
 
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = flow_commands.add_parser("check", help="check flow files and report every problem with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="flow files or folders (default: the shipped flows)")
+    check.add_argument("--db", metavar="PATH", type=Path,
+                       help="also compare with the versions this database has run (an edit needs a new version)")
 
     coach = commands.add_parser("coach", help="the coach's desk: list, show, acknowledge and close risk alerts")
     coach.add_argument("--coach", required=True, metavar="ID", help="your coach id from the deployment configuration")
@@ -70,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_gc()
     try:
         if args.command == "flows":
-            return _flows_check(args.paths)
+            return _flows_check(args.paths, args.db)
         if args.command == "export":
             return asyncio.run(_export(args))
         if args.command == "coach":
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _flows_check(paths: list[Path]) -> int:
+def _flows_check(paths: list[Path], db: Path | None) -> int:
     from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
     from flows.checker import check_files, flow_paths
     from flows.loader import load_risk_terms
@@ -94,6 +98,8 @@ def _flows_check(paths: list[Path]) -> int:
     report = check_files(files)
     _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
     problems = [*report.problems, *term_problems]
+    if db is not None:
+        problems += asyncio.run(_changed_without_new_version(report.flows, db))
     for problem in problems:
         print(problem)
     errors = [p for p in problems if p.severity == "error"]
@@ -102,6 +108,27 @@ def _flows_check(paths: list[Path]) -> int:
         return 1
     print(f"{len(report.flows)} flows OK, risk word list OK")
     return 0
+
+
+async def _changed_without_new_version(flows: Sequence[Flow], db: Path) -> list[Problem]:
+    """Flow files whose text differs from what the database ran under the same id and version."""
+    from storage import open_storage
+
+    if not db.is_file():
+        return [Problem(str(db), 0, "no such database", "error")]
+    storage = await open_storage(str(db))
+    problems = []
+    try:
+        for flow in flows:
+            text = Path(flow.source_path).read_text(encoding="utf-8")
+            stored = await storage.flow_version_source(flow.id, flow.version)
+            if stored is not None and stored != text:
+                line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
+                problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
+                                        "was used by participants: raise the version"))
+    finally:
+        await storage.close()
+    return problems
 
 
 async def _export(args: argparse.Namespace) -> int:
@@ -172,6 +199,9 @@ async def _chat(args: argparse.Namespace) -> int:
             print(f"({app.loop.catalogs.gettext(participant.lang, phrases.CONSOLE_HINT)})\n", file=sys.stderr)
         state = await app.loop.state_of(participant)
         if args.start:
+            if state.run is not None:
+                print(f"note: participant {participant.ref}'s unfinished {state.run.flow_id} run is ended (abandoned) "
+                      f"to start {args.start}; preview on another database (--db) to avoid this", file=sys.stderr)
             await session.feed(StartFlow(args.start))
         elif state.run is None and state.runs_started == 0:
             await session.feed(StartFlow(config.first_flow()))

@@ -66,9 +66,11 @@ def _check_unique_ids(flow: Flow, error: _Report) -> None:
         if step.id in seen:
             error(step, f"step id {step.id!r} is used by two steps")
         seen.add(step.id)
-    score_ids = [s.id for s in flow.scores]
-    for sid in {s for s in score_ids if score_ids.count(s) > 1}:
-        error(1, f"score id {sid!r} is used twice")
+    seen_scores: set[str] = set()
+    for score in flow.scores:
+        if score.id in seen_scores:
+            error(score.line, f"score id {score.id!r} is used twice")
+        seen_scores.add(score.id)
 
 
 def _check_branches(flow: Flow, error: _Report) -> None:
@@ -106,13 +108,13 @@ def _check_scores(flow: Flow, error: _Report) -> None:
         for item in score.items:
             step = flow.step(item)
             if step is None:
-                error(1, f"score {score.id!r} names {item!r}, which is not a step")
+                error(score.line, f"score {score.id!r} names {item!r}, which is not a step")
             elif step.type not in SCORABLE_TYPES:
                 error(step, f"score {score.id!r} uses {item!r}, a {step.type} step that has no number")
             elif item in score.reverse and step.value_range() is None:
                 error(step, f"score {score.id!r} reverses {item!r}, which has no lowest and highest answer")
         if score.bands and all(b.minimum is not None or b.maximum is not None for b in score.bands):
-            error(1, f"score {score.id!r}: no band catches every value; add a last band without min/max",
+            error(score.line, f"score {score.id!r}: no band catches every value; add a last band without min/max",
                   "warning")
 
 

@@ -438,7 +438,7 @@ def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
         bands = _read_bands(r, block, what)
         if score_id is not None and ids:
             scores.append(Score(score_id, tuple(ids), frozenset(reverse),
-                                1.0 if multiplier is None else multiplier, tuple(bands)))
+                                1.0 if multiplier is None else multiplier, tuple(bands), block.line))
     return scores
 
 

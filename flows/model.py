@@ -109,6 +109,7 @@ class Score:
     reverse: frozenset[str] = frozenset()
     multiplier: float = 1.0
     bands: tuple[Band, ...] = ()
+    line: int = 0
 
     def band_for(self, value: float) -> Band | None:
         return next((b for b in self.bands if b.contains(value)), None)

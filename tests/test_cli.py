@@ -106,3 +106,18 @@ def test_coach_desk_from_the_command_line(tmp_path: Path) -> None:
     assert bot("escalations", "list", "--open", db=db).stdout.strip() == "no escalations"
     refused = bot("coach", "--coach", "jon", stdin="LIST\n", db=db, check=False)
     assert refused.returncode == 1 and "#1" not in refused.stdout
+
+
+def test_flows_check_with_a_database_finds_an_edit_without_a_new_version(tmp_path: Path) -> None:
+    db, flows = tmp_path / "bot.db", tmp_path / "flows"
+    flows.mkdir()
+    source = (ROOT / "flows" / "definitions" / "life_satisfaction.yaml").read_text(encoding="utf-8")
+    (flows / "life_satisfaction.yaml").write_text(source, encoding="utf-8")
+    bot("chat", "--participant", "kim", "--start", "life_satisfaction", stdin="7\n", db=db,
+        env={"BOT_FLOWS_DIR": str(flows)})
+    assert bot("flows", "check", str(flows), "--db", str(db)).returncode == 0
+    (flows / "life_satisfaction.yaml").write_text(source.replace("for tiden?", "lige nu?"), encoding="utf-8")
+    result = bot("flows", "check", str(flows), "--db", str(db), check=False)
+    version_line = next(n for n, row in enumerate(source.splitlines(), 1) if row.startswith("version:"))
+    assert result.returncode == 1
+    assert f"life_satisfaction.yaml:{version_line}: error: the file was changed after version 1" in result.stdout
