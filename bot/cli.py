@@ -154,13 +154,19 @@ async def _coach(args: argparse.Namespace) -> int:
             print("unknown coach id", file=sys.stderr)
             return 1
         await app.escalations.tick()
-        print(await app.desk.handle(args.coach, "LIST"))
-        while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                return 0
-            if line.strip():
-                print(await app.desk.handle(args.coach, line.strip()), flush=True)
+        watcher = asyncio.create_task(app.escalations.watch())  # deadlines run while a coach is at the desk
+        try:
+            print(await app.desk.handle(args.coach, "LIST"))
+            while True:
+                line = await asyncio.to_thread(sys.stdin.readline)
+                if not line:
+                    return 0
+                if line.strip():
+                    print(await app.desk.handle(args.coach, line.strip()), flush=True)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
 
 
 async def _escalations(args: argparse.Namespace) -> int:
@@ -211,6 +217,7 @@ async def _chat(args: argparse.Namespace) -> int:
         watcher = asyncio.create_task(app.escalations.watch())
         try:
             await session.run(sys.stdin)
+            await app.loop.settle()  # coach alerts still on their way
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,7 @@ Every look at a participant's data and every change is in the audit log.
 from __future__ import annotations
 
 import logging
+import re
 
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
@@ -19,6 +20,9 @@ from flows.textnorm import fold
 from storage.interface import AuditRecord, Escalation, EscalationStatus, Storage
 
 log = logging.getLogger(__name__)
+_NUMBER = re.compile(r"^#?([0-9]{1,9})$")  # ASCII digits only: "OK ²" or "OK ١" is not a number
+MIN_NOTE = 5  # "." is not an outcome
+MAX_NOTE = 2000
 _STATUS = {EscalationStatus.OPEN: phrases.STATUS_OPEN, EscalationStatus.ACKNOWLEDGED: phrases.STATUS_ACKNOWLEDGED,
            EscalationStatus.CLOSED: phrases.STATUS_CLOSED}
 _COMMANDS = {
@@ -51,7 +55,8 @@ class CoachDesk:
             return None
         words = text.strip().split(maxsplit=2)
         command = _COMMANDS.get(fold(words[0])) if words else None
-        number = int(words[1]) if len(words) > 1 and words[1].lstrip("#").isdigit() else None
+        found = _NUMBER.match(words[1]) if len(words) > 1 else None
+        number = int(found.group(1)) if found else None
         if command == "list":
             return await self.list(coach_id)
         if command is None or number is None:
@@ -64,7 +69,7 @@ class CoachDesk:
         if command == "ack":
             return await self.acknowledge(coach_id, escalation)
         if command == "close":
-            return await self.close(coach_id, escalation, words[2] if len(words) > 2 else "")
+            return await self.close(coach_id, escalation, (words[2] if len(words) > 2 else "")[:MAX_NOTE])
         return await self.release(coach_id, escalation)
 
     def line(self, e: Escalation) -> str:
@@ -99,7 +104,7 @@ class CoachDesk:
         return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
 
     async def close(self, coach_id: str, e: Escalation, note: str) -> str:
-        if not note.strip():
+        if len(note.strip()) < MIN_NOTE:
             return self.t(phrases.COACH_NOTE_NEEDED, id=e.id)
         if not await self.storage.close_escalation(e.id, coach_id, note.strip(), self.clock.now()):
             return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))

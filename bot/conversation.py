@@ -11,7 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -34,8 +34,8 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.engine import Outcome, advance
-from flows.inputs import Input
+from flows.engine import Outcome, advance, safety_reply
+from flows.inputs import Input, Text
 from flows.state import State
 from storage.interface import (
     AnswerRecord,
@@ -104,13 +104,23 @@ class ConversationLoop:
         self._locks = _KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def settle(self) -> None:
+        """Wait for the coach alerts still being sent (before shutting down, and in tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def handle(self, participant: Participant, inp: Input, channel: str,
-                     inbound: InboundRecord | None = None) -> Handled:
-        """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed."""
+                     inbound: InboundRecord | None = None, notice: str | None = None) -> Handled:
+        """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed.
+
+        `notice` (a phrase) is sent first, even to an address that has opted out: a channel's own
+        confirmation such as "you will get no more messages", committed in the same step so a retried
+        webhook cannot send it twice."""
         async with self._locks.hold(participant.id):
             for _ in range(MAX_CONFLICT_RETRIES):
-                result = await self._attempt(participant, inp, channel, inbound)
+                result = await self._attempt(participant, inp, channel, inbound, notice)
                 if result.status is not CommitStatus.CONFLICT:
                     return result
                 log.warning("conversation of participant %s changed underneath; retrying", participant.id)
@@ -135,18 +145,25 @@ class ConversationLoop:
             self._cache.popitem(last=False)
 
     async def _attempt(self, participant: Participant, inp: Input, channel: str,
-                       inbound: InboundRecord | None) -> Handled:
+                       inbound: InboundRecord | None, notice: str | None) -> Handled:
         state, revision = await self._load(participant)
         now = self.clock.now()
         outcome = await self._advance(state, inp, now)
         step = self._record(participant, revision, outcome, channel, inbound, now)
+        if notice is not None:
+            lang = outcome.state.lang
+            payload = {"lang": lang, "text": self.catalogs.gettext(lang, notice), "even_if_opted_out": True}
+            step = replace(step, outbox=[OutboundRecord(channel, payload, now), *step.outbox])
         self._cache.pop(participant.id, None)  # until the commit says what is stored
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
             if committed.escalation_ids:
                 crash_point("before-notify")  # the escalation is stored; no coach has heard of it yet
-                await self._tell_listeners(committed.escalation_ids)
+                # in the background: the person's reply must never wait for a coach's channel
+                task = asyncio.create_task(self._tell_listeners(committed.escalation_ids))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
         return Handled(committed.status, committed.outbox_ids, committed.escalation_ids)
 
     async def _tell_listeners(self, escalation_ids: tuple[int, ...]) -> None:
@@ -164,7 +181,19 @@ class ConversationLoop:
             return advance(library, state, inp, now)
         except Exception:  # the engine is tested never to raise; if it does, the person still gets an answer
             log.exception("engine failed on input %s", type(inp).__name__)
-            return Outcome(state, (Send((Phrase(phrases.SOMETHING_WENT_WRONG),)),))
+            effects: list[Effect] = []
+            text = inp.text if isinstance(inp, Text) else ""
+            hit = library.risk_terms.scan(text)
+            if hit is not None:  # the safety path does not depend on the engine working
+                effects += [Escalate(hit.level, "text", {"matched": hit.phrase, "text": text[:1000]}),
+                            safety_reply(hit.level)]
+            effects.append(Send((Phrase(phrases.SOMETHING_WENT_WRONG),)))
+            return Outcome(state, tuple(effects))
+
+    def risk_in(self, text: str) -> str | None:
+        """The risk level of a message by the word list alone (for fallbacks when a step cannot be saved)."""
+        hit = self.registry.library.risk_terms.scan(text)
+        return None if hit is None else hit.level
 
     def _record(self, participant: Participant, revision: int, outcome: Outcome, channel: str,
                 inbound: InboundRecord | None, now: datetime) -> StepRecord:

@@ -22,6 +22,7 @@ from storage.interface import Escalation, EscalationStatus, NotificationStatus, 
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long
+CHANNEL_TIMEOUT = 10.0  # seconds a coach channel may take before it counts as failed and the next is tried
 TOP_TIER = 2  # 0 on duty, 1 + backup, 2 + clinical lead
 
 
@@ -68,13 +69,25 @@ class EscalationService:
         self.channels = channels
         self.catalogs = catalogs
         self.clock = clock
+        self._in_flight: set[int] = set()  # escalations being announced right now (the watcher leaves them)
 
     async def notify_new(self, escalation_ids: tuple[int, ...]) -> None:
         """Called right after a step that raised a risk signal has been committed."""
         for escalation_id in dict.fromkeys(escalation_ids):
-            escalation = await self.storage.escalation(escalation_id)
-            if escalation is not None and escalation.status is EscalationStatus.OPEN and _news(escalation):
-                await self.notify(escalation, reminder=False)
+            self._in_flight.add(escalation_id)
+            try:
+                escalation = await self.storage.escalation(escalation_id)
+                if escalation is None:
+                    continue
+                if escalation.status is EscalationStatus.OPEN and _news(escalation):
+                    await self.notify(escalation, reminder=False)
+                elif escalation.status is EscalationStatus.ACKNOWLEDGED and escalation.acknowledged_by:
+                    # the coach who has it hears of every new signal, even at the same level
+                    coach = self.deployment.coaches.get(escalation.acknowledged_by)
+                    if coach is not None:
+                        await self.deliver(escalation, coach, reminder=False)
+            finally:
+                self._in_flight.discard(escalation_id)
 
     async def notify(self, escalation: Escalation, reminder: bool) -> int:
         """Tell every coach of the escalation's tier; returns how many were reached."""
@@ -93,7 +106,7 @@ class EscalationService:
             try:
                 if channel is None:
                     raise LookupError(f"channel {name!r} is not running")
-                await channel.notify(coach, text)
+                await asyncio.wait_for(channel.notify(coach, text), CHANNEL_TIMEOUT)
             except Exception as exc:
                 log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, name, coach.id,
                             type(exc).__name__)
@@ -120,22 +133,27 @@ class EscalationService:
         """Re-escalate what is overdue, and retry coaches no channel has reached. Safe to call any time."""
         now = self.clock.now()
         for escalation in await self.storage.due_escalations(now):
-            tier = min(escalation.tier + 1, TOP_TIER)
+            overdue_twice = escalation.deadline_at is not None and now >= self.deployment.deadline(
+                escalation.level, escalation.deadline_at)  # the bot was down: catch up, skip no one
+            tier = min(escalation.tier + (2 if overdue_twice else 1), TOP_TIER)
             deadline = self.deployment.deadline(escalation.level, now)
             if await self.storage.raise_tier(escalation.id, tier, deadline, now):
                 refreshed = await self.storage.escalation(escalation.id)
                 if refreshed is not None:
                     await self.notify(refreshed, reminder=True)
         for escalation in await self.storage.escalations(only_open=True):
-            if escalation.status is EscalationStatus.OPEN:
+            if escalation.status is EscalationStatus.OPEN and escalation.id not in self._in_flight:
                 await self._retry_unreached(escalation)
 
     async def _retry_unreached(self, escalation: Escalation) -> None:
+        """Tell every coach of the tier who has not heard of the escalation at its current level."""
         now = self.clock.now()
         attempts = await self.storage.notifications(escalation.id)
+        raised_at = min((t.at for t in escalation.triggers if t.level == escalation.level),
+                        default=escalation.opened_at)
         for coach in self.deployment.coaches_for(escalation.tier, now):
-            mine = [n for n in attempts if n.coach_id == coach.id and n.tier == escalation.tier]
-            if any(n.status is NotificationStatus.SENT for n in mine):
+            mine = [n for n in attempts if n.coach_id == coach.id and n.created_at >= raised_at]
+            if any(n.status is NotificationStatus.SENT and n.tier == escalation.tier for n in mine):
                 continue
             last = max((n.updated_at or n.created_at for n in mine), default=None)
             if last is None or now - last >= RETRY_AFTER:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flows import phrases
 from flows.conditions import Comparison
@@ -49,6 +49,8 @@ from flows.scoring import scored
 from flows.state import Answer, Run, State
 
 MAX_TRANSITIONS = 200  # steps one input may move through before the flow is judged runaway
+OFFER_LAPSES = timedelta(days=1)  # an unanswered offer of the safety check no longer blocks anything after this
+MAX_OFFER_REPEATS = 2
 LANGUAGES = ("da", "en")
 
 
@@ -74,7 +76,7 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
     elif isinstance(inp, SetLanguage):
         turn.set_language(inp.lang)
     elif isinstance(inp, ReleaseHold):
-        turn.state = replace(turn.state, hold=False)
+        turn.release_hold()
     else:
         turn.on_timer(inp)
     return Outcome(turn.state, tuple(turn.effects))
@@ -118,6 +120,15 @@ class _Turn:
         self.event(change, run)
         self.effects.append(CancelTimer(run.timer_key))
         self.set_run(None)
+        if run.flow_id == SAFETY_CHECK and change is not RunChange.COMPLETED:
+            self.restore_suspended(paused=True, announce=False)  # the questionnaire is never lost
+
+    def release_hold(self) -> None:
+        """A coach lets routine flows start again; a lingering offer of the safety check is withdrawn."""
+        self.state = replace(self.state, hold=False)
+        if self.state.offering_check:
+            self.state = replace(self.state, offered_at=None, offer_repeats=0)
+            self.restore_suspended(paused=True, announce=False)
 
     # -- inputs --------------------------------------------------------------------------------------------
 
@@ -141,6 +152,8 @@ class _Turn:
             self.end_run(run, RunChange.EXPIRED)
             if tell:
                 self.say(self.phrase(phrases.EXPIRED))
+                if self.state.run is not None:  # the questionnaire that waited for the safety check is back
+                    self.say(self.phrase(phrases.STILL_PAUSED))
             return True
         return False
 
@@ -169,7 +182,8 @@ class _Turn:
         if run.paused:
             flow = self.flow_of(run)
             step = flow.step(run.step_id) if flow else None
-            if hit is None and step is not None and isinstance(parse_answer(step, text), Accepted):
+            answerable = step is not None and step.is_question
+            if hit is None and answerable and isinstance(parse_answer(step, text), Accepted):  # type: ignore[arg-type]
                 run = replace(run, paused=False)  # an answer to the question they paused on: take it
                 self.set_run(run)
                 self.event(RunChange.RESUMED, run)
@@ -187,6 +201,12 @@ class _Turn:
         run = self.state.run
         if run is None:
             self.say(self.phrase(phrases.HELP_NO_RUN))
+        elif self.state.hold and run.flow_id != SAFETY_CHECK:  # no routine questions until a coach says so
+            if not run.paused:
+                run = replace(run, paused=True)
+                self.set_run(run)
+                self.event(RunChange.PAUSED, run)
+            self.say(self.phrase(phrases.STILL_PAUSED))
         else:
             self.resume(run)
 
@@ -204,11 +224,16 @@ class _Turn:
         if flow is None:
             self.say(self.phrase(phrases.UNKNOWN_FLOW))
             return
-        busy = self.state.offering_check or (self.state.run is not None and self.state.run.flow_id == SAFETY_CHECK)
+        offered = self.state.offered_at
+        busy = (offered is not None and self.now - offered < OFFER_LAPSES) or (
+            self.state.run is not None and self.state.run.flow_id == SAFETY_CHECK)
         if flow_id != SAFETY_CHECK and (self.state.hold or busy):
             self.effects.append(RunEvent(RunChange.REFUSED, 0, flow.id, flow.version))  # the safety path comes first
             return
         self.close_stale_run(tell=False)
+        if offered is not None and flow_id != SAFETY_CHECK:  # a lapsed offer: withdrawn, nothing lost
+            self.state = replace(self.state, offered_at=None, offer_repeats=0)
+            self.restore_suspended(paused=True, announce=False)
         if self.state.run is not None:
             self.end_run(self.state.run, RunChange.ABANDONED)
         seq = self.state.runs_started + 1
@@ -253,8 +278,8 @@ class _Turn:
                 else:
                     self.end_run(run, RunChange.STOPPED)
                     self.say(self.phrase(phrases.STOPPED))
-                    if run.flow_id == SAFETY_CHECK:
-                        self.restore_suspended(paused=True)
+                    if self.state.run is not None:  # the questionnaire set aside for the safety check
+                        self.say(self.phrase(phrases.STILL_PAUSED))
             case Keyword.BACK:
                 if run is None:
                     self.say(self.phrase(phrases.NO_RUN))
@@ -341,10 +366,12 @@ class _Turn:
         run = run.answered(step.id, Answer(result.value, raw))
         level = highest([rule.level for rule in flow.risk_rules if rule.condition.holds(self.lookup(flow, run))])
         if level is not None and rank(level) > rank(run.risk_level):
+            # inside the safety check the full reply is given once, and again only when the level becomes high
+            reply = flow.id != SAFETY_CHECK or run.risk_level is None or level == "high"
             run = replace(run, risk_level=level)
             kind = "safety_check" if flow.id == SAFETY_CHECK else "item"
             self.escalate(level, kind, {"flow_id": flow.id, "flow_version": flow.version, "item_id": step.id,
-                                        "answer": result.value, "raw_text": raw[:1000]})
+                                        "answer": result.value, "raw_text": raw[:1000]}, reply=reply)
             interrupt = flow.id != SAFETY_CHECK
         self.set_run(run)
         target = self.next_step(flow, run, step)
@@ -359,9 +386,10 @@ class _Turn:
 
     # -- the safety path -----------------------------------------------------------------------------------
 
-    def escalate(self, level: str, kind: str, trigger: dict[str, str | int | float]) -> None:
+    def escalate(self, level: str, kind: str, trigger: dict[str, str | int | float], reply: bool = True) -> None:
         self.effects.append(Escalate(level, kind, trigger))
-        self.say(self.phrase(phrases.SAFETY_HEARD), CrisisContacts(level), self.phrase(phrases.SAFETY_COACH))
+        if reply:
+            self.effects.append(safety_reply(level))
         if level == "high":
             self.state = replace(self.state, hold=True)
 
@@ -371,32 +399,42 @@ class _Turn:
         if (run is not None and run.flow_id == SAFETY_CHECK) or self.flows.latest(SAFETY_CHECK) is None:
             return
         if run is not None:
+            older = self.state.suspended
+            if older is not None:  # one questionnaire can wait; an older one is ended, never silently lost
+                self.event(RunChange.ABANDONED, older)
+                self.effects.append(CancelTimer(older.timer_key))
             self.event(RunChange.SUSPENDED, run)
-            self.state = replace(self.state, run=None, suspended=self.state.suspended or run)
-        self.state = replace(self.state, offering_check=True)
+            self.state = replace(self.state, run=None, suspended=run)
+        self.state = replace(self.state, offered_at=self.state.offered_at or self.now)
         yes_no = (PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO)))
         self.say(self.phrase(phrases.OFFER_CHECK), prompt=Prompt(SAFETY_CHECK, 0, 0, "offer", yes_no))
 
     def answer_offer(self, text: str, hit: TermMatch | None) -> None:
         keyword = match_keyword(text)
+        kind = keyword.keyword if keyword is not None else None
         answer = parse_yes_no(text)
         if answer == 1:
-            self.state = replace(self.state, offering_check=False)
+            self.state = replace(self.state, offered_at=None, offer_repeats=0)
             self.start(SAFETY_CHECK)
-        elif answer == 0 or (keyword is not None and keyword.keyword in (Keyword.STOP, Keyword.PAUSE)):
-            self.state = replace(self.state, offering_check=False)
+            return
+        declined = answer == 0 or kind in (Keyword.STOP, Keyword.PAUSE, Keyword.RESUME, Keyword.BACK)
+        if kind is Keyword.LANGUAGE:
+            self.switch_language(keyword.argument if keyword else None)
+        elif not declined and self.state.offer_repeats >= MAX_OFFER_REPEATS:
+            declined = True  # no clear answer after repeating the offer: do not keep asking
+        if declined:
+            self.state = replace(self.state, offered_at=None, offer_repeats=0)
             self.say(self.phrase(phrases.CHECK_DECLINED))
-            self.restore_suspended(paused=keyword is not None)
-        elif keyword is not None and keyword.keyword is Keyword.LANGUAGE:
-            self.switch_language(keyword.argument)
-            self.state = replace(self.state, offering_check=False)
-            self.offer_check()
-        else:
-            self.state = replace(self.state, offering_check=False)
-            self.offer_check()
+            carry_on = answer == 0 or kind in (Keyword.RESUME, Keyword.BACK)  # a clear no, or "let's go on"
+            self.restore_suspended(paused=not carry_on)
+            return
+        self.state = replace(self.state, offer_repeats=self.state.offer_repeats + 1)
+        self.offer_check()
 
-    def restore_suspended(self, paused: bool = False) -> None:
-        """Bring back the questionnaire set aside for the safety check, where it was."""
+    def restore_suspended(self, paused: bool = False, announce: bool = True) -> None:
+        """Bring back the questionnaire set aside for the safety check, where it was.
+
+        Under a hold (high risk) it comes back paused: no routine questions until a coach says so."""
         run = self.state.suspended
         if run is None:
             return
@@ -406,11 +444,13 @@ class _Turn:
             self.set_run(run)
             self.end_run(run, RunChange.FAILED)
             return
+        paused = paused or self.state.hold
         run = replace(run, paused=paused)
         self.set_run(run)
         self.event(RunChange.RESUMED if not paused else RunChange.PAUSED, run)
         if paused:
-            self.say(self.phrase(phrases.STILL_PAUSED))
+            if announce:
+                self.say(self.phrase(phrases.STILL_PAUSED))
         else:
             self.say(self.phrase(phrases.RESUMED))
             self.go(flow, run, run.step_id)
@@ -515,8 +555,10 @@ class _Turn:
     def ask_again(self, run: Run) -> None:
         flow = self.flow_of(run)
         step = flow.step(run.step_id) if flow else None
-        if flow is not None and step is not None:
+        if flow is not None and step is not None and step.is_question:
             self.ask(flow, run, step)
+        elif flow is not None:  # stopped before a message step (set aside by the safety path): carry on
+            self.go(flow, run, run.step_id)
 
     def ask(self, flow: Flow, run: Run, step: Step) -> None:
         questions = flow.questions
@@ -554,6 +596,11 @@ class _Turn:
             choices = [PromptChoice(str(v), Literal(str(v))) for v in range(int(step.minimum), int(step.maximum) + 1)]
             list_choices = False
         return Prompt(flow.id, flow.version, run.seq, step.id, tuple(choices), list_choices)
+
+
+def safety_reply(level: str) -> Send:
+    """Being heard, the crisis contacts for the level, and that a coach will be in touch."""
+    return Send((Phrase(phrases.SAFETY_HEARD), CrisisContacts(level), Phrase(phrases.SAFETY_COACH)))
 
 
 def _expired(flow: Flow, run: Run, now: datetime) -> bool:

@@ -96,6 +96,12 @@ STATUS_OPEN = N_("open")
 STATUS_ACKNOWLEDGED = N_("acknowledged")
 STATUS_CLOSED = N_("closed")
 
+# SMS
+SMS_UNKNOWN_SENDER = N_("Hello. This number does not know you, so I cannot help here. If you take part in a stress "
+                        "programme, ask your coach to add your number.")
+SMS_OPTED_OUT = N_("You will get no more text messages from us. Write START to get them again.")
+SMS_OPTED_IN = N_("Welcome back. You will get our text messages again. Write STOP to stop them.")
+
 # The terminal (console channel) only
 CONSOLE_HINT = N_("Type your answer and press Enter. Ctrl-D ends the chat; your answers are saved.")
 

@@ -46,9 +46,14 @@ class State:
     run: Run | None = None
     runs_started: int = 0
     suspended: Run | None = None  # the questionnaire set aside while the safety check is offered or runs
-    offering_check: bool = False  # the safety check was offered; the next message answers the offer
+    offered_at: datetime | None = None  # when the safety check was offered; the next message answers it
+    offer_repeats: int = 0  # how often the offer was repeated because the answer was unclear
     hold: bool = False  # a high-risk signal: no routine flows until a coach releases the hold
     expired_unseen: bool = False  # a run expired while the person was away; tell them when they write
+
+    @property
+    def offering_check(self) -> bool:
+        return self.offered_at is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,7 +62,8 @@ class State:
             "runs_started": self.runs_started,
             "run": _run_to_json(self.run),
             "suspended": _run_to_json(self.suspended),
-            "offering_check": self.offering_check,
+            "offered_at": None if self.offered_at is None else self.offered_at.isoformat(),
+            "offer_repeats": self.offer_repeats,
             "hold": self.hold,
             "expired_unseen": self.expired_unseen,
         }
@@ -66,7 +72,8 @@ class State:
     def from_json(cls, data: Mapping[str, Any]) -> State:
         return cls(lang=str(data.get("lang", "da")), run=_run_from_json(data.get("run")),
                    runs_started=int(data.get("runs_started", 0)), suspended=_run_from_json(data.get("suspended")),
-                   offering_check=bool(data.get("offering_check", False)), hold=bool(data.get("hold", False)),
+                   offered_at=datetime.fromisoformat(data["offered_at"]) if data.get("offered_at") else None,
+                   offer_repeats=int(data.get("offer_repeats", 0)), hold=bool(data.get("hold", False)),
                    expired_unseen=bool(data.get("expired_unseen", False)))
 
 

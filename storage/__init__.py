@@ -7,12 +7,15 @@ from typing import Literal, cast
 
 from storage.interface import (
     RISK_LEVELS,
+    AddressStatus,
     AnswerRecord,
     AnswerValue,
     AuditRecord,
+    ChannelAddress,
     CommitResult,
     CommitStatus,
     Conversation,
+    Enrollment,
     Escalation,
     EscalationRecord,
     EscalationStatus,
@@ -24,6 +27,7 @@ from storage.interface import (
     OutboundRecord,
     OutboxRow,
     Participant,
+    Profile,
     RetractedAnswer,
     ScoreRecord,
     StepRecord,
@@ -31,7 +35,12 @@ from storage.interface import (
     TimerRecord,
 )
 from storage.memory import MemoryStorage
-from storage.schema import UnknownEscalationError, UnknownNotificationError, UnknownParticipantError
+from storage.schema import (
+    UnknownEscalationError,
+    UnknownNotificationError,
+    UnknownOutboxError,
+    UnknownParticipantError,
+)
 from storage.sqlite import SqliteStorage
 
 
@@ -57,12 +66,15 @@ async def open_storage(db_path: str | os.PathLike[str]) -> Storage:
 
 __all__ = [
     "RISK_LEVELS",
+    "AddressStatus",
     "AnswerRecord",
     "AnswerValue",
     "AuditRecord",
+    "ChannelAddress",
     "CommitResult",
     "CommitStatus",
     "Conversation",
+    "Enrollment",
     "Escalation",
     "EscalationRecord",
     "EscalationStatus",
@@ -75,6 +87,7 @@ __all__ = [
     "OutboundRecord",
     "OutboxRow",
     "Participant",
+    "Profile",
     "RetractedAnswer",
     "ScoreRecord",
     "SqliteStorage",
@@ -83,6 +96,7 @@ __all__ = [
     "TimerRecord",
     "UnknownEscalationError",
     "UnknownNotificationError",
+    "UnknownOutboxError",
     "UnknownParticipantError",
     "open_storage",
 ]

@@ -212,7 +212,8 @@ class RaiseTier(EscalationOp):
     def run(self, conn: Connection) -> bool:
         query = (
             update(_e)
-            .where(_e.c.id == self.escalation_id, _e.c.status == _OPEN)
+            # only while its deadline has passed: a second watcher (another process) finds it already raised
+            .where(_e.c.id == self.escalation_id, _e.c.status == _OPEN, _e.c.deadline_at <= self.at)
             .values(**self.changes())
             .returning(_e.c.participant_id, _e.c.level)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -23,6 +23,45 @@ class Participant:
     ref: str  # pseudonymous reference used by coaches and the CLI; never a name or phone number
     lang: str
     created_at: datetime
+
+
+class AddressStatus(StrEnum):
+    ACTIVE = "active"
+    OPTED_OUT = "opted_out"  # the person said STOP: nothing more is sent there but the confirmation
+    UNREACHABLE = "unreachable"  # the channel refuses (Telegram: bot blocked; SMS: repeated failures)
+
+
+@dataclass(frozen=True)
+class ChannelAddress:
+    """How to reach a participant on one channel. An (channel, address) pair belongs to one participant."""
+
+    participant_id: int
+    channel: str  # "sms" or "telegram"
+    address: str  # an E.164 phone number, or a Telegram chat id
+    status: AddressStatus
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    """What an administrator enters to enrol a participant (the minimum the programme needs)."""
+
+    ref: str  # pseudonymous id used everywhere else
+    name: str  # shown to coaches only
+    lang: str
+    start_date: date | None = None
+    coach_id: str | None = None
+    phone: str | None = None  # E.164, already normalised
+
+
+@dataclass(frozen=True)
+class Profile:
+    participant: Participant
+    name: str
+    start_date: date | None
+    coach_id: str | None
+    consent_version: str | None
+    consent_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -211,6 +250,7 @@ class OutboxRow:
     channel: str
     payload: JSONObject
     created_at: datetime
+    attempts: int = 0
 
 
 class Storage(Protocol):
@@ -261,7 +301,8 @@ class Storage(Protocol):
         ...
 
     async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
-        """Widen the circle (backup, clinical lead) and set the next deadline; False if no longer open."""
+        """Widen the circle (backup, clinical lead) and set the next deadline; False if it is no longer open
+        or its deadline has not passed at `at` (so two watchers cannot raise it twice)."""
         ...
 
     async def acknowledge_escalation(self, escalation_id: int, coach_id: str, at: datetime) -> bool:
@@ -292,3 +333,52 @@ class Storage(Protocol):
         ...
 
     async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]: ...
+
+    # -- enrolment, channel addresses and delivery (Telegram and SMS) --
+
+    async def enroll(self, enrollment: Enrollment, now: datetime) -> Participant:
+        """Create the participant with their profile (and SMS address when a phone is given).
+
+        Raises ValueError when the ref, or the phone number on SMS, already belongs to someone."""
+        ...
+
+    async def profile(self, participant_id: int) -> Profile | None: ...
+
+    async def participant_by_address(self, channel: str, address: str) -> Participant | None: ...
+
+    async def addresses(self, participant_id: int) -> list[ChannelAddress]: ...
+
+    async def set_address(self, participant_id: int, channel: str, address: str, status: AddressStatus,
+                          at: datetime) -> None:
+        """Add or update the participant's address on a channel (one address per participant and channel).
+
+        Raises ValueError when the address already belongs to another participant."""
+        ...
+
+    async def add_link_code(self, participant_id: int, code_digest: str, expires_at: datetime, at: datetime) -> None:
+        """Store a one-time code (only its digest) that links a Telegram account to the participant."""
+        ...
+
+    async def redeem_link_code(self, code_digest: str, channel: str, address: str, at: datetime) -> Participant | None:
+        """Use a code once: if it exists, is unused and not expired, mark it used, set the address (active) and
+        return the participant; otherwise None (nothing changes)."""
+        ...
+
+    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None: ...
+
+    async def mark_delivery(self, outbox_id: int, provider_id: str | None, status: str, at: datetime,
+                            detail: str = "") -> None:
+        """Record what the provider said about an outbox message ("sent", "delivered", "undelivered",
+        "failed"); `provider_id` is e.g. Twilio's MessageSid, so status callbacks can find the row."""
+        ...
+
+    async def outbox_by_provider_id(self, provider_id: str) -> OutboxRow | None: ...
+
+    async def defer_outbox(self, outbox_id: int, not_before: datetime, at: datetime, detail: str = "") -> None:
+        """A send failed or was rate-limited: count the attempt and keep it unsent until `not_before`
+        (`pending_outbox` skips it until then)."""
+        ...
+
+    async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
+        """Stop trying to send this row (e.g. the person opted out or the provider refuses for good)."""
+        ...

@@ -11,21 +11,29 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from storage import contacts as ct
 from storage import escalations as esc
 from storage import schema as s
 from storage.interface import (
+    AddressStatus,
     AuditRecord,
+    ChannelAddress,
     CommitResult,
     CommitStatus,
     Conversation,
+    Enrollment,
     Escalation,
     EscalationStatus,
     Notification,
     NotificationStatus,
     OutboxRow,
     Participant,
+    Profile,
     StepRecord,
 )
+
+_DELIVERY_COLUMNS = {"provider_id": None, "delivery_status": None, "delivery_detail": None, "not_before": None,
+                     "given_up_at": None}  # added to the outbox by migration 3
 
 
 class MemoryStorage:
@@ -46,6 +54,10 @@ class MemoryStorage:
         self._escalations: dict[int, s.Row] = {}
         self._triggers: list[s.Row] = []
         self._notifications: dict[int, s.Row] = {}
+        self._profiles: dict[int, s.Row] = {}
+        self._addresses: dict[tuple[int, str], s.Row] = {}  # (participant id, channel) -> row
+        self._owners: dict[tuple[str, str], int] = {}  # (channel, address) -> participant id
+        self._link_codes: dict[str, s.Row] = {}
         self._closed = False
 
     def _check_open(self) -> None:
@@ -62,7 +74,9 @@ class MemoryStorage:
         self._check_open()
         if ref in self._ids_by_ref:
             return self._participants[self._ids_by_ref[ref]]
-        created_at = s.require_utc(now)
+        return self._add_participant(ref, lang, s.require_utc(now))
+
+    def _add_participant(self, ref: str, lang: str, created_at: datetime) -> Participant:
         participant = Participant(id=len(self._participants) + 1, ref=ref, lang=lang, created_at=created_at)
         self._participants[participant.id] = participant
         self._ids_by_ref[ref] = participant.id
@@ -105,7 +119,7 @@ class MemoryStorage:
         outbox_ids = []
         for message in rows.outbox:
             outbox_id = len(self._outbox) + 1
-            self._outbox[outbox_id] = {"id": outbox_id, **message}
+            self._outbox[outbox_id] = {"id": outbox_id, **message, **_DELIVERY_COLUMNS}
             outbox_ids.append(outbox_id)
         for timer_key, due_at in rows.timers:
             if due_at is None:
@@ -141,19 +155,11 @@ class MemoryStorage:
                 return row
         return None
 
-    async def pending_outbox(self, channel: str, limit: int = 100) -> list[OutboxRow]:
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+        """As `SqliteStorage.pending_outbox` (`now` is an extension of the protocol; see storage/contacts.py)."""
         self._check_open()
-        unsent = [r for r in self._outbox.values() if r["channel"] == channel and r["sent_at"] is None]
-        return [
-            OutboxRow(
-                id=r["id"],
-                participant_id=r["participant_id"],
-                channel=r["channel"],
-                payload=s.load_json(r["payload"]),
-                created_at=r["created_at"],
-            )
-            for r in unsent[:limit]
-        ]
+        at = None if now is None else s.require_utc(now)
+        return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at)
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         self._check_open()
@@ -245,7 +251,8 @@ class MemoryStorage:
         self._check_open()
         op = esc.RaiseTier(escalation_id, s.require_tier(tier), s.require_utc(deadline_at), s.require_utc(at))
         row = self._escalations.get(escalation_id)
-        if row is None or row["status"] != EscalationStatus.OPEN:
+        if row is None or row["status"] != EscalationStatus.OPEN or row["deadline_at"] is None \
+                or row["deadline_at"] > op.at:
             return False
         row.update(op.changes())
         self._audit.append(op.audit(self._ref(row), row["level"]))
@@ -333,3 +340,131 @@ class MemoryStorage:
         mine = [(r["completed_at"], i, r) for i, r in enumerate(self._scores) if r["participant_id"] == participant_id]
         mine.sort(key=lambda x: (x[0], x[1]), reverse=True)
         return [s.score_export(r, self._ref(r)) for _, _, r in mine[: max(limit, 0)]]
+
+    # -- enrolment, channel addresses and delivery: the same rules and audit rows as storage/contacts.py --
+
+    def _known(self, participant_id: int) -> Participant:
+        participant = self._participants.get(participant_id)
+        if participant is None:
+            raise s.UnknownParticipantError(f"participant {participant_id} does not exist")
+        return participant
+
+    def _put_address(self, pid: int, channel: str, address: str, status: AddressStatus, at: datetime) -> bool:
+        current = self._addresses.get((pid, channel))
+        if not ct.address_changes(current, address, status):
+            return False
+        if current is not None:
+            del self._owners[(channel, current["address"])]
+        self._addresses[(pid, channel)] = ct.address_row(pid, channel, address, status, at)
+        self._owners[(channel, address)] = pid
+        return True
+
+    async def enroll(self, enrollment: Enrollment, now: datetime) -> Participant:
+        self._check_open()
+        new = ct.new_participant(enrollment, now)
+        if new.ref in self._ids_by_ref:
+            raise ValueError(ct.REF_TAKEN)
+        if new.phone is not None and (ct.SMS, new.phone) in self._owners:
+            raise ValueError(ct.PHONE_TAKEN)
+        participant = self._add_participant(new.ref, new.participant["lang"], new.at)
+        self._profiles[participant.id] = dict(new.profile)
+        if new.phone is not None:
+            self._put_address(participant.id, ct.SMS, new.phone, AddressStatus.ACTIVE, new.at)
+        self._audit.append(new.audit())
+        return participant
+
+    async def profile(self, participant_id: int) -> Profile | None:
+        self._check_open()
+        row = self._profiles.get(participant_id)
+        return None if row is None else ct.profile_from_row(self._participants[participant_id], row)
+
+    async def participant_by_address(self, channel: str, address: str) -> Participant | None:
+        self._check_open()
+        owner = self._owners.get((channel, address))
+        return None if owner is None else self._participants[owner]
+
+    async def addresses(self, participant_id: int) -> list[ChannelAddress]:
+        self._check_open()
+        rows = [row for (pid, _), row in self._addresses.items() if pid == participant_id]
+        return [ct.address_from_row(row) for row in sorted(rows, key=lambda r: r["channel"])]
+
+    async def set_address(
+        self, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
+    ) -> None:
+        self._check_open()
+        channel, address, status = ct.check_address(channel, address, status)
+        at = s.require_utc(at)
+        participant = self._known(participant_id)
+        if self._owners.get((channel, address), participant_id) != participant_id:
+            raise ValueError(ct.ADDRESS_TAKEN)
+        if self._put_address(participant_id, channel, address, status, at):
+            self._audit.append(ct.address_audit(participant.ref, channel, status, at))
+
+    async def add_link_code(self, participant_id: int, code_digest: str, expires_at: datetime, at: datetime) -> None:
+        self._check_open()
+        op = ct.AddLinkCode(participant_id, ct.check_digest(code_digest), s.require_utc(expires_at), s.require_utc(at))
+        self._known(participant_id)
+        if op.code_digest in self._link_codes:
+            raise ValueError("code_digest: this code exists already")
+        self._link_codes[op.code_digest] = op.row()
+
+    async def redeem_link_code(self, code_digest: str, channel: str, address: str, at: datetime) -> Participant | None:
+        self._check_open()
+        channel, address, _ = ct.check_address(channel, address, AddressStatus.ACTIVE)
+        at = s.require_utc(at)
+        code = self._link_codes.get(code_digest)
+        if code is None or not ct.redeemable(code, self._owners.get((channel, address)), at):
+            return None
+        code["used_at"] = at
+        participant = self._participants[code["participant_id"]]
+        self._put_address(participant.id, channel, address, AddressStatus.ACTIVE, at)
+        self._audit.append(ct.linked_audit(participant.ref, channel, at))
+        return participant
+
+    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None:
+        self._check_open()
+        version, at = ct.check_version(version), s.require_utc(at)
+        participant = self._known(participant_id)
+        profile = self._profiles.setdefault(participant_id, ct.empty_profile())
+        profile.update(consent_version=version, consent_at=at)
+        self._audit.append(ct.consent_audit(participant.ref, version, at))
+
+    def _outbox_row(self, outbox_id: int) -> s.Row:
+        row = self._outbox.get(outbox_id)
+        if row is None:
+            raise s.UnknownOutboxError(f"outbox row {outbox_id} does not exist")
+        return row
+
+    async def mark_delivery(
+        self, outbox_id: int, provider_id: str | None, status: str, at: datetime, detail: str = ""
+    ) -> None:
+        self._check_open()
+        status, at = ct.check_status(status), s.require_utc(at)
+        row = self._outbox_row(outbox_id)
+        changes = ct.delivery_changes(row, provider_id, status, at, detail)
+        taken = changes.get("provider_id")
+        if taken is not None and any(r["provider_id"] == taken and r is not row for r in self._outbox.values()):
+            raise ValueError(ct.PROVIDER_ID_TAKEN)
+        row.update(changes)
+
+    async def outbox_by_provider_id(self, provider_id: str) -> OutboxRow | None:
+        self._check_open()
+        for row in self._outbox.values():
+            if row["provider_id"] == provider_id:
+                return ct.outbox_from_row(row)
+        return None
+
+    async def defer_outbox(self, outbox_id: int, not_before: datetime, at: datetime, detail: str = "") -> None:
+        self._check_open()
+        not_before, at = s.require_utc(not_before), s.require_utc(at)
+        row = self._outbox_row(outbox_id)
+        row.update(ct.defer_changes(row, not_before, detail))
+
+    async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
+        self._check_open()
+        at = s.require_utc(at)
+        row = self._outbox_row(outbox_id)
+        changes = ct.give_up_changes(row, at, detail)
+        if changes:
+            row.update(changes)
+            self._audit.append(ct.given_up_audit(self._ref(row), row, at))

@@ -5,8 +5,9 @@ schema, an empty database gets all tables in their newest shape at once and ever
 as applied without running; later migrations therefore only ever run against databases created before them.
 To change the schema: edit `schema.py` and append a migration that brings an existing database to that shape.
 A migration must not build its DDL from `schema.py`'s tables (those keep changing): it carries a frozen copy of
-what it creates, as migration 2 does. `tests/storage/test_storage_escalations.py` checks that a database created
-by migration 1 and then migrated has exactly the schema of a fresh one.
+what it creates, as migrations 2 and 3 do. `tests/storage/test_storage_escalations.py` checks that a database
+created by migration 1 and then migrated has exactly the schema of a fresh one, and
+`tests/storage/test_storage_contacts.py` does the same for a database created at version 2.
 """
 
 from __future__ import annotations
@@ -19,19 +20,24 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
+    Date,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    UniqueConstraint,
+    and_,
     insert,
     inspect,
     literal_column,
     select,
     text,
 )
+from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex
 
 from storage.schema import ledger_metadata, metadata, schema_migrations
 
@@ -118,9 +124,103 @@ def _create_escalation_tables(conn: Connection) -> None:
     v2.create_all(conn, tables=[escalations, triggers, notifications], checkfirst=False)
 
 
+def _add_channel_tables_and_delivery(conn: Connection) -> None:
+    """Migration 3: profiles, channel addresses, Telegram link codes; delivery columns and indexes on the outbox.
+
+    Frozen as they were at version 3. The outbox's new columns are added with ``ALTER TABLE ... ADD COLUMN``
+    (portable, and instant on SQLite, which places each one after the last column, before the constraints: the
+    table's DDL then reads as a fresh one's). Its partial index of unsent rows is rebuilt with the new condition.
+    """
+    v3 = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    Table("participants", v3, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
+    utc = String(32)  # storage.schema.UTCDateTime's column type
+    profiles = Table(
+        "profiles",
+        v3,
+        Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
+        Column("name", Text, nullable=False),
+        Column("start_date", Date, nullable=True),
+        Column("coach_id", String(200), nullable=True),
+        Column("consent_version", String(100), nullable=True),
+        Column("consent_at", utc, nullable=True),
+    )
+    addresses = Table(
+        "addresses",
+        v3,
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("channel", String(32), nullable=False),
+        Column("address", String(200), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("updated_at", utc, nullable=False),
+        PrimaryKeyConstraint("participant_id", "channel"),
+        UniqueConstraint("channel", "address"),
+        CheckConstraint("status IN ('active', 'opted_out', 'unreachable')", name="status"),
+    )
+    link_codes = Table(
+        "link_codes",
+        v3,
+        Column("code_digest", String(128), primary_key=True),
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("expires_at", utc, nullable=False),
+        Column("used_at", utc, nullable=True),
+        Column("created_at", utc, nullable=False),
+        Index(None, "participant_id"),
+    )
+    v3.create_all(conn, tables=[profiles, addresses, link_codes], checkfirst=False)
+
+    # The outbox exists since migration 1: only the columns the new DDL needs are declared here.
+    new_columns = (
+        Column("provider_id", String(200), nullable=True),
+        Column("delivery_status", String(32), nullable=True),
+        Column("delivery_detail", Text, nullable=True),
+        Column("not_before", utc, nullable=True),
+        Column("given_up_at", utc, nullable=True),
+    )
+    outbox = Table(
+        "outbox",
+        v3,
+        Column("id", Integer, primary_key=True),
+        Column("participant_id", Integer, nullable=False),
+        Column("channel", String(32), nullable=False),
+        Column("sent_at", utc, nullable=True),
+        *new_columns,
+    )
+    table_name = conn.dialect.identifier_preparer.format_table(outbox)
+    for column in new_columns:
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+    to_send = and_(outbox.c.sent_at.is_(None), outbox.c.given_up_at.is_(None))
+    deferred = and_(to_send, outbox.c.not_before.is_not(None))
+    unsent = Index("ix_outbox_unsent", outbox.c.channel, outbox.c.id, sqlite_where=to_send, postgresql_where=to_send)
+    conn.execute(DropIndex(unsent))  # version 1's: WHERE sent_at IS NULL
+    conn.execute(CreateIndex(unsent))
+    conn.execute(
+        CreateIndex(
+            Index(
+                "ix_outbox_deferred",
+                outbox.c.participant_id,
+                outbox.c.channel,
+                outbox.c.id,
+                sqlite_where=deferred,
+                postgresql_where=deferred,
+            )
+        )
+    )
+    conn.execute(CreateIndex(Index("ux_outbox_provider_id", outbox.c.provider_id, unique=True)))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
+    Migration(3, "profiles, channel addresses, link codes and outbox delivery", _add_channel_tables_and_delivery),
 )
 
 

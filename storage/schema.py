@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Dialect,
     Float,
     ForeignKey,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     false,
     insert_sentinel,
     literal_column,
@@ -62,6 +64,10 @@ class UnknownEscalationError(LookupError):
 
 class UnknownNotificationError(LookupError):
     """An update refers to a notification id that does not exist."""
+
+
+class UnknownOutboxError(LookupError):
+    """A delivery update refers to an outbox id that does not exist."""
 
 
 metadata = MetaData(
@@ -219,15 +225,34 @@ outbox = Table(
     # Lets one multi-row INSERT ... RETURNING hand back ids in insertion order (SQLite has no ordering
     # guarantee for RETURNING); SQLAlchemy fills it during batched inserts and leaves it out of SELECTs.
     insert_sentinel("insert_sentinel"),
+    # Delivery (added by migration 3 with ALTER TABLE ... ADD COLUMN, so they stay last and in this order):
+    Column("provider_id", String(200), nullable=True),  # e.g. Twilio's MessageSid, for status callbacks
+    Column("delivery_status", String(32), nullable=True),  # the provider's last word: sent, delivered, failed...
+    Column("delivery_detail", Text, nullable=True),  # an error code or reason; never a message body
+    Column("not_before", UTCDateTime, nullable=True),  # deferred (rate limit, retry): not sent before this
+    Column("given_up_at", UTCDateTime, nullable=True),  # never to be sent
 )
-# Only unsent rows are ever scanned; a partial index keeps that scan small as the table grows.
+# Only rows still to send are ever scanned; a partial index keeps that scan small as the table grows.
+_TO_SEND = (outbox.c.sent_at.is_(None), outbox.c.given_up_at.is_(None))
 Index(
     "ix_outbox_unsent",
     outbox.c.channel,
     outbox.c.id,
-    sqlite_where=outbox.c.sent_at.is_(None),
-    postgresql_where=outbox.c.sent_at.is_(None),
+    sqlite_where=and_(*_TO_SEND),
+    postgresql_where=and_(*_TO_SEND),
 )
+# Deferred rows still to send: a participant's later messages wait behind them (see storage/contacts.py).
+_DEFERRED = and_(*_TO_SEND, outbox.c.not_before.is_not(None))
+Index(
+    "ix_outbox_deferred",
+    outbox.c.participant_id,
+    outbox.c.channel,
+    outbox.c.id,
+    sqlite_where=_DEFERRED,
+    postgresql_where=_DEFERRED,
+)
+# NULLs are distinct in a unique index on SQLite and PostgreSQL: many rows without a provider id are fine.
+Index("ux_outbox_provider_id", outbox.c.provider_id, unique=True)
 
 inbox = Table(
     "inbox",
@@ -334,6 +359,43 @@ notifications = Table(
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
     Index(None, "escalation_id"),
     Index(None, "status"),
+)
+
+# --- enrolment and channel addresses (Telegram and SMS; added by migration 3, whose frozen copy must stay in step) ---
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),  # shown to coaches only; never in logs or the audit log
+    Column("start_date", Date, nullable=True),
+    Column("coach_id", String(200), nullable=True),
+    Column("consent_version", String(100), nullable=True),
+    Column("consent_at", UTCDateTime, nullable=True),
+)
+
+addresses = Table(
+    "addresses",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("address", String(200), nullable=False),  # E.164 number or Telegram chat id; never in logs
+    Column("status", String(16), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("participant_id", "channel"),  # one address per participant and channel
+    UniqueConstraint("channel", "address"),  # an address belongs to one participant (and finds them)
+    CheckConstraint("status IN ('active', 'opted_out', 'unreachable')", name="status"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code_digest", String(128), primary_key=True),  # only the digest: the code itself is never stored
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "participant_id"),
 )
 
 # Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.

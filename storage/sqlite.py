@@ -51,18 +51,23 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage import contacts as ct
 from storage import escalations as esc
 from storage import schema as s
 from storage.interface import (
+    AddressStatus,
     AuditRecord,
+    ChannelAddress,
     CommitResult,
     CommitStatus,
     Conversation,
+    Enrollment,
     Escalation,
     Notification,
     NotificationStatus,
     OutboxRow,
     Participant,
+    Profile,
     StepRecord,
 )
 from storage.migrations import apply_migrations
@@ -278,9 +283,13 @@ class _Kind(IntEnum):
     AUDIT = 4
     FLOW = 5
     ESCALATION = 6  # acknowledge, close, raise tier, notifications: `esc.EscalationOp`s, in queue order
-    READ_PARTICIPANT = 7
-    READ_CONVERSATION = 8
-    PRAGMAS = 9
+    CONTACT = 7  # enrolment, addresses, link codes, consent, delivery reports: `ct.ContactOp`s, in queue order
+    READ_PARTICIPANT = 8
+    READ_CONVERSATION = 9
+    READ_BY_ADDRESS = 10
+    READ_ADDRESSES = 11
+    READ_BY_PROVIDER_ID = 12
+    PRAGMAS = 13
 
 
 @dataclass(eq=False)
@@ -482,6 +491,10 @@ def _write_escalation_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
     return [cast(esc.EscalationOp, op).run(conn) for op in payloads]
 
 
+def _write_contact_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    return [cast(ct.ContactOp, op).run(conn) for op in payloads]
+
+
 def _write_flows(conn: Connection, payloads: list[Any]) -> list[Any]:
     results: list[Any] = []
     for flow_id, version, source, at in payloads:
@@ -675,11 +688,15 @@ _WRITERS: dict[_Kind, _Handler] = {
     _Kind.AUDIT: _write_audit,
     _Kind.FLOW: _write_flows,
     _Kind.ESCALATION: _write_escalation_ops,
+    _Kind.CONTACT: _write_contact_ops,
     _Kind.PRAGMAS: _read_pragmas,
 }
 _READERS: dict[_Kind, _Handler] = {
     _Kind.READ_PARTICIPANT: _read_participants,
     _Kind.READ_CONVERSATION: _read_conversations,
+    _Kind.READ_BY_ADDRESS: ct.participants_by_address,  # every inbound message
+    _Kind.READ_ADDRESSES: ct.addresses_of,  # every outbound message
+    _Kind.READ_BY_PROVIDER_ID: ct.outbox_by_provider_ids,  # every status callback
     _Kind.PRAGMAS: _read_pragmas,
 }
 
@@ -783,26 +800,15 @@ class SqliteStorage:
         rows = s.step_rows(step)  # bad data fails here, for this caller only, before any transaction
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
-    async def pending_outbox(self, channel: str, limit: int = 100) -> list[OutboxRow]:
-        o = s.outbox
-        query = (
-            select(o.c.id, o.c.participant_id, o.c.channel, o.c.payload, o.c.created_at)
-            .where(o.c.channel == channel, o.c.sent_at.is_(None))
-            .order_by(o.c.id)
-            .limit(limit)
-        )
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+        """Rows to send on `channel`, oldest first: not sent, not given up, not deferred past `now`, and not
+        behind a deferred row of the same participant (see storage/contacts.py).
+
+        `now` is an extension of `Storage.pending_outbox`: without it a deferred row is never due, so whoever
+        defers rows must pass it."""
+        at = None if now is None else s.require_utc(now)
         async with self._connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            OutboxRow(
-                id=r.id,
-                participant_id=r.participant_id,
-                channel=r.channel,
-                payload=s.load_json(r.payload),
-                created_at=r.created_at,
-            )
-            for r in rows
-        ]
+            return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at)
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(_Kind.SENT, (outbox_id, s.require_utc(at)))
@@ -928,3 +934,77 @@ class SqliteStorage:
         """The participant's latest scores (export_scores' columns), newest first."""
         async with self._connect() as conn:
             return await conn.run_sync(esc.recent_scores, participant_id, max(limit, 0))
+
+    # -- enrolment, channel addresses and delivery: writes go through the writer; see storage/contacts.py
+
+    async def enroll(self, enrollment: Enrollment, now: datetime) -> Participant:
+        """Create the participant, their profile and (given a phone) their active SMS address, in one transaction.
+
+        Raises ValueError, naming the field but never echoing it, when the ref or the phone number is taken."""
+        new = ct.new_participant(enrollment, now)
+        return cast(Participant, await self._writer.submit(_Kind.CONTACT, ct.Enroll(new)))
+
+    async def profile(self, participant_id: int) -> Profile | None:
+        async with self._connect() as conn:
+            return await conn.run_sync(ct.profile, participant_id)
+
+    async def participant_by_address(self, channel: str, address: str) -> Participant | None:
+        """Whoever the address belongs to, whatever its status (see `addresses` for that)."""
+        return cast(Participant | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, (channel, address)))
+
+    async def addresses(self, participant_id: int) -> list[ChannelAddress]:
+        """The participant's addresses, by channel."""
+        return cast(list[ChannelAddress], await self._reader.submit(_Kind.READ_ADDRESSES, participant_id))
+
+    async def set_address(
+        self, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
+    ) -> None:
+        """Add or replace the participant's address on `channel`; audited ("address.changed") when it changes.
+
+        Raises ValueError when the address belongs to another participant, UnknownParticipantError for an
+        unknown id."""
+        channel, address, status = ct.check_address(channel, address, status)
+        op = ct.SetAddress(participant_id, channel, address, status, s.require_utc(at))
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def add_link_code(self, participant_id: int, code_digest: str, expires_at: datetime, at: datetime) -> None:
+        op = ct.AddLinkCode(participant_id, ct.check_digest(code_digest), s.require_utc(expires_at), s.require_utc(at))
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def redeem_link_code(self, code_digest: str, channel: str, address: str, at: datetime) -> Participant | None:
+        """Use the code once (of racing calls exactly one succeeds). None, changing nothing, for a code that is
+        unknown, used or expired (``expires_at <= at``), or an address that belongs to another participant."""
+        channel, address, _ = ct.check_address(channel, address, AddressStatus.ACTIVE)
+        op = ct.RedeemLinkCode(code_digest, channel, address, s.require_utc(at))
+        return cast(Participant | None, await self._writer.submit(_Kind.CONTACT, op))
+
+    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None:
+        """Set the profile's consent version and time (a participant never enrolled gets a profile without a
+        name); audited with the version."""
+        op = ct.RecordConsent(participant_id, ct.check_version(version), s.require_utc(at))
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def mark_delivery(
+        self, outbox_id: int, provider_id: str | None, status: str, at: datetime, detail: str = ""
+    ) -> None:
+        """Record a provider's report; see `ct.delivery_changes` for what each status changes.
+
+        `provider_id` must identify one message at the provider (Twilio's MessageSid does; a Telegram
+        message_id is unique only within its chat): ValueError if another row has it. UnknownOutboxError for
+        an unknown id."""
+        op = ct.MarkDelivery(outbox_id, provider_id, ct.check_status(status), s.require_utc(at), detail)
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def outbox_by_provider_id(self, provider_id: str) -> OutboxRow | None:
+        return cast(OutboxRow | None, await self._reader.submit(_Kind.READ_BY_PROVIDER_ID, provider_id))
+
+    async def defer_outbox(self, outbox_id: int, not_before: datetime, at: datetime, detail: str = "") -> None:
+        """Count the attempt and keep the row unsent until `not_before` (pass `now` to `pending_outbox`); a row
+        reported undelivered or failed goes back to the queue. See `ct.defer_changes`."""
+        op = ct.DeferOutbox(outbox_id, s.require_utc(not_before), s.require_utc(at), detail)
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
+        """Never send the row; audited ("outbox.given_up", without `detail`). A second call changes nothing."""
+        op = ct.GiveUpOutbox(outbox_id, s.require_utc(at), detail)
+        await self._writer.submit(_Kind.CONTACT, op)

@@ -44,6 +44,7 @@ DANISH_KEYWORDS = {
     "OK": "OK",
     "CLOSE": "LUK",
     "RELEASE": "FRIGIV",
+    "START": "START",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

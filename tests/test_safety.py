@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import Coach
-from flows.inputs import StartFlow, Text
+from flows.inputs import Resume, StartFlow, Text
 from storage.interface import EscalationStatus, InboundRecord, NotificationStatus
 from tests.transcript import Chat, play
 
@@ -297,13 +298,18 @@ async def test_overdue_escalations_fire_at_once_after_a_restart(tmp_path: Path, 
         chat = await Chat.open(app)
         await chat.say("jeg vil tage mit liv i nat")
     assert [c for c, _ in first.sent] == ["coach"]
-    clock.advance(timedelta(hours=1))  # the bot was down past the 15-minute deadline
+    clock.advance(timedelta(minutes=20))  # the bot was down past the 15-minute deadline
     second = CapturingCoachChannel()
     async with open_app(db, clock, coach_channels={"console": second}) as app:
         await app.escalations.tick()  # what `python -m bot chat` does at start
         assert [c for c, _ in second.sent] == ["coach", "backup"]
         escalation = await app.storage.escalation(1)
         assert escalation is not None and escalation.tier == 1
+    clock.advance(timedelta(hours=1))  # down again, past two more deadlines: straight to the clinical lead
+    third = CapturingCoachChannel()
+    async with open_app(db, clock, coach_channels={"console": third}) as app:
+        await app.escalations.tick()
+        assert [c for c, _ in third.sent] == ["coach", "backup", "lead"]
 
 
 async def test_out_of_hours_the_reply_says_no_coach_is_reading(safe_app: App, clock: FakeClock) -> None:
@@ -315,3 +321,167 @@ async def test_out_of_hours_the_reply_says_no_coach_is_reading(safe_app: App, cl
         < Coaches læser ikke med om aftenen, om natten og i weekenden.
         < En coach har fået besked
     """)
+
+
+SCREEN_WITH_MESSAGE = SCREEN.replace("""  - id: sleep
+    type: scale""", """  - id: thanks
+    type: message
+    text: {da: "Tak for det svar.", en: "Thanks for that answer."}
+  - id: sleep
+    type: scale""").replace("id: screen", "id: screen2")
+
+
+class SlowCoachChannel(CapturingCoachChannel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def notify(self, coach: Coach, text: str) -> None:
+        await self.release.wait()
+        await super().notify(coach, text)
+
+
+async def test_the_safety_reply_never_waits_for_a_coach_channel(tmp_path: Path, clock: FakeClock) -> None:
+    slow = SlowCoachChannel()
+    async with open_app(str(tmp_path / "bot.db"), clock, coach_channels={"console": slow}) as app:
+        participant = await app.storage.get_or_create_participant("p-30", "da", clock.now())
+        await asyncio.wait_for(app.loop.handle(participant, Text("selvmord"), "console"), 5)
+        [reply, *_] = await app.storage.pending_outbox("console")
+        assert reply.payload["text"].startswith("Tak, fordi du fortæller mig det.")
+        assert slow.sent == []  # the coach's channel is still busy; the person already has their answer
+        slow.release.set()
+        await app.loop.settle()
+        assert [c for c, _ in slow.sent] == ["coach"]
+
+
+async def test_a_new_signal_after_acknowledgement_reaches_the_coach_who_has_it(
+        safe_app: App, clock: FakeClock, coaches: CapturingCoachChannel) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.say("jeg tager mit liv i nat")
+    await safe_app.desk.handle("coach", "OK 1")
+    clock.advance(timedelta(hours=5))
+    await chat.say("nej")
+    await chat.say("jeg har pillerne klar nu, farvel for altid")
+    assert [c for c, _ in coaches.sent] == ["coach", "coach"]
+    assert "farvel for altid" in coaches.sent[1][1]
+
+
+async def test_a_level_rise_lost_in_a_crash_is_announced_at_restart(tmp_path: Path, clock: FakeClock) -> None:
+    db = str(tmp_path / "bot.db")
+    first = CapturingCoachChannel()
+    async with open_app(db, clock, coach_channels={"console": first}) as app:
+        chat = await Chat.open(app)
+        await chat.say("selvmord")
+        await chat.say("nej")
+        clock.advance(timedelta(minutes=3))
+        app.loop.escalation_listeners.clear()  # as if the process died before announcing the next signal
+        await chat.say("jeg tager mit liv i nat")
+    assert [c for c, _ in first.sent] == ["coach"]
+    second = CapturingCoachChannel()
+    async with open_app(db, clock, coach_channels={"console": second}) as app:
+        await app.escalations.tick()
+        assert [c for c, _ in second.sent] == ["coach"] and "(høj)" in second.sent[0][1]
+
+
+async def test_declining_before_a_message_step_then_continuing(safe_app: App, tmp_path: Path) -> None:
+    (tmp_path / "flows" / "screen2.yaml").write_text(SCREEN_WITH_MESSAGE, encoding="utf-8")
+    async with open_app(str(tmp_path / "other.db"), safe_app.clock, tmp_path / "flows",
+                        coach_channels={"console": CapturingCoachChannel()}) as app:
+        chat = await Chat.open(app)
+        await play(chat, """
+            > (start screen2)
+            > 5
+            > 2
+            < Vil du svare på nogle få korte spørgsmål
+            > STOP
+            < Det er helt i orden.
+            < Spørgeskemaet er sat på pause.
+            > FORTSÆT
+            < Velkommen tilbage.
+            < Tak for det svar.
+            < (3/3) Hvordan sover du?
+            > 6
+            < Tak for dine svar.
+        """)
+        assert [(a["item_id"], a["value"]) for a in await app.storage.export_answers()] == [
+            ("mood", 5), ("dead", 2), ("sleep", 6)]
+
+
+async def test_the_questionnaire_survives_an_expired_safety_check(safe_app: App, clock: FakeClock) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.start("pss10")
+    await chat.say("2")
+    await chat.say("selvmord")
+    await chat.say("ja")
+    clock.advance(timedelta(days=2))  # the safety check (1 day) expires unanswered
+    await play(chat, """
+        > hej
+        < Det spørgeskema, du var i gang med, er lukket
+        < Spørgeskemaet er sat på pause. Skriv FORTSÆT
+        > FORTSÆT
+        < Velkommen tilbage.
+        < (2/10)
+    """)
+
+
+async def test_an_unanswered_offer_lapses_and_does_not_block_routine_flows(safe_app: App, clock: FakeClock) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.say("selvmord")
+    assert await chat.start("pss10") == ""  # just offered: routine waits
+    clock.advance(timedelta(days=2))
+    assert "(1/10)" in await chat.start("pss10")
+
+
+async def test_unclear_answers_to_the_offer_end_it_gently(safe_app: App) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.start("pss10")
+    await play(chat, """
+        > selvmord
+        < Vil du svare på nogle få korte spørgsmål
+        > måske
+        < Vil du svare på nogle få korte spørgsmål
+        > hvad
+        < Vil du svare på nogle få korte spørgsmål
+        > ved ikke
+        < Det er helt i orden. En coach kontakter dig stadig.
+        < Spørgeskemaet er sat på pause.
+    """)
+
+
+async def test_under_a_hold_the_questionnaire_comes_back_paused(safe_app: App) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.start("pss10")
+    await chat.say("2")
+    await chat.say("jeg tager mit liv i nat")
+    await chat.say("ja")
+    for answer in ["nej", "nej", "nej"]:
+        reply = await chat.say(answer)
+    assert "Spørgeskemaet er sat på pause." in reply and "(2/10)" not in reply
+    assert "(2/10)" not in await chat.feed(Resume())  # not even when the person comes back
+    await safe_app.desk.handle("coach", "LUK 1 Talt med personen, plan lagt")
+    assert "(2/10)" in await chat.say("FORTSÆT")
+
+
+async def test_coach_desk_refuses_odd_numbers_and_empty_notes(safe_app: App) -> None:
+    chat = await Chat.open(safe_app)
+    await chat.say("selvmord")
+    help_text = "Kommandoer: LISTE"
+    for odd in ["OK ²", "OK ١", "VIS 99999999999999999999", "OK", "OK abc"]:
+        assert (await safe_app.desk.handle("coach", odd) or "").startswith(help_text), odd
+    assert "Kvitteret for #1" in (await safe_app.desk.handle("coach", "OK #1") or "")
+    assert "LUK 1 <note>" in (await safe_app.desk.handle("coach", "LUK 1 .") or "")
+
+
+async def test_if_the_engine_fails_a_risky_message_still_gets_the_safety_reply(
+        safe_app: App, coaches: CapturingCoachChannel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.conversation
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(bot.conversation, "advance", broken)
+    chat = await Chat.open(safe_app)
+    reply = await chat.say("jeg tager mit liv i nat")
+    assert reply.startswith("Tak, fordi du fortæller mig det.") and "ring 112" in reply
+    assert "Undskyld, der gik noget galt hos os." in reply
+    assert len(await safe_app.storage.escalations()) == 1 and [c for c, _ in coaches.sent] == ["coach"]

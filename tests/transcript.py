@@ -53,6 +53,7 @@ class Chat:
         before = len(self.channel.sent)
         await self.app.loop.handle(self.participant, inp, "console", inbound)
         await deliver_pending(self.app.storage, self.channel, self.app.clock)
+        await self.app.loop.settle()  # let coach alerts finish, so a test can look at them
         return "\n\n".join(self.channel.sent[before:])
 
     async def say(self, text: str) -> str:

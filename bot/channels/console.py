@@ -72,7 +72,15 @@ class ConsoleSession:
             await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
         except Exception:
             log.exception("console message %s could not be processed", inbound.channel_message_id)
-            self.channel.write(self.loop.catalogs.gettext(self.participant.lang, phrases.NOT_SAVED))
+            lang = self.participant.lang
+            level = self.loop.risk_in(text)
+            if level is not None:  # not saved, so no coach knows: at least the person gets the contacts
+                log.critical("a risk signal from participant %s could not be stored: tell a coach now",
+                             self.participant.ref)
+                lines = [self.loop.catalogs.gettext(lang, phrases.SAFETY_HEARD),
+                         *self.loop.deployment.contact_lines(level, lang, self.clock.now())]
+                self.channel.write("\n".join(lines))
+            self.channel.write(self.loop.catalogs.gettext(lang, phrases.NOT_SAVED))
             return
         crash_point("after-commit")  # committed, nothing shown yet: the worst moment for a crash
         await self.flush()

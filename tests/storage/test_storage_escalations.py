@@ -684,7 +684,7 @@ async def test_migration_2_brings_a_version_1_database_to_the_current_schema(tmp
             ledger = (
                 (await aconn.execute(text("SELECT version FROM schema_migrations ORDER BY version"))).scalars().all()
             )
-        assert ledger == [1, 2] == [m.version for m in MIGRATIONS]
+        assert ledger[:2] == [1, 2] and ledger == [m.version for m in MIGRATIONS]
         # Old data is untouched and works with the new tables.
         conversation = await store.load_conversation(1)
         assert (conversation.state, conversation.revision) == ({"at": "q3"}, 4)
