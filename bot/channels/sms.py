@@ -1,0 +1,245 @@
+"""SMS through Twilio: signed inbound webhooks into the loop, and the outbox out, paced and retried.
+
+Inbound: the signature is checked against the public URL, the MessageSid is the dedupe key, and the
+message is committed (inbox row and the whole step) before Twilio gets its 200. Unknown numbers get one
+polite reply and nothing else. STOP-words opt the number out: nothing more is sent to it but the
+confirmation, until the person writes START.
+
+Outbound: rows of the outbox are sent oldest first, at most `segments_per_second`, with a status callback
+so delivery is recorded. Twilio error 21610 (the recipient has opted out at the carrier) marks the number
+opted out; rate limits and server errors are retried with back-off; other refusals are given up and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from bot.channels.base import as_plain_text
+from bot.clock import Clock
+from bot.conversation import ConversationLoop
+from bot.gsm import segments, to_gsm
+from bot.phone import PhoneNumberError, masked, normalize
+from bot.rendering import Catalogs
+from flows import phrases
+from flows.inputs import Resume, Text
+from flows.textnorm import fold
+from storage.interface import AddressStatus, InboundRecord, OutboxRow, Storage
+
+log = logging.getLogger(__name__)
+CHANNEL = "sms"
+OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "afmeld", "afmeld alle",
+                           "stop alle", "frameld"})
+OPT_IN_WORDS = frozenset({"start", "unstop", "tilmeld", "yes"})
+OPTED_OUT_BY_CARRIER = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_ATTEMPTS = 5
+
+
+class SmsSender(Protocol):
+    """The part of the twilio client we use; `TwilioSender` is the real one."""
+
+    async def send(self, to: str, body: str, status_callback: str | None) -> str: ...
+
+
+class SendRefused(Exception):
+    """The provider refused the message; `status` is the HTTP status, `code` the provider's error code."""
+
+    def __init__(self, status: int, code: int | None) -> None:
+        super().__init__(f"refused: HTTP {status}, code {code}")
+        self.status = status
+        self.code = code
+
+
+@dataclass
+class Pacer:
+    """At most `rate` segments a second, spread evenly (a token bucket one second deep)."""
+
+    rate: float
+    _next: float = 0.0
+
+    async def wait(self, cost: int) -> None:
+        now = time.monotonic()
+        start = max(now, self._next)
+        self._next = start + cost / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+class SmsChannel:
+    name = CHANNEL
+
+    def __init__(self, storage: Storage, loop: ConversationLoop, sender: SmsSender, catalogs: Catalogs,
+                 clock: Clock, status_callback_url: str | None, segments_per_second: float = 10.0) -> None:
+        self.storage = storage
+        self.loop = loop
+        self.sender = sender
+        self.catalogs = catalogs
+        self.clock = clock
+        self.status_callback_url = status_callback_url
+        self.pacer = Pacer(segments_per_second)
+        self.wakeup = asyncio.Event()
+
+    # -- inbound -------------------------------------------------------------------------------------------
+
+    async def receive(self, form: Mapping[str, str]) -> str | None:
+        """Handle a verified inbound SMS; returns a reply to put in the TwiML response (unknown senders only)."""
+        message_sid, body = form.get("MessageSid", ""), form.get("Body", "")
+        try:
+            sender = normalize(form.get("From", ""))
+        except PhoneNumberError:
+            log.warning("inbound SMS %s without a usable sender number; ignored", message_sid)
+            return None
+        participant = await self.storage.participant_by_address(CHANNEL, sender)
+        if participant is None:
+            log.info("SMS from an unknown number %s; answered politely, nothing else", masked(sender))
+            return "\n\n".join(self.catalogs.gettext(lang, phrases.SMS_UNKNOWN_SENDER) for lang in ("da", "en"))
+        inbound = InboundRecord(CHANNEL, message_sid, self.clock.now())
+        word = fold(body)
+        if word in OPT_OUT_WORDS:  # ends any questionnaire; only the confirmation goes out
+            await self._opt(participant.id, sender, AddressStatus.OPTED_OUT)
+            await self.loop.handle(participant, Text("STOP"), CHANNEL, inbound, notice=phrases.SMS_OPTED_OUT)
+        elif word in OPT_IN_WORDS:  # welcome back, and where they were
+            await self._opt(participant.id, sender, AddressStatus.ACTIVE)
+            await self.loop.handle(participant, Resume(), CHANNEL, inbound, notice=phrases.SMS_OPTED_IN)
+        else:
+            await self.loop.handle(participant, Text(body), CHANNEL, inbound)
+        self.wakeup.set()
+        return None
+
+    async def _opt(self, participant_id: int, number: str, status: AddressStatus) -> None:
+        await self.storage.set_address(participant_id, CHANNEL, number, status, self.clock.now())
+
+    async def status(self, form: Mapping[str, str]) -> None:
+        """A verified status callback: record what happened to the message."""
+        sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        row = await self.storage.outbox_by_provider_id(sid)
+        if row is None:
+            log.warning("status callback for unknown message %s", sid)
+            return
+        code = form.get("ErrorCode") or ""
+        await self.storage.mark_delivery(row.id, sid, status, self.clock.now(), code)
+        if status in ("undelivered", "failed") and code == str(OPTED_OUT_BY_CARRIER):
+            await self._carrier_opt_out(row.participant_id)
+
+    async def _carrier_opt_out(self, participant_id: int) -> None:
+        for address in await self.storage.addresses(participant_id):
+            if address.channel == CHANNEL:
+                await self._opt(participant_id, address.address, AddressStatus.OPTED_OUT)
+
+    # -- outbound ------------------------------------------------------------------------------------------
+
+    async def deliver_pending(self, limit: int = 100) -> int:
+        sent = 0
+        rows = await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now())  # type: ignore[call-arg]
+        for row in rows:
+            sent += await self.deliver(row)
+        return sent
+
+    async def deliver(self, row: OutboxRow) -> int:
+        now = self.clock.now()
+        address = next((a for a in await self.storage.addresses(row.participant_id) if a.channel == CHANNEL), None)
+        allowed = address is not None and (address.status is AddressStatus.ACTIVE
+                                           or (row.payload.get("even_if_opted_out")
+                                               and address.status is AddressStatus.OPTED_OUT))
+        if address is None or not allowed:
+            await self.storage.give_up_outbox(row.id, now, "no active SMS address")
+            return 0
+        body = to_gsm(as_plain_text(row.payload))
+        await self.pacer.wait(segments(body))
+        try:
+            sid = await self.sender.send(address.address, body, self.status_callback_url)
+        except SendRefused as refused:
+            await self._refused(row, address.address, refused)
+            return 0
+        except Exception as exc:  # network trouble: try again later
+            log.warning("SMS outbox row %s: %s; will retry", row.id, type(exc).__name__)
+            await self._retry_later(row, type(exc).__name__)
+            return 0
+        await self.storage.mark_delivery(row.id, sid, "sent", self.clock.now())
+        return 1
+
+    async def _refused(self, row: OutboxRow, number: str, refused: SendRefused) -> None:
+        now = self.clock.now()
+        if refused.code == OPTED_OUT_BY_CARRIER:
+            await self._opt(row.participant_id, number, AddressStatus.OPTED_OUT)
+            await self.storage.give_up_outbox(row.id, now, f"code {refused.code}")
+        elif refused.status in RETRYABLE_STATUS:
+            await self._retry_later(row, f"HTTP {refused.status}")
+        else:
+            log.error("SMS outbox row %s refused for good (HTTP %s, code %s)", row.id, refused.status, refused.code)
+            await self.storage.give_up_outbox(row.id, now, f"HTTP {refused.status} code {refused.code}")
+
+    async def _retry_later(self, row: OutboxRow, detail: str) -> None:
+        now = self.clock.now()
+        if row.attempts + 1 >= MAX_ATTEMPTS:
+            log.error("SMS outbox row %s given up after %s attempts", row.id, row.attempts + 1)
+            await self.storage.give_up_outbox(row.id, now, detail)
+            return
+        await self.storage.defer_outbox(row.id, now + timedelta(seconds=2 ** (row.attempts + 1)), now, detail)
+
+    async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
+        """The dispatcher task: send what is due, then wait for a wake-up or the next poll."""
+        while True:
+            try:
+                await self.deliver_pending()
+            except Exception:
+                log.exception("SMS dispatcher failed; retrying")
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), poll.total_seconds())
+
+
+TWILIO_API = "https://api.twilio.com"
+
+
+def _http_client(base_url: str | None) -> Any:
+    """twilio's own aiohttp client, with two changes: basic auth sent as a header (the stock client builds
+    aiohttp.BasicAuth, deprecated in aiohttp 3.14: twilio/twilio-python#931), and an optional other API
+    address (`TWILIO_API_BASE_URL`: a proxy, or the fake Twilio in tests)."""
+    from twilio.http.async_http_client import AsyncTwilioHttpClient
+
+    class HeaderAuthHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+        async def request(self, method: str, url: str, params: Any = None, data: Any = None,
+                          headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None,
+                          timeout: float | None = None, allow_redirects: bool = False) -> Any:
+            if auth is not None:
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("latin-1")).decode()
+                headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+            if base_url and url.startswith(TWILIO_API):
+                url = base_url.rstrip("/") + url[len(TWILIO_API):]
+            return await super().request(method, url, params, data, headers, None, timeout, allow_redirects)
+
+    return HeaderAuthHttpClient()
+
+
+class TwilioSender:
+    """The real sender: twilio's async client. `close()` when done."""
+
+    def __init__(self, account_sid: str, auth_token: str, from_: str, api_base_url: str | None = None) -> None:
+        from twilio.rest import Client
+
+        self.http_client = _http_client(api_base_url)
+        self.client = Client(account_sid, auth_token, http_client=self.http_client)
+        self.from_ = from_
+
+    async def send(self, to: str, body: str, status_callback: str | None) -> str:
+        from twilio.base.exceptions import TwilioRestException
+
+        sender = {"messaging_service_sid": self.from_} if self.from_.startswith("MG") else {"from_": self.from_}
+        options: dict[str, Any] = {"status_callback": status_callback} if status_callback else {}
+        try:
+            message = await self.client.messages.create_async(to=to, body=body, **sender, **options)
+        except TwilioRestException as exc:
+            raise SendRefused(exc.status, exc.code) from exc
+        return str(message.sid)
+
+    async def close(self) -> None:
+        await self.http_client.close()

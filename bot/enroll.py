@@ -1,0 +1,107 @@
+"""Enrolment: an administrator adds participants one by one or from a CSV file.
+
+Each participant gets a pseudonymous reference (used everywhere else), their phone number in E.164 for SMS,
+and for Telegram a one-time code for the deep link `https://t.me/<bot>?start=<code>` (only the code's
+digest is stored; it expires). A CSV import never stops at a bad row: it reports every rejected row and why,
+without echoing phone numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TextIO
+
+from bot.phone import PhoneNumberError, normalize
+from storage.interface import Enrollment, Participant, Storage
+
+LINK_CODE_LIFETIME = timedelta(days=14)
+CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach")
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def new_ref() -> str:
+    """A pseudonym that says nothing about the person: 'p-' and eight letters/digits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud on the phone
+    return "p-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+@dataclass(frozen=True)
+class Invite:
+    participant: Participant
+    telegram_link: str | None  # the deep link to send or print; None without --telegram
+
+
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    name: str
+    phone: str | None = None
+    telegram: bool = False
+    lang: str = "da"
+    start_date: date | None = None
+    coach: str | None = None
+
+
+class EnrolmentError(ValueError):
+    """A row or request that cannot be enrolled; the message says why without echoing contact data."""
+
+
+def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
+    if not request.name.strip():
+        raise EnrolmentError("a name is needed")
+    if request.lang not in ("da", "en"):
+        raise EnrolmentError("lang must be da or en")
+    if request.phone is None and not request.telegram:
+        raise EnrolmentError("give a phone number, --telegram, or both: otherwise the bot cannot reach them")
+    if request.coach is not None and request.coach not in set(coaches):
+        raise EnrolmentError("the coach is not in the deployment configuration")
+    try:
+        phone = normalize(request.phone) if request.phone else None
+    except PhoneNumberError as exc:
+        raise EnrolmentError(str(exc)) from exc
+    return Enrollment(new_ref(), request.name.strip(), request.lang, request.start_date, request.coach, phone)
+
+
+async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
+                bot_username: str) -> Invite:
+    enrollment = check(request, coaches)
+    try:
+        participant = await storage.enroll(enrollment, now)
+    except ValueError as exc:
+        raise EnrolmentError(str(exc)) from exc
+    link = None
+    if request.telegram:
+        code = secrets.token_urlsafe(12)
+        await storage.add_link_code(participant.id, code_digest(code), now + LINK_CODE_LIFETIME, now)
+        link = f"https://t.me/{bot_username}?start={code}"
+    return Invite(participant, link)
+
+
+def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentError]]:
+    """Rows as requests, or the reason a row cannot be read; row numbers count the header as row 1."""
+    reader = csv.DictReader(source)
+    missing = {"name"} - set(reader.fieldnames or [])
+    if missing:
+        return [(1, EnrolmentError(f"the header must have the columns {', '.join(CSV_COLUMNS)} (name is required)"))]
+    rows: list[tuple[int, EnrolmentRequest | EnrolmentError]] = []
+    for number, row in enumerate(reader, start=2):
+        try:
+            start = row.get("start_date") or ""
+            rows.append((number, EnrolmentRequest(
+                name=row.get("name") or "",
+                phone=(row.get("phone") or "").strip() or None,
+                telegram=(row.get("telegram") or "").strip().lower() in ("1", "yes", "ja", "true", "x"),
+                lang=(row.get("lang") or "da").strip() or "da",
+                start_date=date.fromisoformat(start.strip()) if start.strip() else None,
+                coach=(row.get("coach") or "").strip() or None,
+            )))
+        except ValueError:
+            rows.append((number, EnrolmentError("start_date must look like 2026-11-23")))
+    return rows

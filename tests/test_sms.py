@@ -1,0 +1,161 @@
+"""SMS end to end: signed Twilio webhooks into the bot over HTTP, replies out through the real twilio SDK to a
+fake Twilio REST server on localhost, status callbacks back in. Nothing here is a mock of our own code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import App, open_app
+from bot.channels.sms import SmsChannel, TwilioSender
+from bot.clock import FakeClock
+from bot.rendering import Catalogs
+from bot.web import create_web_app
+from flows.inputs import StartFlow
+from storage.interface import AddressStatus, Enrollment
+from tests.fakes.twilio import FakeTwilio, serve
+
+PHONE = "+4512345678"
+OUR_NUMBER = "+4570000000"
+
+
+@dataclass
+class Sms:
+    app: App
+    fake: FakeTwilio
+    channel: SmsChannel
+    url: str
+    http: httpx.AsyncClient
+
+    async def text(self, body: str, sender: str = PHONE, sid: str | None = None) -> httpx.Response:
+        """The participant sends an SMS: Twilio posts it, signed, to our public webhook URL."""
+        headers, form = self.fake.signed_inbound(f"{self.url}/twilio/sms", From=sender, To=OUR_NUMBER, Body=body,
+                                                 MessageSid=sid)
+        return await self.http.post(f"{self.url}/twilio/sms", data=form, headers=headers)
+
+    async def replies(self) -> list[str]:
+        """Send what the outbox holds and return the texts that reached Twilio since the last call."""
+        before = len(self.fake.sent)
+        await self.channel.deliver_pending()
+        return [m["body"] for m in self.fake.sent[before:]]
+
+
+@pytest.fixture
+async def sms(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sms]:
+    async with FakeTwilio() as fake, open_app(str(tmp_path / "bot.db"), clock, coach_channels={}) as app:
+        await app.storage.enroll(Enrollment("p-sms", "Test Person", "da", phone=PHONE), clock.now())
+        sender = TwilioSender(fake.account_sid, fake.auth_token, OUR_NUMBER, api_base_url=fake.url)
+        channel = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000)
+        web = create_web_app(app.storage, channel, fake.auth_token, public_base_url="")
+        try:
+            async with serve(web) as url, httpx.AsyncClient() as http:
+                channel.status_callback_url = f"{url}/twilio/status"
+                web.state.public_base_url = url
+                yield Sms(app, fake, channel, url, http)
+        finally:
+            await sender.close()
+
+
+async def test_a_pss10_over_sms_with_digits_and_the_choices_listed(sms: Sms) -> None:
+    participant = await sms.app.storage.participant_by_address("sms", PHONE)
+    assert participant is not None
+    await sms.app.loop.handle(participant, StartFlow("pss10"), "sms")
+    intro, first = await sms.replies()
+    assert intro.startswith("Nu kommer 10 spørgsmål")
+    assert first.startswith("(1/10) Hvor ofte inden for den sidste måned er du blevet oprevet")
+    assert first.endswith("0 = Aldrig\n1 = Næsten aldrig\n2 = Ind i mellem\n3 = Ret ofte\n4 = Meget ofte")
+    for answer in ["2"] * 2:
+        assert (await sms.text(answer)).status_code == 200
+    third = (await sms.replies())[-1]
+    assert 'nervøs og "stresset"?' in third  # curly quotes replaced: the message stays GSM-7
+    assert sms.fake.sent[-1]["num_segments"] == 2
+    for _ in range(8):
+        await sms.text("2")
+    assert "Din score er 20 ud af 40." in (await sms.replies())[-1]
+    scores = await sms.app.storage.export_scores()
+    assert [(s["participant"], s["value"]) for s in scores] == [("p-sms", 20)]
+
+
+async def test_forged_requests_are_refused_and_nothing_is_stored(sms: Sms) -> None:
+    headers, form = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="2")
+    tampered = await sms.http.post(f"{sms.url}/twilio/sms", data={**form, "Body": "4"}, headers=headers)
+    unsigned = await sms.http.post(f"{sms.url}/twilio/sms", data=form)
+    wrong_url = sms.fake.signed_inbound("https://elsewhere.example/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="2")
+    elsewhere = await sms.http.post(f"{sms.url}/twilio/sms", data=wrong_url[1], headers=wrong_url[0])
+    assert [tampered.status_code, unsigned.status_code, elsewhere.status_code] == [403, 403, 403]
+    not_a_form = await sms.http.post(f"{sms.url}/twilio/sms", content=b"\x00\xff" * 10, headers=headers)
+    huge = await sms.http.post(f"{sms.url}/twilio/sms", data={"Body": "x" * 100_000}, headers=headers)
+    assert (not_a_form.status_code, huge.status_code) == (415, 413)
+    assert await sms.replies() == [] and await sms.app.storage.export_answers() == []
+
+
+async def test_a_retried_webhook_is_processed_once(sms: Sms) -> None:
+    first = await sms.text("hej", sid="SM" + "1" * 32)
+    again = await sms.text("hej", sid="SM" + "1" * 32)
+    assert first.status_code == again.status_code == 200
+    assert len(await sms.replies()) == 1
+
+
+async def test_unknown_numbers_get_one_polite_reply_and_nothing_else(sms: Sms) -> None:
+    response = await sms.text("hvem er du?", sender="+4599999999")
+    assert response.status_code == 200
+    assert "Dette nummer kender dig ikke" in response.text and "This number does not know you" in response.text
+    assert await sms.app.storage.participant_by_address("sms", "+4599999999") is None
+    assert await sms.replies() == []
+
+
+async def test_stop_opts_out_start_opts_back_in(sms: Sms) -> None:
+    participant = await sms.app.storage.participant_by_address("sms", PHONE)
+    assert participant is not None
+    await sms.app.loop.handle(participant, StartFlow("pss10"), "sms")
+    await sms.replies()
+    await sms.text("STOP")
+    assert await sms.replies() == ["Du får ikke flere sms'er fra os. Skriv START for at få dem igen."]
+    [address] = await sms.app.storage.addresses(participant.id)
+    assert address.status is AddressStatus.OPTED_OUT
+    await sms.app.loop.handle(participant, StartFlow("who5"), "sms")
+    assert await sms.replies() == []  # nothing reaches an opted-out number
+    await sms.text("START")
+    back = await sms.replies()
+    assert back[0] == "Velkommen tilbage. Du får vores sms'er igen. Skriv STOP for at stoppe dem."
+    await sms.text("HJÆLP")
+    assert "TILBAGE: ret dit forrige svar" in (await sms.replies())[0]
+
+
+async def test_delivery_reports_and_a_carrier_opt_out(sms: Sms) -> None:
+    participant = await sms.app.storage.participant_by_address("sms", PHONE)
+    assert participant is not None
+    await sms.text("hej")
+    await sms.replies()
+    sid = sms.fake.sent[-1]["sid"]
+    response = await sms.fake.deliver_status(sid, "delivered")
+    assert response.status_code == 204
+    row = await sms.app.storage.outbox_by_provider_id(sid)
+    assert row is not None
+    sms.fake.fail_next(1, status=400, code=21610)
+    await sms.text("hej igen")
+    assert await sms.replies() == []
+    [address] = await sms.app.storage.addresses(participant.id)
+    assert address.status is AddressStatus.OPTED_OUT
+
+
+async def test_rate_limits_are_retried_later(sms: Sms, clock: FakeClock) -> None:
+    from datetime import timedelta
+
+    sms.fake.fail_next(1, status=429, code=20429)
+    await sms.text("hej")
+    assert await sms.replies() == []
+    clock.advance(timedelta(seconds=5))
+    assert len(await sms.replies()) == 1
+
+
+async def test_a_risky_sms_gets_the_safety_reply(sms: Sms) -> None:
+    await sms.text("jeg tænker på selvmord")
+    safety, offer = await sms.replies()
+    assert safety.startswith("Tak, fordi du fortæller mig det.") and "Livslinien: 70 201 201." in safety
+    assert offer.startswith("Vil du svare på nogle få korte spørgsmål")
+    assert len(await sms.app.storage.escalations()) == 1
