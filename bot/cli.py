@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from bot import config
@@ -54,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     coach.add_argument("--coach", required=True, metavar="ID", help="your coach id from the deployment configuration")
     _add_db(coach)
 
+    run = commands.add_parser("run", help="run the bot: every configured channel (Telegram, SMS) and its webhooks, "
+                                          "or the console when none is configured")
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    _add_db(run)
+
+    enroll = commands.add_parser("enroll", help="enrol participants (one, or many from a CSV file)")
+    enroll.add_argument("--name", help="the participant's name (shown to coaches only)")
+    enroll.add_argument("--phone", help="mobile number for SMS, e.g. 12345678 or +4512345678")
+    enroll.add_argument("--telegram", action="store_true", help="make a Telegram invite link")
+    enroll.add_argument("--lang", choices=["da", "en"], default="da")
+    enroll.add_argument("--start-date", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    enroll.add_argument("--coach", metavar="ID", help="the participant's coach (an id from the configuration)")
+    enroll.add_argument("--csv", type=Path, metavar="FILE",
+                        help="enrol every row (columns: name, phone, telegram, lang, start_date, coach)")
+    _add_db(enroll)
+
     escalations = commands.add_parser("escalations", help="risk escalations")
     escalation_commands = escalations.add_subparsers(dest="escalations_command", required=True, metavar="ACTION")
     listing = escalation_commands.add_parser("list", help="print escalations, newest first")
@@ -79,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_export(args))
         if args.command == "coach":
             return asyncio.run(_coach(args))
+        if args.command == "enroll":
+            return asyncio.run(_enroll(args))
+        if args.command == "run":
+            from bot.server import run_server
+
+            return asyncio.run(run_server(args.db, args.host, args.port))
         if args.command == "escalations":
             return asyncio.run(_escalations(args))
         return asyncio.run(_chat(args))
@@ -167,6 +191,47 @@ async def _coach(args: argparse.Namespace) -> int:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+
+async def _enroll(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.enroll import EnrolmentError, EnrolmentRequest, enrol, read_csv
+    from flows import phrases
+    from flows.inputs import SetLanguage
+
+    if args.csv is None and not args.name:
+        print("give --name (and --phone and/or --telegram), or --csv FILE", file=sys.stderr)
+        return 2
+    if args.csv is not None:
+        with args.csv.open(encoding="utf-8-sig", newline="") as source:
+            rows = read_csv(source)
+    else:
+        rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach))]
+    bot_username = os.environ.get("TELEGRAM_BOT_USERNAME", "your_bot")
+    enrolled, rejected = 0, []
+    async with open_app(args.db) as app:
+        for done, (number, request) in enumerate(rows, start=1):
+            if args.csv is not None:
+                filled = 30 * done // len(rows)
+                print(f"\r[{'=' * filled}{' ' * (30 - filled)}] {done}/{len(rows)}", end="", file=sys.stderr)
+            if isinstance(request, EnrolmentError):
+                rejected.append((number, str(request)))
+                continue
+            try:
+                invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), bot_username)
+            except EnrolmentError as exc:
+                rejected.append((number, str(exc)))
+                continue
+            enrolled += 1
+            if request.phone:  # the first SMS: it tells them they are signed up, and how to stop
+                await app.loop.handle(invite.participant, SetLanguage(request.lang), "sms", notice=phrases.SMS_INVITE)
+            print(f"{invite.participant.ref}" + (f"\t{invite.telegram_link}" if invite.telegram_link else ""))
+    if args.csv is not None:
+        print(file=sys.stderr)
+    print(f"{enrolled} enrolled, {len(rejected)} rejected", file=sys.stderr)
+    for number, reason in rejected:
+        print(f"  row {number}: {reason}" if number else f"  {reason}", file=sys.stderr)
+    return 0 if not rejected else 1
 
 
 async def _escalations(args: argparse.Namespace) -> int:

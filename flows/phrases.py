@@ -100,6 +100,8 @@ STATUS_CLOSED = N_("closed")
 SMS_UNKNOWN_SENDER = N_("Hello. This number does not know you, so I cannot help here. If you take part in a stress "
                         "programme, ask your coach to add your number.")
 SMS_OPTED_OUT = N_("You will get no more text messages from us. Write START to get them again.")
+SMS_INVITE = N_("Hello. You are now signed up for the stress programme's text messages. We will write when there "
+                "is something for you. Write HELP for help and STOP if you want no more messages.")
 SMS_OPTED_IN = N_("Welcome back. You will get our text messages again. Write STOP to stop them.")
 
 # The terminal (console channel) only

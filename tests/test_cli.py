@@ -121,3 +121,27 @@ def test_flows_check_with_a_database_finds_an_edit_without_a_new_version(tmp_pat
     version_line = next(n for n, row in enumerate(source.splitlines(), 1) if row.startswith("version:"))
     assert result.returncode == 1
     assert f"life_satisfaction.yaml:{version_line}: error: the file was changed after version 1" in result.stdout
+
+
+def test_enrol_one_participant_and_a_csv_with_bad_rows(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    one = bot("enroll", "--name", "Anna Test", "--phone", "12 34 56 78", "--telegram", db=db,
+              env={"TELEGRAM_BOT_USERNAME": "stress_test_bot"})
+    ref, link = one.stdout.strip().split("\t")
+    assert ref.startswith("p-") and link.startswith("https://t.me/stress_test_bot?start=")
+    assert "12345678" not in one.stdout + one.stderr  # a phone number is never echoed
+    people = tmp_path / "people.csv"
+    people.write_text("name,phone,telegram,lang,start_date,coach\n"
+                      "Bo,+45 87 65 43 21,,en,2026-12-01,coach\n"
+                      ",11111111,,da,,\n"  # no name
+                      "Cai,1234,,da,,\n"  # not a phone number
+                      "Dan,12345678,,da,,\n"  # Anna's number
+                      "Eva,,,da,,\n"  # no way to reach her
+                      "Finn,22222222,,da,01-12-2026,\n"  # a date the wrong way round
+                      "Gry,33333333,,da,,nobody\n", encoding="utf-8")  # an unknown coach
+    many = bot("enroll", "--csv", str(people), db=db, check=False)
+    assert many.returncode == 1
+    assert "1 enrolled, 6 rejected" in many.stderr
+    for row in (3, 4, 5, 6, 7, 8):
+        assert f"row {row}: " in many.stderr
+    assert "87654321" not in many.stdout + many.stderr and "12345678" not in many.stderr

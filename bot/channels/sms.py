@@ -138,7 +138,7 @@ class SmsChannel:
 
     async def deliver_pending(self, limit: int = 100) -> int:
         sent = 0
-        rows = await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now())  # type: ignore[call-arg]
+        rows = await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now())
         for row in rows:
             sent += await self.deliver(row)
         return sent

@@ -1,0 +1,76 @@
+"""`python -m bot run` as it runs in production: a separate process, its webhooks over HTTP, the real twilio
+SDK sending to the fake Twilio on localhost. Enrol, get the invite, answer, get a reply, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.fakes.twilio import FakeTwilio
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with FakeTwilio() as fake:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
+               "TWILIO_ACCOUNT_SID": fake.account_sid, "TWILIO_AUTH_TOKEN": fake.auth_token,
+               "TWILIO_FROM": "+4570000000", "TWILIO_API_BASE_URL": fake.url, "PUBLIC_BASE_URL": public,
+               "SMS_SEGMENTS_PER_SECOND": "100"}
+        enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Ida", "--phone", "12345678"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert enrolled.returncode == 0, enrolled.stderr
+        server = subprocess.Popen([sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            async with httpx.AsyncClient() as http:
+                async def healthy() -> bool:
+                    try:
+                        return (await http.get(f"{public}/health")).status_code == 200
+                    except httpx.TransportError:
+                        return False
+
+                deadline = time.monotonic() + 30
+                while not await healthy():
+                    assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+                    await asyncio.sleep(0.1)
+                assert (await http.get(f"{public}/ready")).json() == {"status": "ready"}
+                await wait_for(lambda: len(fake.sent) >= 1)  # the invite queued by `enroll`
+                assert fake.sent[0]["to"] == "+4512345678" and fake.sent[0]["body"].startswith("Hej. Du er nu tilmeldt")
+                headers, form = fake.signed_inbound(f"{public}/twilio/sms", From="+4512345678", To="+4570000000",
+                                                    Body="HJÆLP")
+                response = await http.post(f"{public}/twilio/sms", data=form, headers=headers)
+                assert response.status_code == 200 and "<Response></Response>" in response.text
+                await wait_for(lambda: len(fake.sent) >= 2)
+                assert fake.sent[1]["body"].startswith("Du har ikke noget spørgeskema i gang lige nu.")
+                delivered = await fake.deliver_status(fake.sent[1]["sid"], "delivered")
+                assert delivered.status_code == 204
+        finally:
+            server.send_signal(signal.SIGINT)
+            _, err = server.communicate(timeout=30)
+        assert server.returncode == 0, err
+        assert "12345678" not in err  # no phone number in the logs
