@@ -268,7 +268,8 @@ class Storage(Protocol):
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
         """Unsent rows of `channel`, oldest first; rows deferred past `now` (or at all, without `now`) and rows
-        given up are left out."""
+        given up are left out, and so are the later rows of a participant whose earlier row is deferred
+        (messages keep their order)."""
         ...
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None: ...

@@ -156,7 +156,7 @@ class MemoryStorage:
         return None
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
-        """As `SqliteStorage.pending_outbox` (`now` is an extension of the protocol; see storage/contacts.py)."""
+        """As `SqliteStorage.pending_outbox` (the rule is in storage/contacts.py)."""
         self._check_open()
         at = None if now is None else s.require_utc(now)
         return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at)

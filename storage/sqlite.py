@@ -801,11 +801,9 @@ class SqliteStorage:
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
-        """Rows to send on `channel`, oldest first: not sent, not given up, not deferred past `now`, and not
-        behind a deferred row of the same participant (see storage/contacts.py).
-
-        `now` is an extension of `Storage.pending_outbox`: without it a deferred row is never due, so whoever
-        defers rows must pass it."""
+        """Rows to send on `channel`, oldest first: not sent, not given up, not deferred past `now` (without
+        `now`, not deferred at all), and not behind such a deferred row of the same participant on the same
+        channel, so a conversation's messages keep their order (see storage/contacts.py)."""
         at = None if now is None else s.require_utc(now)
         async with self._connect() as conn:
             return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at)

@@ -137,10 +137,17 @@ class SmsChannel:
     # -- outbound ------------------------------------------------------------------------------------------
 
     async def deliver_pending(self, limit: int = 100) -> int:
+        """Send what is due, oldest first; once a participant's message is held back, their later ones wait
+        too, so a person never reads the next question before the one it follows."""
         sent = 0
-        rows = await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now())
-        for row in rows:
-            sent += await self.deliver(row)
+        held: set[int] = set()
+        for row in await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now()):
+            if row.participant_id in held:
+                continue
+            delivered = await self.deliver(row)
+            if not delivered:
+                held.add(row.participant_id)
+            sent += delivered
         return sent
 
     async def deliver(self, row: OutboxRow) -> int:

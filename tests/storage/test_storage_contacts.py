@@ -787,7 +787,7 @@ async def test_contacts_survive_closing_and_reopening_the_file(tmp_path: Path) -
         )
         profile = before[0]
         assert profile is not None and profile.start_date == date(2026, 11, 23)
-        assert [r.attempts for r in await reopened.pending_outbox("sms", now=at(60))] == [1]  # type: ignore[call-arg]
+        assert [r.attempts for r in await reopened.pending_outbox("sms", now=at(60))] == [1]
         assert await reopened.redeem_link_code("digest-1", "telegram", CHAT, at(2)) == anna
     finally:
         await reopened.close()
