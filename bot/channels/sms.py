@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.channels.base import as_plain_text
@@ -47,6 +48,12 @@ class SmsSender(Protocol):
     """The part of the twilio client we use; `TwilioSender` is the real one."""
 
     async def send(self, to: str, body: str, status_callback: str | None) -> str: ...
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    DEFERRED = "deferred"  # tried again later; the participant's later messages wait for it
+    DROPPED = "dropped"  # given up for good (opted out, refused)
 
 
 class SendRefused(Exception):
@@ -144,13 +151,13 @@ class SmsChannel:
         for row in await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now()):
             if row.participant_id in held:
                 continue
-            delivered = await self.deliver(row)
-            if not delivered:
+            outcome = await self.deliver(row)
+            if outcome is Delivery.DEFERRED:
                 held.add(row.participant_id)
-            sent += delivered
+            sent += outcome is Delivery.SENT
         return sent
 
-    async def deliver(self, row: OutboxRow) -> int:
+    async def deliver(self, row: OutboxRow) -> Delivery:
         now = self.clock.now()
         address = next((a for a in await self.storage.addresses(row.participant_id) if a.channel == CHANNEL), None)
         allowed = address is not None and (address.status is AddressStatus.ACTIVE
@@ -158,39 +165,39 @@ class SmsChannel:
                                                and address.status is AddressStatus.OPTED_OUT))
         if address is None or not allowed:
             await self.storage.give_up_outbox(row.id, now, "no active SMS address")
-            return 0
+            return Delivery.DROPPED
         body = to_gsm(as_plain_text(row.payload))
         await self.pacer.wait(segments(body))
         try:
             sid = await self.sender.send(address.address, body, self.status_callback_url)
         except SendRefused as refused:
-            await self._refused(row, address.address, refused)
-            return 0
+            return await self._refused(row, address.address, refused)
         except Exception as exc:  # network trouble: try again later
             log.warning("SMS outbox row %s: %s; will retry", row.id, type(exc).__name__)
-            await self._retry_later(row, type(exc).__name__)
-            return 0
+            return await self._retry_later(row, type(exc).__name__)
         await self.storage.mark_delivery(row.id, sid, "sent", self.clock.now())
-        return 1
+        return Delivery.SENT
 
-    async def _refused(self, row: OutboxRow, number: str, refused: SendRefused) -> None:
+    async def _refused(self, row: OutboxRow, number: str, refused: SendRefused) -> Delivery:
         now = self.clock.now()
         if refused.code == OPTED_OUT_BY_CARRIER:
             await self._opt(row.participant_id, number, AddressStatus.OPTED_OUT)
             await self.storage.give_up_outbox(row.id, now, f"code {refused.code}")
-        elif refused.status in RETRYABLE_STATUS:
-            await self._retry_later(row, f"HTTP {refused.status}")
-        else:
-            log.error("SMS outbox row %s refused for good (HTTP %s, code %s)", row.id, refused.status, refused.code)
-            await self.storage.give_up_outbox(row.id, now, f"HTTP {refused.status} code {refused.code}")
+            return Delivery.DROPPED
+        if refused.status in RETRYABLE_STATUS:
+            return await self._retry_later(row, f"HTTP {refused.status}")
+        log.error("SMS outbox row %s refused for good (HTTP %s, code %s)", row.id, refused.status, refused.code)
+        await self.storage.give_up_outbox(row.id, now, f"HTTP {refused.status} code {refused.code}")
+        return Delivery.DROPPED
 
-    async def _retry_later(self, row: OutboxRow, detail: str) -> None:
+    async def _retry_later(self, row: OutboxRow, detail: str) -> Delivery:
         now = self.clock.now()
         if row.attempts + 1 >= MAX_ATTEMPTS:
             log.error("SMS outbox row %s given up after %s attempts", row.id, row.attempts + 1)
             await self.storage.give_up_outbox(row.id, now, detail)
-            return
+            return Delivery.DROPPED
         await self.storage.defer_outbox(row.id, now + timedelta(seconds=2 ** (row.attempts + 1)), now, detail)
+        return Delivery.DEFERRED
 
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
         """The dispatcher task: send what is due, then wait for a wake-up or the next poll."""
