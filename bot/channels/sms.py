@@ -202,11 +202,12 @@ class SmsChannel:
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
         """The dispatcher task: send what is due, then wait for a wake-up or the next poll."""
         while True:
+            self.wakeup.clear()
             try:
-                await self.deliver_pending()
+                if await self.deliver_pending():
+                    continue  # a backlog: go straight on, the pacer keeps the rate
             except Exception:
                 log.exception("SMS dispatcher failed; retrying")
-            self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), poll.total_seconds())
 
