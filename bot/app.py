@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot import config
@@ -42,6 +42,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
     try:
         catalogs = Catalogs()
         registry = await FlowRegistry.load(storage, clock.now(), flows_dir or config.flows_dir() or DEFAULT_FLOWS_DIR)
+        registry.library = replace(registry.library, consent=deployment.consent)
         loop = ConversationLoop(storage, registry, catalogs, clock, deployment)
         channels = coach_channels if coach_channels is not None else {"console": ConsoleCoachChannel(sys.stderr)}
         escalations = EscalationService(storage, deployment, channels, catalogs, clock)

@@ -197,7 +197,7 @@ async def _enroll(args: argparse.Namespace) -> int:
     from bot.app import open_app
     from bot.enroll import EnrolmentError, EnrolmentRequest, enrol, read_csv
     from flows import phrases
-    from flows.inputs import SetLanguage
+    from flows.inputs import RequireConsent
 
     if args.csv is None and not args.name:
         print("give --name (and --phone and/or --telegram), or --csv FILE", file=sys.stderr)
@@ -223,8 +223,10 @@ async def _enroll(args: argparse.Namespace) -> int:
                 rejected.append((number, str(exc)))
                 continue
             enrolled += 1
-            if request.phone:  # the first SMS: it tells them they are signed up, and how to stop
-                await app.loop.handle(invite.participant, SetLanguage(request.lang), "sms", notice=phrases.SMS_INVITE)
+            # the programme's terms come first in their first conversation; the first SMS says they are signed up
+            channel = "sms" if request.phone else "telegram"
+            notice = phrases.SMS_INVITE if request.phone else None
+            await app.loop.handle(invite.participant, RequireConsent(), channel, notice=notice)
             print(f"{invite.participant.ref}" + (f"\t{invite.telegram_link}" if invite.telegram_link else ""))
     if args.csv is not None:
         print(file=sys.stderr)

@@ -23,6 +23,7 @@ from bot.rendering import Catalogs, render_send
 from flows import phrases
 from flows.effects import (
     CancelTimer,
+    ConsentGiven,
     Effect,
     Escalate,
     LanguageChanged,
@@ -158,6 +159,8 @@ class ConversationLoop:
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
+            for consent in _of(outcome.effects, ConsentGiven):  # the state holds it; the profile shows it
+                await self.storage.record_consent(participant.id, consent.version, now)
             if committed.escalation_ids:
                 crash_point("before-notify")  # the escalation is stored; no coach has heard of it yet
                 # in the background: the person's reply must never wait for a coach's channel
@@ -224,7 +227,9 @@ class ConversationLoop:
                                {"flow_id": e.flow_id, "flow_version": e.flow_version, "run_seq": e.run_seq})
                    for e in _of(outcome.effects, RunEvent)]
                   + [AuditRecord(subject, "language.changed", subject, now, {"lang": e.lang})
-                     for e in _of(outcome.effects, LanguageChanged)],
+                     for e in _of(outcome.effects, LanguageChanged)]
+                  + [AuditRecord(subject, "consent.given", subject, now, {"version": e.version})
+                     for e in _of(outcome.effects, ConsentGiven)],
             lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
         )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import COPENHAGEN
+from flows.model import ConsentTerms, LocalText
 from flows.risk import LEVELS
 from flows.yamlsource import LineList, LineMap, read_yaml
 
@@ -60,6 +61,7 @@ class Deployment:
     coaches: Mapping[str, Coach]
     roster: Mapping[str, tuple[str, ...]]
     out_of_hours_notice: Mapping[str, str]
+    consent: ConsentTerms | None = None
 
     def contact_lines(self, level: str, lang: str, now: datetime | None = None) -> list[str]:
         """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first.
@@ -135,7 +137,7 @@ class _Reader:
 
     def deployment(self, top: LineMap) -> Deployment | None:
         for key in top:
-            if key not in ("crisis_contacts", "out_of_hours_notice", "escalation", "coaches", "roster"):
+            if key not in ("crisis_contacts", "out_of_hours_notice", "consent", "escalation", "coaches", "roster"):
                 self.error(top.line_of(key), f"unknown key {key!r}")
         contacts = self.contacts(top.get("crisis_contacts"), top.line_of("crisis_contacts"))
         escalation = top.get("escalation")
@@ -153,7 +155,19 @@ class _Reader:
             return None
         assert isinstance(notice, LineMap)
         return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster,
-                          {str(k): str(v) for k, v in notice.items()})
+                          {str(k): str(v) for k, v in notice.items()}, self.consent(top))
+
+    def consent(self, top: LineMap) -> ConsentTerms | None:
+        raw = top.get("consent")
+        if raw is None:
+            return None
+        text = raw.get("text") if isinstance(raw, LineMap) else None
+        version = raw.get("version") if isinstance(raw, LineMap) else None
+        if not isinstance(version, str | int) or not isinstance(text, LineMap) or not all(
+                isinstance(text.get(lang), str) for lang in ("da", "en")):
+            self.error(top.line_of("consent"), "consent needs a version and a text in da and en")
+            return None
+        return ConsentTerms(str(version), LocalText({str(k): str(v) for k, v in text.items()}))
 
     def contacts(self, raw: Any, line: int) -> list[CrisisContact]:
         if not isinstance(raw, LineList) or not raw:

@@ -123,6 +123,11 @@ class Escalate:
 
 
 @dataclass(frozen=True)
+class ConsentGiven:
+    version: str
+
+
+@dataclass(frozen=True)
 class LanguageChanged:
     lang: str
 
@@ -140,5 +145,5 @@ class CancelTimer:
 
 Effect = (
     Send | RecordAnswer | RetractAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer
-    | Escalate
+    | Escalate | ConsentGiven
 )

@@ -15,6 +15,7 @@ from flows import phrases
 from flows.conditions import Comparison
 from flows.effects import (
     CancelTimer,
+    ConsentGiven,
     CrisisContacts,
     Effect,
     Escalate,
@@ -32,7 +33,7 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.inputs import Input, ReleaseHold, Resume, SetLanguage, StartFlow, Text, TimerFired
+from flows.inputs import Input, ReleaseHold, RequireConsent, Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import END, Flow, FlowLibrary, Step, StepType
 from flows.parsing import (
     Accepted,
@@ -77,6 +78,9 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         turn.set_language(inp.lang)
     elif isinstance(inp, ReleaseHold):
         turn.release_hold()
+    elif isinstance(inp, RequireConsent):
+        if flows.consent is not None and state.consent_given != flows.consent.version:
+            turn.state = replace(turn.state, consent_needed=flows.consent.version)
     else:
         turn.on_timer(inp)
     return Outcome(turn.state, tuple(turn.effects))
@@ -165,6 +169,9 @@ class _Turn:
             if hit is not None:
                 self.offer_check()
             return
+        if self.state.consent_needed is not None:
+            self.answer_consent(text)
+            return
         if self.state.offering_check:
             self.answer_offer(text, hit)
             return
@@ -196,6 +203,9 @@ class _Turn:
         self.on_answer(run, text, hit)
 
     def on_resume(self) -> None:
+        if self.state.consent_needed is not None:
+            self.ask_consent()
+            return
         if self.close_stale_run():
             return
         run = self.state.run
@@ -223,6 +233,10 @@ class _Turn:
         flow = self.flows.latest(flow_id)
         if flow is None:
             self.say(self.phrase(phrases.UNKNOWN_FLOW))
+            return
+        if self.state.consent_needed is not None and flow_id != SAFETY_CHECK:
+            self.state = replace(self.state, pending_flow=flow_id)  # started once the terms are accepted
+            self.ask_consent()
             return
         offered = self.state.offered_at
         busy = (offered is not None and self.now - offered < OFFER_LAPSES) or (
@@ -383,6 +397,37 @@ class _Turn:
         else:
             self.set_run(replace(run, step_id=target))  # carried on from here after the safety check
         self.offer_check()
+
+    # -- consent --------------------------------------------------------------------------------------------
+
+    def ask_consent(self) -> None:
+        terms = self.flows.consent
+        if terms is None:
+            self.state = replace(self.state, consent_needed=None)
+            return
+        yes_no = (PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO)))
+        self.say(Literal(terms.text.get(self.lang)), self.phrase(phrases.CONSENT_QUESTION),
+                 prompt=Prompt("consent", 0, 0, terms.version, yes_no))
+
+    def answer_consent(self, text: str) -> None:
+        keyword = match_keyword(text)
+        kind = keyword.keyword if keyword is not None else None
+        answer = parse_yes_no(text)
+        if answer == 1:
+            version = self.state.consent_needed or ""
+            self.effects.append(ConsentGiven(version))
+            pending = self.state.pending_flow
+            self.state = replace(self.state, consent_needed=None, pending_flow=None, consent_given=version)
+            self.say(self.phrase(phrases.CONSENT_THANKS))
+            if pending is not None:
+                self.start(pending)
+        elif answer == 0 or kind is Keyword.STOP:
+            self.say(self.phrase(phrases.CONSENT_DECLINED))
+        elif kind is Keyword.LANGUAGE:
+            self.switch_language(keyword.argument if keyword else None)
+            self.ask_consent()
+        else:
+            self.ask_consent()
 
     # -- the safety path -----------------------------------------------------------------------------------
 

@@ -37,4 +37,9 @@ class ReleaseHold:
     """A coach says routine questionnaires and reminders may start again after a high-risk escalation."""
 
 
-Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold
+@dataclass(frozen=True)
+class RequireConsent:
+    """An enrolled participant must accept the programme's terms before anything is asked of them."""
+
+
+Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent

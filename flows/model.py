@@ -152,15 +152,24 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class ConsentTerms:
+    """The programme's terms, from the deployment's configuration: asked before anything else is asked."""
+
+    version: str
+    text: LocalText
+
+
+@dataclass(frozen=True)
 class FlowLibrary:
     """Every flow version the engine may need: the files on disk plus versions that runs started on."""
 
     flows: Mapping[tuple[str, int], Flow]
     risk_terms: RiskTerms = field(default_factory=RiskTerms)
+    consent: ConsentTerms | None = None
 
     @classmethod
-    def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None) -> FlowLibrary:
-        return cls({f.key: f for f in flows}, risk_terms or RiskTerms())
+    def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None, consent: ConsentTerms | None = None) -> FlowLibrary:
+        return cls({f.key: f for f in flows}, risk_terms or RiskTerms(), consent)
 
     def get(self, flow_id: str, version: int) -> Flow | None:
         return self.flows.get((flow_id, version))
@@ -170,7 +179,7 @@ class FlowLibrary:
         return max(versions, key=lambda f: f.version, default=None)
 
     def with_flow(self, flow: Flow) -> FlowLibrary:
-        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms)
+        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms, self.consent)
 
     def ids(self) -> list[str]:
         return sorted({fid for fid, _ in self.flows})

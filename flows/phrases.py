@@ -104,8 +104,28 @@ SMS_INVITE = N_("Hello. You are now signed up for the stress programme's text me
                 "is something for you. Write HELP for help and STOP if you want no more messages.")
 SMS_OPTED_IN = N_("Welcome back. You will get our text messages again. Write STOP to stop them.")
 
+# Telegram
+TELEGRAM_WELCOME = N_("Welcome! You are now connected, and I will write to you here.")
+TELEGRAM_UNKNOWN_USER = N_("Hello. I do not know you yet, so I cannot help here. If you take part in a stress "
+                           "programme, open the link your coach sent you.")
+TELEGRAM_CODE_INVALID = N_("This link has already been used or is no longer valid. Ask your coach for a new one.")
+# TRANSLATORS: a short note shown on top of the chat when someone presses a button of an earlier question.
+TELEGRAM_OLD_QUESTION = N_("That question has already been answered.")
+# TRANSLATORS: descriptions in the Telegram command menu (/help, /pause, ...); at most a few words.
+TELEGRAM_COMMAND_HELP = N_("Help and what you can write")
+TELEGRAM_COMMAND_PAUSE = N_("Pause and continue later")
+TELEGRAM_COMMAND_CONTINUE = N_("Continue after a pause")
+TELEGRAM_COMMAND_STOP = N_("End the questionnaire")
+TELEGRAM_COMMAND_LANGUAGE = N_("Switch between Danish and English")
+
 # The terminal (console channel) only
 CONSOLE_HINT = N_("Type your answer and press Enter. Ctrl-D ends the chat; your answers are saved.")
+
+# Consent (the terms themselves come from the deployment's configuration)
+CONSENT_QUESTION = N_("Do you agree to this? Answer yes or no.")
+CONSENT_THANKS = N_("Thank you. You can withdraw your consent at any time by telling your coach.")
+CONSENT_DECLINED = N_("That is completely all right. We will not ask you anything. If you change your mind, "
+                      "write YES.")
 
 # Lifecycle
 EXPIRED = N_("The questionnaire you had started has closed because it was not finished in time. Thank you for the "

@@ -50,6 +50,9 @@ class State:
     offer_repeats: int = 0  # how often the offer was repeated because the answer was unclear
     hold: bool = False  # a high-risk signal: no routine flows until a coach releases the hold
     expired_unseen: bool = False  # a run expired while the person was away; tell them when they write
+    consent_needed: str | None = None  # the terms version to accept before anything is asked
+    consent_given: str | None = None  # the terms version accepted
+    pending_flow: str | None = None  # the flow to start once consent is given
 
     @property
     def offering_check(self) -> bool:
@@ -66,6 +69,9 @@ class State:
             "offer_repeats": self.offer_repeats,
             "hold": self.hold,
             "expired_unseen": self.expired_unseen,
+            "consent_needed": self.consent_needed,
+            "consent_given": self.consent_given,
+            "pending_flow": self.pending_flow,
         }
 
     @classmethod
@@ -74,7 +80,9 @@ class State:
                    runs_started=int(data.get("runs_started", 0)), suspended=_run_from_json(data.get("suspended")),
                    offered_at=datetime.fromisoformat(data["offered_at"]) if data.get("offered_at") else None,
                    offer_repeats=int(data.get("offer_repeats", 0)), hold=bool(data.get("hold", False)),
-                   expired_unseen=bool(data.get("expired_unseen", False)))
+                   expired_unseen=bool(data.get("expired_unseen", False)),
+                   consent_needed=data.get("consent_needed"), pending_flow=data.get("pending_flow"),
+                   consent_given=data.get("consent_given"))
 
 
 def _run_to_json(run: Run | None) -> dict[str, Any] | None:

@@ -45,6 +45,7 @@ DANISH_KEYWORDS = {
     "CLOSE": "LUK",
     "RELEASE": "FRIGIV",
     "START": "START",
+    "YES": "JA",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

@@ -61,13 +61,20 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
                 assert (await http.get(f"{public}/ready")).json() == {"status": "ready"}
                 await wait_for(lambda: len(fake.sent) >= 1)  # the invite queued by `enroll`
                 assert fake.sent[0]["to"] == "+4512345678" and fake.sent[0]["body"].startswith("Hej. Du er nu tilmeldt")
-                headers, form = fake.signed_inbound(f"{public}/twilio/sms", From="+4512345678", To="+4570000000",
-                                                    Body="HJÆLP")
-                response = await http.post(f"{public}/twilio/sms", data=form, headers=headers)
-                assert response.status_code == 200 and "<Response></Response>" in response.text
+                async def text(body: str) -> None:
+                    headers, form = fake.signed_inbound(f"{public}/twilio/sms", From="+4512345678",
+                                                        To="+4570000000", Body=body)
+                    response = await http.post(f"{public}/twilio/sms", data=form, headers=headers)
+                    assert response.status_code == 200 and "<Response></Response>" in response.text
+
+                await text("hej")  # the programme's terms come first
                 await wait_for(lambda: len(fake.sent) >= 2)
-                assert fake.sent[1]["body"].startswith("Du har ikke noget spørgeskema i gang lige nu.")
-                delivered = await fake.deliver_status(fake.sent[1]["sid"], "delivered")
+                assert fake.sent[1]["body"].startswith("Forløbets beskeder bruges til")
+                assert fake.sent[1]["body"].endswith("Siger du ja til det? Svar ja eller nej.\n1 = Ja\n0 = Nej")
+                await text("ja")
+                await wait_for(lambda: len(fake.sent) >= 3)
+                assert fake.sent[2]["body"].startswith("Tak. Du kan altid trække dit samtykke tilbage")
+                delivered = await fake.deliver_status(fake.sent[2]["sid"], "delivered")
                 assert delivered.status_code == 204
         finally:
             server.send_signal(signal.SIGINT)

@@ -190,3 +190,23 @@ def test_choice_prompt_carries_buttons_and_identity() -> None:
     assert (prompt.flow_id, prompt.run_seq, prompt.step_id) == ("pss10", 1, "q1")
     assert [c.answer for c in prompt.choices] == ["0", "1", "2", "3", "4"]
     assert Text  # inputs are plain values
+
+
+def test_consent_comes_before_anything_is_asked() -> None:
+    from flows.effects import ConsentGiven
+    from flows.inputs import RequireConsent
+    from flows.model import ConsentTerms
+
+    terms = ConsentTerms("v1", LocalText({"da": "Vilkår.", "en": "Terms."}))
+    d = Driver(FlowLibrary(LIB.flows, LIB.risk_terms, terms))
+    d.feed(RequireConsent())
+    out = d.start("pss10")
+    assert literal_texts(out) == ["Vilkår."] and msgids(out) == [phrases.CONSENT_QUESTION]
+    assert msgids(d.say("2")) == [phrases.CONSENT_QUESTION]  # not taken as an answer to anything
+    assert msgids(d.say("nej")) == [phrases.CONSENT_DECLINED]
+    assert d.state.run is None
+    out = d.say("ja")
+    assert ConsentGiven("v1") in out.effects and msgids(out)[0] == phrases.CONSENT_THANKS
+    assert d.state.run is not None and d.state.run.flow_id == "pss10"  # the flow waiting for consent starts
+    d.feed(RequireConsent())  # the same version again: nothing to ask
+    assert d.state.consent_needed is None
