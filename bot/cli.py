@@ -121,7 +121,7 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
         return 1
     report = check_files(files)
     _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
-    problems = [*report.problems, *term_problems]
+    problems = [*report.problems, *term_problems, *sms_length_warnings(report.flows)]
     if db is not None:
         problems += asyncio.run(_changed_without_new_version(report.flows, db))
     for problem in problems:
@@ -132,6 +132,24 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
         return 1
     print(f"{len(report.flows)} flows OK, risk word list OK")
     return 0
+
+
+def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
+    """A step whose SMS (text and numbered answers) would take more than SMS_MAX_SEGMENTS segments (default 3):
+    long messages cost more and arrive split on a cheap phone."""
+    from bot.gsm import segments, to_gsm
+
+    limit = int(os.environ.get("SMS_MAX_SEGMENTS", "3"))
+    found = []
+    for flow in flows:
+        for step in flow.steps:
+            for lang in flow.languages:
+                lines = [step.text.get(lang), *(f"{c.value} = {c.label.get(lang)}" for c in step.choices)]
+                count = segments(to_gsm("\n".join(lines)))
+                if count > limit:
+                    found.append(Problem(flow.source_path, step.line, f"step {step.id!r} in {lang!r} takes {count} "
+                                         f"SMS segments (more than {limit})", "warning"))
+    return found
 
 
 async def _changed_without_new_version(flows: Sequence[Flow], db: Path) -> list[Problem]:

@@ -145,3 +145,13 @@ def test_enrol_one_participant_and_a_csv_with_bad_rows(tmp_path: Path) -> None:
     for row in (3, 4, 5, 6, 7, 8):
         assert f"row {row}: " in many.stderr
     assert "87654321" not in many.stdout + many.stderr and "12345678" not in many.stderr
+
+
+def test_flows_check_warns_about_long_sms(tmp_path: Path) -> None:
+    long_text = "Dette er en meget lang besked. " * 20
+    (tmp_path / "long.yaml").write_text(
+        "id: long\nversion: 1\nlanguages: [da]\ntitle: Lang\nsteps:\n  - id: hello\n    type: message\n"
+        f"    text: \"{long_text.strip()}\"\n", encoding="utf-8")
+    result = bot("flows", "check", str(tmp_path), env={"SMS_MAX_SEGMENTS": "3"})
+    assert f"{tmp_path / 'long.yaml'}:6: warning: step 'hello' in 'da' takes 5 SMS segments (more than 3)" in result.stdout
+    assert result.stdout.strip().endswith("1 flows OK, risk word list OK")

@@ -159,3 +159,14 @@ async def test_a_risky_sms_gets_the_safety_reply(sms: Sms) -> None:
     assert safety.startswith("Tak, fordi du fortæller mig det.") and "Livslinien: 70 201 201." in safety
     assert offer.startswith("Vil du svare på nogle få korte spørgsmål")
     assert len(await sms.app.storage.escalations()) == 1
+
+
+async def test_an_undelivered_message_is_sent_again(sms: Sms, clock: FakeClock) -> None:
+    from datetime import timedelta
+
+    await sms.text("hej")
+    [first] = await sms.replies()
+    await sms.fake.deliver_status(sms.fake.sent[-1]["sid"], "undelivered", error_code=30003)
+    assert await sms.replies() == []  # not at once: after a back-off
+    clock.advance(timedelta(seconds=5))
+    assert await sms.replies() == [first]

@@ -133,8 +133,14 @@ class SmsChannel:
             return
         code = form.get("ErrorCode") or ""
         await self.storage.mark_delivery(row.id, sid, status, self.clock.now(), code)
-        if status in ("undelivered", "failed") and code == str(OPTED_OUT_BY_CARRIER):
+        if status not in ("undelivered", "failed"):
+            return
+        if code == str(OPTED_OUT_BY_CARRIER):
             await self._carrier_opt_out(row.participant_id)
+        elif await self._retry_later(row, f"{status} {code}".strip()) is Delivery.DROPPED:
+            log.error("SMS to participant %s could not be delivered after %s attempts: flagged",
+                      row.participant_id, row.attempts + 1)
+        self.wakeup.set()
 
     async def _carrier_opt_out(self, participant_id: int) -> None:
         for address in await self.storage.addresses(participant_id):
