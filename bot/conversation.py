@@ -60,9 +60,13 @@ MAX_CONFLICT_RETRIES = 5
 
 @dataclass(frozen=True)
 class Handled:
-    status: CommitStatus
-    outbox_ids: tuple[int, ...]
+    status: CommitStatus | None  # None: nothing was tried, because `expect` said the input is stale
+    outbox_ids: tuple[int, ...] = ()
     escalation_ids: tuple[int, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        return self.status is None
 
 
 class _KeyedLocks:
@@ -113,13 +117,17 @@ class ConversationLoop:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def handle(self, participant: Participant, inp: Input, channel: str,
-                     inbound: InboundRecord | None = None, notice: str | None = None) -> Handled:
+                     inbound: InboundRecord | None = None, notice: str | None = None,
+                     expect: Callable[[State], bool] | None = None) -> Handled:
         """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed.
 
         `notice` (a phrase) is sent first, even to an address that has opted out: a channel's own
         confirmation such as "you will get no more messages", committed in the same step so a retried
-        webhook cannot send it twice."""
+        webhook cannot send it twice. `expect` is checked on the current state under the participant's
+        lock (e.g. "this button belongs to the question they are on"); if it fails nothing is done."""
         async with self._locks.hold(participant.id):
+            if expect is not None and not expect((await self._load(participant))[0]):
+                return Handled(None)
             for _ in range(MAX_CONFLICT_RETRIES):
                 result = await self._attempt(participant, inp, channel, inbound, notice)
                 if result.status is not CommitStatus.CONFLICT:

@@ -1,0 +1,303 @@
+"""Telegram through python-telegram-bot: updates into the loop, the outbox out (see telegram_outbound.py).
+
+PTB's `Application` runs inside our event loop, next to the ASGI server (the pattern of PTB's
+`customwebhookbot/starlettebot.py` example), never with `run_polling()` owning the process:
+
+- webhook mode (production, `webhook_url` and `webhook_secret` given): Telegram POSTs each update to
+  `webhook()`, which checks the secret header, processes the update and only then answers 200, so an
+  update is stored before Telegram forgets it; a failure answers 500 and Telegram retries.
+- polling mode (development): PTB's `Updater` long-polls and hands updates to the same `process()`. The
+  Updater confirms updates as it fetches them, so a crash in between can lose one: development only.
+
+Every update is deduplicated by its `update_id` through the inbox (a redelivery is processed once). A chat
+is linked to a participant by `/start <code>` with the one-time code from enrolment; anyone else gets a
+polite explanation and nothing about anyone. Button presses are checked against the question the person
+is on now: a press on an old question gets "already answered" and changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+# python-telegram-bot 22 still returns int time periods (RetryAfter.retry_after, ...) unless PTB_TIMEDELTA is
+# set, and warns (PTBDeprecationWarning) every time one is made: under `-W error` building the RetryAfter of a 429
+# would raise. Opting in to timedelta now is what PTB 23 will do anyway; PTB reads the variable when it needs it.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from starlette.requests import Request
+from starlette.responses import Response
+from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot.channels.telegram_outbound import (
+    CHANNEL,
+    TelegramOutbound,
+    Unreachable,
+    current_question,
+    masked_chat,
+    parse_callback,
+)
+from bot.clock import Clock
+from bot.conversation import ConversationLoop, Handled
+from bot.enroll import code_digest
+from bot.rendering import Catalogs
+from bot.web import Refused, read_body
+from flows import phrases
+from flows.inputs import Input, Resume, Text
+from flows.state import State
+from storage.interface import AddressStatus, InboundRecord, Participant, Storage
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
+ALLOWED_UPDATES = ("message", "callback_query")
+LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what a deep link's start parameter may hold
+# The command menu: Telegram command -> the keyword it stands for (flows/parsing.py), with its description.
+COMMANDS = {
+    "help": ("HJÆLP", phrases.TELEGRAM_COMMAND_HELP),
+    "pause": ("PAUSE", phrases.TELEGRAM_COMMAND_PAUSE),
+    "continue": ("FORTSÆT", phrases.TELEGRAM_COMMAND_CONTINUE),
+    "stop": ("STOP", phrases.TELEGRAM_COMMAND_STOP),
+    "language": ("SPROG", phrases.TELEGRAM_COMMAND_LANGUAGE),
+}
+MENU_LANGUAGES = ("da", "en")  # the menu without a language code (other clients) is the first: Danish
+
+
+def split_command(text: str) -> tuple[str | None, str]:
+    """("start", "CODE") for "/start CODE" or "/start@our_bot CODE"; (None, text) for anything else."""
+    if not text.startswith("/"):
+        return None, text
+    head, _, rest = text.strip().partition(" ")
+    return head[1:].split("@", 1)[0].lower(), rest.strip()
+
+
+class TelegramChannel:
+    name = CHANNEL
+
+    def __init__(self, storage: Storage, loop: ConversationLoop, catalogs: Catalogs, clock: Clock, token: str, *,
+                 base_url: str | None = None, webhook_url: str | None = None, webhook_secret: str | None = None,
+                 per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
+                 on_unreachable: Unreachable | None = None) -> None:
+        if webhook_url and not webhook_secret:
+            raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
+        self.storage = storage
+        self.loop = loop
+        self.catalogs = catalogs
+        self.clock = clock
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret or ""
+        self.poll_timeout = poll_timeout
+        builder = (Application.builder().token(token).rate_limiter(AIORateLimiter(max_retries=0))
+                   .job_queue(None))  # our own scheduler runs timers; 429s are deferred through the outbox
+        if base_url:
+            builder = builder.base_url(base_url)
+        if webhook_url:
+            builder = builder.updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_polled))
+        self.application.add_error_handler(self._on_error)
+        self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
+        self.wakeup = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "webhook" if self.webhook_url else "polling"
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (getMe), publish the command menus, register the webhook or start polling, start sending."""
+        await self.application.initialize()
+        await self._set_commands()
+        if self.webhook_url:
+            await self.application.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
+                                                   allowed_updates=ALLOWED_UPDATES)
+        await self.application.start()
+        if self.application.updater is not None:
+            await self.application.updater.start_polling(timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+        self._dispatcher = asyncio.create_task(self.run())
+        log.info("Telegram channel started (%s mode) as @%s", self.mode, self.application.bot.username)
+
+    async def stop(self) -> None:
+        """Stop sending and receiving. The webhook stays registered: Telegram keeps updates until we are back."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _set_commands(self) -> None:
+        try:
+            for lang in (None, *MENU_LANGUAGES):
+                text = lang or MENU_LANGUAGES[0]
+                menu = [BotCommand(name, self.catalogs.gettext(text, about)) for name, (_, about) in COMMANDS.items()]
+                await self.application.bot.set_my_commands(menu, language_code=lang)
+        except TelegramError as exc:  # a missing menu is no reason not to run
+            log.warning("could not set the Telegram command menus: %s", exc.message)
+
+    async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
+        """The dispatcher task: send what is due, then wait for a wake-up, the next paced chat or the next poll."""
+        while True:
+            self.wakeup.clear()
+            try:
+                await self.outbound.deliver_pending()
+            except Exception:
+                log.exception("Telegram dispatcher failed; retrying")
+            timeout = poll.total_seconds()
+            if self.outbound.paced_until is not None:
+                timeout = min(timeout, max(0.0, self.outbound.paced_until - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout)
+
+    async def deliver_pending(self, limit: int = 100) -> int:
+        return await self.outbound.deliver_pending(limit)
+
+    # -- receiving -----------------------------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        """POST /telegram/webhook: refuse without the right secret (403), oversized (413) or unreadable (400);
+        answer 200 only after the update is stored."""
+        secret = request.headers.get(SECRET_HEADER, "").encode()
+        if not self.webhook_secret or not hmac.compare_digest(secret, self.webhook_secret.encode()):
+            log.warning("Telegram webhook refused: wrong or missing secret token")
+            return Response(status_code=403)
+        try:
+            body = await read_body(request, MAX_UPDATE_BYTES)
+        except Refused as refused:
+            log.warning("Telegram webhook refused: %s", refused.reason)
+            return Response(status_code=refused.status)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            log.warning("Telegram webhook refused: not a readable update")
+            return Response(status_code=400)
+        await self.process(update)
+        return Response(status_code=200)
+
+    async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            await self.process(update)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("Telegram update could not be processed", exc_info=context.error)
+
+    async def process(self, update: Update) -> None:
+        """Handle one update (from the webhook or the poller); a redelivered update_id changes nothing."""
+        inbound = InboundRecord(CHANNEL, str(update.update_id), self.clock.now())
+        if update.callback_query is not None:
+            await self._on_button(update.callback_query, inbound)
+        elif update.message is not None and update.message.chat.type == "private":
+            await self._on_message(update.message, inbound)
+        self.wakeup.set()
+
+    async def _on_message(self, message: Message, inbound: InboundRecord) -> None:
+        chat_id = message.chat.id
+        text = message.text or message.caption or ""
+        command, argument = split_command(text)
+        participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
+        if command == "start":
+            await self._start(chat_id, participant, argument, inbound)
+            return
+        if participant is None:
+            log.info("Telegram message from an unknown chat %s; explained, nothing else", masked_chat(chat_id))
+            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
+            return
+        await self._reactivate(participant, chat_id)
+        keyword = COMMANDS[command][0] if command in COMMANDS else None
+        await self._handle(participant, chat_id, Text(f"{keyword} {argument}".strip() if keyword else text), inbound)
+
+    async def _start(self, chat_id: int, participant: Participant | None, code: str, inbound: InboundRecord) -> None:
+        """/start: a linked chat carries on where it was; otherwise the code links it, once."""
+        notice = None
+        if participant is None:
+            participant = await self._redeem(chat_id, code)
+            if participant is None:
+                log.info("Telegram /start from chat %s without a valid code", masked_chat(chat_id))
+                await self._explain(chat_id, phrases.TELEGRAM_CODE_INVALID if code else phrases.TELEGRAM_UNKNOWN_USER)
+                return
+            log.info("participant %s linked to Telegram chat %s", participant.ref, masked_chat(chat_id))
+            notice = phrases.TELEGRAM_WELCOME
+        else:
+            await self._reactivate(participant, chat_id)
+        await self._handle(participant, chat_id, Resume(), inbound, notice)
+
+    async def _redeem(self, chat_id: int, code: str) -> Participant | None:
+        if not LINK_CODE.fullmatch(code):
+            return None
+        try:
+            return await self.storage.redeem_link_code(code_digest(code), CHANNEL, str(chat_id), self.clock.now())
+        except ValueError:  # the chat was linked to someone else meanwhile
+            return None
+
+    async def _on_button(self, query: CallbackQuery, inbound: InboundRecord) -> None:
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
+        if participant is None:
+            await self._answer(query)
+            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
+            return
+        await self._reactivate(participant, chat_id)
+        pressed = parse_callback(query.data or "")
+        def on_this_question(state: State) -> bool:  # checked under the loop's lock: two quick presses
+            return pressed is not None and pressed[0] == current_question(state)
+
+        answer = Text(pressed[1] if pressed else "")
+        if (await self._handle(participant, chat_id, answer, inbound, expect=on_this_question)).stale:
+            lang = (await self.loop.state_of(participant)).lang
+            await self._answer(query, self.catalogs.gettext(lang, phrases.TELEGRAM_OLD_QUESTION))
+        else:
+            await self._answer(query)
+        if message is not None:
+            await self.outbound.remove_keyboard(chat_id, message.message_id)
+
+    async def _handle(self, participant: Participant, chat_id: int, inp: Input, inbound: InboundRecord,
+                      notice: str | None = None, expect: Callable[[State], bool] | None = None) -> Handled:
+        handled = await self.loop.handle(participant, inp, CHANNEL, inbound, notice=notice, expect=expect)
+        current = current_question(await self.loop.state_of(participant))
+        await self.outbound.tidy_keyboard(chat_id, current)
+        return handled
+
+    async def _reactivate(self, participant: Participant, chat_id: int) -> None:
+        """A person writing from a chat marked unreachable (they had blocked the bot) is reachable again."""
+        for address in await self.storage.addresses(participant.id):
+            if address.channel == CHANNEL and address.status is not AddressStatus.ACTIVE:
+                log.info("Telegram chat %s of participant %s is reachable again", masked_chat(chat_id), participant.ref)
+                await self.storage.set_address(participant.id, CHANNEL, str(chat_id), AddressStatus.ACTIVE,
+                                               self.clock.now())
+
+    async def _answer(self, query: CallbackQuery, text: str | None = None) -> None:
+        """Stop the button's spinner (always), with a short note when there is one. Best effort."""
+        try:
+            await query.answer(text)
+        except TelegramError as exc:  # e.g. a redelivered press whose query was answered already
+            log.info("could not answer a Telegram button press: %s", exc.message)
+
+    async def _explain(self, chat_id: int, phrase: str) -> None:
+        """Tell a chat we cannot link why, in Danish and English; nothing is stored and nothing about anyone said."""
+        text = "\n\n".join(self.catalogs.gettext(lang, phrase) for lang in self.catalogs.languages)
+        try:
+            await self.application.bot.send_message(chat_id, text)
+        except TelegramError as exc:
+            log.info("could not answer unknown Telegram chat %s: %s", masked_chat(chat_id), exc.message)
