@@ -106,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "escalations":
             return asyncio.run(_escalations(args))
         return asyncio.run(_chat(args))
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C or SIGINT: for `run` the normal way to stop, after a clean shutdown
+        return 0 if args.command == "run" else 130
 
 
 def _flows_check(paths: list[Path], db: Path | None) -> int:

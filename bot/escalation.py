@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long
 CHANNEL_TIMEOUT = 10.0  # seconds a coach channel may take before it counts as failed and the next is tried
 TOP_TIER = 2  # 0 on duty, 1 + backup, 2 + clinical lead
+COACH_LANG = "da"  # coaches read Danish; a per-coach language setting is an open item (hazard H20)
 
 
 class CoachChannel(Protocol):
@@ -118,8 +119,31 @@ class EscalationService:
         log.error("escalation %s: no channel reached coach %s; retrying in %s", escalation.id, coach.id, RETRY_AFTER)
         return False
 
+    async def tell_unreachable(self, participant_id: int, channel: str) -> None:
+        """A participant can no longer be reached on a channel: the coaches on duty should know (best effort)."""
+        profile = await self.storage.profile(participant_id)
+        if profile is None:
+            return
+        text = self.catalogs.gettext(COACH_LANG, phrases.COACH_UNREACHABLE).format(
+            participant=profile.participant.ref, channel=channel)
+        coaches = self.deployment.coaches_for(0, self.clock.now())
+        own = self.deployment.coaches.get(profile.coach_id or "")
+        if own is not None:
+            coaches = [own]
+        for coach in coaches:
+            for name in coach.channels:
+                channel_ = self.channels.get(name)
+                if channel_ is None:
+                    continue
+                try:
+                    await asyncio.wait_for(channel_.notify(coach, text), CHANNEL_TIMEOUT)
+                    break
+                except Exception as exc:
+                    log.warning("could not tell coach %s about an unreachable participant: %s", coach.id,
+                                type(exc).__name__)
+
     def message(self, escalation: Escalation, coach: Coach, reminder: bool) -> str:
-        lang = "da"
+        lang = COACH_LANG
         template = phrases.COACH_REMINDER if reminder else phrases.COACH_ALERT
         return self.catalogs.gettext(lang, template).format(
             id=escalation.id,

@@ -1,8 +1,11 @@
 """`python -m bot run`: every configured channel, their webhooks on one ASGI server, and the watchers.
 
-Channels are configured from the environment (secrets only from there): TWILIO_ACCOUNT_SID,
-TWILIO_AUTH_TOKEN, TWILIO_FROM (a number or a messaging service SID), PUBLIC_BASE_URL (the address Twilio
-calls; signatures are checked against it), optionally TWILIO_API_BASE_URL and SMS_SEGMENTS_PER_SECOND.
+Channels are configured from the environment (secrets only from there):
+- SMS: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM (a number or a messaging service SID), and
+  PUBLIC_BASE_URL (the address Twilio calls; signatures are checked against it); optionally
+  TWILIO_API_BASE_URL and SMS_SEGMENTS_PER_SECOND.
+- Telegram: TELEGRAM_BOT_TOKEN; webhook mode when TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL are set,
+  polling otherwise; optionally TELEGRAM_API_BASE_URL (a self-hosted Bot API server, ending in /bot).
 With no channel configured, the console chat runs instead (participant "demo").
 """
 
@@ -18,6 +21,7 @@ import uvicorn
 
 from bot.app import open_app
 from bot.channels.sms import SmsChannel, TwilioSender
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
 from bot.rendering import Catalogs
 from bot.web import create_web_app
 
@@ -28,28 +32,60 @@ def sms_configured() -> bool:
     return all(os.environ.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"))
 
 
+def quiet_libraries() -> None:
+    """httpx logs request URLs, which carry the Telegram bot token; PTB's rate limiter logs every 429."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.ERROR)
+
+
 async def run_server(db_path: str, host: str, port: int) -> int:
-    if not sms_configured():
-        print("No channel is configured (TWILIO_* variables); starting the console chat instead.", file=sys.stderr)
+    telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
+    if not sms_configured() and not telegram_token:
+        print("No channel is configured (TWILIO_*, TELEGRAM_BOT_TOKEN); starting the console chat instead.",
+              file=sys.stderr)
         from bot.cli import main
 
         return await asyncio.to_thread(main, ["chat", "--participant", "demo", "--db", db_path])
     public = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
-    if not public:
+    if sms_configured() and not public:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
-    async with open_app(db_path) as app:
-        sender = TwilioSender(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"],
-                              os.environ["TWILIO_FROM"], os.environ.get("TWILIO_API_BASE_URL") or None)
-        sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
-                         float(os.environ.get("SMS_SEGMENTS_PER_SECOND", "10")))
-        web = create_web_app(app.storage, sms, os.environ["TWILIO_AUTH_TOKEN"], public)
+    quiet_libraries()
+    async with contextlib.AsyncExitStack() as stack:
+        app = await stack.enter_async_context(open_app(db_path))
+        background: list[asyncio.Task[None]] = []
+        sms, routes = None, {}
+        if sms_configured():
+            sender = TwilioSender(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"],
+                                  os.environ["TWILIO_FROM"], os.environ.get("TWILIO_API_BASE_URL") or None)
+            stack.push_async_callback(sender.close)
+            sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
+                             float(os.environ.get("SMS_SEGMENTS_PER_SECOND", "10")))
+            background.append(asyncio.create_task(sms.run(), name="sms"))
+        if telegram_token:
+            secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None
+            webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
+
+            async def unreachable(participant_id: int) -> None:
+                await app.escalations.tell_unreachable(participant_id, "Telegram")
+
+            telegram = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock, telegram_token,
+                                       base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None, webhook_url=webhook,
+                                       webhook_secret=secret if webhook else None, on_unreachable=unreachable)
+            if webhook:
+                routes[WEBHOOK_PATH] = telegram.webhook
+        web = create_web_app(app.storage, sms, os.environ.get("TWILIO_AUTH_TOKEN", ""), public, routes)
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
         await app.escalations.tick()
-        background = [asyncio.create_task(sms.run(), name="sms"),
-                      asyncio.create_task(app.escalations.watch(), name="escalations")]
+        background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
+        serving = asyncio.create_task(server.serve(), name="web")  # until SIGINT/SIGTERM
         try:
-            await server.serve()  # until SIGINT/SIGTERM
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            if telegram_token:  # after the web server listens: Telegram may call the webhook at once
+                await telegram.start()
+                stack.push_async_callback(telegram.stop)
+            await serving
         finally:
             for task in background:
                 task.cancel()
@@ -57,5 +93,4 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.loop.settle()
-            await sender.close()
     return 0

@@ -79,6 +79,8 @@ COACH_ALERT = N_("Risk alert #{id} ({level}) for participant {participant}, {ope
                  "Reply OK {id} when you have taken it.")
 COACH_REMINDER = N_("Not yet acknowledged: risk alert #{id} ({level}) for participant {participant}, {opened}. "
                     "What happened: {trigger}. Reply OK {id} when you have taken it.")
+COACH_UNREACHABLE = N_("Participant {participant} can no longer be reached on {channel} (they blocked the bot or "
+                       "opted out). Please contact them another way.")
 COACH_HELP = N_("Commands: LIST (open alerts), SHOW <no.>, OK <no.> (acknowledge), CLOSE <no.> <what was done> "
                 "(close with a note), RELEASE <no.> (allow routine questionnaires again).")
 COACH_NONE_OPEN = N_("There are no open alerts.")

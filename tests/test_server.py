@@ -81,3 +81,40 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
             _, err = server.communicate(timeout=30)
         assert server.returncode == 0, err
         assert "12345678" not in err  # no phone number in the logs
+
+
+async def test_run_serves_telegram_webhooks_end_to_end(tmp_path: Path) -> None:
+    from tests.fakes.telegram import FakeTelegram
+
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with FakeTelegram() as fake:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
+               "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
+               "TELEGRAM_WEBHOOK_SECRET": "s3cret-token", "PUBLIC_BASE_URL": public,
+               "TELEGRAM_BOT_USERNAME": "stress_test_bot"}
+        enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Jo", "--telegram"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert enrolled.returncode == 0, enrolled.stderr
+        code = enrolled.stdout.strip().split("start=")[1]
+        server = subprocess.Popen([sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            await wait_for(lambda: fake.webhook.get("url") == f"{public}/telegram/webhook", 30)
+            assert fake.webhook.get("secret_token") == "s3cret-token"
+            assert "help" in fake.command_names("da")
+            forged = await fake.post_to_webhook(fake.user_sends_command(501, 501, f"/start {code}"),
+                                                secret_token="wrong")
+            assert forged.status_code == 403
+            linked = await fake.post_to_webhook(fake.user_sends_command(501, 501, f"/start {code}"))
+            assert linked.status_code == 200
+            terms = (await fake.wait_sent(501, 2, timeout=20))[-1]
+            assert terms.text.startswith("Forløbets beskeder bruges til") and terms.data_for("Ja")
+            await fake.post_to_webhook(fake.user_presses_button(501, 501, terms.message_id, terms.data_for("Ja")))
+            thanks = (await fake.wait_sent(501, 3, timeout=20))[-1]
+            assert thanks.text.startswith("Tak. Du kan altid trække dit samtykke tilbage")
+        finally:
+            server.send_signal(signal.SIGINT)
+            _, err = server.communicate(timeout=30)
+        assert server.returncode == 0, err
+        assert fake.token not in err  # the bot token never reaches the logs
