@@ -13,7 +13,7 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import Coach
 from flows.inputs import Resume, StartFlow, Text
-from storage.interface import EscalationStatus, InboundRecord, NotificationStatus
+from storage.interface import Enrollment, EscalationStatus, InboundRecord, NotificationStatus
 from tests.transcript import Chat, play
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows" / "definitions"
@@ -485,3 +485,12 @@ async def test_if_the_engine_fails_a_risky_message_still_gets_the_safety_reply(
     assert reply.startswith("Tak, fordi du fortæller mig det.") and "ring 112" in reply
     assert "Undskyld, der gik noget galt hos os." in reply
     assert len(await safe_app.storage.escalations()) == 1 and [c for c, _ in coaches.sent] == ["coach"]
+
+
+async def test_the_coach_hears_when_a_participant_becomes_unreachable(safe_app: App,
+                                                                      coaches: CapturingCoachChannel) -> None:
+    participant = await safe_app.storage.enroll(Enrollment("p-gone", "Gone", "da", coach_id="backup"),
+                                                safe_app.clock.now())
+    await safe_app.escalations.tell_unreachable(participant.id, "Telegram")
+    assert coaches.sent == [("backup", "Deltager p-gone kan ikke længere nås på Telegram (har blokeret botten eller "
+                                       "afmeldt sig). Kontakt vedkommende på en anden måde.")]
