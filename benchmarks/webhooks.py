@@ -1,10 +1,12 @@
-"""Inbound SMS webhooks per second through the ASGI app into the loop, and outbound pacing accuracy.
+"""Inbound SMS and Telegram webhooks per second through the ASGI app into the loop, and outbound pacing.
 
     python benchmarks/webhooks.py [--participants N] [--requests R] [--rate S] [--pacing-seconds T]
 
 Inbound: R signed Twilio webhook POSTs (default 5,000) from N enrolled participants (default 500), sent
 over HTTP by 50 concurrent clients to the app served by uvicorn; each is verified, deduplicated and committed
-with its conversation step before the 200. Prints requests/s and latency percentiles.
+with its conversation step before the 200. The same for R Telegram updates (secret token checked,
+update_id deduplicated) to python-telegram-bot's Application in webhook mode, its replies going to the fake
+Bot API server. Prints requests/s and latency percentiles for each.
 
 Outbound: a backlog of single-segment messages is sent for T seconds (default 60) by the SMS dispatcher
 paced at S segments/s (default 10), through the real twilio SDK to the fake Twilio on localhost; prints the
@@ -31,7 +33,7 @@ from bot.rendering import Catalogs
 from bot.runtime import tune_gc
 from bot.web import create_web_app
 from flows.inputs import StartFlow
-from storage.interface import Enrollment, OutboundRecord, StepRecord
+from storage.interface import AddressStatus, Enrollment, OutboundRecord, StepRecord
 from tests.fakes.twilio import FakeTwilio, serve
 
 OUR_NUMBER = "+4570000000"
@@ -44,15 +46,21 @@ def percentile(ordered: list[float], q: float) -> float:
 async def inbound(app_url: str, fake: FakeTwilio, phones: list[str], requests: int) -> tuple[list[float], float]:
     forms = [fake.signed_inbound(f"{app_url}/twilio/sms", From=phones[i % len(phones)], To=OUR_NUMBER,
                                  Body=str(i % 5)) for i in range(requests)]
+    return await post_all(f"{app_url}/twilio/sms", [(headers, form, None) for headers, form in forms])
+
+
+async def post_all(url: str, requests: list[tuple[dict[str, str], dict[str, str] | None, object]]
+                   ) -> tuple[list[float], float]:
+    """POST every (headers, form, json) with 50 concurrent clients; the latency of each, and the time taken."""
     latencies: list[float] = []
-    queue = list(range(requests))
+    queue = list(range(len(requests)))
     # aiohttp as the load generator: httpx's connection pool costs more CPU than the app under test here
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as http:
         async def worker() -> None:
             while queue:
-                headers, form = forms[queue.pop()]
+                headers, form, body = requests[queue.pop()]
                 t0 = time.perf_counter()
-                async with http.post(f"{app_url}/twilio/sms", data=form, headers=headers) as response:
+                async with http.post(url, data=form, json=body, headers=headers) as response:
                     await response.read()
                 latencies.append(time.perf_counter() - t0)
                 if response.status != 200:
@@ -61,6 +69,37 @@ async def inbound(app_url: str, fake: FakeTwilio, phones: list[str], requests: i
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(50)))
         return latencies, time.perf_counter() - start
+
+
+async def telegram_phase(db: Path, args: argparse.Namespace) -> tuple[list[float], float]:
+    from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
+    from tests.fakes.telegram import FakeTelegram
+
+    secret = "bench-secret"
+    async with FakeTelegram() as fake, open_app(str(db), coach_channels={}) as app:
+        chats = [100000 + i for i in range(args.participants)]
+        for chat in chats:
+            participant = await app.storage.enroll(Enrollment(f"t-{chat}", "T", "da"), app.clock.now())
+            await app.storage.set_address(participant.id, "telegram", str(chat), AddressStatus.ACTIVE,
+                                          app.clock.now())
+            await app.loop.handle(participant, StartFlow("who5"), "telegram")
+        channel = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock, fake.token, base_url=fake.base_url,
+                                  webhook_url="http://placeholder" + WEBHOOK_PATH, webhook_secret=secret,
+                                  per_chat_interval=0.0)
+        web = create_web_app(app.storage, extra_routes={WEBHOOK_PATH: channel.webhook})
+        async with serve(web) as url:
+            channel.webhook_url = url + WEBHOOK_PATH
+            await channel.start()
+            try:
+                updates = [{"update_id": 1_000_000 + i, "message": {
+                    "message_id": i + 1, "date": int(time.time()), "text": str(i % 5),
+                    "chat": {"id": chats[i % len(chats)], "type": "private", "first_name": "T"},
+                    "from": {"id": chats[i % len(chats)], "is_bot": False, "first_name": "T", "language_code": "da"},
+                }} for i in range(args.requests)]
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                return await post_all(url + WEBHOOK_PATH, [(headers, None, u) for u in updates])
+            finally:
+                await channel.stop()
 
 
 async def pacing(app_db: str, fake: FakeTwilio, rate: float, seconds: float) -> tuple[int, float]:
@@ -89,6 +128,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         async with FakeTwilio() as fake:
             latencies, elapsed = await inbound_phase(Path(tmp) / "bot.db", fake, args)
+            tg_latencies, tg_elapsed = await telegram_phase(Path(tmp) / "telegram.db", args)
             sent, achieved = await pacing(str(Path(tmp) / "pace.db"), fake, args.rate, args.pacing_seconds) \
                 if args.pacing_seconds > 0 else (0, 0.0)
     ordered = sorted(latencies)
@@ -97,6 +137,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
         "webhook_requests_per_s": round(len(ordered) / elapsed, 1),
         "webhook_p50_ms": round(percentile(ordered, 0.5), 2),
         "webhook_p99_ms": round(percentile(ordered, 0.99), 2),
+        "telegram_requests_per_s": round(len(tg_latencies) / tg_elapsed, 1),
+        "telegram_p50_ms": round(percentile(sorted(tg_latencies), 0.5), 2),
+        "telegram_p99_ms": round(percentile(sorted(tg_latencies), 0.99), 2),
         "pacing_configured_per_s": args.rate,
         "pacing_achieved_per_s": round(achieved, 3),
         "pacing_messages": sent,
@@ -132,6 +175,8 @@ def main() -> None:
     figures = asyncio.run(main_async(args))
     print(f"inbound SMS webhooks   {figures['webhook_requests']} in total, {figures['webhook_requests_per_s']}/s, "
           f"p50 {figures['webhook_p50_ms']} ms, p99 {figures['webhook_p99_ms']} ms (50 concurrent clients)")
+    print(f"inbound Telegram       {figures['telegram_requests_per_s']}/s, p50 {figures['telegram_p50_ms']} ms, "
+          f"p99 {figures['telegram_p99_ms']} ms (50 concurrent clients)")
     print(f"outbound pacing        {figures['pacing_achieved_per_s']}/s achieved, {args.rate:g}/s configured, "
           f"{figures['pacing_messages']} messages in {args.pacing_seconds:g} s of backlog")
     print(json.dumps(figures))
