@@ -76,7 +76,7 @@ def _check_unique_ids(flow: Flow, error: _Report) -> None:
 def _check_branches(flow: Flow, error: _Report) -> None:
     for step in flow.steps:
         for branch in step.next:
-            if branch.target != END and flow.step(branch.target) is None:
+            if branch.target != END and flow.step(branch.target) is None and branch.target not in flow.unreadable_steps:
                 error(step, f"step {step.id!r} goes to {branch.target!r}, which is not a step (or 'end')")
             if branch.condition is not None:
                 _check_condition(flow, branch.condition, step, f"step {step.id!r} branches on", error)
@@ -88,6 +88,8 @@ def _check_branches(flow: Flow, error: _Report) -> None:
 
 def _check_condition(flow: Flow, condition: Condition, where: Step | int, what: str, error: _Report) -> None:
     for c in condition.comparisons():
+        if not c.is_score and c.ref in flow.unreadable_steps:
+            continue
         if c.is_score and flow.score(c.name) is None:
             error(where, f"{what} score {c.name!r}, which is not defined")
         elif not c.is_score:
@@ -107,6 +109,8 @@ def _check_scores(flow: Flow, error: _Report) -> None:
     for score in flow.scores:
         for item in score.items:
             step = flow.step(item)
+            if step is None and item in flow.unreadable_steps:
+                continue
             if step is None:
                 error(score.line, f"score {score.id!r} names {item!r}, which is not a step")
             elif step.type not in SCORABLE_TYPES:

@@ -59,6 +59,7 @@ class _Reader:
         self.path = path
         self.problems: list[Problem] = []
         self.languages: tuple[str, ...] = ()
+        self.unreadable: set[str] = set()
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.path, line, message))
@@ -197,7 +198,7 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
     if flow_id is None or not isinstance(version, int) or title is None or not steps:
         return None
     return Flow(flow_id, version, r.languages, title, tuple(steps), tuple(scores), expires, signoff, r.path,
-                risk_rules=tuple(risk_rules))
+                risk_rules=tuple(risk_rules), unreadable_steps=frozenset(r.unreadable))
 
 
 def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
@@ -314,6 +315,8 @@ def _read_steps(r: _Reader, top: LineMap, choice_sets: dict[str, tuple[Choice, .
             step = _read_step(r, block, i, choice_sets)
             if step is not None:
                 steps.append(step)
+            elif isinstance(block.get("id"), str):
+                r.unreadable.add(block["id"])  # already reported; references to it are not reported again
     return steps
 
 

@@ -127,6 +127,7 @@ class Flow:
     needs_signoff: tuple[str, ...] = ()
     source_path: str = ""
     risk_rules: tuple[RiskRule, ...] = ()
+    unreadable_steps: frozenset[str] = frozenset()  # steps with errors of their own (for the checker only)
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

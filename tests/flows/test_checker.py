@@ -147,3 +147,19 @@ def test_ambiguous_labels(tmp_path: Path) -> None:
                         "\n      - {value: 2, label: {da: OFTE, en: Very often}}")
     problems = _check(tmp_path, amb=text)
     assert any("cannot be told apart" in p for p in problems), problems
+
+
+def test_a_broken_step_is_reported_once_not_again_by_every_reference(tmp_path: Path) -> None:
+    text = GOOD.replace("type: yesno", "type: choise") + """\
+  - id: q2
+    type: yesno
+    text: {da: "Og?", en: "And?"}
+    next:
+      - if: "q1 == 1"
+        goto: q1
+scores:
+  - id: total
+    items: [q1, q2]
+"""
+    problems = _check(tmp_path, broken=text)
+    assert len(problems) == 1 and "unknown type 'choise'" in problems[0], problems
