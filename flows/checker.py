@@ -127,12 +127,13 @@ def _check_placeholders(flow: Flow, error: _Report) -> None:
         for lang, text in step.text.by_lang.items():
             for name in _PLACEHOLDER.findall(text):
                 kind, _, ref = name.partition(".")
-                if kind not in ("score", "band") or flow.score(ref) is None:
+                score = flow.score(ref)
+                if kind not in ("score", "band") or score is None:
                     error(step, f"text of step {step.id!r} in {lang!r} has {{{name}}}, which is not "
                                 "{score.ID} or {band.ID} of a defined score")
                 elif step.type is not StepType.MESSAGE:
                     error(step, f"{{{name}}} can only be shown in a message step, not in {step.type} {step.id!r}")
-                elif kind == "band" and not flow.score(ref).bands:  # type: ignore[union-attr]
+                elif kind == "band" and not score.bands:
                     error(step, f"text of step {step.id!r} shows {{band.{ref}}} but score {ref!r} has no bands")
 
 

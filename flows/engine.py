@@ -86,10 +86,6 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
     return Outcome(turn.state, tuple(turn.effects))
 
 
-class _RunawayFlow(Exception):
-    pass
-
-
 class _Turn:
     """The working memory of one `advance` call; discarded when it returns."""
 
@@ -189,8 +185,7 @@ class _Turn:
         if run.paused:
             flow = self.flow_of(run)
             step = flow.step(run.step_id) if flow else None
-            answerable = step is not None and step.is_question
-            if hit is None and answerable and isinstance(parse_answer(step, text), Accepted):  # type: ignore[arg-type]
+            if hit is None and step is not None and step.is_question and isinstance(parse_answer(step, text), Accepted):
                 run = replace(run, paused=False)  # an answer to the question they paused on: take it
                 self.set_run(run)
                 self.event(RunChange.RESUMED, run)
