@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.clock import Clock
 from bot.deployment import Deployment
@@ -24,6 +24,7 @@ from flows import phrases
 from flows.effects import (
     CancelTimer,
     ConsentGiven,
+    CrisisContacts,
     Effect,
     Escalate,
     LanguageChanged,
@@ -118,18 +119,23 @@ class ConversationLoop:
 
     async def handle(self, participant: Participant, inp: Input, channel: str,
                      inbound: InboundRecord | None = None, notice: str | None = None,
-                     expect: Callable[[State], bool] | None = None) -> Handled:
+                     expect: Callable[[State], bool] | None = None, consent_required: bool = False,
+                     always_deliver: bool = False) -> Handled:
         """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed.
 
         `notice` (a phrase) is sent first, even to an address that has opted out: a channel's own
         confirmation such as "you will get no more messages", committed in the same step so a retried
         webhook cannot send it twice. `expect` is checked on the current state under the participant's
-        lock (e.g. "this button belongs to the question they are on"); if it fails nothing is done."""
+        lock (e.g. "this button belongs to the question they are on"); if it fails nothing is done.
+        `consent_required` (enrolled participants on SMS/Telegram): the deployment's current terms must be
+        accepted before anything is asked, also after the terms change. `always_deliver` marks the replies to
+        go out even to an address that has opted out (the help text after STOP)."""
         async with self._locks.hold(participant.id):
             if expect is not None and not expect((await self._load(participant))[0]):
                 return Handled(None)
             for _ in range(MAX_CONFLICT_RETRIES):
-                result = await self._attempt(participant, inp, channel, inbound, notice)
+                result = await self._attempt(participant, inp, channel, inbound, notice, consent_required,
+                                             always_deliver)
                 if result.status is not CommitStatus.CONFLICT:
                     return result
                 log.warning("conversation of participant %s changed underneath; retrying", participant.id)
@@ -153,12 +159,19 @@ class ConversationLoop:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def _attempt(self, participant: Participant, inp: Input, channel: str,
-                       inbound: InboundRecord | None, notice: str | None) -> Handled:
+    async def _attempt(self, participant: Participant, inp: Input, channel: str, inbound: InboundRecord | None,
+                       notice: str | None, consent_required: bool, always_deliver: bool) -> Handled:
         state, revision = await self._load(participant)
         now = self.clock.now()
+        terms = self.registry.library.consent
+        if consent_required and terms is not None and terms.version not in (state.consent_given,
+                                                                            state.consent_needed):
+            state = replace(state, consent_needed=terms.version)  # committed with this step
         outcome = await self._advance(state, inp, now)
         step = self._record(participant, revision, outcome, channel, inbound, now)
+        if always_deliver:
+            step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
+                                         for o in step.outbox])
         if notice is not None:
             lang = outcome.state.lang
             payload = {"lang": lang, "text": self.catalogs.gettext(lang, notice), "even_if_opted_out": True}
@@ -224,7 +237,7 @@ class ConversationLoop:
                      for e in _of(outcome.effects, RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
-            outbox=[OutboundRecord(channel, render_send(e, lang, self.catalogs, contacts), now)
+            outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts)), now)
                     for e in _of(outcome.effects, Send)],
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
@@ -240,6 +253,13 @@ class ConversationLoop:
                      for e in _of(outcome.effects, ConsentGiven)],
             lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
         )
+
+
+def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:
+    """Crisis contacts reach the person even on an address that has opted out of routine messages."""
+    if any(isinstance(part, CrisisContacts) for part in send.parts):
+        payload["even_if_opted_out"] = True
+    return payload
 
 
 def _of(effects: Iterable[Effect], kind: type[E]) -> list[E]:

@@ -28,3 +28,15 @@ def db_path(tmp_path: Path) -> str:
 async def app(db_path: str, clock: FakeClock) -> AsyncIterator[App]:
     async with open_app(db_path, clock) as opened:
         yield opened
+
+
+def without_consent(tmp_path: Path) -> Path:
+    """The shipped deployment configuration minus the consent block: for tests about something else than
+    consent (consent itself is tested in tests/test_consent.py and the end-to-end server tests)."""
+    from bot.deployment import DEFAULT_PATH
+
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    start, end = text.index("consent:\n"), text.index("escalation:\n")
+    path = tmp_path / "deployment-without-consent.yaml"
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    return path

@@ -9,6 +9,7 @@ from bot.app import open_app
 from bot.clock import FakeClock
 from bot.gsm import to_gsm
 from flows.inputs import StartFlow
+from tests.conftest import without_consent
 from tests.test_sms import PHONE, Sms
 from tests.test_sms import sms as sms
 from tests.test_telegram import CHAT, USER, Tg
@@ -19,7 +20,8 @@ SCRIPT = ["2", "fem", "TILBAGE", "3", "Ret ofte", "SPROG", "2", "sprog dansk", *
 
 
 async def console_transcript(tmp_path: Path, clock: FakeClock) -> list[list[str]]:
-    async with open_app(str(tmp_path / "console.db"), clock, coach_channels={}) as app:
+    async with open_app(str(tmp_path / "console.db"), clock, coach_channels={},
+                        deployment_path=without_consent(tmp_path)) as app:
         chat = await Chat.open(app, "same")
         await chat.start("pss10")
         replies = []

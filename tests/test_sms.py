@@ -4,6 +4,7 @@ fake Twilio REST server on localhost, status callbacks back in. Nothing here is 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bot.rendering import Catalogs
 from bot.web import create_web_app
 from flows.inputs import StartFlow
 from storage.interface import AddressStatus, Enrollment
+from tests.conftest import without_consent
 from tests.fakes.twilio import FakeTwilio, serve
 
 PHONE = "+4512345678"
@@ -46,7 +48,15 @@ class Sms:
 
 @pytest.fixture
 async def sms(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sms]:
-    async with FakeTwilio() as fake, open_app(str(tmp_path / "bot.db"), clock, coach_channels={}) as app:
+    async with running_sms(tmp_path, clock, consent=False) as ready:
+        yield ready
+
+
+@asynccontextmanager
+async def running_sms(tmp_path: Path, clock: FakeClock, consent: bool) -> AsyncIterator[Sms]:
+    deployment = None if consent else without_consent(tmp_path)
+    async with FakeTwilio() as fake, open_app(str(tmp_path / "bot.db"), clock, coach_channels={},
+                                              deployment_path=deployment) as app:
         await app.storage.enroll(Enrollment("p-sms", "Test Person", "da", phone=PHONE), clock.now())
         sender = TwilioSender(fake.account_sid, fake.auth_token, OUR_NUMBER, api_base_url=fake.url)
         channel = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000)
@@ -170,3 +180,39 @@ async def test_an_undelivered_message_is_sent_again(sms: Sms, clock: FakeClock) 
     assert await sms.replies() == []  # not at once: after a back-off
     clock.advance(timedelta(seconds=5))
     assert await sms.replies() == [first]
+
+
+async def test_terms_first_and_yes_is_an_answer_not_an_opt_in(tmp_path: Path, clock: FakeClock) -> None:
+    async with running_sms(tmp_path, clock, consent=True) as sms:
+        await sms.text("hej")
+        [terms] = await sms.replies()
+        assert terms.startswith("Forløbets beskeder bruges til") and "Siger du ja til det?" in terms
+        await sms.text("yes")
+        assert (await sms.replies())[0].startswith("Tak. Du kan altid trække dit samtykke tilbage")
+        participant = await sms.app.storage.participant_by_address("sms", PHONE)
+        assert participant is not None
+        profile = await sms.app.storage.profile(participant.id)
+        assert profile is not None and profile.consent_version == "draft-1"
+
+
+async def test_a_replayed_start_cannot_undo_a_later_stop(sms: Sms) -> None:
+    await sms.text("STOP", sid="SM" + "a" * 32)
+    await sms.text("START", sid="SM" + "b" * 32)
+    await sms.text("STOP", sid="SM" + "c" * 32)
+    await sms.text("START", sid="SM" + "b" * 32)  # Twilio retries an old webhook
+    participant = await sms.app.storage.participant_by_address("sms", PHONE)
+    assert participant is not None
+    [address] = await sms.app.storage.addresses(participant.id)
+    assert address.status is AddressStatus.OPTED_OUT
+
+
+async def test_after_stop_help_and_crisis_contacts_still_get_through(sms: Sms) -> None:
+    await sms.text("STOP")
+    await sms.replies()
+    await sms.text("hjælp")
+    assert (await sms.replies())[0].startswith("Du har ikke noget spørgeskema i gang lige nu. Du får en besked")
+    await sms.text("jeg vil tage mit eget liv")
+    replies = await sms.replies()
+    assert replies and replies[0].startswith("Tak, fordi du fortæller mig det.") and "112" in replies[0]
+    await sms.text("2")
+    assert await sms.replies() == []  # routine replies stay stopped

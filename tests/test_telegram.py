@@ -25,6 +25,7 @@ from bot.rendering import Catalogs
 from bot.web import create_web_app
 from flows.inputs import RequireConsent, StartFlow
 from storage.interface import AddressStatus, Participant
+from tests.conftest import without_consent
 from tests.fakes.telegram import BotMessage, FakeTelegram, serve
 
 CHAT = USER = 4242
@@ -83,8 +84,10 @@ class Tg:
 
 @asynccontextmanager
 async def running(tmp_path: Path, clock: FakeClock, **options: Any) -> AsyncIterator[Tg]:
-    async with FakeTelegram(long_poll_cap=0.5) as fake, open_app(str(tmp_path / "bot.db"), clock,
-                                                               coach_channels={}) as app:
+    consent = options.pop("consent", False)
+    async with FakeTelegram(long_poll_cap=0.5) as fake, open_app(
+            str(tmp_path / "bot.db"), clock, coach_channels={},
+            deployment_path=None if consent else without_consent(tmp_path)) as app:
         unreachable: list[int] = []
 
         async def tell_coach(participant_id: int) -> None:
@@ -132,7 +135,12 @@ async def test_start_links_and_a_pss10_runs_by_button_presses(tg: Tg) -> None:
     assert [(s["participant"], s["value"]) for s in scores] == [(participant.ref, 20)]
 
 
-async def test_the_programme_terms_come_first_and_are_accepted_by_a_button(tg: Tg) -> None:
+async def test_the_programme_terms_come_first_and_are_accepted_by_a_button(tmp_path: Path, clock: FakeClock) -> None:
+    async with running(tmp_path, clock, consent=True) as tg:
+        await terms_come_first(tg)
+
+
+async def terms_come_first(tg: Tg) -> None:
     participant, code = await tg.enrol()
     await tg.app.loop.handle(participant, RequireConsent(), "telegram")  # as `bot enroll --telegram` does
     await tg.app.loop.handle(participant, StartFlow("pss10"), "telegram")  # waits until the terms are accepted

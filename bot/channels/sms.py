@@ -32,13 +32,14 @@ from bot.rendering import Catalogs
 from flows import phrases
 from flows.inputs import Resume, Text
 from flows.textnorm import fold
-from storage.interface import AddressStatus, InboundRecord, OutboxRow, Storage
+from storage.interface import AddressStatus, CommitStatus, InboundRecord, OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
 OPT_OUT_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "afmeld", "afmeld alle",
                            "stop alle", "frameld"})
-OPT_IN_WORDS = frozenset({"start", "unstop", "tilmeld", "yes"})
+OPT_IN_WORDS = frozenset({"start", "unstop", "tilmeld"})  # only while opted out: "yes" is an answer
+HELP_WORDS = frozenset({"hjaelp", "hjalp", "help", "info"})
 OPTED_OUT_BY_CARRIER = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 5
@@ -110,14 +111,21 @@ class SmsChannel:
             return "\n\n".join(self.catalogs.gettext(lang, phrases.SMS_UNKNOWN_SENDER) for lang in ("da", "en"))
         inbound = InboundRecord(CHANNEL, message_sid, self.clock.now())
         word = fold(body)
+        opted_out = any(a.channel == CHANNEL and a.status is AddressStatus.OPTED_OUT
+                        for a in await self.storage.addresses(participant.id))
+        # the address changes only after the step is committed, so a retried webhook cannot undo a newer choice
         if word in OPT_OUT_WORDS:  # ends any questionnaire; only the confirmation goes out
-            await self._opt(participant.id, sender, AddressStatus.OPTED_OUT)
-            await self.loop.handle(participant, Text("STOP"), CHANNEL, inbound, notice=phrases.SMS_OPTED_OUT)
-        elif word in OPT_IN_WORDS:  # welcome back, and where they were
-            await self._opt(participant.id, sender, AddressStatus.ACTIVE)
-            await self.loop.handle(participant, Resume(), CHANNEL, inbound, notice=phrases.SMS_OPTED_IN)
-        else:
-            await self.loop.handle(participant, Text(body), CHANNEL, inbound)
+            handled = await self.loop.handle(participant, Text("STOP"), CHANNEL, inbound, notice=phrases.SMS_OPTED_OUT)
+            if handled.status is CommitStatus.COMMITTED:
+                await self._opt(participant.id, sender, AddressStatus.OPTED_OUT)
+        elif opted_out and word in OPT_IN_WORDS:  # welcome back, and where they were
+            handled = await self.loop.handle(participant, Resume(), CHANNEL, inbound, notice=phrases.SMS_OPTED_IN,
+                                             consent_required=True)
+            if handled.status is CommitStatus.COMMITTED:
+                await self._opt(participant.id, sender, AddressStatus.ACTIVE)
+        else:  # help is answered even after STOP; crisis contacts always are (see the conversation loop)
+            await self.loop.handle(participant, Text(body), CHANNEL, inbound, consent_required=True,
+                                   always_deliver=opted_out and word in HELP_WORDS)
         self.wakeup.set()
         return None
 

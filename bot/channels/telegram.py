@@ -253,6 +253,9 @@ class TelegramChannel:
     async def _on_button(self, query: CallbackQuery, inbound: InboundRecord) -> None:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
+        if query.from_user.id != chat_id:  # only the person in their own private chat answers for themselves
+            await self._answer(query)
+            return
         participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
         if participant is None:
             await self._answer(query)
@@ -274,7 +277,8 @@ class TelegramChannel:
 
     async def _handle(self, participant: Participant, chat_id: int, inp: Input, inbound: InboundRecord,
                       notice: str | None = None, expect: Callable[[State], bool] | None = None) -> Handled:
-        handled = await self.loop.handle(participant, inp, CHANNEL, inbound, notice=notice, expect=expect)
+        handled = await self.loop.handle(participant, inp, CHANNEL, inbound, notice=notice, expect=expect,
+                                         consent_required=True)
         current = current_question(await self.loop.state_of(participant))
         await self.outbound.tidy_keyboard(chat_id, current)
         return handled

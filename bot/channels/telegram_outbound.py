@@ -134,7 +134,12 @@ class TelegramOutbound:
             queues: dict[int, list[OutboxRow]] = {}
             for row in rows:
                 queues.setdefault(row.participant_id, []).append(row)
-            return sum(await asyncio.gather(*(self._deliver_in_order(queue) for queue in queues.values())))
+            # every participant's queue finishes before the round ends, even when another one fails
+            results = await asyncio.gather(*(self._deliver_in_order(q) for q in queues.values()),
+                                           return_exceptions=True)
+            for failure in (r for r in results if isinstance(r, BaseException)):
+                log.error("Telegram delivery failed for a participant: %s", type(failure).__name__)
+            return sum(r for r in results if isinstance(r, int))
 
     async def _deliver_in_order(self, rows: list[OutboxRow]) -> int:
         sent = 0
