@@ -43,7 +43,7 @@ class TimingCoachChannel:
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
 
-    async def notify(self, coach: Coach, text: str) -> None:
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         found = _WHO.search(text)
         if found is not None:
             self.arrived.setdefault(found.group(1), time.perf_counter())

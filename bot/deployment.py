@@ -25,6 +25,7 @@ ROSTER_KEYS = ("office_hours", "out_of_hours", "backup", "clinical_lead")
 _AFTER = re.compile(r"^\s*(\d+)\s*([mh])\s*$")
 _NEXT_DAY = re.compile(r"^\s*next_working_day\s+(\d{1,2}):(\d{2})\s*$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+_COACH_CHANNEL = re.compile(r"^(console|sms:\+\d{8,15}|telegram:-?\d{1,20})$")
 
 
 class DeploymentError(ValueError):
@@ -238,6 +239,10 @@ class _Reader:
                 continue
             if item["id"] in result:
                 self.error(raw.line_of(i), f"coach id {item['id']!r} is used twice")
+            for entry in channels:
+                if not _COACH_CHANNEL.match(str(entry)):
+                    self.error(raw.line_of(i), f"coach {item['id']!r}: channel entries are console, "
+                                               "sms:+<number> or telegram:<chat id>")
             result[item["id"]] = Coach(item["id"], str(item.get("name", item["id"])), tuple(map(str, channels)))
         return result
 

@@ -28,11 +28,12 @@ COACH_LANG = "da"  # coaches read Danish; a per-coach language setting is an ope
 
 
 class CoachChannel(Protocol):
-    """Delivers a text to a coach; raises when it could not (the next channel is then tried)."""
+    """Delivers a text to a coach at `address` (their number or chat id; empty on the console); raises when
+    it could not, and the coach's next channel is then tried."""
 
     name: str
 
-    async def notify(self, coach: Coach, text: str) -> None: ...
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None: ...
 
 
 def level_name(catalogs: Catalogs, lang: str, level: str) -> str:
@@ -100,14 +101,15 @@ class EscalationService:
     async def deliver(self, escalation: Escalation, coach: Coach, reminder: bool) -> bool:
         """Try the coach's channels in order until one delivers; every attempt is recorded."""
         text = self.message(escalation, coach, reminder)
-        for name in coach.channels:
+        for entry in coach.channels:
+            name, _, address = entry.partition(":")  # "console", "sms:+4512345678", "telegram:123456"
             note = await self.storage.add_notification(escalation.id, coach.id, name, escalation.tier,
                                                        self.clock.now())
             channel = self.channels.get(name)
             try:
                 if channel is None:
                     raise LookupError(f"channel {name!r} is not running")
-                await asyncio.wait_for(channel.notify(coach, text), CHANNEL_TIMEOUT)
+                await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
             except Exception as exc:
                 log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, name, coach.id,
                             type(exc).__name__)
@@ -131,12 +133,13 @@ class EscalationService:
         if own is not None:
             coaches = [own]
         for coach in coaches:
-            for name in coach.channels:
+            for entry in coach.channels:
+                name, _, address = entry.partition(":")
                 channel_ = self.channels.get(name)
                 if channel_ is None:
                     continue
                 try:
-                    await asyncio.wait_for(channel_.notify(coach, text), CHANNEL_TIMEOUT)
+                    await asyncio.wait_for(channel_.notify(coach, text, address), CHANNEL_TIMEOUT)
                     break
                 except Exception as exc:
                     log.warning("could not tell coach %s about an unreachable participant: %s", coach.id,

@@ -20,8 +20,10 @@ import sys
 import uvicorn
 
 from bot.app import open_app
-from bot.channels.sms import SmsChannel, TwilioSender
-from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
+from bot.channels.coach_console import ConsoleCoachChannel
+from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
+from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
+from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
 from bot.web import create_web_app
 
@@ -51,8 +53,9 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
     quiet_libraries()
+    coach_channels: dict[str, CoachChannel] = {"console": ConsoleCoachChannel(sys.stderr)}
     async with contextlib.AsyncExitStack() as stack:
-        app = await stack.enter_async_context(open_app(db_path))
+        app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
         background: list[asyncio.Task[None]] = []
         sms, routes = None, {}
         if sms_configured():
@@ -62,6 +65,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
                              float(os.environ.get("SMS_SEGMENTS_PER_SECOND", "10")))
             background.append(asyncio.create_task(sms.run(), name="sms"))
+            coach_channels["sms"] = SmsCoachChannel(sender)  # coaches with "sms:+45..." in the configuration
         if telegram_token:
             secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None
             webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
@@ -85,6 +89,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
             if telegram_token:  # after the web server listens: Telegram may call the webhook at once
                 await telegram.start()
                 stack.push_async_callback(telegram.stop)
+                coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)
             await serving
         finally:
             for task in background:

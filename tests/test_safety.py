@@ -53,7 +53,7 @@ class CapturingCoachChannel:
         self.fail = fail
         self.sent: list[tuple[str, str]] = []
 
-    async def notify(self, coach: Coach, text: str) -> None:
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         if self.fail:
             raise ConnectionError("channel down")
         self.sent.append((coach.id, text))
@@ -226,7 +226,7 @@ async def test_a_failing_coach_channel_is_recorded_retried_and_another_channel_u
         tmp_path: Path, clock: FakeClock) -> None:
     config = (Path(__file__).resolve().parent.parent / "bot" / "deployment.yaml").read_text(encoding="utf-8")
     config = config.replace("    name: Coach (demo)\n    channels: [console]",
-                            "    name: Coach (demo)\n    channels: [sms, console]")
+                            "    name: Coach (demo)\n    channels: [\"sms:+4512345678\", console]")
     (tmp_path / "deployment.yaml").write_text(config, encoding="utf-8")
     sms, console = CapturingCoachChannel("sms", fail=True), CapturingCoachChannel("console", fail=True)
     async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=tmp_path / "deployment.yaml",
@@ -336,9 +336,9 @@ class SlowCoachChannel(CapturingCoachChannel):
         super().__init__()
         self.release = asyncio.Event()
 
-    async def notify(self, coach: Coach, text: str) -> None:
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         await self.release.wait()
-        await super().notify(coach, text)
+        await super().notify(coach, text, address)
 
 
 async def test_the_safety_reply_never_waits_for_a_coach_channel(tmp_path: Path, clock: FakeClock) -> None:

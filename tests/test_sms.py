@@ -216,3 +216,27 @@ async def test_after_stop_help_and_crisis_contacts_still_get_through(sms: Sms) -
     assert replies and replies[0].startswith("Tak, fordi du fortæller mig det.") and "112" in replies[0]
     await sms.text("2")
     assert await sms.replies() == []  # routine replies stay stopped
+
+
+async def test_a_coach_gets_the_risk_alert_by_sms(tmp_path: Path, clock: FakeClock) -> None:
+    from bot.channels.sms import SmsCoachChannel
+
+    config = without_consent(tmp_path).read_text(encoding="utf-8").replace(
+        "    name: Coach (demo)\n    channels: [console]", '    name: Coach (demo)\n    channels: ["sms:+4588888888"]')
+    (tmp_path / "coach-sms.yaml").write_text(config, encoding="utf-8")
+    coach_channels: dict[str, object] = {}
+    async with FakeTwilio() as fake, open_app(str(tmp_path / "bot.db"), clock, coach_channels=coach_channels,  # type: ignore[arg-type]
+                                              deployment_path=tmp_path / "coach-sms.yaml") as app:
+        sender = TwilioSender(fake.account_sid, fake.auth_token, OUR_NUMBER, api_base_url=fake.url)
+        coach_channels["sms"] = SmsCoachChannel(sender)
+        participant = await app.storage.enroll(Enrollment("p-sms", "Test", "da", phone=PHONE), clock.now())
+        try:
+            await app.loop.handle(participant, StartFlow("pss10"), "sms")
+            from flows.inputs import Text
+
+            await app.loop.handle(participant, Text("jeg vil tage mit liv i nat"), "sms")
+            await app.loop.settle()
+        finally:
+            await sender.close()
+        [alert] = [m for m in fake.sent if m["to"] == "+4588888888"]
+        assert alert["body"].startswith("Risikoalarm #1 (høj) for deltager p-sms")

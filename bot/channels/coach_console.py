@@ -16,6 +16,6 @@ class ConsoleCoachChannel:
     def __init__(self, out: TextIO) -> None:
         self.out = out
 
-    async def notify(self, coach: Coach, text: str) -> None:
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         self.out.write(f"[til/to {coach.name}] {text}\n")
         self.out.flush()

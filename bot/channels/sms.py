@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from bot.channels.base import as_plain_text
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
+from bot.deployment import Coach
 from bot.gsm import segments, to_gsm
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
@@ -224,6 +225,20 @@ class SmsChannel:
                 log.exception("SMS dispatcher failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), poll.total_seconds())
+
+
+class SmsCoachChannel:
+    """Risk alerts to a coach's phone: sent at once (the alert itself is the stored record), paced by no one."""
+
+    name = CHANNEL
+
+    def __init__(self, sender: SmsSender) -> None:
+        self.sender = sender
+
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
+        if not address:
+            raise LookupError(f"coach {coach.id} has no SMS number in the configuration")
+        await self.sender.send(address, to_gsm(text), None)
 
 
 TWILIO_API = "https://api.twilio.com"

@@ -50,6 +50,7 @@ from bot.channels.telegram_outbound import (
 )
 from bot.clock import Clock
 from bot.conversation import ConversationLoop, Handled
+from bot.deployment import Coach
 from bot.enroll import code_digest
 from bot.rendering import Catalogs
 from bot.web import Refused, read_body
@@ -60,6 +61,20 @@ from storage.interface import AddressStatus, InboundRecord, Participant, Storage
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+
+
+class TelegramCoachChannel:
+    """Risk alerts to a coach's Telegram chat ("telegram:<chat id>" in the configuration)."""
+
+    name = "telegram"
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
+        if not address.lstrip("-").isdigit():
+            raise LookupError(f"coach {coach.id} has no Telegram chat id in the configuration")
+        await self.bot.send_message(chat_id=int(address), text=text)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
 ALLOWED_UPDATES = ("message", "callback_query")
