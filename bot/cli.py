@@ -225,7 +225,10 @@ async def _enroll(args: argparse.Namespace) -> int:
             rows = read_csv(source)
     else:
         rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach))]
-    bot_username = os.environ.get("TELEGRAM_BOT_USERNAME", "your_bot")
+    bot_username = os.environ.get("TELEGRAM_BOT_USERNAME", "")
+    if not bot_username and (args.telegram or args.csv is not None):
+        print("note: TELEGRAM_BOT_USERNAME (the bot's @name) is not set, so no Telegram invite links can be made",
+              file=sys.stderr)
     enrolled, rejected = 0, []
     async with open_app(args.db) as app:
         for done, (number, request) in enumerate(rows, start=1):

@@ -71,6 +71,8 @@ def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
 
 async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
                 bot_username: str) -> Invite:
+    if request.telegram and not bot_username:
+        raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
     try:
         participant = await storage.enroll(enrollment, now)

@@ -114,6 +114,8 @@ async def test_unknown_numbers_get_one_polite_reply_and_nothing_else(sms: Sms) -
     response = await sms.text("hvem er du?", sender="+4599999999")
     assert response.status_code == 200
     assert "Dette nummer kender dig ikke" in response.text and "This number does not know you" in response.text
+    again = await sms.text("hallo?", sender="+4599999999")  # an auto-responder would loop forever
+    assert again.status_code == 200 and "<Message>" not in again.text
     assert await sms.app.storage.participant_by_address("sms", "+4599999999") is None
     assert await sms.replies() == []
 

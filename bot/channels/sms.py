@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -95,6 +96,7 @@ class SmsChannel:
         self.status_callback_url = status_callback_url
         self.pacer = Pacer(segments_per_second)
         self.wakeup = asyncio.Event()
+        self._strangers: dict[str, datetime] = {}  # digest of an unknown number -> when it was last answered
 
     # -- inbound -------------------------------------------------------------------------------------------
 
@@ -108,8 +110,7 @@ class SmsChannel:
             return None
         participant = await self.storage.participant_by_address(CHANNEL, sender)
         if participant is None:
-            log.info("SMS from an unknown number %s; answered politely, nothing else", masked(sender))
-            return "\n\n".join(self.catalogs.gettext(lang, phrases.SMS_UNKNOWN_SENDER) for lang in ("da", "en"))
+            return self._answer_stranger(sender)
         inbound = InboundRecord(CHANNEL, message_sid, self.clock.now())
         word = fold(body)
         opted_out = any(a.channel == CHANNEL and a.status is AddressStatus.OPTED_OUT
@@ -129,6 +130,19 @@ class SmsChannel:
                                    always_deliver=opted_out and word in HELP_WORDS)
         self.wakeup.set()
         return None
+
+    def _answer_stranger(self, number: str) -> str | None:
+        """One polite reply per unknown number a day, and nothing else: no reply loops with auto-responders,
+        no cost run-up. (Kept in memory: after a restart a stranger may get the reply once more.)"""
+        key = hashlib.sha256(number.encode()).hexdigest()
+        now = self.clock.now()
+        last = self._strangers.get(key)
+        if last is not None and now - last < timedelta(days=1):
+            log.info("another SMS from the unknown number %s; not answered again today", masked(number))
+            return None
+        self._strangers[key] = now
+        log.info("SMS from an unknown number %s; answered politely, nothing else", masked(number))
+        return "\n\n".join(self.catalogs.gettext(lang, phrases.SMS_UNKNOWN_SENDER) for lang in ("da", "en"))
 
     async def _opt(self, participant_id: int, number: str, status: AddressStatus) -> None:
         await self.storage.set_address(participant_id, CHANNEL, number, status, self.clock.now())
