@@ -204,10 +204,15 @@ class TelegramChannel:
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             log.warning("Telegram webhook refused: not a readable update")
             return Response(status_code=400)
-        await self.process(update)
+        try:
+            await self.process(update)
+        except Exception:  # not stored: Telegram delivers it again
+            log.exception("Telegram update %s could not be processed; answering 500 so it is retried",
+                          update.update_id)
+            return Response(status_code=500)
         return Response(status_code=200)
 
     async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
