@@ -102,17 +102,13 @@ class EscalationService:
         """Try the coach's channels in order until one delivers; every attempt is recorded."""
         text = self.message(escalation, coach, reminder)
         for entry in coach.channels:
-            name, _, address = entry.partition(":")  # "console", "sms:+4512345678", "telegram:123456"
-            note = await self.storage.add_notification(escalation.id, coach.id, name, escalation.tier,
-                                                       self.clock.now())
-            channel = self.channels.get(name)
+            note = await self.storage.add_notification(escalation.id, coach.id, entry.partition(":")[0],
+                                                       escalation.tier, self.clock.now())
             try:
-                if channel is None:
-                    raise LookupError(f"channel {name!r} is not running")
-                await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
+                await self._send(entry, coach, text)
             except Exception as exc:
-                log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, name, coach.id,
-                            type(exc).__name__)
+                log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, note.channel,
+                            coach.id, type(exc).__name__)
                 await self.storage.update_notification(note.id, NotificationStatus.FAILED, self.clock.now(),
                                                        type(exc).__name__)
                 continue
@@ -134,16 +130,20 @@ class EscalationService:
             coaches = [own]
         for coach in coaches:
             for entry in coach.channels:
-                name, _, address = entry.partition(":")
-                channel_ = self.channels.get(name)
-                if channel_ is None:
-                    continue
                 try:
-                    await asyncio.wait_for(channel_.notify(coach, text, address), CHANNEL_TIMEOUT)
+                    await self._send(entry, coach, text)
                     break
                 except Exception as exc:
                     log.warning("could not tell coach %s about an unreachable participant: %s", coach.id,
                                 type(exc).__name__)
+
+    async def _send(self, entry: str, coach: Coach, text: str) -> None:
+        """One attempt on one of the coach's channels ("console", "sms:+4512345678", "telegram:123456")."""
+        name, _, address = entry.partition(":")
+        channel = self.channels.get(name)
+        if channel is None:
+            raise LookupError(f"channel {name!r} is not running")
+        await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
 
     def message(self, escalation: Escalation, coach: Coach, reminder: bool) -> str:
         lang = COACH_LANG

@@ -107,6 +107,10 @@ class _Turn:
     def phrase(self, msgid: str, **params: str | int | float) -> Phrase:
         return Phrase(msgid, params)
 
+    def yes_no(self) -> tuple[PromptChoice, ...]:
+        """Ja/Nej buttons; typing 1/0 or ja/nej works the same."""
+        return PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO))
+
     def set_run(self, run: Run | None) -> None:
         self.state = replace(self.state, run=run)
 
@@ -400,9 +404,8 @@ class _Turn:
         if terms is None:
             self.state = replace(self.state, consent_needed=None)
             return
-        yes_no = (PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO)))
         self.say(Literal(terms.text.get(self.lang)), self.phrase(phrases.CONSENT_QUESTION),
-                 prompt=Prompt("consent", 0, 0, terms.version, yes_no))
+                 prompt=Prompt("consent", 0, 0, terms.version, self.yes_no()))
 
     def answer_consent(self, text: str) -> None:
         keyword = match_keyword(text)
@@ -446,8 +449,7 @@ class _Turn:
             self.event(RunChange.SUSPENDED, run)
             self.state = replace(self.state, run=None, suspended=run)
         self.state = replace(self.state, offered_at=self.state.offered_at or self.now)
-        yes_no = (PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO)))
-        self.say(self.phrase(phrases.OFFER_CHECK), prompt=Prompt(SAFETY_CHECK, 0, 0, "offer", yes_no))
+        self.say(self.phrase(phrases.OFFER_CHECK), prompt=Prompt(SAFETY_CHECK, 0, 0, "offer", self.yes_no()))
 
     def answer_offer(self, text: str, hit: TermMatch | None) -> None:
         keyword = match_keyword(text)
@@ -631,7 +633,7 @@ class _Turn:
         if step.type is StepType.CHOICE:
             choices = [PromptChoice(str(c.value), Literal(c.label.get(self.lang))) for c in step.choices]
         elif step.type is StepType.YESNO:
-            choices = [PromptChoice("1", self.phrase(phrases.YES)), PromptChoice("0", self.phrase(phrases.NO))]
+            choices = self.yes_no()
         elif step.type is StepType.SCALE and step.minimum is not None and step.maximum is not None:
             choices = [PromptChoice(str(v), Literal(str(v))) for v in range(int(step.minimum), int(step.maximum) + 1)]
             list_choices = False

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.channels.base import as_plain_text
+from bot.channels.base import as_plain_text, retry_later
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Coach
@@ -44,7 +44,6 @@ OPT_IN_WORDS = frozenset({"start", "unstop", "tilmeld"})  # only while opted out
 HELP_WORDS = frozenset({"hjaelp", "hjalp", "help", "info"})
 OPTED_OUT_BY_CARRIER = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-MAX_ATTEMPTS = 5
 
 
 class SmsSender(Protocol):
@@ -220,13 +219,8 @@ class SmsChannel:
         return Delivery.DROPPED
 
     async def _retry_later(self, row: OutboxRow, detail: str) -> Delivery:
-        now = self.clock.now()
-        if row.attempts + 1 >= MAX_ATTEMPTS:
-            log.error("SMS outbox row %s given up after %s attempts", row.id, row.attempts + 1)
-            await self.storage.give_up_outbox(row.id, now, detail)
-            return Delivery.DROPPED
-        await self.storage.defer_outbox(row.id, now + timedelta(seconds=2 ** (row.attempts + 1)), now, detail)
-        return Delivery.DEFERRED
+        deferred = await retry_later(self.storage, row, self.clock.now(), detail)
+        return Delivery.DEFERRED if deferred else Delivery.DROPPED
 
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
         """The dispatcher task: send what is due, then wait for a wake-up or the next poll."""

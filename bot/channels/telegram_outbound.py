@@ -31,14 +31,13 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # see bot/channels/telegram.py
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.channels.base import as_plain_text
+from bot.channels.base import as_plain_text, retry_later
 from bot.clock import Clock
 from flows.state import State
 from storage.interface import AddressStatus, OutboxRow, Storage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-MAX_ATTEMPTS = 5
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
 # Questions asked outside any run (flows/engine.py) carry run_seq 0: the safety check's offer ("offer") and the
 # programme's terms (the step id is the terms' version).
@@ -196,12 +195,7 @@ class TelegramOutbound:
         return Outcome.SENT
 
     async def _retry_later(self, row: OutboxRow, detail: str) -> None:
-        now = self.clock.now()
-        if row.attempts + 1 >= MAX_ATTEMPTS:
-            log.error("Telegram outbox row %s given up after %s attempts", row.id, row.attempts + 1)
-            await self.storage.give_up_outbox(row.id, now, detail)
-            return
-        await self.storage.defer_outbox(row.id, now + timedelta(seconds=2 ** (row.attempts + 1)), now, detail)
+        await retry_later(self.storage, row, self.clock.now(), detail)
 
     async def tidy_keyboard(self, chat_id: int, current: str | None) -> None:
         """Remove the chat's keyboard once the person is past its question (answered by typing, stopped, ...)."""
