@@ -19,7 +19,6 @@ from flows.textnorm import fold, loose
 from flows.yamlsource import Problem
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 
 
 class _Report(Protocol):

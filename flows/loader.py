@@ -168,14 +168,6 @@ def load_risk_terms(path: Path) -> tuple[RiskTerms | None, list[Problem]]:
     return read_risk_terms(text, str(path))
 
 
-def load_flow_file(path: Path) -> tuple[Flow | None, list[Problem]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(path), 0, f"cannot read the file: {exc}")]
-    return load_flow_text(text, str(path))
-
-
 def _read_flow(r: _Reader, data: Any) -> Flow | None:
     top = r.mapping(data, 1, "a flow file")
     if top is None:
