@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot import config
 from bot.channels.coach_console import ConsoleCoachChannel
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, clock_from_environment
 from bot.coach import CoachDesk
 from bot.conversation import ConversationLoop
 from bot.deployment import Deployment, load_deployment
@@ -36,7 +36,7 @@ class App:
 async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | None = None,
                    deployment_path: Path | None = None,
                    coach_channels: Mapping[str, CoachChannel] | None = None) -> AsyncIterator[App]:
-    clock = clock or SystemClock()
+    clock = clock or clock_from_environment()
     deployment = load_deployment(deployment_path)  # broken safety configuration: refuse to start
     storage = await open_storage(db_path)
     try:

@@ -9,10 +9,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot import config
+from bot.clock import COPENHAGEN
 from bot.runtime import tune_gc
 from flows.model import Flow
 from flows.yamlsource import Problem
@@ -78,6 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--open", action="store_true", help="only those not closed")
     _add_db(listing)
 
+    programme = commands.add_parser("programme", help="the programme over time (flows/programme.yaml)")
+    programme_commands = programme.add_subparsers(dest="programme_command", required=True, metavar="ACTION")
+    preview = programme_commands.add_parser(
+        "preview", help="print every message a participant would get, with date, time and channel")
+    preview.add_argument("--start", type=date.fromisoformat, metavar="YYYY-MM-DD", default=None,
+                         help="the participant's start date (default: next Monday)")
+    preview.add_argument("--lang", choices=["da", "en"], default="da")
+    preview.add_argument("--channel", choices=["sms", "telegram"], default="sms")
+    tick = programme_commands.add_parser(
+        "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
+    _add_db(tick)
+
+    tasks = commands.add_parser("tasks", help="coach tasks: week-4 evaluation, TRE check-ins, missed measurements")
+    task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
+    task_list = task_commands.add_parser("list", help="print open tasks, oldest first")
+    task_list.add_argument("--all", action="store_true", help="also tasks already done")
+    task_list.add_argument("--coach", required=True, metavar="ID", help="who is looking (written to the audit log)")
+    _add_db(task_list)
+    task_done = task_commands.add_parser("done", help="mark a task done")
+    task_done.add_argument("task_id", type=int, metavar="TASK")
+    task_done.add_argument("--coach", required=True, metavar="ID")
+    _add_db(task_done)
+
     export = commands.add_parser("export", help="write answers or scores as CSV or JSON")
     export.add_argument("what", choices=["answers", "scores"])
     export.add_argument("--format", choices=["csv", "json"], default="csv")
@@ -95,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _flows_check(args.paths, args.db)
         if args.command == "export":
             return asyncio.run(_export(args))
+        if args.command == "programme" and args.programme_command == "tick":
+            return asyncio.run(_programme_tick(args))
+        if args.command == "programme":
+            return asyncio.run(_programme_preview(args))
+        if args.command == "tasks":
+            return asyncio.run(_tasks(args))
         if args.command == "coach":
             return asyncio.run(_coach(args))
         if args.command == "enroll":
@@ -111,9 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _flows_check(paths: list[Path], db: Path | None) -> int:
-    from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
+    from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS, load_checked_programme
     from flows.checker import check_files, flow_paths
     from flows.loader import load_risk_terms
+    from flows.programme_loader import programme_file
 
     files = flow_paths(paths or [config.flows_dir() or DEFAULT_FLOWS_DIR])
     if not files:
@@ -122,6 +153,9 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
     report = check_files(files)
     _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
     problems = [*report.problems, *term_problems, *sms_length_warnings(report.flows)]
+    programme_path = programme_file(paths[0] if paths else config.flows_dir() or DEFAULT_FLOWS_DIR)
+    programme, programme_problems = load_checked_programme(programme_path, list(report.flows))
+    problems += programme_problems
     if db is not None:
         problems += asyncio.run(_changed_without_new_version(report.flows, db))
     for problem in problems:
@@ -130,7 +164,8 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
     if errors:
         print(f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s)")
         return 1
-    print(f"{len(report.flows)} flows OK, risk word list OK")
+    what = f", programme {programme.id!r} OK" if programme is not None else ", no programme file"
+    print(f"{len(report.flows)} flows OK, risk word list OK{what}")
     return 0
 
 
@@ -211,6 +246,57 @@ async def _coach(args: argparse.Namespace) -> int:
                 await watcher
 
 
+async def _programme_preview(args: argparse.Namespace) -> int:
+    from bot.preview import print_timeline, timeline
+
+    today = datetime.now(UTC).date()
+    start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir()), sys.stdout)
+    return 0
+
+
+async def _programme_tick(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
+
+    async with open_app(args.db) as app:
+        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage, "console"),
+                                       lease=lease_from_environment())
+        report = await scheduler.tick()
+        await app.loop.settle()
+    print(f"{report.handled} scheduled events handled, {report.duplicates} already handled, {report.failed} failed, "
+          f"{report.timers} questionnaires expired", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+async def _tasks(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from storage.interface import AuditRecord
+
+    async with open_app(args.db) as app:
+        now = app.clock.now()
+        if args.tasks_command == "done":
+            if not await app.storage.complete_task(args.task_id, args.coach, now):
+                print(f"task {args.task_id} does not exist or is already done", file=sys.stderr)
+                return 1
+            await app.storage.record_audit(AuditRecord(f"coach:{args.coach}", "task.done", f"task:{args.task_id}", now))
+            print(f"task {args.task_id} done")
+            return 0
+        tasks = await app.storage.coach_tasks(only_open=not args.all)
+        await app.storage.record_audit(AuditRecord(f"coach:{args.coach}", "tasks.viewed", "tasks", now,
+                                                   {"count": len(tasks)}))
+        for task in tasks:
+            profile = await app.storage.profile(task.participant_id)
+            ref = profile.participant.ref if profile else str(task.participant_id)
+            done = f"  done {task.done_at:%Y-%m-%d} by {task.done_by}" if task.done_at else ""
+            detail = ", ".join(f"{k}={v}" for k, v in task.detail.items())
+            print(f"#{task.id}  {task.created_at.astimezone(COPENHAGEN):%Y-%m-%d %H:%M}  {ref}  {task.kind}  "
+                  f"{detail}{done}")
+        if not tasks:
+            print("no open tasks" if not args.all else "no tasks")
+    return 0
+
+
 async def _enroll(args: argparse.Namespace) -> int:
     from bot.app import open_app
     from bot.enroll import EnrolmentError, EnrolmentRequest, enrol, read_csv
@@ -239,7 +325,8 @@ async def _enroll(args: argparse.Namespace) -> int:
                 rejected.append((number, str(request)))
                 continue
             try:
-                invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), bot_username)
+                invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), bot_username,
+                                     app.registry.library.programme)
             except EnrolmentError as exc:
                 rejected.append((number, str(exc)))
                 continue

@@ -34,3 +34,12 @@ class FakeClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+
+def clock_from_environment() -> Clock:
+    """The system clock, unless `BOT_FIXED_NOW` (ISO 8601 with offset) pins "now" for a process: used by the
+    process crash tests, like BOT_CRASH_AT, so that what is due does not depend on when the suite runs."""
+    import os
+
+    fixed = os.environ.get("BOT_FIXED_NOW")
+    return FakeClock(datetime.fromisoformat(fixed)) if fixed else SystemClock()

@@ -12,42 +12,55 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
 from bot.rendering import Catalogs, render_send
-from flows import phrases
+from flows import phrases, tre
 from flows.effects import (
+    CancelPlans,
     CancelTimer,
+    CoachTaskDue,
     ConsentGiven,
     CrisisContacts,
+    DueHandled,
     Effect,
     Escalate,
+    Handling,
     LanguageChanged,
+    Milestone,
     Phrase,
+    Plan,
     RecordAnswer,
     RecordScore,
     RetractAnswer,
     RunEvent,
     ScheduleTimer,
     Send,
+    ShowHistory,
 )
 from flows.engine import Outcome, advance, safety_reply
-from flows.inputs import Input, Text
+from flows.inputs import Due, Input, Text
 from flows.state import State
 from storage.interface import (
     AnswerRecord,
     AuditRecord,
+    CoachTaskRecord,
     CommitStatus,
     EscalationRecord,
     InboundRecord,
+    MarkRecord,
     OutboundRecord,
     Participant,
     RetractedAnswer,
+    ScheduledRecord,
+    ScheduleOutcome,
+    ScheduleStatus,
     ScoreRecord,
     StepRecord,
     Storage,
@@ -120,7 +133,7 @@ class ConversationLoop:
     async def handle(self, participant: Participant, inp: Input, channel: str,
                      inbound: InboundRecord | None = None, notice: str | None = None,
                      expect: Callable[[State], bool] | None = None, consent_required: bool = False,
-                     always_deliver: bool = False) -> Handled:
+                     always_deliver: bool = False, schedule_id: int | None = None) -> Handled:
         """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed.
 
         `notice` (a phrase) is sent first, even to an address that has opted out: a channel's own
@@ -129,13 +142,15 @@ class ConversationLoop:
         lock (e.g. "this button belongs to the question they are on"); if it fails nothing is done.
         `consent_required` (enrolled participants on SMS/Telegram): the deployment's current terms must be
         accepted before anything is asked, also after the terms change. `always_deliver` marks the replies to
-        go out even to an address that has opted out (the help text after STOP)."""
+        go out even to an address that has opted out (the help text after STOP). `schedule_id`: the claimed
+        schedule row a `Due` input comes from; the step commits only while that row is still pending, so a
+        scheduled event handled twice (a crash, a second process) sends once (DUPLICATE the second time)."""
         async with self._locks.hold(participant.id):
             if expect is not None and not expect((await self._load(participant))[0]):
                 return Handled(None)
             for _ in range(MAX_CONFLICT_RETRIES):
                 result = await self._attempt(participant, inp, channel, inbound, notice, consent_required,
-                                             always_deliver)
+                                             always_deliver, schedule_id)
                 if result.status is not CommitStatus.CONFLICT:
                     return result
                 log.warning("conversation of participant %s changed underneath; retrying", participant.id)
@@ -160,7 +175,8 @@ class ConversationLoop:
             self._cache.popitem(last=False)
 
     async def _attempt(self, participant: Participant, inp: Input, channel: str, inbound: InboundRecord | None,
-                       notice: str | None, consent_required: bool, always_deliver: bool) -> Handled:
+                       notice: str | None, consent_required: bool, always_deliver: bool,
+                       schedule_id: int | None = None) -> Handled:
         state, revision = await self._load(participant)
         now = self.clock.now()
         terms = self.registry.library.consent
@@ -168,7 +184,10 @@ class ConversationLoop:
                                                                             state.consent_needed):
             state = replace(state, consent_needed=terms.version)  # committed with this step
         outcome = await self._advance(state, inp, now)
+        outcome = await self._show_history(participant, outcome, now)
         step = self._record(participant, revision, outcome, channel, inbound, now)
+        if schedule_id is not None:
+            step = replace(step, schedule_outcome=_schedule_outcome(schedule_id, outcome))
         if always_deliver:
             step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
                                          for o in step.outbox])
@@ -205,6 +224,8 @@ class ConversationLoop:
             return advance(library, state, inp, now)
         except Exception:  # the engine is tested never to raise; if it does, the person still gets an answer
             log.exception("engine failed on input %s", type(inp).__name__)
+            if isinstance(inp, Due):  # nobody is waiting for an answer: record it, never retry it forever
+                return Outcome(state, (DueHandled(Handling.SKIPPED, "engine failed"),))
             effects: list[Effect] = []
             text = inp.text if isinstance(inp, Text) else ""
             hit = library.risk_terms.scan(text)
@@ -213,6 +234,25 @@ class ConversationLoop:
                             safety_reply(hit.level)]
             effects.append(Send((Phrase(phrases.SOMETHING_WENT_WRONG),)))
             return Outcome(state, tuple(effects))
+
+    async def _show_history(self, participant: Participant, outcome: Outcome, now: datetime) -> Outcome:
+        """Turn `ShowHistory` into the message: the engine keeps no history, so it is read here."""
+        wanted = _of(outcome.effects, ShowHistory)
+        if not wanted:
+            return outcome
+        programme = self.registry.library.programme
+        zone = zoneinfo_for(programme.timezone if programme else None)
+        effects: list[Effect] = []
+        for effect in outcome.effects:
+            if not isinstance(effect, ShowHistory):
+                effects.append(effect)
+                continue
+            rows = await self.storage.flow_scores(participant.id, effect.flow_id)
+            sessions = tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
+            send = tre.weekly(sessions, now) if effect.weekly else tre.history(sessions, now, zone)
+            if send is not None:
+                effects.append(send)
+        return Outcome(outcome.state, tuple(effects))
 
     def risk_in(self, text: str) -> str | None:
         """The risk level of a message by the word list alone (for fallbacks when a step cannot be saved)."""
@@ -250,9 +290,33 @@ class ConversationLoop:
                   + [AuditRecord(subject, "language.changed", subject, now, {"lang": e.lang})
                      for e in _of(outcome.effects, LanguageChanged)]
                   + [AuditRecord(subject, "consent.given", subject, now, {"version": e.version})
-                     for e in _of(outcome.effects, ConsentGiven)],
+                     for e in _of(outcome.effects, ConsentGiven)]
+                  + [AuditRecord("system", f"task.{e.kind}", subject, now) for e in _of(outcome.effects, CoachTaskDue)]
+                  + [AuditRecord(subject, f"programme.{e.kind}", subject, now, {"key": e.key})
+                     for e in _of(outcome.effects, Milestone)],
             lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
+            cancel_schedule_kinds=[kind for e in _of(outcome.effects, CancelPlans) for kind in e.kinds],
+            schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in _of(outcome.effects, Plan)],
+            tasks=[CoachTaskRecord(e.kind, dict(e.detail), now) for e in _of(outcome.effects, CoachTaskDue)],
+            marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in _of(outcome.effects, Milestone)],
         )
+
+
+_STATUS = {Handling.SENT: ScheduleStatus.SENT, Handling.SKIPPED: ScheduleStatus.SKIPPED,
+           Handling.DEFERRED: ScheduleStatus.PENDING}
+
+
+def _schedule_outcome(schedule_id: int, outcome: Outcome) -> ScheduleOutcome:
+    """What becomes of the schedule row: exactly one `DueHandled` is expected; none is a bug, recorded."""
+    handled = _of(outcome.effects, DueHandled)
+    if not handled:
+        return ScheduleOutcome(schedule_id, ScheduleStatus.SKIPPED, "not handled by the engine")
+    last = handled[-1]
+    return ScheduleOutcome(schedule_id, _STATUS[last.handling], last.reason[:200], last.until)
+
+
+def zoneinfo_for(name: str | None) -> tzinfo:
+    return ZoneInfo(name) if name else COPENHAGEN
 
 
 def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TextIO
 
+from bot.clock import COPENHAGEN
 from bot.phone import PhoneNumberError, normalize
+from bot.scheduler import schedule_programme
+from flows.programme import Programme
 from storage.interface import Enrollment, Participant, Storage
 
 LINK_CODE_LIFETIME = timedelta(days=14)
@@ -70,7 +73,9 @@ def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
 
 
 async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
-                bot_username: str) -> Invite:
+                bot_username: str, programme: Programme | None = None) -> Invite:
+    """Store the participant, make a Telegram link if asked, and plan their programme from the start date
+    (the day of enrolment, Copenhagen time, when none is given)."""
     if request.telegram and not bot_username:
         raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
@@ -78,6 +83,9 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
         participant = await storage.enroll(enrollment, now)
     except ValueError as exc:
         raise EnrolmentError(str(exc)) from exc
+    if programme is not None:
+        start = request.start_date or now.astimezone(COPENHAGEN).date()
+        await schedule_programme(storage, programme, participant.id, start, now)
     link = None
     if request.telegram:
         code = secrets.token_urlsafe(12)

@@ -16,6 +16,8 @@ from pathlib import Path
 from flows.checker import check_files, check_flow, flow_paths
 from flows.loader import load_flow_text, load_risk_terms
 from flows.model import Flow, FlowLibrary
+from flows.programme import Programme
+from flows.programme_loader import check_programme, load_programme, programme_file
 from flows.risk import SAFETY_CHECK
 from flows.state import State
 from flows.yamlsource import Problem
@@ -64,7 +66,11 @@ class FlowRegistry:
             problems.append(Problem(str(flows_dir), 0, f"no usable {SAFETY_CHECK!r} flow: risk signals still escalate "
                                     "to a coach, but the safety check cannot be offered", "warning"))
             log.error("no usable %s flow in %s", SAFETY_CHECK, flows_dir)
-        return cls(storage, FlowLibrary.of(*usable, risk_terms=terms), tuple([*problems, *term_problems]))
+        programme, programme_problems = load_checked_programme(programme_file(flows_dir), usable)
+        for p in programme_problems:
+            log.error("programme file problem: %s (no reminders are sent until it is fixed)", p)
+        library = FlowLibrary.of(*usable, risk_terms=terms, programme=programme)
+        return cls(storage, library, tuple([*problems, *term_problems, *programme_problems]))
 
     async def library_for(self, state: State) -> FlowLibrary:
         """The library, completed with the version the participant's run is on if it is no longer on disk."""
@@ -76,6 +82,22 @@ class FlowRegistry:
         if flow is not None:
             self.library = self.library.with_flow(flow)
         return self.library
+
+
+def load_checked_programme(path: Path, flows: list[Flow]) -> tuple[Programme | None, list[Problem]]:
+    """The programme file, checked against the usable flows. No file: no programme (a plain questionnaire
+    bot). A file with errors is not used (no reminders go out) and every error is logged."""
+    if not path.is_file():
+        return None, []
+    programme, problems = load_programme(path)
+    latest: dict[str, Flow] = {}
+    for flow in flows:
+        if flow.id not in latest or flow.version > latest[flow.id].version:
+            latest[flow.id] = flow
+    if programme is not None:
+        problems += check_programme(programme, latest)
+    errors = [p for p in problems if p.severity == "error"]
+    return (None if errors else programme), problems
 
 
 def _from_source(source: str, label: str) -> Flow | None:

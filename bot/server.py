@@ -6,7 +6,8 @@ Channels are configured from the environment (secrets only from there):
   TWILIO_API_BASE_URL and SMS_SEGMENTS_PER_SECOND.
 - Telegram: TELEGRAM_BOT_TOKEN; webhook mode when TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL are set,
   polling otherwise; optionally TELEGRAM_API_BASE_URL (a self-hosted Bot API server, ending in /bot).
-With no channel configured, the console chat runs instead (participant "demo").
+The programme's scheduler ticks every PROGRAMME_TICK_SECONDS (default 30). With no channel configured,
+the console chat runs instead (participant "demo").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
+from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
         await app.escalations.tick()
         background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
+        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
+                                       lease=lease_from_environment())
+        scheduler.start(float(os.environ.get("PROGRAMME_TICK_SECONDS", "30")))  # reminders, waves, check-ins
         serving = asyncio.create_task(server.serve(), name="web")  # until SIGINT/SIGTERM
         try:
             while not server.started and not serving.done():
@@ -92,6 +97,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                 coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)
             await serving
         finally:
+            scheduler.stop()
             for task in background:
                 task.cancel()
             for task in background:

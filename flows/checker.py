@@ -102,11 +102,13 @@ def _check_condition(flow: Flow, condition: Condition, where: Step | int, what: 
 def _check_risk_rules(flow: Flow, error: _Report) -> None:
     for i, rule in enumerate(flow.risk_rules, start=1):
         _check_condition(flow, rule.condition, 1, f"risk rule {i} ({rule.condition.text!r}) uses", error)
+    for i, task in enumerate(flow.task_rules, start=1):
+        _check_condition(flow, task.condition, task.line, f"task rule {i} ({task.condition.text!r}) uses", error)
 
 
 def _check_scores(flow: Flow, error: _Report) -> None:
     for score in flow.scores:
-        for item in score.items:
+        for item in score.all_items:
             step = flow.step(item)
             if step is None and item in flow.unreadable_steps:
                 continue

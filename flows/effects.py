@@ -143,7 +143,69 @@ class CancelTimer:
     key: str
 
 
+DataValue = str | int | float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Plan a bot-initiated event (a programme's schedule row); planning the same key again re-plans it
+    unless it was already handled."""
+
+    key: str
+    kind: str
+    due_at: datetime
+    data: Mapping[str, DataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CancelPlans:
+    """Withdraw the participant's pending events of these kinds (before this step's `Plan`s are applied)."""
+
+    kinds: tuple[str, ...]
+
+
+class Handling(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True)
+class DueHandled:
+    """What became of the scheduled event this input was: sent, skipped (and why) or deferred (to when)."""
+
+    handling: Handling
+    reason: str = ""
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CoachTaskDue:
+    """Something a coach should follow up that is not an emergency (no deadline escalation)."""
+
+    kind: str
+    detail: Mapping[str, DataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A programme milestone kept for coaches and reports: a module done, a wave answered or missed."""
+
+    kind: str
+    key: str
+    detail: Mapping[str, DataValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShowHistory:
+    """Show the person their TRE log. The engine keeps no history; the loop reads it and renders it with
+    `flows.tre.summary`. `weekly`: the Sunday summary, sent only if something was logged that week."""
+
+    flow_id: str
+    weekly: bool = False
+
+
 Effect = (
     Send | RecordAnswer | RetractAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer
-    | Escalate | ConsentGiven
+    | Escalate | ConsentGiven | Plan | CancelPlans | DueHandled | CoachTaskDue | Milestone | ShowHistory
 )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from flows import phrases
+from flows import companion, phrases
 from flows.conditions import Comparison
 from flows.effects import (
     CancelTimer,
@@ -33,7 +33,7 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.inputs import Input, ReleaseHold, RequireConsent, Resume, SetLanguage, StartFlow, Text, TimerFired
+from flows.inputs import Due, Input, ReleaseHold, RequireConsent, Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import END, Flow, FlowLibrary, Step, StepType
 from flows.parsing import (
     Accepted,
@@ -42,6 +42,7 @@ from flows.parsing import (
     Rejected,
     Rejection,
     match_keyword,
+    match_programme_keyword,
     parse_answer,
     parse_yes_no,
 )
@@ -78,6 +79,8 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         turn.set_language(inp.lang)
     elif isinstance(inp, ReleaseHold):
         turn.release_hold()
+    elif isinstance(inp, Due):
+        companion.on_due(turn, inp)
     elif isinstance(inp, RequireConsent):
         if flows.consent is not None and state.consent_given != flows.consent.version:
             turn.state = replace(turn.state, consent_needed=flows.consent.version)
@@ -180,6 +183,10 @@ class _Turn:
             self.on_keyword(keyword)
             return
         run = self.state.run
+        programme_word = match_programme_keyword(text) if hit is None else None
+        if programme_word is not None and not self.accepts(run, text):  # an answer stays an answer
+            companion.on_keyword(self, programme_word, " ".join(text.split()).upper())
+            return
         if run is None:
             if hit is not None:
                 self.offer_check()
@@ -200,6 +207,14 @@ class _Turn:
                 self.resume(run)
                 return
         self.on_answer(run, text, hit)
+
+    def accepts(self, run: Run | None, text: str) -> bool:
+        """Whether `text` is a valid answer to the question the person is on (not paused)."""
+        if run is None or run.paused:
+            return False
+        flow = self.flow_of(run)
+        step = flow.step(run.step_id) if flow else None
+        return step is not None and step.is_question and isinstance(parse_answer(step, text), Accepted)
 
     def on_resume(self) -> None:
         if self.state.consent_needed is not None:
@@ -228,21 +243,22 @@ class _Turn:
             self.end_run(run, RunChange.EXPIRED)
             self.state = replace(self.state, expired_unseen=True)  # said when the person next writes
 
-    def start(self, flow_id: str) -> None:
+    def start(self, flow_id: str) -> bool:
+        """Start a flow; False when it was not (unknown, or refused while the safety path comes first)."""
         flow = self.flows.latest(flow_id)
         if flow is None:
             self.say(self.phrase(phrases.UNKNOWN_FLOW))
-            return
+            return False
         if self.state.consent_needed is not None and flow_id != SAFETY_CHECK:
             self.state = replace(self.state, pending_flow=flow_id)  # started once the terms are accepted
             self.ask_consent()
-            return
+            return True
         offered = self.state.offered_at
         busy = (offered is not None and self.now - offered < OFFER_LAPSES) or (
             self.state.run is not None and self.state.run.flow_id == SAFETY_CHECK)
         if flow_id != SAFETY_CHECK and (self.state.hold or busy):
             self.effects.append(RunEvent(RunChange.REFUSED, 0, flow.id, flow.version))  # the safety path comes first
-            return
+            return False
         self.close_stale_run(tell=False)
         if offered is not None and flow_id != SAFETY_CHECK:  # a lapsed offer: withdrawn, nothing lost
             self.state = replace(self.state, offered_at=None, offer_repeats=0)
@@ -256,6 +272,7 @@ class _Turn:
         if flow.expires_after is not None:
             self.effects.append(ScheduleTimer(run.timer_key, self.now + flow.expires_after))
         self.go(flow, run, flow.steps[0].id)
+        return True
 
     # -- keywords ------------------------------------------------------------------------------------------
 
@@ -266,6 +283,8 @@ class _Turn:
                 self.switch_language(keyword.argument)
             case Keyword.HELP:
                 self.say(self.phrase(phrases.HELP if run else phrases.HELP_NO_RUN))
+                if run is None and self.flows.programme is not None:
+                    self.say(self.phrase(phrases.HELP_PROGRAMME))
                 if run is not None and run.paused:
                     self.say(self.phrase(phrases.STILL_PAUSED))
                 elif run is not None:
@@ -286,7 +305,9 @@ class _Turn:
                 else:
                     self.resume(run)
             case Keyword.STOP:
-                if run is None:
+                if run is None and self.flows.programme is not None:
+                    companion.stop_reminders(self)
+                elif run is None:
                     self.say(self.phrase(phrases.NOTHING_TO_STOP))
                 else:
                     self.end_run(run, RunChange.STOPPED)
@@ -386,6 +407,7 @@ class _Turn:
             self.escalate(level, kind, {"flow_id": flow.id, "flow_version": flow.version, "item_id": step.id,
                                         "answer": result.value, "raw_text": raw[:1000]}, reply=reply)
             interrupt = flow.id != SAFETY_CHECK
+        run = companion.raise_tasks(self, flow, run)
         self.set_run(run)
         target = self.next_step(flow, run, step)
         if not interrupt:
@@ -591,6 +613,7 @@ class _Turn:
             self.say(self.phrase(phrases.FINISHED))
         if flow.id == SAFETY_CHECK:
             self.restore_suspended()
+        companion.after_completion(self, flow, run, _numeric(run))
 
     # -- asking --------------------------------------------------------------------------------------------
 

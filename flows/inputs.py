@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -42,4 +44,15 @@ class RequireConsent:
     """An enrolled participant must accept the programme's terms before anything is asked of them."""
 
 
-Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent
+@dataclass(frozen=True)
+class Due:
+    """A scheduled programme event has come due (claimed by the scheduler from the durable schedule)."""
+
+    key: str
+    kind: str
+    due_at: datetime
+    data: Mapping[str, str | int | float]
+    reachable: bool = True  # False: the participant has no active address (opted out, blocked the bot)
+
+
+Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent | Due

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
-from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType
+from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
 from flows.risk import LEVELS, RiskRule, RiskTerms, read_risk_terms
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
@@ -22,7 +22,8 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _LANG = re.compile(r"^[a-z]{2}$")
 
 TOP_KEYS = {"id", "version", "languages", "title", "expires_after", "needs_signoff", "source", "description",
-            "choice_sets", "steps", "scores", "risk"}
+            "choice_sets", "steps", "scores", "risk", "tasks"}
+TASK_KEYS = {"if", "task"}
 RISK_KEYS = {"if", "level"}
 STEP_KEYS = {"id", "type", "text", "choices", "min", "max", "min_label", "max_label", "unit", "decimals",
              "max_length", "next"}
@@ -36,7 +37,7 @@ TYPE_KEYS: dict[StepType, set[str]] = {
 }
 CHOICE_KEYS = {"value", "label"}
 BRANCH_KEYS = {"if", "goto"}
-SCORE_KEYS = {"id", "items", "reverse", "multiplier", "bands"}
+SCORE_KEYS = {"id", "items", "minus", "reverse", "multiplier", "bands"}
 BAND_KEYS = {"id", "min", "max", "label"}
 
 
@@ -187,10 +188,32 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
     steps = _read_steps(r, top, choice_sets)
     scores = _read_scores(r, top)
     risk_rules = _read_risk_rules(r, top)
+    task_rules = _read_task_rules(r, top)
     if flow_id is None or not isinstance(version, int) or title is None or not steps:
         return None
     return Flow(flow_id, version, r.languages, title, tuple(steps), tuple(scores), expires, signoff, r.path,
-                risk_rules=tuple(risk_rules), unreadable_steps=frozenset(r.unreadable))
+                risk_rules=tuple(risk_rules), task_rules=tuple(task_rules), unreadable_steps=frozenset(r.unreadable))
+
+
+def _read_task_rules(r: _Reader, top: LineMap) -> list[TaskRule]:
+    """`tasks:` entries: `- if: "what == 3 or score.tension_change >= 3"` and `task: tre_checkin`."""
+    raw = top.get("tasks")
+    if raw is None:
+        return []
+    items = r.sequence(raw, top.line_of("tasks"), "tasks")
+    if items is None:
+        return []
+    rules: list[TaskRule] = []
+    for i, entry in _entries(r, items, TASK_KEYS, lambda i: f"task rule {i + 1}"):
+        kind = r.identifier(entry, "task", f"task rule {i + 1}")
+        try:
+            condition = parse_condition(str(entry.get("if") or ""))
+        except ConditionError as exc:
+            r.error(entry.line_of("if"), f"task rule {i + 1}: {exc}")
+            continue
+        if kind is not None:
+            rules.append(TaskRule(condition, kind, entry.line))
+    return rules
 
 
 def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
@@ -425,15 +448,20 @@ def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
         score_id = r.identifier(block, "id", f"score {i + 1}")
         what = f"score {score_id!r}" if score_id else f"score {i + 1}"
         ids = _id_list(r, block, "items", what, required=True)
+        minus = _id_list(r, block, "minus", what, required=False)
+        for name in minus:
+            if name in ids:
+                r.error(block.line_of("minus"), f"{what} both adds and subtracts {name!r}")
         reverse = _id_list(r, block, "reverse", what, required=False)
         for name in reverse:
-            if name not in ids:
+            if name not in ids and name not in minus:
                 r.error(block.line_of("reverse"), f"{what} reverses {name!r}, which is not in its items")
         multiplier = r.number(block, "multiplier", what)
         bands = _read_bands(r, block, what)
         if score_id is not None and ids:
             scores.append(Score(score_id, tuple(ids), frozenset(reverse),
-                                1.0 if multiplier is None else multiplier, tuple(bands), block.line))
+                                1.0 if multiplier is None else multiplier, tuple(bands), block.line,
+                                tuple(minus)))
     return scores
 
 

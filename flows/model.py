@@ -9,9 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flows.conditions import Condition
 from flows.risk import RiskRule, RiskTerms
+
+if TYPE_CHECKING:
+    from flows.programme import Programme
 
 END = "end"  # the reserved `goto` target that finishes a flow
 
@@ -110,9 +114,23 @@ class Score:
     multiplier: float = 1.0
     bands: tuple[Band, ...] = ()
     line: int = 0
+    minus: tuple[str, ...] = ()  # items subtracted, for a change such as tension after minus before
+
+    @property
+    def all_items(self) -> tuple[str, ...]:
+        return (*self.items, *self.minus)
 
     def band_for(self, value: float) -> Band | None:
         return next((b for b in self.bands if b.contains(value)), None)
+
+
+@dataclass(frozen=True)
+class TaskRule:
+    """In a flow file: when `condition` holds after an answer, a coach task of `kind` is raised (once a run)."""
+
+    condition: Condition
+    kind: str
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,7 @@ class Flow:
     needs_signoff: tuple[str, ...] = ()
     source_path: str = ""
     risk_rules: tuple[RiskRule, ...] = ()
+    task_rules: tuple[TaskRule, ...] = ()
     unreadable_steps: frozenset[str] = frozenset()  # steps with errors of their own (for the checker only)
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -167,10 +186,12 @@ class FlowLibrary:
     flows: Mapping[tuple[str, int], Flow]
     risk_terms: RiskTerms = field(default_factory=RiskTerms)
     consent: ConsentTerms | None = None
+    programme: Programme | None = None
 
     @classmethod
-    def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None, consent: ConsentTerms | None = None) -> FlowLibrary:
-        return cls({f.key: f for f in flows}, risk_terms or RiskTerms(), consent)
+    def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None, consent: ConsentTerms | None = None,
+           programme: Programme | None = None) -> FlowLibrary:
+        return cls({f.key: f for f in flows}, risk_terms or RiskTerms(), consent, programme)
 
     def get(self, flow_id: str, version: int) -> Flow | None:
         return self.flows.get((flow_id, version))
@@ -180,7 +201,7 @@ class FlowLibrary:
         return max(versions, key=lambda f: f.version, default=None)
 
     def with_flow(self, flow: Flow) -> FlowLibrary:
-        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms, self.consent)
+        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms, self.consent, self.programme)
 
     def ids(self) -> list[str]:
         return sorted({fid for fid, _ in self.flows})

@@ -71,6 +71,55 @@ def match_keyword(text: str) -> KeywordInput | None:
     return None
 
 
+class ProgrammeWord(StrEnum):
+    DONE = "done"  # FÆRDIG [n]: a module is done
+    TRE = "tre"  # log a TRE session
+    MINE = "mine"  # my TRE history
+    TIMES = "times"  # choose the exercise reminders' days and time again
+    PAUSE_DAYS = "pause_days"  # PAUSE <days>: no reminders for a while
+    START = "start"  # reminders on again after STOP or PAUSE <days>
+
+
+@dataclass(frozen=True)
+class ProgrammeKeyword:
+    word: ProgrammeWord
+    number: int | None = None  # the module of FÆRDIG 3, the days of PAUSE 7
+
+
+_PROGRAMME_WORDS: dict[str, ProgrammeWord] = {
+    **dict.fromkeys(["faerdig", "fardig", "ferdig", "done", "/done", "/faerdig"], ProgrammeWord.DONE),
+    **dict.fromkeys(["tre", "/tre"], ProgrammeWord.TRE),
+    **dict.fromkeys(["mine", "/mine", "historik", "history", "/history"], ProgrammeWord.MINE),
+    **dict.fromkeys(["tider", "/tider", "times", "/times", "tidspunkt"], ProgrammeWord.TIMES),
+    **dict.fromkeys(["start", "genstart"], ProgrammeWord.START),
+}
+
+
+def match_programme_keyword(text: str) -> ProgrammeKeyword | None:
+    """The programme's own words: "FÆRDIG 3", "færdig", "TRE", "/mine", "TIDER", "PAUSE 7", "START".
+
+    Only whole short messages count, so "tre" inside a sentence or an answer is never taken as the keyword."""
+    if len(text) > 40:
+        return None
+    words = [w.strip(EDGE_PUNCTUATION) or w for w in fold(text).replace("/", " /").split()]
+    if words and words[0] == "modul":  # "færdig modul 3" and "modul 3 færdig" read the same
+        words = words[1:]
+    words = [w for w in words if w != "modul"]
+    if not words or len(words) > 2:
+        return None
+    number = int(words[1]) if len(words) == 2 and words[1].isdigit() and len(words[1]) <= 3 else None
+    if len(words) == 2 and words[0].isdigit() and len(words[0]) <= 3 and words[1] in _PROGRAMME_WORDS:
+        words, number = [words[1]], int(words[0])  # "3 færdig"
+    if words[0] in ("pause", "/pause") and number is not None:
+        return ProgrammeKeyword(ProgrammeWord.PAUSE_DAYS, number)
+    word = _PROGRAMME_WORDS.get(words[0])
+    if word is None or (len(words) == 2 and number is None):
+        return None
+    if number is not None and word is not ProgrammeWord.DONE:
+        return None
+    return ProgrammeKeyword(word, number)
+
+
 class Rejection(StrEnum):
     EMPTY = "empty"
     TOO_LONG = "too_long"

@@ -47,6 +47,15 @@ HELP = N_(
     "LANGUAGE: switch between Danish and English\n"
     "STOP: end the questionnaire"
 )
+HELP_PROGRAMME = N_(
+    "You can also write:\n"
+    "TRE: log a TRE session\n"
+    "MINE: see your TRE log\n"
+    "DONE 3: module 3 is done\n"
+    "TIMES: change your exercise reminders\n"
+    "PAUSE 7: no reminders for 7 days (START turns them on again)\n"
+    "STOP: no more reminders"
+)
 HELP_NO_RUN = N_(
     "You have no questionnaire open right now. You will get a message when there is something for you. "
     "Write LANGUAGE to switch between Danish and English."
@@ -140,3 +149,34 @@ NOT_SAVED = N_("Sorry, your message could not be saved just now. Please send it 
 SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Please send your message again in a moment.")
 
 ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))
+
+# The programme: modules, reminders, measurements (flows/companion.py)
+MODULE_NUDGE = N_("A reminder about module {number}: {title}. Write DONE {number} when you have worked through it.")
+MODULE_DONE = N_("Well done! Module {number} is marked as done. You have finished {finished} of {total} modules.")
+MODULE_ALREADY_DONE = N_("Module {number} was already marked as done.")
+MODULE_WHICH = N_("Which module have you finished? Write DONE and its number, e.g. DONE 2.")
+MODULE_NO_SUCH = N_("There is no module {number}. The modules are numbered 1 to {total}.")
+DONE_BUTTON = N_("Done with module {number}")
+TRE_BUTTON = N_("Log TRE")
+WAVE_NEXT = N_("Thank you. Here comes the next questionnaire.")
+WAVE_FINISHED = N_("Thank you, the measurement is complete.")
+FINISH_FIRST = N_(
+    "You are in the middle of a questionnaire. Answer it first, or write PAUSE, and then write {keyword} again.")
+PAUSED_RUN_FIRST = N_(
+    "You have a questionnaire on pause. Write CONTINUE to finish it or STOP to end it, then write {keyword} again.")
+NOT_NOW_COACH = N_("That will have to wait a little: your coach will contact you first.")
+REMINDERS_PAUSED = N_("You will get no reminders for the next {days} days. Write START to get them again sooner.")
+REMINDERS_STOPPED = N_(
+    "You will get no more reminders from me. Your answers are saved. Write START if you want the reminders again.")
+REMINDERS_ON = N_("The reminders are on again.")
+REMINDERS_ALREADY_ON = N_("The reminders are already on.")
+PAUSE_DAYS_RANGE = N_("Write PAUSE and a number of days from 1 to {max_days}, e.g. PAUSE 7.")
+
+# The TRE log history (flows/tre.py)
+TRE_HISTORY_EMPTY = N_("You have not logged any TRE sessions yet. Write TRE after a session to log it.")
+TRE_HISTORY_HEADER = N_("Your latest TRE sessions:")
+TRE_HISTORY_LINE = N_("{date}: {minutes} min., tension {before} → {after}")
+TRE_HISTORY_TOTALS = N_(
+    "Sessions in all: {count}, on average {per_week} a week. Average change in tension per session: {change}.")
+TRE_WEEK_SUMMARY = N_(
+    "Your TRE week: sessions: {count}, minutes of tremoring: {minutes}, average change in tension: {change}.")

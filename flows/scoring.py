@@ -1,4 +1,5 @@
-"""Scores exactly as the instrument's manual says: reverse the named items, sum, multiply, then band."""
+"""Scores exactly as the instrument's manual says: reverse the named items, sum (less any `minus` items),
+multiply, then band."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ def item_value(flow: Flow, score: Score, item: str, value: float) -> float:
 
 def compute(flow: Flow, score: Score, answers: Mapping[str, float]) -> float | None:
     """The score, or None when an item is unanswered (a partial score is never reported)."""
-    if any(item not in answers for item in score.items):
+    if any(item not in answers for item in score.all_items):
         return None
     total = sum(item_value(flow, score, item, answers[item]) for item in score.items)
+    total -= sum(item_value(flow, score, item, answers[item]) for item in score.minus)
     return total * score.multiplier
 
 

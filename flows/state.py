@@ -30,6 +30,7 @@ class Run:
     invalid_streak: int = 0
     paused: bool = False
     risk_level: str | None = None  # the highest risk level this run has signalled
+    tasks: tuple[str, ...] = ()  # the coach tasks this run has raised (each at most once)
 
     def answered(self, step_id: str, answer: Answer) -> Run:
         return replace(self, answers={**self.answers, step_id: answer}, trail=(*self.trail, step_id),
@@ -38,6 +39,50 @@ class Run:
     @property
     def timer_key(self) -> str:
         return f"expire:{self.seq}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the participant is in the programme: what the scheduler's events are decided on."""
+
+    start: str | None = None  # the start date (ISO), learnt from the first scheduled event
+    released: tuple[int, ...] = ()  # modules announced so far
+    modules_done: tuple[int, ...] = ()
+    paused_until: datetime | None = None  # PAUSE <days>: no reminders before this
+    stopped: bool = False  # STOP outside a questionnaire: no reminders until START
+    exercise_days: tuple[int, ...] | None = None  # weekdays (0 = Monday); None: the programme's default
+    exercise_time: str | None = None  # "HH:MM" local; None: the programme's default
+    wave: str | None = None  # the measurement wave open now
+    wave_flows: tuple[str, ...] = ()  # its questionnaires still to answer, the current one first
+    wave_scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # wave -> "flow.score" -> value
+    waves_done: tuple[str, ...] = ()
+    last_checkin: float | None = None  # the well-being answer of the last weekly check-in
+    sent_day: str | None = None  # the local day (ISO) `sent_count` counts bot-initiated messages for
+    sent_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start, "released": list(self.released), "modules_done": list(self.modules_done),
+            "paused_until": None if self.paused_until is None else self.paused_until.isoformat(),
+            "stopped": self.stopped,
+            "exercise_days": None if self.exercise_days is None else list(self.exercise_days),
+            "exercise_time": self.exercise_time, "wave": self.wave, "wave_flows": list(self.wave_flows),
+            "wave_scores": {k: dict(v) for k, v in self.wave_scores.items()}, "waves_done": list(self.waves_done),
+            "last_checkin": self.last_checkin, "sent_day": self.sent_day, "sent_count": self.sent_count,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Progress:
+        days = raw.get("exercise_days")
+        return cls(
+            start=raw.get("start"), released=tuple(raw.get("released", ())),
+            modules_done=tuple(raw.get("modules_done", ())),
+            paused_until=datetime.fromisoformat(raw["paused_until"]) if raw.get("paused_until") else None,
+            stopped=bool(raw.get("stopped", False)), exercise_days=None if days is None else tuple(days),
+            exercise_time=raw.get("exercise_time"), wave=raw.get("wave"), wave_flows=tuple(raw.get("wave_flows", ())),
+            wave_scores={k: {s: float(x) for s, x in v.items()} for k, v in raw.get("wave_scores", {}).items()},
+            waves_done=tuple(raw.get("waves_done", ())), last_checkin=raw.get("last_checkin"),
+            sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)))
 
 
 @dataclass(frozen=True)
@@ -53,6 +98,7 @@ class State:
     consent_needed: str | None = None  # the terms version to accept before anything is asked
     consent_given: str | None = None  # the terms version accepted
     pending_flow: str | None = None  # the flow to start once consent is given
+    progress: Progress = field(default_factory=Progress)
 
     @property
     def offering_check(self) -> bool:
@@ -72,6 +118,7 @@ class State:
             "consent_needed": self.consent_needed,
             "consent_given": self.consent_given,
             "pending_flow": self.pending_flow,
+            "progress": self.progress.to_json(),
         }
 
     @classmethod
@@ -82,7 +129,8 @@ class State:
                    offer_repeats=int(data.get("offer_repeats", 0)), hold=bool(data.get("hold", False)),
                    expired_unseen=bool(data.get("expired_unseen", False)),
                    consent_needed=data.get("consent_needed"), pending_flow=data.get("pending_flow"),
-                   consent_given=data.get("consent_given"))
+                   consent_given=data.get("consent_given"),
+                   progress=Progress.from_json(data.get("progress") or {}))
 
 
 def _run_to_json(run: Run | None) -> dict[str, Any] | None:
@@ -99,6 +147,7 @@ def _run_to_json(run: Run | None) -> dict[str, Any] | None:
         "invalid_streak": run.invalid_streak,
         "paused": run.paused,
         "risk_level": run.risk_level,
+        "tasks": list(run.tasks),
     }
 
 
@@ -116,4 +165,5 @@ def _run_from_json(raw: Mapping[str, Any] | None) -> Run | None:
         invalid_streak=int(raw["invalid_streak"]),
         paused=bool(raw["paused"]),
         risk_level=raw.get("risk_level"),
+        tasks=tuple(raw.get("tasks", ())),
     )

@@ -131,6 +131,94 @@ class TimerRecord:
     due_at: datetime | None
 
 
+class ScheduleStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due time (or deferred to a later one)
+    SENT = "sent"  # handled: what it asked for was done (a message, a questionnaire started)
+    SKIPPED = "skipped"  # handled without sending, with a reason (stale, module done, paused, stopped...)
+    CANCELLED = "cancelled"  # withdrawn before it was due (e.g. the person chose other exercise times)
+
+
+FINISHED_SCHEDULE = frozenset({ScheduleStatus.SENT, ScheduleStatus.SKIPPED})
+
+
+@dataclass(frozen=True)
+class ScheduledRecord:
+    """A bot-initiated event for one participant. `key` is unique per participant: planning the same event
+    again updates a pending or cancelled row and never revives one that was already sent or skipped."""
+
+    key: str  # e.g. "module:3", "wave:week4:open", "exercise:2026-12-01"
+    kind: str  # e.g. "module", "nudge", "wave_open", "wave_remind", "wave_close", "exercise", "checkin"
+    due_at: datetime
+    data: JSONObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    id: int
+    participant_id: int
+    key: str
+    kind: str
+    due_at: datetime
+    data: JSONObject
+    status: ScheduleStatus
+    reason: str = ""  # why it was skipped, deferred or cancelled (never a message body)
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    """How a claimed schedule row ended, committed in the same transaction as the step it produced.
+
+    The commit only happens while the row is still pending: otherwise nothing of the step is written and
+    `commit_step` answers DUPLICATE, so a row handled twice (after a crash or by two processes) sends once."""
+
+    schedule_id: int
+    status: ScheduleStatus  # PENDING: deferred to `due_at`
+    reason: str = ""
+    due_at: datetime | None = None  # the new due time of a deferral
+
+
+@dataclass(frozen=True)
+class CoachTaskRecord:
+    """Something a coach should do that is not an emergency: consider referral, check in after a TRE session."""
+
+    kind: str  # e.g. "consider_referral", "consider_ending", "tre_checkin", "wellbeing_fall", "wave_missed"
+    detail: JSONObject
+    created_at: datetime
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CoachTask:
+    id: int
+    participant_id: int
+    kind: str
+    detail: JSONObject
+    created_at: datetime
+    due_at: datetime | None = None
+    done_at: datetime | None = None
+    done_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MarkRecord:
+    """A programme milestone kept for coaches and reports: a module done, a wave answered or missed."""
+
+    kind: str  # "module_done", "wave_started", "wave_done", "wave_missed", "wave_run"
+    key: str  # the module number or wave id
+    detail: JSONObject
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Mark:
+    participant_id: int
+    kind: str
+    key: str
+    detail: JSONObject
+    at: datetime
+
+
 @dataclass(frozen=True)
 class AuditRecord:
     actor: str  # "participant:<ref>", "system", "admin:<name>", "coach:<id>"
@@ -227,6 +315,11 @@ class StepRecord:
     lang: str | None = None  # when set, the participant's language is updated too
     escalations: Sequence[EscalationRecord] = ()
     retracted: Sequence[RetractedAnswer] = ()
+    schedule_outcome: ScheduleOutcome | None = None  # the claimed schedule row this step handled
+    cancel_schedule_kinds: Sequence[str] = ()  # the participant's pending rows of these kinds are cancelled...
+    schedule: Sequence[ScheduledRecord] = ()  # ...before these are planned (upsert unless finished)
+    tasks: Sequence[CoachTaskRecord] = ()
+    marks: Sequence[MarkRecord] = ()
 
 
 class CommitStatus(StrEnum):
@@ -385,4 +478,38 @@ class Storage(Protocol):
 
     async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
         """Stop trying to send this row (e.g. the person opted out or the provider refuses for good)."""
+        ...
+
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:
+        """(participant id, key, due time) of timers due at `now`, earliest first."""
+        ...
+
+    async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:
+        """Plan bot-initiated events (participant id, event) in one transaction, with `commit_step`'s upsert
+        rule: a pending or cancelled row with the same key is re-planned, a sent or skipped one is left alone.
+        Returns how many rows were inserted or re-planned."""
+        ...
+
+    async def claim_schedule(self, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+        """Take up to `limit` pending rows due at `now` that nobody holds (earliest first) and hold them
+        until `lease_until`. A holder that crashes loses the lease; the row is claimed again after it."""
+        ...
+
+    async def schedule_of(self, participant_id: int) -> list[ScheduleRow]:
+        """All of the participant's schedule rows, by due time."""
+        ...
+
+    async def coach_tasks(self, only_open: bool = True, participant_id: int | None = None) -> list[CoachTask]:
+        ...
+
+    async def complete_task(self, task_id: int, coach_id: str, at: datetime) -> bool:
+        """Mark an open task done; False if it does not exist or is already done."""
+        ...
+
+    async def marks(self, participant_id: int | None = None) -> list[Mark]:
+        """Programme milestones, oldest first."""
+        ...
+
+    async def flow_scores(self, participant_id: int, flow_id: str) -> list[ScoreRecord]:
+        """The participant's scores of one flow, oldest first (e.g. their TRE log sessions)."""
         ...

@@ -7,6 +7,7 @@ it passed in cannot change what was stored. No method awaits, so each is atomic 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -18,17 +19,22 @@ from storage.interface import (
     AddressStatus,
     AuditRecord,
     ChannelAddress,
+    CoachTask,
     CommitResult,
     CommitStatus,
     Conversation,
     Enrollment,
     Escalation,
     EscalationStatus,
+    Mark,
     Notification,
     NotificationStatus,
     OutboxRow,
     Participant,
     Profile,
+    ScheduledRecord,
+    ScheduleRow,
+    ScoreRecord,
     StepRecord,
 )
 
@@ -58,6 +64,10 @@ class MemoryStorage:
         self._addresses: dict[tuple[int, str], s.Row] = {}  # (participant id, channel) -> row
         self._owners: dict[tuple[str, str], int] = {}  # (channel, address) -> participant id
         self._link_codes: dict[str, s.Row] = {}
+        self._schedule: dict[int, s.Row] = {}  # id -> row
+        self._schedule_keys: dict[int, dict[str, s.Row]] = {}  # participant id -> key -> the same row
+        self._tasks: dict[int, s.Row] = {}
+        self._marks: list[s.Row] = []
         self._closed = False
 
     def _check_open(self) -> None:
@@ -99,6 +109,8 @@ class MemoryStorage:
         key = None if step.inbound is None else (step.inbound.channel, step.inbound.channel_message_id)
         if key is not None and key in self._inbox:
             return CommitResult(CommitStatus.DUPLICATE, current)
+        if rows.outcome is not None and not s.outcome_applies(self._schedule.get(rows.outcome["id"]), pid):
+            return CommitResult(CommitStatus.DUPLICATE, current)  # handled already: write nothing
         if step.expected_revision != current:
             return CommitResult(CommitStatus.CONFLICT, current)
         if key is not None:
@@ -130,6 +142,9 @@ class MemoryStorage:
         if step.lang is not None:
             self._participants[pid] = replace(self._participants[pid], lang=step.lang)
         escalation_ids = tuple(self._store_signal(pid, signal) for signal in rows.escalations)
+        self._change_schedule(rows)
+        self._add_tasks(rows.tasks)
+        self._marks.extend(dict(mark) for mark in rows.marks)
         return CommitResult(CommitStatus.COMMITTED, current + 1, tuple(outbox_ids), escalation_ids)
 
     def _store_signal(self, pid: int, signal: s.Row) -> int:
@@ -148,6 +163,36 @@ class MemoryStorage:
         self._triggers.append(esc.trigger_row(escalation_id, signal))
         self._audit.append(esc.signal_audit(self._participants[pid].ref, escalation_id, signal, before, changes))
         return escalation_id
+
+    def _change_schedule(self, rows: s.StepRows) -> None:
+        """A committed step's schedule changes, in SQLite's order: the outcome, the cancellations, the plans."""
+        if rows.outcome is not None:
+            self._schedule[rows.outcome["id"]].update(s.outcome_changes(rows.outcome))
+        if rows.cancel_kinds:
+            for row in self._schedule_keys.get(rows.step.participant_id, {}).values():
+                if s.cancels(row, rows.cancel_kinds):
+                    row.update(s.cancel_changes(rows.step.at))
+        self._plan(rows.schedule)
+
+    def _plan(self, planned: Iterable[s.Row]) -> int:
+        """SQLite's upsert, row by row (see `s.replan_changes`); how many rows were inserted or re-planned."""
+        changed = 0
+        for new in planned:
+            mine = self._schedule_keys.setdefault(new["participant_id"], {})
+            row = mine.get(new["key"])
+            if row is None:
+                row = {"id": len(self._schedule) + 1, **new}
+                self._schedule[row["id"]] = mine[new["key"]] = row
+                changed += 1
+            elif changes := s.replan_changes(row, new):
+                row.update(changes)
+                changed += 1
+        return changed
+
+    def _add_tasks(self, tasks: Iterable[s.Row]) -> None:
+        for task in tasks:
+            task_id = len(self._tasks) + 1
+            self._tasks[task_id] = {"id": task_id, **task}
 
     def _active_escalation(self, pid: int) -> s.Row | None:
         for row in self._escalations.values():
@@ -468,3 +513,61 @@ class MemoryStorage:
         if changes:
             row.update(changes)
             self._audit.append(ct.given_up_audit(self._ref(row), row, at))
+
+    # -- the programme: the same rules as SQLite's (storage/schema.py), on dicts --
+
+    async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:
+        self._check_open()
+        at = s.require_utc(at)
+        rows = [s.schedule_row(pid, record, at) for pid, record in entries]
+        for pid in sorted({row["participant_id"] for row in rows}):
+            self._known(pid)
+        return self._plan(rows)
+
+    async def claim_schedule(self, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+        self._check_open()
+        now, lease_until = s.require_utc(now), s.require_utc(lease_until)
+        due = [row for row in self._schedule.values() if s.claimable(row, now)]
+        due.sort(key=lambda row: (row["due_at"], row["id"]))
+        claimed = due[: max(limit, 0)]
+        for row in claimed:
+            row["claimed_until"] = lease_until
+        return [s.schedule_from_row(row) for row in claimed]
+
+    async def schedule_of(self, participant_id: int) -> list[ScheduleRow]:
+        self._check_open()
+        rows = sorted(self._schedule_keys.get(participant_id, {}).values(), key=lambda row: (row["due_at"], row["id"]))
+        return [s.schedule_from_row(row) for row in rows]
+
+    async def coach_tasks(self, only_open: bool = True, participant_id: int | None = None) -> list[CoachTask]:
+        self._check_open()
+        rows = [
+            row
+            for row in self._tasks.values()
+            if not (only_open and row["done_at"] is not None) and participant_id in (None, row["participant_id"])
+        ]
+        rows.sort(key=lambda row: (row["created_at"], row["id"]))
+        return [s.task_from_row(row) for row in rows]
+
+    async def complete_task(self, task_id: int, coach_id: str, at: datetime) -> bool:
+        self._check_open()
+        coach_id, at = s.require_actor(coach_id), s.require_utc(at)
+        row = self._tasks.get(task_id)
+        if row is None or row["done_at"] is not None:
+            return False
+        row.update(done_at=at, done_by=coach_id)
+        return True
+
+    async def marks(self, participant_id: int | None = None) -> list[Mark]:
+        self._check_open()
+        return [s.mark_from_row(row) for row in self._marks if participant_id in (None, row["participant_id"])]
+
+    async def flow_scores(self, participant_id: int, flow_id: str) -> list[ScoreRecord]:
+        self._check_open()
+        mine = [
+            (row["completed_at"], i, row)
+            for i, row in enumerate(self._scores)
+            if row["participant_id"] == participant_id and row["flow_id"] == flow_id
+        ]
+        mine.sort(key=lambda x: (x[0], x[1]))
+        return [s.score_from_row(row) for _, _, row in mine]

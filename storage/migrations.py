@@ -5,9 +5,10 @@ schema, an empty database gets all tables in their newest shape at once and ever
 as applied without running; later migrations therefore only ever run against databases created before them.
 To change the schema: edit `schema.py` and append a migration that brings an existing database to that shape.
 A migration must not build its DDL from `schema.py`'s tables (those keep changing): it carries a frozen copy of
-what it creates, as migrations 2 and 3 do. `tests/storage/test_storage_escalations.py` checks that a database
-created by migration 1 and then migrated has exactly the schema of a fresh one, and
-`tests/storage/test_storage_contacts.py` does the same for a database created at version 2.
+what it creates, as migrations 2 to 4 do. `tests/storage/test_storage_escalations.py` checks that a database
+created by migration 1 and then migrated has exactly the schema of a fresh one,
+`tests/storage/test_storage_contacts.py` does the same for a database created at version 2, and
+`tests/storage/test_storage_programme.py` for one created at version 3.
 """
 
 from __future__ import annotations
@@ -217,10 +218,75 @@ def _add_channel_tables_and_delivery(conn: Connection) -> None:
     conn.execute(CreateIndex(Index("ux_outbox_provider_id", outbox.c.provider_id, unique=True)))
 
 
+def _create_programme_tables(conn: Connection) -> None:
+    """Migration 4: the schedule of bot-initiated events, coach tasks and programme milestones, frozen as they
+    were at version 4."""
+    v4 = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    Table("participants", v4, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
+    utc = String(32)  # storage.schema.UTCDateTime's column type
+    schedule = Table(
+        "schedule",
+        v4,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("due_at", utc, nullable=False),
+        Column("data", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("reason", Text, nullable=False, server_default=text("''")),
+        Column("claimed_until", utc, nullable=True),
+        Column("created_at", utc, nullable=False),
+        Column("updated_at", utc, nullable=True),
+        UniqueConstraint("participant_id", "key"),
+        CheckConstraint(
+            "status = 'pending' OR status = 'sent' OR status = 'skipped' OR status = 'cancelled'", name="status"
+        ),
+    )
+    pending = schedule.c.status == literal_column("'pending'", String(16))
+    Index("ix_schedule_pending_due_at", schedule.c.due_at, sqlite_where=pending, postgresql_where=pending)
+    coach_tasks = Table(
+        "coach_tasks",
+        v4,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("detail", Text, nullable=False),
+        Column("created_at", utc, nullable=False),
+        Column("due_at", utc, nullable=True),
+        Column("done_at", utc, nullable=True),
+        Column("done_by", String(200), nullable=True),
+        Index(None, "participant_id"),
+    )
+    open_tasks = coach_tasks.c.done_at.is_(None)
+    Index("ix_coach_tasks_open", coach_tasks.c.created_at, sqlite_where=open_tasks, postgresql_where=open_tasks)
+    marks = Table(
+        "programme_marks",
+        v4,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("kind", String(40), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("detail", Text, nullable=False),
+        Column("at", utc, nullable=False),
+        Index(None, "participant_id"),
+    )
+    v4.create_all(conn, tables=[schedule, coach_tasks, marks], checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
     Migration(3, "profiles, channel addresses, link codes and outbox delivery", _add_channel_tables_and_delivery),
+    Migration(4, "schedule, coach tasks and programme marks", _create_programme_tables),
 )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import (
@@ -42,12 +43,21 @@ from storage.interface import (
     RISK_LEVELS,
     AnswerValue,
     AuditRecord,
+    CoachTask,
+    CoachTaskRecord,
     Escalation,
     EscalationRecord,
     EscalationStatus,
     EscalationTrigger,
+    Mark,
+    MarkRecord,
     Notification,
     NotificationStatus,
+    ScheduledRecord,
+    ScheduleOutcome,
+    ScheduleRow,
+    ScheduleStatus,
+    ScoreRecord,
     StepRecord,
 )
 
@@ -83,6 +93,8 @@ metadata = MetaData(
 
 def require_utc(value: datetime) -> datetime:
     """Return `value` in UTC; refuse naive datetimes, whose meaning would be a guess."""
+    if value.tzinfo is UTC:  # already normalised: the common case, and on bulk paths the checks add up
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime refused: storage needs timezone-aware datetimes")
     return value.astimezone(UTC)
@@ -116,9 +128,24 @@ def _json_default(value: object) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+# `json.dumps` with options builds an encoder, and `JSONEncoder.encode` a C encoder, on every call: more than half
+# the cost of encoding a small object, which adds up to seconds when a cohort's programme (1.5 million rows) is
+# planned. So the C encoder, built with the same options, is built once. Without the circular-reference check,
+# which needs a fresh dict per call: a cyclic object still fails, with RecursionError instead of ValueError.
+_make_c_encoder: Callable[..., Callable[[Any, int], Any]] | None = getattr(json.encoder, "c_make_encoder", None)
+_C_JSON = (
+    None
+    if _make_c_encoder is None
+    else _make_c_encoder(None, _json_default, encode_basestring, None, ":", ",", False, False, False)
+)
+
+
 def dump_json(value: Mapping[str, Any]) -> str:
     """Serialise a JSON object strictly (no NaN), so every backend can read it back."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_json_default)
+    if _C_JSON is None:
+        return _JSON.encode(value)
+    return "".join(_C_JSON(value, 0))
 
 
 def load_json(raw: str) -> dict[str, Any]:
@@ -398,6 +425,73 @@ link_codes = Table(
     Index(None, "participant_id"),
 )
 
+# --- the programme: bot-initiated events, coach tasks, milestones (added by migration 4, whose frozen copy must stay
+# in step) ---
+
+# A literal, not a parameter, so SQLite can match the partial index below.
+SCHEDULE_PENDING = literal_column("'pending'", String(16))
+schedule = Table(
+    "schedule",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("key", String(200), nullable=False),  # unique per participant: planning it again is an upsert
+    Column("kind", String(40), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, server_default=text("''")),  # never a message body
+    Column("claimed_until", UTCDateTime, nullable=True),  # a claimer's lease (see claim_schedule)
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=True),
+    UniqueConstraint("participant_id", "key"),  # also the index that finds a participant's rows
+    # Not ``status IN (...)``: SQLite builds a temporary index for an IN list of three or more values each time
+    # it checks a row, which doubled the cost of planning a cohort's programme (1.5 million rows).
+    CheckConstraint(
+        "status = 'pending' OR status = 'sent' OR status = 'skipped' OR status = 'cancelled'", name="status"
+    ),
+)
+# Only pending rows are ever claimed; a partial index keeps the due scan small however many rows are finished.
+Index(
+    "ix_schedule_pending_due_at",
+    schedule.c.due_at,
+    sqlite_where=schedule.c.status == SCHEDULE_PENDING,
+    postgresql_where=schedule.c.status == SCHEDULE_PENDING,
+)
+
+coach_tasks = Table(
+    "coach_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("done_at", UTCDateTime, nullable=True),
+    Column("done_by", String(200), nullable=True),
+    Index(None, "participant_id"),
+)
+# The coach desk lists open tasks oldest first: only those are in this index.
+Index(
+    "ix_coach_tasks_open",
+    coach_tasks.c.created_at,
+    sqlite_where=coach_tasks.c.done_at.is_(None),
+    postgresql_where=coach_tasks.c.done_at.is_(None),
+)
+
+programme_marks = Table(
+    "programme_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "participant_id"),
+)
+
 # Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.
 ledger_metadata = MetaData()
 schema_migrations = Table(
@@ -422,6 +516,15 @@ class StepRows:
     timers: tuple[tuple[str, datetime | None], ...]
     audit: tuple[Row, ...]
     escalations: tuple[Row, ...] = ()  # signals, see `signal_row`; applied in order after the rest
+    outcome: Row | None = None  # see `outcome_row`: a precondition, then applied first of the schedule changes
+    cancel_kinds: tuple[str, ...] = ()  # then these kinds' pending rows are cancelled...
+    schedule: tuple[Row, ...] = ()  # ...then these are planned (see `schedule_row` and `replan_changes`)
+    tasks: tuple[Row, ...] = ()
+    marks: tuple[Row, ...] = ()
+
+    @property
+    def changes_schedule(self) -> bool:
+        return self.outcome is not None or bool(self.cancel_kinds) or bool(self.schedule)
 
 
 def step_rows(step: StepRecord) -> StepRows:
@@ -489,6 +592,11 @@ def step_rows(step: StepRecord) -> StepRows:
         timers=timer_rows,
         audit=tuple(audit_row(e) for e in step.audit),
         escalations=tuple(signal_row(e) for e in step.escalations),
+        outcome=None if step.schedule_outcome is None else outcome_row(step.schedule_outcome, step.at),
+        cancel_kinds=tuple(dict.fromkeys(_name(kind, "schedule kind", 40) for kind in step.cancel_schedule_kinds)),
+        schedule=tuple(schedule_row(pid, record, step.at) for record in step.schedule),
+        tasks=tuple(task_row(pid, task) for task in step.tasks),
+        marks=tuple(mark_row(pid, mark) for mark in step.marks),
     )
 
 
@@ -626,4 +734,183 @@ def notification_from_row(row: Mapping[Any, Any]) -> Notification:
         attempts=row["attempts"],
         detail=row["detail"],
         updated_at=row["updated_at"],
+    )
+
+
+# --- the programme: schedule rules shared by both storages, and rows for tasks and milestones ---
+
+_PENDING = ScheduleStatus.PENDING.value
+REPLANNABLE = frozenset({_PENDING, ScheduleStatus.CANCELLED.value})  # sent and skipped rows are never planned again
+REPLACED = "replaced"  # the reason of a row cancelled by a step's `cancel_schedule_kinds`
+
+
+def _name(value: object, field: str, max_length: int) -> str:
+    """A required short identifier (a key or a kind), checked against its column's length."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{field} is required")
+    if len(value) > max_length:
+        raise ValueError(f"{field} is longer than {max_length} characters")
+    return value
+
+
+def schedule_row(participant_id: int, record: ScheduledRecord, at: datetime) -> Row:
+    """A planned event checked and encoded as the pending row an insert writes (`replan_changes` for an update)."""
+    return {
+        "participant_id": participant_id,
+        "key": _name(record.key, "schedule key", 200),
+        "kind": _name(record.kind, "schedule kind", 40),
+        "due_at": require_utc(record.due_at),
+        "data": dump_json(record.data),
+        "status": _PENDING,
+        "reason": "",
+        "claimed_until": None,
+        "created_at": require_utc(at),
+        "updated_at": None,
+    }
+
+
+def replan_changes(row: Mapping[str, Any], planned: Row) -> Row:
+    """What planning `planned` again changes on the row with its key: a pending or cancelled row is planned anew
+    (and loses any lease); a sent or skipped one is left alone, so an event never happens twice."""
+    if row["status"] not in REPLANNABLE:
+        return {}
+    return {
+        "kind": planned["kind"],
+        "due_at": planned["due_at"],
+        "data": planned["data"],
+        "status": _PENDING,
+        "reason": "",
+        "claimed_until": None,
+        "updated_at": planned["created_at"],
+    }
+
+
+def outcome_row(outcome: ScheduleOutcome, at: datetime) -> Row:
+    """A step's schedule outcome checked: a deferral (pending) needs its new due time, nothing else takes one."""
+    if isinstance(outcome.schedule_id, bool) or not isinstance(outcome.schedule_id, int):
+        raise TypeError("schedule_id must be an int")
+    status = ScheduleStatus(outcome.status)
+    deferred = status is ScheduleStatus.PENDING
+    if deferred and outcome.due_at is None:
+        raise ValueError("a deferral (status pending) needs the new due_at")
+    if not deferred and outcome.due_at is not None:
+        raise ValueError("due_at is only for a deferral (status pending)")
+    if not isinstance(outcome.reason, str):
+        raise TypeError("reason must be a str")
+    return {
+        "id": outcome.schedule_id,
+        "status": status.value,
+        "reason": outcome.reason,
+        "due_at": None if outcome.due_at is None else require_utc(outcome.due_at),
+        "updated_at": require_utc(at),
+    }
+
+
+def outcome_applies(row: Mapping[str, Any] | None, participant_id: int) -> bool:
+    """The precondition of a step's schedule outcome: the row is the participant's and still pending. Otherwise
+    it was handled already (by another process, or before a crash) and the step must not be written."""
+    return row is not None and row["participant_id"] == participant_id and row["status"] == _PENDING
+
+
+def outcome_changes(outcome: Row) -> Row:
+    """What an outcome that applies changes: the status, the reason, the lease, and a deferral's due time."""
+    changes = {
+        "status": outcome["status"],
+        "reason": outcome["reason"],
+        "claimed_until": None,
+        "updated_at": outcome["updated_at"],
+    }
+    if outcome["due_at"] is not None:
+        changes["due_at"] = outcome["due_at"]
+    return changes
+
+
+def cancels(row: Mapping[str, Any], kinds: tuple[str, ...]) -> bool:
+    """Whether a step's `cancel_schedule_kinds` withdraw this row: pending rows of those kinds only."""
+    return row["status"] == _PENDING and row["kind"] in kinds
+
+
+def cancel_changes(at: datetime) -> Row:
+    return {"status": ScheduleStatus.CANCELLED.value, "reason": REPLACED, "updated_at": at}
+
+
+def claimable(row: Mapping[str, Any], now: datetime) -> bool:
+    """Pending, due at `now`, and not held: never claimed, or the holder's lease has run out."""
+    held_until = row["claimed_until"]
+    return row["status"] == _PENDING and row["due_at"] <= now and (held_until is None or held_until <= now)
+
+
+SCHEDULE_ROW_COLUMNS = ("id", "participant_id", "key", "kind", "due_at", "data", "status", "reason", "updated_at")
+
+
+def schedule_from_row(row: Mapping[Any, Any]) -> ScheduleRow:
+    return ScheduleRow(
+        id=row["id"],
+        participant_id=row["participant_id"],
+        key=row["key"],
+        kind=row["kind"],
+        due_at=row["due_at"],
+        data=load_json(row["data"]),
+        status=ScheduleStatus(row["status"]),
+        reason=row["reason"],
+        updated_at=row["updated_at"],
+    )
+
+
+def task_row(participant_id: int, record: CoachTaskRecord) -> Row:
+    return {
+        "participant_id": participant_id,
+        "kind": _name(record.kind, "task kind", 40),
+        "detail": dump_json(record.detail),
+        "created_at": require_utc(record.created_at),
+        "due_at": None if record.due_at is None else require_utc(record.due_at),
+        "done_at": None,
+        "done_by": None,
+    }
+
+
+def task_from_row(row: Mapping[Any, Any]) -> CoachTask:
+    return CoachTask(
+        id=row["id"],
+        participant_id=row["participant_id"],
+        kind=row["kind"],
+        detail=load_json(row["detail"]),
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        done_at=row["done_at"],
+        done_by=row["done_by"],
+    )
+
+
+def mark_row(participant_id: int, record: MarkRecord) -> Row:
+    if not isinstance(record.key, str) or len(record.key) > 200:
+        raise ValueError("mark key must be a str of at most 200 characters")
+    return {
+        "participant_id": participant_id,
+        "kind": _name(record.kind, "mark kind", 40),
+        "key": record.key,
+        "detail": dump_json(record.detail),
+        "at": require_utc(record.at),
+    }
+
+
+def mark_from_row(row: Mapping[Any, Any]) -> Mark:
+    return Mark(
+        participant_id=row["participant_id"],
+        kind=row["kind"],
+        key=row["key"],
+        detail=load_json(row["detail"]),
+        at=row["at"],
+    )
+
+
+def score_from_row(row: Mapping[Any, Any]) -> ScoreRecord:
+    return ScoreRecord(
+        run_seq=row["run_seq"],
+        flow_id=row["flow_id"],
+        flow_version=row["flow_version"],
+        score_id=row["score_id"],
+        value=row["value"],
+        band=row["band"],
+        completed_at=row["completed_at"],
     )

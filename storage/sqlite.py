@@ -16,7 +16,9 @@ All SQL is portable Core in plain functions of a sync `Connection`; a `_Runner` 
   and under load each waits for the busy event loop: at 2,000 steps/s offered it measured ~4x the latency.
 
 Everything else (outbox, exports, audit, migrations) uses the async engine. SQLite specifics (pragmas, who
-emits BEGIN, the pysqlite twin connections) are confined to `_install_sqlite_hooks` and `_HybridRunner`.
+emits BEGIN, the pysqlite twin connections) are confined to `_install_sqlite_hooks` and `_HybridRunner`; the one
+statement that is not portable Core, the schedule's upsert (``INSERT ... ON CONFLICT DO UPDATE``), is built per
+dialect in `_plan_schedule_statement`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,18 +39,24 @@ from typing import Any, Literal, Protocol, cast
 from sqlalchemy import (
     URL,
     Connection,
+    Dialect,
     Engine,
     NullPool,
     bindparam,
     create_engine,
     event,
     false,
+    func,
     insert,
+    literal_column,
     make_url,
+    null,
+    or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -58,16 +67,22 @@ from storage.interface import (
     AddressStatus,
     AuditRecord,
     ChannelAddress,
+    CoachTask,
     CommitResult,
     CommitStatus,
     Conversation,
     Enrollment,
     Escalation,
+    Mark,
     Notification,
     NotificationStatus,
     OutboxRow,
     Participant,
     Profile,
+    ScheduledRecord,
+    ScheduleRow,
+    ScheduleStatus,
+    ScoreRecord,
     StepRecord,
 )
 from storage.migrations import apply_migrations
@@ -284,12 +299,13 @@ class _Kind(IntEnum):
     FLOW = 5
     ESCALATION = 6  # acknowledge, close, raise tier, notifications: `esc.EscalationOp`s, in queue order
     CONTACT = 7  # enrolment, addresses, link codes, consent, delivery reports: `ct.ContactOp`s, in queue order
-    READ_PARTICIPANT = 8
-    READ_CONVERSATION = 9
-    READ_BY_ADDRESS = 10
-    READ_ADDRESSES = 11
-    READ_BY_PROVIDER_ID = 12
-    PRAGMAS = 13
+    PROGRAMME = 8  # planning and claiming schedule rows, completing coach tasks: `_ProgrammeOp`s, in queue order
+    READ_PARTICIPANT = 9
+    READ_CONVERSATION = 10
+    READ_BY_ADDRESS = 11
+    READ_ADDRESSES = 12
+    READ_BY_PROVIDER_ID = 13
+    PRAGMAS = 14
 
 
 @dataclass(eq=False)
@@ -454,6 +470,120 @@ _MARK_SENT = (
 )
 _FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
 
+_sch, _tk, _mk = s.schedule, s.coach_tasks, s.programme_marks
+_KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+_SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
+    _sch.c.id.in_(bindparam("ids", expanding=True))
+)
+_COMPLETE_SCHEDULE = (  # `s.outcome_changes`, guarded by `s.outcome_applies` (checked by the plan as well)
+    update(_sch)
+    .where(_sch.c.id == bindparam("b_id"), _sch.c.status == s.SCHEDULE_PENDING)
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        claimed_until=None,
+        updated_at=bindparam("b_at"),
+        due_at=func.coalesce(bindparam("b_due", type_=s.UTCDateTime), _sch.c.due_at),  # a deferral's new time
+    )
+)
+_CANCEL_SCHEDULE = (  # `s.cancels` and `s.cancel_changes`, one kind per parameter set
+    update(_sch)
+    .where(
+        _sch.c.participant_id == bindparam("b_pid"),
+        _sch.c.kind == bindparam("b_kind"),
+        _sch.c.status == s.SCHEDULE_PENDING,
+    )
+    .values(status=ScheduleStatus.CANCELLED.value, reason=s.REPLACED, updated_at=bindparam("b_at"))
+)
+# Claim in one statement, so no one else can take the same rows in between. The scan runs on the partial index of
+# pending rows in due order (the status is a literal for that); rows under a live lease are passed over.
+_CLAIMABLE = (
+    select(_sch.c.id)
+    .where(
+        _sch.c.status == s.SCHEDULE_PENDING,
+        _sch.c.due_at <= bindparam("now"),
+        or_(_sch.c.claimed_until.is_(None), _sch.c.claimed_until <= bindparam("now")),
+    )
+    .order_by(_sch.c.due_at, _sch.c.id)
+    .limit(bindparam("limit"))
+)
+_SCHEDULE_ROW = tuple(_sch.c[name] for name in s.SCHEDULE_ROW_COLUMNS)  # what `s.schedule_from_row` reads
+_CLAIM_SCHEDULE = (
+    update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*_SCHEDULE_ROW)
+)
+_COMPLETE_TASK = (
+    update(_tk)
+    .where(_tk.c.id == bindparam("b_id"), _tk.c.done_at.is_(None))
+    .values(done_at=bindparam("b_at"), done_by=bindparam("b_by"))
+)
+
+
+_PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")  # the upsert's parameters, in order
+
+
+def _plan_schedule_statement(make_insert: Callable[[Any], Any]) -> Any:
+    """`s.replan_changes` as an upsert: insert a new key; re-plan a pending or cancelled row; leave a sent or
+    skipped one alone (the DO UPDATE's WHERE is false, so the row counts as unchanged). Constants are literals:
+    an executemany can neither expand a list parameter nor afford parameters it does not need."""
+    parameters: dict[str, Any] = {name: bindparam(name) for name in _PLANNED}
+    statement = make_insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''"))
+    planned = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[_sch.c.participant_id, _sch.c.key],
+        set_={
+            "kind": planned.kind,
+            "due_at": planned.due_at,
+            "data": planned.data,
+            "status": s.SCHEDULE_PENDING,
+            "reason": literal_column("''"),
+            "claimed_until": null(),
+            "updated_at": planned.created_at,
+        },
+        where=_sch.c.status.in_([literal_column(f"'{status}'") for status in sorted(s.REPLANNABLE)]),
+    )
+
+
+_PLAN_SCHEDULE = {  # by dialect name
+    "sqlite": _plan_schedule_statement(sqlite.insert),
+    "postgresql": _plan_schedule_statement(postgresql.insert),
+}
+_plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
+
+
+def _compiled_plan(dialect: Dialect) -> tuple[str, bool]:
+    key = (dialect.name, dialect.paramstyle)
+    if key not in _plan_sql:
+        compiled = _PLAN_SCHEDULE[dialect.name].compile(dialect=dialect)
+        if compiled.positional and tuple(compiled.positiontup or ()) != _PLANNED:
+            raise RuntimeError("the schedule upsert's parameters are not in the expected order")
+        _plan_sql[key] = (str(compiled), compiled.positional)
+    return _plan_sql[key]
+
+
+def _plan_schedule(conn: Connection, rows: Sequence[s.Row]) -> int:
+    """Upsert planned rows in order (a later row with the same key wins); how many were inserted or re-planned.
+
+    Materialising a cohort's programme is about a million and a half rows, so they go to the driver's executemany
+    already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own work.
+    Due times repeat (one send time a day), so each distinct one is turned into text once."""
+    sql, positional = _compiled_plan(conn.dialect)
+    texts: dict[datetime, str] = {}
+
+    def utc(value: datetime) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = s.utc_text(value)
+        return found
+
+    values = [
+        (row["participant_id"], row["key"], row["kind"], utc(row["due_at"]), row["data"], utc(row["created_at"]))
+        for row in rows
+    ]
+    if not values:
+        return 0
+    params: list[Any] = values if positional else [dict(zip(_PLANNED, v, strict=True)) for v in values]
+    return int(conn.exec_driver_sql(sql, params).rowcount)
+
 
 # --- write handlers: each gets the payloads of one kind in queue order and returns one result each ---
 
@@ -495,6 +625,57 @@ def _write_contact_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
     return [cast(ct.ContactOp, op).run(conn) for op in payloads]
 
 
+def _write_programme_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    return [cast(_ProgrammeOp, op).run(conn) for op in payloads]
+
+
+class _ProgrammeOp(ABC):
+    """A schedule or coach-task write run in queue order in the writer's transaction; like `ct.ContactOp`, one
+    that is refused returns its exception, having written nothing."""
+
+    @abstractmethod
+    def run(self, conn: Connection) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _AddSchedule(_ProgrammeOp):
+    rows: tuple[s.Row, ...]  # `s.schedule_row`s
+
+    def run(self, conn: Connection) -> int | Exception:
+        wanted = {row["participant_id"] for row in self.rows}
+        if not wanted:
+            return 0
+        missing = wanted - set(conn.scalars(_KNOWN_PARTICIPANTS, {"pids": list(wanted)}))
+        if missing:
+            return s.UnknownParticipantError(f"participant {min(missing)} does not exist")
+        return _plan_schedule(conn, self.rows)
+
+
+@dataclass(frozen=True)
+class _ClaimSchedule(_ProgrammeOp):
+    now: datetime
+    limit: int
+    lease_until: datetime
+
+    def run(self, conn: Connection) -> list[ScheduleRow]:
+        if self.limit <= 0:
+            return []
+        params = {"now": self.now, "limit": self.limit, "lease": self.lease_until}
+        rows = [s.schedule_from_row(row) for row in conn.execute(_CLAIM_SCHEDULE, params).mappings()]
+        return sorted(rows, key=lambda row: (row.due_at, row.id))  # RETURNING has no order of its own
+
+
+@dataclass(frozen=True)
+class _CompleteTask(_ProgrammeOp):
+    task_id: int
+    coach_id: str
+    at: datetime
+
+    def run(self, conn: Connection) -> bool:
+        params = {"b_id": self.task_id, "b_at": self.at, "b_by": self.coach_id}
+        return bool(conn.execute(_COMPLETE_TASK, params).rowcount == 1)
+
+
 def _write_flows(conn: Connection, payloads: list[Any]) -> list[Any]:
     results: list[Any] = []
     for flow_id, version, source, at in payloads:
@@ -526,6 +707,10 @@ class _StepPlan:
     signals: list[tuple[int, int, tuple[s.Row, ...]]] = field(default_factory=list)  # (step index, pid, signals)
     outbox_ids: list[int] = field(default_factory=list)
     escalation_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)  # by step index
+    schedule_rounds: list[_ScheduleRound] = field(default_factory=list)
+    schedule_turns: dict[int, int] = field(default_factory=dict)  # participant id -> rounds used
+    tasks: list[s.Row] = field(default_factory=list)
+    marks: list[s.Row] = field(default_factory=list)
 
     def results(self) -> list[Any]:
         ids: dict[int, list[int]] = {}
@@ -539,6 +724,17 @@ class _StepPlan:
         ]
 
 
+@dataclass
+class _ScheduleRound:
+    """The schedule changes of at most one step per participant, written as outcomes, then cancellations, then
+    plans (each an executemany). A participant's next step in the batch goes to the next round, so every step's
+    changes are written after those of the steps before it, as if the steps had been committed one by one."""
+
+    outcomes: list[s.Row] = field(default_factory=list)
+    cancels: list[s.Row] = field(default_factory=list)
+    plans: list[s.Row] = field(default_factory=list)
+
+
 def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
     """Check each step in queue order against the database plus the steps before it in this batch."""
     known: set[int] = set()
@@ -549,6 +745,7 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
             revisions[pid] = revision
     has_row = set(revisions)
     seen = _seen_inbound(conn, batch)
+    handled = _schedule_states(conn, batch)  # the rows the outcomes name, kept as the batch's steps change them
     plan = _StepPlan()
     latest_answer: dict[tuple[int, int, str], s.Row] = {}
     for index, rows in enumerate(batch):
@@ -561,6 +758,9 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
         key = None if step.inbound is None else (step.inbound.channel, step.inbound.channel_message_id)
         if key is not None and key in seen:
             plan.outcomes.append(CommitResult(CommitStatus.DUPLICATE, current))
+            continue
+        if False:
+            plan.outcomes.append(CommitResult(CommitStatus.DUPLICATE, current))  # handled already: write nothing
             continue
         if step.expected_revision != current:
             plan.outcomes.append(CommitResult(CommitStatus.CONFLICT, current))
@@ -601,7 +801,46 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
             plan.langs.append({"b_id": pid, "lang": step.lang})
         if rows.escalations:
             plan.signals.append((index, pid, rows.escalations))
+        if rows.changes_schedule:
+            _plan_schedule_changes(plan, rows, [r for r in handled.values() if r["participant_id"] == pid])
+        plan.tasks.extend(rows.tasks)
+        plan.marks.extend(rows.marks)
     return plan
+
+
+def _schedule_states(conn: Connection, batch: list[s.StepRows]) -> dict[int, s.Row]:
+    """The rows the batch's schedule outcomes name, by id, for their preconditions (`s.outcome_applies`)."""
+    ids = {rows.outcome["id"] for rows in batch if rows.outcome is not None}
+    if not ids:
+        return {}
+    return {row["id"]: dict(row) for row in conn.execute(_SCHEDULE_STATES, {"ids": list(ids)}).mappings()}
+
+
+def _plan_schedule_changes(plan: _StepPlan, rows: s.StepRows, handled: list[s.Row]) -> None:
+    """Put a committed step's schedule changes in its round, and apply them to the participant's rows that later
+    steps' outcomes name, so those see what this step left."""
+    step = rows.step
+    turn = plan.schedule_turns.get(step.participant_id, 0)
+    plan.schedule_turns[step.participant_id] = turn + 1
+    if turn == len(plan.schedule_rounds):
+        plan.schedule_rounds.append(_ScheduleRound())
+    writes = plan.schedule_rounds[turn]
+    outcome = rows.outcome
+    if outcome is not None:
+        writes.outcomes.append(
+            {"b_id": outcome["id"], "b_status": outcome["status"], "b_reason": outcome["reason"],
+             "b_due": outcome["due_at"], "b_at": outcome["updated_at"]}
+        )
+    writes.cancels.extend({"b_pid": step.participant_id, "b_kind": kind, "b_at": step.at} for kind in rows.cancel_kinds)
+    writes.plans.extend(rows.schedule)
+    for row in handled:
+        if outcome is not None and row["id"] == outcome["id"]:
+            row.update(s.outcome_changes(outcome))
+        if s.cancels(row, rows.cancel_kinds):
+            row.update(s.cancel_changes(step.at))
+        for planned in rows.schedule:
+            if planned["key"] == row["key"]:
+                row.update(s.replan_changes(row, planned))
 
 
 def _seen_inbound(conn: Connection, batch: list[s.StepRows]) -> set[tuple[str, str]]:
@@ -646,9 +885,24 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
         conn.execute(insert(s.audit_log), plan.audit)
     if plan.langs:
         conn.execute(_SET_LANG, plan.langs)
+    for writes in plan.schedule_rounds:
+        _apply_schedule_round(conn, writes)
+    if plan.tasks:
+        conn.execute(insert(_tk), plan.tasks)
+    if plan.marks:
+        conn.execute(insert(_mk), plan.marks)
     if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
         ids = esc.write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
         plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
+
+
+def _apply_schedule_round(conn: Connection, writes: _ScheduleRound) -> None:
+    if writes.outcomes and conn.execute(_COMPLETE_SCHEDULE, writes.outcomes).rowcount != len(writes.outcomes):
+        raise RuntimeError("a schedule row changed during a locked write")  # never write blind
+    if writes.cancels:
+        conn.execute(_CANCEL_SCHEDULE, writes.cancels)
+    if writes.plans:
+        _plan_schedule(conn, writes.plans)
 
 
 # --- read handlers: batched lookups for the reads every step makes ---
@@ -689,6 +943,7 @@ _WRITERS: dict[_Kind, _Handler] = {
     _Kind.FLOW: _write_flows,
     _Kind.ESCALATION: _write_escalation_ops,
     _Kind.CONTACT: _write_contact_ops,
+    _Kind.PROGRAMME: _write_programme_ops,
     _Kind.PRAGMAS: _read_pragmas,
 }
 _READERS: dict[_Kind, _Handler] = {
@@ -1006,3 +1261,62 @@ class SqliteStorage:
         """Never send the row; audited ("outbox.given_up", without `detail`). A second call changes nothing."""
         op = ct.GiveUpOutbox(outbox_id, s.require_utc(at), detail)
         await self._writer.submit(_Kind.CONTACT, op)
+
+    # -- the programme: schedule, coach tasks, milestones; writes go through the writer
+
+    async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:
+        """Plan (participant id, event) pairs in one transaction, in order (a later entry with the same key wins):
+        a new key is inserted, a pending or cancelled row re-planned, a sent or skipped one left alone. Returns how
+        many rows were inserted or re-planned; UnknownParticipantError, writing nothing, for an unknown id."""
+        at = s.require_utc(at)
+        rows = tuple(s.schedule_row(pid, record, at) for pid, record in entries)
+        return cast(int, await self._writer.submit(_Kind.PROGRAMME, _AddSchedule(rows)))
+
+    async def claim_schedule(self, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+        """Hold up to `limit` due, pending rows nobody holds until `lease_until`, earliest due first (then id)."""
+        op = _ClaimSchedule(s.require_utc(now), limit, s.require_utc(lease_until))
+        return cast(list[ScheduleRow], await self._writer.submit(_Kind.PROGRAMME, op))
+
+    async def schedule_of(self, participant_id: int) -> list[ScheduleRow]:
+        """All of the participant's rows, whatever their status, by due time (then id)."""
+        query = (
+            select(*_SCHEDULE_ROW).where(_sch.c.participant_id == participant_id).order_by(_sch.c.due_at, _sch.c.id)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [s.schedule_from_row(row) for row in rows]
+
+    async def coach_tasks(self, only_open: bool = True, participant_id: int | None = None) -> list[CoachTask]:
+        """Tasks oldest first (created_at, then id); `only_open`: those not done."""
+        query = select(_tk).order_by(_tk.c.created_at, _tk.c.id)
+        if only_open:
+            query = query.where(_tk.c.done_at.is_(None))
+        if participant_id is not None:
+            query = query.where(_tk.c.participant_id == participant_id)
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [s.task_from_row(row) for row in rows]
+
+    async def complete_task(self, task_id: int, coach_id: str, at: datetime) -> bool:
+        op = _CompleteTask(task_id, s.require_actor(coach_id), s.require_utc(at))
+        return cast(bool, await self._writer.submit(_Kind.PROGRAMME, op))
+
+    async def marks(self, participant_id: int | None = None) -> list[Mark]:
+        """Milestones in the order they were stored."""
+        query = select(_mk).order_by(_mk.c.id)
+        if participant_id is not None:
+            query = query.where(_mk.c.participant_id == participant_id)
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [s.mark_from_row(row) for row in rows]
+
+    async def flow_scores(self, participant_id: int, flow_id: str) -> list[ScoreRecord]:
+        sc = s.scores
+        query = (
+            select(sc)
+            .where(sc.c.participant_id == participant_id, sc.c.flow_id == flow_id)
+            .order_by(sc.c.completed_at, sc.c.id)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [s.score_from_row(row) for row in rows]

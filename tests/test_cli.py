@@ -32,7 +32,8 @@ def test_help_lists_the_commands() -> None:
 
 
 def test_flows_check_ok_and_broken(tmp_path: Path) -> None:
-    assert bot("flows", "check").stdout.strip().endswith("4 flows OK, risk word list OK")
+    assert bot("flows", "check").stdout.strip().endswith(
+        "7 flows OK, risk word list OK, programme 'stress_programme' OK")
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: x\nversion: 1\nlanguages: [da]\ntitle: X\nsteps:\n  - id: q1\n    type: sliders\n"
                       "    text: Hej\n", encoding="utf-8")
@@ -155,4 +156,4 @@ def test_flows_check_warns_about_long_sms(tmp_path: Path) -> None:
     result = bot("flows", "check", str(tmp_path), env={"SMS_MAX_SEGMENTS": "3"})
     warning = "warning: step 'hello' in 'da' takes 5 SMS segments (more than 3)"
     assert f"{tmp_path / 'long.yaml'}:6: {warning}" in result.stdout
-    assert result.stdout.strip().endswith("1 flows OK, risk word list OK")
+    assert result.stdout.strip().endswith("1 flows OK, risk word list OK, no programme file")

@@ -46,6 +46,11 @@ DANISH_KEYWORDS = {
     "RELEASE": "FRIGIV",
     "START": "START",
     "YES": "JA",
+    # the programme's words
+    "DONE": "FÆRDIG",
+    "TIMES": "TIDER",
+    "TRE": "TRE",
+    "MINE": "MINE",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

@@ -648,7 +648,7 @@ async def test_migration_3_brings_a_version_2_database_to_the_current_schema(tmp
         await store.migrate()  # idempotent
         async with store.engine.connect() as conn:
             ledger = (await conn.execute(text("SELECT version FROM schema_migrations ORDER BY version"))).scalars()
-            assert list(ledger) == [1, 2, 3] == [m.version for m in MIGRATIONS]
+            assert list(ledger) == [1, 2, 3, 4] == [m.version for m in MIGRATIONS]
         # Old rows keep their ids, attempts and state; the new columns start empty.
         assert await store.pending_outbox("console") == []
         assert [(r.id, r.attempts, r.payload) for r in await store.pending_outbox("sms")] == [

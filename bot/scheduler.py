@@ -1,0 +1,158 @@
+"""The programme's ticker: claims due rows of the durable schedule and feeds them into the conversation loop.
+
+The schedule table is the truth (one row per participant and event, unique key, due time in UTC);
+APScheduler's AsyncIOScheduler only decides when to look. A row is claimed with a lease and handled as one
+conversation step that also marks the row done, in the same transaction as the messages it produced, so:
+- a crash before that commit leaves the row pending; after the lease it is claimed again and nothing was sent;
+- a crash after it leaves the row done; it is never handled twice (the commit refuses a row no longer pending).
+The run-expiry timers of questionnaires are fired by the same tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.clock import Clock
+from bot.conversation import ConversationLoop
+from bot.faults import crash_point
+from flows.inputs import Due, TimerFired
+from flows.programme import Kind, Programme
+from flows.timing import initial_plan
+from flows.tre import in_week, sessions_from_scores
+from storage.interface import AddressStatus, CommitStatus, Participant, ScheduledRecord, ScheduleRow, Storage
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)  # a claimed row not finished within this (a crash) is claimed again
+
+
+def lease_from_environment() -> timedelta:
+    """`PROGRAMME_LEASE_SECONDS`: how long a claimed row is held (default 300)."""
+    return timedelta(seconds=float(os.environ.get("PROGRAMME_LEASE_SECONDS", LEASE.total_seconds())))
+BATCH = 500
+PREFERRED_CHANNELS = ("telegram", "sms")
+
+ChannelFor = Callable[[Participant], Awaitable[str | None]]
+
+
+@dataclass
+class TickReport:
+    timers: int = 0
+    handled: int = 0
+    duplicates: int = 0  # rows another process (or an earlier attempt) had already handled
+    failed: int = 0
+
+
+def plan_records(programme: Programme, start: date) -> list[ScheduledRecord]:
+    return [ScheduledRecord(p.key, p.kind, p.due_at, dict(p.data)) for p in initial_plan(programme, start)]
+
+
+async def schedule_programme(storage: Storage, programme: Programme, participant_id: int, start: date,
+                             now: datetime) -> int:
+    """Plan a newly enrolled participant's programme (idempotent: planning twice changes nothing)."""
+    return await storage.add_schedule([(participant_id, r) for r in plan_records(programme, start)], now)
+
+
+def address_channel(storage: Storage, fallback: str | None = None) -> ChannelFor:
+    """The channel a participant is reached on: their active Telegram chat, else their active phone; a
+    participant with no address at all (the console) gets `fallback`."""
+
+    async def channel_for(participant: Participant) -> str | None:
+        addresses = await storage.addresses(participant.id)
+        for channel in PREFERRED_CHANNELS:
+            if any(a.channel == channel and a.status is AddressStatus.ACTIVE for a in addresses):
+                return channel
+        return fallback if not addresses else None
+
+    return channel_for
+
+
+class ProgrammeScheduler:
+    def __init__(self, storage: Storage, loop: ConversationLoop, clock: Clock, channel_for: ChannelFor,
+                 batch: int = BATCH, lease: timedelta = LEASE) -> None:
+        self.storage = storage
+        self.loop = loop
+        self.clock = clock
+        self.channel_for = channel_for
+        self.batch = batch
+        self.lease = lease
+        self._ticker: AsyncIOScheduler | None = None
+
+    async def tick(self) -> TickReport:
+        """Handle everything due now: expired questionnaires, then scheduled events (batch by batch)."""
+        report = TickReport()
+        now = self.clock.now()
+        for participant_id, key, _ in await self.storage.due_timers(now, self.batch):
+            participant = await self._participant(participant_id)
+            if participant is not None:
+                await self.loop.handle(participant, TimerFired(key), await self._channel(participant) or "none")
+                report.timers += 1
+        while True:
+            rows = await self.storage.claim_schedule(now, self.batch, now + self.lease)
+            if rows:
+                crash_point("schedule-claimed")  # claimed, nothing handled: the lease runs out, nothing is lost
+            for row in rows:
+                await self._handle(row, report)
+                crash_point("schedule-committed")  # one row committed with its messages, the rest still claimed
+            if len(rows) < self.batch:
+                return report
+
+    async def _handle(self, row: ScheduleRow, report: TickReport) -> None:
+        try:
+            participant = await self._participant(row.participant_id)
+            if participant is None:
+                return
+            channel = await self._channel(participant)
+            data = dict(row.data)
+            if row.kind == Kind.TRE_SUMMARY:  # the engine keeps no history: tell it whether there is a week to sum up
+                data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", "tre_log")))
+            due = Due(row.key, row.kind, row.due_at, data, reachable=channel is not None)
+            handled = await self.loop.handle(participant, due, channel or "none", schedule_id=row.id)
+        except Exception:  # one participant's failure must not stop everyone else's reminders
+            log.exception("scheduled event %s (%s) failed; it is retried after its lease", row.id, row.kind)
+            report.failed += 1
+            return
+        if handled.status is CommitStatus.DUPLICATE:
+            report.duplicates += 1
+            return
+        report.handled += 1
+
+    async def _sessions_this_week(self, participant_id: int, flow_id: str) -> int:
+        rows = await self.storage.flow_scores(participant_id, flow_id)
+        sessions = sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
+        return len(in_week(sessions, self.clock.now()))
+
+    async def _participant(self, participant_id: int) -> Participant | None:
+        profile = await self.storage.profile(participant_id)
+        return profile.participant if profile is not None else None
+
+    async def _channel(self, participant: Participant) -> str | None:
+        return await self.channel_for(participant)
+
+    def start(self, every_seconds: float = 30.0) -> None:
+        """Tick every `every_seconds` in the running event loop (never two ticks at once; a late one is not
+        repeated: the schedule table, not the ticker, remembers what is due)."""
+        ticker = AsyncIOScheduler(timezone="UTC")
+        ticker.add_job(self._safe_tick, "interval", seconds=every_seconds, max_instances=1, coalesce=True,
+                       next_run_time=datetime.now().astimezone(), id="programme-tick")
+        ticker.start()
+        self._ticker = ticker
+
+    async def _safe_tick(self) -> None:
+        try:
+            report = await self.tick()
+        except Exception:
+            log.exception("programme tick failed; the next tick tries again")
+            return
+        if report.handled or report.timers or report.failed:
+            log.info("programme tick: %s", report)
+
+    def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.shutdown(wait=False)
+            self._ticker = None
