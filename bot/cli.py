@@ -275,6 +275,9 @@ async def _tasks(args: argparse.Namespace) -> int:
 
     async with open_app(args.db) as app:
         now = app.clock.now()
+        if args.coach not in app.deployment.coaches:
+            print(f"{args.coach!r} is not a coach in the deployment configuration", file=sys.stderr)
+            return 2
         if args.tasks_command == "done":
             if not await app.storage.complete_task(args.task_id, args.coach, now):
                 print(f"task {args.task_id} does not exist or is already done", file=sys.stderr)

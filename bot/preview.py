@@ -67,8 +67,8 @@ async def _simulate(db: Path, start: date, lang: str, channel: str, flows_dir: P
 
 
 def print_timeline(lines: list[Line], out: TextIO) -> None:
-    out.write("date        time   channel   message (as seen by a participant who never answers)\n")
+    out.write(f"{'date':<14} {'time':<5}  {'channel':<8}  message (as seen by a participant who never answers)\n")
     for line in lines:
-        body = line.text.replace("\n", "\n" + " " * 28)
+        body = line.text.replace("\n", "\n" + " " * 32)
         out.write(f"{line.at:%a %d.%m.%Y} {line.at:%H:%M}  {line.channel:<8}  {body}\n")
     out.write(f"{len(lines)} messages\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.faults import crash_point
 from flows.inputs import Due, TimerFired
-from flows.programme import Kind, Programme
+from flows.programme import KIND_ORDER, Kind, Programme
 from flows.timing import initial_plan
 from flows.tre import in_week, sessions_from_scores
 from storage.interface import AddressStatus, CommitStatus, Participant, ScheduledRecord, ScheduleRow, Storage
@@ -35,6 +35,7 @@ def lease_from_environment() -> timedelta:
     """`PROGRAMME_LEASE_SECONDS`: how long a claimed row is held (default 300)."""
     return timedelta(seconds=float(os.environ.get("PROGRAMME_LEASE_SECONDS", LEASE.total_seconds())))
 BATCH = 500
+MAX_BATCHES = 1000  # a tick never runs away (a deferral is always to a later time, but be sure)
 PREFERRED_CHANNELS = ("telegram", "sms")
 
 ChannelFor = Callable[[Participant], Awaitable[str | None]]
@@ -55,7 +56,26 @@ def plan_records(programme: Programme, start: date) -> list[ScheduledRecord]:
 async def schedule_programme(storage: Storage, programme: Programme, participant_id: int, start: date,
                              now: datetime) -> int:
     """Plan a newly enrolled participant's programme (idempotent: planning twice changes nothing)."""
-    return await storage.add_schedule([(participant_id, r) for r in plan_records(programme, start)], now)
+    return await materialise(storage, programme, [(participant_id, start)], now)
+
+
+async def materialise(storage: Storage, programme: Programme, participants: Iterable[tuple[int, date]],
+                      now: datetime, chunk: int = 10_000) -> int:
+    """Plan many participants' programmes: the plan is computed once per start date (a cohort shares it) and
+    written in transactions of `chunk` rows."""
+    plans: dict[date, list[ScheduledRecord]] = {}
+    pending: list[tuple[int, ScheduledRecord]] = []
+    written = 0
+    for participant_id, start in participants:
+        if start not in plans:
+            plans[start] = plan_records(programme, start)
+        pending += [(participant_id, record) for record in plans[start]]
+        if len(pending) >= chunk:
+            written += await storage.add_schedule(pending, now)
+            pending = []
+    if pending:
+        written += await storage.add_schedule(pending, now)
+    return written
 
 
 def address_channel(storage: Storage, fallback: str | None = None) -> ChannelFor:
@@ -92,15 +112,17 @@ class ProgrammeScheduler:
             if participant is not None:
                 await self.loop.handle(participant, TimerFired(key), await self._channel(participant) or "none")
                 report.timers += 1
-        while True:
+        for _ in range(MAX_BATCHES):  # until nothing is due: handling a row may plan another that is due already
             rows = await self.storage.claim_schedule(now, self.batch, now + self.lease)
             if rows:
                 crash_point("schedule-claimed")  # claimed, nothing handled: the lease runs out, nothing is lost
-            for row in rows:
+            for row in sorted(rows, key=lambda r: (r.due_at, KIND_ORDER.get(r.kind, len(KIND_ORDER)), r.id)):
                 await self._handle(row, report)
                 crash_point("schedule-committed")  # one row committed with its messages, the rest still claimed
-            if len(rows) < self.batch:
+            if not rows:
                 return report
+        log.warning("programme tick stopped after %s batches; the next tick carries on", MAX_BATCHES)
+        return report
 
     async def _handle(self, row: ScheduleRow, report: TickReport) -> None:
         try:

@@ -41,9 +41,11 @@ from flows.timing import (
     exercise_plan,
     is_allowed,
     local_day,
+    next_module_plan,
     nudge_plan,
     tre_summary_plan,
     wall,
+    wave_close_plan,
     wave_reminder_plan,
 )
 
@@ -142,6 +144,8 @@ def _defer_until(turn: _Turn, programme: Programme, due: Due) -> tuple[datetime,
         return allowed_from(programme, wall(programme, tomorrow, time.min)), "daily limit reached"
     if state.hold or state.offering_check or (state.run is not None and state.run.flow_id == SAFETY_CHECK):
         return allowed_from(programme, now + HOLD_RETRY), "safety path open"
+    if state.consent_needed is not None and due.kind not in STARTS_FLOW:  # a measurement asks for the terms
+        return allowed_from(programme, now + HOLD_RETRY), "terms not accepted yet"
     run = state.run
     if run is None:
         return None
@@ -309,8 +313,9 @@ _HANDLERS = {
 
 
 def _plan_next(turn: _Turn, programme: Programme, due: Due) -> None:
-    """The next occurrence of a recurring reminder, counted from when this one was planned (not from now,
-    so a deferral or downtime never shifts the rhythm)."""
+    """What follows on from this event: the next occurrence of a recurring reminder (counted from when this one
+    was planned, so a deferral never shifts the rhythm, but never in the past), the next module, the wave's
+    closing."""
     start = _start(due)
     if start is None:
         return
@@ -322,6 +327,10 @@ def _plan_next(turn: _Turn, programme: Programme, due: Due) -> None:
         following = checkin_plan(programme, start, int(due.data.get("n", 1)) + 1)
     elif due.kind == Kind.TRE_SUMMARY:
         following = tre_summary_plan(programme, start, max(_planned(due), turn.now))
+    elif due.kind == Kind.MODULE:  # sent or skipped, the next module follows on its own day
+        following = next_module_plan(programme, start, int(due.data.get("module", 0)))
+    elif due.kind == Kind.WAVE_OPEN:  # opened or not, the wave closes (answered, or recorded as missed)
+        following = wave_close_plan(programme, start, str(due.data.get("wave", "")))
     if following is not None:
         turn.effects.append(following)
 
@@ -346,17 +355,25 @@ def on_keyword(turn: _Turn, keyword: ProgrammeKeyword, spoken: str) -> None:
     """FÆRDIG, TRE, MINE, TIDER, PAUSE <days>, START. A keyword that would start a questionnaire waits
     until the one in progress is answered or stopped (starting it would throw the other away)."""
     programme = turn.flows.programme
+    if keyword.word not in (ProgrammeWord.TRE, ProgrammeWord.TIMES):
+        _answer_keyword(turn, programme, keyword)
+        run = turn.state.run
+        if run is not None and not run.paused:  # then back to the question they are on (with its buttons)
+            turn.ask_again(run)
+        return
+    flow_id = "tre_log"
+    if keyword.word is ProgrammeWord.TIMES:
+        flow_id = programme.exercises.plan_flow if programme and programme.exercises else "exercise_plan"
+    _start_on_request(turn, flow_id, spoken)
+
+
+def _answer_keyword(turn: _Turn, programme: Programme | None, keyword: ProgrammeKeyword) -> None:
     match keyword.word:
         case ProgrammeWord.DONE:
             _mark_done(turn, programme, keyword.number)
         case ProgrammeWord.MINE:
             flow_id = programme.tre_summary.flow if programme and programme.tre_summary else "tre_log"
             turn.effects.append(ShowHistory(flow_id))
-        case ProgrammeWord.TRE | ProgrammeWord.TIMES:
-            flow_id = "tre_log"
-            if keyword.word is ProgrammeWord.TIMES:
-                flow_id = programme.exercises.plan_flow if programme and programme.exercises else "exercise_plan"
-            _start_on_request(turn, flow_id, spoken)
         case ProgrammeWord.PAUSE_DAYS:
             days = keyword.number or 0
             if not 1 <= days <= MAX_PAUSE_DAYS:

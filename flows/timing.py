@@ -114,15 +114,21 @@ def nudge_plan(programme: Programme, start: date, number: int, released: datetim
     return _plan(f"nudge:{number}", Kind.NUDGE, due, start, module=number, next_release=next_release)
 
 
-def wave_plans(programme: Programme, start: date, wave_id: str) -> list[Plan]:
-    """A wave's opening and closing; reminders are planned one at a time as the wave goes unanswered."""
+def wave_open_plan(programme: Programme, start: date, wave_id: str) -> Plan | None:
+    """A wave's opening. Its closing is planned when the opening is handled, its reminders one at a time."""
     wave = programme.wave(wave_id)
     if wave is None:
-        return []
+        return None
     opens = at_local(programme, start + timedelta(days=wave.day), programme.send_time)
+    return _plan(f"wave:{wave.id}:open", Kind.WAVE_OPEN, opens, start, wave=wave.id)
+
+
+def wave_close_plan(programme: Programme, start: date, wave_id: str) -> Plan | None:
+    wave = programme.wave(wave_id)
+    if wave is None:
+        return None
     closes = at_local(programme, start + timedelta(days=wave.day + wave.close_after_days), programme.send_time)
-    return [_plan(f"wave:{wave.id}:open", Kind.WAVE_OPEN, opens, start, wave=wave.id, closes=closes.isoformat()),
-            _plan(f"wave:{wave.id}:close", Kind.WAVE_CLOSE, closes, start, wave=wave.id)]
+    return _plan(f"wave:{wave.id}:close", Kind.WAVE_CLOSE, closes, start, wave=wave.id)
 
 
 def wave_reminder_plan(programme: Programme, start: date, wave_id: str, number: int,
@@ -183,17 +189,23 @@ def tre_summary_plan(programme: Programme, start: date, after: datetime) -> Plan
     return None
 
 
+def next_module_plan(programme: Programme, start: date, number: int) -> Plan | None:
+    """The module released after module `number`, if any."""
+    later = sorted((m for m in programme.modules if m.number > number), key=lambda m: m.number)
+    return module_plan(programme, start, later[0].number) if later else None
+
+
 def initial_plan(programme: Programme, start: date) -> list[Plan]:
-    """Everything planned at enrolment. Recurring reminders are planned one occurrence at a time: handling
-    one plans the next, so a change of exercise times only ever replaces one pending row."""
-    plans: list[Plan] = []
-    for wave in sorted(programme.waves, key=lambda w: w.day):  # a wave before a module due at the same time
-        plans += wave_plans(programme, start, wave.id)
-    for module in programme.modules:
-        plans += [p for p in [module_plan(programme, start, module.number)] if p is not None]
+    """What is planned at enrolment: each wave's opening, and the first of everything that follows on from
+    itself (module 1, the first exercise reminder, check-in and TRE summary). Handling an event plans the
+    next one, so a participant has about eight rows at a time and a change (new exercise times) replaces one."""
     before_start = wall(programme, start, time.min)
+    ordered = sorted(programme.waves, key=lambda w: w.day)  # a wave before a module due at the same time
+    plans = [wave_open_plan(programme, start, w.id) for w in ordered]
+    first_module = min((m.number for m in programme.modules), default=None)
+    plans.append(module_plan(programme, start, first_module) if first_module is not None else None)
     if programme.exercises is not None:
         ex = programme.exercises
-        plans += [p for p in [exercise_plan(programme, start, ex.default_days, ex.default_time, before_start)] if p]
-    plans += [p for p in [checkin_plan(programme, start, 1), tre_summary_plan(programme, start, before_start)] if p]
-    return plans
+        plans.append(exercise_plan(programme, start, ex.default_days, ex.default_time, before_start))
+    plans += [checkin_plan(programme, start, 1), tre_summary_plan(programme, start, before_start)]
+    return [p for p in plans if p is not None]

@@ -500,6 +500,7 @@ class Storage(Protocol):
         ...
 
     async def coach_tasks(self, only_open: bool = True, participant_id: int | None = None) -> list[CoachTask]:
+        """Tasks oldest first (by created_at, then id); `only_open`: those not done yet."""
         ...
 
     async def complete_task(self, task_id: int, coach_id: str, at: datetime) -> bool:
@@ -507,7 +508,7 @@ class Storage(Protocol):
         ...
 
     async def marks(self, participant_id: int | None = None) -> list[Mark]:
-        """Programme milestones, oldest first."""
+        """Programme milestones in the order they were stored (oldest first)."""
         ...
 
     async def flow_scores(self, participant_id: int, flow_id: str) -> list[ScoreRecord]:

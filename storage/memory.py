@@ -518,8 +518,7 @@ class MemoryStorage:
 
     async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:
         self._check_open()
-        at = s.require_utc(at)
-        rows = [s.schedule_row(pid, record, at) for pid, record in entries]
+        rows = s.schedule_rows(entries, at)
         for pid in sorted({row["participant_id"] for row in rows}):
             self._known(pid)
         return self._plan(rows)

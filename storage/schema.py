@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -767,6 +767,20 @@ def schedule_row(participant_id: int, record: ScheduledRecord, at: datetime) -> 
         "created_at": require_utc(at),
         "updated_at": None,
     }
+
+
+def schedule_rows(entries: Iterable[tuple[int, ScheduledRecord]], at: datetime) -> list[Row]:
+    """`schedule_row` for each (participant id, event): an event object planned for many participants (a cohort
+    shares one plan) is checked and encoded once, which is most of the cost of planning a whole cohort."""
+    at = require_utc(at)
+    encoded: dict[int, tuple[ScheduledRecord, Row]] = {}  # by id(); the record is kept so its id stays its own
+    rows: list[Row] = []
+    for participant_id, record in entries:
+        found = encoded.get(id(record))
+        if found is None or found[0] is not record:
+            found = encoded[id(record)] = (record, schedule_row(participant_id, record, at))
+        rows.append({**found[1], "participant_id": participant_id})
+    return rows
 
 
 def replan_changes(row: Mapping[str, Any], planned: Row) -> Row:

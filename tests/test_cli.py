@@ -157,3 +157,29 @@ def test_flows_check_warns_about_long_sms(tmp_path: Path) -> None:
     warning = "warning: step 'hello' in 'da' takes 5 SMS segments (more than 3)"
     assert f"{tmp_path / 'long.yaml'}:6: {warning}" in result.stdout
     assert result.stdout.strip().endswith("1 flows OK, risk word list OK, no programme file")
+
+
+def test_programme_preview_prints_the_whole_timeline_in_local_time() -> None:
+    out = bot("programme", "preview", "--start", "2026-03-16").stdout.splitlines()
+    assert out[0].startswith("date") and "channel" in out[0]
+    assert out[1] == ("Mon 16.03.2026 10:00  sms       Modul 1 er klar: Introduktion og teori. Du finder det her: "
+                      "https://stressforloeb.example.dk/modul/1")
+    assert out[3] == ("Mon 16.03.2026 10:00  sms       Det er tid til en måling af, hvordan du har det. "
+                      "Den tager 5-10 minutter.")
+    assert any(line.startswith("Mon 30.03.2026 10:00  sms       Modul 3 er klar") for line in out)  # after DST
+    assert any(line.startswith("Mon 14.09.2026 10:00  sms       Det er tid til en måling") for line in out)
+    times = [line[15:20] for line in out[1:-1] if line[:3] in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")]
+    assert times and all("08:00" <= t < "21:00" for t in times)
+    assert out[-1].endswith("messages")
+    english = bot("programme", "preview", "--start", "2026-03-16", "--lang", "en", "--channel", "telegram").stdout
+    assert "Mon 16.03.2026 10:00  telegram  It is time to measure how you are." in english
+
+
+def test_enrolment_plans_the_programme_from_the_start_date(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    bot("enroll", "--name", "Jens Test", "--phone", "+4512345679", "--start-date", "2026-03-16", db=db)
+    listing = bot("tasks", "list", "--coach", "coach", db=db).stdout
+    assert listing.strip() == "no open tasks"
+    assert bot("tasks", "list", "--coach", "nobody", db=db, check=False).returncode == 2
+    ticked = bot("programme", "tick", db=db, env={"BOT_FIXED_NOW": "2026-03-16T09:00:00+00:00"})
+    assert "2 scheduled events handled" in ticked.stderr  # the baseline measurement and module 1 (deferred)

@@ -6,6 +6,7 @@ with its local (Copenhagen) time.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -52,14 +53,14 @@ async def test_twelve_weeks_and_the_six_month_wave_exactly_as_the_participant_se
     await world.run_until(world.at(START + timedelta(days=200), 0))
     lines = world.lines()
     assert lines[:16] == [  # the first two weeks, the clocks change in between
+        "Mon 16.03 10:00 | Modul 1 er klar: Introduktion og teori. Du finder det her: "
+        "https://stressforloeb.example.dk/modul/1",
         "Mon 16.03 10:00 | Det er tid til en måling af, hvordan du har det. Den tager 5-10 minutter.",
         "Mon 16.03 10:00 | Nu kommer 10 spørgsmål om, hvordan du har haft det inden for den sidste måned. Svar "
         "med tallet ud for dit svar. Der er ingen rigtige eller forkerte svar. Du kan altid skrive HJÆLP, "
         "TILBAGE eller PAUSE.",
         "Mon 16.03 10:00 | (1/10) Hvor ofte inden for den sidste måned er du blevet oprevet over noget, der "
         "skete uventet?",
-        "Mon 16.03 11:00 | Modul 1 er klar: Introduktion og teori. Du finder det her: "
-        "https://stressforloeb.example.dk/modul/1",
         "Mon 16.03 19:00 | Tid til ugens øvelser fra modul 1 (Introduktion og teori) og dine TRE-øvelser. Skriv "
         "TRE, når du har lavet TRE, så gemmer jeg det.",
         "Wed 18.03 19:00 | Tid til ugens øvelser fra modul 1 (Introduktion og teori) og dine TRE-øvelser. Skriv "
@@ -279,3 +280,20 @@ async def test_a_rise_in_tension_of_3_also_gives_guidance_and_a_task_and_sundays
     summary = [line for line in world.lines() if "TRE-uge" in line]
     assert summary == ["Sun 22.03 18:00 | Din TRE-uge: øvelser: 1, minutters rysten: 20, gennemsnitlig ændring i "
                        "spænding: 3."]
+
+
+async def test_apscheduler_ticks_the_scheduler_in_the_running_event_loop(app: App) -> None:
+    world = await World.open(app, START)
+    world.set_clock(world.at(START, 10))
+    world.scheduler.start(every_seconds=0.05)
+    try:
+        for _ in range(100):  # real time, at most 5 s: the ticker runs on its own
+            rows = {r.key: r.status for r in await world.rows()}
+            if rows["wave:baseline:open"] is ScheduleStatus.SENT:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        world.scheduler.stop()
+    assert rows["wave:baseline:open"] is ScheduleStatus.SENT
+    sent = [text.splitlines()[0] for text in await world._drain()]
+    assert "Det er tid til en måling af, hvordan du har det. Den tager 5-10 minutter." in sent

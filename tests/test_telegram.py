@@ -22,6 +22,7 @@ from bot.channels.telegram_outbound import keyboard, parse_callback
 from bot.clock import FakeClock
 from bot.enroll import EnrolmentRequest, enrol
 from bot.rendering import Catalogs
+from bot.scheduler import ProgrammeScheduler, address_channel, schedule_programme
 from bot.web import create_web_app
 from flows.inputs import RequireConsent, StartFlow
 from storage.interface import AddressStatus, Participant
@@ -169,6 +170,33 @@ async def test_a_button_of_an_old_question_gets_a_polite_answer_and_records_noth
     answers = await tg.app.storage.export_answers()
     assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 0)]
     assert len(tg.fake.sent_to(CHAT)) == 5  # nothing said in the chat
+
+
+async def test_a_module_reminder_has_a_done_button_that_works_in_the_middle_of_a_questionnaire(tg: Tg) -> None:
+    participant = await tg.linked()
+    await tg.start_flow(participant, "pss10")
+    assert (await tg.question(4)).text.startswith("(1/10) ")
+    programme = tg.app.registry.library.programme
+    assert programme is not None
+    start = (tg.clock.now() - timedelta(days=1)).date()  # module 1 was released yesterday and is due now
+    await schedule_programme(tg.app.storage, programme, participant.id, start, tg.clock.now())
+    scheduler = ProgrammeScheduler(tg.app.storage, tg.app.loop, tg.clock, address_channel(tg.app.storage))
+    tg.clock.advance(timedelta(hours=3))  # the questionnaire was left open; module 1 comes anyway
+    await scheduler.tick()
+    tg.channel.wakeup.set()
+    reminder = await tg.question(5)
+    assert reminder.text.startswith("Modul 1 er klar: Introduktion og teori.")
+    assert reminder.buttons == [[("Færdig med modul 1", "0:programme:FÆRDIG 1")]]
+    await tg.question(8)  # the baseline measurement takes over the idle questionnaire
+    assert [m.text[:24] for m in tg.fake.sent_to(CHAT)[5:]] == [
+        "Det er tid til en måling", "Nu kommer 10 spørgsmål o", "(1/10) Hvor ofte inden f"]
+    await tg.press(reminder, "Færdig med modul 1", stale_client=True)  # its keyboard gave way to the question's
+    done = await tg.question(9)
+    assert done.text == "Godt gået! Modul 1 er markeret som færdigt. Du har gennemført 1 af 8 moduler."
+    again = await tg.question(10)  # and the open question again, with its buttons
+    assert again.text.startswith("(1/10) ") and again.buttons[0] == [("Aldrig", "2:q1:0")]  # run 2: the baseline
+    marks = await tg.app.storage.marks(participant.id)
+    assert [(m.kind, m.key) for m in marks if m.kind == "module_done"] == [("module_done", "1")]
 
 
 async def test_typed_answers_work_and_take_the_buttons_away(tg: Tg) -> None:

@@ -42,6 +42,7 @@ from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram_outbound import (
     CHANNEL,
+    PROGRAMME_BUTTONS,
     TelegramOutbound,
     Unreachable,
     current_question,
@@ -284,7 +285,8 @@ class TelegramChannel:
         await self._reactivate(participant, chat_id)
         pressed = parse_callback(query.data or "")
         def on_this_question(state: State) -> bool:  # checked under the loop's lock: two quick presses
-            return pressed is not None and pressed[0] == current_question(state)
+            # a programme button (FÆRDIG 3, TRE) carries a keyword, which is valid whatever is being asked
+            return pressed is not None and pressed[0] in (current_question(state), PROGRAMME_BUTTONS)
 
         answer = Text(pressed[1] if pressed else "")
         if (await self._handle(participant, chat_id, answer, inbound, expect=on_this_question)).stale:

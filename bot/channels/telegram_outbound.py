@@ -33,6 +33,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.channels.base import as_plain_text, retry_later
 from bot.clock import Clock
+from flows.companion import PROGRAMME_PROMPT
 from flows.state import State
 from storage.interface import AddressStatus, OutboxRow, Storage
 
@@ -42,6 +43,7 @@ CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
 # Questions asked outside any run (flows/engine.py) carry run_seq 0: the safety check's offer ("offer") and the
 # programme's terms (the step id is the terms' version).
 SAFETY_OFFER = (0, "offer")
+PROGRAMME_BUTTONS = f"0:{PROGRAMME_PROMPT}"  # the programme's buttons (flows/companion.py) send a keyword
 
 Unreachable = Callable[[int], Awaitable[None]]  # told the participant id when their chat refuses messages
 

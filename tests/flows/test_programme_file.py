@@ -102,10 +102,11 @@ def test_exercise_reminders_follow_the_chosen_days_and_stop_with_the_programme()
     assert len(days) == 24 and set(days) == {"Tue 19:00", "Thu 19:00"}
 
 
-def test_initial_plan_has_one_row_per_event_and_the_first_of_each_recurring_one() -> None:
+def test_initial_plan_has_each_wave_and_the_first_of_everything_that_follows_on() -> None:
     plans = initial_plan(shipped(), date(2026, 3, 16))
     kinds = [p.kind for p in plans]
-    assert kinds.count(Kind.MODULE) == 8 and kinds.count(Kind.WAVE_OPEN) == 4 and kinds.count(Kind.WAVE_CLOSE) == 4
-    assert kinds.count(Kind.EXERCISE) == kinds.count(Kind.CHECKIN) == kinds.count(Kind.TRE_SUMMARY) == 1
-    assert len({p.key for p in plans}) == len(plans) == 19
+    assert kinds.count(Kind.WAVE_OPEN) == 4 and kinds.count(Kind.WAVE_CLOSE) == 0  # closings follow the openings
+    assert kinds.count(Kind.MODULE) == kinds.count(Kind.EXERCISE) == kinds.count(Kind.CHECKIN) == 1
+    assert kinds.count(Kind.TRE_SUMMARY) == 1
+    assert len({p.key for p in plans}) == len(plans) == 8
     assert kinds.index(Kind.WAVE_OPEN) < kinds.index(Kind.MODULE)  # baseline before module 1 on day 0

@@ -186,6 +186,22 @@ async def test_the_last_plan_of_a_key_in_one_call_wins(store: Store) -> None:
     assert (row.due_at, row.data) == (at(20), {"v": 2})
 
 
+async def test_one_plan_shared_by_a_cohort_is_planned_for_each_of_them(store: Store) -> None:
+    pids = [await participant(store, f"P-{i:03d}") for i in range(3)]
+    plan = [event_at("module:1", 10, n=1), event_at("module:2", 20, n=2)]
+    assert await store.add_schedule([(pid, e) for pid in pids for e in plan], T0) == 6
+    # Events made on the fly (ids of collected objects come back): each is still encoded as itself.
+    assert await store.add_schedule(((pids[0], event_at(f"once:{i}", i, i=i)) for i in range(50)), T0) == 50
+    for pid in pids:
+        rows = [r for r in await store.schedule_of(pid) if r.key.startswith("module:")]
+        assert [(r.participant_id, r.key, r.data) for r in rows] == [
+            (pid, "module:1", {"n": 1}),
+            (pid, "module:2", {"n": 2}),
+        ]
+    once = [r for r in await store.schedule_of(pids[0]) if r.key.startswith("once:")]
+    assert [(r.key, r.due_at, r.data) for r in once] == [(f"once:{i}", at(i), {"i": i}) for i in range(50)]
+
+
 async def test_planning_checks_everything_before_writing_anything(store: Store) -> None:
     pid = await participant(store)
     assert await store.add_schedule([], T0) == 0

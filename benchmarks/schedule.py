@@ -1,0 +1,96 @@
+"""The programme's durable schedule at scale: materialising 100,000 participants' schedules, and claiming due
+rows out of a million.
+
+    python benchmarks/schedule.py [--participants N] [--claims K]
+
+1. N participants (default 100,000) are inserted directly (setup, not timed), with start dates spread over a
+   year (cohorts share a start date, as in a municipality's intake). Then their full schedules are
+   materialised through `bot.scheduler.materialise` (the plan per start date, then `Storage.add_schedule` in
+   10,000-row transactions on the real SQLite file, synchronous=FULL): timed. Target <= 10 s.
+2. With the first 1,000,000 rows due (the clock set so that exactly that many are due), `claim_schedule` takes
+   1,000 rows, K times (default 20), each on rows nobody holds: timed per claim. Target <= 50 ms.
+3. Peak RSS of the process. Target <= 150 MB.
+The last line is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import func, insert, select
+
+from bot.flowregistry import DEFAULT_FLOWS_DIR
+from bot.runtime import tune_gc
+from bot.scheduler import materialise
+from flows.checker import check_files, flow_paths
+from flows.programme_loader import check_programme, load_programme, programme_file
+from storage import open_storage
+from storage.schema import participants, schedule
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def main(count: int, claims: int) -> dict[str, float]:
+    tune_gc()
+    programme, problems = load_programme(programme_file(DEFAULT_FLOWS_DIR))
+    flows = {f.id: f for f in check_files(flow_paths([DEFAULT_FLOWS_DIR])).flows}
+    assert programme is not None and not problems and not check_programme(programme, flows)
+    with tempfile.TemporaryDirectory() as folder:
+        storage = await open_storage(Path(folder) / "bench.db")
+        try:
+            engine = storage.engine  # type: ignore[attr-defined]
+            async with engine.begin() as conn:  # setup: the participants themselves
+                await conn.execute(insert(participants), [
+                    {"id": i, "ref": f"p-{i:08d}", "lang": "da", "created_at": NOW} for i in range(1, count + 1)])
+            starts = [(i, date(2026, 1, 5) + timedelta(days=(i * 7919) % 365)) for i in range(1, count + 1)]
+            began = time.perf_counter()
+            written = await materialise(storage, programme, starts, NOW)
+            materialise_s = time.perf_counter() - began
+            async with engine.connect() as conn:
+                total = (await conn.execute(select(func.count()).select_from(schedule))).scalar_one()
+                due_line = (await conn.execute(select(schedule.c.due_at).order_by(schedule.c.due_at)
+                                               .offset(min(1_000_000, total) - 1).limit(1))).scalar_one()
+            timings = []
+            for n in range(claims):
+                began = time.perf_counter()
+                rows = await storage.claim_schedule(due_line, 1000, due_line + timedelta(hours=1))
+                timings.append((time.perf_counter() - began) * 1000)
+                assert len(rows) == 1000, (n, len(rows))
+        finally:
+            await storage.close()
+    return {
+        "participants": count,
+        "rows_written": written,
+        "rows_in_table": total,
+        "materialise_s": round(materialise_s, 2),
+        "rows_per_s": round(written / materialise_s),
+        "due_rows": min(1_000_000, total),
+        "claim_1000_p50_ms": round(statistics.median(timings), 1),
+        "claim_1000_max_ms": round(max(timings), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--claims", type=int, default=20)
+    args = parser.parse_args()
+    figures = asyncio.run(main(args.participants, args.claims))
+    print(f"materialise {figures['participants']:,} participants: {figures['materialise_s']} s "
+          f"({figures['rows_written']:,} rows, {figures['rows_per_s']:,} rows/s; target <= 10 s)")
+    print(f"claim 1,000 of {figures['due_rows']:,} due rows: p50 {figures['claim_1000_p50_ms']} ms, "
+          f"max {figures['claim_1000_max_ms']} ms (target <= 50 ms)")
+    print(f"peak RSS {figures['peak_rss_mb']} MB (target <= 150 MB)")
+    print(json.dumps(figures))
