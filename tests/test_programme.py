@@ -297,3 +297,36 @@ async def test_apscheduler_ticks_the_scheduler_in_the_running_event_loop(app: Ap
     assert rows["wave:baseline:open"] is ScheduleStatus.SENT
     sent = [text.splitlines()[0] for text in await world._drain()]
     assert "Det er tid til en måling af, hvordan du har det. Den tager 5-10 minutter." in sent
+
+
+async def test_a_high_risk_hold_holds_back_reminders_and_measurements_until_a_coach_releases_it(app: App) -> None:
+    world = await World.open(app, START)
+    world.responder = answers
+    await world.run_until(world.at(START, 12))
+    world.responder = None
+    replies = "\n".join(await world.say("jeg vil tage mit liv i nat"))
+    assert "112" in replies  # the safety reply, at once
+    assert (await app.loop.state_of(world.participant)).hold
+    await world.run_until(world.at(START + timedelta(days=8), 0))
+    assert [line for line in world.lines(since=world.at(START, 12)) if "Modul" in line or "check-in" in line] == []
+    held = {r.key: r.reason for r in await world.rows() if r.status is ScheduleStatus.PENDING}
+    assert held["module:2"] == "safety path open"
+    [escalation] = await app.storage.escalations()
+    await app.desk.release("coach", escalation)
+    await world.run_until(world.at(START + timedelta(days=8), 20))
+    assert any("Modul 2 er klar" in line for line in world.lines(since=world.at(START + timedelta(days=8), 0)))
+
+
+async def test_check_in_words_are_scanned_for_risk_and_a_fall_in_well_being_makes_a_coach_task(app: App) -> None:
+    world = await World.open(app, START)
+    low = {("checkin", "wellbeing"): "3", ("checkin", "words"): "Jeg har tænkt på selvmord"}
+    world.responder = answers
+    await world.run_until(world.at(START + timedelta(days=7), 12))  # first check-in: well-being 7
+    world.responder = lambda flow_id, step_id: low.get((flow_id, step_id)) or answers(flow_id, step_id)
+    await world.run_until(world.at(START + timedelta(days=14), 12))
+    offer = await world.say("nej")  # the words signalled risk: the safety check was offered; not now, thanks
+    assert "Tak for din check-in." in "\n".join(offer)  # the check-in finishes where it was set aside
+    tasks = [(t.kind, t.detail) for t in await app.storage.coach_tasks()]
+    assert ("wellbeing_fall", {"from": 7.0, "to": 3.0}) in tasks
+    [escalation] = await app.storage.escalations()
+    assert escalation.level == "moderate"
