@@ -30,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import func, insert, select
 
+from bot.config import programme_file
 from bot.flowregistry import DEFAULT_FLOWS_DIR
 from bot.runtime import tune_gc
 from bot.scheduler import materialise
 from flows.checker import check_files, flow_paths
-from flows.programme_loader import check_programme, load_programme, programme_file
+from flows.programme_loader import check_programme, load_programme
 from storage import open_storage
 from storage.schema import participants, schedule
 

@@ -144,7 +144,6 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
     from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS, load_checked_programme
     from flows.checker import check_files, flow_paths
     from flows.loader import load_risk_terms
-    from flows.programme_loader import programme_file
 
     files = flow_paths(paths or [config.flows_dir() or DEFAULT_FLOWS_DIR])
     if not files:
@@ -153,7 +152,7 @@ def _flows_check(paths: list[Path], db: Path | None) -> int:
     report = check_files(files)
     _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
     problems = [*report.problems, *term_problems, *sms_length_warnings(report.flows)]
-    programme_path = programme_file(paths[0] if paths else config.flows_dir() or DEFAULT_FLOWS_DIR)
+    programme_path = config.programme_file(paths[0] if paths else config.flows_dir() or DEFAULT_FLOWS_DIR)
     programme, programme_problems = load_checked_programme(programme_path, list(report.flows))
     problems += programme_problems
     if db is not None:
@@ -260,7 +259,7 @@ async def _programme_tick(args: argparse.Namespace) -> int:
     from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
 
     async with open_app(args.db) as app:
-        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage, "console"),
+        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
                                        lease=lease_from_environment())
         report = await scheduler.tick()
         await app.loop.settle()

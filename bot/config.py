@@ -23,3 +23,9 @@ def flows_dir() -> Path | None:
 def first_flow() -> str:
     """The flow a new participant starts with when they first open the chat (the baseline measurement)."""
     return os.environ.get("BOT_FIRST_FLOW") or DEFAULT_FIRST_FLOW
+
+
+def programme_file(flows_dir: Path) -> Path:
+    """`BOT_PROGRAMME` if set, else programme.yaml beside the folder of flow definitions (flows/programme.yaml)."""
+    value = os.environ.get("BOT_PROGRAMME")
+    return Path(value) if value else flows_dir.resolve().parent / "programme.yaml"

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from bot.config import programme_file
 from flows.checker import check_files, check_flow, flow_paths
 from flows.loader import load_flow_text, load_risk_terms
 from flows.model import Flow, FlowLibrary
 from flows.programme import Programme
-from flows.programme_loader import check_programme, load_programme, programme_file
+from flows.programme_loader import check_programme, load_programme
 from flows.risk import SAFETY_CHECK
 from flows.state import State
 from flows.yamlsource import Problem

@@ -78,16 +78,19 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
     return written
 
 
-def address_channel(storage: Storage, fallback: str | None = None) -> ChannelFor:
-    """The channel a participant is reached on: their active Telegram chat, else their active phone; a
-    participant with no address at all (the console) gets `fallback`."""
+UNLINKED = "unlinked"  # what `ChannelFor` answers for someone enrolled whose invite link is not opened yet
+
+
+def address_channel(storage: Storage) -> ChannelFor:
+    """The channel a participant is reached on: their active Telegram chat, else their active phone; None when
+    every address opted out or refuses; UNLINKED when they have none yet (a Telegram invite not yet opened)."""
 
     async def channel_for(participant: Participant) -> str | None:
         addresses = await storage.addresses(participant.id)
         for channel in PREFERRED_CHANNELS:
             if any(a.channel == channel and a.status is AddressStatus.ACTIVE for a in addresses):
                 return channel
-        return fallback if not addresses else None
+        return UNLINKED if not addresses else None
 
     return channel_for
 
@@ -106,14 +109,14 @@ class ProgrammeScheduler:
     async def tick(self) -> TickReport:
         """Handle everything due now: expired questionnaires, then scheduled events (batch by batch)."""
         report = TickReport()
-        now = self.clock.now()
+        now = self.clock.now()  # what is due is decided once per tick; each batch's lease from its own start
         for participant_id, key, _ in await self.storage.due_timers(now, self.batch):
             participant = await self._participant(participant_id)
             if participant is not None:
-                await self.loop.handle(participant, TimerFired(key), await self._channel(participant) or "none")
+                await self.loop.handle(participant, TimerFired(key), "none")  # an expiry says nothing
                 report.timers += 1
         for _ in range(MAX_BATCHES):  # until nothing is due: handling a row may plan another that is due already
-            rows = await self.storage.claim_schedule(now, self.batch, now + self.lease)
+            rows = await self.storage.claim_schedule(now, self.batch, self.clock.now() + self.lease)
             if rows:
                 crash_point("schedule-claimed")  # claimed, nothing handled: the lease runs out, nothing is lost
             for row in sorted(rows, key=lambda r: (r.due_at, KIND_ORDER.get(r.kind, len(KIND_ORDER)), r.id)):
@@ -130,11 +133,13 @@ class ProgrammeScheduler:
             if participant is None:
                 return
             channel = await self._channel(participant)
+            reach = "unreachable" if channel is None else "unlinked" if channel == UNLINKED else "ok"
             data = dict(row.data)
             if row.kind == Kind.TRE_SUMMARY:  # the engine keeps no history: tell it whether there is a week to sum up
                 data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", "tre_log")))
-            due = Due(row.key, row.kind, row.due_at, data, reachable=channel is not None)
-            handled = await self.loop.handle(participant, due, channel or "none", schedule_id=row.id)
+            due = Due(row.key, row.kind, row.due_at, data, reach=reach)
+            handled = await self.loop.handle(participant, due, channel if channel and reach == "ok" else "none",
+                                             schedule_id=row.id)
         except Exception:  # one participant's failure must not stop everyone else's reminders
             log.exception("scheduled event %s (%s) failed; it is retried after its lease", row.id, row.kind)
             report.failed += 1

@@ -26,6 +26,7 @@ from flows.effects import (
     Plan,
     Prompt,
     PromptChoice,
+    Send,
     ShowHistory,
 )
 from flows.inputs import Due
@@ -34,12 +35,14 @@ from flows.parsing import ProgrammeKeyword, ProgrammeWord
 from flows.programme import Kind, Programme, Wave
 from flows.risk import SAFETY_CHECK
 from flows.scoring import scored
-from flows.state import Progress, Run
+from flows.state import OFFER_LAPSES, Progress, Run
 from flows.timing import (
     allowed_from,
+    at_local,
     checkin_plan,
     exercise_plan,
     is_allowed,
+    local,
     local_day,
     next_module_plan,
     nudge_plan,
@@ -65,8 +68,8 @@ STARTS_FLOW = frozenset({Kind.WAVE_OPEN, Kind.WAVE_REMIND, Kind.CHECKIN})  # the
 
 def on_due(turn: _Turn, due: Due) -> None:
     programme = turn.flows.programme
-    if programme is None:
-        _handled(turn, Handling.SKIPPED, "no programme is configured")
+    if programme is None:  # a broken programme file: wait for the fix, never end a participant's reminders
+        _handled(turn, Handling.DEFERRED, "no usable programme file", turn.now + BUSY_RETRY)
         return
     progress = turn.state.progress
     if progress.start is None and "start" in due.data:
@@ -74,13 +77,15 @@ def on_due(turn: _Turn, due: Due) -> None:
     if due.kind == Kind.WAVE_CLOSE:  # bookkeeping, never a message: no gates
         _close_wave(turn, programme, due)
         return
-    reason = "no active address to reach the participant" if not due.reachable else None
+    reason = "no active address to reach the participant" if due.reach == "unreachable" else None
     reason = reason or _skip_reason(turn, programme, due)
     if reason is not None:
         _handled(turn, Handling.SKIPPED, reason)
         _plan_next(turn, programme, due)
         return
     later = _defer_until(turn, programme, due)
+    if later is None and due.reach == "unlinked":  # enrolled for Telegram, invite link not opened yet
+        later = allowed_from(programme, turn.now + HOLD_RETRY), "not linked yet"
     if later is not None:
         _handled(turn, Handling.DEFERRED, later[1], later[0])
         return
@@ -116,8 +121,13 @@ def _skip_reason(turn: _Turn, programme: Programme, due: Due) -> str | None:
     next_release = str(due.data.get("next_release") or "")
     if due.kind in (Kind.MODULE, Kind.NUDGE) and next_release and now >= datetime.fromisoformat(next_release):
         return "replaced: the next module is out"
-    if now - _planned(due) > programme.late_limit(due.kind):
-        return "too late: planned for " + _planned(due).isoformat()
+    planned = _planned(due)
+    waited = progress.paused_until if progress.paused_until is not None else planned  # a pause postpones
+    if now - max(planned, waited) > programme.late_limit(due.kind):
+        return "too late: planned for " + planned.isoformat()
+    if due.kind == Kind.EXERCISE and programme.exercises is not None and not _fits_times(programme, progress,
+                                                                                          planned):
+        return "replaced by the participant's chosen days and time"
     if due.kind in (Kind.MODULE, Kind.NUDGE) and int(due.data.get("module", 0)) in progress.modules_done:
         return "module already marked done"
     if due.kind == Kind.WAVE_REMIND and progress.wave != due.data.get("wave"):
@@ -134,18 +144,19 @@ def _defer_until(turn: _Turn, programme: Programme, due: Due) -> tuple[datetime,
     """A later moment to try again, and why; None when it can be handled now."""
     now, state = turn.now, turn.state
     progress = state.progress
-    if progress.paused_until is not None and now < progress.paused_until:
-        return allowed_from(programme, progress.paused_until), "paused by the participant"
+    if progress.paused_until is not None and now < progress.paused_until:  # in steps, so START is noticed soon
+        return allowed_from(programme, min(progress.paused_until, now + HOLD_RETRY)), "paused by the participant"
     if not is_allowed(programme, now):
         return allowed_from(programme, now), "quiet hours"
     today = local_day(programme, now).isoformat()
     if progress.sent_day == today and progress.sent_count >= programme.max_per_day:
         tomorrow = local_day(programme, now) + timedelta(days=1)
         return allowed_from(programme, wall(programme, tomorrow, time.min)), "daily limit reached"
-    if state.hold or state.offering_check or (state.run is not None and state.run.flow_id == SAFETY_CHECK):
+    offer_open = state.offered_at is not None and now - state.offered_at < OFFER_LAPSES
+    if state.hold or offer_open or (state.run is not None and state.run.flow_id == SAFETY_CHECK):
         return allowed_from(programme, now + HOLD_RETRY), "safety path open"
-    if state.consent_needed is not None and due.kind not in STARTS_FLOW:  # a measurement asks for the terms
-        return allowed_from(programme, now + HOLD_RETRY), "terms not accepted yet"
+    if state.consent_needed is not None and due.kind not in (Kind.WAVE_OPEN, Kind.WAVE_REMIND):
+        return allowed_from(programme, now + HOLD_RETRY), "terms not accepted yet"  # a measurement asks for them
     run = state.run
     if run is None:
         return None
@@ -153,7 +164,7 @@ def _defer_until(turn: _Turn, programme: Programme, due: Due) -> tuple[datetime,
     own = due.kind == Kind.WAVE_REMIND and run.flow_id == wave_flow
     if own:
         return None
-    if not run.paused and now - run.started_at < FRESH_RUN:
+    if not run.paused and now - run.active_at < FRESH_RUN:
         return allowed_from(programme, now + BUSY_RETRY), "a questionnaire is being answered"
     if due.kind in STARTS_FLOW and run.flow_id == wave_flow:  # never throw away an unfinished measurement
         return allowed_from(programme, now + HOLD_RETRY), "a measurement is still open"
@@ -262,6 +273,8 @@ def _close_wave(turn: _Turn, programme: Programme, due: Due) -> None:
     progress = turn.state.progress
     if wave_id in progress.waves_done:
         _handled(turn, Handling.SKIPPED, "answered")
+    elif wave_id in progress.waves_missed:  # recorded when the next wave opened over it
+        _handled(turn, Handling.SKIPPED, "already recorded as missed")
     elif progress.wave == wave_id:
         _miss_wave(turn, wave_id)
         _handled(turn, Handling.SENT, "closed as missed")
@@ -276,8 +289,11 @@ def _miss_wave(turn: _Turn, wave_id: str, was_open: bool = True) -> None:
     left = progress.wave_flows if progress.wave == wave_id else ()
     turn.effects.append(Milestone("wave_missed", wave_id, {"unanswered": ",".join(left)}))
     turn.effects.append(CoachTaskDue("wave_missed", {"wave": wave_id, "started": int(was_open)}))
+    missed = (*progress.waves_missed, wave_id)
     if progress.wave == wave_id:
-        _set_progress(turn, replace(progress, wave=None, wave_flows=()))
+        _set_progress(turn, replace(progress, wave=None, wave_flows=(), waves_missed=missed))
+    else:
+        _set_progress(turn, replace(progress, waves_missed=missed))
 
 
 def _checkin(turn: _Turn, programme: Programme, due: Due) -> None:
@@ -320,9 +336,10 @@ def _plan_next(turn: _Turn, programme: Programme, due: Due) -> None:
     if start is None:
         return
     following: Plan | None = None
-    if due.kind == Kind.EXERCISE and programme.exercises is not None:
+    if due.kind == Kind.EXERCISE and programme.exercises is not None:  # one a day: the next day at the earliest
         days, at = exercise_times(programme, turn.state.progress)
-        following = exercise_plan(programme, start, days, at, max(_planned(due), turn.now))
+        following = exercise_plan(programme, start, days, at, max(_end_of_day(programme, _planned(due)), turn.now))
+        _set_progress(turn, replace(turn.state.progress, exercise_day=local_day(programme, _planned(due)).isoformat()))
     elif due.kind == Kind.CHECKIN:
         following = checkin_plan(programme, start, int(due.data.get("n", 1)) + 1)
     elif due.kind == Kind.TRE_SUMMARY:
@@ -333,6 +350,17 @@ def _plan_next(turn: _Turn, programme: Programme, due: Due) -> None:
         following = wave_close_plan(programme, start, str(due.data.get("wave", "")))
     if following is not None:
         turn.effects.append(following)
+
+
+def _fits_times(programme: Programme, progress: Progress, planned: datetime) -> bool:
+    """Whether an exercise reminder planned for `planned` is on the participant's days at their time."""
+    days, at = exercise_times(programme, progress)
+    here = local(programme, planned)
+    return here.weekday() in days and at_local(programme, here.date(), at) == planned
+
+
+def _end_of_day(programme: Programme, moment: datetime) -> datetime:
+    return wall(programme, local_day(programme, moment) + timedelta(days=1), time.min)
 
 
 def exercise_times(programme: Programme, progress: Progress) -> tuple[tuple[int, ...], time]:
@@ -380,7 +408,8 @@ def _answer_keyword(turn: _Turn, programme: Programme | None, keyword: Programme
                 turn.say(turn.phrase(phrases.PAUSE_DAYS_RANGE, max_days=MAX_PAUSE_DAYS))
                 return
             _set_progress(turn, replace(turn.state.progress, paused_until=turn.now + timedelta(days=days)))
-            turn.say(turn.phrase(phrases.REMINDERS_PAUSED, days=days))
+            turn.say(turn.phrase(phrases.REMINDERS_PAUSED, days=days) if days > 1
+                     else turn.phrase(phrases.REMINDERS_PAUSED_ONE_DAY))
         case ProgrammeWord.START:
             progress = turn.state.progress
             if not progress.stopped and (progress.paused_until is None or progress.paused_until <= turn.now):
@@ -388,6 +417,11 @@ def _answer_keyword(turn: _Turn, programme: Programme | None, keyword: Programme
                 return
             _set_progress(turn, replace(progress, stopped=False, paused_until=None))
             turn.say(turn.phrase(phrases.REMINDERS_ON))
+
+
+def reminders_on(turn: _Turn) -> None:
+    """Opted in again on a channel: STOP and a pause are undone, without a message of its own."""
+    _set_progress(turn, replace(turn.state.progress, stopped=False, paused_until=None))
 
 
 def stop_reminders(turn: _Turn) -> None:
@@ -468,13 +502,16 @@ def _new_exercise_times(turn: _Turn, programme: Programme, numeric: dict[str, fl
     progress = turn.state.progress
     chosen = at.isoformat(timespec="minutes") if at else progress.exercise_time
     _set_progress(turn, replace(progress, exercise_days=days, exercise_time=chosen))
+    if progress.start is None:  # before the programme starts: its first exercise reminder adapts when it comes
+        return
     turn.effects.append(CancelPlans((Kind.EXERCISE,)))
-    start = date.fromisoformat(progress.start) if progress.start else None
-    if start is not None:
-        days_now, at_now = exercise_times(programme, turn.state.progress)
-        following = exercise_plan(programme, start, days_now, at_now, turn.now)
-        if following is not None:
-            turn.effects.append(following)
+    after = turn.now
+    if progress.exercise_day == local_day(programme, turn.now).isoformat():  # one reminder a day
+        after = _end_of_day(programme, turn.now)
+    days_now, at_now = exercise_times(programme, turn.state.progress)
+    following = exercise_plan(programme, date.fromisoformat(progress.start), days_now, at_now, after)
+    if following is not None:
+        turn.effects.append(following)
 
 
 def _checked_in(turn: _Turn, programme: Programme, numeric: dict[str, float]) -> None:
@@ -499,8 +536,9 @@ def _wave_step_done(turn: _Turn, programme: Programme, flow: Flow, run: Run, num
     turn.effects.append(Milestone("wave_run", wave_id, {"flow_id": flow.id, "run_seq": run.seq}))
     if left:
         _set_progress(turn, replace(progress, wave_scores=scores, wave_flows=left))
-        turn.say(turn.phrase(phrases.WAVE_NEXT))
-        turn.start(left[0])
+        before = len(turn.effects)
+        if turn.start(left[0]):  # not when the safety path comes first: a reminder restarts it later
+            turn.effects.insert(before, Send((turn.phrase(phrases.WAVE_NEXT),)))
         return
     _set_progress(turn, replace(progress, wave_scores=scores, wave_flows=(), wave=None,
                                 waves_done=(*progress.waves_done, wave_id)))
@@ -508,8 +546,9 @@ def _wave_step_done(turn: _Turn, programme: Programme, flow: Flow, run: Run, num
     turn.say(turn.phrase(phrases.WAVE_FINISHED))
     _evaluate(turn, programme, wave_id)
     first = min(programme.waves, key=lambda w: w.day, default=None)
+    state = turn.state
     if (programme.exercises is not None and first is not None and first.id == wave_id
-            and turn.state.progress.exercise_days is None):
+            and state.progress.exercise_days is None and not state.hold and state.offered_at is None):
         turn.start(programme.exercises.plan_flow)  # asked at the start: when would you like the reminders?
 
 

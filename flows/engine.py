@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flows import companion, phrases
 from flows.conditions import Comparison
@@ -33,7 +33,19 @@ from flows.effects import (
     ScheduleTimer,
     Send,
 )
-from flows.inputs import Due, Input, ReleaseHold, RequireConsent, Resume, SetLanguage, StartFlow, Text, TimerFired
+from flows.inputs import (
+    Command,
+    Due,
+    Input,
+    ReleaseHold,
+    RemindersOn,
+    RequireConsent,
+    Resume,
+    SetLanguage,
+    StartFlow,
+    Text,
+    TimerFired,
+)
 from flows.model import END, Flow, FlowLibrary, Step, StepType
 from flows.parsing import (
     Accepted,
@@ -48,10 +60,9 @@ from flows.parsing import (
 )
 from flows.risk import SAFETY_CHECK, TermMatch, highest, rank
 from flows.scoring import scored
-from flows.state import Answer, Run, State
+from flows.state import OFFER_LAPSES, Answer, Run, State
 
 MAX_TRANSITIONS = 200  # steps one input may move through before the flow is judged runaway
-OFFER_LAPSES = timedelta(days=1)  # an unanswered offer of the safety check no longer blocks anything after this
 MAX_OFFER_REPEATS = 2
 LANGUAGES = ("da", "en")
 
@@ -81,6 +92,10 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         turn.release_hold()
     elif isinstance(inp, Due):
         companion.on_due(turn, inp)
+    elif isinstance(inp, Command):
+        turn.on_command(inp.text)
+    elif isinstance(inp, RemindersOn):
+        companion.reminders_on(turn)
     elif isinstance(inp, RequireConsent):
         if flows.consent is not None and state.consent_given != flows.consent.version:
             turn.state = replace(turn.state, consent_needed=flows.consent.version)
@@ -208,6 +223,14 @@ class _Turn:
                 return
         self.on_answer(run, text, hit)
 
+    def on_command(self, text: str) -> None:
+        """A programme button: its keyword, never an answer to the open question (even a free-text one)."""
+        word = match_programme_keyword(text)
+        if word is None or self.state.consent_needed is not None or self.state.offering_check:
+            self.on_text(text)  # not a programme word, or the terms or the safety offer come first
+            return
+        companion.on_keyword(self, word, " ".join(text.split()).upper())
+
     def accepts(self, run: Run | None, text: str) -> bool:
         """Whether `text` is a valid answer to the question the person is on (not paused)."""
         if run is None or run.paused:
@@ -291,7 +314,10 @@ class _Turn:
                     self.set_run(replace(run, invalid_streak=0))
                     self.ask_again(run)
             case Keyword.PAUSE:
-                if run is None:
+                if run is None and self.flows.programme is not None:  # perhaps they meant the reminders
+                    self.say(self.phrase(phrases.NOTHING_TO_PAUSE),
+                             self.phrase(phrases.PAUSE_DAYS_RANGE, max_days=companion.MAX_PAUSE_DAYS))
+                elif run is None:
                     self.say(self.phrase(phrases.NOTHING_TO_PAUSE))
                 elif run.paused:
                     self.say(self.phrase(phrases.STILL_PAUSED))
@@ -397,7 +423,7 @@ class _Turn:
         assert isinstance(result, Accepted)
         raw = text.strip()
         self.effects.append(RecordAnswer(run.seq, flow.id, flow.version, step.id, result.value, raw))
-        run = run.answered(step.id, Answer(result.value, raw))
+        run = replace(run.answered(step.id, Answer(result.value, raw)), last_at=self.now)
         level = highest([rule.level for rule in flow.risk_rules if rule.condition.holds(self.lookup(flow, run))])
         if level is not None and rank(level) > rank(run.risk_level):
             # inside the safety check the full reply is given once, and again only when the level becomes high

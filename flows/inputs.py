@@ -52,7 +52,20 @@ class Due:
     kind: str
     due_at: datetime
     data: Mapping[str, str | int | float]
-    reachable: bool = True  # False: the participant has no active address (opted out, blocked the bot)
+    reach: str = "ok"  # "unlinked": enrolled, not yet linked (Telegram); "unreachable": opted out or blocked
 
 
-Input = Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent | Due
+@dataclass(frozen=True)
+class Command:
+    """A programme button (FÆRDIG 3, TRE): taken as its keyword, never as an answer to the open question."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RemindersOn:
+    """The person opted in again on a channel (SMS START): reminders stopped by STOP come back, silently."""
+
+
+Input = (Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent | Due | Command
+         | RemindersOn)

@@ -148,8 +148,6 @@ FLOW_BROKEN = N_("Sorry, something went wrong with this questionnaire. Your answ
 NOT_SAVED = N_("Sorry, your message could not be saved just now. Please send it again in a moment.")
 SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on our side. Please send your message again in a moment.")
 
-ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))
-
 # The programme: modules, reminders, measurements (flows/companion.py)
 MODULE_NUDGE = N_("A reminder about module {number}: {title}. Write DONE {number} when you have worked through it.")
 MODULE_DONE = N_("Well done! Module {number} is marked as done. You have finished {finished} of {total} modules.")
@@ -166,6 +164,8 @@ PAUSED_RUN_FIRST = N_(
     "You have a questionnaire on pause. Write CONTINUE to finish it or STOP to end it, then write {keyword} again.")
 NOT_NOW_COACH = N_("That will have to wait a little: your coach will contact you first.")
 REMINDERS_PAUSED = N_("You will get no reminders for the next {days} days. Write START to get them again sooner.")
+REMINDERS_PAUSED_ONE_DAY = N_(
+    "You will get no reminders until this time tomorrow. Write START to get them again sooner.")
 REMINDERS_STOPPED = N_(
     "You will get no more reminders from me. Your answers are saved. Write START if you want the reminders again.")
 REMINDERS_ON = N_("The reminders are on again.")
@@ -180,3 +180,5 @@ TRE_HISTORY_TOTALS = N_(
     "Sessions in all: {count}, on average {per_week} a week. Average change in tension per session: {change}.")
 TRE_WEEK_SUMMARY = N_(
     "Your TRE week: sessions: {count}, minutes of tremoring: {minutes}, average change in tension: {change}.")
+
+ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))

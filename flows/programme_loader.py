@@ -26,7 +26,6 @@ from flows.programme import (
 )
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
-PROGRAMME_FILE = "programme.yaml"
 TOP_KEYS = {"id", "version", "languages", "description", "timezone", "weeks", "send_time", "quiet_hours",
             "no_reminders_between", "max_messages_per_day", "nudge_after_days", "late", "modules", "exercises",
             "waves", "evaluation", "checkin", "tre_summary"}
@@ -319,14 +318,6 @@ class _ProgrammeReader(_Reader):
             if _within(at, programme.quiet_start, programme.quiet_end):
                 self.warn(ex.line if ex else 0, f"exercise time option {value} ({at:%H:%M}) is in the quiet hours: "
                           "reminders then move to the end of the quiet hours")
-
-
-def programme_file(flows_dir: Path) -> Path:
-    """`BOT_PROGRAMME` if set, else programme.yaml beside the folder of flow definitions."""
-    import os
-
-    value = os.environ.get("BOT_PROGRAMME")
-    return Path(value) if value else flows_dir.resolve().parent / PROGRAMME_FILE
 
 
 def check_programme(programme: Programme, flows: Mapping[str, Flow]) -> list[Problem]:

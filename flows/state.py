@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 STATE_FORMAT = 1
+OFFER_LAPSES = timedelta(days=1)  # an unanswered offer of the safety check no longer blocks anything after this
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Run:
     paused: bool = False
     risk_level: str | None = None  # the highest risk level this run has signalled
     tasks: tuple[str, ...] = ()  # the coach tasks this run has raised (each at most once)
+    last_at: datetime | None = None  # the last answer: a run answered a minute ago is being answered
+
+    @property
+    def active_at(self) -> datetime:
+        return self.last_at or self.started_at
 
     def answered(self, step_id: str, answer: Answer) -> Run:
         return replace(self, answers={**self.answers, step_id: answer}, trail=(*self.trail, step_id),
@@ -56,6 +62,8 @@ class Progress:
     wave_flows: tuple[str, ...] = ()  # its questionnaires still to answer, the current one first
     wave_scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # wave -> "flow.score" -> value
     waves_done: tuple[str, ...] = ()
+    waves_missed: tuple[str, ...] = ()
+    exercise_day: str | None = None  # the local day (ISO) of the last exercise reminder handled
     last_checkin: float | None = None  # the well-being answer of the last weekly check-in
     sent_day: str | None = None  # the local day (ISO) `sent_count` counts bot-initiated messages for
     sent_count: int = 0
@@ -68,6 +76,7 @@ class Progress:
             "exercise_days": None if self.exercise_days is None else list(self.exercise_days),
             "exercise_time": self.exercise_time, "wave": self.wave, "wave_flows": list(self.wave_flows),
             "wave_scores": {k: dict(v) for k, v in self.wave_scores.items()}, "waves_done": list(self.waves_done),
+            "waves_missed": list(self.waves_missed), "exercise_day": self.exercise_day,
             "last_checkin": self.last_checkin, "sent_day": self.sent_day, "sent_count": self.sent_count,
         }
 
@@ -81,7 +90,8 @@ class Progress:
             stopped=bool(raw.get("stopped", False)), exercise_days=None if days is None else tuple(days),
             exercise_time=raw.get("exercise_time"), wave=raw.get("wave"), wave_flows=tuple(raw.get("wave_flows", ())),
             wave_scores={k: {s: float(x) for s, x in v.items()} for k, v in raw.get("wave_scores", {}).items()},
-            waves_done=tuple(raw.get("waves_done", ())), last_checkin=raw.get("last_checkin"),
+            waves_done=tuple(raw.get("waves_done", ())), waves_missed=tuple(raw.get("waves_missed", ())),
+            exercise_day=raw.get("exercise_day"), last_checkin=raw.get("last_checkin"),
             sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)))
 
 
@@ -148,6 +158,7 @@ def _run_to_json(run: Run | None) -> dict[str, Any] | None:
         "paused": run.paused,
         "risk_level": run.risk_level,
         "tasks": list(run.tasks),
+        "last_at": None if run.last_at is None else run.last_at.isoformat(),
     }
 
 
@@ -166,4 +177,5 @@ def _run_from_json(raw: Mapping[str, Any] | None) -> Run | None:
         paused=bool(raw["paused"]),
         risk_level=raw.get("risk_level"),
         tasks=tuple(raw.get("tasks", ())),
+        last_at=datetime.fromisoformat(raw["last_at"]) if raw.get("last_at") else None,
     )

@@ -92,9 +92,12 @@ PRAGMAS = (
     "PRAGMA synchronous=FULL",
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
-    # 16 MiB of page cache per connection instead of 2: planning a cohort's schedule (a million rows, due times
-    # spread over a year) touches index pages all over, and with the default it ran about 40% slower.
+    # Planning a cohort's schedule (a million rows, due times spread over a year) touches index pages all over, and
+    # a claim of 1,000 due rows touches 1,000 table pages. With 16 MiB of page cache per connection instead of 2,
+    # and a checkpoint every 10,000 WAL pages instead of every 1,000 (at most ~40 MB of WAL; a commit that runs the
+    # checkpoint takes ~0.1 s longer), planning took ~30% and claiming ~20% less time on a 2-core machine.
     "PRAGMA cache_size=-16384",
+    "PRAGMA wal_autocheckpoint=10000",
 )
 _BEGIN = "storage_begin"  # execution option: the statement that opens a transaction (see _begin below)
 _WRITES = {_BEGIN: "BEGIN IMMEDIATE"}  # take the write lock up front

@@ -132,7 +132,7 @@ async def test_a_module_marked_done_gets_no_more_reminders(app: App) -> None:
     assert not [line for line in world.lines() if "En påmindelse om modul 1" in line]
     nudge = next(r for r in await world.rows() if r.key == "nudge:1")
     assert (nudge.status, nudge.reason) == (ScheduleStatus.SKIPPED, "module already marked done")
-    assert any("En påmindelse om modul 2" not in line for line in world.lines())
+    assert any("Modul 2 er klar" in line for line in world.lines())  # the next module still comes
     marks = await app.storage.marks(world.participant.id)
     assert [(m.kind, m.key) for m in marks if m.kind == "module_done"] == [("module_done", "1")]
 
@@ -330,3 +330,86 @@ async def test_check_in_words_are_scanned_for_risk_and_a_fall_in_well_being_make
     assert ("wellbeing_fall", {"from": 7.0, "to": 3.0}) in tasks
     [escalation] = await app.storage.escalations()
     assert escalation.level == "moderate"
+
+
+async def test_new_exercise_times_after_the_days_reminder_start_the_next_day(app: App) -> None:
+    world = await World.open(app, START)
+    world.responder = answers  # Monday, Wednesday, Friday at 19:00
+    await world.run_until(world.at(START + timedelta(days=2), 20))  # Wednesday's reminder has gone
+    world.responder = None
+    await world.say("TIDER")
+    await world.say("4")
+    assert "Tak. Du får påmindelserne" in "\n".join(await world.say("5"))  # every day at 20:30
+    await world.run_until(world.at(START + timedelta(days=6), 22))
+    exercise = [line[:15] for line in world.lines(since=world.at(START + timedelta(days=2), 20)) if
+                _kind(line) == "exercise"]
+    assert exercise == ["Thu 19.03 20:30", "Fri 20.03 20:30", "Sat 21.03 20:30", "Sun 22.03 20:30"]
+
+
+async def test_exercise_times_chosen_before_the_start_are_used_from_the_first_reminder(app: App) -> None:
+    world = await World.open(app, START)
+    world.set_clock(world.at(START - timedelta(days=3), 12))  # enrolled; the programme starts on Monday
+    await world.say("TIDER")
+    await world.say("2")
+    await world.say("2")  # Tuesday, Thursday, Saturday at 12:00
+    world.responder = answers
+    await world.run_until(world.at(START + timedelta(days=6), 22))
+    exercise = [line[:15] for line in world.lines() if _kind(line) == "exercise"]
+    assert exercise == ["Tue 17.03 12:00", "Thu 19.03 12:00", "Sat 21.03 12:00"]
+
+
+async def test_a_long_pause_postpones_the_module_and_start_ends_the_pause_early(app: App) -> None:
+    world = await World.open(app, START)
+    world.responder = answers
+    await world.run_until(world.at(START + timedelta(days=6), 12))
+    await world.say("PAUSE 7")  # over module 2 (day 7), ending 6 days after it: its lateness limit
+    await world.run_until(world.at(START + timedelta(days=16), 12))
+    modules = [line[:15] for line in world.lines(since=world.at(START + timedelta(days=6), 12)) if "Modul" in line]
+    # module 2 when the pause ended (7 x 24 hours: 13:00 after the clocks went forward), then module 3
+    assert modules == ["Sun 29.03 13:00", "Mon 30.03 10:00"]
+    await world.run_until(world.at(START + timedelta(days=20), 12))
+    await world.say("PAUSE 30")  # Sunday; module 4 is due on Monday
+    await world.run_until(world.at(START + timedelta(days=22), 12))
+    assert not [line for line in world.lines() if "Modul 4" in line]
+    assert (await world.say("START"))[0] == "Påmindelserne er slået til igen."
+    await world.run_until(world.at(START + timedelta(days=23), 0))
+    assert [line[:9] for line in world.lines() if "Modul 4 er klar" in line] == ["Tue 07.04"]  # the same day
+
+
+async def test_an_unanswered_offer_of_the_safety_check_lapses_after_a_day_for_the_programme(app: App) -> None:
+    world = await World.open(app, START)
+    world.responder = answers
+    await world.run_until(world.at(START, 12))
+    world.responder = None
+    replies = "\n".join(await world.say("jeg har tænkt på selvmord"))  # moderate: no hold, the check is offered
+    assert "Vil du svare på nogle få spørgsmål" in replies or "spørgsmål" in replies
+    await world.run_until(world.at(START + timedelta(days=8), 12))
+    assert any("Modul 2 er klar" in line for line in world.lines())  # held back a day, not for ever
+
+
+async def test_a_programme_button_on_a_free_text_question_is_a_keyword_not_the_answer(app: App) -> None:
+    from flows.inputs import Command
+
+    world = await World.open(app, START)
+    world.responder = answers
+    await world.run_until(world.at(START + timedelta(days=7), 9))
+    world.responder = None
+    await world.run_until(world.at(START + timedelta(days=7), 11))  # the check-in: 7, then "Godt"
+    await world.say("7")
+    await world.say("1")  # now on "a few words"
+    await app.loop.handle(world.participant, Command("FÆRDIG 2"), "console")
+    replies = await world._drain()
+    assert replies[0] == "Godt gået! Modul 2 er markeret som færdigt. Du har gennemført 1 af 8 moduler."
+    assert replies[1].startswith("(3/3) Skriv med et par ord")  # the open question again, unanswered
+    assert "FÆRDIG" not in str(await app.storage.export_answers())
+
+
+async def test_someone_who_has_not_opened_the_telegram_invite_yet_is_waited_for(app: App) -> None:
+    from bot.scheduler import address_channel
+
+    world = await World.open(app, START)
+    world.scheduler.channel_for = address_channel(app.storage)  # no address at all: the link is not opened
+    await world.run_until(world.at(START, 12))
+    rows = {r.key: r for r in await world.rows()}
+    assert (rows["module:1"].status, rows["module:1"].reason) == (ScheduleStatus.PENDING, "not linked yet")
+    assert world.lines() == []

@@ -138,6 +138,17 @@ async def test_stop_opts_out_start_opts_back_in(sms: Sms) -> None:
     assert "TILBAGE: ret dit forrige svar" in (await sms.replies())[0]
 
 
+async def test_stop_outside_a_questionnaire_stops_reminders_and_start_brings_them_back(sms: Sms) -> None:
+    participant = await sms.app.storage.participant_by_address("sms", PHONE)
+    assert participant is not None
+    await sms.text("STOP")  # no questionnaire open: the programme's reminders stop too
+    await sms.replies()
+    assert (await sms.app.loop.state_of(participant)).progress.stopped
+    await sms.text("START")
+    assert (await sms.replies())[0] == "Velkommen tilbage. Du får vores sms'er igen. Skriv STOP for at stoppe dem."
+    assert not (await sms.app.loop.state_of(participant)).progress.stopped
+
+
 async def test_delivery_reports_and_a_carrier_opt_out(sms: Sms) -> None:
     participant = await sms.app.storage.participant_by_address("sms", PHONE)
     assert participant is not None

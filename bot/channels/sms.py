@@ -32,7 +32,7 @@ from bot.gsm import segments, to_gsm
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
 from flows import phrases
-from flows.inputs import Resume, Text
+from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
 from storage.interface import AddressStatus, CommitStatus, InboundRecord, OutboxRow, Storage
 
@@ -119,7 +119,8 @@ class SmsChannel:
             handled = await self.loop.handle(participant, Text("STOP"), CHANNEL, inbound, notice=phrases.SMS_OPTED_OUT)
             if handled.status is CommitStatus.COMMITTED:
                 await self._opt(participant.id, sender, AddressStatus.OPTED_OUT)
-        elif opted_out and word in OPT_IN_WORDS:  # welcome back, and where they were
+        elif opted_out and word in OPT_IN_WORDS:  # welcome back, reminders on again, and where they were
+            await self.loop.handle(participant, RemindersOn(), CHANNEL)  # idempotent: a retried webhook repeats it
             handled = await self.loop.handle(participant, Resume(), CHANNEL, inbound, notice=phrases.SMS_OPTED_IN,
                                              consent_required=True)
             if handled.status is CommitStatus.COMMITTED:

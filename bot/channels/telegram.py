@@ -56,7 +56,7 @@ from bot.enroll import code_digest
 from bot.rendering import Catalogs
 from bot.web import Refused, read_body
 from flows import phrases
-from flows.inputs import Input, Resume, Text
+from flows.inputs import Command, Input, Resume, Text
 from flows.state import State
 from storage.interface import AddressStatus, InboundRecord, Participant, Storage
 
@@ -288,7 +288,8 @@ class TelegramChannel:
             # a programme button (FÆRDIG 3, TRE) carries a keyword, which is valid whatever is being asked
             return pressed is not None and pressed[0] in (current_question(state), PROGRAMME_BUTTONS)
 
-        answer = Text(pressed[1] if pressed else "")
+        programme_button = pressed is not None and pressed[0] == PROGRAMME_BUTTONS
+        answer: Input = Command(pressed[1]) if pressed and programme_button else Text(pressed[1] if pressed else "")
         if (await self._handle(participant, chat_id, answer, inbound, expect=on_this_question)).stale:
             lang = (await self.loop.state_of(participant)).lang
             await self._answer(query, self.catalogs.gettext(lang, phrases.TELEGRAM_OLD_QUESTION))
