@@ -7,8 +7,9 @@ rows out of a million.
    year (cohorts share a start date, as in a municipality's intake). Then their full schedules are
    materialised through `bot.scheduler.materialise` (the plan per start date, then `Storage.add_schedule` in
    10,000-row transactions on the real SQLite file, synchronous=FULL): timed. Target <= 10 s.
-2. With the first 1,000,000 rows due (the clock set so that exactly that many are due), `claim_schedule` takes
-   1,000 rows, K times (default 20), each on rows nobody holds: timed per claim. Target <= 50 ms.
+2. More participants are planned (untimed) until the table holds 1,000,000 rows (a participant has about 8
+   at a time), and the clock is set so that all of them are due. `claim_schedule` then takes 1,000 rows,
+   K times (default 20), each time rows nobody holds: timed per claim. Target <= 50 ms.
 3. Peak RSS of the process. Target <= 150 MB.
 The last line is one JSON object with the figures.
 """
@@ -23,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -51,17 +53,24 @@ async def main(count: int, claims: int) -> dict[str, float]:
         storage = await open_storage(Path(folder) / "bench.db")
         try:
             engine = storage.engine  # type: ignore[attr-defined]
-            async with engine.begin() as conn:  # setup: the participants themselves
-                await conn.execute(insert(participants), [
-                    {"id": i, "ref": f"p-{i:08d}", "lang": "da", "created_at": NOW} for i in range(1, count + 1)])
-            starts = [(i, date(2026, 1, 5) + timedelta(days=(i * 7919) % 365)) for i in range(1, count + 1)]
+            extra = max(0, -(-1_000_000 // 8) - count)  # enough more participants for a million rows
+            for first in range(1, count + extra + 1, 10_000):  # setup: the participants themselves
+                async with engine.begin() as conn:
+                    await conn.execute(insert(participants), [
+                        {"id": i, "ref": f"p-{i:08d}", "lang": "da", "created_at": NOW}
+                        for i in range(first, min(first + 10_000, count + extra + 1))])
+
+            def starts(low: int, high: int) -> Iterator[tuple[int, date]]:
+                return ((i, date(2026, 1, 5) + timedelta(days=(i * 7919) % 365)) for i in range(low, high))
+
             began = time.perf_counter()
-            written = await materialise(storage, programme, starts, NOW)
+            written = await materialise(storage, programme, starts(1, count + 1), NOW)
             materialise_s = time.perf_counter() - began
+            rss_after_materialise = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            await materialise(storage, programme, starts(count + 1, count + extra + 1), NOW)  # untimed
             async with engine.connect() as conn:
                 total = (await conn.execute(select(func.count()).select_from(schedule))).scalar_one()
-                due_line = (await conn.execute(select(schedule.c.due_at).order_by(schedule.c.due_at)
-                                               .offset(min(1_000_000, total) - 1).limit(1))).scalar_one()
+                due_line = (await conn.execute(select(func.max(schedule.c.due_at)))).scalar_one()
             timings = []
             for n in range(claims):
                 began = time.perf_counter()
@@ -76,9 +85,10 @@ async def main(count: int, claims: int) -> dict[str, float]:
         "rows_in_table": total,
         "materialise_s": round(materialise_s, 2),
         "rows_per_s": round(written / materialise_s),
-        "due_rows": min(1_000_000, total),
+        "due_rows": total,
         "claim_1000_p50_ms": round(statistics.median(timings), 1),
         "claim_1000_max_ms": round(max(timings), 1),
+        "peak_rss_mb_materialise": round(rss_after_materialise, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -93,5 +103,6 @@ if __name__ == "__main__":
           f"({figures['rows_written']:,} rows, {figures['rows_per_s']:,} rows/s; target <= 10 s)")
     print(f"claim 1,000 of {figures['due_rows']:,} due rows: p50 {figures['claim_1000_p50_ms']} ms, "
           f"max {figures['claim_1000_max_ms']} ms (target <= 50 ms)")
-    print(f"peak RSS {figures['peak_rss_mb']} MB (target <= 150 MB)")
+    print(f"peak RSS {figures['peak_rss_mb_materialise']} MB after materialising, {figures['peak_rss_mb']} MB "
+          f"at the end (target <= 150 MB)")
     print(json.dumps(figures))
