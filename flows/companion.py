@@ -32,7 +32,7 @@ from flows.effects import (
 from flows.inputs import Due
 from flows.model import Flow
 from flows.parsing import ProgrammeKeyword, ProgrammeWord
-from flows.programme import Kind, Programme, Wave
+from flows.programme import Kind, Programme
 from flows.risk import SAFETY_CHECK
 from flows.scoring import scored
 from flows.state import OFFER_LAPSES, Progress, Run
@@ -193,8 +193,7 @@ def _module(turn: _Turn, programme: Programme, due: Due) -> None:
         return
     title = module.title.get(turn.lang)
     text = _fill(module.reminder.get(turn.lang), number=number, title=title, link=module.link)
-    turn.say(Literal(text), prompt=_buttons(PromptChoice(f"FÆRDIG {number}", turn.phrase(phrases.DONE_BUTTON,
-                                                                                             number=number))))
+    turn.say(Literal(text), prompt=_done_button(turn, number))
     progress = turn.state.progress
     _set_progress(turn, replace(progress, released=tuple(sorted({*progress.released, number}))))
     start = _start(due)
@@ -206,11 +205,18 @@ def _module(turn: _Turn, programme: Programme, due: Due) -> None:
 
 def _nudge(turn: _Turn, programme: Programme, due: Due) -> None:
     number = int(due.data.get("module", 0))
-    module = programme.module(number)
-    title = module.title.get(turn.lang) if module else str(number)
-    turn.say(turn.phrase(phrases.MODULE_NUDGE, number=number, title=title),
-             prompt=_buttons(PromptChoice(f"FÆRDIG {number}", turn.phrase(phrases.DONE_BUTTON, number=number))))
+    title = _module_title(turn, programme, number) or str(number)
+    turn.say(turn.phrase(phrases.MODULE_NUDGE, number=number, title=title), prompt=_done_button(turn, number))
     _count_sent(turn, programme)
+
+
+def _module_title(turn: _Turn, programme: Programme, number: int) -> str:
+    module = programme.module(number)
+    return module.title.get(turn.lang) if module else ""
+
+
+def _done_button(turn: _Turn, number: int) -> Prompt:
+    return _buttons(PromptChoice(f"FÆRDIG {number}", turn.phrase(phrases.DONE_BUTTON, number=number)))
 
 
 def _exercise(turn: _Turn, programme: Programme, due: Due) -> None:
@@ -220,8 +226,7 @@ def _exercise(turn: _Turn, programme: Programme, due: Due) -> None:
         return
     released = turn.state.progress.released
     number = max(released) if released else (programme.modules[0].number if programme.modules else 1)
-    module = programme.module(number)
-    title = module.title.get(turn.lang) if module else ""
+    title = _module_title(turn, programme, number)
     turn.say(Literal(_fill(exercises.text.get(turn.lang), number=number, title=title)),
              prompt=_buttons(PromptChoice("TRE", turn.phrase(phrases.TRE_BUTTON))))
     _count_sent(turn, programme)
@@ -574,6 +579,3 @@ def _evaluate(turn: _Turn, programme: Programme, wave_id: str) -> None:
         if ev.tell_improving is not None:
             turn.say(Literal(ev.tell_improving.get(turn.lang)))
 
-
-def wave_of(progress: Progress, programme: Programme | None) -> Wave | None:
-    return programme.wave(progress.wave) if programme is not None and progress.wave else None

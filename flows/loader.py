@@ -195,12 +195,15 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
                 risk_rules=tuple(risk_rules), task_rules=tuple(task_rules), unreadable_steps=frozenset(r.unreadable))
 
 
+def _top_list(r: _Reader, top: LineMap, key: str) -> LineList | None:
+    """The file's top-level list `key`; None when it is absent or not a list (then it is reported)."""
+    raw = top.get(key)
+    return None if raw is None else r.sequence(raw, top.line_of(key), key)
+
+
 def _read_task_rules(r: _Reader, top: LineMap) -> list[TaskRule]:
     """`tasks:` entries: `- if: "what == 3 or score.tension_change >= 3"` and `task: tre_checkin`."""
-    raw = top.get("tasks")
-    if raw is None:
-        return []
-    items = r.sequence(raw, top.line_of("tasks"), "tasks")
+    items = _top_list(r, top, "tasks")
     if items is None:
         return []
     rules: list[TaskRule] = []
@@ -217,10 +220,7 @@ def _read_task_rules(r: _Reader, top: LineMap) -> list[TaskRule]:
 
 
 def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
-    raw = top.get("risk")
-    if raw is None:
-        return []
-    items = r.sequence(raw, top.line_of("risk"), "risk")
+    items = _top_list(r, top, "risk")
     if items is None:
         return []
     rules: list[RiskRule] = []
@@ -437,10 +437,7 @@ def _read_branches(r: _Reader, block: LineMap, what: str) -> tuple[Branch, ...]:
 
 
 def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
-    raw = top.get("scores")
-    if raw is None:
-        return []
-    items = r.sequence(raw, top.line_of("scores"), "scores")
+    items = _top_list(r, top, "scores")
     if items is None:
         return []
     scores: list[Score] = []
