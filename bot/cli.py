@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot import config
-from bot.clock import COPENHAGEN
 from bot.runtime import tune_gc
 from flows.model import Flow
 from flows.yamlsource import Problem
@@ -93,8 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tasks = commands.add_parser("tasks", help="coach tasks: week-4 evaluation, TRE check-ins, missed measurements")
     task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
-    task_list = task_commands.add_parser("list", help="print open tasks, oldest first")
-    task_list.add_argument("--all", action="store_true", help="also tasks already done")
+    task_list = task_commands.add_parser("list", help="print your participants' open tasks, oldest first")
     task_list.add_argument("--coach", required=True, metavar="ID", help="who is looking (written to the audit log)")
     _add_db(task_list)
     task_done = task_commands.add_parser("done", help="mark a task done")
@@ -269,33 +267,17 @@ async def _programme_tick(args: argparse.Namespace) -> int:
 
 
 async def _tasks(args: argparse.Namespace) -> int:
+    """The coach's open tasks (their own participants'; an administrator's: everyone's), or one marked done."""
     from bot.app import open_app
-    from storage.interface import AuditRecord
 
     async with open_app(args.db) as app:
-        now = app.clock.now()
         if args.coach not in app.deployment.coaches:
             print(f"{args.coach!r} is not a coach in the deployment configuration", file=sys.stderr)
             return 2
         if args.tasks_command == "done":
-            if not await app.storage.complete_task(args.task_id, args.coach, now):
-                print(f"task {args.task_id} does not exist or is already done", file=sys.stderr)
-                return 1
-            await app.storage.record_audit(AuditRecord(f"coach:{args.coach}", "task.done", f"task:{args.task_id}", now))
-            print(f"task {args.task_id} done")
-            return 0
-        tasks = await app.storage.coach_tasks(only_open=not args.all)
-        await app.storage.record_audit(AuditRecord(f"coach:{args.coach}", "tasks.viewed", "tasks", now,
-                                                   {"count": len(tasks)}))
-        for task in tasks:
-            profile = await app.storage.profile(task.participant_id)
-            ref = profile.participant.ref if profile else str(task.participant_id)
-            done = f"  done {task.done_at:%Y-%m-%d} by {task.done_by}" if task.done_at else ""
-            detail = ", ".join(f"{k}={v}" for k, v in task.detail.items())
-            print(f"#{task.id}  {task.created_at.astimezone(COPENHAGEN):%Y-%m-%d %H:%M}  {ref}  {task.kind}  "
-                  f"{detail}{done}")
-        if not tasks:
-            print("no open tasks" if not args.all else "no tasks")
+            print(await app.desk.overview.task_done(args.coach, args.task_id))
+        else:
+            print(await app.desk.overview.tasks(args.coach))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Coach commands: list, show, acknowledge, close and release escalations. Only configured coaches.
+"""Coach commands: list, show, acknowledge, close and release escalations, and the overview of one's own
+participants (bot/overview.py). Only configured coaches.
 
 Anyone else gets nothing at all (not even "unknown command"), so the desk reveals no one's existence.
 Every look at a participant's data and every change is in the audit log.
@@ -13,6 +14,7 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Deployment
 from bot.escalation import describe_trigger, level_name
+from bot.overview import CoachOverview
 from bot.rendering import Catalogs, format_moment, format_number
 from flows import phrases
 from flows.inputs import ReleaseHold
@@ -32,6 +34,13 @@ _COMMANDS = {
     "close": "close", "luk": "close",
     "release": "release", "frigiv": "release",
 }
+_OVERVIEW = {
+    "deltagere": "participants", "participants": "participants",
+    "deltager": "participant", "participant": "participant", "person": "participant",
+    "note": "note", "notat": "note",
+    "opgaver": "tasks", "tasks": "tasks",
+    "udfoert": "done", "udfort": "done", "completed": "done", "done": "done",
+}
 
 
 class CoachDesk:
@@ -43,6 +52,7 @@ class CoachDesk:
         self.catalogs = catalogs
         self.clock = clock
         self.lang = lang
+        self.overview = CoachOverview(storage, deployment, catalogs, clock, loop.registry.library.programme, lang)
 
     def t(self, msgid: str, **params: object) -> str:
         return self.catalogs.gettext(self.lang, msgid).format(**params)
@@ -57,10 +67,13 @@ class CoachDesk:
         command = _COMMANDS.get(fold(words[0])) if words else None
         found = _NUMBER.match(words[1]) if len(words) > 1 else None
         number = int(found.group(1)) if found else None
+        view = _OVERVIEW.get(fold(words[0])) if words and command is None else None
+        if view is not None:
+            return await self._overview(coach_id, view, words, number)
         if command == "list":
             return await self.list(coach_id)
         if command is None or number is None:
-            return self.t(phrases.COACH_HELP)
+            return self.t(phrases.COACH_HELP) + "\n" + self.t(phrases.COACH_HELP_OVERVIEW)
         escalation = await self.storage.escalation(number)
         if escalation is None:
             return self.t(phrases.COACH_UNKNOWN, id=number)
@@ -71,6 +84,20 @@ class CoachDesk:
         if command == "close":
             return await self.close(coach_id, escalation, (words[2] if len(words) > 2 else "")[:MAX_NOTE])
         return await self.release(coach_id, escalation)
+
+    async def _overview(self, coach_id: str, view: str, words: list[str], number: int | None) -> str:
+        """The coaches' overview (bot/overview.py): participants, one participant, notes, tasks."""
+        if view == "participants":
+            return await self.overview.participants(coach_id)
+        if view == "tasks":
+            return await self.overview.tasks(coach_id)
+        if view == "done" and number is not None:
+            return await self.overview.task_done(coach_id, number)
+        if view == "participant" and len(words) > 1:
+            return await self.overview.participant(coach_id, words[1])
+        if view == "note" and len(words) > 1:
+            return await self.overview.note(coach_id, words[1], words[2] if len(words) > 2 else "")
+        return self.t(phrases.COACH_HELP_OVERVIEW)
 
     def line(self, e: Escalation) -> str:
         deadline = "" if e.deadline_at is None else self.t(phrases.COACH_DEADLINE,

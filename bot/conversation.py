@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -70,6 +70,10 @@ from storage.interface import (
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Effect)
 MAX_CONFLICT_RETRIES = 5
+# When a coach task is due: sooner when the person may be getting worse (not an escalation: no deadline watch)
+TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
+            "tre_checkin": timedelta(days=1)}
+DEFAULT_TASK_DUE = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -297,7 +301,8 @@ class ConversationLoop:
             lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
             cancel_schedule_kinds=[kind for e in _of(outcome.effects, CancelPlans) for kind in e.kinds],
             schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in _of(outcome.effects, Plan)],
-            tasks=[CoachTaskRecord(e.kind, dict(e.detail), now) for e in _of(outcome.effects, CoachTaskDue)],
+            tasks=[CoachTaskRecord(e.kind, dict(e.detail), now, now + TASK_DUE.get(e.kind, DEFAULT_TASK_DUE))
+                   for e in _of(outcome.effects, CoachTaskDue)],
             marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in _of(outcome.effects, Milestone)],
         )
 

@@ -44,6 +44,14 @@ class Coach:
     id: str
     name: str
     channels: tuple[str, ...]
+    role: str = "coach"  # "admin": sees every participant in the overview (coaches see their own)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def telegram_chat(self) -> str | None:
+        return next((c.removeprefix("telegram:") for c in self.channels if c.startswith("telegram:")), None)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,10 @@ class Deployment:
 
     def is_coach(self, coach_id: str) -> bool:
         return coach_id in self.coaches
+
+    def coach_in_telegram_chat(self, chat_id: int | str) -> Coach | None:
+        """The coach whose configured Telegram chat this is: their messages go to the coach desk."""
+        return next((c for c in self.coaches.values() if c.telegram_chat() == str(chat_id)), None)
 
 
 def _in(texts: Mapping[str, str], lang: str) -> str:
@@ -243,7 +255,11 @@ class _Reader:
                 if not _COACH_CHANNEL.match(str(entry)):
                     self.error(raw.line_of(i), f"coach {item['id']!r}: channel entries are console, "
                                                "sms:+<number> or telegram:<chat id>")
-            result[item["id"]] = Coach(item["id"], str(item.get("name", item["id"])), tuple(map(str, channels)))
+            role = str(item.get("role", "coach"))
+            if role not in ("coach", "admin"):
+                self.error(raw.line_of(i), f"coach {item['id']!r}: role is coach or admin, not {role!r}")
+            result[item["id"]] = Coach(item["id"], str(item.get("name", item["id"])), tuple(map(str, channels)),
+                                       role)
         return result
 
     def roster(self, raw: Any, line: int, coaches: Mapping[str, Coach]) -> dict[str, tuple[str, ...]]:

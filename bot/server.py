@@ -75,9 +75,14 @@ async def run_server(db_path: str, host: str, port: int) -> int:
             async def unreachable(participant_id: int) -> None:
                 await app.escalations.tell_unreachable(participant_id, "Telegram")
 
+            async def coach_desk(chat_id: int, text: str) -> str | None:  # a coach's own chat is their desk
+                coach = app.deployment.coach_in_telegram_chat(chat_id)
+                return None if coach is None else await app.desk.handle(coach.id, text)
+
             telegram = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock, telegram_token,
                                        base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None, webhook_url=webhook,
-                                       webhook_secret=secret if webhook else None, on_unreachable=unreachable)
+                                       webhook_secret=secret if webhook else None, on_unreachable=unreachable,
+                                       coach_desk=coach_desk)
             if webhook:
                 routes[WEBHOOK_PATH] = telegram.webhook
         web = create_web_app(app.storage, sms, os.environ.get("TWILIO_AUTH_TOKEN", ""), public, routes)

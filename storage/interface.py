@@ -514,3 +514,11 @@ class Storage(Protocol):
     async def flow_scores(self, participant_id: int, flow_id: str) -> list[ScoreRecord]:
         """The participant's scores of one flow, oldest first (e.g. their TRE log sessions)."""
         ...
+
+    async def add_mark(self, participant_id: int, record: MarkRecord) -> None:
+        """A mark outside a conversation step (a coach's note, kind "coach_note")."""
+        ...
+
+    async def participant_ids(self, coach_id: str | None = None) -> list[int]:
+        """Enrolled participants (with a profile): one coach's, or everyone's when `coach_id` is None."""
+        ...

@@ -27,6 +27,7 @@ from storage.interface import (
     Escalation,
     EscalationStatus,
     Mark,
+    MarkRecord,
     Notification,
     NotificationStatus,
     OutboxRow,
@@ -570,3 +571,11 @@ class MemoryStorage:
         ]
         mine.sort(key=lambda x: (x[0], x[1]))
         return [s.score_from_row(row) for _, _, row in mine]
+
+    async def add_mark(self, participant_id: int, record: MarkRecord) -> None:
+        self._check_open()
+        self._marks.append(s.mark_row(participant_id, record))
+
+    async def participant_ids(self, coach_id: str | None = None) -> list[int]:
+        self._check_open()
+        return sorted(pid for pid, row in self._profiles.items() if coach_id in (None, row.get("coach_id")))

@@ -74,6 +74,7 @@ from storage.interface import (
     Enrollment,
     Escalation,
     Mark,
+    MarkRecord,
     Notification,
     NotificationStatus,
     OutboxRow,
@@ -680,6 +681,14 @@ class _CompleteTask(_ProgrammeOp):
     def run(self, conn: Connection) -> bool:
         params = {"b_id": self.task_id, "b_at": self.at, "b_by": self.coach_id}
         return bool(conn.execute(_COMPLETE_TASK, params).rowcount == 1)
+
+
+@dataclass(frozen=True)
+class _AddMark(_ProgrammeOp):
+    row: s.Row
+
+    def run(self, conn: Connection) -> None:
+        conn.execute(insert(_mk), self.row)
 
 
 def _write_flows(conn: Connection, payloads: list[Any]) -> list[Any]:
@@ -1325,3 +1334,15 @@ class SqliteStorage:
         async with self._connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [s.score_from_row(row) for row in rows]
+
+    async def add_mark(self, participant_id: int, record: MarkRecord) -> None:
+        """A mark outside a conversation step (a coach's note)."""
+        await self._writer.submit(_Kind.PROGRAMME, _AddMark(s.mark_row(participant_id, record)))
+
+    async def participant_ids(self, coach_id: str | None = None) -> list[int]:
+        """Enrolled participants (those with a profile), of one coach or all, in enrolment order."""
+        query = select(s.profiles.c.participant_id).order_by(s.profiles.c.participant_id)
+        if coach_id is not None:
+            query = query.where(s.profiles.c.coach_id == coach_id)
+        async with self._connect() as conn:
+            return [int(pid) for pid in (await conn.execute(query)).scalars()]

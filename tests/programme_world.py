@@ -38,10 +38,11 @@ class World:
     reachable: bool = True
 
     @classmethod
-    async def open(cls, app: App, start: date, lang: str = "da", ref: str = "p-world") -> World:
+    async def open(cls, app: App, start: date, lang: str = "da", ref: str = "p-world",
+                   coach: str | None = None) -> World:
         programme = app.registry.library.programme
         assert programme is not None, "the shipped programme must load"
-        participant = await app.storage.enroll(Enrollment(ref, "Test Person", lang, start), app.clock.now())
+        participant = await app.storage.enroll(Enrollment(ref, "Test Person", lang, start, coach), app.clock.now())
         await schedule_programme(app.storage, programme, participant.id, start, app.clock.now())
         world = cls(app, participant, programme, ProgrammeScheduler(app.storage, app.loop, app.clock, _never))
 

@@ -179,7 +179,7 @@ def test_enrolment_plans_the_programme_from_the_start_date(tmp_path: Path) -> No
     db = tmp_path / "bot.db"
     bot("enroll", "--name", "Jens Test", "--phone", "+4512345679", "--start-date", "2026-03-16", db=db)
     listing = bot("tasks", "list", "--coach", "coach", db=db).stdout
-    assert listing.strip() == "no open tasks"
+    assert listing.strip() == "Ingen åbne opgaver."
     assert bot("tasks", "list", "--coach", "nobody", db=db, check=False).returncode == 2
     ticked = bot("programme", "tick", db=db, env={"BOT_FIXED_NOW": "2026-03-16T09:00:00+00:00"})
     assert "2 scheduled events handled" in ticked.stderr  # the baseline measurement and module 1 (deferred)

@@ -51,6 +51,10 @@ DANISH_KEYWORDS = {
     "TIMES": "TIDER",
     "TRE": "TRE",
     "MINE": "MINE",
+    # the coaches' overview
+    "PARTICIPANTS": "DELTAGERE",
+    "TASKS": "OPGAVER",
+    "COMPLETED": "UDFØRT",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

@@ -25,7 +25,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -89,6 +89,8 @@ COMMANDS = {
     "language": ("SPROG", phrases.TELEGRAM_COMMAND_LANGUAGE),
 }
 MENU_LANGUAGES = ("da", "en")  # the menu without a language code (other clients) is the first: Danish
+COACH_REPLY_CHARS = 4000
+CoachDeskHook = Callable[[int, str], Awaitable[str | None]]  # (chat id, text) -> the desk's reply; None: no coach
 
 
 def split_command(text: str) -> tuple[str | None, str]:
@@ -105,13 +107,14 @@ class TelegramChannel:
     def __init__(self, storage: Storage, loop: ConversationLoop, catalogs: Catalogs, clock: Clock, token: str, *,
                  base_url: str | None = None, webhook_url: str | None = None, webhook_secret: str | None = None,
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
-                 on_unreachable: Unreachable | None = None) -> None:
+                 on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
         self.loop = loop
         self.catalogs = catalogs
         self.clock = clock
+        self.coach_desk = coach_desk
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret or ""
         self.poll_timeout = poll_timeout
@@ -235,6 +238,8 @@ class TelegramChannel:
     async def _on_message(self, message: Message, inbound: InboundRecord) -> None:
         chat_id = message.chat.id
         text = message.text or message.caption or ""
+        if self.coach_desk is not None and await self._at_coach_desk(chat_id, text):
+            return
         command, argument = split_command(text)
         participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
         if command == "start":
@@ -320,6 +325,21 @@ class TelegramChannel:
             await query.answer(text)
         except TelegramError as exc:  # e.g. a redelivered press whose query was answered already
             log.info("could not answer a Telegram button press: %s", exc.message)
+
+    async def _at_coach_desk(self, chat_id: int, text: str) -> bool:
+        """A coach's configured chat is their desk: commands answered at once (not participant data, so not
+        through the outbox), in parts under Telegram's 4096-character limit. False for anyone else."""
+        assert self.coach_desk is not None
+        reply = await self.coach_desk(chat_id, text.removeprefix("/"))
+        if reply is None:
+            return False
+        for start in range(0, len(reply), COACH_REPLY_CHARS):
+            try:
+                await self.application.bot.send_message(chat_id, reply[start:start + COACH_REPLY_CHARS])
+            except TelegramError as exc:
+                log.warning("could not answer coach chat %s: %s", masked_chat(chat_id), exc.message)
+                return True
+        return True
 
     async def _explain(self, chat_id: int, phrase: str) -> None:
         """Tell a chat we cannot link why, in Danish and English; nothing is stored and nothing about anyone said."""

@@ -1,0 +1,195 @@
+"""The coaches' overview: their participants at a glance, one participant in depth, notes and tasks.
+
+A coach sees only the participants whose profile names them as coach; an administrator (role: admin in the
+deployment) sees everyone. Every look and every change is written to the audit log, without personal data.
+The overview reads the stored answers and milestones; it never changes a conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.clock import COPENHAGEN, Clock
+from bot.deployment import Deployment
+from bot.rendering import Catalogs, format_number
+from flows import phrases
+from flows.programme import Programme
+from flows.tre import sessions_from_scores
+from storage.interface import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, Storage
+
+NOTE_KIND = "coach_note"  # notes are kept as programme marks of this kind (erased with the person)
+MIN_NOTE = 3
+MAX_NOTE = 2000
+TASK_NAMES = {
+    "consider_referral": phrases.TASK_CONSIDER_REFERRAL,
+    "consider_ending": phrases.TASK_CONSIDER_ENDING,
+    "evaluate_manually": phrases.TASK_EVALUATE_MANUALLY,
+    "wellbeing_fall": phrases.TASK_WELLBEING_FALL,
+    "wave_missed": phrases.TASK_WAVE_MISSED,
+    "tre_checkin": phrases.TASK_TRE_CHECKIN,
+}
+TRENDS = (("pss10", "total", "PSS-10"), ("who5", "percent", "WHO-5 %"),
+          ("life_satisfaction", "satisfaction", "Livstilfredshed"))
+
+
+class CoachOverview:
+    def __init__(self, storage: Storage, deployment: Deployment, catalogs: Catalogs, clock: Clock,
+                 programme: Programme | None, lang: str = "da") -> None:
+        self.storage = storage
+        self.deployment = deployment
+        self.catalogs = catalogs
+        self.clock = clock
+        self.programme = programme
+        self.lang = lang
+
+    def t(self, msgid: str, **params: object) -> str:
+        return self.catalogs.gettext(self.lang, msgid).format(**params)
+
+    def _num(self, value: float) -> str:
+        return format_number(round(value, 1), self.lang)
+
+    async def _mine(self, coach_id: str) -> list[Profile]:
+        coach = self.deployment.coaches[coach_id]
+        ids = await self.storage.participant_ids(None if coach.is_admin else coach_id)
+        profiles = [await self.storage.profile(pid) for pid in ids]
+        return [p for p in profiles if p is not None]
+
+    async def _find(self, coach_id: str, ref: str) -> Profile | None:
+        return next((p for p in await self._mine(coach_id) if p.participant.ref == ref.strip()), None)
+
+    async def _audit(self, coach_id: str, action: str, subject: str, detail: dict[str, object] | None = None) -> None:
+        await self.storage.record_audit(AuditRecord(f"coach:{coach_id}", action, subject, self.clock.now(),
+                                                    detail or {}))
+
+    # -- the list ----------------------------------------------------------------------------------------------
+
+    async def participants(self, coach_id: str) -> str:
+        mine = await self._mine(coach_id)
+        await self._audit(coach_id, "overview.listed", "participants", {"count": len(mine)})
+        if not mine:
+            return self.t(phrases.OVERVIEW_NONE)
+        open_tasks = await self.storage.coach_tasks(only_open=True)
+        open_alerts = await self.storage.escalations(only_open=True)
+        lines = []
+        for profile in mine:
+            pid = profile.participant.id
+            lines.append(self.t(
+                phrases.OVERVIEW_LINE, ref=profile.participant.ref, week=self._week(profile),
+                modules=await self._modules(pid), pss=await self._trend(pid, "pss10", "total"),
+                who5=await self._trend(pid, "who5", "percent"),
+                open_tasks=sum(t.participant_id == pid for t in open_tasks),
+                alerts=sum(e.participant_id == pid for e in open_alerts)))
+        return "\n".join(lines)
+
+    def _week(self, profile: Profile) -> str:
+        if profile.start_date is None:
+            return "–"
+        days = (self.clock.now().astimezone(COPENHAGEN).date() - profile.start_date).days
+        return str(days // 7 + 1) if days >= 0 else "–"
+
+    async def _modules(self, participant_id: int) -> str:
+        done = {m.key for m in await self.storage.marks(participant_id) if m.kind == "module_done"}
+        total = len(self.programme.modules) if self.programme else 0
+        return f"{len(done)}/{total}"
+
+    async def _scores(self, participant_id: int, flow_id: str, score_id: str) -> list[ScoreRecord]:
+        return [s for s in await self.storage.flow_scores(participant_id, flow_id) if s.score_id == score_id]
+
+    async def _trend(self, participant_id: int, flow_id: str, score_id: str) -> str:
+        """The last value with an arrow from the one before: "22 → 18 ↓"; "–" when nothing is answered."""
+        values = [s.value for s in await self._scores(participant_id, flow_id, score_id)]
+        if not values:
+            return "–"
+        if len(values) == 1:
+            return self._num(values[-1])
+        before, last = values[-2], values[-1]
+        arrow = "↑" if last > before else "↓" if last < before else "→"
+        return f"{self._num(before)} → {self._num(last)} {arrow}"
+
+    # -- one participant ---------------------------------------------------------------------------------------
+
+    async def participant(self, coach_id: str, ref: str) -> str:
+        profile = await self._find(coach_id, ref)
+        if profile is None:
+            await self._audit(coach_id, "overview.refused", "participant")
+            return self.t(phrases.OVERVIEW_UNKNOWN, ref=ref.strip()[:40])
+        pid = profile.participant.id
+        await self._audit(coach_id, "overview.viewed", f"participant:{profile.participant.ref}")
+        start = profile.start_date.strftime("%d.%m.%Y") if profile.start_date else "–"
+        lines = [self.t(phrases.OVERVIEW_HEADER, ref=profile.participant.ref, name=profile.name, start=start,
+                        week=self._week(profile), coach=profile.coach_id or "–", modules=await self._modules(pid))]
+        for flow_id, score_id, label in TRENDS:
+            scores = await self._scores(pid, flow_id, score_id)
+            if scores:
+                values = ", ".join(f"{self._day(s.completed_at)} {self._num(s.value)}" for s in scores)
+                lines.append(f"{label}: {values}")
+        lines += await self._checkins(pid)
+        sessions = sessions_from_scores((s.run_seq, s.score_id, s.value, s.completed_at)
+                                        for s in await self.storage.flow_scores(pid, "tre_log"))
+        if sessions:
+            weeks = max(1.0, (self.clock.now() - sessions[0].at).days / 7)
+            change = sum(s.change for s in sessions) / len(sessions)
+            lines.append(self.t(phrases.OVERVIEW_TRE, count=len(sessions), per_week=self._num(len(sessions) / weeks),
+                                change=self._num(change)))
+        for mark in await self.storage.marks(pid):
+            if mark.kind == NOTE_KIND:
+                lines.append(self.t(phrases.OVERVIEW_NOTE, date=self._day(mark.at), coach=mark.key,
+                                    text=str(mark.detail.get("text", ""))))
+        lines += [self._task_line(task, profile) for task in await self.storage.coach_tasks(participant_id=pid)]
+        return "\n".join(lines)
+
+    async def _checkins(self, participant_id: int) -> list[str]:
+        """The weekly check-ins' well-being and words, so the coach has read them before the next talk."""
+        answers = [a for a in await self.storage.recent_answers(participant_id, 200) if a["flow_id"] == "checkin"]
+        by_run: dict[int, dict[str, object]] = {}
+        for answer in answers:
+            by_run.setdefault(int(answer["run_seq"]), {})[str(answer["item_id"])] = answer["value"]
+        lines = []
+        for run in sorted(by_run)[-4:]:
+            items = by_run[run]
+            words = f", {items['words']}" if items.get("words") else ""
+            lines.append(f"Check-in: {items.get('wellbeing', '–')}/10{words}")
+        return lines
+
+    def _day(self, moment: datetime) -> str:
+        return moment.astimezone(COPENHAGEN).strftime("%d.%m")
+
+    # -- notes and tasks ---------------------------------------------------------------------------------------
+
+    async def note(self, coach_id: str, ref: str, text: str) -> str:
+        profile = await self._find(coach_id, ref)
+        if profile is None:
+            await self._audit(coach_id, "overview.refused", "participant")
+            return self.t(phrases.OVERVIEW_UNKNOWN, ref=ref.strip()[:40])
+        if len(text.strip()) < MIN_NOTE:
+            return self.t(phrases.OVERVIEW_NOTE_NEEDED)
+        await self.storage.add_mark(profile.participant.id, MarkRecord(NOTE_KIND, coach_id,
+                                                                      {"text": text.strip()[:MAX_NOTE]},
+                                                                      self.clock.now()))
+        await self._audit(coach_id, "note.written", f"participant:{profile.participant.ref}")
+        return self.t(phrases.OVERVIEW_NOTE_SAVED, ref=profile.participant.ref)
+
+    async def tasks(self, coach_id: str) -> str:
+        mine = {p.participant.id: p for p in await self._mine(coach_id)}
+        tasks = [t for t in await self.storage.coach_tasks(only_open=True) if t.participant_id in mine]
+        await self._audit(coach_id, "tasks.viewed", "tasks", {"count": len(tasks)})
+        return "\n".join(self._task_line(t, mine[t.participant_id]) for t in tasks) or self.t(
+            phrases.OVERVIEW_TASKS_NONE)
+
+    def _task_line(self, task: CoachTask, profile: Profile) -> str:
+        kind = self.t(TASK_NAMES[task.kind]) if task.kind in TASK_NAMES else task.kind
+        numbers = {k: v for k, v in task.detail.items() if k in ("baseline", "now", "from", "to", "wave")}
+        detail = f" ({', '.join(f'{k} {v}' for k, v in numbers.items())})" if numbers else ""
+        due = self._day(task.due_at) if task.due_at else "–"
+        done = f" ✓ {self._day(task.done_at)}" if task.done_at else ""
+        return self.t(phrases.OVERVIEW_TASK, id=task.id, ref=profile.participant.ref, kind=kind, detail=detail,
+                      due=due) + done
+
+    async def task_done(self, coach_id: str, task_id: int) -> str:
+        mine = {p.participant.id for p in await self._mine(coach_id)}
+        task = next((t for t in await self.storage.coach_tasks(only_open=True) if t.id == task_id), None)
+        if task is None or task.participant_id not in mine:
+            return self.t(phrases.OVERVIEW_TASK_UNKNOWN, id=task_id)
+        await self.storage.complete_task(task_id, coach_id, self.clock.now())
+        await self._audit(coach_id, "task.done", f"task:{task_id}")
+        return self.t(phrases.OVERVIEW_TASK_DONE, id=task_id)

@@ -1,0 +1,132 @@
+"""The coaches' overview, as a coach types it: their own participants only, every look in the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import App, open_app
+from bot.clock import FakeClock
+from bot.deployment import DEFAULT_PATH
+from storage.interface import Enrollment, Participant
+from tests.conftest import without_consent
+from tests.programme_world import World
+from tests.test_programme import START, answers
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[App]:
+    clock = FakeClock(datetime(2026, 3, 15, 12, 0, tzinfo=UTC))
+    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
+                        coach_channels={}) as opened:
+        yield opened
+
+
+async def enrol(app: App, ref: str, coach: str) -> Participant:
+    return await app.storage.enroll(Enrollment(ref, f"Navn {ref}", "da", START, coach), app.clock.now())
+
+
+async def test_a_coach_sees_their_own_participants_and_an_administrator_sees_everyone(app: App) -> None:
+    await enrol(app, "p-anna", "lead")
+    await app.storage.enroll(Enrollment("p-bo", "Bo Hansen", "da", START, "backup"), app.clock.now())
+    await enrol(app, "p-carl", "coach")
+    own = await app.desk.handle("coach", "DELTAGERE")
+    assert own is not None and own.splitlines() == [
+        "p-carl: uge –, moduler 0/8, PSS-10 –, WHO-5 –, opgaver 0, alarmer 0"]
+    everyone = await app.desk.handle("lead", "deltagere")  # role: admin
+    assert everyone is not None and [line.split(":")[0] for line in everyone.splitlines()] == [
+        "p-anna", "p-bo", "p-carl"]
+    refused = await app.desk.handle("coach", "PERSON p-bo")
+    assert refused == "p-bo er ikke en af dine deltagere."
+    assert await app.desk.handle("coach", "NOTE p-bo Ringede i dag") == "p-bo er ikke en af dine deltagere."
+    assert [m for m in await app.storage.marks() if m.kind == "coach_note"] == []
+    actions = [(e.actor, e.action, e.subject) for e in await app.storage.audit_entries()]
+    assert ("coach:coach", "overview.refused", "participant") in actions
+    assert ("coach:lead", "overview.listed", "participants") in actions
+    assert all("Bo Hansen" not in str(e.detail) and "Bo Hansen" not in e.subject for e in
+               await app.storage.audit_entries())
+
+
+async def test_one_participant_over_time_with_notes_and_tasks(app: App) -> None:
+    world = await World.open(app, START, ref="p-dina", coach="coach")
+    low_week_4 = {("pss10", None): "2", ("checkin", "wellbeing"): "3", ("checkin", "words"): "Tung uge"}
+
+    def respond(flow_id: str, step_id: str) -> str | None:
+        if world.now() >= world.at(START + timedelta(days=13), 0):
+            return low_week_4.get((flow_id, step_id)) or answers(flow_id, step_id)
+        return answers(flow_id, step_id)
+
+    world.responder = respond
+    await world.run_until(world.at(START + timedelta(days=14), 12))
+    await world.say("FÆRDIG 1")
+    for said in ("TRE", "1", "15", "6", "3", "nej", "Rolig bagefter"):
+        await world.say(said)
+    assert await app.desk.handle("coach", "NOTE p-dina Talte om søvn; følger op fredag") == "Notat gemt for p-dina."
+    view = await app.desk.handle("coach", "PERSON p-dina")
+    assert view is not None
+    lines = view.splitlines()
+    assert lines[0] == "p-dina (Test Person): startede 16.03.2026, uge 3, coach coach, moduler gennemført: 1/8"
+    assert "PSS-10: 16.03 20\nWHO-5 %: 16.03 60\nLivstilfredshed: 16.03 6" in view  # the baseline: 2s, 3s and 6
+    assert "Check-in: 7/10, En rolig uge" in view and "Check-in: 3/10, Tung uge" in view
+    assert "TRE: øvelser: 1, pr. uge: 1, gennemsnitlig ændring i spænding: -3" in view  # 6 -> 3
+    assert "Notat 30.03 (coach): Talte om søvn; følger op fredag" in view
+    [task] = await app.storage.coach_tasks()
+    assert task.kind == "wellbeing_fall" and task.due_at == task.created_at + timedelta(days=2)
+    assert f"Opgave #{task.id} p-dina: trivslen er faldet siden sidste check-in (from 7.0, to 3.0), senest " in view
+    tasks = await app.desk.handle("coach", "OPGAVER")
+    assert tasks is not None and tasks.startswith(f"Opgave #{task.id} p-dina")
+    assert await app.desk.handle("backup", f"UDFØRT {task.id}") == (
+        f"Der er ingen åben opgave #{task.id} for dine deltagere.")  # not theirs
+    assert await app.desk.handle("coach", f"UDFØRT {task.id}") == f"Opgave #{task.id} er udført."
+    assert await app.desk.handle("coach", "OPGAVER") == "Ingen åbne opgaver."
+    overview = await app.desk.handle("coach", "DELTAGERE")
+    assert overview == "p-dina: uge 3, moduler 1/8, PSS-10 20, WHO-5 60, opgaver 0, alarmer 0"
+    actions = [(e.actor, e.action, e.subject) for e in await app.storage.audit_entries()]
+    assert ("coach:coach", "overview.viewed", "participant:p-dina") in actions
+    assert ("coach:coach", "note.written", "participant:p-dina") in actions
+    assert ("coach:coach", "task.done", f"task:{task.id}") in actions
+
+
+def coach_in_telegram(tmp_path: Path, chat_id: int) -> Path:
+    """The shipped deployment with the coach reachable in a Telegram chat (and no consent block)."""
+    text = without_consent(tmp_path).read_text(encoding="utf-8")
+    text = text.replace("  - id: coach\n    name: Coach (demo)\n    channels: [console]",
+                        f"  - id: coach\n    name: Coach (demo)\n    channels: [\"telegram:{chat_id}\", console]")
+    path = tmp_path / "deployment-telegram-coach.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert DEFAULT_PATH.is_file() and f"telegram:{chat_id}" in text
+    return path
+
+
+async def test_a_coach_uses_the_overview_in_their_telegram_chat(tmp_path: Path) -> None:
+    from bot.channels.telegram import TelegramChannel
+    from bot.rendering import Catalogs
+    from tests.fakes.telegram import FakeTelegram
+
+    coach_chat = 777
+    clock = FakeClock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    async with FakeTelegram(long_poll_cap=0.5) as fake, open_app(
+            str(tmp_path / "bot.db"), clock, coach_channels={},
+            deployment_path=coach_in_telegram(tmp_path, coach_chat)) as app:
+        await enrol(app, "p-emil", "coach")
+
+        async def desk(chat_id: int, text: str) -> str | None:
+            coach = app.deployment.coach_in_telegram_chat(chat_id)
+            return None if coach is None else await app.desk.handle(coach.id, text)
+
+        channel = TelegramChannel(app.storage, app.loop, Catalogs(), clock, fake.token, base_url=fake.base_url,
+                                  per_chat_interval=0.0, poll_timeout=timedelta(seconds=1), coach_desk=desk)
+        await channel.start()
+        try:
+            fake.user_sends_text(coach_chat, coach_chat, "deltagere")
+            [reply] = await fake.wait_sent(coach_chat, 1)
+            assert reply.text == "p-emil: uge 1, moduler 0/8, PSS-10 –, WHO-5 –, opgaver 0, alarmer 0"
+            fake.user_sends_text(4242, 4242, "deltagere")  # anyone else is not at the desk: the usual explanation
+            [stranger] = await fake.wait_sent(4242, 1)
+            assert "p-emil" not in stranger.text
+        finally:
+            await channel.stop()
+    assert date(2026, 3, 16) == START
