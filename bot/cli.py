@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot import config
+from bot import config, person_cli, report_cli
 from bot.runtime import tune_gc
 from flows.model import Flow
 from flows.yamlsource import Problem
@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--lang", choices=["da", "en"], default="da")
     enroll.add_argument("--start-date", type=date.fromisoformat, metavar="YYYY-MM-DD")
     enroll.add_argument("--coach", metavar="ID", help="the participant's coach (an id from the configuration)")
+    enroll.add_argument("--cohort", metavar="NAME", help="the group enrolled together, for outcome reports")
     enroll.add_argument("--csv", type=Path, metavar="FILE",
-                        help="enrol every row (columns: name, phone, telegram, lang, start_date, coach)")
+                        help="enrol every row (columns: name, phone, telegram, lang, start_date, coach, cohort)")
     _add_db(enroll)
 
     escalations = commands.add_parser("escalations", help="risk escalations")
@@ -100,11 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     task_done.add_argument("--coach", required=True, metavar="ID")
     _add_db(task_done)
 
-    export = commands.add_parser("export", help="write answers or scores as CSV or JSON")
-    export.add_argument("what", choices=["answers", "scores"])
+    report_cli.add_parser(commands)
+    export = commands.add_parser("export", help="write answers or scores as CSV or JSON; research: under pseudonyms")
+    export.add_argument("what", choices=["answers", "scores", "research"])
     export.add_argument("--format", choices=["csv", "json"], default="csv")
-    export.add_argument("--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    export.add_argument("--output", "--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     _add_db(export)
+    person_cli.add_parser(commands, export)  # person export/erase/retention, export research (bot/person_cli.py)
     return parser
 
 
@@ -115,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "flows":
             return _flows_check(args.paths, args.db)
+        if args.command == "report":
+            return asyncio.run(report_cli.run(args))
+        if person_cli.handles(args):
+            return asyncio.run(person_cli.run(args))
         if args.command == "export":
             return asyncio.run(_export(args))
         if args.command == "programme" and args.programme_command == "tick":
@@ -294,7 +301,8 @@ async def _enroll(args: argparse.Namespace) -> int:
         with args.csv.open(encoding="utf-8-sig", newline="") as source:
             rows = read_csv(source)
     else:
-        rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach))]
+        rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach,
+                                         args.cohort))]
     bot_username = os.environ.get("TELEGRAM_BOT_USERNAME", "")
     if not bot_username and (args.telegram or args.csv is not None):
         print("note: TELEGRAM_BOT_USERNAME (the bot's @name) is not set, so no Telegram invite links can be made",

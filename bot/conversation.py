@@ -204,7 +204,7 @@ class ConversationLoop:
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
             for consent in _of(outcome.effects, ConsentGiven):  # the state holds it; the profile shows it
-                await self.storage.record_consent(participant.id, consent.version, now)
+                await self.storage.record_consent(participant.id, consent.version, now, channel)
             if committed.escalation_ids:
                 crash_point("before-notify")  # the escalation is stored; no coach has heard of it yet
                 # in the background: the person's reply must never wait for a coach's channel

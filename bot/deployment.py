@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.clock import COPENHAGEN
+from bot.dataprotection import DataProtection, read_data_protection
 from flows.model import ConsentTerms, LocalText
 from flows.risk import LEVELS
 from flows.yamlsource import LineList, LineMap, read_yaml
@@ -71,6 +72,7 @@ class Deployment:
     roster: Mapping[str, tuple[str, ...]]
     out_of_hours_notice: Mapping[str, str]
     consent: ConsentTerms | None = None
+    data_protection: DataProtection = field(default_factory=DataProtection)  # retention, anonymised scores
 
     def contact_lines(self, level: str, lang: str, now: datetime | None = None) -> list[str]:
         """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first.
@@ -150,8 +152,10 @@ class _Reader:
 
     def deployment(self, top: LineMap) -> Deployment | None:
         for key in top:
-            if key not in ("crisis_contacts", "out_of_hours_notice", "consent", "escalation", "coaches", "roster"):
+            if key not in ("crisis_contacts", "out_of_hours_notice", "consent", "escalation", "coaches", "roster",
+                           "data_protection"):
                 self.error(top.line_of(key), f"unknown key {key!r}")
+        protection = read_data_protection(top.get("data_protection"), top.line_of("data_protection"), self.error)
         contacts = self.contacts(top.get("crisis_contacts"), top.line_of("crisis_contacts"))
         escalation = top.get("escalation")
         if not isinstance(escalation, LineMap):
@@ -168,7 +172,7 @@ class _Reader:
             return None
         assert isinstance(notice, LineMap)
         return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster,
-                          {str(k): str(v) for k, v in notice.items()}, self.consent(top))
+                          {str(k): str(v) for k, v in notice.items()}, self.consent(top), protection)
 
     def consent(self, top: LineMap) -> ConsentTerms | None:
         raw = top.get("consent")

@@ -23,7 +23,7 @@ from flows.programme import Programme
 from storage.interface import Enrollment, Participant, Storage
 
 LINK_CODE_LIFETIME = timedelta(days=14)
-CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach")
+CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach", "cohort")
 
 
 def code_digest(code: str) -> str:
@@ -50,6 +50,7 @@ class EnrolmentRequest:
     lang: str = "da"
     start_date: date | None = None
     coach: str | None = None
+    cohort: str | None = None  # e.g. "bornholm-2026-1": outcome reports can be made per cohort
 
 
 class EnrolmentError(ValueError):
@@ -69,7 +70,11 @@ def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
         phone = normalize(request.phone) if request.phone else None
     except PhoneNumberError as exc:
         raise EnrolmentError(str(exc)) from exc
-    return Enrollment(new_ref(), request.name.strip(), request.lang, request.start_date, request.coach, phone)
+    cohort = request.cohort.strip() if request.cohort else None
+    if cohort is not None and len(cohort) > 100:
+        raise EnrolmentError("a cohort name is at most 100 characters")
+    return Enrollment(new_ref(), request.name.strip(), request.lang, request.start_date, request.coach, phone,
+                      cohort or None)
 
 
 async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
@@ -111,6 +116,7 @@ def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentErro
                 lang=(row.get("lang") or "da").strip() or "da",
                 start_date=date.fromisoformat(start.strip()) if start.strip() else None,
                 coach=(row.get("coach") or "").strip() or None,
+                cohort=(row.get("cohort") or "").strip() or None,
             )))
         except ValueError:
             rows.append((number, EnrolmentError("start_date must look like 2026-11-23")))

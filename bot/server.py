@@ -6,8 +6,8 @@ Channels are configured from the environment (secrets only from there):
   TWILIO_API_BASE_URL and SMS_SEGMENTS_PER_SECOND.
 - Telegram: TELEGRAM_BOT_TOKEN; webhook mode when TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL are set,
   polling otherwise; optionally TELEGRAM_API_BASE_URL (a self-hosted Bot API server, ending in /bot).
-The programme's scheduler ticks every PROGRAMME_TICK_SECONDS (default 30). With no channel configured,
-the console chat runs instead (participant "demo").
+The programme's scheduler ticks every PROGRAMME_TICK_SECONDS (default 30); data past the retention period is erased
+daily (bot/retention.py). With no channel configured, the console chat runs instead (participant "demo").
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
+from bot.retention import run_daily
 from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
 from bot.web import create_web_app
 
@@ -92,6 +93,8 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
                                        lease=lease_from_environment())
         scheduler.start(float(os.environ.get("PROGRAMME_TICK_SECONDS", "30")))  # reminders, waves, check-ins
+        background.append(asyncio.create_task(run_daily(  # erase what is past the retention period, once a day
+            app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock), name="retention"))
         serving = asyncio.create_task(server.serve(), name="web")  # until SIGINT/SIGTERM
         try:
             while not server.started and not serving.done():

@@ -6,7 +6,9 @@ of a sync `Connection`: writes are `ContactOp`s that `storage.sqlite` runs insid
 (durable, serialized with steps), reads run as single statements or in one read transaction.
 
 Names, phone numbers and Telegram chat ids never reach the audit log or an error message: audit details carry
-channels, statuses, versions and ids only.
+channels, statuses, versions and ids only. At rest they are Fernet tokens (storage/crypto.py): an address is
+`Sealed` (its keyed hash, which finds it, and its token) before any transaction, and a name is sealed with it, so the
+SQL below never sees a plaintext address or name and needs no key.
 
 Outbox rows, as `pending_outbox` sees them:
 
@@ -31,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, insert, or_, select, update
 
 from storage import schema as s
+from storage.crypto import LOOKUP_KEY, KeyConfigError, Keys
 from storage.interface import (
     AddressStatus,
     AuditRecord,
@@ -96,12 +99,24 @@ def check_address(channel: str, address: str, status: AddressStatus | str) -> tu
 
 
 @dataclass(frozen=True)
+class Sealed:
+    """An address as stored: the keyed hash it is found by, and the encrypted address."""
+
+    hash: str
+    token: str
+
+
+def seal_address(keys: Keys, channel: str, address: str) -> Sealed:
+    return Sealed(keys.digest(channel, address), keys.seal(address))
+
+
+@dataclass(frozen=True)
 class NewParticipant:
-    """An `Enrollment` checked and encoded into rows before any transaction."""
+    """An `Enrollment` checked and encoded into rows (name and phone sealed) before any transaction."""
 
     participant: s.Row  # ref, lang, created_at
     profile: s.Row  # everything but participant_id
-    phone: str | None
+    phone: Sealed | None
     at: datetime
 
     @property
@@ -118,7 +133,7 @@ class NewParticipant:
         return audit_row("admin", ENROLLED, self.ref, self.at, detail)
 
 
-def new_participant(enrollment: Enrollment, now: datetime) -> NewParticipant:
+def new_participant(enrollment: Enrollment, now: datetime, keys: Keys) -> NewParticipant:
     at = s.require_utc(now)
     start = enrollment.start_date
     if start is not None and (isinstance(start, datetime) or not isinstance(start, date)):
@@ -135,19 +150,25 @@ def new_participant(enrollment: Enrollment, now: datetime) -> NewParticipant:
             "created_at": at,
         },
         profile={
-            "name": _required(enrollment.name, "name", 200),
+            "name": keys.seal(_required(enrollment.name, "name", 200)),
             "start_date": start,
             "coach_id": _optional(enrollment.coach_id, "coach_id", 200),
             "consent_version": None,
             "consent_at": None,
+            "cohort": _optional(enrollment.cohort, "cohort", 100),
+            "consent_channel": None,
         },
-        phone=phone,
+        phone=None if phone is None else seal_address(keys, SMS, phone),
         at=at,
     )
 
 
 def check_version(version: str) -> str:
     return _required(version, "version", 100)
+
+
+def check_consent_channel(channel: str | None) -> str | None:
+    return _optional(channel, "channel", 32)
 
 
 def check_digest(code_digest: str) -> str:
@@ -174,8 +195,8 @@ def linked_audit(ref: str, channel: str, at: datetime) -> s.Row:
     return audit_row(f"participant:{ref}", linked_action(channel), ref, at, {"channel": channel})
 
 
-def consent_audit(ref: str, version: str, at: datetime) -> s.Row:
-    return audit_row(f"participant:{ref}", CONSENT_RECORDED, ref, at, {"version": version})
+def consent_audit(ref: str, version: str, channel: str | None, at: datetime) -> s.Row:
+    return audit_row(f"participant:{ref}", CONSENT_RECORDED, ref, at, {"version": version, "channel": channel})
 
 
 def given_up_audit(ref: str, row: Mapping[Any, Any], at: datetime) -> s.Row:
@@ -184,43 +205,46 @@ def given_up_audit(ref: str, row: Mapping[Any, Any], at: datetime) -> s.Row:
     return audit_row("system", OUTBOX_GIVEN_UP, ref, at, detail)
 
 
-def address_row(participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime) -> s.Row:
+def address_row(participant_id: int, channel: str, address: Sealed, status: AddressStatus, at: datetime) -> s.Row:
     return {
         "participant_id": participant_id,
         "channel": channel,
-        "address": address,
+        "address_hash": address.hash,
+        "address_enc": address.token,
         "status": status.value,
         "updated_at": at,
     }
 
 
-def address_changes(current: Mapping[Any, Any] | None, address: str, status: AddressStatus) -> bool:
+def address_changes(current: Mapping[Any, Any] | None, address: Sealed, status: AddressStatus) -> bool:
     """Whether setting (address, status) changes anything: a repeated STOP is not a change."""
-    return current is None or current["address"] != address or current["status"] != status.value
+    return current is None or current["address_hash"] != address.hash or current["status"] != status.value
 
 
 def participant_from_row(row: Mapping[Any, Any]) -> Participant:
     return Participant(id=row["id"], ref=row["ref"], lang=row["lang"], created_at=row["created_at"])
 
 
-def address_from_row(row: Mapping[Any, Any]) -> ChannelAddress:
+def address_from_row(row: Mapping[Any, Any], keys: Keys) -> ChannelAddress:
     return ChannelAddress(
         participant_id=row["participant_id"],
         channel=row["channel"],
-        address=row["address"],
+        address=keys.open(row["address_enc"]),
         status=AddressStatus(row["status"]),
         updated_at=row["updated_at"],
     )
 
 
-def profile_from_row(participant: Participant, row: Mapping[Any, Any]) -> Profile:
+def profile_from_row(participant: Participant, row: Mapping[Any, Any], keys: Keys) -> Profile:
     return Profile(
         participant=participant,
-        name=row["name"],
+        name=keys.open(row["name"]),
         start_date=row["start_date"],
         coach_id=row["coach_id"],
         consent_version=row["consent_version"],
         consent_at=row["consent_at"],
+        cohort=row["cohort"],
+        consent_channel=row["consent_channel"],
     )
 
 
@@ -235,9 +259,11 @@ def outbox_from_row(row: Mapping[Any, Any]) -> OutboxRow:
     )
 
 
-def empty_profile() -> s.Row:
-    """The profile of a participant who was never enrolled (e.g. on the console) when they consent."""
-    return {"name": "", "start_date": None, "coach_id": None, "consent_version": None, "consent_at": None}
+def empty_profile(sealed_name: str) -> s.Row:
+    """The profile of a participant who was never enrolled (e.g. on the console) when they consent; its name is
+    the empty string, sealed like every other (`sealed_name`)."""
+    return {"name": sealed_name, "start_date": None, "coach_id": None, "consent_version": None, "consent_at": None,
+            "cohort": None, "consent_channel": None}
 
 
 # --- delivery rules: the columns each report changes on an outbox row (empty: none) ---
@@ -336,7 +362,7 @@ _PARTICIPANT = select(_p).where(_p.c.id == bindparam("pid"))
 _REF_TAKEN = select(_p.c.id).where(_p.c.ref == bindparam("ref"))
 _INSERT_PARTICIPANT = insert(_p).returning(*_p.c)
 _OWNER = select(_ad.c.participant_id).where(
-    _ad.c.channel == bindparam("channel"), _ad.c.address == bindparam("address")
+    _ad.c.channel == bindparam("channel"), _ad.c.address_hash == bindparam("address_hash")
 )
 _CURRENT_ADDRESS = (
     select(_ad).where(_ad.c.participant_id == bindparam("pid"), _ad.c.channel == bindparam("channel")).with_for_update()
@@ -359,13 +385,13 @@ def _unknown(participant_id: int) -> s.UnknownParticipantError:
     return s.UnknownParticipantError(f"participant {participant_id} does not exist")
 
 
-def _owner(conn: Connection, channel: str, address: str) -> int | None:
-    owner = conn.execute(_OWNER, {"channel": channel, "address": address}).scalar()
+def _owner(conn: Connection, channel: str, address: Sealed) -> int | None:
+    owner = conn.execute(_OWNER, {"channel": channel, "address_hash": address.hash}).scalar()
     return None if owner is None else int(owner)
 
 
 def _put_address(
-    conn: Connection, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
+    conn: Connection, participant_id: int, channel: str, address: Sealed, status: AddressStatus, at: datetime
 ) -> bool:
     """Insert or replace the participant's address on `channel`; False if nothing changed. The caller has
     checked that the address is not someone else's."""
@@ -376,7 +402,8 @@ def _put_address(
     if current is None:
         conn.execute(insert(_ad), row)
     else:
-        values = {"address": address, "status": status.value, "updated_at": at}
+        values = {"address_hash": address.hash, "address_enc": address.token, "status": status.value,
+                  "updated_at": at}
         conn.execute(_UPDATE_ADDRESS, {"b_pid": participant_id, "b_channel": channel, **values})
     return True
 
@@ -417,7 +444,7 @@ class Enroll(ContactOp):
 class SetAddress(ContactOp):
     participant_id: int
     channel: str
-    address: str
+    address: Sealed
     status: AddressStatus
     at: datetime
 
@@ -471,7 +498,7 @@ def redeemable(code: Mapping[Any, Any] | None, owner: int | None, at: datetime) 
 class RedeemLinkCode(ContactOp):
     code_digest: str
     channel: str
-    address: str
+    address: Sealed
     at: datetime
 
     def run(self, conn: Connection) -> Participant | None:
@@ -492,18 +519,21 @@ class RedeemLinkCode(ContactOp):
 class RecordConsent(ContactOp):
     participant_id: int
     version: str
+    channel: str | None
     at: datetime
+    sealed_empty_name: str  # the name of a profile made for the consent (never enrolled)
 
     def run(self, conn: Connection) -> Exception | None:
         participant = _participant(conn, self.participant_id)
         if participant is None:
             return _unknown(self.participant_id)
-        consent = {"consent_version": self.version, "consent_at": self.at}
+        consent = {"consent_version": self.version, "consent_at": self.at, "consent_channel": self.channel}
         if conn.execute(_HAS_PROFILE, {"pid": self.participant_id}).first() is None:
-            conn.execute(insert(_pr), {**empty_profile(), "participant_id": self.participant_id, **consent})
+            conn.execute(insert(_pr), {**empty_profile(self.sealed_empty_name), "participant_id": self.participant_id,
+                                       **consent})
         else:
             conn.execute(update(_pr).where(_pr.c.participant_id == self.participant_id).values(**consent))
-        conn.execute(insert(_al), consent_audit(participant.ref, self.version, self.at))
+        conn.execute(insert(_al), consent_audit(participant.ref, self.version, self.channel, self.at))
         return None
 
 
@@ -576,36 +606,48 @@ class GiveUpOutbox(_OutboxOp):
 # --- SQL: reads ---
 
 
-def profile(conn: Connection, participant_id: int) -> Profile | None:
+def profile(conn: Connection, participant_id: int, keys: Keys) -> Profile | None:
     query = select(_pr, *_p.c).join_from(_pr, _p, _pr.c.participant_id == _p.c.id).where(_p.c.id == participant_id)
     row = conn.execute(query).mappings().first()
-    return None if row is None else profile_from_row(participant_from_row(row), row)
+    return None if row is None else profile_from_row(participant_from_row(row), row, keys)
 
 
-def participants_by_address(conn: Connection, keys: list[Any]) -> list[Any]:
-    """Batched lookups of (channel, address) -> Participant | None, one query per channel."""
+def participants_by_address(conn: Connection, wanted: list[Any]) -> list[Any]:
+    """Batched lookups of (channel, address hash) -> Participant | None, one query per channel."""
     by_channel: dict[str, set[str]] = {}
-    for channel, address in keys:
-        by_channel.setdefault(channel, set()).add(address)
+    for channel, digest in wanted:
+        by_channel.setdefault(channel, set()).add(digest)
     found: dict[tuple[str, str], Participant] = {}
-    for channel, wanted in by_channel.items():
+    for channel, digests in by_channel.items():
         query = (
-            select(_ad.c.address, *_p.c)
+            select(_ad.c.address_hash, *_p.c)
             .join_from(_ad, _p, _ad.c.participant_id == _p.c.id)
-            .where(_ad.c.channel == channel, _ad.c.address.in_(sorted(wanted)))
+            .where(_ad.c.channel == channel, _ad.c.address_hash.in_(sorted(digests)))
         )
         for row in conn.execute(query).mappings():
-            found[(channel, row["address"])] = participant_from_row(row)
-    return [found.get((channel, address)) for channel, address in keys]
+            found[(channel, row["address_hash"])] = participant_from_row(row)
+    return [found.get((channel, digest)) for channel, digest in wanted]
 
 
 def addresses_of(conn: Connection, participant_ids: list[Any]) -> list[Any]:
-    """Batched lookups of participant id -> their addresses, by channel."""
+    """Batched lookups of participant id -> their address rows (still sealed: see `address_from_row`), by channel."""
     query = select(_ad).where(_ad.c.participant_id.in_(sorted(set(participant_ids)))).order_by(_ad.c.channel)
-    found: dict[int, list[ChannelAddress]] = {}
+    found: dict[int, list[s.Row]] = {}
     for row in conn.execute(query).mappings():
-        found.setdefault(row["participant_id"], []).append(address_from_row(row))
+        found.setdefault(row["participant_id"], []).append(dict(row))
     return [list(found.get(pid, ())) for pid in participant_ids]
+
+
+def check_keys(conn: Connection, keys: Keys) -> None:
+    """Refuse keys that are not the ones the data was written with: one stored name and one address must open,
+    and the address must hash to its stored hash (a wrong lookup key would find nobody, silently)."""
+    name = conn.execute(select(_pr.c.name).limit(1)).scalar()
+    if name is not None:
+        keys.open(name)
+    row = conn.execute(select(_ad.c.channel, _ad.c.address_hash, _ad.c.address_enc).limit(1)).first()
+    if row is not None and keys.digest(row.channel, keys.open(row.address_enc)) != row.address_hash:
+        raise KeyConfigError(f"stored addresses were hashed with another lookup key than the one from {keys.source}: "
+                             f"is {LOOKUP_KEY} the key this database was written with?")
 
 
 def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[Any]:

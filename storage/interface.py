@@ -13,6 +13,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from storage.crypto import Keys
+
 JSONObject = Mapping[str, Any]
 AnswerValue = int | float | str
 
@@ -52,6 +54,7 @@ class Enrollment:
     start_date: date | None = None
     coach_id: str | None = None
     phone: str | None = None  # E.164, already normalised
+    cohort: str | None = None  # the group enrolled together (e.g. "bornholm-2026-1"), for outcome reports
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Profile:
     coach_id: str | None
     consent_version: str | None
     consent_at: datetime | None
+    cohort: str | None = None
+    consent_channel: str | None = None  # where the terms were accepted ("sms", "telegram"); None: not known
 
 
 @dataclass(frozen=True)
@@ -349,6 +354,11 @@ class OutboxRow:
 class Storage(Protocol):
     """What the bot needs from persistence. Implementations: SQLite (default) and in-memory."""
 
+    @property
+    def keys(self) -> Keys:
+        """The keys contact details are sealed with (storage/crypto.py); tools use them for research pseudonyms."""
+        ...
+
     async def migrate(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -461,7 +471,28 @@ class Storage(Protocol):
         return the participant; otherwise None (nothing changes)."""
         ...
 
-    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None: ...
+    async def record_consent(self, participant_id: int, version: str, at: datetime, channel: str | None = None) -> None:
+        """Record that the participant accepted the terms of `version` at `at` on `channel` (audited)."""
+        ...
+
+    # -- data protection (storage/person.py): access, erasure, retention --
+
+    async def person_data(self, participant_id: int) -> dict[str, list[dict[str, Any]]] | None:
+        """Everything stored about the participant, by table: names and addresses decrypted, JSON-ready; None for
+        an unknown id."""
+        ...
+
+    async def erase_participants(self, participant_ids: Sequence[int], actor: str, reason: str, at: datetime,
+                                 keep_scores: bool = False) -> list[dict[str, int] | None]:
+        """Erase everything about them (reason "request" or "retention"), audited with no personal data; with
+        `keep_scores` their scores stay under a new anonymous participant. Per distinct id: rows removed by table,
+        or None when unknown. Leaves no trace in the file (SQLite: VACUUM and an emptied WAL)."""
+        ...
+
+    async def start_dates(self) -> list[tuple[Participant, date | None]]:
+        """Every participant (not the anonymous holders of kept scores) with their programme's start date, None
+        when never enrolled."""
+        ...
 
     async def mark_delivery(self, outbox_id: int, provider_id: str | None, status: str, at: datetime,
                             detail: str = "") -> None:

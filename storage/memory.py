@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from storage import contacts as ct
 from storage import escalations as esc
+from storage import person
 from storage import schema as s
+from storage.crypto import Keys
 from storage.interface import (
     AddressStatus,
     AuditRecord,
@@ -46,11 +48,13 @@ _DELIVERY_COLUMNS = {"provider_id": None, "delivery_status": None, "delivery_det
 class MemoryStorage:
     """Everything in dicts and lists; lost when the object goes away."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: Keys | None = None) -> None:
+        self._keys = keys or Keys.generate("memory")  # names and addresses are sealed here too, as in SQLite
+        self._last_ids: dict[str, int] = {}  # table -> the last id given (ids are never reused after an erase)
         self._participants: dict[int, Participant] = {}
         self._ids_by_ref: dict[str, int] = {}
         self._conversations: dict[int, tuple[str, int]] = {}  # participant id -> (state JSON, revision)
-        self._inbox: set[tuple[str, str]] = set()
+        self._inbox: dict[tuple[str, str], s.Row] = {}  # (channel, channel message id) -> row
         self._answers: list[s.Row] = []
         self._current_answer: dict[tuple[int, int, str], s.Row] = {}
         self._scores: list[s.Row] = []
@@ -63,7 +67,7 @@ class MemoryStorage:
         self._notifications: dict[int, s.Row] = {}
         self._profiles: dict[int, s.Row] = {}
         self._addresses: dict[tuple[int, str], s.Row] = {}  # (participant id, channel) -> row
-        self._owners: dict[tuple[str, str], int] = {}  # (channel, address) -> participant id
+        self._owners: dict[tuple[str, str], int] = {}  # (channel, address hash) -> participant id
         self._link_codes: dict[str, s.Row] = {}
         self._schedule: dict[int, s.Row] = {}  # id -> row
         self._schedule_keys: dict[int, dict[str, s.Row]] = {}  # participant id -> key -> the same row
@@ -74,6 +78,14 @@ class MemoryStorage:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("storage is closed")
+
+    @property
+    def keys(self) -> Keys:
+        return self._keys
+
+    def _new_id(self, table: str) -> int:
+        self._last_ids[table] = self._last_ids.get(table, 0) + 1
+        return self._last_ids[table]
 
     async def migrate(self) -> None:
         self._check_open()
@@ -88,7 +100,7 @@ class MemoryStorage:
         return self._add_participant(ref, lang, s.require_utc(now))
 
     def _add_participant(self, ref: str, lang: str, created_at: datetime) -> Participant:
-        participant = Participant(id=len(self._participants) + 1, ref=ref, lang=lang, created_at=created_at)
+        participant = Participant(id=self._new_id("participants"), ref=ref, lang=lang, created_at=created_at)
         self._participants[participant.id] = participant
         self._ids_by_ref[ref] = participant.id
         return participant
@@ -114,8 +126,8 @@ class MemoryStorage:
             return CommitResult(CommitStatus.DUPLICATE, current)  # handled already: write nothing
         if step.expected_revision != current:
             return CommitResult(CommitStatus.CONFLICT, current)
-        if key is not None:
-            self._inbox.add(key)
+        if key is not None and rows.inbox is not None:
+            self._inbox[key] = dict(rows.inbox)
         self._conversations[pid] = (rows.state, current + 1)
         for answer in rows.answers:
             row = dict(answer)
@@ -131,7 +143,7 @@ class MemoryStorage:
         self._scores.extend(dict(score) for score in rows.scores)
         outbox_ids = []
         for message in rows.outbox:
-            outbox_id = len(self._outbox) + 1
+            outbox_id = self._new_id("outbox")
             self._outbox[outbox_id] = {"id": outbox_id, **message, **_DELIVERY_COLUMNS}
             outbox_ids.append(outbox_id)
         for timer_key, due_at in rows.timers:
@@ -153,7 +165,7 @@ class MemoryStorage:
         current = self._active_escalation(pid)
         changes: s.Row = {}
         if current is None:
-            escalation_id = len(self._escalations) + 1
+            escalation_id = self._new_id("escalations")
             self._escalations[escalation_id] = {"id": escalation_id, **esc.new_escalation_row(pid, signal)}
             before = None
         else:
@@ -182,7 +194,7 @@ class MemoryStorage:
             mine = self._schedule_keys.setdefault(new["participant_id"], {})
             row = mine.get(new["key"])
             if row is None:
-                row = {"id": len(self._schedule) + 1, **new}
+                row = {"id": self._new_id("schedule"), **new}
                 self._schedule[row["id"]] = mine[new["key"]] = row
                 changed += 1
             elif changes := s.replan_changes(row, new):
@@ -192,7 +204,7 @@ class MemoryStorage:
 
     def _add_tasks(self, tasks: Iterable[s.Row]) -> None:
         for task in tasks:
-            task_id = len(self._tasks) + 1
+            task_id = self._new_id("coach_tasks")
             self._tasks[task_id] = {"id": task_id, **task}
 
     def _active_escalation(self, pid: int) -> s.Row | None:
@@ -339,7 +351,7 @@ class MemoryStorage:
         owner = self._escalations.get(escalation_id)
         if owner is None:
             raise s.UnknownEscalationError(f"escalation {escalation_id} does not exist")
-        row = {"id": len(self._notifications) + 1, **op.row()}
+        row = {"id": self._new_id("notifications"), **op.row()}
         self._notifications[row["id"]] = row
         self._audit.append(op.audit(row, self._ref(owner)))
         return s.notification_from_row(row)
@@ -395,22 +407,22 @@ class MemoryStorage:
             raise s.UnknownParticipantError(f"participant {participant_id} does not exist")
         return participant
 
-    def _put_address(self, pid: int, channel: str, address: str, status: AddressStatus, at: datetime) -> bool:
+    def _put_address(self, pid: int, channel: str, address: ct.Sealed, status: AddressStatus, at: datetime) -> bool:
         current = self._addresses.get((pid, channel))
         if not ct.address_changes(current, address, status):
             return False
         if current is not None:
-            del self._owners[(channel, current["address"])]
+            del self._owners[(channel, current["address_hash"])]
         self._addresses[(pid, channel)] = ct.address_row(pid, channel, address, status, at)
-        self._owners[(channel, address)] = pid
+        self._owners[(channel, address.hash)] = pid
         return True
 
     async def enroll(self, enrollment: Enrollment, now: datetime) -> Participant:
         self._check_open()
-        new = ct.new_participant(enrollment, now)
+        new = ct.new_participant(enrollment, now, self._keys)
         if new.ref in self._ids_by_ref:
             raise ValueError(ct.REF_TAKEN)
-        if new.phone is not None and (ct.SMS, new.phone) in self._owners:
+        if new.phone is not None and (ct.SMS, new.phone.hash) in self._owners:
             raise ValueError(ct.PHONE_TAKEN)
         participant = self._add_participant(new.ref, new.participant["lang"], new.at)
         self._profiles[participant.id] = dict(new.profile)
@@ -422,17 +434,17 @@ class MemoryStorage:
     async def profile(self, participant_id: int) -> Profile | None:
         self._check_open()
         row = self._profiles.get(participant_id)
-        return None if row is None else ct.profile_from_row(self._participants[participant_id], row)
+        return None if row is None else ct.profile_from_row(self._participants[participant_id], row, self._keys)
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None:
         self._check_open()
-        owner = self._owners.get((channel, address))
+        owner = self._owners.get((channel, self._keys.digest(channel, address)))
         return None if owner is None else self._participants[owner]
 
     async def addresses(self, participant_id: int) -> list[ChannelAddress]:
         self._check_open()
         rows = [row for (pid, _), row in self._addresses.items() if pid == participant_id]
-        return [ct.address_from_row(row) for row in sorted(rows, key=lambda r: r["channel"])]
+        return [ct.address_from_row(row, self._keys) for row in sorted(rows, key=lambda r: r["channel"])]
 
     async def set_address(
         self, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
@@ -441,9 +453,10 @@ class MemoryStorage:
         channel, address, status = ct.check_address(channel, address, status)
         at = s.require_utc(at)
         participant = self._known(participant_id)
-        if self._owners.get((channel, address), participant_id) != participant_id:
+        sealed = ct.seal_address(self._keys, channel, address)
+        if self._owners.get((channel, sealed.hash), participant_id) != participant_id:
             raise ValueError(ct.ADDRESS_TAKEN)
-        if self._put_address(participant_id, channel, address, status, at):
+        if self._put_address(participant_id, channel, sealed, status, at):
             self._audit.append(ct.address_audit(participant.ref, channel, status, at))
 
     async def add_link_code(self, participant_id: int, code_digest: str, expires_at: datetime, at: datetime) -> None:
@@ -458,22 +471,121 @@ class MemoryStorage:
         self._check_open()
         channel, address, _ = ct.check_address(channel, address, AddressStatus.ACTIVE)
         at = s.require_utc(at)
+        sealed = ct.seal_address(self._keys, channel, address)
         code = self._link_codes.get(code_digest)
-        if code is None or not ct.redeemable(code, self._owners.get((channel, address)), at):
+        if code is None or not ct.redeemable(code, self._owners.get((channel, sealed.hash)), at):
             return None
         code["used_at"] = at
         participant = self._participants[code["participant_id"]]
-        self._put_address(participant.id, channel, address, AddressStatus.ACTIVE, at)
+        self._put_address(participant.id, channel, sealed, AddressStatus.ACTIVE, at)
         self._audit.append(ct.linked_audit(participant.ref, channel, at))
         return participant
 
-    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None:
+    async def record_consent(self, participant_id: int, version: str, at: datetime, channel: str | None = None) -> None:
         self._check_open()
-        version, at = ct.check_version(version), s.require_utc(at)
+        version, channel, at = ct.check_version(version), ct.check_consent_channel(channel), s.require_utc(at)
         participant = self._known(participant_id)
-        profile = self._profiles.setdefault(participant_id, ct.empty_profile())
-        profile.update(consent_version=version, consent_at=at)
-        self._audit.append(ct.consent_audit(participant.ref, version, at))
+        profile = self._profiles.setdefault(participant_id, ct.empty_profile(self._keys.seal("")))
+        profile.update(consent_version=version, consent_at=at, consent_channel=channel)
+        self._audit.append(ct.consent_audit(participant.ref, version, channel, at))
+
+    # -- data protection: the same rows and rules as storage/person.py, on dicts --
+
+    def _rows_about(self, pid: int) -> dict[str, list[s.Row]]:
+        """The participant's rows by table, in the schema's order, as SQLite's `person.person_rows` finds them."""
+        p = self._participants[pid]
+        subject = person.subject_of(p.ref)
+        escalations = [row for row in self._escalations.values() if row["participant_id"] == pid]
+        ids = {row["id"] for row in escalations}
+        conversation = self._conversations.get(pid)
+        profile = self._profiles.get(pid)
+        found: dict[str, list[s.Row]] = {
+            "participants": [{"id": p.id, "ref": p.ref, "lang": p.lang, "created_at": p.created_at}],
+            "audit_log": [row for row in self._audit if subject in (row["subject"], row["actor"])],
+            "conversations": [] if conversation is None else
+            [{"participant_id": pid, "state": conversation[0], "revision": conversation[1]}],
+            "answers": [row for row in self._answers if row["participant_id"] == pid],
+            "scores": [row for row in self._scores if row["participant_id"] == pid],
+            "outbox": [row for row in self._outbox.values() if row["participant_id"] == pid],
+            "inbox": [row for row in self._inbox.values() if row["participant_id"] == pid],
+            "timers": [{"participant_id": owner, "key": key, "due_at": due}
+                       for (owner, key), due in self._timers.items() if owner == pid],
+            "escalations": escalations,
+            "escalation_triggers": [row for row in self._triggers if row["escalation_id"] in ids],
+            "notifications": [row for row in self._notifications.values() if row["escalation_id"] in ids],
+            "profiles": [] if profile is None else [{"participant_id": pid, **profile}],
+            "addresses": [row for (owner, _), row in self._addresses.items() if owner == pid],
+            "link_codes": [row for row in self._link_codes.values() if row["participant_id"] == pid],
+            "schedule": [row for row in self._schedule.values() if row["participant_id"] == pid],
+            "coach_tasks": [row for row in self._tasks.values() if row["participant_id"] == pid],
+            "programme_marks": [row for row in self._marks if row["participant_id"] == pid],
+        }
+        return {t.name: found[t.name] for t in s.metadata.sorted_tables if t.name in found}
+
+    async def person_data(self, participant_id: int) -> dict[str, list[dict[str, Any]]] | None:
+        self._check_open()
+        if participant_id not in self._participants:
+            return None
+        return person.present(self._rows_about(participant_id), self._keys)
+
+    async def erase_participants(self, participant_ids: Sequence[int], actor: str, reason: str, at: datetime,
+                                 keep_scores: bool = False) -> list[dict[str, int] | None]:
+        self._check_open()
+        actor, reason = person.check_erase(actor, reason)
+        at = s.require_utc(at)
+        return [self._erase(erasure, actor, reason, at) for erasure in person.erasures(participant_ids, keep_scores)]
+
+    def _erase(self, erasure: person.Erasure, actor: str, reason: str, at: datetime) -> dict[str, int] | None:
+        pid = erasure.participant_id
+        gone = self._participants.get(pid)
+        if gone is None:
+            return None
+        kept = 0
+        if erasure.anonymous_ref is not None:  # re-keyed first, like SQLite: they are not counted as removed
+            anonymous = self._add_participant(erasure.anonymous_ref, gone.lang, at)
+            for row in self._scores:
+                if row["participant_id"] == pid:
+                    row["participant_id"] = anonymous.id
+                    kept += 1
+            for row in self._marks:
+                if row["participant_id"] == pid and row["kind"] in person.KEPT_MARKS:
+                    row["participant_id"] = anonymous.id
+        kept_audit = 0
+        for row in self._audit:
+            if person.by_staff(row, gone.ref):
+                row["subject"] = person.ERASED_SUBJECT
+                kept_audit += 1
+        counts = {table: len(rows) for table, rows in self._rows_about(pid).items() if rows}
+        subject = person.subject_of(gone.ref)
+        escalations = {i for i, row in self._escalations.items() if row["participant_id"] == pid}
+        del self._participants[pid], self._ids_by_ref[gone.ref]
+        self._conversations.pop(pid, None)
+        self._profiles.pop(pid, None)
+        self._schedule_keys.pop(pid, None)
+        self._inbox = {k: row for k, row in self._inbox.items() if row["participant_id"] != pid}
+        self._answers = [row for row in self._answers if row["participant_id"] != pid]
+        self._current_answer = {k: row for k, row in self._current_answer.items() if k[0] != pid}
+        self._scores = [row for row in self._scores if row["participant_id"] != pid]
+        self._outbox = {i: row for i, row in self._outbox.items() if row["participant_id"] != pid}
+        self._timers = {k: due for k, due in self._timers.items() if k[0] != pid}
+        self._audit = [row for row in self._audit if subject not in (row["subject"], row["actor"])]
+        self._escalations = {i: row for i, row in self._escalations.items() if i not in escalations}
+        self._triggers = [row for row in self._triggers if row["escalation_id"] not in escalations]
+        self._notifications = {i: row for i, row in self._notifications.items()
+                               if row["escalation_id"] not in escalations}
+        self._addresses = {k: row for k, row in self._addresses.items() if k[0] != pid}
+        self._owners = {k: owner for k, owner in self._owners.items() if owner != pid}
+        self._link_codes = {k: row for k, row in self._link_codes.items() if row["participant_id"] != pid}
+        self._schedule = {i: row for i, row in self._schedule.items() if row["participant_id"] != pid}
+        self._tasks = {i: row for i, row in self._tasks.items() if row["participant_id"] != pid}
+        self._marks = [row for row in self._marks if row["participant_id"] != pid]
+        self._audit.append(person.erased_audit(actor, reason, at, counts, kept, kept_audit))
+        return counts
+
+    async def start_dates(self) -> list[tuple[Participant, date | None]]:
+        self._check_open()
+        return [(p, (self._profiles.get(pid) or {}).get("start_date")) for pid, p in sorted(self._participants.items())
+                if not p.ref.startswith(person.ANONYMOUS_PREFIX)]
 
     def _outbox_row(self, outbox_id: int) -> s.Row:
         row = self._outbox.get(outbox_id)

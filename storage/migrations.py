@@ -8,7 +8,9 @@ A migration must not build its DDL from `schema.py`'s tables (those keep changin
 what it creates, as migrations 2 to 4 do. `tests/storage/test_storage_escalations.py` checks that a database
 created by migration 1 and then migrated has exactly the schema of a fresh one,
 `tests/storage/test_storage_contacts.py` does the same for a database created at version 2, and
-`tests/storage/test_storage_programme.py` for one created at version 3.
+`tests/storage/test_storage_programme.py` for one created at version 3, and `tests/storage/test_storage_outcomes.py`
+for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
+6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``).
 """
 
 from __future__ import annotations
@@ -32,14 +34,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     insert,
     inspect,
     literal_column,
     select,
     text,
+    update,
 )
-from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex
+from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex, DropTable
 
+from storage.crypto import KEYS_INFO, Keys
 from storage.schema import ledger_metadata, metadata, schema_migrations
 
 
@@ -282,12 +287,106 @@ def _create_programme_tables(conn: Connection) -> None:
     v4.create_all(conn, tables=[schedule, coach_tasks, marks], checkfirst=False)
 
 
+def _add_profile_cohort(conn: Connection) -> None:
+    """Migration 5: ``profiles.cohort``, the group a participant was enrolled with (for outcome reports), frozen
+    as it was at version 5. ``ALTER TABLE ... ADD COLUMN`` places it last, as in a fresh database."""
+    cohort = Column("cohort", String(100), nullable=True)
+    profiles = Table("profiles", MetaData(), Column("participant_id", Integer, primary_key=True), cohort)
+    table_name = conn.dialect.identifier_preparer.format_table(profiles)
+    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {CreateColumn(cohort).compile(dialect=conn.dialect)}")
+
+
+def _encrypt_contact_details(conn: Connection) -> None:
+    """Migration 6: phone numbers, Telegram chat ids and names encrypted at rest (storage/crypto.py), frozen as at
+    version 6. Needs the keys in ``conn.info[KEYS_INFO]`` (`SqliteStorage.migrate` puts them there).
+
+    ``addresses`` is rebuilt (its address becomes a keyed hash to find it by and a Fernet token): the rows are read,
+    the old table dropped (so its constraint names are free on every backend), the new one created and the rows
+    written back sealed, all in the migration's transaction. Profile names are sealed in place, the consent channel
+    is added last, and Telegram provider ids, which began with the chat id, become ``telegram:<outbox id>:<message
+    id>``. The plaintext stays in the file's free pages and the WAL until `SqliteStorage.migrate` scrubs it."""
+    keys = conn.info.get(KEYS_INFO)
+    if not isinstance(keys, Keys):
+        raise RuntimeError("migration 6 encrypts contact details: it needs the storage keys (open the database "
+                           "with SqliteStorage, which passes them)")
+    v6 = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    Table("participants", v6, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
+    utc = String(32)  # storage.schema.UTCDateTime's column type
+    old = Table(
+        "addresses",
+        MetaData(),
+        Column("participant_id", Integer, primary_key=True),
+        Column("channel", String(32), primary_key=True),
+        Column("address", String(200)),
+        Column("status", String(16)),
+        Column("updated_at", utc),
+    )
+    rows = [dict(row) for row in conn.execute(select(old)).mappings()]
+    conn.execute(DropTable(old))
+    addresses = Table(
+        "addresses",
+        v6,
+        Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
+        Column("channel", String(32), nullable=False),
+        Column("address_hash", String(64), nullable=False),
+        Column("address_enc", Text, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("updated_at", utc, nullable=False),
+        PrimaryKeyConstraint("participant_id", "channel"),
+        UniqueConstraint("channel", "address_hash"),
+        CheckConstraint("status IN ('active', 'opted_out', 'unreachable')", name="status"),
+    )
+    v6.create_all(conn, tables=[addresses], checkfirst=False)
+    if rows:
+        sealed = [
+            {**{k: v for k, v in row.items() if k != "address"},
+             "address_hash": keys.digest(row["channel"], row["address"]), "address_enc": keys.seal(row["address"])}
+            for row in rows
+        ]
+        conn.execute(insert(addresses), sealed)
+
+    consent_channel = Column("consent_channel", String(32), nullable=True)
+    profiles = Table(
+        "profiles", MetaData(), Column("participant_id", Integer, primary_key=True), Column("name", Text),
+        consent_channel,
+    )
+    names = conn.execute(select(profiles.c.participant_id, profiles.c.name)).all()
+    if names:
+        seal = update(profiles).where(profiles.c.participant_id == bindparam("pid")).values(name=bindparam("sealed"))
+        conn.execute(seal, [{"pid": pid, "sealed": keys.seal(name)} for pid, name in names])
+    table_name = conn.dialect.identifier_preparer.format_table(profiles)
+    spec = CreateColumn(consent_channel).compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+
+    outbox = Table(
+        "outbox", MetaData(), Column("id", Integer, primary_key=True), Column("channel", String(32)),
+        Column("provider_id", String(200)),
+    )
+    sent_on_telegram = and_(outbox.c.channel == "telegram", outbox.c.provider_id.is_not(None))
+    telegram = conn.execute(select(outbox.c.id, outbox.c.provider_id).where(sent_on_telegram)).all()
+    if telegram:
+        renamed = update(outbox).where(outbox.c.id == bindparam("oid")).values(provider_id=bindparam("new"))
+        conn.execute(renamed, [{"oid": oid, "new": f"telegram:{oid}:{old_id.rpartition(':')[2]}"}
+                               for oid, old_id in telegram])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
     Migration(3, "profiles, channel addresses, link codes and outbox delivery", _add_channel_tables_and_delivery),
     Migration(4, "schedule, coach tasks and programme marks", _create_programme_tables),
+    Migration(5, "the cohort on profiles", _add_profile_cohort),
+    Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
 )
+ENCRYPTED_CONTACTS = 6  # the migration after which `SqliteStorage.migrate` scrubs the file of the plaintext
 
 
 def _check_numbering(migrations: tuple[Migration, ...]) -> None:
@@ -297,9 +396,22 @@ def _check_numbering(migrations: tuple[Migration, ...]) -> None:
 
 
 def apply_migrations(
-    conn: Connection, migrations: tuple[Migration, ...] = MIGRATIONS, now: datetime | None = None
+    conn: Connection, migrations: tuple[Migration, ...] = MIGRATIONS, now: datetime | None = None,
+    keys: Keys | None = None,
 ) -> list[int]:
-    """Apply the missing migrations inside the caller's (write-locked) transaction; return their versions."""
+    """Apply the missing migrations inside the caller's (write-locked) transaction; return their versions.
+
+    `keys` are lent to the migrations that convert data (in ``conn.info`` while they run)."""
+    if keys is None:
+        return _apply(conn, migrations, now)
+    conn.info[KEYS_INFO] = keys
+    try:
+        return _apply(conn, migrations, now)
+    finally:
+        conn.info.pop(KEYS_INFO, None)
+
+
+def _apply(conn: Connection, migrations: tuple[Migration, ...], now: datetime | None) -> list[int]:
     _check_numbering(migrations)
     at = now or datetime.now(UTC)
     ledger_metadata.create_all(conn)

@@ -394,23 +394,31 @@ profiles = Table(
     "profiles",
     metadata,
     Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
-    Column("name", Text, nullable=False),  # shown to coaches only; never in logs or the audit log
+    Column("name", Text, nullable=False),  # encrypted; shown to coaches only; never in logs or the audit log
     Column("start_date", Date, nullable=True),
     Column("coach_id", String(200), nullable=True),
     Column("consent_version", String(100), nullable=True),
     Column("consent_at", UTCDateTime, nullable=True),
+    # The group the participant was enrolled with (e.g. "bornholm-2026-1"), for outcome reports; added by
+    # migration 5 with ALTER TABLE ... ADD COLUMN, so it stays last.
+    Column("cohort", String(100), nullable=True),
+    # Where the terms were accepted ("sms", "telegram"); added by migration 6 with ADD COLUMN, so it stays last.
+    Column("consent_channel", String(32), nullable=True),
 )
+# Since migration 6 `name` holds a Fernet token (storage/crypto.py): the file alone names nobody.
 
+# Rebuilt by migration 6: the address only as a Fernet token, found by its keyed hash (storage/crypto.py).
 addresses = Table(
     "addresses",
     metadata,
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("address", String(200), nullable=False),  # E.164 number or Telegram chat id; never in logs
+    Column("address_hash", String(64), nullable=False),  # HMAC-SHA256 (hex) of channel and address: the lookup
+    Column("address_enc", Text, nullable=False),  # the E.164 number or Telegram chat id, encrypted; never in logs
     Column("status", String(16), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("participant_id", "channel"),  # one address per participant and channel
-    UniqueConstraint("channel", "address"),  # an address belongs to one participant (and finds them)
+    UniqueConstraint("channel", "address_hash"),  # an address belongs to one participant (and finds them)
     CheckConstraint("status IN ('active', 'opted_out', 'unreachable')", name="status"),
 )
 

@@ -27,11 +27,13 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -62,7 +64,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from storage import contacts as ct
 from storage import escalations as esc
+from storage import person
 from storage import schema as s
+from storage.crypto import Keys, load_keys
 from storage.interface import (
     AddressStatus,
     AuditRecord,
@@ -86,7 +90,7 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
 )
-from storage.migrations import apply_migrations
+from storage.migrations import ENCRYPTED_CONTACTS, apply_migrations
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -153,6 +157,22 @@ def _engine_url(target: str | os.PathLike[str]) -> URL:
     path = Path(raw).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return URL.create("sqlite+aiosqlite", database=str(path))
+
+
+def _scrub_file(path: Path) -> None:
+    """`SqliteStorage.scrub` on its own connection, outside any transaction (VACUUM cannot run inside one)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5.0)
+    try:
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("VACUUM")
+        for _ in range(100):  # a reader still on an old snapshot keeps its frames: wait for it to move on
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the WAL could not be emptied while other connections were reading: scrub again")
+    finally:
+        conn.close()
 
 
 # --- running one transaction ---
@@ -976,6 +996,7 @@ class SqliteStorage:
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.
     `runner` picks how batches run (see the module docstring); only ``"async"`` works for non-SQLite URLs.
+    `keys` seal contact details and names (default: `load_keys`, from the environment or the development key file).
     """
 
     def __init__(
@@ -985,12 +1006,17 @@ class SqliteStorage:
         max_batch: int = 256,
         runner: Literal["hybrid", "async"] | None = None,
         echo: bool = False,
+        keys: Keys | None = None,
     ) -> None:
         url = _engine_url(target)
         is_sqlite = url.get_backend_name() == "sqlite"
         runner = runner or ("hybrid" if is_sqlite else "async")
         if runner == "hybrid" and not is_sqlite:
             raise ValueError("runner='hybrid' is only for SQLite")
+        self._path = Path(url.database) if is_sqlite and url.database else None
+        # Contact details and names are sealed with these (storage/crypto.py); by default from the environment,
+        # or on a development machine from the key file beside the database.
+        self._keys = keys or load_keys(self._path)
         self._closed = False
         # hide_parameters: SQL errors and echo must never carry answers or messages (health data) into logs.
         self._engine = create_async_engine(url, echo=echo, hide_parameters=True)
@@ -1008,6 +1034,11 @@ class SqliteStorage:
             read_runner = _AsyncRunner(self._engine.execution_options(**_LOOKUPS), root)
         self._writer = _Batcher("storage-writer", write_runner, _WRITERS, max_batch)
         self._reader = _Batcher("storage-reader", read_runner, _READERS, max_batch)
+
+    @property
+    def keys(self) -> Keys:
+        """The keys contact details are sealed with (for tools: the research export's pseudonyms)."""
+        return self._keys
 
     @property
     def engine(self) -> AsyncEngine:
@@ -1035,10 +1066,28 @@ class SqliteStorage:
         return self._engine.connect()
 
     async def migrate(self) -> None:
+        """Bring the schema up to date; after the migration that encrypts contact details, scrub the file of their
+        plaintext. Then check that the keys open what is stored (wrong keys fail here, not on a message)."""
         if self._closed:
             raise RuntimeError("storage is closed")
+        keys = self._keys
         async with self._write_engine.begin() as conn:
-            await conn.run_sync(apply_migrations)
+            done = await conn.run_sync(lambda sync: apply_migrations(sync, keys=keys))
+        if ENCRYPTED_CONTACTS in done:
+            await self.scrub()
+        async with self._connect() as conn:
+            await conn.run_sync(ct.check_keys, keys)
+
+    async def scrub(self) -> None:
+        """Rewrite the file so that deleted rows leave no bytes behind: ``VACUUM`` (every page written anew from
+        the live rows), then a ``TRUNCATE`` checkpoint (the WAL, which still holds old page images, emptied).
+
+        Part of a real erase. It holds the write lock while it runs (writers wait, up to busy_timeout); on a
+        database that is not a SQLite file it does nothing (PostgreSQL: see docs/data-protection.md)."""
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        if self._path is not None:
+            await asyncio.to_thread(_scrub_file, self._path)
 
     async def close(self) -> None:
         self._closed = True
@@ -1209,20 +1258,22 @@ class SqliteStorage:
         """Create the participant, their profile and (given a phone) their active SMS address, in one transaction.
 
         Raises ValueError, naming the field but never echoing it, when the ref or the phone number is taken."""
-        new = ct.new_participant(enrollment, now)
+        new = ct.new_participant(enrollment, now, self._keys)
         return cast(Participant, await self._writer.submit(_Kind.CONTACT, ct.Enroll(new)))
 
     async def profile(self, participant_id: int) -> Profile | None:
         async with self._connect() as conn:
-            return await conn.run_sync(ct.profile, participant_id)
+            return await conn.run_sync(ct.profile, participant_id, self._keys)
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None:
-        """Whoever the address belongs to, whatever its status (see `addresses` for that)."""
-        return cast(Participant | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, (channel, address)))
+        """Whoever the address belongs to, whatever its status (see `addresses` for that); found by its keyed hash."""
+        wanted = (channel, self._keys.digest(channel, address))
+        return cast(Participant | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, wanted))
 
     async def addresses(self, participant_id: int) -> list[ChannelAddress]:
-        """The participant's addresses, by channel."""
-        return cast(list[ChannelAddress], await self._reader.submit(_Kind.READ_ADDRESSES, participant_id))
+        """The participant's addresses, by channel (decrypted)."""
+        rows = cast(list[s.Row], await self._reader.submit(_Kind.READ_ADDRESSES, participant_id))
+        return [ct.address_from_row(row, self._keys) for row in rows]
 
     async def set_address(
         self, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
@@ -1232,7 +1283,8 @@ class SqliteStorage:
         Raises ValueError when the address belongs to another participant, UnknownParticipantError for an
         unknown id."""
         channel, address, status = ct.check_address(channel, address, status)
-        op = ct.SetAddress(participant_id, channel, address, status, s.require_utc(at))
+        sealed = ct.seal_address(self._keys, channel, address)
+        op = ct.SetAddress(participant_id, channel, sealed, status, s.require_utc(at))
         await self._writer.submit(_Kind.CONTACT, op)
 
     async def add_link_code(self, participant_id: int, code_digest: str, expires_at: datetime, at: datetime) -> None:
@@ -1243,14 +1295,45 @@ class SqliteStorage:
         """Use the code once (of racing calls exactly one succeeds). None, changing nothing, for a code that is
         unknown, used or expired (``expires_at <= at``), or an address that belongs to another participant."""
         channel, address, _ = ct.check_address(channel, address, AddressStatus.ACTIVE)
-        op = ct.RedeemLinkCode(code_digest, channel, address, s.require_utc(at))
+        op = ct.RedeemLinkCode(code_digest, channel, ct.seal_address(self._keys, channel, address), s.require_utc(at))
         return cast(Participant | None, await self._writer.submit(_Kind.CONTACT, op))
 
-    async def record_consent(self, participant_id: int, version: str, at: datetime) -> None:
-        """Set the profile's consent version and time (a participant never enrolled gets a profile without a
-        name); audited with the version."""
-        op = ct.RecordConsent(participant_id, ct.check_version(version), s.require_utc(at))
+    async def record_consent(self, participant_id: int, version: str, at: datetime, channel: str | None = None) -> None:
+        """Set the profile's consent version, time and channel (a participant never enrolled gets a profile
+        without a name); audited with the version and channel."""
+        op = ct.RecordConsent(participant_id, ct.check_version(version), ct.check_consent_channel(channel),
+                              s.require_utc(at), self._keys.seal(""))
         await self._writer.submit(_Kind.CONTACT, op)
+
+    # -- data protection: one person's data, erasure, retention; see storage/person.py
+
+    async def person_data(self, participant_id: int) -> dict[str, list[dict[str, Any]]] | None:
+        """Every row about the participant by table, decrypted and JSON-ready (one read transaction)."""
+        async with self._connect() as conn:
+            await conn.execute(select(1))  # BEGIN: one snapshot for every table
+            found = await conn.run_sync(person.person_rows, participant_id)
+        return None if found is None else person.present(found, self._keys)
+
+    async def erase_participants(self, participant_ids: Sequence[int], actor: str, reason: str, at: datetime,
+                                 keep_scores: bool = False) -> list[dict[str, int] | None]:
+        """Erase each in a transaction of its own (a long list never holds the writer for long: steps go in
+        between), audited without a name or ref; then scrub the file once (see `scrub`). Per distinct participant:
+        the rows removed by table, or None for an unknown id."""
+        actor, reason = person.check_erase(actor, reason)
+        at = s.require_utc(at)
+        counts: list[dict[str, int] | None] = []
+        for erasure in person.erasures(participant_ids, keep_scores):
+            op = person.ErasePeople((erasure,), actor, reason, at)
+            counts += cast(list[dict[str, int] | None], await self._writer.submit(_Kind.CONTACT, op))
+        if any(c is not None for c in counts):
+            await self.scrub()
+        return counts
+
+    async def start_dates(self) -> list[tuple[Participant, date | None]]:
+        """Every participant (not the anonymous holders of kept scores) with their start date, None if never
+        enrolled."""
+        async with self._connect() as conn:
+            return await conn.run_sync(person.start_dates)
 
     async def mark_delivery(
         self, outbox_id: int, provider_id: str | None, status: str, at: datetime, detail: str = ""

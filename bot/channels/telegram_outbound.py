@@ -187,7 +187,8 @@ class TelegramOutbound:
             await self._retry_later(row, type(exc).__name__)
             return Outcome.WAIT
         self._last_send[chat_id] = time.monotonic()
-        await self.storage.mark_delivery(row.id, f"{chat_id}:{message.message_id}", "sent", self.clock.now())
+        # Telegram's message id is unique per chat only; the outbox id makes it unique without storing the chat id
+        await self.storage.mark_delivery(row.id, f"telegram:{row.id}:{message.message_id}", "sent", self.clock.now())
         if markup is not None:
             previous = self._keyboards.get(chat_id)
             self._keyboards[chat_id] = (message.message_id, question_key(int(row.payload["prompt"]["run_seq"]),

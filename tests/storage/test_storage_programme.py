@@ -786,7 +786,7 @@ async def test_migration_4_brings_a_version_3_database_to_the_current_schema(tmp
         await store.migrate()  # idempotent
         async with store.engine.connect() as conn:
             ledger = (await conn.execute(text("SELECT version FROM schema_migrations ORDER BY version"))).scalars()
-            assert list(ledger) == [1, 2, 3, 4] == [m.version for m in MIGRATIONS]
+            assert list(ledger) == [m.version for m in MIGRATIONS]  # every migration, in order
         # Old rows are untouched...
         conversation = await store.load_conversation(1)
         assert (conversation.state, conversation.revision) == ({"at": "q3"}, 4)

@@ -1,0 +1,148 @@
+"""`python -m bot person ...` and `python -m bot export research`: the data-protection commands.
+
+    person export REF [--out FILE]     everything stored about one person, as JSON
+    person erase REF [--yes]           erase it (asks for the ref to be typed again, unless --yes)
+    person retention [--dry-run]       erase (or list) everyone past the configured retention period
+    export research [--out FILE] [--format csv|json] [--with-free-text]   item-level data under pseudonyms
+
+Files are written readable by their owner only: they hold health data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from bot import config
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from storage.interface import Participant
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=config.default_db_path(), metavar="PATH",
+                        help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
+
+
+def add_parser(commands: Any, export: argparse.ArgumentParser) -> None:
+    """Add `person` to the commands, and `research`'s options to the `export` command."""
+    person = commands.add_parser("person", help="one person's data: export it, erase it; retention")
+    actions = person.add_subparsers(dest="person_command", required=True, metavar="ACTION")
+    show = actions.add_parser("export", help="write everything stored about one person as JSON")
+    show.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref, e.g. p-ab3k9m2x")
+    show.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    _add_db(show)
+    erase = actions.add_parser("erase", help="erase everything stored about one person (asks first)")
+    erase.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref")
+    erase.add_argument("--yes", action="store_true", help="do not ask for the ref to be typed again")
+    _add_db(erase)
+    retention = actions.add_parser("retention", help="erase everyone past the retention period "
+                                                     "(data_protection in the deployment configuration)")
+    retention.add_argument("--dry-run", action="store_true", help="only list who would be erased")
+    _add_db(retention)
+    export.add_argument("--with-free-text", action="store_true",
+                        help="research: include text answers and what was typed (left out by default)")
+
+
+def handles(args: argparse.Namespace) -> bool:
+    return bool(args.command == "person" or (args.command == "export" and args.what == "research"))
+
+
+async def run(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+
+    async with open_app(args.db) as app:
+        if args.command == "export":
+            return await _research(app, args)
+        if args.person_command == "retention":
+            return await _retention(app, args)
+        from bot.person import find
+
+        participant = await find(app.storage, args.ref)
+        if participant is None:
+            print(f"no participant with the ref {args.ref!r}", file=sys.stderr)
+            return 1
+        if args.person_command == "export":
+            return await _export(app, participant, args.out)
+        return await _erase(app, participant, args.yes)
+
+
+def _owner_only(path: Path) -> TextIO:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return open(fd, "w", encoding="utf-8", newline="")
+
+
+async def _export(app: App, participant: Participant, out: Path | None) -> int:
+    from bot.person import export_person, operator
+
+    document = await export_person(app.storage, participant, operator(), app.clock.now())
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        with _owner_only(out) as target:
+            target.write(text)
+        print(f"everything about {participant.ref} written to {out}", file=sys.stderr)
+    return 0
+
+
+async def _erase(app: App, participant: Participant, confirmed: bool) -> int:
+    from bot.person import erase_person, operator
+
+    keep = app.deployment.data_protection.keep_anonymised_scores
+    if not confirmed:
+        kept = " (their scores stay, anonymised, in the outcome figures)" if keep else ""
+        print(f"This erases everything stored about {participant.ref}{kept}, for good.\n"
+              f"Type the ref again to go on: ", end="", file=sys.stderr, flush=True)
+        if sys.stdin.readline().strip() != participant.ref:
+            print("not the same ref: nothing erased", file=sys.stderr)
+            return 1
+    counts = await erase_person(app.storage, participant, operator(), app.clock.now(), keep)
+    print(f"{participant.ref} erased: {sum(counts.values())} rows from {len(counts)} tables"
+          + (", scores kept anonymised" if keep else ""), file=sys.stderr)
+    return 0
+
+
+async def _retention(app: App, args: argparse.Namespace) -> int:
+    from bot.person import operator
+    from bot.retention import sweep
+
+    settings = app.deployment.data_protection
+    if settings.retention_days_after_end is None:
+        print("no retention period configured (data_protection.retention_days_after_end): nothing to do",
+              file=sys.stderr)
+        return 0
+    found = await sweep(app.storage, app.registry.library.programme, settings, app.clock.now(), operator(),
+                        dry_run=args.dry_run)
+    for due in found:
+        print(f"{due.participant.ref}\tprogramme ended {due.ended}\tkept until {due.erase_after}")
+    verb = "would be erased" if args.dry_run else "erased"
+    print(f"{len(found)} participant(s) {verb} ({settings.retention_days_after_end} days after their programme)",
+          file=sys.stderr)
+    return 0
+
+
+async def _research(app: App, args: argparse.Namespace) -> int:
+    from bot.person import operator
+    from bot.research import export_research
+    from storage.crypto import KeyConfigError
+
+    try:
+        pseudonym = app.storage.keys.pseudonym
+        pseudonym("check")  # no research key: say so before writing anything
+    except KeyConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    now, actor = app.clock.now(), operator()
+    if args.output is None:
+        await export_research(app.storage, pseudonym, args.format, sys.stdout, args.with_free_text, actor, now)
+        return 0
+    with _owner_only(args.output) as out:
+        count = await export_research(app.storage, pseudonym, args.format, out, args.with_free_text, actor, now)
+    print(f"{count} rows written to {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,92 @@
+"""`python -m bot report outcomes`: the municipality's outcome report (docs/outcomes.md), as text, CSV, JSON or HTML.
+
+Reading health data in bulk is audited like an export: who made which report, for which cohort, of how many.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot import config
+
+if TYPE_CHECKING:
+    from bot.outcomes.build import Report
+
+FORMATS = ("text", "csv", "json", "html")
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser("report", help="reports for the municipality: the programme's outcomes")
+    reports = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    outcomes = reports.add_parser(
+        "outcomes", help="enrolment, PSS-10, WHO-5, life satisfaction, adherence and safety, from the stored data")
+    outcomes.add_argument("--cohort", metavar="NAME", help="only participants enrolled with this cohort")
+    outcomes.add_argument("--from", dest="start_from", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                          help="only participants whose programme started on or after this day")
+    outcomes.add_argument("--to", dest="start_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                          help="only participants whose programme started on or before this day")
+    outcomes.add_argument("--format", choices=FORMATS, default="text")
+    outcomes.add_argument("--out", type=Path, metavar="PATH", help="write to PATH instead of standard output")
+    outcomes.add_argument("--lang", choices=["da", "en"], default="da", help="language and number format (default da)")
+    outcomes.add_argument("--db", default=config.default_db_path(), metavar="PATH",
+                          help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
+
+
+async def run(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.outcomes.build import build_report, outcome_query
+    from bot.outcomes.cohort import Filters
+    from bot.outcomes.spec import spec_from_programme
+    from storage.interface import AuditRecord
+    from storage.outcomes import read_outcomes
+    from storage.sqlite import SqliteStorage
+
+    if args.start_from and args.start_to and args.start_from > args.start_to:
+        print("--from must be on or before --to", file=sys.stderr)
+        return 2
+    async with open_app(args.db) as app:
+        programme = app.registry.library.programme
+        if programme is None:
+            print("no programme file: the report follows the programme's measurements", file=sys.stderr)
+            return 1
+        if not isinstance(app.storage, SqliteStorage):
+            print("the outcome report reads a SQLite database", file=sys.stderr)
+            return 1
+        spec = spec_from_programme(programme)
+        now = app.clock.now()
+        rows = await read_outcomes(app.storage.engine, outcome_query(spec, args.cohort))
+        report = build_report(rows, spec, now, Filters(args.cohort, args.start_from, args.start_to))
+        written = _render(args.format)(report, args.lang)
+        if args.out:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
+            with open(fd, "w", encoding="utf-8", newline="") as out:
+                out.write(written)
+            print(f"outcome report ({report.participation.enrolled} participants) written to {args.out}",
+                  file=sys.stderr)
+        else:
+            sys.stdout.write(written)
+        detail = {"format": args.format, "cohort": args.cohort, "participants": report.participation.enrolled}
+        await app.storage.record_audit(AuditRecord(f"admin:{_user()}", "report.outcomes", "participants", now, detail))
+    return 0
+
+
+def _render(fmt: str) -> Callable[[Report, str], str]:
+    from bot.outcomes.html import render_html
+    from bot.outcomes.tables import render_csv, render_json
+    from bot.outcomes.text import render_text
+
+    return {"text": render_text, "csv": render_csv, "json": render_json, "html": render_html}[fmt]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

@@ -1,0 +1,84 @@
+"""Retention: everything about a person is erased a configured number of days after their programme ended.
+
+The programme ends at the start date plus the programme's weeks, or after its last measurement closes if that is
+later (the six-month follow-up comes after the twelve weeks: erasing before it would lose the outcome). A person
+never enrolled (the console) counts from the day they first wrote. The deployment's ``data_protection`` block sets
+the period (bot/dataprotection.py); without it nothing is erased by time. `python -m bot run` sweeps daily;
+``python -m bot person retention [--dry-run]`` does it by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from bot.clock import COPENHAGEN, Clock
+from bot.dataprotection import DataProtection
+from flows.programme import Programme
+from storage.interface import AuditRecord, Participant, Storage
+
+log = logging.getLogger(__name__)
+DAILY = timedelta(days=1)
+
+
+def programme_days(programme: Programme | None) -> int:
+    """Days from the start to the programme's end: its weeks, or its last measurement's close if later."""
+    if programme is None:
+        return 0
+    waves = [wave.day + wave.close_after_days for wave in programme.waves]
+    return max([programme.weeks * 7, *waves])
+
+
+@dataclass(frozen=True)
+class Due:
+    participant: Participant
+    ended: date  # when their programme ended
+    erase_after: date  # the last day their data is kept
+
+
+async def due(storage: Storage, programme: Programme | None, days_after_end: int, today: date) -> list[Due]:
+    """Who is past the retention period on `today` (Copenhagen), oldest programme first."""
+    length = timedelta(days=programme_days(programme))
+    found = []
+    for participant, start in await storage.start_dates():
+        began = start or participant.created_at.astimezone(COPENHAGEN).date()
+        ended = began + length
+        keep_until = ended + timedelta(days=days_after_end)
+        if today > keep_until:
+            found.append(Due(participant, ended, keep_until))
+    return sorted(found, key=lambda d: (d.ended, d.participant.id))
+
+
+async def sweep(storage: Storage, programme: Programme | None, settings: DataProtection, now: datetime,
+                actor: str, dry_run: bool = False) -> list[Due]:
+    """Erase (or, dry, only list) everyone past the retention period; audited either way, without refs."""
+    if settings.retention_days_after_end is None:
+        return []
+    found = await due(storage, programme, settings.retention_days_after_end, now.astimezone(COPENHAGEN).date())
+    detail = {"count": len(found), "retention_days_after_end": settings.retention_days_after_end}
+    if dry_run:
+        await storage.record_audit(AuditRecord(actor, "retention.listed", "participants", now, detail))
+        return found
+    if found:
+        await storage.erase_participants([d.participant.id for d in found], actor, "retention", now,
+                                         settings.keep_anonymised_scores)
+    await storage.record_audit(AuditRecord(actor, "retention.erased", "participants", now, detail))
+    return found
+
+
+async def run_daily(storage: Storage, programme: Programme | None, settings: DataProtection, clock: Clock,
+                    every: timedelta = DAILY) -> None:
+    """The server's job: sweep at start, then once a day; a failed sweep is logged and tried again next time."""
+    if settings.retention_days_after_end is None:
+        log.info("no retention period configured (data_protection.retention_days_after_end): nothing is erased by time")
+        return
+    while True:
+        try:
+            gone = await sweep(storage, programme, settings, clock.now(), "system")
+            if gone:
+                log.info("retention: %s participant(s) past the retention period erased", len(gone))
+        except Exception:
+            log.exception("retention sweep failed; trying again in %s", every)
+        await asyncio.sleep(every.total_seconds())

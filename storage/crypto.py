@@ -1,0 +1,162 @@
+"""Keys for data at rest: contact details and names are encrypted, addresses are found by a keyed hash.
+
+The database file alone identifies nobody: a phone number, a Telegram chat id or a name is stored only as a
+Fernet token (AES-128-CBC with HMAC-SHA256, from the `cryptography` package), and an address is looked up by
+HMAC-SHA256 of its channel and value under a second key, so finding the person behind a message needs no
+decryption and a stolen file gives no list of numbers to try.
+
+Keys come from the environment (secrets only there):
+
+- ``BOT_DATA_KEY``: a Fernet key (``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key()
+  .decode())"``); several, comma-separated, to rotate: the first encrypts, every one decrypts.
+- ``BOT_LOOKUP_KEY``: any secret of at least 32 characters, for the address hash. It cannot be rotated in place
+  (every stored hash depends on it).
+- ``BOT_RESEARCH_KEY`` (optional): at least 32 characters, for the research export's pseudonyms.
+
+With none of the first two set (a development machine), a key file is generated once beside the database
+(``<database>.keys``, mode 0600) and a warning is logged each time it is used: production must set the
+variables. Losing the keys loses the encrypted data; keep them in the deployment's secret store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger(__name__)
+
+DATA_KEY = "BOT_DATA_KEY"
+LOOKUP_KEY = "BOT_LOOKUP_KEY"
+RESEARCH_KEY = "BOT_RESEARCH_KEY"
+MIN_SECRET = 32
+KEYS_INFO = "stressbot.keys"  # where a migration finds the keys: `Connection.info[KEYS_INFO]`
+
+
+class KeyConfigError(ValueError):
+    """The keys are missing, malformed, or not the ones the data was written with (never echoes a key)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The secrets storage needs; `source` says where they came from (for messages, never the keys)."""
+
+    data: MultiFernet
+    lookup: bytes
+    research: bytes | None = None
+    source: str = "environment"
+
+    @classmethod
+    def from_values(cls, data: str, lookup: str, research: str | None = None, source: str = "environment") -> Keys:
+        try:
+            fernets = [Fernet(part.strip().encode()) for part in data.split(",") if part.strip()]
+        except (ValueError, TypeError):
+            message = f"{DATA_KEY} must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated"
+            raise KeyConfigError(message) from None
+        if not fernets:
+            raise KeyConfigError(f"{DATA_KEY} is empty")
+        return cls(MultiFernet(fernets), _secret(LOOKUP_KEY, lookup),
+                   None if research is None else _secret(RESEARCH_KEY, research), source)
+
+    @classmethod
+    def generate(cls, source: str = "generated") -> Keys:
+        """Fresh random keys (the in-memory storage, and tests)."""
+        values = new_key_values()
+        return cls.from_values(values[DATA_KEY], values[LOOKUP_KEY], values[RESEARCH_KEY], source)
+
+    def seal(self, text: str) -> str:
+        """Encrypt: a different token every time, so equal values cannot be told apart in the file."""
+        return self.data.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def open(self, token: str) -> str:
+        try:
+            return self.data.decrypt(token.encode("ascii")).decode("utf-8")
+        except (InvalidToken, UnicodeError):
+            raise KeyConfigError(f"stored data cannot be decrypted with the data key from {self.source}: "
+                            f"is {DATA_KEY} the key this database was written with?") from None
+
+    def digest(self, channel: str, address: str) -> str:
+        """The keyed hash an address is found by (hex); the channel is part of it, so equal strings on two
+        channels do not share a hash."""
+        return hmac.new(self.lookup, f"{channel}\x00{address}".encode(), hashlib.sha256).hexdigest()
+
+    def pseudonym(self, ref: str) -> str:
+        """A stable research pseudonym for a participant: the same every export, unlinkable without the key."""
+        if self.research is None:
+            raise KeyConfigError(f"set {RESEARCH_KEY} (at least {MIN_SECRET} characters) for the research export")
+        digest = hmac.new(self.research, f"participant\x00{ref}".encode(), hashlib.sha256).digest()
+        return "r-" + base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def _secret(name: str, value: str) -> bytes:
+    if len(value) < MIN_SECRET:
+        raise KeyConfigError(f"{name} must be at least {MIN_SECRET} characters")
+    return value.encode("utf-8")
+
+
+def new_key_values() -> dict[str, str]:
+    """New values for the three variables (what the development key file holds)."""
+    return {
+        DATA_KEY: Fernet.generate_key().decode("ascii"),
+        LOOKUP_KEY: secrets.token_urlsafe(32),
+        RESEARCH_KEY: secrets.token_urlsafe(32),
+    }
+
+
+def key_file_for(database: Path) -> Path:
+    return database.with_name(database.name + ".keys")
+
+
+def load_keys(database: Path | None, environ: Mapping[str, str] | None = None) -> Keys:
+    """The keys from the environment; without them, from the development key file beside `database` (made on
+    first use). One of the two main variables without the other is refused: half a configuration is a mistake."""
+    env = os.environ if environ is None else environ
+    data, lookup = env.get(DATA_KEY) or None, env.get(LOOKUP_KEY) or None
+    if data is not None and lookup is not None:
+        return Keys.from_values(data, lookup, env.get(RESEARCH_KEY) or None)
+    if data is not None or lookup is not None:
+        raise KeyConfigError(f"set both {DATA_KEY} and {LOOKUP_KEY}, or neither (development only)")
+    if database is None:
+        raise KeyConfigError(f"set {DATA_KEY} and {LOOKUP_KEY}: a database that is not a local file gets no key file")
+    path = key_file_for(database)
+    values = _read_or_create(path)
+    log.warning("%s and %s are not set: using the development key file %s. Production must set them "
+                "(see docs/data-protection.md).", DATA_KEY, LOOKUP_KEY, path)
+    return Keys.from_values(values[DATA_KEY], values[LOOKUP_KEY], values.get(RESEARCH_KEY), str(path))
+
+
+def _read_or_create(path: Path) -> dict[str, str]:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(new_key_values(), out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, path)  # never replaces a file another process made first
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("the key file %s can be read by others than its owner: chmod 600 it", path)
+    try:
+        raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KeyConfigError(f"the key file {path} cannot be read: {type(exc).__name__}") from None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in (DATA_KEY, LOOKUP_KEY)):
+        raise KeyConfigError(f"the key file {path} does not hold {DATA_KEY} and {LOOKUP_KEY}")
+    return {str(k): str(v) for k, v in raw.items()}

@@ -1,0 +1,125 @@
+"""The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/outcomes.py.
+
+The reads are SQLite's (the report runs on the file); they are checked against rows written through the ordinary
+`Storage` methods, on both runners.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from storage import (
+    Enrollment,
+    EscalationRecord,
+    MarkRecord,
+    ScheduledRecord,
+    ScheduleOutcome,
+    ScheduleStatus,
+    ScoreRecord,
+    SqliteStorage,
+    StepRecord,
+    open_storage,
+)
+from storage.migrations import MIGRATIONS
+from storage.outcomes import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow, read_outcomes
+from tests.storage.test_storage_programme import normalised_schema, version_3_database
+
+T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+SCHEMA_V4 = Path(__file__).with_name("schema_v4.sql")
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def version_4_database(path: Path) -> None:
+    """A database as migrations 1 to 4 left it, with an enrolled participant (no cohort yet) and a score."""
+    stamp = "'2026-01-01T00:00:00.000000+00:00'"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SCHEMA_V4.read_text())
+        for version in (1, 2, 3, 4):
+            conn.execute(f"INSERT INTO schema_migrations VALUES ({version}, 'migration {version}', {stamp})")
+        conn.execute(f"INSERT INTO participants VALUES (1, 'P-OLD', 'da', {stamp})")
+        conn.execute("INSERT INTO profiles VALUES (1, 'Old Person', '2026-01-05', 'coach', NULL, NULL)")
+        conn.execute(f"INSERT INTO scores VALUES (1, 1, 1, 'pss10', 1, 'total', 20.0, NULL, {stamp})")
+    conn.close()
+
+
+def test_schema_v4_sql_is_version_3_plus_migration_4(tmp_path: Path) -> None:
+    """schema_v4.sql is what it claims: schema_v3.sql migrated by the frozen migration 4."""
+    v3 = tmp_path / "v3.sqlite"
+    version_3_database(v3)
+    engine = create_engine(f"sqlite:///{v3}")
+    try:
+        with engine.begin() as sync:
+            MIGRATIONS[3].apply(sync)
+    finally:
+        engine.dispose()
+    v4 = tmp_path / "v4.sqlite"
+    version_4_database(v4)
+    assert normalised_schema(v3) == normalised_schema(v4)
+
+
+async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_schema(tmp_path: Path) -> None:
+    old = tmp_path / "v4.sqlite"
+    version_4_database(old)
+    assert "cohort" not in next(sql for _, name, sql in normalised_schema(old) if name == "profiles")
+    store = SqliteStorage(old)
+    try:
+        await store.migrate()
+        await store.migrate()  # idempotent
+        profile = await store.profile(1)
+        assert profile is not None and (profile.start_date, profile.cohort) == (date(2026, 1, 5), None)
+        new = await store.enroll(Enrollment("P-NEW", "New Person", "da", date(2026, 3, 16), cohort="c-1"), T0)
+        assert (await store.profile(new.id)).cohort == "c-1"  # type: ignore[union-attr]
+    finally:
+        await store.close()
+    fresh = tmp_path / "fresh.sqlite"
+    await (await open_storage(fresh)).close()
+    assert normalised_schema(old) == normalised_schema(fresh)
+
+
+async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqliteStorage) -> None:
+    s = sqlite_store
+    anna = await s.enroll(Enrollment("p-anna", "Anna", "da", date(2026, 3, 16), cohort="c-1"), T0)
+    bo = await s.enroll(Enrollment("p-bo", "Bo", "da", None, cohort="c-2"), T0)
+    carl = await s.get_or_create_participant("p-carl", "da", T0)  # never enrolled: no profile
+    wave_run = MarkRecord("wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))
+    note = MarkRecord("coach_note", "", {"text": "private"}, at(6))
+    scores = [ScoreRecord(1, "pss10", 1, "total", 22.0, "entry_criterion", at(5)),
+              ScoreRecord(2, "tre_log", 1, "minutes", 15.0, None, at(30)),
+              ScoreRecord(2, "tre_log", 1, "tension_before", 6.0, None, at(30)),
+              ScoreRecord(3, "who5", 1, "raw", 12.0, None, at(40))]
+    signal = EscalationRecord("moderate", "text", {"matched": "selvmord", "text": "a private sentence"}, at(50),
+                              at(170))
+    await s.commit_step(StepRecord(anna.id, 0, {"n": 1}, at(60), scores=scores, marks=[wave_run, note],
+                                   escalations=[signal]))
+    await s.add_schedule([(anna.id, ScheduledRecord("checkin:1", "checkin", at(100))),
+                          (anna.id, ScheduledRecord("checkin:2", "checkin", at(200))),
+                          (bo.id, ScheduledRecord("checkin:1", "checkin", at(100)))], T0)
+    claimed = await s.claim_schedule(at(100), 10, at(105))
+    for row in claimed:
+        outcome = ScheduleOutcome(row.id, ScheduleStatus.SENT if row.participant_id == anna.id else
+                                  ScheduleStatus.SKIPPED, "stopped")
+        await s.commit_step(StepRecord(row.participant_id, 1 if row.participant_id == anna.id else 0,
+                                       {"n": 2}, at(101), schedule_outcome=outcome))
+    query = OutcomeQuery(scores=(("pss10", "total"),), runs=("tre_log",), events=("checkin",),
+                         marks=("wave_run",))
+
+    rows = await read_outcomes(s.engine, query)
+    assert rows.people == [PersonRow(anna.id, "c-1", date(2026, 3, 16), T0), PersonRow(bo.id, "c-2", None, T0),
+                           PersonRow(carl.id, None, None, T0)]
+    assert rows.marks == [MarkRow(anna.id, "wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))]
+    assert rows.scores == [ScoreRow(anna.id, 1, "pss10", "total", 22.0)]  # not WHO-5's raw score
+    assert rows.runs == [RunRow(anna.id, "tre_log", 2, at(30))]  # one row per completed run, not per score
+    assert [(e.participant_id, e.kind, e.sent_at) for e in rows.events] == [(anna.id, "checkin", at(101))]
+    assert rows.escalations == [EscalationRow(anna.id, "moderate", "open", at(50), None, at(170), 0)]
+    assert "private" not in repr(rows)  # neither the coach's note nor the trigger's text is read
+
+    only_c2 = await read_outcomes(s.engine, OutcomeQuery("c-2", query.scores, query.runs, query.events, query.marks))
+    assert [p.participant_id for p in only_c2.people] == [bo.id]
+    assert (only_c2.marks, only_c2.scores, only_c2.runs, only_c2.events, only_c2.escalations) == ([], [], [], [], [])
