@@ -111,10 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+READS_EXISTING = frozenset({"export", "report", "person", "tasks", "escalations"})  # never on a new database
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     tune_gc()
+    if args.command in READS_EXISTING and not Path(args.db).exists():  # a typo must not make an empty database
+        print(f"there is no database at {args.db} (give --db PATH or set BOT_DB)", file=sys.stderr)
+        return 1
     try:
         if args.command == "flows":
             return _flows_check(args.paths, args.db)
@@ -215,11 +221,11 @@ async def _changed_without_new_version(flows: Sequence[Flow], db: Path) -> list[
 async def _export(args: argparse.Namespace) -> int:
     from bot.app import open_app
     from bot.export import export
+    from bot.files import owner_only
 
     async with open_app(args.db) as app:
         if args.output:
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
-            with open(fd, "w", encoding="utf-8", newline="") as out:
+            with owner_only(args.output) as out:  # health data: owner only
                 count = await export(app.storage, args.what, args.format, out, app.clock)
             print(f"{count} rows written to {args.output}", file=sys.stderr)
         else:

@@ -75,7 +75,9 @@ class CoachDesk:
         if command is None or number is None:
             return self.t(phrases.COACH_HELP) + "\n" + self.t(phrases.COACH_HELP_OVERVIEW)
         escalation = await self.storage.escalation(number)
-        if escalation is None:
+        if escalation is None or not await self.may_see(coach_id, escalation):
+            if escalation is not None:
+                await self._audit(coach_id, "escalation.refused", "escalation", {"escalation_id": number})
             return self.t(phrases.COACH_UNKNOWN, id=number)
         if command == "show":
             return await self.show(coach_id, escalation)
@@ -106,8 +108,20 @@ class CoachDesk:
                       status=self.t(_STATUS[e.status]), participant=e.participant_ref,
                       opened=format_moment(e.opened_at, self.lang), deadline=deadline)
 
+    async def may_see(self, coach_id: str, e: Escalation) -> bool:
+        """Who may open an alert: whoever may have to act on it (anyone in the duty roster: on duty, backup,
+        clinical lead; anyone it was sent to), the participant's own coach, and administrators. Other coaches
+        see nothing of it."""
+        coach = self.deployment.coaches[coach_id]
+        if coach.is_admin or any(coach_id in ids for ids in self.deployment.roster.values()):
+            return True
+        profile = await self.storage.profile(e.participant_id)
+        if profile is not None and profile.coach_id == coach_id:
+            return True
+        return any(n.coach_id == coach_id for n in await self.storage.notifications(e.id))
+
     async def list(self, coach_id: str) -> str:
-        escalations = await self.storage.escalations(only_open=True)
+        escalations = [e for e in await self.storage.escalations(only_open=True) if await self.may_see(coach_id, e)]
         await self._audit(coach_id, "escalation.listed", "open escalations", {"count": len(escalations)})
         return "\n".join(self.line(e) for e in escalations) or self.t(phrases.COACH_NONE_OPEN)
 

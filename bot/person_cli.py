@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from bot import config
+from bot.files import owner_only
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -72,11 +72,6 @@ async def run(args: argparse.Namespace) -> int:
         return await _erase(app, participant, args.yes)
 
 
-def _owner_only(path: Path) -> TextIO:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return open(fd, "w", encoding="utf-8", newline="")
-
-
 async def _export(app: App, participant: Participant, out: Path | None) -> int:
     from bot.person import export_person, operator
 
@@ -85,7 +80,7 @@ async def _export(app: App, participant: Participant, out: Path | None) -> int:
     if out is None:
         sys.stdout.write(text)
     else:
-        with _owner_only(out) as target:
+        with owner_only(out) as target:
             target.write(text)
         print(f"everything about {participant.ref} written to {out}", file=sys.stderr)
     return 0
@@ -142,7 +137,7 @@ async def _research(app: App, args: argparse.Namespace) -> int:
     if args.output is None:
         await export_research(app.storage, pseudonym, args.format, sys.stdout, args.with_free_text, actor, now)
         return 0
-    with _owner_only(args.output) as out:
+    with owner_only(args.output) as out:
         count = await export_research(app.storage, pseudonym, args.format, out, args.with_free_text, actor, now)
     print(f"{count} rows written to {args.output}", file=sys.stderr)
     return 0

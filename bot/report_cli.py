@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import config
+from bot.files import owner_only
 
 if TYPE_CHECKING:
     from bot.outcomes.build import Report
@@ -65,8 +65,7 @@ async def run(args: argparse.Namespace) -> int:
         report = build_report(rows, spec, now, Filters(args.cohort, args.start_from, args.start_to))
         written = _render(args.format)(report, args.lang)
         if args.out:
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # health data: owner only
-            with open(fd, "w", encoding="utf-8", newline="") as out:
+            with owner_only(args.out) as out:  # health data: owner only
                 out.write(written)
             print(f"outcome report ({report.participation.enrolled} participants) written to {args.out}",
                   file=sys.stderr)

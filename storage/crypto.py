@@ -151,8 +151,10 @@ def _read_or_create(path: Path) -> dict[str, str]:
             pass
         finally:
             temporary.unlink()
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("the key file %s can be read by others than its owner: chmod 600 it", path)
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_mode & (stat.S_IRWXG | stat.S_IRWXO) or info.st_uid != os.getuid():
+        raise KeyConfigError(f"the key file {path} must be a plain file of this user, readable by them only "
+                             "(chmod 600): refused")
     try:
         raw: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -130,3 +130,27 @@ async def test_a_coach_uses_the_overview_in_their_telegram_chat(tmp_path: Path) 
         finally:
             await channel.stop()
     assert date(2026, 3, 16) == START
+
+
+async def test_an_alert_is_open_to_those_who_must_act_on_it_not_to_every_coach(tmp_path: Path) -> None:
+    from flows.inputs import Text
+
+    text = without_consent(tmp_path).read_text(encoding="utf-8")  # a fourth coach, not in the duty roster
+    text = text.replace("\nroster:", "\n  - id: dina\n    name: Dina (coach)\n    channels: [console]\n\nroster:")
+    deployment = tmp_path / "four-coaches.yaml"
+    deployment.write_text(text, encoding="utf-8")
+    clock = FakeClock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=deployment, coach_channels={}) as app:
+        bo = await app.storage.enroll(Enrollment("p-bo", "Bo Hansen", "da", START, "backup"), clock.now())
+        await app.storage.enroll(Enrollment("p-eva", "Eva Holm", "da", START, "dina"), clock.now())
+        await app.loop.handle(bo, Text("jeg har tænkt på selvmord"), "console")
+        await app.loop.settle()
+        [alert] = await app.storage.escalations()
+        for allowed in ("coach", "backup", "lead"):  # on duty, Bo's own coach and backup, administrator
+            assert (await app.desk.handle(allowed, f"VIS {alert.id}") or "").startswith(f"#{alert.id} ")
+        assert await app.desk.handle("dina", f"VIS {alert.id}") == f"Der er ingen alarm #{alert.id}."
+        assert await app.desk.handle("dina", f"OK {alert.id}") == f"Der er ingen alarm #{alert.id}."
+        assert await app.desk.handle("dina", "LISTE") == "Der er ingen åbne alarmer."
+        assert (await app.storage.escalation(alert.id)).status == "open"  # type: ignore[union-attr]
+        actions = [(e.actor, e.action) for e in await app.storage.audit_entries()]
+        assert ("coach:dina", "escalation.refused") in actions

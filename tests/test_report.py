@@ -274,7 +274,10 @@ async def test_the_text_report_speaks_danish_with_decimal_commas(cohort_db: Path
                          "Startdato: alle"]
     # Seed 000's way of showing a before/after mean: "38,29 (±16,03) -> 56,95 (±18,84)".
     assert ("  PSS-10 baseline → 6 måneder: 26,00 (±10,58) → 16,67 (±3,06)  (-35,9\u00a0%; n = 3, mangler 3)  "
-            "[Betalingsmål 2: fald på 30 %]") in lines
+            "[Betalingsmål 2: fald på 30 % (gennemsnit af hver deltagers ændring: -29,3\u00a0%)]") in lines
+    assert ("  Livstilfredshed (0-10) baseline → 6 måneder: 5,67 (±2,08) → 6,33 (±1,15)  (11,8\u00a0%; n = 3, "
+            "mangler 3)  [Betalingsmål 3: 65 % stiger (steg: 33,3\u00a0%)]") in lines  # 1 of 3 rose
+    assert not [line for line in lines if "Betalingsmål" in line and "6 måneder" not in line]  # 6-month targets
     assert ("  WHO-5 (procent) baseline → 6 måneder: 44,00 (±31,75) → 65,33 (±18,90)  (48,5\u00a0%; n = 3, "
             "mangler 3)  [Landsgennemsnit 68]") in lines
     assert "    Påmindelser besvaret: check-ins besvaret: 76,1\u00a0%  (n = 67)" in lines

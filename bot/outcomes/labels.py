@@ -53,6 +53,8 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     "ref.pss10": ("Betalingsmål 2: fald på 30 %", "Payment target 2: a 30 % fall"),
     "ref.who5": ("Landsgennemsnit 68", "National average 68"),
     "ref.life_satisfaction": ("Betalingsmål 3: 65 % stiger", "Payment target 3: 65 % rise"),
+    "vs.per_person": ("gennemsnit af hver deltagers ændring: {value}", "mean of each participant's change: {value}"),
+    "vs.rose": ("steg: {value}", "rose: {value}"),
     # participants
     "f.enrolled": ("Tilmeldt", "Enrolled"),
     "f.screened": ("Screenet (PSS-10 besvaret ved baseline)", "Screened (baseline PSS-10 answered)"),

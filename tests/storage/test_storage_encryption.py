@@ -260,6 +260,10 @@ async def test_a_development_key_file_is_made_once_owner_only_and_used_again(
     finally:
         await again.close()
     assert key_file.read_bytes() == before
+    key_file.chmod(0o640)  # readable by the group: the keys are no longer the owner's alone
+    with pytest.raises(KeyConfigError, match="readable by them only"):
+        await open_storage(db)
+    key_file.chmod(0o600)
 
 
 async def test_keys_from_the_environment_and_wrong_keys_refused(tmp_path: Path,
