@@ -66,6 +66,8 @@ class CoachOverview:
     async def participants(self, coach_id: str) -> str:
         mine = await self._mine(coach_id)
         await self._audit(coach_id, "overview.listed", "participants", {"count": len(mine)})
+        for profile in mine:  # whose figures were seen: a person's own export shows it
+            await self._audit(coach_id, "overview.listed", f"participant:{profile.participant.ref}")
         if not mine:
             return self.t(phrases.OVERVIEW_NONE)
         open_tasks = await self.storage.coach_tasks(only_open=True)

@@ -45,7 +45,7 @@ async def run(args: argparse.Namespace) -> int:
     from bot.outcomes.cohort import Filters
     from bot.outcomes.spec import spec_from_programme
     from storage.interface import AuditRecord
-    from storage.outcomes import read_outcomes
+    from storage.outcomes import cohorts, read_outcomes
     from storage.sqlite import SqliteStorage
 
     if args.start_from and args.start_to and args.start_from > args.start_to:
@@ -59,6 +59,12 @@ async def run(args: argparse.Namespace) -> int:
         if not isinstance(app.storage, SqliteStorage):
             print("the outcome report reads a SQLite database", file=sys.stderr)
             return 1
+        if args.cohort is not None:  # a typo must not pass for a cohort with nobody in it
+            known = await cohorts(app.storage.engine)
+            if args.cohort not in known:
+                print(f"no participant was enrolled in cohort {args.cohort!r}; cohorts: "
+                      f"{', '.join(known) or 'none yet'}", file=sys.stderr)
+                return 1
         spec = spec_from_programme(programme)
         now = app.clock.now()
         rows = await read_outcomes(app.storage.engine, outcome_query(spec, args.cohort))

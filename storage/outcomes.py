@@ -224,3 +224,10 @@ def escalations(conn: Connection, cohort: str | None) -> list[EscalationRow]:
         _e.c.tier,
     ).order_by(_e.c.opened_at, _e.c.id)
     return [EscalationRow(*row) for row in conn.execute(_in_cohort(query, _e.c.participant_id, cohort)).all()]
+
+
+async def cohorts(engine: AsyncEngine) -> list[str]:
+    """The cohorts participants were enrolled in, sorted (for a helpful error on a mistyped --cohort)."""
+    query = select(s.profiles.c.cohort).where(s.profiles.c.cohort.is_not(None)).distinct()
+    async with engine.connect() as conn:
+        return sorted(str(c) for c in (await conn.execute(query)).scalars())

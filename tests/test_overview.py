@@ -46,6 +46,8 @@ async def test_a_coach_sees_their_own_participants_and_an_administrator_sees_eve
     actions = [(e.actor, e.action, e.subject) for e in await app.storage.audit_entries()]
     assert ("coach:coach", "overview.refused", "participant") in actions
     assert ("coach:lead", "overview.listed", "participants") in actions
+    assert ("coach:lead", "overview.listed", "participant:p-bo") in actions  # whose figures the list showed
+    assert ("coach:coach", "overview.listed", "participant:p-bo") not in actions
     assert all("Bo Hansen" not in str(e.detail) and "Bo Hansen" not in e.subject for e in
                await app.storage.audit_entries())
 

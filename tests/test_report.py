@@ -430,6 +430,8 @@ async def test_the_report_is_audited_like_an_export(cohort_db: Path, tmp_path: P
     bad = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--from", "2026-04-01", "--to",
                                      "2026-03-01"])
     assert await report_cli.run(bad) == 2
+    typo = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--cohort", "bornholm1"])
+    assert await report_cli.run(typo) == 1  # not an empty report that looks like a real one
 
 
 async def test_enrolment_keeps_the_cohort_from_the_command_line_and_the_csv(app: App) -> None:
