@@ -316,7 +316,11 @@ async def test_a_blocked_bot_marks_the_chat_unreachable_until_the_person_writes_
     assert tg.unreachable == [participant.id]
     [address] = [a for a in await tg.app.storage.addresses(participant.id) if a.channel == "telegram"]
     assert address.status is AddressStatus.UNREACHABLE
-    assert await tg.app.storage.pending_outbox("telegram", now=tg.clock.now()) == []  # given up, not retried
+    for _ in range(500):  # the rest of the chat's queue is given up as the dispatcher reaches it, not retried
+        if await tg.app.storage.pending_outbox("telegram", now=tg.clock.now()) == []:
+            break
+        await asyncio.sleep(0.01)
+    assert await tg.app.storage.pending_outbox("telegram", now=tg.clock.now()) == []
 
     tg.fake.unblock(CHAT)
     tg.fake.user_sends_command(CHAT, USER, "/start")
