@@ -524,3 +524,12 @@ async def test_an_erased_participant_with_kept_scores_leaves_the_outcome_figures
     assert (before["safety.escalations.low"].value, after["safety.escalations.low"].value) == (1, 0)
     cohort = by_key(await report_of(db, Filters(BORNHOLM)))
     assert cohort["participants.enrolled"].value == 4  # A, C, D, F: the anonymous holder of B's scores has none
+
+
+def test_numbers_round_as_a_reader_rounds_by_hand() -> None:
+    from bot.outcomes.numbers import Numbers
+
+    danish, english = Numbers("da"), Numbers("en")
+    assert [danish.number(v, 1) for v in (30.25, 30.35, -0.04, -2.25)] == ["30,3", "30,4", "0,0", "-2,3"]
+    assert danish.number(0.125, 2) == "0,13" and danish.number(12345.5, 0) == "12.346"
+    assert english.percent(30.25) == "30.3\u00a0%" and english.number(1234.5, 0) == "1,235"

@@ -7,6 +7,7 @@ and SDs two (as seed 000 prints WHO-5), percentages one.
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.dates import format_date, format_time
@@ -32,7 +33,9 @@ class Numbers:
         if value is None:
             return DASH
         pattern = ("#,##0" if grouping else "0") + ("." + "0" * places if places else "")
-        return format_decimal(value, pattern, locale=self.locale)
+        # rounded as a reader rounds by hand (30,25 -> 30,3; babel alone rounds half to even), and never "-0,0"
+        rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        return format_decimal(abs(rounded) if rounded == 0 else rounded, pattern, locale=self.locale)
 
     def percent(self, value: float | None, places: int = 1) -> str:
         return DASH if value is None else f"{self.number(value, places)}\u00a0%"
