@@ -20,11 +20,6 @@ from flows.yamlsource import Problem
 log = logging.getLogger("bot")
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=config.default_db_path(), metavar="PATH",
-                        help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
-
-
 def _participant_ref(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 64 or not value.isprintable():
@@ -41,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="pseudonymous participant id")
     chat.add_argument("--lang", choices=["da", "en"], help="the participant's language (default da)")
     chat.add_argument("--start", metavar="FLOW", help="start this flow at once (e.g. pss10, who5)")
-    _add_db(chat)
+    config.add_db_argument(chat)
 
     flows = commands.add_parser("flows", help="work with flow files")
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
@@ -53,13 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     coach = commands.add_parser("coach", help="the coach's desk: list, show, acknowledge and close risk alerts")
     coach.add_argument("--coach", required=True, metavar="ID", help="your coach id from the deployment configuration")
-    _add_db(coach)
+    config.add_db_argument(coach)
 
     run = commands.add_parser("run", help="run the bot: every configured channel (Telegram, SMS) and its webhooks, "
                                           "or the console when none is configured")
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    _add_db(run)
+    config.add_db_argument(run)
 
     enroll = commands.add_parser("enroll", help="enrol participants (one, or many from a CSV file)")
     enroll.add_argument("--name", help="the participant's name (shown to coaches only)")
@@ -71,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--cohort", metavar="NAME", help="the group enrolled together, for outcome reports")
     enroll.add_argument("--csv", type=Path, metavar="FILE",
                         help="enrol every row (columns: name, phone, telegram, lang, start_date, coach, cohort)")
-    _add_db(enroll)
+    config.add_db_argument(enroll)
 
     escalations = commands.add_parser("escalations", help="risk escalations")
     escalation_commands = escalations.add_subparsers(dest="escalations_command", required=True, metavar="ACTION")
     listing = escalation_commands.add_parser("list", help="print escalations, newest first")
     listing.add_argument("--open", action="store_true", help="only those not closed")
-    _add_db(listing)
+    config.add_db_argument(listing)
 
     programme = commands.add_parser("programme", help="the programme over time (flows/programme.yaml)")
     programme_commands = programme.add_subparsers(dest="programme_command", required=True, metavar="ACTION")
@@ -89,24 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--channel", choices=["sms", "telegram"], default="sms")
     tick = programme_commands.add_parser(
         "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
-    _add_db(tick)
+    config.add_db_argument(tick)
 
     tasks = commands.add_parser("tasks", help="coach tasks: week-4 evaluation, TRE check-ins, missed measurements")
     task_commands = tasks.add_subparsers(dest="tasks_command", required=True, metavar="ACTION")
     task_list = task_commands.add_parser("list", help="print your participants' open tasks, oldest first")
     task_list.add_argument("--coach", required=True, metavar="ID", help="who is looking (written to the audit log)")
-    _add_db(task_list)
+    config.add_db_argument(task_list)
     task_done = task_commands.add_parser("done", help="mark a task done")
     task_done.add_argument("task_id", type=int, metavar="TASK")
     task_done.add_argument("--coach", required=True, metavar="ID")
-    _add_db(task_done)
+    config.add_db_argument(task_done)
 
     report_cli.add_parser(commands)
     export = commands.add_parser("export", help="write answers or scores as CSV or JSON; research: under pseudonyms")
     export.add_argument("what", choices=["answers", "scores", "research"])
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--output", "--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
-    _add_db(export)
+    config.add_db_argument(export)
     person_cli.add_parser(commands, export)  # person export/erase/retention, export research (bot/person_cli.py)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -29,3 +30,19 @@ def programme_file(flows_dir: Path) -> Path:
     """`BOT_PROGRAMME` if set, else programme.yaml beside the folder of flow definitions (flows/programme.yaml)."""
     value = os.environ.get("BOT_PROGRAMME")
     return Path(value) if value else flows_dir.resolve().parent / "programme.yaml"
+
+
+def operator() -> str:
+    """Who runs an administrative command, for the audit log (``admin:<login>``)."""
+    import getpass
+
+    try:
+        return f"admin:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "admin:unknown"
+
+
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """`--db PATH` on every command that touches data."""
+    parser.add_argument("--db", default=default_db_path(), metavar="PATH",
+                        help="SQLite database file (default: $BOT_DB or ./data/bot.db)")

@@ -12,16 +12,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
 from bot.rendering import Catalogs, render_send
-from flows import phrases, tre
+from flows import phrases, timing, tre
 from flows.effects import (
     CancelPlans,
     CancelTimer,
@@ -44,7 +43,7 @@ from flows.effects import (
     Send,
     ShowHistory,
 )
-from flows.engine import Outcome, advance, safety_reply
+from flows.engine import Outcome, advance, safety_reply, text_trigger
 from flows.inputs import Due, Input, Text
 from flows.state import State
 from storage.interface import (
@@ -234,8 +233,7 @@ class ConversationLoop:
             text = inp.text if isinstance(inp, Text) else ""
             hit = library.risk_terms.scan(text)
             if hit is not None:  # the safety path does not depend on the engine working
-                effects += [Escalate(hit.level, "text", {"matched": hit.phrase, "text": text[:1000]}),
-                            safety_reply(hit.level)]
+                effects += [Escalate(hit.level, "text", text_trigger(hit, text)), safety_reply(hit.level)]
             effects.append(Send((Phrase(phrases.SOMETHING_WENT_WRONG),)))
             return Outcome(state, tuple(effects))
 
@@ -245,14 +243,13 @@ class ConversationLoop:
         if not wanted:
             return outcome
         programme = self.registry.library.programme
-        zone = zoneinfo_for(programme.timezone if programme else None)
+        zone = timing.zone(programme) if programme else COPENHAGEN
         effects: list[Effect] = []
         for effect in outcome.effects:
             if not isinstance(effect, ShowHistory):
                 effects.append(effect)
                 continue
-            rows = await self.storage.flow_scores(participant.id, effect.flow_id)
-            sessions = tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
+            sessions = await tre_sessions(self.storage, participant.id, effect.flow_id)
             send = tre.weekly(sessions, now) if effect.weekly else tre.history(sessions, now, zone)
             if send is not None:
                 effects.append(send)
@@ -320,8 +317,10 @@ def _schedule_outcome(schedule_id: int, outcome: Outcome) -> ScheduleOutcome:
     return ScheduleOutcome(schedule_id, _STATUS[last.handling], last.reason[:200], last.until)
 
 
-def zoneinfo_for(name: str | None) -> tzinfo:
-    return ZoneInfo(name) if name else COPENHAGEN
+async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> list[tre.Session]:
+    """A participant's TRE log sessions (its completed runs), read from their stored scores."""
+    rows = await storage.flow_scores(participant_id, flow_id)
+    return tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
 
 
 def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import getpass
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
 from bot.clock import Clock
+from bot.config import operator
 from storage.interface import AuditRecord, Storage
 
 ANSWER_COLUMNS = ["participant", "flow_id", "flow_version", "run_seq", "item_id", "value", "raw_text", "answered_at"]
@@ -24,12 +25,17 @@ async def export(storage: Storage, what: str, fmt: str, out: TextIO, clock: Cloc
         json.dump([{c: row.get(c) for c in columns} for row in rows], out, ensure_ascii=False, indent=1)
         out.write("\n")
     else:
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(_csv_row(row) for row in rows)
-    await storage.record_audit(AuditRecord(f"admin:{_user()}", f"export.{what}", "all participants", clock.now(),
+        write_csv(rows, columns, out)
+    await storage.record_audit(AuditRecord(operator(), f"export.{what}", "all participants", clock.now(),
                                            {"format": fmt, "rows": len(rows)}))
     return len(rows)
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> None:
+    """A CSV for a spreadsheet: the named columns, and nothing a spreadsheet would run as a formula."""
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(_csv_row(row) for row in rows)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,12 +50,5 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
+def _csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _csv_cell(v) for k, v in row.items()}
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"

@@ -91,12 +91,9 @@ def load_checked_programme(path: Path, flows: list[Flow]) -> tuple[Programme | N
     if not path.is_file():
         return None, []
     programme, problems = load_programme(path)
-    latest: dict[str, Flow] = {}
-    for flow in flows:
-        if flow.id not in latest or flow.version > latest[flow.id].version:
-            latest[flow.id] = flow
+    library = FlowLibrary.of(*flows)
     if programme is not None:
-        problems += check_programme(programme, latest)
+        problems += check_programme(programme, {fid: f for fid in library.ids() if (f := library.latest(fid))})
     errors = [p for p in problems if p.severity == "error"]
     return (None if errors else programme), problems
 

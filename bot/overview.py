@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import COPENHAGEN, Clock
+from bot.conversation import tre_sessions
 from bot.deployment import Deployment
 from bot.rendering import Catalogs, format_number
 from flows import phrases
 from flows.programme import Programme
-from flows.tre import sessions_from_scores
+from flows.tre import log_flow
 from storage.interface import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, Storage
 
 NOTE_KIND = "coach_note"  # notes are kept as programme marks of this kind (erased with the person)
@@ -56,6 +57,11 @@ class CoachOverview:
 
     async def _find(self, coach_id: str, ref: str) -> Profile | None:
         return next((p for p in await self._mine(coach_id) if p.participant.ref == ref.strip()), None)
+
+    async def _refuse(self, coach_id: str, ref: str) -> str:
+        """Someone not theirs: the same answer whether the ref exists or not, and a note in the audit log."""
+        await self._audit(coach_id, "overview.refused", "participant")
+        return self.t(phrases.OVERVIEW_UNKNOWN, ref=ref.strip()[:40])
 
     async def _audit(self, coach_id: str, action: str, subject: str, detail: dict[str, object] | None = None) -> None:
         await self.storage.record_audit(AuditRecord(f"coach:{coach_id}", action, subject, self.clock.now(),
@@ -113,8 +119,7 @@ class CoachOverview:
     async def participant(self, coach_id: str, ref: str) -> str:
         profile = await self._find(coach_id, ref)
         if profile is None:
-            await self._audit(coach_id, "overview.refused", "participant")
-            return self.t(phrases.OVERVIEW_UNKNOWN, ref=ref.strip()[:40])
+            return await self._refuse(coach_id, ref)
         pid = profile.participant.id
         await self._audit(coach_id, "overview.viewed", f"participant:{profile.participant.ref}")
         start = profile.start_date.strftime("%d.%m.%Y") if profile.start_date else "–"
@@ -126,8 +131,7 @@ class CoachOverview:
                 values = ", ".join(f"{self._day(s.completed_at)} {self._num(s.value)}" for s in scores)
                 lines.append(f"{label}: {values}")
         lines += await self._checkins(pid)
-        sessions = sessions_from_scores((s.run_seq, s.score_id, s.value, s.completed_at)
-                                        for s in await self.storage.flow_scores(pid, "tre_log"))
+        sessions = await tre_sessions(self.storage, pid, log_flow(self.programme))
         if sessions:
             weeks = max(1.0, (self.clock.now() - sessions[0].at).days / 7)
             change = sum(s.change for s in sessions) / len(sessions)
@@ -161,8 +165,7 @@ class CoachOverview:
     async def note(self, coach_id: str, ref: str, text: str) -> str:
         profile = await self._find(coach_id, ref)
         if profile is None:
-            await self._audit(coach_id, "overview.refused", "participant")
-            return self.t(phrases.OVERVIEW_UNKNOWN, ref=ref.strip()[:40])
+            return await self._refuse(coach_id, ref)
         if len(text.strip()) < MIN_NOTE:
             return self.t(phrases.OVERVIEW_NOTE_NEEDED)
         await self.storage.add_mark(profile.participant.id, MarkRecord(NOTE_KIND, coach_id,

@@ -6,7 +6,6 @@ A person is named by their pseudonymous ref (``p-...``), never by a name or numb
 
 from __future__ import annotations
 
-import getpass
 from datetime import datetime
 from typing import Any
 
@@ -16,14 +15,6 @@ from storage.interface import AuditRecord, Participant, Storage
 EXPORTED = "person.exported"
 FORMAT = "stressbot.person/1"
 FIRST = ("participants", "profiles", "addresses", "conversations")  # who they are first; the audit log last
-
-
-def operator() -> str:
-    """Who runs the command, for the audit log (``admin:<login>``)."""
-    try:
-        return f"admin:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return "admin:unknown"
 
 
 async def find(storage: Storage, ref: str) -> Participant | None:

@@ -24,11 +24,6 @@ if TYPE_CHECKING:
     from storage.interface import Participant
 
 
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=config.default_db_path(), metavar="PATH",
-                        help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
-
-
 def add_parser(commands: Any, export: argparse.ArgumentParser) -> None:
     """Add `person` to the commands, and `research`'s options to the `export` command."""
     person = commands.add_parser("person", help="one person's data: export it, erase it; retention")
@@ -36,15 +31,15 @@ def add_parser(commands: Any, export: argparse.ArgumentParser) -> None:
     show = actions.add_parser("export", help="write everything stored about one person as JSON")
     show.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref, e.g. p-ab3k9m2x")
     show.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
-    _add_db(show)
+    config.add_db_argument(show)
     erase = actions.add_parser("erase", help="erase everything stored about one person (asks first)")
     erase.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref")
     erase.add_argument("--yes", action="store_true", help="do not ask for the ref to be typed again")
-    _add_db(erase)
+    config.add_db_argument(erase)
     retention = actions.add_parser("retention", help="erase everyone past the retention period "
                                                      "(data_protection in the deployment configuration)")
     retention.add_argument("--dry-run", action="store_true", help="only list who would be erased")
-    _add_db(retention)
+    config.add_db_argument(retention)
     export.add_argument("--with-free-text", action="store_true",
                         help="research: include text answers and what was typed (left out by default)")
 
@@ -73,9 +68,9 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _export(app: App, participant: Participant, out: Path | None) -> int:
-    from bot.person import export_person, operator
+    from bot.person import export_person
 
-    document = await export_person(app.storage, participant, operator(), app.clock.now())
+    document = await export_person(app.storage, participant, config.operator(), app.clock.now())
     text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -87,7 +82,7 @@ async def _export(app: App, participant: Participant, out: Path | None) -> int:
 
 
 async def _erase(app: App, participant: Participant, confirmed: bool) -> int:
-    from bot.person import erase_person, operator
+    from bot.person import erase_person
 
     keep = app.deployment.data_protection.keep_anonymised_scores
     if not confirmed:
@@ -97,14 +92,13 @@ async def _erase(app: App, participant: Participant, confirmed: bool) -> int:
         if sys.stdin.readline().strip() != participant.ref:
             print("not the same ref: nothing erased", file=sys.stderr)
             return 1
-    counts = await erase_person(app.storage, participant, operator(), app.clock.now(), keep)
+    counts = await erase_person(app.storage, participant, config.operator(), app.clock.now(), keep)
     print(f"{participant.ref} erased: {sum(counts.values())} rows from {len(counts)} tables"
           + (", scores kept anonymised" if keep else ""), file=sys.stderr)
     return 0
 
 
 async def _retention(app: App, args: argparse.Namespace) -> int:
-    from bot.person import operator
     from bot.retention import sweep
 
     settings = app.deployment.data_protection
@@ -112,7 +106,7 @@ async def _retention(app: App, args: argparse.Namespace) -> int:
         print("no retention period configured (data_protection.retention_days_after_end): nothing to do",
               file=sys.stderr)
         return 0
-    found = await sweep(app.storage, app.registry.library.programme, settings, app.clock.now(), operator(),
+    found = await sweep(app.storage, app.registry.library.programme, settings, app.clock.now(), config.operator(),
                         dry_run=args.dry_run)
     for due in found:
         print(f"{due.participant.ref}\tprogramme ended {due.ended}\tkept until {due.erase_after}")
@@ -123,7 +117,6 @@ async def _retention(app: App, args: argparse.Namespace) -> int:
 
 
 async def _research(app: App, args: argparse.Namespace) -> int:
-    from bot.person import operator
     from bot.research import export_research
     from storage.crypto import KeyConfigError
 
@@ -133,7 +126,7 @@ async def _research(app: App, args: argparse.Namespace) -> int:
     except KeyConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    now, actor = app.clock.now(), operator()
+    now, actor = app.clock.now(), config.operator()
     if args.output is None:
         await export_research(app.storage, pseudonym, args.format, sys.stdout, args.with_free_text, actor, now)
         return 0

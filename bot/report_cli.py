@@ -6,7 +6,6 @@ Reading health data in bulk is audited like an export: who made which report, fo
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -35,8 +34,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     outcomes.add_argument("--format", choices=FORMATS, default="text")
     outcomes.add_argument("--out", type=Path, metavar="PATH", help="write to PATH instead of standard output")
     outcomes.add_argument("--lang", choices=["da", "en"], default="da", help="language and number format (default da)")
-    outcomes.add_argument("--db", default=config.default_db_path(), metavar="PATH",
-                          help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
+    config.add_db_argument(outcomes)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -78,7 +76,7 @@ async def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(written)
         detail = {"format": args.format, "cohort": args.cohort, "participants": report.participation.enrolled}
-        await app.storage.record_audit(AuditRecord(f"admin:{_user()}", "report.outcomes", "participants", now, detail))
+        await app.storage.record_audit(AuditRecord(config.operator(), "report.outcomes", "participants", now, detail))
     return 0
 
 
@@ -88,10 +86,3 @@ def _render(fmt: str) -> Callable[[Report, str], str]:
     from bot.outcomes.text import render_text
 
     return {"text": render_text, "csv": render_csv, "json": render_json, "html": render_html}[fmt]
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"

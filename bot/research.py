@@ -9,7 +9,6 @@ after an erasure are left out too: they stay for aggregated figures only.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from bot.clock import COPENHAGEN
-from bot.export import _csv_row
+from bot.export import write_csv
 from storage.interface import AuditRecord, Storage
 
 COLUMNS = ["pseudonym", "record", "wave", "flow_id", "flow_version", "run_seq", "item", "value", "band", "date"]
@@ -75,9 +74,7 @@ def write(data: ResearchData, fmt: str, out: TextIO, with_free_text: bool) -> in
         json.dump({"answers": data.answers, "scores": data.scores}, out, ensure_ascii=False, indent=1)
         out.write("\n")
     else:
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(_csv_row(row) for row in data.rows())  # nothing a spreadsheet would run as a formula
+        write_csv(data.rows(), columns, out)
     return len(data.rows())
 
 

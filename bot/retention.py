@@ -28,7 +28,7 @@ def programme_days(programme: Programme | None) -> int:
     if programme is None:
         return 0
     waves = [wave.day + wave.close_after_days for wave in programme.waves]
-    return max([programme.weeks * 7, *waves])
+    return max([programme.days, *waves])
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from datetime import date, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock
-from bot.conversation import ConversationLoop
+from bot.conversation import ConversationLoop, tre_sessions
 from bot.faults import crash_point
 from flows.inputs import Due, TimerFired
 from flows.programme import KIND_ORDER, Kind, Programme
 from flows.timing import initial_plan
-from flows.tre import in_week, sessions_from_scores
+from flows.tre import TRE_FLOW, in_week
 from storage.interface import AddressStatus, CommitStatus, Participant, ScheduledRecord, ScheduleRow, Storage
 
 log = logging.getLogger(__name__)
@@ -132,11 +132,11 @@ class ProgrammeScheduler:
             participant = await self._participant(row.participant_id)
             if participant is None:
                 return
-            channel = await self._channel(participant)
+            channel = await self.channel_for(participant)
             reach = "unreachable" if channel is None else "unlinked" if channel == UNLINKED else "ok"
             data = dict(row.data)
             if row.kind == Kind.TRE_SUMMARY:  # the engine keeps no history: tell it whether there is a week to sum up
-                data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", "tre_log")))
+                data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", TRE_FLOW)))
             due = Due(row.key, row.kind, row.due_at, data, reach=reach)
             handled = await self.loop.handle(participant, due, channel if channel and reach == "ok" else "none",
                                              schedule_id=row.id)
@@ -150,16 +150,11 @@ class ProgrammeScheduler:
         report.handled += 1
 
     async def _sessions_this_week(self, participant_id: int, flow_id: str) -> int:
-        rows = await self.storage.flow_scores(participant_id, flow_id)
-        sessions = sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
-        return len(in_week(sessions, self.clock.now()))
+        return len(in_week(await tre_sessions(self.storage, participant_id, flow_id), self.clock.now()))
 
     async def _participant(self, participant_id: int) -> Participant | None:
         profile = await self.storage.profile(participant_id)
         return profile.participant if profile is not None else None
-
-    async def _channel(self, participant: Participant) -> str | None:
-        return await self.channel_for(participant)
 
     def start(self, every_seconds: float = 30.0) -> None:
         """Tick every `every_seconds` in the running event loop (never two ticks at once; a late one is not

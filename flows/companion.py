@@ -51,6 +51,7 @@ from flows.timing import (
     wave_close_plan,
     wave_reminder_plan,
 )
+from flows.tre import TRE_FLOW, log_flow
 
 if TYPE_CHECKING:
     from flows.engine import _Turn
@@ -394,7 +395,7 @@ def on_keyword(turn: _Turn, keyword: ProgrammeKeyword, spoken: str) -> None:
         if run is not None and not run.paused:  # then back to the question they are on (with its buttons)
             turn.ask_again(run)
         return
-    flow_id = "tre_log"
+    flow_id = TRE_FLOW
     if keyword.word is ProgrammeWord.TIMES:
         flow_id = programme.exercises.plan_flow if programme and programme.exercises else "exercise_plan"
     _start_on_request(turn, flow_id, spoken)
@@ -405,8 +406,7 @@ def _answer_keyword(turn: _Turn, programme: Programme | None, keyword: Programme
         case ProgrammeWord.DONE:
             _mark_done(turn, programme, keyword.number)
         case ProgrammeWord.MINE:
-            flow_id = programme.tre_summary.flow if programme and programme.tre_summary else "tre_log"
-            turn.effects.append(ShowHistory(flow_id))
+            turn.effects.append(ShowHistory(log_flow(programme)))
         case ProgrammeWord.PAUSE_DAYS:
             days = keyword.number or 0
             if not 1 <= days <= MAX_PAUSE_DAYS:

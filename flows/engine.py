@@ -64,6 +64,7 @@ from flows.state import OFFER_LAPSES, Answer, Run, State
 
 MAX_TRANSITIONS = 200  # steps one input may move through before the flow is judged runaway
 MAX_OFFER_REPEATS = 2
+TRIGGER_TEXT_LIMIT = 1000  # characters of a risky message kept with its escalation
 LANGUAGES = ("da", "en")
 
 
@@ -182,7 +183,7 @@ class _Turn:
     def on_text(self, text: str) -> None:
         hit = self.flows.risk_terms.scan(text)
         if hit is not None:  # before anything else: the person is answered and a human is told
-            self.escalate(hit.level, "text", {"matched": hit.phrase, "text": text[:1000]})
+            self.escalate(hit.level, "text", text_trigger(hit, text))
         if self.close_stale_run():
             if hit is not None:
                 self.offer_check()
@@ -687,6 +688,11 @@ class _Turn:
             choices = [PromptChoice(str(v), Literal(str(v))) for v in range(int(step.minimum), int(step.maximum) + 1)]
             list_choices = False
         return Prompt(flow.id, flow.version, run.seq, step.id, tuple(choices), list_choices)
+
+
+def text_trigger(hit: TermMatch, text: str) -> dict[str, str | int | float]:
+    """What a word-list escalation records: the phrase that matched and the message (capped)."""
+    return {"matched": hit.phrase, "text": text[:TRIGGER_TEXT_LIMIT]}
 
 
 def safety_reply(level: str) -> Send:

@@ -9,8 +9,15 @@ from datetime import datetime, timedelta, tzinfo
 
 from flows import phrases
 from flows.effects import Phrase, Send
+from flows.programme import Programme
 
 SHOWN_SESSIONS = 5
+TRE_FLOW = "tre_log"  # the TRE log's flow id, unless the programme's TRE summary names another
+
+
+def log_flow(programme: Programme | None) -> str:
+    """The flow that logs TRE sessions: the one the programme's weekly summary sums up."""
+    return programme.tre_summary.flow if programme is not None and programme.tre_summary else TRE_FLOW
 
 
 @dataclass(frozen=True)

@@ -381,10 +381,6 @@ def _participant(conn: Connection, participant_id: int) -> Participant | None:
     return None if row is None else participant_from_row(row)
 
 
-def _unknown(participant_id: int) -> s.UnknownParticipantError:
-    return s.UnknownParticipantError(f"participant {participant_id} does not exist")
-
-
 def _owner(conn: Connection, channel: str, address: Sealed) -> int | None:
     owner = conn.execute(_OWNER, {"channel": channel, "address_hash": address.hash}).scalar()
     return None if owner is None else int(owner)
@@ -451,7 +447,7 @@ class SetAddress(ContactOp):
     def run(self, conn: Connection) -> Exception | None:
         participant = _participant(conn, self.participant_id)
         if participant is None:
-            return _unknown(self.participant_id)
+            return s.unknown_participant(self.participant_id)
         if _owner(conn, self.channel, self.address) not in (None, self.participant_id):
             return ValueError(ADDRESS_TAKEN)
         if _put_address(conn, self.participant_id, self.channel, self.address, self.status, self.at):
@@ -468,7 +464,7 @@ class AddLinkCode(ContactOp):
 
     def run(self, conn: Connection) -> Exception | None:
         if _participant(conn, self.participant_id) is None:
-            return _unknown(self.participant_id)
+            return s.unknown_participant(self.participant_id)
         if conn.execute(_LINK_CODE, {"digest": self.code_digest}).first() is not None:
             return ValueError("code_digest: this code exists already")
         conn.execute(insert(_lc), self.row())
@@ -526,7 +522,7 @@ class RecordConsent(ContactOp):
     def run(self, conn: Connection) -> Exception | None:
         participant = _participant(conn, self.participant_id)
         if participant is None:
-            return _unknown(self.participant_id)
+            return s.unknown_participant(self.participant_id)
         consent = {"consent_version": self.version, "consent_at": self.at, "consent_channel": self.channel}
         if conn.execute(_HAS_PROFILE, {"pid": self.participant_id}).first() is None:
             conn.execute(insert(_pr), {**empty_profile(self.sealed_empty_name), "participant_id": self.participant_id,

@@ -117,7 +117,7 @@ class MemoryStorage:
         rows = s.step_rows(step)
         pid = step.participant_id
         if pid not in self._participants:
-            raise s.UnknownParticipantError(f"participant {pid} does not exist")
+            raise s.unknown_participant(pid)
         current = self._conversations.get(pid, ("", 0))[1]
         key = None if step.inbound is None else (step.inbound.channel, step.inbound.channel_message_id)
         if key is not None and key in self._inbox:
@@ -404,7 +404,7 @@ class MemoryStorage:
     def _known(self, participant_id: int) -> Participant:
         participant = self._participants.get(participant_id)
         if participant is None:
-            raise s.UnknownParticipantError(f"participant {participant_id} does not exist")
+            raise s.unknown_participant(participant_id)
         return participant
 
     def _put_address(self, pid: int, channel: str, address: ct.Sealed, status: AddressStatus, at: datetime) -> bool:

@@ -30,13 +30,14 @@ from storage import schema as s
 from storage.contacts import ContactOp
 from storage.crypto import Keys
 from storage.interface import AuditRecord, Participant
+from storage.outcomes import MILESTONES
 
 ANONYMOUS_PREFIX = "anon-"  # the ref of a participant who holds an erased person's anonymised scores
 ERASED = "person.erased"
 ERASED_SUBJECT = "participant:erased"
 STAFF = ("coach:", "admin")  # actors whose entries about an erased person stay, anonymised
 # Programme marks kept with anonymised scores: which wave a run belongs to, and adherence. Never notes.
-KEPT_MARKS = frozenset({"wave_started", "wave_run", "wave_done", "wave_missed", "module_done"})
+KEPT_MARKS = frozenset(MILESTONES)  # an erase that keeps scores keeps exactly the milestones reports read
 JSON_COLUMNS = {
     "conversations": ("state",),
     "outbox": ("payload",),

@@ -68,6 +68,10 @@ class UnknownParticipantError(LookupError):
     """A step or message refers to a participant id that does not exist."""
 
 
+def unknown_participant(participant_id: int) -> UnknownParticipantError:
+    return UnknownParticipantError(f"participant {participant_id} does not exist")
+
+
 class UnknownEscalationError(LookupError):
     """A notification refers to an escalation id that does not exist."""
 

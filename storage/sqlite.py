@@ -674,7 +674,7 @@ class _AddSchedule(_ProgrammeOp):
             return 0
         missing = wanted - set(conn.scalars(_KNOWN_PARTICIPANTS, {"pids": list(wanted)}))
         if missing:
-            return s.UnknownParticipantError(f"participant {min(missing)} does not exist")
+            return s.unknown_participant(min(missing))
         return _plan_schedule(conn, self.rows)
 
 
@@ -781,13 +781,16 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
     has_row = set(revisions)
     seen = _seen_inbound(conn, batch)
     handled = _schedule_states(conn, batch)  # the rows the outcomes name, kept as the batch's steps change them
+    handled_of: dict[int, list[s.Row]] = {}  # the same rows by participant (not a scan of all per step)
+    for row in handled.values():
+        handled_of.setdefault(row["participant_id"], []).append(row)
     plan = _StepPlan()
     latest_answer: dict[tuple[int, int, str], s.Row] = {}
     for index, rows in enumerate(batch):
         step = rows.step
         pid = step.participant_id
         if pid not in known:
-            plan.outcomes.append(s.UnknownParticipantError(f"participant {pid} does not exist"))
+            plan.outcomes.append(s.unknown_participant(pid))
             continue
         current = revisions.get(pid, 0)
         key = None if step.inbound is None else (step.inbound.channel, step.inbound.channel_message_id)
@@ -837,7 +840,7 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
         if rows.escalations:
             plan.signals.append((index, pid, rows.escalations))
         if rows.changes_schedule:
-            _plan_schedule_changes(plan, rows, [r for r in handled.values() if r["participant_id"] == pid])
+            _plan_schedule_changes(plan, rows, handled_of.get(pid, []))
         plan.tasks.extend(rows.tasks)
         plan.marks.extend(rows.marks)
     return plan

@@ -8,10 +8,11 @@ a municipality's changed programme is reported as it runs. The instruments' scor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flows.programme import Kind, Programme
+from flows.tre import log_flow
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,6 @@ class ReportSpec:
         offset = (day - start).days
         return offset // 7 + 1 if offset >= 0 else 0
 
-    def end_of(self, start: date) -> date:
-        """The first day after the programme's weeks."""
-        return start + timedelta(days=7 * self.weeks)
-
 
 def spec_from_programme(programme: Programme) -> ReportSpec:
     waves = tuple(WaveSpec(w.id, w.day, w.flows) for w in sorted(programme.waves, key=lambda w: w.day))
@@ -91,6 +88,6 @@ def spec_from_programme(programme: Programme) -> ReportSpec:
         weeks=programme.weeks,
         modules=tuple((m.number, m.day) for m in programme.modules),
         checkin_flow=programme.checkin.flow if programme.checkin else None,
-        tre_flow=programme.tre_summary.flow if programme.tre_summary else "tre_log",
+        tre_flow=log_flow(programme),
         entry_cutoff=cutoff,
     )
