@@ -17,6 +17,7 @@ from bot.deployment import Deployment, load_deployment
 from bot.escalation import CoachChannel, EscalationService
 from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
+from bot.settings import settings
 from storage import open_storage
 from storage.interface import Storage
 
@@ -38,7 +39,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
                    coach_channels: Mapping[str, CoachChannel] | None = None) -> AsyncIterator[App]:
     clock = clock or clock_from_environment()
     deployment = load_deployment(deployment_path)  # broken safety configuration: refuse to start
-    storage = await open_storage(db_path)
+    storage = await open_storage(db_path, runner=settings().bot_storage_runner, key_environ=settings().key_environ())
     try:
         catalogs = Catalogs()
         registry = await FlowRegistry.load(storage, clock.now(), flows_dir or config.flows_dir() or DEFAULT_FLOWS_DIR)

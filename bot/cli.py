@@ -6,14 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot import config, person_cli, report_cli
 from bot.runtime import tune_gc
+from bot.settings import SettingsError, describe, settings
 from flows.model import Flow
 from flows.yamlsource import Problem
 
@@ -27,8 +28,17 @@ def _participant_ref(value: str) -> str:
     return value
 
 
+def _version() -> str:
+    try:
+        return version("stressbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Stress-programme bot for participants.")
+    parser = argparse.ArgumentParser(prog="stressbot", description="Stress-programme bot for participants "
+                                     "(also `python -m bot`). Settings come from the environment: `run --check`.")
+    parser.add_argument("--version", action="version", version=f"stressbot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal as a participant")
@@ -52,8 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot: every configured channel (Telegram, SMS) and its webhooks, "
                                           "or the console when none is configured")
-    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=settings().port, help="default: $PORT or 8080")
+    run.add_argument("--host", default=settings().host, help="default: $HOST or 127.0.0.1")
+    run.add_argument("--check", action="store_true",
+                     help="print the effective configuration (secrets hidden) and exit")
     config.add_db_argument(run)
 
     enroll = commands.add_parser("enroll", help="enrol participants (one, or many from a CSV file)")
@@ -110,6 +122,11 @@ READS_EXISTING = frozenset({"export", "report", "person", "tasks", "escalations"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings()  # read and checked once, before anything else: a bad value is one line, not a traceback
+    except SettingsError as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     tune_gc()
@@ -135,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_coach(args))
         if args.command == "enroll":
             return asyncio.run(_enroll(args))
+        if args.command == "run" and args.check:
+            print("\n".join(describe(settings())))
+            return 0
         if args.command == "run":
             from bot.server import run_server
 
@@ -179,7 +199,7 @@ def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
     long messages cost more and arrive split on a cheap phone."""
     from bot.gsm import segments, to_gsm
 
-    limit = int(os.environ.get("SMS_MAX_SEGMENTS", "3"))
+    limit = settings().sms_max_segments
     found = []
     for flow in flows:
         for step in flow.steps:
@@ -198,7 +218,7 @@ async def _changed_without_new_version(flows: Sequence[Flow], db: Path) -> list[
 
     if not db.is_file():
         return [Problem(str(db), 0, "no such database", "error")]
-    storage = await open_storage(str(db))
+    storage = await open_storage(str(db), runner=settings().bot_storage_runner, key_environ=settings().key_environ())
     problems = []
     try:
         for flow in flows:
@@ -304,7 +324,7 @@ async def _enroll(args: argparse.Namespace) -> int:
     else:
         rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach,
                                          args.cohort))]
-    bot_username = os.environ.get("TELEGRAM_BOT_USERNAME", "")
+    bot_username = settings().telegram_bot_username
     if not bot_username and (args.telegram or args.csv is not None):
         print("note: TELEGRAM_BOT_USERNAME (the bot's @name) is not set, so no Telegram invite links can be made",
               file=sys.stderr)

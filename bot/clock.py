@@ -39,7 +39,7 @@ class FakeClock:
 def clock_from_environment() -> Clock:
     """The system clock, unless `BOT_FIXED_NOW` (ISO 8601 with offset) pins "now" for a process: used by the
     process crash tests, like BOT_CRASH_AT, so that what is due does not depend on when the suite runs."""
-    import os
+    from bot.settings import settings
 
-    fixed = os.environ.get("BOT_FIXED_NOW")
-    return FakeClock(datetime.fromisoformat(fixed)) if fixed else SystemClock()
+    fixed = settings().bot_fixed_now
+    return FakeClock(fixed) if fixed is not None else SystemClock()

@@ -1,35 +1,32 @@
-"""Settings from the environment, with defaults that run on a fresh machine without any tokens."""
+"""Where the commands find their files, from the settings (bot/settings.py), with defaults that run on a fresh
+machine without any tokens."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-DEFAULT_DB = "./data/bot.db"
-DEFAULT_FIRST_FLOW = "pss10"
+from bot.settings import settings
 
 
 def default_db_path() -> str:
     """`BOT_DB` if set, else ./data/bot.db."""
-    return os.environ.get("BOT_DB") or DEFAULT_DB
+    return settings().bot_db
 
 
 def flows_dir() -> Path | None:
     """`BOT_FLOWS_DIR` if set: a folder of flow files to use instead of the shipped ones."""
-    value = os.environ.get("BOT_FLOWS_DIR")
-    return Path(value) if value else None
+    return settings().bot_flows_dir
 
 
 def first_flow() -> str:
     """The flow a new participant starts with when they first open the chat (the baseline measurement)."""
-    return os.environ.get("BOT_FIRST_FLOW") or DEFAULT_FIRST_FLOW
+    return settings().bot_first_flow
 
 
 def programme_file(flows_dir: Path) -> Path:
     """`BOT_PROGRAMME` if set, else programme.yaml beside the folder of flow definitions (flows/programme.yaml)."""
-    value = os.environ.get("BOT_PROGRAMME")
-    return Path(value) if value else flows_dir.resolve().parent / "programme.yaml"
+    return settings().bot_programme or flows_dir.resolve().parent / "programme.yaml"
 
 
 def operator() -> str:

@@ -6,7 +6,6 @@ reported at once; a bot with broken safety configuration refuses to start rather
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,8 +120,9 @@ def _in(texts: Mapping[str, str], lang: str) -> str:
 
 
 def deployment_path() -> Path:
-    value = os.environ.get("BOT_DEPLOYMENT")
-    return Path(value) if value else DEFAULT_PATH
+    from bot.settings import settings
+
+    return settings().bot_deployment or DEFAULT_PATH
 
 
 def load_deployment(path: Path | None = None) -> Deployment:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 
+from bot.settings import settings
+
 EXIT_CODE = 137  # what a shell reports for a process killed by SIGKILL
 
 
 def crash_point(name: str) -> None:
-    if os.environ.get("BOT_CRASH_AT") == name:
+    if settings().bot_crash_at == name:
         os._exit(EXIT_CODE)

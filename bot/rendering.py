@@ -10,39 +10,60 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, tzinfo
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date, format_time
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from bot.clock import COPENHAGEN
 from flows.effects import CrisisContacts, Literal, ParamValue, Part, Phrase, Send
+from locales import LOCALES_DIR
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 _FLOW_PLACEHOLDER = re.compile(r"\{((?:score|band)\.[a-z0-9_]+)\}")
 
 
 class MissingCatalogError(RuntimeError):
-    """A language has no compiled catalog: the bot would speak English msgids to a Danish participant."""
+    """A language has no catalog: the bot would speak English msgids to a Danish participant."""
+
+
+def compile_catalog(po: Path, lang: str) -> Translations:
+    """The `.po` file compiled in memory, as `pybabel compile` would (fuzzy and empty entries left out).
+
+    Compiling at start instead of committing `.mo` files means the catalog the bot speaks is always the one
+    translators edited, whatever babel release wrote it."""
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(fp=compiled, domain=DOMAIN)
 
 
 class Catalogs:
-    """The compiled gettext catalogs, one per language, loaded once at start."""
+    """The gettext catalogs, one per language, compiled once at start."""
 
     def __init__(self, languages: tuple[str, ...] = ("da", "en"), locales_dir: Path = LOCALES_DIR) -> None:
         self._translations: dict[str, NullTranslations] = {}
         for lang in languages:
-            mo = locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            if not mo.is_file():
-                raise MissingCatalogError(f"no compiled catalog for {lang!r} at {mo}")
-            self._translations[lang] = Translations.load(str(locales_dir), [lang], DOMAIN)
+            po = locales_dir / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+            if not po.is_file():
+                raise MissingCatalogError(f"no catalog for {lang!r} at {po}")
+            self._translations[lang] = compile_catalog(po, lang)
 
     @property
     def languages(self) -> tuple[str, ...]:
         return tuple(self._translations)
+
+    def has_translation(self, lang: str, msgid: str) -> bool:
+        """Whether the catalog holds `msgid` at all (in English the text is the msgid, so gettext cannot tell)."""
+        translations = self._translations.get(lang)
+        return isinstance(translations, Translations) and bool(translations._catalog.get(msgid))
 
     def gettext(self, lang: str, msgid: str) -> str:
         translations = self._translations.get(lang) or self._translations.get("da")

@@ -11,7 +11,6 @@ The run-expiry timers of questionnaires are fired by the same tick.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.clock import Clock
 from bot.conversation import ConversationLoop, tre_sessions
 from bot.faults import crash_point
+from bot.settings import settings
 from flows.inputs import Due, TimerFired
 from flows.programme import KIND_ORDER, Kind, Programme
 from flows.timing import initial_plan
@@ -33,7 +33,7 @@ LEASE = timedelta(minutes=5)  # a claimed row not finished within this (a crash)
 
 def lease_from_environment() -> timedelta:
     """`PROGRAMME_LEASE_SECONDS`: how long a claimed row is held (default 300)."""
-    return timedelta(seconds=float(os.environ.get("PROGRAMME_LEASE_SECONDS", LEASE.total_seconds())))
+    return timedelta(seconds=settings().programme_lease_seconds)
 BATCH = 500
 MAX_BATCHES = 1000  # a tick never runs away (a deferral is always to a later time, but be sure)
 PREFERRED_CHANNELS = ("telegram", "sms")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 
 import uvicorn
@@ -28,13 +27,10 @@ from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
 from bot.retention import run_daily
 from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
+from bot.settings import settings
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
-
-
-def sms_configured() -> bool:
-    return all(os.environ.get(k) for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"))
 
 
 def quiet_libraries() -> None:
@@ -44,15 +40,15 @@ def quiet_libraries() -> None:
 
 
 async def run_server(db_path: str, host: str, port: int) -> int:
-    telegram_token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
-    if not sms_configured() and not telegram_token:
+    config = settings()
+    if not config.sms_configured and not config.telegram_configured:
         print("No channel is configured (TWILIO_*, TELEGRAM_BOT_TOKEN); starting the console chat instead.",
               file=sys.stderr)
         from bot.cli import main
 
         return await asyncio.to_thread(main, ["chat", "--participant", "demo", "--db", db_path])
-    public = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
-    if sms_configured() and not public:
+    public = config.public_base_url
+    if config.sms_configured and not public:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
     quiet_libraries()
@@ -61,16 +57,16 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
         background: list[asyncio.Task[None]] = []
         sms, routes = None, {}
-        if sms_configured():
-            sender = TwilioSender(os.environ["TWILIO_ACCOUNT_SID"], os.environ["TWILIO_AUTH_TOKEN"],
-                                  os.environ["TWILIO_FROM"], os.environ.get("TWILIO_API_BASE_URL") or None)
+        if config.sms_configured:
+            sender = TwilioSender(config.twilio_account_sid, config.twilio_auth_token.get_secret_value(),
+                                  config.twilio_from, config.twilio_api_base_url or None)
             stack.push_async_callback(sender.close)
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
-                             float(os.environ.get("SMS_SEGMENTS_PER_SECOND", "10")))
+                             config.sms_segments_per_second)
             background.append(asyncio.create_task(sms.run(), name="sms"))
             coach_channels["sms"] = SmsCoachChannel(sender)  # coaches with "sms:+45..." in the configuration
-        if telegram_token:
-            secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None
+        if config.telegram_configured:
+            secret = config.telegram_webhook_secret.get_secret_value() or None
             webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
 
             async def unreachable(participant_id: int) -> None:
@@ -80,26 +76,27 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                 coach = app.deployment.coach_in_telegram_chat(chat_id)
                 return None if coach is None else await app.desk.handle(coach.id, text)
 
-            telegram = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock, telegram_token,
-                                       base_url=os.environ.get("TELEGRAM_API_BASE_URL") or None, webhook_url=webhook,
+            telegram = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock,
+                                       config.telegram_bot_token.get_secret_value(),
+                                       base_url=config.telegram_api_base_url or None, webhook_url=webhook,
                                        webhook_secret=secret if webhook else None, on_unreachable=unreachable,
                                        coach_desk=coach_desk)
             if webhook:
                 routes[WEBHOOK_PATH] = telegram.webhook
-        web = create_web_app(app.storage, sms, os.environ.get("TWILIO_AUTH_TOKEN", ""), public, routes)
+        web = create_web_app(app.storage, sms, config.twilio_auth_token.get_secret_value(), public, routes)
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
         await app.escalations.tick()
         background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
         scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
                                        lease=lease_from_environment())
-        scheduler.start(float(os.environ.get("PROGRAMME_TICK_SECONDS", "30")))  # reminders, waves, check-ins
+        scheduler.start(config.programme_tick_seconds)  # reminders, waves, check-ins
         background.append(asyncio.create_task(run_daily(  # erase what is past the retention period, once a day
             app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock), name="retention"))
         serving = asyncio.create_task(server.serve(), name="web")  # until SIGINT/SIGTERM
         try:
             while not server.started and not serving.done():
                 await asyncio.sleep(0.05)
-            if telegram_token:  # after the web server listens: Telegram may call the webhook at once
+            if config.telegram_configured:  # after the web server listens: Telegram may call the webhook at once
                 await telegram.start()
                 stack.push_async_callback(telegram.stop)
                 coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Literal, cast
+from collections.abc import Mapping
+from typing import Literal
 
 from storage.interface import (
     FINISHED_SCHEDULE,
@@ -53,18 +54,13 @@ from storage.schema import (
 from storage.sqlite import SqliteStorage
 
 
-def _runner_from_environment() -> Literal["hybrid", "async"] | None:
-    """`BOT_STORAGE_RUNNER=async` runs every statement through aiosqlite (see storage/sqlite.py for why
-    the default hot path is the hybrid runner); unset means the default."""
-    value = os.environ.get("BOT_STORAGE_RUNNER") or None
-    if value not in (None, "hybrid", "async"):
-        raise ValueError(f"BOT_STORAGE_RUNNER must be 'hybrid' or 'async', not {value!r}")
-    return cast(Literal["hybrid", "async"] | None, value)
+async def open_storage(db_path: str | os.PathLike[str], *, runner: Literal["hybrid", "async"] | None = None,
+                       key_environ: Mapping[str, str] | None = None) -> Storage:
+    """Open (creating if needed) the SQLite database at `db_path` and bring its schema up to date.
 
-
-async def open_storage(db_path: str | os.PathLike[str]) -> Storage:
-    """Open (creating if needed) the SQLite database at `db_path` and bring its schema up to date."""
-    storage = SqliteStorage(db_path, runner=_runner_from_environment())
+    `runner` picks how statements run (storage/sqlite.py says why the hybrid one is the default); `key_environ`
+    holds the key variables (storage/crypto.load_keys), which the bot takes from its settings."""
+    storage = SqliteStorage(db_path, runner=runner, key_environ=key_environ)
     try:
         await storage.migrate()
     except BaseException:

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -999,7 +999,8 @@ class SqliteStorage:
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.
     `runner` picks how batches run (see the module docstring); only ``"async"`` works for non-SQLite URLs.
-    `keys` seal contact details and names (default: `load_keys`, from the environment or the development key file).
+    `keys` seal contact details and names (default: `load_keys`, from `key_environ` or the process environment, or
+    the development key file).
     """
 
     def __init__(
@@ -1010,6 +1011,7 @@ class SqliteStorage:
         runner: Literal["hybrid", "async"] | None = None,
         echo: bool = False,
         keys: Keys | None = None,
+        key_environ: Mapping[str, str] | None = None,
     ) -> None:
         url = _engine_url(target)
         is_sqlite = url.get_backend_name() == "sqlite"
@@ -1019,7 +1021,7 @@ class SqliteStorage:
         self._path = Path(url.database) if is_sqlite and url.database else None
         # Contact details and names are sealed with these (storage/crypto.py); by default from the environment,
         # or on a development machine from the key file beside the database.
-        self._keys = keys or load_keys(self._path)
+        self._keys = keys or load_keys(self._path, key_environ)
         self._closed = False
         # hide_parameters: SQL errors and echo must never carry answers or messages (health data) into logs.
         self._engine = create_async_engine(url, echo=echo, hide_parameters=True)

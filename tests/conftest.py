@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,8 +10,17 @@ import pytest
 
 from bot.app import App, open_app
 from bot.clock import FakeClock
+from bot.settings import reload_settings
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Copenhagen
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test reads the environment as it set it (monkeypatch.setenv), not as an earlier test left it."""
+    reload_settings()
+    yield
+    reload_settings()
 
 
 @pytest.fixture

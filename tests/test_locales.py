@@ -1,4 +1,4 @@
-"""The gettext catalogs in locales/ are complete, correct, compiled and in step with the code.
+"""The gettext catalogs in locales/ are complete, correct and in step with the code.
 
 A failure here means a participant would get an English message id, a broken placeholder or an English
 keyword in a Danish sentence. The fix is almost always the commands in locales/README.md.
@@ -10,17 +10,15 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable
-from io import BytesIO
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.support import Translations
 
+from bot.rendering import Catalogs
 from flows import phrases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +65,6 @@ def po_path(lang: str) -> Path:
     return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def mo_path(lang: str) -> Path:
-    return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-
-
 def read_catalog(path: Path, lang: str | None = None) -> Catalog:
     with path.open("rb") as f:
         return read_po(f, locale=lang, domain=DOMAIN)
@@ -90,7 +84,7 @@ def strings(message: Message) -> list[str]:
 
 
 def readme_commands() -> dict[str, str]:
-    """The documented `pybabel extract|update|compile` command lines, by subcommand."""
+    """The documented `pybabel extract|update` command lines, by subcommand (no compile: the bot compiles)."""
     text = (LOCALES / "README.md").read_text(encoding="utf-8")
     commands: dict[str, str] = {}
     for line in text.splitlines():
@@ -103,12 +97,11 @@ def readme_commands() -> dict[str, str]:
 
 def how_to_fix() -> str:
     commands = readme_commands()
-    steps = [commands.get(c, f"pybabel {c} ...") for c in ("extract", "update", "compile")]
+    steps = [commands.get(c, f"pybabel {c} ...") for c in ("extract", "update")]
     return (
         "\nFrom the repository root, run (see locales/README.md):\n"
         f"  {steps[0]}\n  {steps[1]}\n"
-        "  ...then translate every empty or fuzzy entry in locales/da and locales/en, and:\n"
-        f"  {steps[2]}"
+        "  ...then translate every empty or fuzzy entry in locales/da and locales/en."
     )
 
 
@@ -135,13 +128,13 @@ def failures_message(title: str, failures: list[str]) -> str:
 def test_tooling_files_exist() -> None:
     for path in (LOCALES / "babel.cfg", POT, LOCALES / "README.md"):
         assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
-    assert set(readme_commands()) == {"extract", "update", "compile"}, "locales/README.md must give all three"
+    assert set(readme_commands()) == {"extract", "update"}, "locales/README.md must give both"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_catalogs_exist(lang: str) -> None:
     assert po_path(lang).is_file(), f"{po_path(lang).relative_to(ROOT)} is missing" + how_to_fix()
-    assert mo_path(lang).is_file(), f"{mo_path(lang).relative_to(ROOT)} is missing" + how_to_fix()
+    assert not (po_path(lang).with_suffix(".mo")).exists(), "no compiled .mo: the bot compiles the .po at start"
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -154,7 +147,7 @@ def test_catalog_headers(lang: str) -> None:
     assert dict(catalog.mime_headers)["Plural-Forms"] == "nplurals=2; plural=(n != 1);"
 
 
-# -- 2. every sentence translated, in the .po and in the .mo ----------------------------------------------
+# -- 2. every sentence translated, in the .po and in what the bot compiles from it ----------------------
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -185,15 +178,15 @@ def test_po_entries_all_translated_and_match_template(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_every_phrase_translated_in_mo(lang: str) -> None:
-    translations = Translations.load(str(LOCALES), [lang], DOMAIN)
-    assert isinstance(translations, Translations), f"no compiled catalog for {lang}" + how_to_fix()
+def test_every_phrase_translated_in_the_compiled_catalog(lang: str) -> None:
+    """What the bot speaks: fuzzy and empty entries are left out by the compile, so they show up here."""
+    compiled = Catalogs((lang,))
     if lang == "en":  # English text is the msgid itself, so gettext cannot tell found from missing
-        missing = [msgid for msgid in phrases.ALL if not translations._catalog.get(msgid)]
+        missing = [msgid for msgid in phrases.ALL if not compiled.has_translation(lang, msgid)]
     else:
-        missing = [msgid for msgid in phrases.ALL if translations.gettext(msgid) == msgid]
+        missing = [msgid for msgid in phrases.ALL if compiled.gettext(lang, msgid) == msgid]
     listing = [repr(m) for m in missing]
-    assert not missing, failures_message(f"not in locales/{lang} .mo", listing) + how_to_fix()
+    assert not missing, failures_message(f"not in the compiled locales/{lang} catalog", listing) + how_to_fix()
 
 
 # -- 3. placeholders ------------------------------------------------------------------------------------
@@ -217,26 +210,7 @@ def test_placeholders_match_msgid(lang: str) -> None:
     assert not failures, failures_message(f"locales/{lang} placeholders differ from the msgid", failures)
 
 
-# -- 4. compiled catalogs up to date --------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_mo_is_compiled_from_current_po(lang: str) -> None:
-    fresh = BytesIO()
-    write_mo(fresh, read_catalog(po_path(lang), lang), use_fuzzy=False)
-    fresh.seek(0)
-    expected = Translations(fp=fresh, domain=DOMAIN)._catalog
-    with mo_path(lang).open("rb") as f:
-        committed = Translations(fp=f, domain=DOMAIN)._catalog
-    stale = sorted(repr(k) for k in expected.keys() | committed.keys() if expected.get(k) != committed.get(k))
-    assert not stale, (
-        failures_message(f"locales/{lang} .mo is older than its .po; differing entries", stale)
-        + "\nRun: "
-        + readme_commands().get("compile", "pybabel compile -d locales -D messages")
-    )
-
-
-# -- 5. the template is in step with the code -----------------------------------------------------------
+# -- 4. the template is in step with the code -----------------------------------------------------------
 
 
 def test_template_matches_code() -> None:
@@ -255,7 +229,7 @@ def test_every_phrase_is_marked() -> None:
 
 
 def test_readme_commands_match_this_test() -> None:
-    """The documented commands extract, update and compile what these tests check."""
+    """The documented commands extract and update what these tests check."""
     commands = readme_commands()
     extract = commands["extract"].split()
     for flag in ("-F locales/babel.cfg", "-k N_", "-o locales/messages.pot"):
@@ -264,12 +238,10 @@ def test_readme_commands_match_this_test() -> None:
     assert extract[-1] == ".", "babel.cfg's patterns are relative to the repository root, the input path"
     for flag in ("-i locales/messages.pot", "-d locales", "-D messages"):
         assert flag in commands["update"], f"`pybabel update` in locales/README.md lacks {flag}"
-    for flag in ("-d locales", "-D messages"):
-        assert flag in commands["compile"], f"`pybabel compile` in locales/README.md lacks {flag}"
-    assert not {"-f", "--use-fuzzy"} & set(commands["compile"].split()), "fuzzy entries must not be compiled"
+    assert "compile" not in commands, "no `pybabel compile` step: the bot compiles the .po files when it starts"
 
 
-# -- 6. keywords and special sentences ------------------------------------------------------------------
+# -- 5. keywords and special sentences ------------------------------------------------------------------
 
 
 def keywords_in(text: str) -> Counter[str]:

@@ -286,7 +286,7 @@ class FakeTelegram:
         """The bot's messages in this chat, oldest first, as they look now."""
         return list(self._messages.get(chat_id, []))
 
-    async def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 5.0) -> list[BotMessage]:
+    async def wait_sent(self, chat_id: int, count: int = 1, timeout: float = 30.0) -> list[BotMessage]:
         """Wait until the bot has sent ``count`` messages to the chat (it answers updates asynchronously)."""
         deadline = time.monotonic() + timeout
         while len(self._messages.get(chat_id, [])) < count:
