@@ -14,7 +14,8 @@ from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
 from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
-from flows.risk import LEVELS, RiskRule, RiskTerms, read_risk_terms
+from flows.risk import LEVELS, RiskRule, RiskTerms
+from flows.risk_file import read_risk_terms
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
