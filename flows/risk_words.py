@@ -3,10 +3,10 @@
 People write "jeg vil bare doe", "selvmordstanker", "slevmord", "vaagner" and "don't" on a phone. The word
 list is written once, in ordinary spelling; this module makes each of its words match the ways it is typed:
 
-- **canonical spelling**: case and accents ignored, æ/ø/å written as ae/oe/aa or as bare a/o, and a doubled
-  letter the same as a single one ("vågne" = "vaagne" = "vagne"; "ikkke" = "ikke");
+- **canonical spelling**: case and accents ignored, æ/ø/å written as ae/oe/aa or as bare a/o, and a letter
+  typed three times or more the same as twice ("vågne" = "vaagne" = "vagne"; "ikkkke" = "ikke");
 - **word forms**: the Danish and English Snowball stemmers ("lever", "levede" and "leve"; "dying" and "die");
-- **one-letter typos** in words of six letters or more (a letter missing, added, changed or two swapped), and
+- **one-letter typos** in words of seven letters or more (a letter missing, added, changed or two swapped), and
   a letter missing or added in words of five ("inen" for "ingen", "vågene" for "vågne");
 - **pattern words**: `word*` any word starting with it ("selvmord*" in "selvmordstanker"), `*word*` any word
   containing it ("ungdomsselvmord"), `=word` that word and no other form ("=dør": not "døren"; typos are
@@ -26,21 +26,24 @@ import snowballstemmer
 from flows.textnorm import fold
 
 MAX_SCAN_CHARS = 20_000  # longer messages are scanned up to here (a phone cannot send more anyway)
-TYPO_MIN_LENGTH = 6  # shorter words differ by one letter from too many other words ("hange"/"lange")
-DROPPED_LETTER_MIN_LENGTH = 5  # from 5 letters a missing letter is still forgiven ("inen"); not "har" for "harm"
+TYPO_MIN_LENGTH = 7  # shorter words differ by one letter from too many real words ("sleeping"/"stepping")
+DROPPED_LETTER_MIN_LENGTH = 5  # from 5 letters a letter missing or added is forgiven ("inen"); not "har" for "harm"
 _APOSTROPHES = re.compile(r"[’'`´ʼ]")
 _WORD = re.compile(r"[^\W_]+")
 _WITHOUT = re.compile(r"\bw/o\b")
-_REPEATS = re.compile(r"(.)\1+")
+_REPEATS = re.compile(r"(.)\1\1+")
 _DANISH = snowballstemmer.stemmer("danish")
 _ENGLISH = snowballstemmer.stemmer("english")
 _CACHE_LIMIT = 50_000
 
 
 def canonical(word: str) -> str:
-    """The spelling-blind form: "Vågne" -> "vagne", "døøø" -> "do", "ikkke" -> "ike"."""
-    folded = fold(word).replace("ae", "a").replace("oe", "o")
-    return _REPEATS.sub(r"\1", folded)
+    """The spelling-blind form: "Vågne" -> "vagne", "ikkkke" -> "ikke".
+
+    æ/ø/å and their ASCII spellings ae/oe/aa become a/o/a; a letter typed three times or more counts twice
+    ("ikkkke"), and a doubled letter stays: "off" is not "of", "look" is not "lok"."""
+    folded = fold(word).replace("ae", "a").replace("oe", "o").replace("aa", "a")
+    return _REPEATS.sub(r"\1\1", folded)
 
 
 def words_of(text: str) -> list[str]:
@@ -147,19 +150,22 @@ class WordIndex:
 
     def _look_up(self, word: str) -> frozenset[int]:
         key = canonical(word)
-        found: set[int] = set(self._exact.get(key, ()))
+        found: set[int] = set(self._exact.get(key, ())) | self._by_form.get(key, set())
+        as_written = bool(found)  # a word of the list as written is not also a typo of another ("sleeping")
         for form in forms(word):
             found |= self._by_form.get(form, set())
+        found.update(number for number, pattern in self._loose if _loosely(key, pattern))
+        if as_written:
+            return frozenset(found)
         found |= self._by_dropped_letter.get(key, set())
         if len(key) == DROPPED_LETTER_MIN_LENGTH + 1:  # "vagene" for "vagne": one letter too many
             for variant in _deletions(key):
                 found |= self._by_added_letter.get(variant, set())
-        if len(key) >= TYPO_MIN_LENGTH - 1:  # "kilng" is one letter short of "kiling" (killing)
+        if len(key) >= TYPO_MIN_LENGTH - 1:  # "kilng" is one letter short of "killing"
             for variant in {key, *_deletions(key)}:
                 for number in self._by_typo.get(variant, ()):
                     if self._typo_of(key, number):
                         found.add(number)
-        found.update(number for number, pattern in self._loose if _loosely(key, pattern))
         return frozenset(found)
 
     def _typo_of(self, key: str, number: int) -> bool:
