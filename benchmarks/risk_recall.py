@@ -7,8 +7,10 @@ a message. A risk statement counts as found when any level fires (the person get
 coach is alerted); the level is reported too. Printed per split: recall per category and language, the
 false-alarm rate on the everyday sentences, how often the level is at least the labelled one, and every
 miss and false alarm. Targets (issue 11), on statements not tuned on: recall >= 0.98, false alarms <= 0.10.
-tune.csv is what the word list is tuned on; holdout.csv was scored once untouched and then tuned on too;
-fresh.csv, written later by a separate writer, is the untouched figure (benchmarks/risk_eval/README.md).
+tune.csv is what the word list was tuned on first; holdout.csv and fresh.csv were each scored once untouched
+and then tuned on too; final.csv, written last by a separate writer, is used for nothing but this figure
+(benchmarks/risk_eval/README.md). The model (flows/risk_model.json) is trained on tune, holdout and fresh,
+so only final.csv measures it; --rules-only gives the word list alone.
 The last line is one JSON object with the figures.
 """
 
@@ -37,13 +39,13 @@ def read_split(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def evaluate(terms: RiskTerms, rows: list[dict[str, str]], quiet: bool) -> dict[str, object]:
+def evaluate(terms: RiskTerms, rows: list[dict[str, str]], quiet: bool, rules_only: bool) -> dict[str, object]:
     found: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])  # (category, lang) -> [hits, total]
     misses, alarms, under = [], [], 0
     risky = quiet_rows = level_ok = 0
     started = time.perf_counter()
     for row in rows:
-        hit = terms.scan(row["text"])
+        hit = terms.scan_rules(row["text"]) if rules_only else terms.scan(row["text"])
         if row["category"] == "none":
             quiet_rows += 1
             if hit is not None:
@@ -90,17 +92,18 @@ def evaluate(terms: RiskTerms, rows: list[dict[str, str]], quiet: bool) -> dict[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["tune", "holdout", "fresh", "all"], default="all")
+    parser.add_argument("--split", choices=["tune", "holdout", "fresh", "final", "all"], default="all")
     parser.add_argument("--quiet", action="store_true", help="figures only, no list of misses and false alarms")
+    parser.add_argument("--rules-only", action="store_true", help="the word list without the model's second opinion")
     args = parser.parse_args()
     terms, problems = load_risk_terms(ROOT / "flows" / "risk_terms.yaml")
     if terms is None:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2
     figures = {}
-    for split in (["tune", "holdout", "fresh"] if args.split == "all" else [args.split]):
+    for split in (["tune", "holdout", "fresh", "final"] if args.split == "all" else [args.split]):
         print(f"== {split}")
-        figures[split] = evaluate(terms, read_split(split), args.quiet)
+        figures[split] = evaluate(terms, read_split(split), args.quiet, args.rules_only)
     print(json.dumps(figures))
     return 0
 

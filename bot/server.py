@@ -62,7 +62,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                                   config.twilio_from, config.twilio_api_base_url or None)
             stack.push_async_callback(sender.close)
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
-                             config.sms_segments_per_second)
+                             config.sms_segments_per_second, safety=app.safety)
             background.append(asyncio.create_task(sms.run(), name="sms"))
             coach_channels["sms"] = SmsCoachChannel(sender)  # coaches with "sms:+45..." in the configuration
         if config.telegram_configured:
@@ -80,13 +80,14 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                                        config.telegram_bot_token.get_secret_value(),
                                        base_url=config.telegram_api_base_url or None, webhook_url=webhook,
                                        webhook_secret=secret if webhook else None, on_unreachable=unreachable,
-                                       coach_desk=coach_desk)
+                                       coach_desk=coach_desk, safety=app.safety)
             if webhook:
                 routes[WEBHOOK_PATH] = telegram.webhook
         web = create_web_app(app.storage, sms, config.twilio_auth_token.get_secret_value(), public, routes)
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
         await app.escalations.tick()
         background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
+        background.append(asyncio.create_task(app.safety.run(), name="spool"))  # risk messages kept while the db failed
         scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
                                        lease=lease_from_environment())
         scheduler.start(config.programme_tick_seconds)  # reminders, waves, check-ins

@@ -18,6 +18,7 @@ from itertools import pairwise, product
 from math import prod
 
 from flows.conditions import Condition
+from flows.risk_model import RiskModel
 from flows.risk_words import Pattern, WordIndex, words_of
 
 LEVELS = ("low", "moderate", "high")  # ordered: later is more urgent
@@ -91,6 +92,7 @@ class RiskTerms:
     rules: tuple[Rule, ...] = ()
     concepts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exceptions: tuple[Exception_, ...] = ()
+    model: RiskModel | None = field(default=None, compare=False)  # the second opinion (flows/risk_model.py)
     _index: WordIndex = field(init=False, compare=False, repr=False)
     _term_of_pattern: tuple[str, ...] = field(init=False, compare=False, repr=False)
     _ordered: tuple[tuple[Rule, frozenset[str]], ...] = field(init=False, compare=False, repr=False)
@@ -134,7 +136,16 @@ class RiskTerms:
         return frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
 
     def scan(self, text: str) -> TermMatch | None:
-        """The most urgent rule that matches `text`, if any."""
+        """The most urgent rule that matches `text`, if any; else the model's low signal, if it fires."""
+        hit = self.scan_rules(text)
+        if hit is None and self.model is not None:
+            probability = self.model.fires(text)
+            if probability is not None:
+                return TermMatch(f"model {probability:.2f}", "low")
+        return hit
+
+    def scan_rules(self, text: str) -> TermMatch | None:
+        """The most urgent rule that matches `text`, if any (the word list alone)."""
         words = words_of(text)
         if not words:
             return None

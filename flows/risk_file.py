@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flows.risk import DEFAULT_WINDOW, LEVELS, Exception_, RiskTerms, Rule, is_concept
+from flows.risk_model import RiskModel
 from flows.risk_words import Pattern
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
@@ -31,7 +32,7 @@ class _Report:
         self.problems.append(Problem(self.path, line, message, "warning"))
 
 
-def read_risk_terms(text: str, path: str) -> tuple[RiskTerms | None, list[Problem]]:
+def read_risk_terms(text: str, path: str, model: RiskModel | None = None) -> tuple[RiskTerms | None, list[Problem]]:
     data, problems = read_yaml(text, path)
     report = _Report(path)
     report.problems += problems
@@ -56,7 +57,7 @@ def read_risk_terms(text: str, path: str) -> tuple[RiskTerms | None, list[Proble
             report.warning(data["concepts"].line_of(name), f"the concept {name} is not used by any rule")
     if any(p.severity == "error" for p in report.problems):
         return None, report.problems
-    terms = RiskTerms(tuple(rules), concepts, tuple(exceptions))
+    terms = RiskTerms(tuple(rules), concepts, tuple(exceptions), model)
     _check_against_exceptions(terms, concepts, report)
     seen: dict[tuple[str, ...], Rule] = {}
     for rule in rules:
