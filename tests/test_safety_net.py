@@ -57,14 +57,15 @@ async def test_a_risk_sms_from_an_unknown_number_reaches_the_duty_coach_with_the
     response = await sms.text("jeg vil ikke leve mere", sender=STRANGE_NUMBER)
     assert response.status_code == 200
     stranger = await sms.app.storage.participant_by_address("sms", STRANGE_NUMBER)
-    assert stranger is not None and stranger.coach_id is None  # no own coach: the duty roster is alerted
+    assert stranger is not None
     [escalation] = await sms.app.storage.escalations()
     assert escalation.participant_id == stranger.id
     replies = await sms.replies()
     assert replies and "Livslinien: 70 201 201." in replies[0]  # the crisis contacts, to that number
     assert sms.fake.sent[0]["to"] == STRANGE_NUMBER
     profile = await sms.app.storage.profile(stranger.id)
-    assert profile is not None and profile.cohort == UNKNOWN_SENDERS  # kept out of the outcome report
+    assert profile is not None and profile.coach_id is None  # no own coach: the duty roster is alerted
+    assert profile.cohort == UNKNOWN_SENDERS  # kept out of the cohorts of the outcome report
     again = await sms.text("hallo? er der nogen", sender=STRANGE_NUMBER)  # later words reach the same record
     assert again.status_code == 200 and "Dette nummer kender dig ikke" not in again.text
 
