@@ -20,7 +20,7 @@ import sys
 import uvicorn
 
 from bot.app import open_app
-from bot.channels.coach_console import ConsoleCoachChannel
+from bot.channels.coach_console import ServiceLogCoachChannel
 from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
 from bot.escalation import CoachChannel
@@ -52,7 +52,12 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
     quiet_libraries()
-    coach_channels: dict[str, CoachChannel] = {"console": ConsoleCoachChannel(sys.stderr)}
+    if not config.keys_from_environment:
+        print("BOT_DATA_KEY and BOT_LOOKUP_KEY must be set when SMS or Telegram is configured: the development "
+              "key file is for the console only (docs/data-protection.md)", file=sys.stderr)
+        return 2
+    # the service log is no place for a risk message, and no way to reach a coach (bot/channels/coach_console.py)
+    coach_channels: dict[str, CoachChannel] = {"console": ServiceLogCoachChannel()}
     async with contextlib.AsyncExitStack() as stack:
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
         background: list[asyncio.Task[None]] = []
