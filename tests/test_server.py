@@ -89,7 +89,8 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
         assert "12345678" not in err  # no phone number in the logs
         assert "piller" not in err and "leve" not in err and "p-" not in err  # no message, no participant
         assert "could not be delivered" in err  # the console is not counted as reaching the coach
-        storage = SqliteStorage(tmp_path / "bot.db", keys=Keys.from_values(KEYS["BOT_DATA_KEY"], KEYS["BOT_LOOKUP_KEY"]))
+        keys = Keys.from_values(KEYS["BOT_DATA_KEY"], KEYS["BOT_LOOKUP_KEY"])
+        storage = SqliteStorage(tmp_path / "bot.db", keys=keys)
         try:
             [escalation] = await storage.escalations()
             tried = await storage.notifications(escalation.id)
