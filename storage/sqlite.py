@@ -67,6 +67,7 @@ from storage import escalations as esc
 from storage import person
 from storage import schema as s
 from storage.crypto import Keys, load_keys
+from storage.files import private_database, private_directory
 from storage.interface import (
     AddressStatus,
     AuditRecord,
@@ -149,13 +150,13 @@ def _engine_url(target: str | os.PathLike[str]) -> URL:
         if url.get_backend_name() == "sqlite":
             if url.database in (None, "", ":memory:"):
                 raise ValueError("in-memory SQLite is not supported; use MemoryStorage")
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            private_directory(Path(url.database).expanduser().resolve().parent)
             url = url.set(drivername="sqlite+aiosqlite")
         return url
     if raw in ("", ":memory:"):
         raise ValueError("in-memory SQLite is not supported; use MemoryStorage")
     path = Path(raw).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     return URL.create("sqlite+aiosqlite", database=str(path))
 
 
@@ -1019,6 +1020,8 @@ class SqliteStorage:
         if runner == "hybrid" and not is_sqlite:
             raise ValueError("runner='hybrid' is only for SQLite")
         self._path = Path(url.database) if is_sqlite and url.database else None
+        if self._path is not None:
+            private_database(self._path)  # 0600 before SQLite makes it -rw-r--r-- (storage/files.py)
         # Contact details and names are sealed with these (storage/crypto.py); by default from the environment,
         # or on a development machine from the key file beside the database.
         self._keys = keys or load_keys(self._path, key_environ)
