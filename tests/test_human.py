@@ -162,6 +162,19 @@ async def test_an_unread_message_becomes_a_coach_task_and_reading_it_does_the_ta
     assert await app.storage.coach_tasks() == []  # read: the task is done with it
 
 
+async def test_if_the_engine_fails_the_words_still_reach_the_coach(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.conversation
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(bot.conversation, "advance", broken)
+    chat = await enrolled(app)
+    assert "Undskyld, der gik noget galt hos os." in await chat.say(CALL_ME)
+    [message] = await app.storage.coach_messages()
+    assert message.body == CALL_ME
+
+
 # --- tone: the crisis block once, and asking before a questionnaire goes on ---
 
 
