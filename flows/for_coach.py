@@ -14,7 +14,7 @@ human"), prefers a message a coach did not need to read over one that nobody rea
   words, allowing one typo in a longer word ("ret oftte", "ved ikke", "det ved jeg ikke"). Two words that are not
   ("rigtig skidt", "hjælp mig", "ring til mig") and every longer sentence go to the coach.
 - Answers to a flow's own free-text questions (the check-in's words, the TRE log's notes) are answers, stored and shown
-  with that flow's results: never "not understood", so never here.
+  with that flow's results; only a text too long to be the answer comes here, and goes to the coach.
 
 Pure, like the engine: folded words in, a yes or no out.
 """
@@ -65,7 +65,9 @@ def must_read(text: str, question: Step | None) -> bool:
         return False
     if question is None:
         return not all(word in COURTESY for word in found)
-    if question.type is StepType.TEXT or len(found) == 1:
+    if question.type is StepType.TEXT:  # it refuses only a text too long to be its answer: a human reads that
+        return True
+    if len(found) == 1:
         return False
     tried = len(found) <= MAX_TRY_WORDS and (names_an_answer(question, text) or all_answer_words(question, found))
     return not tried

@@ -58,6 +58,12 @@ def test_in_a_yes_no_or_scale_question(step: Step, text: str, coach: bool) -> No
     assert must_read(text, step) is coach
 
 
+def test_a_free_text_question_refuses_only_what_is_too_long_and_that_goes_to_the_coach() -> None:
+    words = LIB.get("checkin", 1).step("words")  # type: ignore[union-attr]
+    assert words is not None
+    assert must_read("En lang uge. " * 60, words) and not must_read("", words)
+
+
 @pytest.mark.parametrize(("text", "coach"), [
     ("hej", False), ("tak", False), ("ok", False), ("godnat", False), ("hej igen", False),
     ("thanks, good night", False), ("7", False), ("👍", False),
