@@ -37,6 +37,9 @@ COURTESY = frozenset({
     "thanks", "thank", "thx", "you", "ok", "okay", "okey", "oki", "fint", "fine", "super", "godt", "great", "nice",
     "dejligt", "perfekt", "cool", "igen", "again", "bye", "farvel", "vi", "ses", "see", "ja", "jo", "nej", "yes", "no",
     "yep", "nope", "haha", "hehe", "lol", "hmm", "mm", "oeh", "ah", "aha", "nå", "naa",
+    # "jeg er tilbage", "jeg har det fint", "I'm back", "it's fine": any other word ("ikke", "skidt") goes to the coach
+    "jeg", "er", "har", "det", "tilbage", "klar", "her", "alt", "i", "am", "m", "s", "it", "is", "have", "back", "here",
+    "ready", "all", "right",
 })
 HEDGES = frozenset({
     "jeg", "tror", "nok", "vel", "vist", "maaske", "maske", "maybe", "perhaps", "probably", "i", "think", "guess",

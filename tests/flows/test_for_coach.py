@@ -66,7 +66,8 @@ def test_a_free_text_question_refuses_only_what_is_too_long_and_that_goes_to_the
 
 @pytest.mark.parametrize(("text", "coach"), [
     ("hej", False), ("tak", False), ("ok", False), ("godnat", False), ("hej igen", False),
-    ("thanks, good night", False), ("7", False), ("👍", False),
+    ("thanks, good night", False), ("7", False), ("👍", False), ("Hej, jeg er tilbage", False),
+    ("jeg har det fint", False), ("I'm back", False), ("jeg har det ikke godt", True), ("I am not fine", True),
     ("hvornår er næste møde?", True), ("jeg kan ikke sove", True), ("skidt", True), ("I cannot sleep", True),
 ])
 def test_outside_a_question_almost_any_words(text: str, coach: bool) -> None:
