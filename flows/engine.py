@@ -239,7 +239,7 @@ class _Turn:
             elif hit is not None:
                 self.offer_check()
                 return
-            elif for_coach.must_read(text, None):  # on pause is outside the question: words are for the coach
+            elif for_coach.must_read_on_pause(text, step):  # words, but not a try at the question they left
                 human.tell_coach(self)
                 human.offer_to_go_on(self, run)
                 return

@@ -6,8 +6,9 @@ human"), prefers a message a coach did not need to read over one that nobody rea
 
 - **No words, nothing to read**: digits, punctuation and emoji alone ("7", "2,5", "😀", "...") are a slip or a try at
   an answer, answered by the bot.
-- **Outside a question** (no questionnaire, one on pause, the terms or the safety offer being asked): any words go to
-  the coach, unless they are only a greeting, thanks or the like ("hej", "tak", "ok", "godnat").
+- **Outside a question** (no questionnaire, the terms or the safety offer being asked): any words go to the coach,
+  unless they are only a greeting, thanks or the like ("hej", "tak", "ok", "godnat"). On pause the same, and a try at
+  the question the person left ("ret oftte") takes them back to it instead.
 - **In a question** (choice, scale, number, yes/no): a try at answering stays with the bot; anything else goes to the
   coach. A try is one word ("fem", "skidt", "hmm"), or up to five words that name an answer (a valid number, a
   choice's label: "2 tror jeg", "næsten aldrig vel") or are made only of the question's own words, hedges and number
@@ -74,6 +75,13 @@ def must_read(text: str, question: Step | None) -> bool:
         return False
     tried = len(found) <= MAX_TRY_WORDS and (names_an_answer(question, text) or all_answer_words(question, found))
     return not tried
+
+
+def must_read_on_pause(text: str, question: Step | None) -> bool:
+    """On pause: words for the coach, unless they are a greeting ("hej igen") or a try at the question the person
+    left ("ret oftte"), which take them back to it."""
+    asked = question if question is not None and question.is_question else None
+    return must_read(text, None) and (asked is None or must_read(text, asked))
 
 
 def names_an_answer(question: Step, text: str) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from flows.effects import Heard
 from flows.engine import advance
-from flows.for_coach import must_read
+from flows.for_coach import must_read, must_read_on_pause
 from flows.inputs import StartFlow, Text
 from flows.loader import load_risk_terms
 from flows.model import Step
@@ -72,6 +72,14 @@ def test_a_free_text_question_refuses_only_what_is_too_long_and_that_goes_to_the
 ])
 def test_outside_a_question_almost_any_words(text: str, coach: bool) -> None:
     assert must_read(text, None) is coach
+
+
+@pytest.mark.parametrize(("text", "coach"), [
+    ("hej igen", False), ("ret oftte", False), ("skidt", False), ("7", False),
+    ("jeg har det rigtig skidt", True), ("hvornår ses vi?", True),
+])
+def test_on_pause_words_reach_the_coach_but_a_try_at_the_question_left_does_not(text: str, coach: bool) -> None:
+    assert must_read_on_pause(text, PSS_Q1) is coach
 
 
 def heard(state: State, text: str) -> tuple[State, list[Heard]]:
