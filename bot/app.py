@@ -53,6 +53,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
         escalations = EscalationService(storage, deployment, channels, catalogs, clock)
         loop.escalation_listeners.append(escalations.notify_new)
         desk = CoachDesk(storage, deployment, loop, catalogs, clock)
+        escalations.after_tick.append(desk.messages.tick)  # unread messages for a coach become tasks
         safety = SafetyNet(storage, loop, deployment, clock, Spool.beside(Path(db_path), keys))
         yield App(storage, registry, loop, clock, deployment, escalations, desk, safety)
     finally:

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Deployment
 from bot.escalation import describe_trigger, level_name
+from bot.messages import CoachInbox
 from bot.overview import CoachOverview
 from bot.rendering import Catalogs, format_moment, format_number
 from flows import phrases
@@ -40,6 +41,7 @@ _OVERVIEW = {
     "note": "note", "notat": "note",
     "opgaver": "tasks", "tasks": "tasks",
     "udfoert": "done", "udfort": "done", "completed": "done", "done": "done",
+    "beskeder": "messages", "messages": "messages", "indbakke": "messages", "inbox": "messages",
 }
 
 
@@ -53,6 +55,7 @@ class CoachDesk:
         self.clock = clock
         self.lang = lang
         self.overview = CoachOverview(storage, deployment, catalogs, clock, loop.registry.library.programme, lang)
+        self.messages = CoachInbox(storage, deployment, catalogs, clock, lang)
 
     def t(self, msgid: str, **params: object) -> str:
         return self.catalogs.gettext(self.lang, msgid).format(**params)
@@ -73,7 +76,8 @@ class CoachDesk:
         if command == "list":
             return await self.list(coach_id)
         if command is None or number is None:
-            return self.t(phrases.COACH_HELP) + "\n" + self.t(phrases.COACH_HELP_OVERVIEW)
+            return "\n".join(self.t(p) for p in (phrases.COACH_HELP, phrases.COACH_HELP_OVERVIEW,
+                                                 phrases.COACH_HELP_MESSAGES))
         escalation = await self.storage.escalation(number)
         if escalation is None or not await self.may_see(coach_id, escalation):
             if escalation is not None:
@@ -89,6 +93,8 @@ class CoachDesk:
 
     async def _overview(self, coach_id: str, view: str, words: list[str], number: int | None) -> str:
         """The coaches' overview (bot/overview.py): participants, one participant, notes, tasks."""
+        if view == "messages":
+            return await self.messages.show(coach_id)
         if view == "participants":
             return await self.overview.participants(coach_id)
         if view == "tasks":

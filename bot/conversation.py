@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -19,8 +20,10 @@ from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
+from bot.office_hours import coach_hours_line
 from bot.rendering import Catalogs, render_send
-from flows import phrases, timing, tre
+from flows import for_coach, human, phrases, timing, tre
+from flows.crisis_reply import safety_reply
 from flows.effects import (
     CancelPlans,
     CancelTimer,
@@ -31,6 +34,7 @@ from flows.effects import (
     Effect,
     Escalate,
     Handling,
+    Heard,
     LanguageChanged,
     Milestone,
     Phrase,
@@ -43,8 +47,8 @@ from flows.effects import (
     Send,
     ShowHistory,
 )
-from flows.engine import Outcome, advance, safety_reply, text_trigger
-from flows.inputs import Due, Input, Text
+from flows.engine import Outcome, advance, text_trigger
+from flows.inputs import Command, Due, Input, Text
 from flows.state import State
 from storage.interface import (
     AnswerRecord,
@@ -52,6 +56,7 @@ from storage.interface import (
     CoachTaskRecord,
     CommitStatus,
     EscalationRecord,
+    HeardRecord,
     InboundRecord,
     MarkRecord,
     OutboundRecord,
@@ -67,11 +72,12 @@ from storage.interface import (
 )
 
 log = logging.getLogger(__name__)
+SAFETY_POINTER = Phrase(phrases.SAFETY_POINTER)
 E = TypeVar("E", bound=Effect)
 MAX_CONFLICT_RETRIES = 5
 # When a coach task is due: sooner when the person may be getting worse (not an escalation: no deadline watch)
 TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
-            "tre_checkin": timedelta(days=1)}
+            "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1)}
 DEFAULT_TASK_DUE = timedelta(days=7)
 
 
@@ -186,9 +192,13 @@ class ConversationLoop:
         if consent_required and terms is not None and terms.version not in (state.consent_given,
                                                                             state.consent_needed):
             state = replace(state, consent_needed=terms.version)  # committed with this step
+        if inbound is None and isinstance(inp, Text | Command):  # every message is kept, also without a provider id
+            inbound = InboundRecord(channel, f"local:{uuid.uuid4().hex}", now)
         outcome = await self._advance(state, inp, now)
         outcome = await self._show_history(participant, outcome, now)
         step = self._record(participant, revision, outcome, channel, inbound, now)
+        if inbound is not None:
+            step = replace(step, heard=heard(inp, outcome.effects))
         if schedule_id is not None:
             step = replace(step, schedule_outcome=_schedule_outcome(schedule_id, outcome))
         if always_deliver:
@@ -234,6 +244,8 @@ class ConversationLoop:
             hit = library.risk_terms.scan(text)
             if hit is not None:  # the safety path does not depend on the engine working
                 effects += [Escalate(hit.level, "text", text_trigger(hit, text)), safety_reply(hit.level)]
+            else:  # nobody understood it, so a human reads it
+                effects.append(Heard("engine_failed", for_coach=for_coach.must_read(text, None)))
             effects.append(Send((Phrase(phrases.SOMETHING_WENT_WRONG),)))
             return Outcome(state, tuple(effects))
 
@@ -268,6 +280,9 @@ class ConversationLoop:
         def contacts(level: str, lang: str) -> list[str]:
             return self.deployment.contact_lines(level, lang, now)
 
+        def hours(lang: str) -> str:
+            return coach_hours_line(self.deployment, self.catalogs, lang, now)
+
         return StepRecord(
             participant_id=participant.id,
             expected_revision=revision,
@@ -278,7 +293,8 @@ class ConversationLoop:
                      for e in _of(outcome.effects, RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
-            outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts)), now)
+            outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
+                                   now)
                     for e in _of(outcome.effects, Send)],
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
@@ -324,10 +340,23 @@ async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> l
 
 
 def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:
-    """Crisis contacts reach the person even on an address that has opted out of routine messages."""
-    if any(isinstance(part, CrisisContacts) for part in send.parts):
+    """Crisis contacts, and the line pointing back to them, reach the person even on an address that has opted out
+    of routine messages."""
+    if any(isinstance(part, CrisisContacts) or part == SAFETY_POINTER for part in send.parts):
         payload["even_if_opted_out"] = True
     return payload
+
+
+def heard(inp: Input, effects: Iterable[Effect]) -> HeardRecord:
+    """What the inbound message said and what became of it, from the engine's `Heard` effects (several joined); an
+    input without text (a /start, SMS START) is named by its kind."""
+    said = _of(effects, Heard)
+    body = inp.text if isinstance(inp, Text | Command) else None
+    outcome = "+".join(dict.fromkeys(h.outcome for h in said)) or type(inp).__name__.lower()
+    detail: dict[str, Any] = {}
+    for h in said:
+        detail.update(h.detail)
+    return HeardRecord(body, outcome[:100], detail, any(h.for_coach for h in said))
 
 
 def _of(effects: Iterable[Effect], kind: type[E]) -> list[E]:

@@ -72,6 +72,8 @@ class Deployment:
     out_of_hours_notice: Mapping[str, str]
     consent: ConsentTerms | None = None
     data_protection: DataProtection = field(default_factory=DataProtection)  # retention, anonymised scores
+    # A message for a coach nobody has read by then becomes a coach task (`messages.unread_task_after`).
+    unread_task_after: Deadline = field(default_factory=lambda: Deadline(after=timedelta(hours=4)))
 
     def contact_lines(self, level: str, lang: str, now: datetime | None = None) -> list[str]:
         """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first.
@@ -89,7 +91,13 @@ class Deployment:
         return local.weekday() in self.office_days and self.office_start <= local.time() < self.office_end
 
     def deadline(self, level: str, now: datetime) -> datetime:
-        rule = self.deadlines[level]
+        return self._due(self.deadlines[level], now)
+
+    def unread_task_at(self, received_at: datetime) -> datetime:
+        """When a message for a coach that nobody has read becomes a coach task."""
+        return self._due(self.unread_task_after, received_at)
+
+    def _due(self, rule: Deadline, now: datetime) -> datetime:
         if rule.after is not None:
             return now + rule.after
         assert rule.next_working_day_at is not None
@@ -113,6 +121,18 @@ class Deployment:
     def coach_in_telegram_chat(self, chat_id: int | str) -> Coach | None:
         """The coach whose configured Telegram chat this is: their messages go to the coach desk."""
         return next((c for c in self.coaches.values() if c.telegram_chat() == str(chat_id)), None)
+
+
+def _deadline(value: Any) -> Deadline | None:
+    """"15m", "2h" or "next_working_day 12:00" as a `Deadline`; None when it is none of these."""
+    after = _AFTER.match(value) if isinstance(value, str) else None
+    next_day = _NEXT_DAY.match(value) if isinstance(value, str) else None
+    if after is not None and int(after[1]) > 0:
+        unit = "minutes" if after[2] == "m" else "hours"
+        return Deadline(after=timedelta(**{unit: int(after[1])}))
+    if next_day is not None and int(next_day[1]) < 24 and int(next_day[2]) < 60:
+        return Deadline(next_working_day_at=time(int(next_day[1]), int(next_day[2])))
+    return None
 
 
 def _in(texts: Mapping[str, str], lang: str) -> str:
@@ -153,7 +173,7 @@ class _Reader:
     def deployment(self, top: LineMap) -> Deployment | None:
         for key in top:
             if key not in ("crisis_contacts", "out_of_hours_notice", "consent", "escalation", "coaches", "roster",
-                           "data_protection"):
+                           "data_protection", "messages"):
                 self.error(top.line_of(key), f"unknown key {key!r}")
         protection = read_data_protection(top.get("data_protection"), top.line_of("data_protection"), self.error)
         contacts = self.contacts(top.get("crisis_contacts"), top.line_of("crisis_contacts"))
@@ -171,8 +191,24 @@ class _Reader:
         if self.errors:
             return None
         assert isinstance(notice, LineMap)
+        unread = self.unread_task_after(top)
+        if self.errors:
+            return None
         return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster,
-                          {str(k): str(v) for k, v in notice.items()}, self.consent(top), protection)
+                          {str(k): str(v) for k, v in notice.items()}, self.consent(top), protection, unread)
+
+    def unread_task_after(self, top: LineMap) -> Deadline:
+        """`messages.unread_task_after`: like a deadline (4h, 30m, next_working_day 12:00); 4h when not given."""
+        raw = top.get("messages")
+        if raw is None:
+            return Deadline(after=timedelta(hours=4))
+        value = raw.get("unread_task_after") if isinstance(raw, LineMap) else None
+        rule = _deadline(value)
+        if rule is None:
+            self.error(top.line_of("messages"), "messages needs unread_task_after like 4h, 30m or "
+                                                f"'next_working_day 12:00', not {value!r}")
+            return Deadline(after=timedelta(hours=4))
+        return rule
 
     def consent(self, top: LineMap) -> ConsentTerms | None:
         raw = top.get("consent")
@@ -212,13 +248,9 @@ class _Reader:
             return result
         for level in LEVELS:
             value = raw.get(level)
-            after = _AFTER.match(value) if isinstance(value, str) else None
-            next_day = _NEXT_DAY.match(value) if isinstance(value, str) else None
-            if after is not None and int(after[1]) > 0:
-                unit = "minutes" if after[2] == "m" else "hours"
-                result[level] = Deadline(after=timedelta(**{unit: int(after[1])}))
-            elif next_day is not None and int(next_day[1]) < 24 and int(next_day[2]) < 60:
-                result[level] = Deadline(next_working_day_at=time(int(next_day[1]), int(next_day[2])))
+            rule = _deadline(value)
+            if rule is not None:
+                result[level] = rule
             else:
                 self.error(raw.line_of(level) if level in raw else raw.line,
                            f"deadline for {level} must look like 15m, 2h or 'next_working_day 12:00', not {value!r}")

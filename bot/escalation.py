@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Protocol
 
@@ -72,6 +72,7 @@ class EscalationService:
         self.catalogs = catalogs
         self.clock = clock
         self._in_flight: set[int] = set()  # escalations being announced right now (the watcher leaves them)
+        self.after_tick: list[Callable[[], Awaitable[None]]] = []  # other watchers' work (unread messages' tasks)
 
     async def notify_new(self, escalation_ids: tuple[int, ...]) -> None:
         """Called right after a step that raised a risk signal has been committed."""
@@ -171,6 +172,11 @@ class EscalationService:
         for escalation in await self.storage.escalations(only_open=True):
             if escalation.status is EscalationStatus.OPEN and escalation.id not in self._in_flight:
                 await self._retry_unreached(escalation)
+        for job in self.after_tick:
+            try:
+                await job()
+            except Exception:
+                log.exception("a job of the escalation watcher failed; trying again next tick")
 
     async def _retry_unreached(self, escalation: Escalation) -> None:
         """Tell every coach of the tier who has not heard of the escalation at its current level."""

@@ -28,6 +28,8 @@ TASK_NAMES = {
     "wellbeing_fall": phrases.TASK_WELLBEING_FALL,
     "wave_missed": phrases.TASK_WAVE_MISSED,
     "tre_checkin": phrases.TASK_TRE_CHECKIN,
+    "message_unread": phrases.TASK_MESSAGE_UNREAD,
+    "contact_request": phrases.TASK_CONTACT_REQUEST,
 }
 TRENDS = (("pss10", "total", "PSS-10"), ("who5", "percent", "WHO-5 %"),
           ("life_satisfaction", "satisfaction", "Livstilfredshed"))

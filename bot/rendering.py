@@ -21,7 +21,7 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from bot.clock import COPENHAGEN
-from flows.effects import CrisisContacts, Literal, ParamValue, Part, Phrase, Send
+from flows.effects import CoachHours, CrisisContacts, Literal, ParamValue, Part, Phrase, Send
 from locales import LOCALES_DIR
 
 DOMAIN = "messages"
@@ -89,11 +89,15 @@ def _format_params(params: dict[str, ParamValue], lang: str) -> dict[str, str]:
 
 
 ContactLines = Callable[[str, str], list[str]]  # (risk level, language) -> the crisis contacts, in order
+HoursLine = Callable[[str], str]  # language -> when coaches read messages (bot/office_hours.py)
 
 
-def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLines) -> str:
+def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLines,
+                hours: HoursLine | None = None) -> str:
     if isinstance(part, CrisisContacts):
         return "\n".join(contacts(part.level, lang))
+    if isinstance(part, CoachHours):
+        return "" if hours is None else hours(lang)
     params = _format_params(dict(part.params), lang)
     if isinstance(part, Phrase):
         text = catalogs.gettext(lang, part.msgid)
@@ -105,11 +109,12 @@ def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLine
     return _FLOW_PLACEHOLDER.sub(lambda m: params.get(m[1], "–"), part.text)
 
 
-def render_send(send: Send, lang: str, catalogs: Catalogs, contacts: ContactLines) -> dict[str, Any]:
+def render_send(send: Send, lang: str, catalogs: Catalogs, contacts: ContactLines,
+                hours: HoursLine | None = None) -> dict[str, Any]:
     """The outbox payload: text, plus the question's choices and identity for channels that use them."""
     payload: dict[str, Any] = {
         "lang": lang,
-        "text": "\n".join(render_part(p, lang, catalogs, contacts) for p in send.parts),
+        "text": "\n".join(render_part(p, lang, catalogs, contacts, hours) for p in send.parts),
     }
     prompt = send.prompt
     if prompt is not None:

@@ -37,7 +37,12 @@ class CrisisContacts:
     level: str
 
 
-Part = Phrase | Literal | CrisisContacts
+@dataclass(frozen=True)
+class CoachHours:
+    """When coaches read messages (the deployment's office hours), and whether that is now: filled in by the shell."""
+
+
+Part = Phrase | Literal | CrisisContacts | CoachHours
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,17 @@ class ShowHistory:
     weekly: bool = False
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What became of the person's message, kept with it in the inbox: an answer (to which item), a keyword, a risk
+    signal, a message for a human, ... (several joined). `for_coach`: a coach must read it (flows/for_coach.py)."""
+
+    outcome: str  # "answer", "keyword", "command", "risk", "for_coach", "not_understood", "consent", ...
+    detail: Mapping[str, DataValue] = field(default_factory=dict)  # the flow, item or keyword; never the text
+    for_coach: bool = False
+
+
 Effect = (
     Send | RecordAnswer | RetractAnswer | RecordScore | RunEvent | LanguageChanged | ScheduleTimer | CancelTimer
-    | Escalate | ConsentGiven | Plan | CancelPlans | DueHandled | CoachTaskDue | Milestone | ShowHistory
+    | Escalate | ConsentGiven | Plan | CancelPlans | DueHandled | CoachTaskDue | Milestone | ShowHistory | Heard
 )

@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flows import companion, phrases
+from flows import companion, crisis_reply, for_coach, human, phrases
 from flows.conditions import Comparison
 from flows.effects import (
     CancelTimer,
     ConsentGiven,
-    CrisisContacts,
+    DataValue,
     Effect,
     Escalate,
+    Heard,
     LanguageChanged,
     Literal,
     Part,
@@ -123,6 +124,10 @@ class _Turn:
     def say(self, *parts: Part, prompt: Prompt | None = None) -> None:
         self.effects.append(Send(tuple(parts), prompt))
 
+    def hear(self, outcome: str, **detail: DataValue) -> None:
+        """What became of the person's message, kept with it in the inbox (flows/effects.py `Heard`)."""
+        self.effects.append(Heard(outcome, detail))
+
     def phrase(self, msgid: str, **params: str | int | float) -> Phrase:
         return Phrase(msgid, params)
 
@@ -149,6 +154,7 @@ class _Turn:
     def release_hold(self) -> None:
         """A coach lets routine flows start again; a lingering offer of the safety check is withdrawn."""
         self.state = replace(self.state, hold=False)
+        crisis_reply.forget(self)  # the escalation is dealt with: a new signal gets the full block again
         if self.state.offering_check:
             self.state = replace(self.state, offered_at=None, offer_repeats=0)
             self.restore_suspended(paused=True, announce=False)
@@ -183,10 +189,18 @@ class _Turn:
     def on_text(self, text: str) -> None:
         hit = self.flows.risk_terms.scan(text)
         if hit is not None:  # before anything else: the person is answered and a human is told
+            self.hear("risk", level=hit.level)
             self.escalate(hit.level, "text", text_trigger(hit, text))
+        offered = human.take_resume_offer(self)
+        keyword = match_keyword(text)
+        if keyword is not None and keyword.keyword is Keyword.CONTACT:  # a human, whatever was being asked
+            human.contact(self)
+            return
         if self.close_stale_run():
             if hit is not None:
                 self.offer_check()
+            elif for_coach.must_read(text, None):  # words after a long absence: the coach reads them
+                human.tell_coach(self)
             return
         if self.state.consent_needed is not None:
             self.answer_consent(text)
@@ -194,19 +208,25 @@ class _Turn:
         if self.state.offering_check:
             self.answer_offer(text, hit)
             return
-        keyword = match_keyword(text)
         if keyword is not None:
+            self.hear("keyword", keyword=keyword.keyword.value)
             self.on_keyword(keyword)
+            return
+        if offered is not None and hit is None and human.answer_resume_offer(self, text, offered):
             return
         run = self.state.run
         programme_word = match_programme_keyword(text) if hit is None else None
         if programme_word is not None and not self.accepts(run, text):  # an answer stays an answer
+            self.hear("keyword", keyword=programme_word.word.value)
             companion.on_keyword(self, programme_word, " ".join(text.split()).upper())
             return
         if run is None:
             if hit is not None:
                 self.offer_check()
+            elif for_coach.must_read(text, None):
+                human.tell_coach(self)
             else:
+                self.hear("no_questionnaire")
                 self.say(self.phrase(phrases.NO_RUN))
             return
         if run.paused:
@@ -219,7 +239,12 @@ class _Turn:
             elif hit is not None:
                 self.offer_check()
                 return
+            elif for_coach.must_read_on_pause(text, step):  # words, but not a try at the question they left
+                human.tell_coach(self)
+                human.offer_to_go_on(self, run)
+                return
             else:
+                self.hear("resumed")
                 self.resume(run)
                 return
         self.on_answer(run, text, hit)
@@ -230,6 +255,7 @@ class _Turn:
         if word is None or self.state.consent_needed is not None or self.state.offering_check:
             self.on_text(text)  # not a programme word, or the terms or the safety offer come first
             return
+        self.hear("command", keyword=word.word.value)
         companion.on_keyword(self, word, " ".join(text.split()).upper())
 
     def accepts(self, run: Run | None, text: str) -> bool:
@@ -306,7 +332,7 @@ class _Turn:
             case Keyword.LANGUAGE:
                 self.switch_language(keyword.argument)
             case Keyword.HELP:
-                self.say(self.phrase(phrases.HELP if run else phrases.HELP_NO_RUN))
+                self.say(self.phrase(phrases.HELP if run else phrases.HELP_NO_RUN), self.phrase(phrases.HELP_CONTACT))
                 if run is None and self.flows.programme is not None:
                     self.say(self.phrase(phrases.HELP_PROGRAMME))
                 if run is not None and run.paused:
@@ -418,10 +444,17 @@ class _Turn:
         if isinstance(result, Rejected):
             if interrupt:
                 self.offer_check()
+            elif hit is not None:  # in the safety check: heard and answered; the question again, not "not understood"
+                self.ask(flow, run, step)
+            elif for_coach.must_read(text, step):
+                human.tell_coach(self)
+                human.offer_to_go_on(self, run)
             else:
+                self.hear("not_understood", flow_id=flow.id, item_id=step.id, reason=result.reason.value)
                 self.reprompt(flow, run, step, result.reason)
             return
         assert isinstance(result, Accepted)
+        self.hear("answer", flow_id=flow.id, item_id=step.id)
         raw = text.strip()
         self.effects.append(RecordAnswer(run.seq, flow.id, flow.version, step.id, result.value, raw))
         run = replace(run.answered(step.id, Answer(result.value, raw)), last_at=self.now)
@@ -460,6 +493,7 @@ class _Turn:
         keyword = match_keyword(text)
         kind = keyword.keyword if keyword is not None else None
         answer = parse_yes_no(text)
+        self.hear("consent", answer="yes" if answer == 1 else "no" if answer == 0 else "unclear")
         if answer == 1:
             version = self.state.consent_needed or ""
             self.effects.append(ConsentGiven(version))
@@ -474,6 +508,8 @@ class _Turn:
             self.switch_language(keyword.argument if keyword else None)
             self.ask_consent()
         else:
+            if kind is None and for_coach.must_read(text, None):  # a question about the terms: a human answers
+                human.tell_coach(self)
             self.ask_consent()
 
     # -- the safety path -----------------------------------------------------------------------------------
@@ -481,7 +517,7 @@ class _Turn:
     def escalate(self, level: str, kind: str, trigger: dict[str, str | int | float], reply: bool = True) -> None:
         self.effects.append(Escalate(level, kind, trigger))
         if reply:
-            self.effects.append(safety_reply(level))
+            crisis_reply.reply(self, level)  # the full block once, then a pointer to it for an hour
         if level == "high":
             self.state = replace(self.state, hold=True)
 
@@ -504,6 +540,7 @@ class _Turn:
         keyword = match_keyword(text)
         kind = keyword.keyword if keyword is not None else None
         answer = parse_yes_no(text)
+        self.hear("safety_offer", answer="yes" if answer == 1 else "no" if answer == 0 else "unclear")
         if answer == 1:
             self.state = replace(self.state, offered_at=None, offer_repeats=0)
             self.start(SAFETY_CHECK)
@@ -516,14 +553,19 @@ class _Turn:
         if declined:
             self.state = replace(self.state, offered_at=None, offer_repeats=0)
             self.say(self.phrase(phrases.CHECK_DECLINED))
-            carry_on = answer == 0 or kind in (Keyword.RESUME, Keyword.BACK)  # a clear no, or "let's go on"
-            self.restore_suspended(paused=not carry_on)
+            if kind in (Keyword.RESUME, Keyword.BACK):  # "let's go on": straight back to the questionnaire
+                self.restore_suspended()
+            else:  # a clear no is asked "go on now?"; anything else leaves it paused
+                self.restore_suspended(paused=answer != 0, ask=answer == 0)
             return
+        if hit is None and for_coach.must_read(text, None):  # words, not an answer to the offer: the coach reads them
+            human.tell_coach(self)
         self.state = replace(self.state, offer_repeats=self.state.offer_repeats + 1)
         self.offer_check()
 
-    def restore_suspended(self, paused: bool = False, announce: bool = True) -> None:
-        """Bring back the questionnaire set aside for the safety check, where it was.
+    def restore_suspended(self, paused: bool = False, announce: bool = True, ask: bool = False) -> None:
+        """Bring back the questionnaire set aside for the safety check, where it was; `ask`: paused, with "go on
+        now?" (after the check, never straight to the next question).
 
         Under a hold (high risk) it comes back paused: no routine questions until a coach says so."""
         run = self.state.suspended
@@ -535,11 +577,13 @@ class _Turn:
             self.set_run(run)
             self.end_run(run, RunChange.FAILED)
             return
-        paused = paused or self.state.hold
+        paused = paused or self.state.hold or ask
         run = replace(run, paused=paused)
         self.set_run(run)
         self.event(RunChange.RESUMED if not paused else RunChange.PAUSED, run)
-        if paused:
+        if ask:
+            human.offer_to_go_on(self, run, questionnaire=True)
+        elif paused:
             if announce:
                 self.say(self.phrase(phrases.STILL_PAUSED))
         else:
@@ -639,7 +683,7 @@ class _Turn:
         if not closing_sent:
             self.say(self.phrase(phrases.FINISHED))
         if flow.id == SAFETY_CHECK:
-            self.restore_suspended()
+            self.restore_suspended(ask=True)
         companion.after_completion(self, flow, run, _numeric(run))
 
     # -- asking --------------------------------------------------------------------------------------------
@@ -693,11 +737,6 @@ class _Turn:
 def text_trigger(hit: TermMatch, text: str) -> dict[str, str | int | float]:
     """What a word-list escalation records: the phrase that matched and the message (capped)."""
     return {"matched": hit.phrase, "text": text[:TRIGGER_TEXT_LIMIT]}
-
-
-def safety_reply(level: str) -> Send:
-    """Being heard, the crisis contacts for the level, and that a coach will be in touch."""
-    return Send((Phrase(phrases.SAFETY_HEARD), CrisisContacts(level), Phrase(phrases.SAFETY_COACH)))
 
 
 def _expired(flow: Flow, run: Run, now: datetime) -> bool:

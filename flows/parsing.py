@@ -2,7 +2,8 @@
 
 "2", " 2 ", "2." and the label ("Ret ofte", "ret OFTE", "Naesten aldrig") all mean the same answer;
 "ja"/"nej"/"yes"/"no" answer yes/no questions; keywords (HJÆLP, TILBAGE, PAUSE, SPROG, STOP) work at
-any point. Everything here is pure and total: any string gives a result, never an exception.
+any point, and KONTAKT/CONTACT asks for a coach. Everything here is pure and total: any string gives a result, never
+an exception.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Keyword(StrEnum):
     RESUME = "resume"
     LANGUAGE = "language"
     STOP = "stop"
+    CONTACT = "contact"  # KONTAKT: ask the coach to make contact (flows/human.py)
 
 
 _KEYWORDS: dict[str, Keyword] = {
@@ -35,6 +37,7 @@ _KEYWORDS: dict[str, Keyword] = {
     **dict.fromkeys(["fortsaet", "fortsat", "videre", "continue", "resume", "/resume", "/continue"], Keyword.RESUME),
     **dict.fromkeys(["sprog", "language", "/language", "/sprog", "lang"], Keyword.LANGUAGE),
     **dict.fromkeys(["stop", "stopp", "/stop", "afslut", "quit"], Keyword.STOP),
+    **dict.fromkeys(["kontakt", "/kontakt", "contact", "/contact"], Keyword.CONTACT),
 }
 _LANGUAGE_NAMES = {
     "da": "da", "dansk": "da", "danish": "da", "danks": "da",
@@ -66,6 +69,8 @@ def match_keyword(text: str) -> KeywordInput | None:
         return None
     if keyword is not None and len(words) == 1:
         return KeywordInput(keyword)
+    if keyword is Keyword.CONTACT and len(words) == 2 and words[1] in ("mig", "me", "os", "us"):
+        return KeywordInput(keyword)  # "kontakt mig", "contact me"
     if len(words) == 1 and first in ("dansk", "english"):
         return KeywordInput(Keyword.LANGUAGE, _LANGUAGE_NAMES[first])
     return None

@@ -80,6 +80,27 @@ OFFER_CHECK = N_("Would you answer a few short questions about how you are right
                  "Answer yes or no.")
 CHECK_DECLINED = N_("That is completely all right. A coach will still contact you. You can write here at any time.")
 
+# TRANSLATORS: instead of the crisis block again within the hour: the numbers were in a message just above.
+SAFETY_POINTER = N_("Thank you for telling me. The numbers you can call are in my message a little further up. A coach "
+                    "has been told.")
+
+# Messages for a human (flows/human.py): words that are not an answer reach the coach; CONTACT asks for a call
+MESSAGE_FOR_COACH = N_("Thank you for your message. I cannot answer it myself, so I have passed it on to your coach, "
+                       "who will read it.")
+# TRANSLATORS: {hours} are the coaches' office hours from the configuration, e.g. "Monday to Friday, 8:00-16:00".
+COACH_HOURS = N_("Coaches read messages {hours}.")
+COACH_HOURS_NOT_NOW = N_("That is not right now, so it may be a while before you hear from us.")
+CONTACT_ASKED = N_("I have asked your coach to contact you.")
+HELP_CONTACT = N_("Write CONTACT if you would like your coach to contact you.")
+GO_ON_WITH_QUESTION = N_("Would you like to go on with the question now? Answer yes or no.")
+GO_ON_WITH_QUESTIONNAIRE = N_("Would you like to go on with the questionnaire you were answering? Answer yes or no.")
+GOING_ON = N_("Good. We go on where you left off.")
+LATER = N_("That is fine. Write CONTINUE when you want to go on.")
+# TRANSLATORS: office hours as {hours} above: {days}, then the times, e.g. "Monday to Friday, 8:00-16:00".
+OFFICE_HOURS = N_("{days}, {start}-{end}")
+# TRANSLATORS: a range of weekdays, e.g. "Monday to Friday".
+OFFICE_DAYS = N_("{first} to {last}")
+
 # To coaches (the safety path). Sent in the coach's language; {trigger} is the participant's own words.
 LEVEL_HIGH = N_("high")
 LEVEL_MODERATE = N_("moderate")
@@ -114,6 +135,14 @@ TASK_EVALUATE_MANUALLY = N_("evaluate week 4 by hand (a measurement is missing)"
 TASK_WELLBEING_FALL = N_("well-being fell since the last check-in")
 TASK_WAVE_MISSED = N_("a measurement was not answered")
 TASK_TRE_CHECKIN = N_("check in after a TRE session (overwhelmed or more tense)")
+TASK_MESSAGE_UNREAD = N_("a message was not read in time (MESSAGES)")
+TASK_CONTACT_REQUEST = N_("wants to be contacted (CONTACT)")
+# The coach's inbox (bot/messages.py): messages for a human, unread first
+COACH_HELP_MESSAGES = N_("Messages from participants: MESSAGES (unread first; shown means read).")
+MESSAGES_NONE = N_("There are no messages from your participants.")
+MESSAGE_UNREAD = N_("New #{id} {ref} ({name}), {when}, {channel}{where}: {text}")
+MESSAGE_READ = N_("#{id} {ref} ({name}), {when}, {channel}{where}: {text} (read by {coach} {read})")
+MESSAGE_WHERE = N_(" during {flow}")
 COACH_LINE = N_("#{id} {level}, {status}, participant {participant}, opened {opened}{deadline}")
 COACH_DEADLINE = N_(", acknowledge by {deadline}")
 COACH_UNKNOWN = N_("There is no alert #{id}.")

@@ -109,6 +109,9 @@ class State:
     consent_given: str | None = None  # the terms version accepted
     pending_flow: str | None = None  # the flow to start once consent is given
     progress: Progress = field(default_factory=Progress)
+    resume_offered: int | None = None  # the paused run whose "go on now?" was asked: the next yes/no answers it
+    crisis_shown_at: datetime | None = None  # when the full crisis block was last sent (then a pointer, for an hour)
+    crisis_level: str | None = None  # the level it was sent for: a higher one gets the full block again
 
     @property
     def offering_check(self) -> bool:
@@ -129,6 +132,9 @@ class State:
             "consent_given": self.consent_given,
             "pending_flow": self.pending_flow,
             "progress": self.progress.to_json(),
+            "resume_offered": self.resume_offered,
+            "crisis_shown_at": None if self.crisis_shown_at is None else self.crisis_shown_at.isoformat(),
+            "crisis_level": self.crisis_level,
         }
 
     @classmethod
@@ -140,7 +146,11 @@ class State:
                    expired_unseen=bool(data.get("expired_unseen", False)),
                    consent_needed=data.get("consent_needed"), pending_flow=data.get("pending_flow"),
                    consent_given=data.get("consent_given"),
-                   progress=Progress.from_json(data.get("progress") or {}))
+                   progress=Progress.from_json(data.get("progress") or {}),
+                   resume_offered=data.get("resume_offered"),
+                   crisis_shown_at=datetime.fromisoformat(data["crisis_shown_at"]) if data.get("crisis_shown_at")
+                   else None,
+                   crisis_level=data.get("crisis_level"))
 
 
 def _run_to_json(run: Run | None) -> dict[str, Any] | None:

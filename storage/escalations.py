@@ -4,7 +4,8 @@ The rules (`new_escalation_row`, `merge_signal`, the audit rows) are plain funct
 `MemoryStorage`, so both implementations decide the same way. The SQL is portable Core in functions of a sync
 `Connection`, run by `storage.sqlite` inside its writer's transaction (writes) or one read transaction (reads).
 
-Writes never copy a trigger's text into the audit log: it lives only in ``escalation_triggers``.
+Writes never copy a trigger's text into the audit log: it lives only in ``escalation_triggers``, sealed (a Fernet
+token under the data key, like names and numbers), and reads open it.
 """
 
 from __future__ import annotations
@@ -378,8 +379,9 @@ class UpdateNotification(EscalationOp):
 # --- SQL: reads, each inside one read transaction (one snapshot) ---
 
 
-def read_escalations(conn: Connection, *where: ColumnElement[bool], order_by: Sequence[Any]) -> list[Escalation]:
-    """Escalations matching `where`, in `order_by` order, each with its triggers oldest first."""
+def read_escalations(conn: Connection, open_text: s.Open, *where: ColumnElement[bool],
+                     order_by: Sequence[Any]) -> list[Escalation]:
+    """Escalations matching `where`, in `order_by` order, each with its triggers (opened) oldest first."""
     query = select(_e, _p.c.ref).join_from(_e, _p, _e.c.participant_id == _p.c.id).where(*where).order_by(*order_by)
     rows = conn.execute(query).mappings().all()
     if not rows:
@@ -390,22 +392,23 @@ def read_escalations(conn: Connection, *where: ColumnElement[bool], order_by: Se
     )
     triggers: dict[int, list[EscalationTrigger]] = {}
     for trigger in conn.execute(trigger_query).mappings():
-        triggers.setdefault(trigger["escalation_id"], []).append(s.trigger_from_row(trigger))
+        triggers.setdefault(trigger["escalation_id"], []).append(s.trigger_from_row(trigger, open_text))
     return [s.escalation_from_row(row, row["ref"], tuple(triggers.get(row["id"], ()))) for row in rows]
 
 
-def all_escalations(conn: Connection, only_open: bool) -> list[Escalation]:
+def all_escalations(conn: Connection, only_open: bool, open_text: s.Open) -> list[Escalation]:
     where = [_NOT_CLOSED] if only_open else []
-    return read_escalations(conn, *where, order_by=[_e.c.opened_at.desc(), _e.c.id.desc()])
+    return read_escalations(conn, open_text, *where, order_by=[_e.c.opened_at.desc(), _e.c.id.desc()])
 
 
-def one_escalation(conn: Connection, escalation_id: int) -> Escalation | None:
-    found = read_escalations(conn, _e.c.id == escalation_id, order_by=[_e.c.id])
+def one_escalation(conn: Connection, escalation_id: int, open_text: s.Open) -> Escalation | None:
+    found = read_escalations(conn, open_text, _e.c.id == escalation_id, order_by=[_e.c.id])
     return found[0] if found else None
 
 
-def due_escalations(conn: Connection, now: datetime) -> list[Escalation]:
-    return read_escalations(conn, _e.c.status == _OPEN, _e.c.deadline_at <= now, order_by=[_e.c.deadline_at, _e.c.id])
+def due_escalations(conn: Connection, now: datetime, open_text: s.Open) -> list[Escalation]:
+    return read_escalations(conn, open_text, _e.c.status == _OPEN, _e.c.deadline_at <= now,
+                            order_by=[_e.c.deadline_at, _e.c.id])
 
 
 def notifications(conn: Connection, escalation_id: int | None, status: NotificationStatus | None) -> list[Notification]:
@@ -417,7 +420,7 @@ def notifications(conn: Connection, escalation_id: int | None, status: Notificat
     return [s.notification_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def recent_answers(conn: Connection, participant_id: int, limit: int) -> list[dict[str, Any]]:
+def recent_answers(conn: Connection, participant_id: int, limit: int, open_text: s.Open) -> list[dict[str, Any]]:
     a = s.answers
     query = (
         select(a, _p.c.ref)
@@ -426,7 +429,7 @@ def recent_answers(conn: Connection, participant_id: int, limit: int) -> list[di
         .order_by(a.c.answered_at.desc(), a.c.id.desc())
         .limit(limit)
     )
-    return [s.answer_export(row, row["ref"]) for row in conn.execute(query).mappings()]
+    return [s.answer_export(row, row["ref"], open_text) for row in conn.execute(query).mappings()]
 
 
 def recent_scores(conn: Connection, participant_id: int, limit: int) -> list[dict[str, Any]]:

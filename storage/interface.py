@@ -88,6 +88,34 @@ class InboundRecord:
 
 
 @dataclass(frozen=True)
+class HeardRecord:
+    """What an inbound message said and what became of it, kept with it in the inbox (issue 11): the text (sealed at
+    rest), the engine's outcome ("answer", "keyword", "risk", "for_coach", ...; several joined by "+"), its detail
+    (the flow and item answered, the keyword; never the text), and whether a coach must read it."""
+
+    body: str | None  # None: the input had no text (a /start, an SMS START)
+    outcome: str
+    detail: JSONObject = field(default_factory=dict)
+    for_coach: bool = False
+
+
+@dataclass(frozen=True)
+class CoachMessage:
+    """A message a participant wrote for a human (flows/for_coach.py has the rule), as the coach's inbox shows it."""
+
+    id: int  # the inbox row's id
+    participant_id: int
+    participant_ref: str
+    channel: str
+    body: str
+    received_at: datetime
+    detail: JSONObject  # where the person was (flow, item), never the text
+    read_by: str | None = None
+    read_at: datetime | None = None
+    task_id: int | None = None  # the coach task it became while unread
+
+
+@dataclass(frozen=True)
 class AnswerRecord:
     """One item-level answer. A newer answer to the same (run, item) supersedes the older one."""
 
@@ -325,6 +353,7 @@ class StepRecord:
     schedule: Sequence[ScheduledRecord] = ()  # ...before these are planned (upsert unless finished)
     tasks: Sequence[CoachTaskRecord] = ()
     marks: Sequence[MarkRecord] = ()
+    heard: HeardRecord | None = None  # kept with `inbound` (the text sealed): what it said and what became of it
 
 
 class CommitStatus(StrEnum):
@@ -552,4 +581,22 @@ class Storage(Protocol):
 
     async def participant_ids(self, coach_id: str | None = None) -> list[int]:
         """Enrolled participants (with a profile): one coach's, or everyone's when `coach_id` is None."""
+        ...
+
+    # -- messages for a human (storage/messages.py) --
+
+    async def coach_messages(self, participant_ids: Sequence[int] | None = None,
+                             read_limit: int = 20) -> list[CoachMessage]:
+        """Messages for a coach (of these participants, or everyone's): every unread one, oldest first, then the
+        `read_limit` latest read ones, newest first."""
+        ...
+
+    async def mark_messages_read(self, message_ids: Sequence[int], coach_id: str, at: datetime) -> int:
+        """Mark unread messages read by the coach (audited per message, "message.read"); the tasks they became are
+        done with it. Returns how many were unread."""
+        ...
+
+    async def task_unread_messages(self, received_before: datetime, at: datetime, due_at: datetime) -> list[int]:
+        """Each message for a coach still unread that came before `received_before` becomes a coach task
+        ("message_unread"), once. Returns the new tasks' ids."""
         ...

@@ -40,12 +40,13 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
 )
+from storage.memory_messages import MemoryMessages
 
 _DELIVERY_COLUMNS = {"provider_id": None, "delivery_status": None, "delivery_detail": None, "not_before": None,
                      "given_up_at": None}  # added to the outbox by migration 3
 
 
-class MemoryStorage:
+class MemoryStorage(MemoryMessages):
     """Everything in dicts and lists; lost when the object goes away."""
 
     def __init__(self, keys: Keys | None = None) -> None:
@@ -110,11 +111,12 @@ class MemoryStorage:
         saved = self._conversations.get(participant_id)
         if saved is None:
             return Conversation(participant_id=participant_id, state=None, revision=0)
-        return Conversation(participant_id=participant_id, state=s.load_json(saved[0]), revision=saved[1])
+        return Conversation(participant_id=participant_id, state=s.load_json(self._keys.open(saved[0])),
+                            revision=saved[1])
 
     async def commit_step(self, step: StepRecord) -> CommitResult:
         self._check_open()
-        rows = s.step_rows(step)
+        rows = s.step_rows(step, self._keys.seal)
         pid = step.participant_id
         if pid not in self._participants:
             raise s.unknown_participant(pid)
@@ -127,7 +129,7 @@ class MemoryStorage:
         if step.expected_revision != current:
             return CommitResult(CommitStatus.CONFLICT, current)
         if key is not None and rows.inbox is not None:
-            self._inbox[key] = dict(rows.inbox)
+            self._inbox[key] = {"id": self._new_id("inbox"), **rows.inbox}
         self._conversations[pid] = (rows.state, current + 1)
         for answer in rows.answers:
             row = dict(answer)
@@ -243,7 +245,7 @@ class MemoryStorage:
         self._check_open()
         current = [r for r in self._answers if not r["superseded"]]
         current.sort(key=lambda r: (self._ref(r), r["run_seq"], r["answered_at"]))
-        return [s.answer_export(r, self._ref(r)) for r in current]
+        return [s.answer_export(r, self._ref(r), self._keys.open) for r in current]
 
     async def export_scores(self) -> list[dict[str, Any]]:
         self._check_open()
@@ -278,7 +280,8 @@ class MemoryStorage:
     # -- escalations: the same rules and audit rows as storage/escalations.py, on dicts --
 
     def _escalation(self, row: s.Row) -> Escalation:
-        triggers = tuple(s.trigger_from_row(t) for t in self._triggers if t["escalation_id"] == row["id"])
+        triggers = tuple(s.trigger_from_row(t, self._keys.open) for t in self._triggers
+                         if t["escalation_id"] == row["id"])
         return s.escalation_from_row(row, self._ref(row), tuple(sorted(triggers, key=lambda t: t.at)))
 
     async def escalations(self, only_open: bool = False) -> list[Escalation]:
@@ -390,7 +393,7 @@ class MemoryStorage:
             if r["participant_id"] == participant_id and not r["superseded"]
         ]
         mine.sort(key=lambda x: (x[0], x[1]), reverse=True)
-        return [s.answer_export(r, self._ref(r)) for _, _, r in mine[: max(limit, 0)]]
+        return [s.answer_export(r, self._ref(r), self._keys.open) for _, _, r in mine[: max(limit, 0)]]
 
     async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]:
         """The participant's latest scores (export_scores' columns), newest first."""

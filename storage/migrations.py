@@ -10,7 +10,8 @@ created by migration 1 and then migrated has exactly the schema of a fresh one,
 `tests/storage/test_storage_contacts.py` does the same for a database created at version 2, and
 `tests/storage/test_storage_programme.py` for one created at version 3, and `tests/storage/test_storage_outcomes.py`
 for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
-6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``).
+6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``), and
+`tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -35,11 +37,13 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    false,
     insert,
     inspect,
     literal_column,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex, DropTable
@@ -378,6 +382,56 @@ def _encrypt_contact_details(conn: Connection) -> None:
                                for oid, old_id in telegram])
 
 
+def _seal_bodies_and_keep_messages(conn: Connection) -> None:
+    """Migration 7: every inbound message kept with its text, what became of it and who read it (issue 11), and what
+    a person wrote sealed at rest, frozen as at version 7. Needs the keys in ``conn.info[KEYS_INFO]``.
+
+    The inbox gets its new columns with ``ALTER TABLE ... ADD COLUMN`` (last, as in a fresh database) and a partial
+    index of the messages for a coach. Sealed in place (Fernet tokens under the data key): answers' raw text and text
+    values, escalation triggers (the verbatim risk text) and conversation states (which hold the open run's answers).
+    The plaintext stays in free pages and the WAL until `SqliteStorage.migrate` scrubs the file."""
+    keys = conn.info.get(KEYS_INFO)
+    if not isinstance(keys, Keys):
+        raise RuntimeError("migration 7 encrypts what participants wrote: it needs the storage keys (open the "
+                           "database with SqliteStorage, which passes them)")
+    utc = String(32)  # storage.schema.UTCDateTime's column type
+    new_columns = (
+        Column("body_enc", Text, nullable=True),
+        Column("outcome", String(100), nullable=True),
+        Column("outcome_detail", Text, nullable=True),
+        Column("for_coach", Boolean, nullable=False, server_default=false()),
+        Column("read_by", String(200), nullable=True),
+        Column("read_at", utc, nullable=True),
+        Column("task_id", Integer, nullable=True),
+    )
+    inbox = Table("inbox", MetaData(), Column("id", Integer, primary_key=True), Column("received_at", utc),
+                  *new_columns)
+    table_name = conn.dialect.identifier_preparer.format_table(inbox)
+    for column in new_columns:
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+    for_coach = inbox.c.for_coach == true()
+    conn.execute(CreateIndex(Index("ix_inbox_for_coach", inbox.c.received_at, sqlite_where=for_coach,
+                                   postgresql_where=for_coach)))
+    old = MetaData()
+    sealed = (
+        Table("answers", old, Column("id", Integer, primary_key=True), Column("raw_text", Text),
+              Column("value_text", Text)),
+        Table("escalation_triggers", old, Column("id", Integer, primary_key=True), Column("trigger", Text)),
+        Table("conversations", old, Column("participant_id", Integer, primary_key=True), Column("state", Text)),
+    )
+    for table in sealed:
+        key, *texts = table.c
+        rows = conn.execute(select(*table.c)).all()
+        if not rows:
+            continue
+        change = update(table).where(key == bindparam("b_key")).values(
+            **{c.name: bindparam(f"b_{c.name}") for c in texts})
+        conn.execute(change, [{"b_key": row[0], **{f"b_{c.name}": None if value is None else keys.seal(value)
+                                                   for c, value in zip(texts, row[1:], strict=True)}}
+                              for row in rows])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
@@ -385,8 +439,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "schedule, coach tasks and programme marks", _create_programme_tables),
     Migration(5, "the cohort on profiles", _add_profile_cohort),
     Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
+    Migration(7, "inbound messages kept, what participants wrote encrypted", _seal_bodies_and_keep_messages),
 )
-ENCRYPTED_CONTACTS = 6  # the migration after which `SqliteStorage.migrate` scrubs the file of the plaintext
+ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
+ENCRYPTED_BODIES = 7
 
 
 def _check_numbering(migrations: tuple[Migration, ...]) -> None:

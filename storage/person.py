@@ -38,8 +38,16 @@ ERASED_SUBJECT = "participant:erased"
 STAFF = ("coach:", "admin")  # actors whose entries about an erased person stay, anonymised
 # Programme marks kept with anonymised scores: which wave a run belongs to, and adherence. Never notes.
 KEPT_MARKS = frozenset(MILESTONES)  # an erase that keeps scores keeps exactly the milestones reports read
+# What a person wrote is sealed at rest (storage/schema.py `step_rows`): opened for their copy.
+SEALED_COLUMNS = {
+    "conversations": ("state",),
+    "answers": ("raw_text", "value_text"),
+    "escalation_triggers": ("trigger",),
+    "inbox": ("body_enc",),
+}
 JSON_COLUMNS = {
     "conversations": ("state",),
+    "inbox": ("outcome_detail",),
     "outbox": ("payload",),
     "audit_log": ("detail",),
     "schedule": ("data",),
@@ -86,14 +94,19 @@ def _plain(value: Any) -> Any:
 
 
 def present(tables: Mapping[str, Iterable[Mapping[str, Any]]], keys: Keys) -> dict[str, list[dict[str, Any]]]:
-    """Rows by table as a person may read them: names and addresses decrypted (the hash left out), answers'
-    values decoded, JSON columns parsed, times as ISO-8601 UTC. Empty tables are kept, so the export shows
-    everything that was looked at."""
+    """Rows by table as a person may read them: names, addresses and what they wrote decrypted (the hash left
+    out), answers' values decoded, JSON columns parsed, times as ISO-8601 UTC. Empty tables are kept, so the export
+    shows everything that was looked at."""
     shown: dict[str, list[dict[str, Any]]] = {}
     for table, rows in tables.items():
         out = []
         for row in rows:
             item = {key: _plain(value) for key, value in row.items()}
+            for column in SEALED_COLUMNS.get(table, ()):
+                if isinstance(item.get(column), str):
+                    item[column] = keys.open(item[column])
+            if table == "inbox":
+                item["body"] = item.pop("body_enc", None)
             for column in JSON_COLUMNS.get(table, ()):
                 if isinstance(item.get(column), str):
                     item[column] = s.load_json(item[column])

@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert_sentinel,
     literal_column,
     text,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -295,7 +296,19 @@ inbox = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime, nullable=True),
     UniqueConstraint("channel", "channel_message_id"),
+    # What the message said and what became of it (issue 11; added by migration 7 with ADD COLUMN, so they stay
+    # last and in this order). The text is a Fernet token, like names and numbers; the outcome never holds it.
+    Column("body_enc", Text, nullable=True),  # the message, sealed (storage/crypto.py); NULL: no text
+    Column("outcome", String(100), nullable=True),  # "answer", "keyword", "risk", "for_coach", ... ("+"-joined)
+    Column("outcome_detail", Text, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
+    Column("for_coach", Boolean, nullable=False, default=False, server_default=false()),  # a coach must read it
+    Column("read_by", String(200), nullable=True),  # the coach who read it...
+    Column("read_at", UTCDateTime, nullable=True),  # ...and when (audited, "message.read")
+    Column("task_id", Integer, nullable=True),  # the coach task it became while unread (coach_tasks.id)
 )
+# The coach's inbox reads only the messages for a coach: a partial index keeps that small however many answers come.
+FOR_COACH = inbox.c.for_coach == true()
+Index("ix_inbox_for_coach", inbox.c.received_at, sqlite_where=FOR_COACH, postgresql_where=FOR_COACH)
 
 timers = Table(
     "timers",
@@ -539,18 +552,37 @@ class StepRows:
         return self.outcome is not None or bool(self.cancel_kinds) or bool(self.schedule)
 
 
-def step_rows(step: StepRecord) -> StepRows:
+Seal = Callable[[str], str]  # storage/crypto.Keys.seal: what a person wrote is a Fernet token at rest
+MAX_BODY_CHARS = 20_000  # a message is kept up to here (no phone sends more; the risk scan reads as far)
+
+
+def inbox_row(step: StepRecord, seal: Seal) -> Row | None:
+    """The inbound message with what became of it (`StepRecord.heard`), its text sealed."""
+    if step.inbound is None:
+        return None
+    heard = step.heard
+    body = None if heard is None or heard.body is None else seal(heard.body[:MAX_BODY_CHARS])
+    return {
+        "channel": step.inbound.channel,
+        "channel_message_id": step.inbound.channel_message_id,
+        "participant_id": step.participant_id,
+        "received_at": require_utc(step.inbound.received_at),
+        "processed_at": require_utc(step.at),
+        "body_enc": body,
+        "outcome": None if heard is None else _name(heard.outcome, "outcome", 100),
+        "outcome_detail": None if heard is None else dump_json(heard.detail),
+        "for_coach": heard is not None and heard.for_coach,
+        "read_by": None,
+        "read_at": None,
+        "task_id": None,
+    }
+
+
+def step_rows(step: StepRecord, seal: Seal) -> StepRows:
+    """The step checked and encoded; everything the person wrote (the message, answers' text, a risk trigger's
+    words, the conversation state that holds answers) sealed with `seal`."""
     pid = step.participant_id
     require_utc(step.at)
-    inbox_row: Row | None = None
-    if step.inbound is not None:
-        inbox_row = {
-            "channel": step.inbound.channel,
-            "channel_message_id": step.inbound.channel_message_id,
-            "participant_id": pid,
-            "received_at": require_utc(step.inbound.received_at),
-            "processed_at": require_utc(step.at),
-        }
     answer_rows = []
     for a in step.answers:
         kind, num, txt = encode_answer(a.value)
@@ -563,8 +595,8 @@ def step_rows(step: StepRecord) -> StepRows:
                 "item_id": a.item_id,
                 "value_kind": kind,
                 "value_num": num,
-                "value_text": txt,
-                "raw_text": a.raw_text,
+                "value_text": None if txt is None else seal(txt),
+                "raw_text": seal(a.raw_text),
                 "answered_at": require_utc(a.answered_at),
                 "superseded": False,
             }
@@ -596,14 +628,14 @@ def step_rows(step: StepRecord) -> StepRows:
     timer_rows = tuple((t.key, None if t.due_at is None else require_utc(t.due_at)) for t in step.timers)
     return StepRows(
         step=step,
-        state=dump_json(step.state),
-        inbox=inbox_row,
+        state=seal(dump_json(step.state)),
+        inbox=inbox_row(step, seal),
         answers=tuple(answer_rows),
         scores=score_rows,
         outbox=outbox_rows,
         timers=timer_rows,
         audit=tuple(audit_row(e) for e in step.audit),
-        escalations=tuple(signal_row(e) for e in step.escalations),
+        escalations=tuple(signal_row(e, seal) for e in step.escalations),
         outcome=None if step.schedule_outcome is None else outcome_row(step.schedule_outcome, step.at),
         cancel_kinds=tuple(dict.fromkeys(_name(kind, "schedule kind", 40) for kind in step.cancel_schedule_kinds)),
         schedule=tuple(schedule_row(pid, record, step.at) for record in step.schedule),
@@ -638,15 +670,20 @@ def audit_from_row(row: Mapping[Any, Any]) -> AuditRecord:
     )
 
 
-def answer_export(row: Mapping[Any, Any], ref: str) -> dict[str, Any]:
+Open = Callable[[str], str]  # storage/crypto.Keys.open
+
+
+def answer_export(row: Mapping[Any, Any], ref: str, open_text: Open) -> dict[str, Any]:
+    """An answer as exports show it, its sealed text opened."""
+    text = row["value_text"]
     return {
         "participant": ref,
         "flow_id": row["flow_id"],
         "flow_version": row["flow_version"],
         "run_seq": row["run_seq"],
         "item_id": row["item_id"],
-        "value": decode_answer(row["value_kind"], row["value_num"], row["value_text"]),
-        "raw_text": row["raw_text"],
+        "value": decode_answer(row["value_kind"], row["value_num"], None if text is None else open_text(text)),
+        "raw_text": open_text(row["raw_text"]),
         "answered_at": utc_text(row["answered_at"]),
     }
 
@@ -675,15 +712,15 @@ def level_rank(level: str) -> int:
         raise ValueError(f"unknown risk level {level!r}; expected one of {RISK_LEVELS}") from None
 
 
-def signal_row(record: EscalationRecord) -> Row:
-    """A risk signal checked and encoded; the trigger JSON (verbatim text included) goes to its own table."""
+def signal_row(record: EscalationRecord, seal: Seal) -> Row:
+    """A risk signal checked and encoded; the trigger JSON (verbatim text included) goes, sealed, to its own table."""
     level_rank(record.level)
     if not record.trigger_kind:
         raise ValueError("an escalation needs a trigger_kind")
     return {
         "level": record.level,
         "trigger_kind": record.trigger_kind,
-        "trigger": dump_json(record.trigger),
+        "trigger": seal(dump_json(record.trigger)),
         "at": require_utc(record.at),
         "deadline_at": require_utc(record.deadline_at),
     }
@@ -709,9 +746,10 @@ def outcome_note(note: str) -> str:
     return stripped
 
 
-def trigger_from_row(row: Mapping[Any, Any]) -> EscalationTrigger:
+def trigger_from_row(row: Mapping[Any, Any], open_text: Open) -> EscalationTrigger:
     return EscalationTrigger(
-        level=row["level"], trigger_kind=row["trigger_kind"], trigger=load_json(row["trigger"]), at=row["at"]
+        level=row["level"], trigger_kind=row["trigger_kind"], trigger=load_json(open_text(row["trigger"])),
+        at=row["at"],
     )
 
 

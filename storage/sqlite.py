@@ -64,13 +64,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from storage import contacts as ct
 from storage import escalations as esc
+from storage import messages as msg
 from storage import person
 from storage import schema as s
 from storage.crypto import Keys, load_keys
+from storage.files import private_database, private_directory
 from storage.interface import (
     AddressStatus,
     AuditRecord,
     ChannelAddress,
+    CoachMessage,
     CoachTask,
     CommitResult,
     CommitStatus,
@@ -90,7 +93,7 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
 )
-from storage.migrations import ENCRYPTED_CONTACTS, apply_migrations
+from storage.migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS, apply_migrations
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -149,13 +152,13 @@ def _engine_url(target: str | os.PathLike[str]) -> URL:
         if url.get_backend_name() == "sqlite":
             if url.database in (None, "", ":memory:"):
                 raise ValueError("in-memory SQLite is not supported; use MemoryStorage")
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            private_directory(Path(url.database).expanduser().resolve().parent)
             url = url.set(drivername="sqlite+aiosqlite")
         return url
     if raw in ("", ":memory:"):
         raise ValueError("in-memory SQLite is not supported; use MemoryStorage")
     path = Path(raw).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     return URL.create("sqlite+aiosqlite", database=str(path))
 
 
@@ -952,14 +955,12 @@ def _read_participants(conn: Connection, refs: list[Any]) -> list[Any]:
 
 
 def _read_conversations(conn: Connection, pids: list[Any]) -> list[Any]:
+    """(sealed state or None, revision) per id: `load_conversation` opens it, off the reader's batch."""
     saved = {row.participant_id: row for row in conn.execute(_CONVERSATIONS, {"pids": list(set(pids))})}
     results: list[Any] = []
     for pid in pids:
         row = saved.get(pid)
-        if row is None:
-            results.append(Conversation(participant_id=pid, state=None, revision=0))
-        else:
-            results.append(Conversation(participant_id=pid, state=s.load_json(row.state), revision=row.revision))
+        results.append((None, 0) if row is None else (row.state, row.revision))
     return results
 
 
@@ -1019,6 +1020,8 @@ class SqliteStorage:
         if runner == "hybrid" and not is_sqlite:
             raise ValueError("runner='hybrid' is only for SQLite")
         self._path = Path(url.database) if is_sqlite and url.database else None
+        if self._path is not None:
+            private_database(self._path)  # 0600 before SQLite makes it -rw-r--r-- (storage/files.py)
         # Contact details and names are sealed with these (storage/crypto.py); by default from the environment,
         # or on a development machine from the key file beside the database.
         self._keys = keys or load_keys(self._path, key_environ)
@@ -1078,7 +1081,7 @@ class SqliteStorage:
         keys = self._keys
         async with self._write_engine.begin() as conn:
             done = await conn.run_sync(lambda sync: apply_migrations(sync, keys=keys))
-        if ENCRYPTED_CONTACTS in done:
+        if ENCRYPTED_CONTACTS in done or ENCRYPTED_BODIES in done:
             await self.scrub()
         async with self._connect() as conn:
             await conn.run_sync(ct.check_keys, keys)
@@ -1113,7 +1116,9 @@ class SqliteStorage:
         return cast(Participant, created)
 
     async def load_conversation(self, participant_id: int) -> Conversation:
-        return cast(Conversation, await self._reader.submit(_Kind.READ_CONVERSATION, participant_id))
+        sealed, revision = await self._reader.submit(_Kind.READ_CONVERSATION, participant_id)
+        state = None if sealed is None else s.load_json(self._keys.open(sealed))
+        return Conversation(participant_id=participant_id, state=state, revision=revision)
 
     async def commit_step(self, step: StepRecord) -> CommitResult:
         """Queue the step for the next group commit; return once the COMMIT containing it has returned.
@@ -1121,7 +1126,7 @@ class SqliteStorage:
         A caller cancelled while its step waits in the queue has nothing written; once its batch has started
         the step may commit anyway, so after a cancellation reload the conversation to learn the outcome.
         """
-        rows = s.step_rows(step)  # bad data fails here, for this caller only, before any transaction
+        rows = s.step_rows(step, self._keys.seal)  # bad data fails here, for this caller only, before any transaction
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
@@ -1155,7 +1160,7 @@ class SqliteStorage:
         )
         async with self._connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [s.answer_export(r, r["ref"]) for r in rows]
+        return [s.answer_export(r, r["ref"], self._keys.open) for r in rows]
 
     async def export_scores(self) -> list[dict[str, Any]]:
         sc, p = s.scores, s.participants
@@ -1203,17 +1208,17 @@ class SqliteStorage:
     async def escalations(self, only_open: bool = False) -> list[Escalation]:
         """All escalations, newest first; `only_open`: those not closed."""
         async with self._connect() as conn:
-            return await conn.run_sync(esc.all_escalations, only_open)
+            return await conn.run_sync(esc.all_escalations, only_open, self._keys.open)
 
     async def escalation(self, escalation_id: int) -> Escalation | None:
         async with self._connect() as conn:
-            return await conn.run_sync(esc.one_escalation, escalation_id)
+            return await conn.run_sync(esc.one_escalation, escalation_id, self._keys.open)
 
     async def due_escalations(self, now: datetime) -> list[Escalation]:
         """Open (unacknowledged) escalations whose deadline is at or before `now`, oldest deadline first."""
         now = s.require_utc(now)
         async with self._connect() as conn:
-            return await conn.run_sync(esc.due_escalations, now)
+            return await conn.run_sync(esc.due_escalations, now, self._keys.open)
 
     async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
         op = esc.RaiseTier(escalation_id, s.require_tier(tier), s.require_utc(deadline_at), s.require_utc(at))
@@ -1250,7 +1255,7 @@ class SqliteStorage:
     async def recent_answers(self, participant_id: int, limit: int = 20) -> list[dict[str, Any]]:
         """The participant's latest non-superseded answers (export_answers' columns), newest first."""
         async with self._connect() as conn:
-            return await conn.run_sync(esc.recent_answers, participant_id, max(limit, 0))
+            return await conn.run_sync(esc.recent_answers, participant_id, max(limit, 0), self._keys.open)
 
     async def recent_scores(self, participant_id: int, limit: int = 10) -> list[dict[str, Any]]:
         """The participant's latest scores (export_scores' columns), newest first."""
@@ -1434,3 +1439,21 @@ class SqliteStorage:
             query = query.where(s.profiles.c.coach_id == coach_id)
         async with self._connect() as conn:
             return [int(pid) for pid in (await conn.execute(query)).scalars()]
+
+    # -- messages for a human: reads in one snapshot, writes through the writer; see storage/messages.py
+
+    async def coach_messages(self, participant_ids: Sequence[int] | None = None,
+                             read_limit: int = 20) -> list[CoachMessage]:
+        """Unread messages for a coach, oldest first, then the `read_limit` latest read ones (texts opened)."""
+        wanted = None if participant_ids is None else list(dict.fromkeys(participant_ids))
+        async with self._connect() as conn:
+            await conn.execute(select(1))  # BEGIN: both lists from one snapshot
+            return await conn.run_sync(msg.coach_messages, wanted, read_limit, self._keys.open)
+
+    async def mark_messages_read(self, message_ids: Sequence[int], coach_id: str, at: datetime) -> int:
+        op = msg.MarkRead(msg.check_ids(message_ids), s.require_actor(coach_id), s.require_utc(at))
+        return cast(int, await self._writer.submit(_Kind.CONTACT, op))
+
+    async def task_unread_messages(self, received_before: datetime, at: datetime, due_at: datetime) -> list[int]:
+        op = msg.TaskUnread(s.require_utc(received_before), s.require_utc(at), s.require_utc(due_at))
+        return cast(list[int], await self._writer.submit(_Kind.CONTACT, op))

@@ -53,6 +53,9 @@ DANISH_KEYWORDS = {
     "PARTICIPANTS": "DELTAGERE",
     "TASKS": "OPGAVER",
     "COMPLETED": "UDFØRT",
+    # reaching a human (issue 11)
+    "CONTACT": "KONTAKT",
+    "MESSAGES": "BESKEDER",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

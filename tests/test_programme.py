@@ -325,7 +325,8 @@ async def test_check_in_words_are_scanned_for_risk_and_a_fall_in_well_being_make
     world.responder = lambda flow_id, step_id: low.get((flow_id, step_id)) or answers(flow_id, step_id)
     await world.run_until(world.at(START + timedelta(days=14), 12))
     offer = await world.say("nej")  # the words signalled risk: the safety check was offered; not now, thanks
-    assert "Tak for din check-in." in "\n".join(offer)  # the check-in finishes where it was set aside
+    assert "Vil du fortsætte med det spørgeskema" in "\n".join(offer)  # issue 11: asked first, not carried on at once
+    assert "Tak for din check-in." in "\n".join(await world.say("ja"))  # the check-in finishes where it was set aside
     tasks = [(t.kind, t.detail) for t in await app.storage.coach_tasks()]
     assert ("wellbeing_fall", {"from": 7.0, "to": 3.0}) in tasks
     [escalation] = await app.storage.escalations()

@@ -93,11 +93,13 @@ async def test_item_rule_sends_safety_reply_escalates_and_offers_the_check(
         < Vil du svare på nogle få korte spørgsmål om, hvordan du har det lige nu?
         > nej
         < Det er helt i orden. En coach kontakter dig stadig.
-        < Velkommen tilbage.
+        < Vil du fortsætte med det spørgeskema, du var i gang med? Svar ja eller nej.
+        > ja
+        < Godt. Vi fortsætter, hvor du slap.
         < (3/3) Hvordan sover du?
         > 5
         < Tak for dine svar.
-    """)
+    """)  # issue 11 replaced "Velkommen tilbage" + the next item at once with asking first
     [escalation] = await safe_app.storage.escalations()
     assert (escalation.level, escalation.status, escalation.participant_ref) == (
         "moderate", EscalationStatus.OPEN, "p-17")
@@ -131,9 +133,11 @@ async def test_free_text_in_the_middle_of_a_questionnaire_then_it_resumes(
         < Har du nogensinde gjort noget
         > nej
         < Tak, fordi du fortalte os det.
-        < Velkommen tilbage. Vi fortsætter, hvor du slap.
+        < Vil du fortsætte med det spørgeskema, du var i gang med?
+        > ja
+        < Godt. Vi fortsætter, hvor du slap.
         < (2/10)
-    """)
+    """)  # issue 11: asked before the questionnaire goes on (it went straight to (2/10) before)
     for _ in range(9):
         reply = await chat.say("2")
     assert "Din score er 20 ud af 40." in reply

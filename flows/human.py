@@ -1,0 +1,106 @@
+"""Reaching a human (issue 11, points 2 and 7): messages for the coach, the KONTAKT keyword, and asking before a
+questionnaire goes on.
+
+When the engine decides a message is for a coach (flows/for_coach.py has the rule), it says so with a `Heard` effect
+marked `for_coach`; the shell keeps the message in the coach's inbox. The person is told plainly that their coach
+will read it and when coaches read (`CoachHours`, filled in from the deployment's office hours), and is then asked
+whether to go on with the open question now or later, instead of being shown the question again at once. The same
+question ("go on now?") comes after the safety check, before a set-aside questionnaire carries on. KONTAKT/CONTACT
+makes a coach task and says so.
+
+Pure like the engine it belongs to: decisions come back as effects and state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from flows import phrases
+from flows.effects import CoachHours, CoachTaskDue, DataValue, Heard, Phrase, Prompt, PromptChoice, RunChange
+from flows.risk import SAFETY_CHECK
+from flows.state import Run
+from flows.textnorm import fold
+
+if TYPE_CHECKING:
+    from flows.engine import _Turn
+
+CONTACT_TASK = "contact_request"  # the coach task KONTAKT makes
+GO_ON_YES = frozenset({"ja", "j", "jo", "jep", "ja tak", "gerne", "ok", "okay", "yes", "y", "yep", "yeah",
+                       "yes please", "sure", "nu"})
+GO_ON_NO = frozenset({"nej", "n", "nix", "nej tak", "senere", "ikke nu", "no", "nope", "no thanks", "later",
+                      "not now"})
+
+
+def where(turn: _Turn) -> dict[str, DataValue]:
+    """Where the person was when they wrote: the questionnaire and question (for the coach; never the text)."""
+    run = turn.state.run or turn.state.suspended
+    return {} if run is None else {"flow_id": run.flow_id, "item_id": run.step_id}
+
+
+def tell_coach(turn: _Turn) -> None:
+    """The message is for a human: kept for the coach (the shell's inbox), and the person told when it is read."""
+    turn.effects.append(Heard("for_coach", where(turn), for_coach=True))
+    turn.say(Phrase(phrases.MESSAGE_FOR_COACH), CoachHours())
+
+
+def contact(turn: _Turn) -> None:
+    """KONTAKT: a coach task, said so, and then back to whatever was being asked (never the question at once)."""
+    turn.close_stale_run()
+    turn.effects.append(Heard("keyword", {"keyword": "contact", **where(turn)}))
+    turn.effects.append(CoachTaskDue(CONTACT_TASK, where(turn)))
+    turn.say(Phrase(phrases.CONTACT_ASKED), CoachHours())
+    run = turn.state.run
+    if turn.state.consent_needed is not None:
+        turn.ask_consent()
+    elif turn.state.offering_check:
+        turn.offer_check()
+    elif run is not None and not run.paused:
+        offer_to_go_on(turn, run)
+
+
+def offer_to_go_on(turn: _Turn, run: Run, questionnaire: bool = False) -> None:
+    """Set the question aside and ask whether to go on now or later: the next yes or no answers it.
+
+    Under a coach's hold (high risk) no routine question comes back: it stays paused until a coach releases it."""
+    if not run.paused:
+        run = replace(run, paused=True, invalid_streak=0)
+        turn.set_run(run)
+        turn.event(RunChange.PAUSED, run)
+    if turn.state.hold and run.flow_id != SAFETY_CHECK:
+        turn.say(Phrase(phrases.STILL_PAUSED))
+        return
+    turn.state = replace(turn.state, resume_offered=run.seq)
+    choices = (PromptChoice("ja", Phrase(phrases.YES)), PromptChoice("nej", Phrase(phrases.NO)))
+    question = phrases.GO_ON_WITH_QUESTIONNAIRE if questionnaire else phrases.GO_ON_WITH_QUESTION
+    turn.say(Phrase(question), prompt=Prompt(run.flow_id, run.flow_version, run.seq, run.step_id, choices, False))
+
+
+def take_resume_offer(turn: _Turn) -> int | None:
+    """The run whose "go on now?" was just asked, if any; asked once: cleared whatever the person writes."""
+    offered = turn.state.resume_offered
+    if offered is not None:
+        turn.state = replace(turn.state, resume_offered=None)
+    return offered
+
+
+def answer_resume_offer(turn: _Turn, text: str, offered: int) -> bool:
+    """A yes or no to "go on now?"; False when the message is something else (an answer to the question itself is
+    then taken as usual, a sentence goes to the coach)."""
+    run = turn.state.run
+    key = fold(text)
+    if run is None or run.seq != offered or not run.paused or key not in GO_ON_YES | GO_ON_NO:
+        return False
+    going_on = key in GO_ON_YES
+    turn.effects.append(Heard("go_on", {"answer": "yes" if going_on else "no"}))
+    if not going_on:
+        turn.say(Phrase(phrases.LATER))
+    elif turn.state.hold and run.flow_id != SAFETY_CHECK:
+        turn.say(Phrase(phrases.STILL_PAUSED))
+    else:
+        run = replace(run, paused=False)
+        turn.set_run(run)
+        turn.event(RunChange.RESUMED, run)
+        turn.say(Phrase(phrases.GOING_ON))
+        turn.ask_again(run)
+    return True
