@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
+from storage.crypto import Keys
 from storage.interface import (
     FINISHED_SCHEDULE,
     RISK_LEVELS,
@@ -44,7 +45,6 @@ from storage.interface import (
     Storage,
     TimerRecord,
 )
-from storage.crypto import Keys
 from storage.memory import MemoryStorage
 from storage.schema import (
     UnknownEscalationError,
