@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
+from bot import people
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Deployment
@@ -42,6 +43,7 @@ _OVERVIEW = {
     "opgaver": "tasks", "tasks": "tasks",
     "udfoert": "done", "udfort": "done", "completed": "done", "done": "done",
     "beskeder": "messages", "messages": "messages", "indbakke": "messages", "inbox": "messages",
+    "soeg": "find", "find": "find", "search": "find",
 }
 
 
@@ -77,7 +79,7 @@ class CoachDesk:
             return await self.list(coach_id)
         if command is None or number is None:
             return "\n".join(self.t(p) for p in (phrases.COACH_HELP, phrases.COACH_HELP_OVERVIEW,
-                                                 phrases.COACH_HELP_MESSAGES))
+                                                 phrases.COACH_HELP_MESSAGES, phrases.COACH_HELP_FIND))
         escalation = await self.storage.escalation(number)
         if escalation is None or not await self.may_see(coach_id, escalation):
             if escalation is not None:
@@ -103,6 +105,8 @@ class CoachDesk:
             return await self.overview.task_done(coach_id, number)
         if view == "participant" and len(words) > 1:
             return await self.overview.participant(coach_id, words[1])
+        if view == "find" and len(words) > 1:
+            return await self.overview.find(coach_id, " ".join(words[1:]))
         if view == "note" and len(words) > 1:
             return await self.overview.note(coach_id, words[1], words[2] if len(words) > 2 else "")
         return self.t(phrases.COACH_HELP_OVERVIEW)
@@ -115,16 +119,9 @@ class CoachDesk:
                       opened=format_moment(e.opened_at, self.lang), deadline=deadline)
 
     async def may_see(self, coach_id: str, e: Escalation) -> bool:
-        """Who may open an alert: whoever may have to act on it (anyone in the duty roster: on duty, backup,
-        clinical lead; anyone it was sent to), the participant's own coach, and administrators. Other coaches
-        see nothing of it."""
-        coach = self.deployment.coaches[coach_id]
-        if coach.is_admin or any(coach_id in ids for ids in self.deployment.roster.values()):
-            return True
-        profile = await self.storage.profile(e.participant_id)
-        if profile is not None and profile.coach_id == coach_id:
-            return True
-        return any(n.coach_id == coach_id for n in await self.storage.notifications(e.id))
+        """Who may open an alert (bot/people.py): the duty roster, whoever it was sent to, the participant's
+        own coach, administrators."""
+        return await people.may_act_on(self.storage, self.deployment, coach_id, e)
 
     async def list(self, coach_id: str) -> str:
         escalations = [e for e in await self.storage.escalations(only_open=True) if await self.may_see(coach_id, e)]
@@ -134,8 +131,12 @@ class CoachDesk:
     async def show(self, coach_id: str, e: Escalation) -> str:
         answers = await self.storage.recent_answers(e.participant_id, 10)
         scores = await self.storage.recent_scores(e.participant_id, 5)
-        await self._audit(coach_id, "escalation.viewed", f"participant:{e.participant_ref}", {"escalation_id": e.id})
+        await self._audit(coach_id, "escalation.viewed", f"participant:{e.participant_ref}",
+                          {"escalation_id": e.id, "contact": True})
         lines = [self.line(e), describe_trigger(e)]
+        profile = await self.storage.profile(e.participant_id)
+        if profile is not None:  # the name and number, to call the person
+            lines.insert(1, self.t(phrases.COACH_CONTACT, details=await people.contact(self.storage, profile)))
         if answers:
             shown = ", ".join(f"{a['flow_id']} {a['item_id']}={a['value']}" for a in answers)
             lines.append(self.t(phrases.COACH_ANSWERS, answers=shown))

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Protocol
 
+from bot import people
 from bot.clock import Clock
 from bot.deployment import Coach, Deployment
 from bot.rendering import Catalogs, format_moment
@@ -101,7 +102,7 @@ class EscalationService:
 
     async def deliver(self, escalation: Escalation, coach: Coach, reminder: bool) -> bool:
         """Try the coach's channels in order until one delivers; every attempt is recorded."""
-        text = self.message(escalation, coach, reminder)
+        text = self.message(escalation, coach, reminder, await self._who(escalation))
         for entry in coach.channels:
             note = await self.storage.add_notification(escalation.id, coach.id, entry.partition(":")[0],
                                                        escalation.tier, self.clock.now())
@@ -146,13 +147,20 @@ class EscalationService:
             raise LookupError(f"channel {name!r} is not running")
         await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
 
-    def message(self, escalation: Escalation, coach: Coach, reminder: bool) -> str:
+    async def _who(self, escalation: Escalation) -> str:
+        """The ref with the name and phone number: the coach on call must be able to phone the person."""
+        profile = await self.storage.profile(escalation.participant_id)
+        if profile is None:
+            return escalation.participant_ref
+        return f"{escalation.participant_ref} ({await people.contact(self.storage, profile)})"
+
+    def message(self, escalation: Escalation, coach: Coach, reminder: bool, who: str | None = None) -> str:
         lang = COACH_LANG
         template = phrases.COACH_REMINDER if reminder else phrases.COACH_ALERT
         return self.catalogs.gettext(lang, template).format(
             id=escalation.id,
             level=level_name(self.catalogs, lang, escalation.level),
-            participant=escalation.participant_ref,
+            participant=who or escalation.participant_ref,
             trigger=describe_trigger(escalation),
             opened=format_moment(escalation.opened_at, lang),
         )

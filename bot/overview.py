@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot import people
 from bot.clock import COPENHAGEN, Clock
 from bot.conversation import tre_sessions
 from bot.deployment import Deployment
@@ -58,7 +59,9 @@ class CoachOverview:
         return [p for p in profiles if p is not None]
 
     async def _find(self, coach_id: str, ref: str) -> Profile | None:
-        return next((p for p in await self._mine(coach_id) if p.participant.ref == ref.strip()), None)
+        """One of the coach's own, or someone whose alert the coach may act on (bot/people.py)."""
+        return next((p for p in await people.visible(self.storage, self.deployment, coach_id)
+                     if p.participant.ref == ref.strip()), None)
 
     async def _refuse(self, coach_id: str, ref: str) -> str:
         """Someone not theirs: the same answer whether the ref exists or not, and a note in the audit log."""
@@ -126,7 +129,9 @@ class CoachOverview:
         await self._audit(coach_id, "overview.viewed", f"participant:{profile.participant.ref}")
         start = profile.start_date.strftime("%d.%m.%Y") if profile.start_date else "–"
         lines = [self.t(phrases.OVERVIEW_HEADER, ref=profile.participant.ref, name=profile.name, start=start,
-                        week=self._week(profile), coach=profile.coach_id or "–", modules=await self._modules(pid))]
+                        week=self._week(profile), coach=profile.coach_id or "–", modules=await self._modules(pid)),
+                 self.t(phrases.COACH_CONTACT, details=await people.contact(self.storage, profile)),
+                 await self._consent(profile)]
         for flow_id, score_id, label in TRENDS:
             scores = await self._scores(pid, flow_id, score_id)
             if scores:
@@ -144,6 +149,28 @@ class CoachOverview:
                 lines.append(self.t(phrases.OVERVIEW_NOTE, date=self._day(mark.at), coach=mark.key,
                                     text=str(mark.detail.get("text", ""))))
         lines += [self._task_line(task, profile) for task in await self.storage.coach_tasks(participant_id=pid)]
+        return "\n".join(lines)
+
+    async def _consent(self, profile: Profile) -> str:
+        """Given (when, which version), declined (when), or not answered: a decline is the coach's to follow."""
+        declined = [m for m in await self.storage.marks(profile.participant.id) if m.kind == "consent_declined"]
+        if profile.consent_at is not None and (not declined or declined[-1].at <= profile.consent_at):
+            return self.t(phrases.OVERVIEW_CONSENT_GIVEN, date=self._day(profile.consent_at),
+                          version=profile.consent_version or "–")
+        if declined:
+            return self.t(phrases.OVERVIEW_CONSENT_DECLINED, date=self._day(declined[-1].at))
+        return self.t(phrases.OVERVIEW_CONSENT_NONE)
+
+    async def find(self, coach_id: str, query: str) -> str:
+        """FIND <name or phone number>: among the people the coach may open; each hit audited."""
+        found = await people.search(self.storage, self.deployment, coach_id, query)
+        await self._audit(coach_id, "overview.searched", "participants", {"hits": len(found)})
+        if not found:
+            return self.t(phrases.FIND_NONE, query=query.strip()[:40])
+        lines = []
+        for profile in found:
+            await self._audit(coach_id, "overview.found", f"participant:{profile.participant.ref}")
+            lines.append(f"{profile.participant.ref}: {await people.contact(self.storage, profile)}")
         return "\n".join(lines)
 
     async def _checkins(self, participant_id: int) -> list[str]:

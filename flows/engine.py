@@ -22,6 +22,7 @@ from flows.effects import (
     Heard,
     LanguageChanged,
     Literal,
+    Milestone,
     Part,
     Phrase,
     Prompt,
@@ -504,6 +505,7 @@ class _Turn:
                 self.start(pending)
         elif answer == 0 or kind is Keyword.STOP:
             self.say(self.phrase(phrases.CONSENT_DECLINED))
+            self.effects.append(Milestone("consent_declined", self.state.consent_needed or ""))  # on the coach's page
         elif kind is Keyword.LANGUAGE:
             self.switch_language(keyword.argument if keyword else None)
             self.ask_consent()

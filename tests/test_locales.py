@@ -53,6 +53,7 @@ DANISH_KEYWORDS = {
     "PARTICIPANTS": "DELTAGERE",
     "TASKS": "OPGAVER",
     "COMPLETED": "UDFØRT",
+    "FIND": "SØG",
     # reaching a human (issue 11)
     "CONTACT": "KONTAKT",
     "MESSAGES": "BESKEDER",

@@ -1,0 +1,97 @@
+"""Who a coach may open, how to reach them, and finding them by name or number (issue 11, point 8).
+
+A coach on call must be able to phone the person an alert is about: the alert, SHOW and PERSON carry the
+name and phone number to a coach allowed to see them, and each look is audited by the caller. Who is allowed:
+an administrator (everyone), the person's own coach, and, for people with an alert, whoever may act on it
+(the duty roster and anyone the alert was sent to), so the duty coach who takes an alert for someone
+without a coach of their own can open that person's page.
+"""
+
+from __future__ import annotations
+
+from bot.deployment import Deployment
+from bot.phone import PhoneNumberError, normalize
+from flows.textnorm import fold
+from storage.interface import AddressStatus, Escalation, Profile, Storage
+
+MIN_QUERY = 3  # "an" would list half the municipality
+
+
+async def may_act_on(storage: Storage, deployment: Deployment, coach_id: str, escalation: Escalation) -> bool:
+    """Who may open an alert: anyone in the duty roster (on duty, backup, clinical lead), anyone it was sent
+    to, the participant's own coach, and administrators. Other coaches see nothing of it."""
+    coach = deployment.coaches[coach_id]
+    if coach.is_admin or any(coach_id in ids for ids in deployment.roster.values()):
+        return True
+    profile = await storage.profile(escalation.participant_id)
+    if profile is not None and profile.coach_id == coach_id:
+        return True
+    return any(n.coach_id == coach_id for n in await storage.notifications(escalation.id))
+
+
+async def may_open(storage: Storage, deployment: Deployment, coach_id: str, profile: Profile) -> bool:
+    """A person's page: their own coach, administrators, and whoever may act on one of their alerts."""
+    if deployment.coaches[coach_id].is_admin or profile.coach_id == coach_id:
+        return True
+    pid = profile.participant.id
+    for escalation in await storage.escalations():
+        if escalation.participant_id == pid and await may_act_on(storage, deployment, coach_id, escalation):
+            return True
+    return False
+
+
+async def visible(storage: Storage, deployment: Deployment, coach_id: str) -> list[Profile]:
+    """Everyone the coach may open, own participants first."""
+    coach = deployment.coaches[coach_id]
+    ids = list(await storage.participant_ids(None if coach.is_admin else coach_id))
+    if not coach.is_admin:
+        for escalation in await storage.escalations():
+            if escalation.participant_id not in ids and await may_act_on(storage, deployment, coach_id, escalation):
+                ids.append(escalation.participant_id)
+    profiles = [await storage.profile(pid) for pid in ids]
+    return [p for p in profiles if p is not None]
+
+
+async def numbers(storage: Storage, participant_id: int) -> str:
+    """How to reach the person: the phone number (and whether SMS is stopped), and Telegram if linked."""
+    parts: list[str] = []
+    for address in await storage.addresses(participant_id):
+        state = "" if address.status is AddressStatus.ACTIVE else f" ({address.status.value})"
+        if address.channel == "sms":
+            parts.insert(0, f"tlf. {address.address}{state}")
+        else:
+            parts.append(f"{address.channel}{state}")
+    return ", ".join(parts) or "–"
+
+
+async def contact(storage: Storage, profile: Profile) -> str:
+    """"Anna Jensen, tlf. +4512345678, telegram": what a coach needs to call."""
+    return f"{profile.name}, {await numbers(storage, profile.participant.id)}"
+
+
+async def search(storage: Storage, deployment: Deployment, coach_id: str, query: str) -> list[Profile]:
+    """People the coach may open whose name contains the words of `query`, or whose number it is."""
+    wanted = fold(query)
+    if len(wanted) < MIN_QUERY:
+        return []
+    phone = _phone(query)
+    found = []
+    for profile in await visible(storage, deployment, coach_id):
+        by_name = all(word in fold(profile.name) for word in wanted.split())
+        if by_name or (phone is not None and phone in await _phones(storage, profile.participant.id)):
+            found.append(profile)
+    return found
+
+
+async def _phones(storage: Storage, participant_id: int) -> set[str]:
+    return {a.address for a in await storage.addresses(participant_id) if a.channel == "sms"}
+
+
+def _phone(query: str) -> str | None:
+    digits = [c for c in query if c.isdigit()]
+    if len(digits) < 8:
+        return None
+    try:
+        return normalize(query)
+    except PhoneNumberError:
+        return None
