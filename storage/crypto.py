@@ -35,6 +35,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from storage.files import private_directory
+
 log = logging.getLogger(__name__)
 
 DATA_KEY = "BOT_DATA_KEY"
@@ -138,7 +140,7 @@ def load_keys(database: Path | None, environ: Mapping[str, str] | None = None) -
 
 def _read_or_create(path: Path) -> dict[str, str]:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)  # a data directory made here is owner-only, as the database's
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
