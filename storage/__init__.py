@@ -33,6 +33,7 @@ from storage.interface import (
     OutboundRecord,
     OutboxRow,
     Participant,
+    Priority,
     Profile,
     RetractedAnswer,
     ScheduledRecord,
@@ -43,6 +44,7 @@ from storage.interface import (
     StepRecord,
     Storage,
     TimerRecord,
+    UndeliveredRow,
 )
 from storage.memory import MemoryStorage
 from storage.schema import (
@@ -97,6 +99,7 @@ __all__ = [
     "OutboundRecord",
     "OutboxRow",
     "Participant",
+    "Priority",
     "Profile",
     "RetractedAnswer",
     "ScheduleOutcome",
@@ -108,6 +111,7 @@ __all__ = [
     "StepRecord",
     "Storage",
     "TimerRecord",
+    "UndeliveredRow",
     "UnknownEscalationError",
     "UnknownNotificationError",
     "UnknownOutboxError",

@@ -16,6 +16,7 @@ from storage import contacts as ct
 from storage import escalations as esc
 from storage import person
 from storage import schema as s
+from storage import undelivered as und
 from storage.crypto import Keys
 from storage.interface import (
     AddressStatus,
@@ -39,9 +40,11 @@ from storage.interface import (
     ScheduleRow,
     ScoreRecord,
     StepRecord,
+    UndeliveredRow,
 )
 
 _DELIVERY_COLUMNS = {"provider_id": None, "delivery_status": None, "delivery_detail": None, "not_before": None,
+                     "undelivered_told_at": None,  # migration 7
                      "given_up_at": None}  # added to the outbox by migration 3
 
 
@@ -626,6 +629,27 @@ class MemoryStorage:
         if changes:
             row.update(changes)
             self._audit.append(ct.given_up_audit(self._ref(row), row, at))
+
+    async def undelivered_urgent(self, created_before: datetime, limit: int = 100) -> list[UndeliveredRow]:
+        self._check_open()
+        before = s.require_utc(created_before)
+        rows = sorted((r for r in self._outbox.values() if und.is_undelivered_urgent(r, before)),
+                      key=lambda r: (r["created_at"], r["id"]))
+        return [und.undelivered_from_row(r) for r in rows[:max(limit, 0)]]
+
+    async def mark_undelivered_told(self, outbox_id: int, at: datetime) -> None:
+        self._check_open()
+        at = s.require_utc(at)
+        row = self._outbox_row(outbox_id)
+        if row["undelivered_told_at"] is None:
+            row["undelivered_told_at"] = at
+
+    async def given_up_messages(self, participant_id: int, limit: int = 20) -> list[UndeliveredRow]:
+        self._check_open()
+        rows = sorted((r for r in self._outbox.values()
+                       if r["participant_id"] == participant_id and r["given_up_at"] is not None),
+                      key=lambda r: (r["given_up_at"], r["id"]), reverse=True)
+        return [und.undelivered_from_row(r) for r in rows[:max(limit, 0)]]
 
     # -- the programme: the same rules as SQLite's (storage/schema.py), on dicts --
 

@@ -378,6 +378,31 @@ def _encrypt_contact_details(conn: Connection) -> None:
                                for oid, old_id in telegram])
 
 
+def _add_outbox_priority(conn: Connection) -> None:
+    """Migration 7: the outbox's priority (crisis replies first) and when a coach was told an urgent message did not
+    get through, frozen as at version 7. Rows already queued keep the middle priority (1, a reply); the index of rows
+    to send is rebuilt in sending order (channel, priority, id), and a small one finds urgent rows nobody was told
+    about."""
+    priority = Column("priority", Integer, nullable=False, server_default=text("1"))
+    told = Column("undelivered_told_at", String(32), nullable=True)  # storage.schema.UTCDateTime's column type
+    outbox = Table(
+        "outbox", MetaData(), Column("id", Integer, primary_key=True), Column("channel", String(32)),
+        Column("created_at", String(32)), Column("sent_at", String(32)), Column("given_up_at", String(32)), priority,
+        told,
+    )
+    table_name = conn.dialect.identifier_preparer.format_table(outbox)
+    for column in (priority, told):
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+    to_send = and_(outbox.c.sent_at.is_(None), outbox.c.given_up_at.is_(None))
+    conn.execute(DropIndex(Index("ix_outbox_unsent", outbox.c.channel)))
+    conn.execute(CreateIndex(Index("ix_outbox_unsent", outbox.c.channel, outbox.c.priority, outbox.c.id,
+                                   sqlite_where=to_send, postgresql_where=to_send)))
+    untold = and_(outbox.c.priority == 0, outbox.c.undelivered_told_at.is_(None))
+    conn.execute(CreateIndex(Index("ix_outbox_urgent", outbox.c.created_at, sqlite_where=untold,
+                                   postgresql_where=untold)))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
@@ -385,6 +410,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "schedule, coach tasks and programme marks", _create_programme_tables),
     Migration(5, "the cohort on profiles", _add_profile_cohort),
     Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
+    Migration(7, "outbox priority and undelivered urgent messages", _add_outbox_priority),
 )
 ENCRYPTED_CONTACTS = 6  # the migration after which `SqliteStorage.migrate` scrubs the file of the plaintext
 
