@@ -64,7 +64,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
                              config.sms_segments_per_second)
             background.append(asyncio.create_task(sms.run(), name="sms"))
-            coach_channels["sms"] = SmsCoachChannel(sender)  # coaches with "sms:+45..." in the configuration
+            coach_channels["sms"] = SmsCoachChannel(sender, sms.pacer)  # coaches with "sms:+45...": first in line
         if config.telegram_configured:
             secret = config.telegram_webhook_secret.get_secret_value() or None
             webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
