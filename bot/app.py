@@ -18,6 +18,7 @@ from bot.escalation import CoachChannel, EscalationService
 from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
 from bot.settings import settings
+from bot.undelivered import UndeliveredWatch
 from storage import open_storage
 from storage.interface import Storage
 
@@ -31,6 +32,7 @@ class App:
     deployment: Deployment
     escalations: EscalationService
     desk: CoachDesk
+    undelivered: UndeliveredWatch  # crisis replies that do not get through: the coach on duty is told
 
 
 @asynccontextmanager
@@ -49,6 +51,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
         escalations = EscalationService(storage, deployment, channels, catalogs, clock)
         loop.escalation_listeners.append(escalations.notify_new)
         desk = CoachDesk(storage, deployment, loop, catalogs, clock)
-        yield App(storage, registry, loop, clock, deployment, escalations, desk)
+        undelivered = UndeliveredWatch(storage, escalations, deployment.delivery, catalogs, clock)
+        yield App(storage, registry, loop, clock, deployment, escalations, desk, undelivered)
     finally:
         await storage.close()

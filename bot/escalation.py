@@ -137,6 +137,23 @@ class EscalationService:
                     log.warning("could not tell coach %s about an unreachable participant: %s", coach.id,
                                 type(exc).__name__)
 
+    async def tell_on_duty(self, text: str, avoid: str) -> list[str]:
+        """Tell every coach on duty, trying their channels other than `avoid` first (it is the one that fails);
+        returns the ids of the coaches reached. The caller keeps the record and tries again if nobody was."""
+        reached = []
+        for coach in self.deployment.coaches_for(0, self.clock.now()):
+            entries = sorted(coach.channels, key=lambda entry: entry.partition(":")[0] == avoid)  # stable
+            for entry in entries:
+                try:
+                    await self._send(entry, coach, text)
+                except Exception as exc:
+                    log.warning("could not tell coach %s on %s: %s", coach.id, entry.partition(":")[0],
+                                type(exc).__name__)
+                    continue
+                reached.append(coach.id)
+                break
+        return reached
+
     async def _send(self, entry: str, coach: Coach, text: str) -> None:
         """One attempt on one of the coach's channels ("console", "sms:+4512345678", "telegram:123456")."""
         name, _, address = entry.partition(":")

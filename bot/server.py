@@ -100,6 +100,8 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                 await telegram.start()
                 stack.push_async_callback(telegram.stop)
                 coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)
+            # crisis replies that do not get through: once every coach channel is up, as it tells on another one
+            background.append(asyncio.create_task(app.undelivered.watch(), name="undelivered"))
             await serving
         finally:
             scheduler.stop()
