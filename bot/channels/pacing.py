@@ -9,7 +9,8 @@ that holds the budget now.
 
 `PriorityRateLimiter` puts python-telegram-bot's requests on such a pacer (in place of PTB's `AIORateLimiter`,
 which serves waiters in no order we control): a request with a chat (messages, edits) takes one unit at the
-priority passed as `rate_limit_args`, REPLY when none is given.
+priority passed as `rate_limit_args=by_priority(priority)`, REPLY when none is given. (The priority travels by
+name: PTB drops a falsy `rate_limit_args`, and URGENT is 0.)
 """
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ class PriorityPacer:
             head.granted.set_result(None)
 
 
-class PriorityRateLimiter(BaseRateLimiter[int]):
+def by_priority(priority: Priority) -> str:
+    """The `rate_limit_args` of a Telegram request sent at this priority."""
+    return priority.name
+
+
+class PriorityRateLimiter(BaseRateLimiter[str]):
     """python-telegram-bot's rate limiter seam, on a `PriorityPacer`. A 429 (RetryAfter) pauses every request for
     the time Telegram asks and is raised to the caller (the dispatcher defers the message)."""
 
@@ -101,9 +107,9 @@ class PriorityRateLimiter(BaseRateLimiter[int]):
 
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[Any]]],
                               args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
-                              rate_limit_args: int | None) -> bool | dict[str, Any] | list[Any]:
+                              rate_limit_args: str | None) -> bool | dict[str, Any] | list[Any]:
         if data.get("chat_id") is not None:  # what Telegram counts: messages and edits (not getUpdates, not getMe)
-            await self.pacer.take(1, Priority(rate_limit_args if rate_limit_args is not None else Priority.REPLY))
+            await self.pacer.take(1, Priority[rate_limit_args] if rate_limit_args else Priority.REPLY)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:

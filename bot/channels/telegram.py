@@ -39,7 +39,7 @@ from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.channels.pacing import PriorityPacer, PriorityRateLimiter
+from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority
 from bot.channels.telegram_outbound import (
     CHANNEL,
     PROGRAMME_BUTTONS,
@@ -77,7 +77,7 @@ class TelegramCoachChannel:
         if not address.lstrip("-").isdigit():
             raise LookupError(f"coach {coach.id} has no Telegram chat id in the configuration")
         # ahead of every participant message on the bot's one budget (bot/channels/pacing.py)
-        await self.bot.send_message(chat_id=int(address), text=text, rate_limit_args=int(Priority.URGENT))
+        await self.bot.send_message(chat_id=int(address), text=text, rate_limit_args=by_priority(Priority.URGENT))
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
 ALLOWED_UPDATES = ("message", "callback_query")

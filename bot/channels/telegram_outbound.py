@@ -32,6 +32,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.channels.base import Delivery, Failed, NotYet, Sent, as_plain_text
+from bot.channels.pacing import by_priority
 from bot.clock import Clock
 from flows.companion import PROGRAMME_PROMPT
 from flows.state import State
@@ -133,7 +134,7 @@ class TelegramOutbound:
         markup = keyboard(row.payload)
         try:
             message = await self.bot.send_message(chat_id, as_plain_text(row.payload), reply_markup=markup,
-                                                  rate_limit_args=int(row.priority))
+                                                  rate_limit_args=by_priority(row.priority))
         except RetryAfter as exc:
             wait_for = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
             return Failed("429 retry after", wait=wait_for)
