@@ -16,6 +16,7 @@ Usage::
         fake.user_presses_button(chat_id, user_id, msg.message_id, msg.data_for("Aldrig"))
         fake.rate_limit("sendMessage", retry_after=3)   # next call -> 429 -> telegram.error.RetryAfter
         fake.block(chat_id)                              # -> 403 -> telegram.error.Forbidden
+        fake.fail_next("sendMessage", 502, "Bad Gateway", times=10**6); fake.clear_faults()   # an outage
         await fake.post_to_webhook(update)               # webhook mode: POST like Telegram, with the secret header
 
 PTB (22.x) sends parameters form-encoded with every non-string value JSON-encoded, or multipart when uploading a
@@ -272,6 +273,10 @@ class FakeTelegram:
         """The next ``times`` calls of ``method`` get Telegram's 429 flood-control answer (PTB raises RetryAfter)."""
         self.fail_next(method, 429, f"Too Many Requests: retry after {retry_after}",
                        parameters={"retry_after": retry_after}, times=times)
+
+    def clear_faults(self) -> None:
+        """Drop every injected fault that has not fired yet (an outage ends)."""
+        self._faults.clear()
 
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every call for this chat gets 403 (PTB raises Forbidden) until unblocked."""
