@@ -5,10 +5,11 @@ message (bot/channels/base.py). The rules, the same for all:
 
 - **What goes first.** Rows are taken in sending order: `Priority` (crisis replies; replies to what a participant
   just wrote; scheduled and bulk messages), then oldest first (storage.contacts: `pending_outbox`).
-- **Each person's order.** A person has at most one message in flight on a channel, and only their first row in
-  sending order may start, so their messages arrive in that order. A row that is deferred (a retry, a rate limit)
-  holds back everything after it in their order (storage), and a recipient the channel is pacing (`NotYet`) waits
-  in memory.
+- **Each person's order.** Only a person's first row in sending order may start, and one at a time, so their
+  messages arrive in that order. The one exception is the point of priorities: a crisis reply starts even while
+  one of the person's ordinary messages is still waiting for the carrier's budget (where it then goes first). A
+  row that is deferred (a retry, a rate limit) holds back everything after it in their order (storage), and a
+  recipient the channel is pacing (`NotYet`, not for a crisis reply) waits in memory.
 - **The carriers' limits.** At most `concurrency` ordinary messages are in flight at once; the channel's own pacer
   (bot/channels/pacing.py) keeps its rate and serves the most urgent first. An urgent row never waits for a free
   slot: it starts at once and takes the next grant of the pacer, so it waits for one send at most, not for the
@@ -50,7 +51,8 @@ class Dispatcher:
         self.on_handed = on_handed  # told of each row as it is handed to the channel (benchmarks measure it)
         self.wakeup = asyncio.Event()
         self.sent = 0  # rows delivered since the start
-        self._busy: dict[int, asyncio.Task[None]] = {}  # participant id -> their row being delivered
+        # (participant id, urgent?) -> their row being delivered: one ordinary and one urgent at most
+        self._busy: dict[tuple[int, bool], asyncio.Task[None]] = {}
         self._urgent_busy = 0
         self._resting: dict[int, float] = {}  # participant id -> monotonic time the channel may send to them again
         self._finished: set[int] = set()  # rows finished while the current look read the outbox
@@ -105,18 +107,20 @@ class Dispatcher:
             ready_at: float | None = None
             now = time.monotonic()
             for row in rows:
-                person = row.participant_id
+                person, urgent = row.participant_id, row.priority is Priority.URGENT
                 if person in seen:
                     continue
                 seen.add(person)  # only a person's first row in sending order may go
-                if person in self._busy or row.id in self._finished:  # finished while we read: look again
+                if (person, True) in self._busy or row.id in self._finished:  # finished while we read: look again
                     continue
+                if not urgent and (person, False) in self._busy:
+                    continue  # an urgent row overtakes the person's ordinary one in flight, nothing else does
                 rested = self._resting.get(person)
-                if rested is not None and rested > now:
+                if rested is not None and rested > now and not urgent:  # a crisis reply is one burst, allowed
                     ready_at = rested if ready_at is None else min(ready_at, rested)
                     continue
-                self._resting.pop(person, None)
-                urgent = row.priority is Priority.URGENT
+                if not urgent:
+                    self._resting.pop(person, None)
                 if not urgent and len(self._busy) - self._urgent_busy >= self.concurrency:
                     break  # every slot is taken, and the rest are not urgent (sending order)
                 self._start(row, urgent)
@@ -126,11 +130,11 @@ class Dispatcher:
         if self.on_handed is not None:
             self.on_handed(row)
         task = asyncio.create_task(self._deliver(row), name=f"{self.channel.name}-outbox-{row.id}")
-        self._busy[row.participant_id] = task
+        self._busy[(row.participant_id, urgent)] = task
         self._urgent_busy += urgent
 
         def done(_: asyncio.Task[None]) -> None:
-            self._busy.pop(row.participant_id, None)
+            self._busy.pop((row.participant_id, urgent), None)
             self._urgent_busy -= urgent
             self._finished.add(row.id)
             self.wakeup.set()

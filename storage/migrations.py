@@ -10,7 +10,8 @@ created by migration 1 and then migrated has exactly the schema of a fresh one,
 `tests/storage/test_storage_contacts.py` does the same for a database created at version 2, and
 `tests/storage/test_storage_programme.py` for one created at version 3, and `tests/storage/test_storage_outcomes.py`
 for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
-6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``).
+6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``; that
+test migrates on to the newest version, so it covers migration 7 too).
 """
 
 from __future__ import annotations

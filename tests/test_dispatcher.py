@@ -120,6 +120,27 @@ async def test_an_urgent_row_never_waits_for_a_free_slot(storage: Storage) -> No
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_crisis_reply_overtakes_the_persons_message_still_waiting_for_the_carrier(storage: Storage) -> None:
+    [anna] = await people(storage, 1)
+    question, later = await queue(storage, anna, REPLY, ROUTINE)
+    channel = ScriptedChannel()
+    channel.hold.clear()  # the question waits for the carrier's budget
+    dispatcher = Dispatcher(storage, FakeClock(T0), channel)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await until(lambda: channel.handed == [question])
+        (crisis,) = await queue(storage, anna, URGENT)
+        dispatcher.wake()
+        await until(lambda: crisis in channel.handed)  # it does not wait for the question to be out
+        assert channel.handed == [question, crisis] and channel.in_flight[anna] == 2
+        channel.hold.set()
+        await until(lambda: later in channel.handed)
+        assert channel.handed == [question, crisis, later]  # the rest waits for both, in order
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_paced_recipient_waits_in_memory_and_keeps_their_order(storage: Storage) -> None:
     anna, bo = await people(storage, 2)
     a1, a2 = await queue(storage, anna, REPLY, REPLY)

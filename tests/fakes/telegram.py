@@ -168,6 +168,7 @@ class FakeTelegram:
         self.callback_answers: list[JSON] = []
         self.blocked: set[int] = set()
         self.errors: list[BaseException] = []  # bugs in the fake itself; re-raised when the fake stops
+        self.listeners: list[Callable[[BotMessage], None]] = []  # told of every message the bot sends (benchmarks)
         self._messages: dict[int, list[BotMessage]] = defaultdict(list)
         self._last_id: dict[int, int] = defaultdict(int)  # message ids are per chat in private chats
         self._pending: list[JSON] = []  # unconfirmed updates, for getUpdates
@@ -366,6 +367,8 @@ class FakeTelegram:
         self._last_id[chat_id] += 1
         msg = BotMessage(chat_id, self._last_id[chat_id], text, _inline_markup(p.get("reply_markup")))
         self._messages[chat_id].append(msg)
+        for listener in self.listeners:
+            listener(msg)
         return msg.to_api(self.bot_user)
 
     async def _edit_text(self, p: JSON) -> JSON:
