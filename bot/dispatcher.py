@@ -101,11 +101,14 @@ class Dispatcher:
         """Start every row that may go now; returns when the earliest resting recipient may be sent to, if any."""
         async with self._looking:
             self._finished.clear()
-            rows = await self.storage.pending_outbox(self.channel.name, WINDOW + len(self._busy),
-                                                     now=self.clock.now())
-            seen: set[int] = set()
-            ready_at: float | None = None
             now = time.monotonic()
+            self._resting = {person: at for person, at in self._resting.items() if at > now}
+            # those we cannot send an ordinary message to now would only fill the window (a person with a long
+            # queue, a chat paced for a second): of theirs, only urgent rows are read
+            waiting = {person for person, _ in self._busy} | set(self._resting)
+            rows = await self.storage.pending_outbox(self.channel.name, WINDOW, now=self.clock.now(),
+                                                     only_urgent_for=waiting)
+            seen: set[int] = set()
             for row in rows:
                 person, urgent = row.participant_id, row.priority is Priority.URGENT
                 if person in seen:
@@ -113,18 +116,12 @@ class Dispatcher:
                 seen.add(person)  # only a person's first row in sending order may go
                 if (person, True) in self._busy or row.id in self._finished:  # finished while we read: look again
                     continue
-                if not urgent and (person, False) in self._busy:
-                    continue  # an urgent row overtakes the person's ordinary one in flight, nothing else does
-                rested = self._resting.get(person)
-                if rested is not None and rested > now and not urgent:  # a crisis reply is one burst, allowed
-                    ready_at = rested if ready_at is None else min(ready_at, rested)
-                    continue
-                if not urgent:
-                    self._resting.pop(person, None)
+                if not urgent and ((person, False) in self._busy or person in self._resting):
+                    continue  # a crisis reply overtakes the person's ordinary message in flight, and their pace
                 if not urgent and len(self._busy) - self._urgent_busy >= self.concurrency:
                     break  # every slot is taken, and the rest are not urgent (sending order)
                 self._start(row, urgent)
-            return ready_at
+            return min(self._resting.values(), default=None)
 
     def _start(self, row: OutboxRow, urgent: bool) -> None:
         if self.on_handed is not None:

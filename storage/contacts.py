@@ -343,7 +343,8 @@ def sending_order(row: Mapping[Any, Any]) -> tuple[int, int]:
     return row["priority"], row["id"]
 
 
-def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None) -> list[OutboxRow]:
+def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None,
+            only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
     """`pending_outbox` over rows in any order (MemoryStorage); the SQL below is the same rule."""
     held: set[int] = set()  # participants with a held row on this channel
     found: list[OutboxRow] = []
@@ -352,10 +353,10 @@ def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: dateti
             break
         if row["participant_id"] in held:
             continue
-        if is_due(row, now):
-            found.append(outbox_from_row(row))
-        else:
+        if not is_due(row, now):
             held.add(row["participant_id"])
+        elif row["priority"] == Priority.URGENT or row["participant_id"] not in only_urgent_for:
+            found.append(outbox_from_row(row))
     return found
 
 
@@ -660,8 +661,10 @@ def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[An
     return [found.get(provider_id) for provider_id in provider_ids]
 
 
-def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None) -> list[OutboxRow]:
-    """The module docstring's rule: due rows not held back by an earlier held row, oldest first."""
+def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None,
+                   only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+    """The module docstring's rule: due rows not held back by an earlier held row, in sending order; of the
+    participants in `only_urgent_for`, only URGENT rows."""
     o, e = _o, _earlier
     due: ColumnElement[bool]
     held: ColumnElement[bool]
@@ -684,4 +687,7 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
         .order_by(o.c.priority, o.c.id)
         .limit(limit)
     )
+    if only_urgent_for:
+        others = o.c.participant_id.not_in(sorted(only_urgent_for))
+        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
     return [outbox_from_row(row) for row in conn.execute(query).mappings()]

@@ -7,7 +7,7 @@ transaction by `commit_step`, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
@@ -392,10 +392,13 @@ class Storage(Protocol):
 
     async def commit_step(self, step: StepRecord) -> CommitResult: ...
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """Unsent rows of `channel`, most urgent first (`Priority`), oldest first within a priority; rows
         deferred past `now` (or at all, without `now`) and rows given up are left out, and so are the rows of a
-        participant that come after one of their deferred rows in that order (messages keep their order)."""
+        participant that come after one of their deferred rows in that order (messages keep their order).
+        `only_urgent_for`: participants the caller cannot send ordinary messages to now (busy, paced): only
+        their URGENT rows are returned, so they do not fill the `limit`."""
         ...
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None: ...

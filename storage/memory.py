@@ -7,7 +7,7 @@ it passed in cannot change what was stored. No method awaits, so each is atomic 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -216,11 +216,12 @@ class MemoryStorage:
                 return row
         return None
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """As `SqliteStorage.pending_outbox` (the rule is in storage/contacts.py)."""
         self._check_open()
         at = None if now is None else s.require_utc(now)
-        return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at)
+        return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at, frozenset(only_urgent_for))
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         self._check_open()

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -1126,13 +1126,15 @@ class SqliteStorage:
         rows = s.step_rows(step)  # bad data fails here, for this caller only, before any transaction
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """Rows to send on `channel`, most urgent first, then oldest first: not sent, not given up, not deferred
         past `now` (without `now`, not deferred at all), and not behind such a deferred row of the same participant
-        on the same channel, so a conversation's messages keep their order (see storage/contacts.py)."""
+        on the same channel, so a conversation's messages keep their order (see storage/contacts.py); only URGENT
+        rows of the participants in `only_urgent_for`."""
         at = None if now is None else s.require_utc(now)
         async with self._connect() as conn:
-            return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at)
+            return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(_Kind.SENT, (outbox_id, s.require_utc(at)))

@@ -160,6 +160,25 @@ async def test_a_paced_recipient_waits_in_memory_and_keeps_their_order(storage: 
     assert [r.attempts for r in await storage.pending_outbox("sms", now=T0)] == []
 
 
+async def test_a_long_queue_of_one_paced_person_does_not_hide_the_others(storage: Storage) -> None:
+    anna, bo = await people(storage, 2)
+    annas = await queue(storage, anna, *[REPLY] * 250)  # more than the dispatcher reads at a time
+    (bos,) = await queue(storage, bo, REPLY)
+    channel = ScriptedChannel()
+    channel.outcomes[annas[0]] = [NotYet(60)]  # Anna's chat may not be sent to for a minute
+    dispatcher = Dispatcher(storage, FakeClock(T0), channel)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await until(lambda: bos in channel.handed)
+        assert channel.handed == [annas[0], bos]
+        (crisis,) = await queue(storage, anna, URGENT)
+        dispatcher.wake()
+        await until(lambda: crisis in channel.handed)  # resting or not, the crisis reply is read and goes
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_failures_are_retried_by_the_policy_and_refusals_given_up_at_once(storage: Storage) -> None:
     anna, bo, carl = await people(storage, 3)
     (flaky,) = await queue(storage, anna, REPLY)

@@ -74,6 +74,16 @@ async def test_a_deferred_row_holds_back_what_comes_after_it_in_the_persons_orde
     assert await pending(store, now=at(61)) == [later_crisis, other]  # ...but not a more urgent one
 
 
+async def test_only_urgent_rows_of_the_participants_the_caller_cannot_send_to_now(store: Store) -> None:
+    anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
+    a1, a2 = await queue(store, anna.id, REPLY, ROUTINE)
+    (b1,) = await queue(store, bo.id, REPLY)
+    assert await pending(store) == [a1, b1, a2]
+    assert [r.id for r in await store.pending_outbox("sms", 1, only_urgent_for={anna.id})] == [b1]
+    (crisis,) = await queue(store, anna.id, URGENT, rev=1)
+    assert [r.id for r in await store.pending_outbox("sms", only_urgent_for=[anna.id, bo.id])] == [crisis]
+
+
 async def test_a_priority_that_does_not_exist_is_refused_and_nothing_is_written(store: Store) -> None:
     anna = await person(store, "p-anna", "+4520000001")
     bad = StepRecord(anna.id, 0, {}, T0, outbox=[OutboundRecord("sms", {"text": "x"}, T0, 7)])  # type: ignore[arg-type]
