@@ -34,9 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def quiet_libraries() -> None:
-    """httpx logs request URLs, which carry the Telegram bot token; PTB's rate limiter logs every 429."""
+    """httpx logs request URLs, which carry the Telegram bot token."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.ERROR)
 
 
 async def run_server(db_path: str, host: str, port: int) -> int:
