@@ -21,7 +21,7 @@ from flows.risk import rank
 from storage.interface import Escalation, EscalationStatus, NotificationStatus, Storage
 
 log = logging.getLogger(__name__)
-RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long
+RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long, then 2, 4, ... min
 CHANNEL_TIMEOUT = 10.0  # seconds a coach channel may take before it counts as failed and the next is tried
 TOP_TIER = 2  # 0 on duty, 1 + backup, 2 + clinical lead
 COACH_LANG = "da"  # coaches read Danish; a per-coach language setting is an open item (hazard H20)
@@ -114,7 +114,7 @@ class EscalationService:
                 continue
             await self.storage.update_notification(note.id, NotificationStatus.SENT, self.clock.now())
             return True
-        log.error("escalation %s: no channel reached coach %s; retrying in %s", escalation.id, coach.id, RETRY_AFTER)
+        log.error("escalation %s: no channel reached coach %s; retrying", escalation.id, coach.id)
         return False
 
     async def tell_unreachable(self, participant_id: int, channel: str) -> None:
@@ -200,8 +200,14 @@ class EscalationService:
             if any(n.status is NotificationStatus.SENT and n.tier == escalation.tier for n in mine):
                 continue
             last = max((n.updated_at or n.created_at for n in mine), default=None)
-            if last is None or now - last >= RETRY_AFTER:
+            if last is None or now - last >= self._retry_after(len(mine) // max(1, len(coach.channels))):
                 await self.deliver(escalation, coach, reminder=bool(mine))
+
+    def _retry_after(self, rounds: int) -> timedelta:
+        """The wait after `rounds` tries that reached no channel: 1, 2, 4 minutes, never more than the deployment's
+        back-off for urgent messages (5 minutes), for as long as the escalation is open (never given up)."""
+        cap = max(RETRY_AFTER, self.deployment.delivery.urgent_max_backoff)
+        return min(RETRY_AFTER * (1 << min(max(rounds - 1, 0), 20)), cap)
 
     async def watch(self, every: timedelta = timedelta(seconds=20)) -> None:
         """Run `tick` forever (a background task of the running bot)."""

@@ -10,6 +10,7 @@ is delivered when the carrier is back.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,13 +25,15 @@ from bot.app import App, open_app
 from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
 from bot.channels.telegram import TelegramChannel, TelegramCoachChannel
 from bot.clock import FakeClock
+from bot.deployment import Coach
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
 from bot.web import create_web_app
-from storage.interface import AddressStatus, Enrollment, OutboundRecord, Priority, StepRecord
+from storage.interface import AddressStatus, Enrollment, NotificationStatus, OutboundRecord, Priority, StepRecord
 from tests.conftest import T0, without_consent
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, serve
+from tests.transcript import Chat
 
 OUR_NUMBER = "+4570000000"
 PHONE = "+4520000001"
@@ -216,3 +219,28 @@ async def test_a_given_up_routine_message_is_on_the_persons_page_with_the_reason
             "coach:coach", "overview.viewed", "participant:p-out", {"given_up": 1}) for e in entries)
         assert any(e.action == "outbox.given_up" and e.subject == "participant:p-out" for e in entries)
         assert all(reminder[:20] not in str(e.detail) for e in entries)  # the message itself is not in the log
+
+
+class UnreachableCoachChannel:
+    """A coach channel that is down all day."""
+
+    name = "console"
+
+    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
+        raise ConnectionError("down")
+
+
+async def test_a_coach_alert_no_channel_takes_is_retried_with_back_off_all_day(
+        tmp_path: Path, clock: FakeClock) -> None:
+    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
+                        coach_channels={"console": UnreachableCoachChannel()}) as app:
+        await (await Chat.open(app, "p-out")).say(RISKY)
+        while clock.now() < T0 + timedelta(hours=24, minutes=1):  # the watcher ticks every 20 s; 5-minute steps later
+            clock.advance(timedelta(seconds=20) if clock.now() < T0 + timedelta(minutes=20) else timedelta(minutes=5))
+            await app.escalations.tick()
+        tries = sorted({n.created_at for n in await app.storage.notifications(1) if n.coach_id == "coach"})
+        gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+        assert gaps[:3] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]  # backing off...
+        assert 270 <= len(tries) <= 300  # ...to one try in five minutes (urgent_max_backoff_seconds), all day
+        assert tries[-1] >= T0 + timedelta(hours=23, minutes=55)  # still trying after a day: never given up
+        assert all(n.status is NotificationStatus.FAILED for n in await app.storage.notifications(1))
