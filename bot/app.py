@@ -17,9 +17,11 @@ from bot.deployment import Deployment, load_deployment
 from bot.escalation import CoachChannel, EscalationService
 from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
+from bot.safety_net import SafetyNet, Spool
 from bot.settings import settings
 from bot.undelivered import UndeliveredWatch
 from storage import open_storage
+from storage.crypto import load_keys
 from storage.interface import Storage
 
 
@@ -32,6 +34,7 @@ class App:
     deployment: Deployment
     escalations: EscalationService
     desk: CoachDesk
+    safety: SafetyNet
     undelivered: UndeliveredWatch  # crisis replies that do not get through: the coach on duty is told
 
 
@@ -41,7 +44,8 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
                    coach_channels: Mapping[str, CoachChannel] | None = None) -> AsyncIterator[App]:
     clock = clock or clock_from_environment()
     deployment = load_deployment(deployment_path)  # broken safety configuration: refuse to start
-    storage = await open_storage(db_path, runner=settings().bot_storage_runner, key_environ=settings().key_environ())
+    keys = load_keys(Path(db_path), settings().key_environ())  # the storage's, and the safety spool's
+    storage = await open_storage(db_path, runner=settings().bot_storage_runner, keys=keys)
     try:
         catalogs = Catalogs()
         registry = await FlowRegistry.load(storage, clock.now(), flows_dir or config.flows_dir() or DEFAULT_FLOWS_DIR)
@@ -51,7 +55,8 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
         escalations = EscalationService(storage, deployment, channels, catalogs, clock)
         loop.escalation_listeners.append(escalations.notify_new)
         desk = CoachDesk(storage, deployment, loop, catalogs, clock)
+        safety = SafetyNet(storage, loop, deployment, clock, Spool.beside(Path(db_path), keys))
         undelivered = UndeliveredWatch(storage, escalations, deployment.delivery, catalogs, clock)
-        yield App(storage, registry, loop, clock, deployment, escalations, desk, undelivered)
+        yield App(storage, registry, loop, clock, deployment, escalations, desk, safety, undelivered)
     finally:
         await storage.close()

@@ -20,7 +20,7 @@ import sys
 import uvicorn
 
 from bot.app import open_app
-from bot.channels.coach_console import ConsoleCoachChannel
+from bot.channels.coach_console import ServiceLogCoachChannel
 from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
 from bot.escalation import CoachChannel
@@ -51,7 +51,12 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
     quiet_libraries()
-    coach_channels: dict[str, CoachChannel] = {"console": ConsoleCoachChannel(sys.stderr)}
+    if not config.keys_from_environment:
+        print("BOT_DATA_KEY and BOT_LOOKUP_KEY must be set when SMS or Telegram is configured: the development "
+              "key file is for the console only (docs/data-protection.md)", file=sys.stderr)
+        return 2
+    # the service log is no place for a risk message, and no way to reach a coach (bot/channels/coach_console.py)
+    coach_channels: dict[str, CoachChannel] = {"console": ServiceLogCoachChannel()}
     async with contextlib.AsyncExitStack() as stack:
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
         background: list[asyncio.Task[None]] = []
@@ -61,7 +66,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                                   config.twilio_from, config.twilio_api_base_url or None)
             stack.push_async_callback(sender.close)
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
-                             config.sms_segments_per_second)
+                             config.sms_segments_per_second, safety=app.safety)
             background.append(asyncio.create_task(sms.run(), name="sms"))
             coach_channels["sms"] = SmsCoachChannel(sender, sms.pacer)  # coaches with "sms:+45...": first in line
         if config.telegram_configured:
@@ -79,13 +84,14 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                                        config.telegram_bot_token.get_secret_value(),
                                        base_url=config.telegram_api_base_url or None, webhook_url=webhook,
                                        webhook_secret=secret if webhook else None, on_unreachable=unreachable,
-                                       coach_desk=coach_desk)
+                                       coach_desk=coach_desk, safety=app.safety)
             if webhook:
                 routes[WEBHOOK_PATH] = telegram.webhook
         web = create_web_app(app.storage, sms, config.twilio_auth_token.get_secret_value(), public, routes)
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
         await app.escalations.tick()
         background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
+        background.append(asyncio.create_task(app.safety.run(), name="spool"))  # risk messages kept while the db failed
         scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
                                        lease=lease_from_environment())
         scheduler.start(config.programme_tick_seconds)  # reminders, waves, check-ins

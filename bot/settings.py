@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     def telegram_configured(self) -> bool:
         return bool(self.telegram_bot_token.get_secret_value())
 
+    @property
+    def keys_from_environment(self) -> bool:
+        """Both main keys set: what production needs (the development key file is for the console only)."""
+        return self.bot_data_key is not None and self.bot_lookup_key is not None
+
     def key_environ(self) -> dict[str, str]:
         """The three key variables as storage/crypto.load_keys reads them (only those that are set)."""
         values = {"BOT_DATA_KEY": self.bot_data_key, "BOT_LOOKUP_KEY": self.bot_lookup_key,

@@ -6,6 +6,7 @@ references, loops) or several files (duplicate ids).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,7 +15,9 @@ from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
 from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
-from flows.risk import LEVELS, RiskRule, RiskTerms, read_risk_terms
+from flows.risk import LEVELS, RiskRule, RiskTerms
+from flows.risk_file import read_risk_terms
+from flows.risk_model import RiskModel
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -161,12 +164,29 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     return (None if any(p.severity == "error" for p in problems) else flow), problems
 
 
+MODEL_FILE = "risk_model.json"
+
+
 def load_risk_terms(path: Path) -> tuple[RiskTerms | None, list[Problem]]:
+    """The word list, with the model beside it (risk_model.json) as its second opinion when there is one."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(str(path), 0, f"cannot read the word list: {exc}")]
-    return read_risk_terms(text, str(path))
+    model, problems = load_risk_model(path.with_name(MODEL_FILE))
+    terms, more = read_risk_terms(text, str(path), model)
+    return terms, [*problems, *more]
+
+
+def load_risk_model(path: Path) -> tuple[RiskModel | None, list[Problem]]:
+    """None without problems when there is no model file: the word list works on its own."""
+    if not path.exists():
+        return None, []
+    try:
+        return RiskModel.from_json(json.loads(path.read_text(encoding="utf-8"))), []
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        return None, [Problem(str(path), 0, f"the risk model cannot be read ({type(exc).__name__}); the word list "
+                                            "works without it", "warning")]
 
 
 def _read_flow(r: _Reader, data: Any) -> Flow | None:

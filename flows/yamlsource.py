@@ -41,7 +41,10 @@ class Problem:
         return f"{self.path}:{self.line}: {self.severity}: {self.message}"
 
 
-class _Loader(yaml.SafeLoader):
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
     """A safe loader whose mappings and sequences carry line numbers and whose duplicate keys are found."""
 
     duplicate_keys: list[tuple[int, str]]

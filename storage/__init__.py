@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Literal
 
+from storage.crypto import Keys
 from storage.interface import (
     FINISHED_SCHEDULE,
     RISK_LEVELS,
@@ -57,12 +58,12 @@ from storage.sqlite import SqliteStorage
 
 
 async def open_storage(db_path: str | os.PathLike[str], *, runner: Literal["hybrid", "async"] | None = None,
-                       key_environ: Mapping[str, str] | None = None) -> Storage:
+                       key_environ: Mapping[str, str] | None = None, keys: Keys | None = None) -> Storage:
     """Open (creating if needed) the SQLite database at `db_path` and bring its schema up to date.
 
     `runner` picks how statements run (storage/sqlite.py says why the hybrid one is the default); `key_environ`
     holds the key variables (storage/crypto.load_keys), which the bot takes from its settings."""
-    storage = SqliteStorage(db_path, runner=runner, key_environ=key_environ)
+    storage = SqliteStorage(db_path, runner=runner, key_environ=key_environ, keys=keys)
     try:
         await storage.migrate()
     except BaseException:

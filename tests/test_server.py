@@ -14,9 +14,13 @@ from pathlib import Path
 
 import httpx
 
+from storage import NotificationStatus, SqliteStorage
+from storage.crypto import Keys, new_key_values
 from tests.fakes.twilio import FakeTwilio
 
 ROOT = Path(__file__).resolve().parent.parent
+KEYS = {name: value for name, value in new_key_values().items() if name != "BOT_RESEARCH_KEY"}
+RISK = "jeg har samlet piller sammen og vil ikke leve mere"
 
 
 def free_port() -> int:
@@ -40,7 +44,7 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
                "TWILIO_ACCOUNT_SID": fake.account_sid, "TWILIO_AUTH_TOKEN": fake.auth_token,
                "TWILIO_FROM": "+4570000000", "TWILIO_API_BASE_URL": fake.url, "PUBLIC_BASE_URL": public,
-               "SMS_SEGMENTS_PER_SECOND": "100"}
+               "SMS_SEGMENTS_PER_SECOND": "100", **KEYS}
         enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Ida", "--phone", "12345678"],
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert enrolled.returncode == 0, enrolled.stderr
@@ -76,11 +80,33 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
                 assert fake.sent[2]["body"].startswith("Tak. Du kan altid trække dit samtykke tilbage")
                 delivered = await fake.deliver_status(fake.sent[2]["sid"], "delivered")
                 assert delivered.status_code == 204
+                await text(RISK)  # the shipped coach has only "console": under `bot run` that is the log
+                await wait_for(lambda: any("Livslinien" in m["body"] for m in fake.sent))
         finally:
             server.send_signal(signal.SIGINT)
             _, err = server.communicate(timeout=30)
         assert server.returncode == 0, err
         assert "12345678" not in err  # no phone number in the logs
+        assert "piller" not in err and "leve" not in err and "p-" not in err  # no message, no participant
+        assert "could not be delivered" in err  # the console is not counted as reaching the coach
+        keys = Keys.from_values(KEYS["BOT_DATA_KEY"], KEYS["BOT_LOOKUP_KEY"])
+        storage = SqliteStorage(tmp_path / "bot.db", keys=keys)
+        try:
+            [escalation] = await storage.escalations()
+            tried = await storage.notifications(escalation.id)
+        finally:
+            await storage.close()
+        assert tried and {n.status for n in tried} == {NotificationStatus.FAILED}  # tried again later
+
+
+def test_run_with_a_real_channel_refuses_the_development_key_file(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"), "TELEGRAM_BOT_TOKEN": "1:x"}
+    for name in KEYS:
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--port", str(free_port())], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "BOT_DATA_KEY and BOT_LOOKUP_KEY must be set" in result.stderr
+    assert not (tmp_path / "bot.db").exists() and not (tmp_path / "bot.db.keys").exists()
 
 
 async def test_run_serves_telegram_webhooks_end_to_end(tmp_path: Path) -> None:
@@ -92,7 +118,7 @@ async def test_run_serves_telegram_webhooks_end_to_end(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
                "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
                "TELEGRAM_WEBHOOK_SECRET": "s3cret-token", "PUBLIC_BASE_URL": public,
-               "TELEGRAM_BOT_USERNAME": "stress_test_bot"}
+               "TELEGRAM_BOT_USERNAME": "stress_test_bot", **KEYS}
         enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Jo", "--telegram"],
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert enrolled.returncode == 0, enrolled.stderr

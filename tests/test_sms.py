@@ -59,10 +59,11 @@ async def running_sms(tmp_path: Path, clock: FakeClock, consent: bool) -> AsyncI
                                               deployment_path=deployment) as app:
         await app.storage.enroll(Enrollment("p-sms", "Test Person", "da", phone=PHONE), clock.now())
         sender = TwilioSender(fake.account_sid, fake.auth_token, OUR_NUMBER, api_base_url=fake.url)
-        channel = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000)
+        channel = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000,
+                             safety=app.safety)
         web = create_web_app(app.storage, channel, fake.auth_token, public_base_url="")
         try:
-            async with serve(web) as url, httpx.AsyncClient() as http:
+            async with serve(web) as url, httpx.AsyncClient(timeout=30) as http:  # Twilio waits 15 s
                 channel.status_callback_url = f"{url}/twilio/status"
                 web.state.public_base_url = url
                 yield Sms(app, fake, channel, url, http)

@@ -263,3 +263,27 @@ async def test_a_repeated_message_is_processed_once(app: App) -> None:
     again = await chat.feed(Text("2"), inbound)
     assert "(2/10)" in first and again == ""
     assert len(await app.storage.export_answers()) == 1
+
+
+async def test_a_who5_of_28_or_less_makes_a_referral_task_for_the_coach(app: App) -> None:
+    chat = await Chat.open(app, "dorte")
+    await chat.start("who5")
+    await play(chat, """
+        > 1
+        < (2/5)
+        > 2
+        < (3/5)
+        > 1
+        < (4/5)
+        > 2
+        < (5/5)
+        > 1
+        < Din score er 28 ud af 100. Det tyder på, at du har det svært lige nu.
+    """)
+    [task] = await app.storage.coach_tasks()
+    assert task.kind == "consider_referral"
+    well = await Chat.open(app, "erik")
+    await well.start("who5")
+    for answer in ["3", "3", "3", "3", "3"]:
+        await well.say(answer)
+    assert len(await app.storage.coach_tasks()) == 1  # 60 out of 100: no task

@@ -29,6 +29,7 @@ from bot.dispatcher import Dispatcher
 from bot.gsm import segments, to_gsm
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
+from bot.safety_net import SafetyNet
 from flows import phrases
 from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
@@ -64,8 +65,10 @@ class SmsChannel:
 
     def __init__(self, storage: Storage, loop: ConversationLoop, sender: SmsSender, catalogs: Catalogs,
                  clock: Clock, status_callback_url: str | None, segments_per_second: float = 10.0,
-                 concurrency: int = 4) -> None:
+                 safety: SafetyNet | None = None, concurrency: int = 4) -> None:
         self.storage = storage
+        # without a spool (tests of other things): a risk message that cannot be stored still gets the contacts
+        self.safety = safety or SafetyNet(storage, loop, loop.deployment, clock, None)
         self.loop = loop
         self.sender = sender
         self.catalogs = catalogs
@@ -79,14 +82,22 @@ class SmsChannel:
     # -- inbound -------------------------------------------------------------------------------------------
 
     async def receive(self, form: Mapping[str, str]) -> str | None:
-        """Handle a verified inbound SMS; returns a reply to put in the TwiML response (unknown senders only)."""
+        """Handle a verified inbound SMS; returns a reply to put in the TwiML response: for an unknown sender,
+        or the crisis contacts when a risk message cannot be stored (bot/safety_net.py)."""
         message_sid, body = form.get("MessageSid", ""), form.get("Body", "")
         try:
             sender = normalize(form.get("From", ""))
         except PhoneNumberError:
             log.warning("inbound SMS %s without a usable sender number; ignored", message_sid)
             return None
+        return await self.safety.guarded(CHANNEL, sender, message_sid, body,
+                                         lambda: self._receive(sender, message_sid, body))
+
+    async def _receive(self, sender: str, message_sid: str, body: str) -> str | None:
         participant = await self.storage.participant_by_address(CHANNEL, sender)
+        if participant is None and self.safety.level(body) is not None:  # crisis contacts and a duty coach
+            await self.safety.from_stranger(CHANNEL, sender, message_sid, body)  # its replies wake the dispatcher
+            return None
         if participant is None:
             return self._answer_stranger(sender)
         inbound = InboundRecord(CHANNEL, message_sid, self.clock.now())

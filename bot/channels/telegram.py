@@ -55,6 +55,7 @@ from bot.deployment import Coach
 from bot.dispatcher import Dispatcher
 from bot.enroll import code_digest
 from bot.rendering import Catalogs
+from bot.safety_net import SafetyNet
 from bot.web import Refused, read_body
 from flows import phrases
 from flows.inputs import Command, Input, Resume, Text
@@ -111,10 +112,12 @@ class TelegramChannel:
                  base_url: str | None = None, webhook_url: str | None = None, webhook_secret: str | None = None,
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
                  on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None,
-                 requests_per_second: float = REQUESTS_PER_SECOND, concurrency: int = 8) -> None:
+                 safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND,
+                 concurrency: int = 8) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
+        self.safety = safety or SafetyNet(storage, loop, loop.deployment, clock, None)  # see bot/safety_net.py
         self.loop = loop
         self.catalogs = catalogs
         self.clock = clock
@@ -234,9 +237,16 @@ class TelegramChannel:
         if update.callback_query is not None:
             await self._on_button(update.callback_query, inbound)
         elif update.message is not None and update.message.chat.type == "private":
-            await self._on_message(update.message, inbound)
+            message = update.message
+            text = message.text or message.caption or ""
+            reply = await self.safety.guarded(CHANNEL, str(message.chat.id), inbound.channel_message_id, text,
+                                              lambda: self._on_message(message, inbound))
+            if reply is not None:  # not stored: the crisis contacts straight back, past the outbox
+                await self.application.bot.send_message(chat_id=message.chat.id, text=reply,
+                                                        rate_limit_args=by_priority(Priority.URGENT))
 
     async def _on_message(self, message: Message, inbound: InboundRecord) -> None:
+        """A message in a private chat. Returns nothing: its replies go through the outbox."""
         chat_id = message.chat.id
         text = message.text or message.caption or ""
         if self.coach_desk is not None and await self._at_coach_desk(chat_id, text):
@@ -245,6 +255,9 @@ class TelegramChannel:
         participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
         if command == "start":
             await self._start(chat_id, participant, argument, inbound)
+            return
+        if participant is None and self.safety.level(text) is not None:  # crisis contacts and a duty coach
+            await self.safety.from_stranger(CHANNEL, str(chat_id), inbound.channel_message_id, text)
             return
         if participant is None:
             log.info("Telegram message from an unknown chat %s; explained, nothing else", masked_chat(chat_id))
