@@ -19,6 +19,7 @@ from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
 from bot.safety_net import SafetyNet, Spool
 from bot.settings import settings
+from bot.undelivered import UndeliveredWatch
 from storage import open_storage
 from storage.crypto import load_keys
 from storage.interface import Storage
@@ -34,6 +35,7 @@ class App:
     escalations: EscalationService
     desk: CoachDesk
     safety: SafetyNet
+    undelivered: UndeliveredWatch  # crisis replies that do not get through: the coach on duty is told
 
 
 @asynccontextmanager
@@ -55,6 +57,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
         desk = CoachDesk(storage, deployment, loop, catalogs, clock)
         escalations.after_tick.append(desk.messages.tick)  # unread messages for a coach become tasks
         safety = SafetyNet(storage, loop, deployment, clock, Spool.beside(Path(db_path), keys))
-        yield App(storage, registry, loop, clock, deployment, escalations, desk, safety)
+        undelivered = UndeliveredWatch(storage, escalations, deployment.delivery, catalogs, clock)
+        yield App(storage, registry, loop, clock, deployment, escalations, desk, safety, undelivered)
     finally:
         await storage.close()

@@ -48,7 +48,7 @@ from flows.effects import (
     ShowHistory,
 )
 from flows.engine import Outcome, advance, text_trigger
-from flows.inputs import Command, Due, Input, Text
+from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text
 from flows.state import State
 from storage.interface import (
     AnswerRecord,
@@ -61,6 +61,7 @@ from storage.interface import (
     MarkRecord,
     OutboundRecord,
     Participant,
+    Priority,
     RetractedAnswer,
     ScheduledRecord,
     ScheduleOutcome,
@@ -79,6 +80,8 @@ MAX_CONFLICT_RETRIES = 5
 TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
             "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1)}
 DEFAULT_TASK_DUE = timedelta(days=7)
+# Inputs that are a participant writing or pressing something: the replies go before scheduled and bulk messages.
+PARTICIPANT_INPUTS = (Text, Command, Resume, RemindersOn)
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,8 @@ class ConversationLoop:
         self.clock = clock
         self.deployment = deployment
         self.escalation_listeners: list[Callable[[tuple[int, ...]], Awaitable[None]]] = []
+        # told the channels of the messages a committed step wrote (the dispatchers wake up: bot/dispatcher.py)
+        self.outbox_listeners: list[Callable[[frozenset[str]], None]] = []
         self._locks = _KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
@@ -196,7 +201,7 @@ class ConversationLoop:
             inbound = InboundRecord(channel, f"local:{uuid.uuid4().hex}", now)
         outcome = await self._advance(state, inp, now)
         outcome = await self._show_history(participant, outcome, now)
-        step = self._record(participant, revision, outcome, channel, inbound, now)
+        step = self._record(participant, revision, outcome, channel, inbound, now, inp)
         if inbound is not None:
             step = replace(step, heard=heard(inp, outcome.effects))
         if schedule_id is not None:
@@ -207,11 +212,15 @@ class ConversationLoop:
         if notice is not None:
             lang = outcome.state.lang
             payload = {"lang": lang, "text": self.catalogs.gettext(lang, notice), "even_if_opted_out": True}
-            step = replace(step, outbox=[OutboundRecord(channel, payload, now), *step.outbox])
+            step = replace(step, outbox=[OutboundRecord(channel, payload, now, Priority.REPLY), *step.outbox])
         self._cache.pop(participant.id, None)  # until the commit says what is stored
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
             self._remember(participant.id, outcome.state, committed.revision)
+            if step.outbox:
+                channels = frozenset(o.channel for o in step.outbox)
+                for wake in self.outbox_listeners:
+                    wake(channels)
             for consent in _of(outcome.effects, ConsentGiven):  # the state holds it; the profile shows it
                 await self.storage.record_consent(participant.id, consent.version, now, channel)
             if committed.escalation_ids:
@@ -273,7 +282,7 @@ class ConversationLoop:
         return None if hit is None else hit.level
 
     def _record(self, participant: Participant, revision: int, outcome: Outcome, channel: str,
-                inbound: InboundRecord | None, now: datetime) -> StepRecord:
+                inbound: InboundRecord | None, now: datetime, inp: Input) -> StepRecord:
         lang = outcome.state.lang
         subject = f"participant:{participant.ref}"
 
@@ -294,7 +303,7 @@ class ConversationLoop:
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
             outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
-                                   now)
+                                   now, _priority(e, inp))
                     for e in _of(outcome.effects, Send)],
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
@@ -337,6 +346,14 @@ async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> l
     """A participant's TRE log sessions (its completed runs), read from their stored scores."""
     rows = await storage.flow_scores(participant_id, flow_id)
     return tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
+
+
+def _priority(send: Send, inp: Input) -> Priority:
+    """Crisis contacts before everything; then the reply to what the person just wrote; then the rest (a scheduled
+    `Due`, a timer, a flow started by a coach or enrolment): bot/dispatcher.py sends in this order."""
+    if any(isinstance(part, CrisisContacts) or part == SAFETY_POINTER for part in send.parts):
+        return Priority.URGENT
+    return Priority.REPLY if isinstance(inp, PARTICIPANT_INPUTS) else Priority.ROUTINE
 
 
 def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:

@@ -1,25 +1,190 @@
-"""Hands committed outbox rows to their channel and marks them sent: the only place that sends."""
+"""The one dispatcher: hands committed outbox rows to their channel, most urgent first, and records the outcome.
+
+Every channel (SMS, Telegram, the console) is sent by an instance of `Dispatcher`, and a channel only delivers one
+message (bot/channels/base.py). The rules, the same for all:
+
+- **What goes first.** Rows are taken in sending order: `Priority` (crisis replies; replies to what a participant
+  just wrote; scheduled and bulk messages), then oldest first (storage.contacts: `pending_outbox`).
+- **Each person's order.** Only a person's first row in sending order may start, and one at a time, so their
+  messages arrive in that order. The one exception is the point of priorities: a crisis reply starts even while
+  one of the person's ordinary messages is still waiting for the carrier's budget (where it then goes first). A
+  row that is deferred (a retry, a rate limit) holds back everything after it in their order (storage), and a
+  recipient the channel is pacing (`NotYet`, not for a crisis reply) waits in memory.
+- **The carriers' limits.** At most `concurrency` ordinary messages are in flight at once; the channel's own pacer
+  (bot/channels/pacing.py) keeps its rate and serves the most urgent first. An urgent row never waits for a free
+  slot: it starts at once and takes the next grant of the pacer, so it waits for one send at most, not for the
+  queue in front of it.
+- **Retries.** A failure is tried again with back-off, or given up, by the deployment's `DeliveryPolicy` (crisis
+  replies for at least a day); what is given up is recorded with its reason, for the coach (bot/overview.py) and,
+  for a crisis reply, the coach on duty (bot/undelivered.py).
+
+New rows wake the dispatcher at once (`wake`, called by the conversation loop after each commit with messages);
+otherwise it looks every `poll` for rows whose retry time has come.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Callable, Collection
+from datetime import timedelta
 
-from bot.channels.base import Channel
+from bot.channels.base import Channel, Deliverer, Delivery, Failed, NotYet, Sent
 from bot.clock import Clock
-from storage.interface import Storage
+from bot.delivery_policy import DeliveryPolicy
+from storage.interface import OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
+WINDOW = 200  # rows read per look: enough to fill every free slot several times over
 
 
-async def deliver_pending(storage: Storage, channel: Channel, clock: Clock, limit: int = 100) -> int:
-    """Send every unsent message of `channel`, oldest first; stop at the first failure (order matters)."""
-    sent = 0
-    for row in await storage.pending_outbox(channel.name, limit):
+class Dispatcher:
+    def __init__(self, storage: Storage, clock: Clock, channel: Deliverer, policy: DeliveryPolicy | None = None, *,
+                 concurrency: int = 4, on_handed: Callable[[OutboxRow], None] | None = None) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.channel = channel
+        self.policy = policy or DeliveryPolicy()
+        self.concurrency = max(1, concurrency)
+        self.on_handed = on_handed  # told of each row as it is handed to the channel (benchmarks measure it)
+        self.wakeup = asyncio.Event()
+        self.sent = 0  # rows delivered since the start
+        # (participant id, urgent?) -> their row being delivered: one ordinary and one urgent at most
+        self._busy: dict[tuple[int, bool], asyncio.Task[None]] = {}
+        self._urgent_busy = 0
+        self._resting: dict[int, float] = {}  # participant id -> monotonic time the channel may send to them again
+        self._finished: set[int] = set()  # rows finished while the current look read the outbox
+        self._looking = asyncio.Lock()  # one look at a time, or two could start one row twice
+
+    def wake(self) -> None:
+        """Something may be ready to send (a clock moved on in a test, an address usable again)."""
+        self.wakeup.set()
+
+    def wake_for(self, channels: Collection[str]) -> None:
+        """A step was committed with messages on these channels (`ConversationLoop.outbox_listeners`)."""
+        if self.channel.name in channels:
+            self.wakeup.set()
+
+    async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
+        """The dispatcher task: start what may go, then wait for a wake-up, a finished send, a rested recipient or
+        the next poll. Cancel it to stop (sends in flight are cancelled with it)."""
         try:
-            await channel.send(row)
-        except Exception:
-            log.exception("channel %s failed to send outbox row %s; it stays queued", channel.name, row.id)
-            break
-        await storage.mark_sent(row.id, clock.now())
-        sent += 1
-    return sent
+            while True:
+                self.wakeup.clear()
+                ready_at = None
+                try:
+                    ready_at = await self._look()
+                except Exception:
+                    log.exception("%s dispatcher failed; retrying", self.channel.name)
+                timeout = poll.total_seconds()
+                if ready_at is not None:
+                    timeout = min(timeout, max(0.0, ready_at - time.monotonic()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), timeout)
+        finally:
+            for task in list(self._busy.values()):
+                task.cancel()
+
+    async def deliver_pending(self) -> int:
+        """Send everything that may go now and wait until it is done (the console after each line, and tests).
+        Returns how many rows were delivered meanwhile."""
+        before = self.sent
+        while True:
+            await self._look()
+            if not self._busy:
+                return self.sent - before
+            await asyncio.wait(list(self._busy.values()))
+
+    async def _look(self) -> float | None:
+        """Start every row that may go now; returns when the earliest resting recipient may be sent to, if any."""
+        async with self._looking:
+            self._finished.clear()
+            now = time.monotonic()
+            self._resting = {person: at for person, at in self._resting.items() if at > now}
+            # those we cannot send an ordinary message to now would only fill the window (a person with a long
+            # queue, a chat paced for a second): of theirs, only urgent rows are read
+            waiting = {person for person, _ in self._busy} | set(self._resting)
+            rows = await self.storage.pending_outbox(self.channel.name, WINDOW, now=self.clock.now(),
+                                                     only_urgent_for=waiting)
+            seen: set[int] = set()
+            for row in rows:
+                person, urgent = row.participant_id, row.priority is Priority.URGENT
+                if person in seen:
+                    continue
+                seen.add(person)  # only a person's first row in sending order may go
+                if (person, True) in self._busy or row.id in self._finished:  # finished while we read: look again
+                    continue
+                if not urgent and ((person, False) in self._busy or person in self._resting):
+                    continue  # a crisis reply overtakes the person's ordinary message in flight, and their pace
+                if not urgent and len(self._busy) - self._urgent_busy >= self.concurrency:
+                    break  # every slot is taken, and the rest are not urgent (sending order)
+                self._start(row, urgent)
+            return min(self._resting.values(), default=None)
+
+    def _start(self, row: OutboxRow, urgent: bool) -> None:
+        if self.on_handed is not None:
+            self.on_handed(row)
+        task = asyncio.create_task(self._deliver(row), name=f"{self.channel.name}-outbox-{row.id}")
+        self._busy[(row.participant_id, urgent)] = task
+        self._urgent_busy += urgent
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._busy.pop((row.participant_id, urgent), None)
+            self._urgent_busy -= urgent
+            self._finished.add(row.id)
+            self.wakeup.set()
+
+        task.add_done_callback(done)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            outcome: Delivery = await self.channel.deliver(row)
+        except Exception as exc:  # a bug or a failure the channel did not expect: retried like any failure
+            log.exception("%s outbox row %s could not be delivered", self.channel.name, row.id)
+            outcome = Failed(type(exc).__name__)
+        try:
+            await self._record(row, outcome)
+        except Exception:  # not recorded: the row stays unsent and is tried again (at least once)
+            log.exception("%s outbox row %s: the outcome could not be stored", self.channel.name, row.id)
+
+    async def _record(self, row: OutboxRow, outcome: Delivery) -> None:
+        now = self.clock.now()
+        if isinstance(outcome, Sent):
+            await self.storage.mark_delivery(row.id, outcome.provider_id, "sent", now)
+            self.sent += 1
+        elif isinstance(outcome, NotYet):
+            self._resting[row.participant_id] = time.monotonic() + outcome.seconds
+        else:
+            retry_at = None if outcome.final else self.policy.retry_at(row, now, outcome.wait)
+            if retry_at is not None:
+                log.warning("%s outbox row %s (priority %s): %s; retrying at %s", row.channel, row.id,
+                            row.priority.name, outcome.detail, retry_at.isoformat(timespec="seconds"))
+                await self.storage.defer_outbox(row.id, retry_at, now, outcome.detail)
+                return
+            log.error("%s outbox row %s (priority %s) given up after %s attempts: %s", row.channel, row.id,
+                      row.priority.name, row.attempts + 1, outcome.detail)
+            await self.storage.give_up_outbox(row.id, now, outcome.detail)
+
+
+class SendOnly:
+    """A simple channel (`send` raises on failure) as a `Deliverer`."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.name = channel.name
+
+    async def deliver(self, row: OutboxRow) -> Delivery:
+        try:
+            await self.channel.send(row)
+        except Exception as exc:
+            log.warning("%s outbox row %s: %s; will retry", self.name, row.id, type(exc).__name__)
+            return Failed(type(exc).__name__)
+        return Sent()
+
+
+async def deliver_pending(storage: Storage, channel: Channel, clock: Clock,
+                          policy: DeliveryPolicy | None = None) -> int:
+    """Send every unsent message of a simple channel now (the console after each line); returns how many."""
+    return await Dispatcher(storage, clock, SendOnly(channel), policy, concurrency=1).deliver_pending()

@@ -22,7 +22,7 @@ from flows.risk import rank
 from storage.interface import Escalation, EscalationStatus, NotificationStatus, Storage
 
 log = logging.getLogger(__name__)
-RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long
+RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long, then 2, 4, ... min
 CHANNEL_TIMEOUT = 10.0  # seconds a coach channel may take before it counts as failed and the next is tried
 TOP_TIER = 2  # 0 on duty, 1 + backup, 2 + clinical lead
 COACH_LANG = "da"  # coaches read Danish; a per-coach language setting is an open item (hazard H20)
@@ -116,7 +116,7 @@ class EscalationService:
                 continue
             await self.storage.update_notification(note.id, NotificationStatus.SENT, self.clock.now())
             return True
-        log.error("escalation %s: no channel reached coach %s; retrying in %s", escalation.id, coach.id, RETRY_AFTER)
+        log.error("escalation %s: no channel reached coach %s; retrying", escalation.id, coach.id)
         return False
 
     async def tell_unreachable(self, participant_id: int, channel: str) -> None:
@@ -138,6 +138,23 @@ class EscalationService:
                 except Exception as exc:
                     log.warning("could not tell coach %s about an unreachable participant: %s", coach.id,
                                 type(exc).__name__)
+
+    async def tell_on_duty(self, text: str, avoid: str) -> list[str]:
+        """Tell every coach on duty, trying their channels other than `avoid` first (it is the one that fails);
+        returns the ids of the coaches reached. The caller keeps the record and tries again if nobody was."""
+        reached = []
+        for coach in self.deployment.coaches_for(0, self.clock.now()):
+            entries = sorted(coach.channels, key=lambda entry: entry.partition(":")[0] == avoid)  # stable
+            for entry in entries:
+                try:
+                    await self._send(entry, coach, text)
+                except Exception as exc:
+                    log.warning("could not tell coach %s on %s: %s", coach.id, entry.partition(":")[0],
+                                type(exc).__name__)
+                    continue
+                reached.append(coach.id)
+                break
+        return reached
 
     async def _send(self, entry: str, coach: Coach, text: str) -> None:
         """One attempt on one of the coach's channels ("console", "sms:+4512345678", "telegram:123456")."""
@@ -197,8 +214,14 @@ class EscalationService:
             if any(n.status is NotificationStatus.SENT and n.tier == escalation.tier for n in mine):
                 continue
             last = max((n.updated_at or n.created_at for n in mine), default=None)
-            if last is None or now - last >= RETRY_AFTER:
+            if last is None or now - last >= self._retry_after(len(mine) // max(1, len(coach.channels))):
                 await self.deliver(escalation, coach, reminder=bool(mine))
+
+    def _retry_after(self, rounds: int) -> timedelta:
+        """The wait after `rounds` tries that reached no channel: 1, 2, 4 minutes, never more than the deployment's
+        back-off for urgent messages (5 minutes), for as long as the escalation is open (never given up)."""
+        cap = max(RETRY_AFTER, self.deployment.delivery.urgent_max_backoff)
+        return min(RETRY_AFTER * (1 << min(max(rounds - 1, 0), 20)), cap)
 
     async def watch(self, every: timedelta = timedelta(seconds=20)) -> None:
         """Run `tick` forever (a background task of the running bot)."""

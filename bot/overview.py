@@ -17,11 +17,12 @@ from bot.rendering import Catalogs, format_number
 from flows import phrases
 from flows.programme import Programme
 from flows.tre import log_flow
-from storage.interface import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, Storage
+from storage.interface import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, Storage, UndeliveredRow
 
 NOTE_KIND = "coach_note"  # notes are kept as programme marks of this kind (erased with the person)
 MIN_NOTE = 3
 MAX_NOTE = 2000
+EXCERPT = 60  # characters of a message that was not delivered, to tell which one it was
 TASK_NAMES = {
     "consider_referral": phrases.TASK_CONSIDER_REFERRAL,
     "consider_ending": phrases.TASK_CONSIDER_ENDING,
@@ -126,7 +127,9 @@ class CoachOverview:
         if profile is None:
             return await self._refuse(coach_id, ref)
         pid = profile.participant.id
-        await self._audit(coach_id, "overview.viewed", f"participant:{profile.participant.ref}")
+        given_up = await self.storage.given_up_messages(pid)
+        await self._audit(coach_id, "overview.viewed", f"participant:{profile.participant.ref}",
+                          {"given_up": len(given_up)} if given_up else None)
         start = profile.start_date.strftime("%d.%m.%Y") if profile.start_date else "–"
         lines = [self.t(phrases.OVERVIEW_HEADER, ref=profile.participant.ref, name=profile.name, start=start,
                         week=self._week(profile), coach=profile.coach_id or "–", modules=await self._modules(pid)),
@@ -149,6 +152,7 @@ class CoachOverview:
                 lines.append(self.t(phrases.OVERVIEW_NOTE, date=self._day(mark.at), coach=mark.key,
                                     text=str(mark.detail.get("text", ""))))
         lines += [self._task_line(task, profile) for task in await self.storage.coach_tasks(participant_id=pid)]
+        lines += [self._given_up_line(g) for g in given_up]
         return "\n".join(lines)
 
     async def _consent(self, profile: Profile) -> str:
@@ -172,6 +176,15 @@ class CoachOverview:
             await self._audit(coach_id, "overview.found", f"participant:{profile.participant.ref}")
             lines.append(f"{profile.participant.ref}: {await people.contact(self.storage, profile)}")
         return "\n".join(lines)
+
+    def _given_up_line(self, given_up: UndeliveredRow) -> str:
+        """A message the bot stopped trying to send, newest first: when, why, and how it began (the coach may need
+        to say it in person)."""
+        text = " ".join(str(given_up.row.payload.get("text", "")).split())
+        when = given_up.given_up_at or given_up.row.created_at
+        return self.t(phrases.OVERVIEW_GIVEN_UP, channel=given_up.row.channel, reason=given_up.detail or "–",
+                      date=when.astimezone(COPENHAGEN).strftime("%d.%m %H:%M"),
+                      text=text if len(text) <= EXCERPT else text[:EXCERPT - 1] + "…")
 
     async def _checkins(self, participant_id: int) -> list[str]:
         """The weekly check-ins' well-being and words, so the coach has read them before the next talk."""

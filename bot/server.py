@@ -34,9 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def quiet_libraries() -> None:
-    """httpx logs request URLs, which carry the Telegram bot token; PTB's rate limiter logs every 429."""
+    """httpx logs request URLs, which carry the Telegram bot token."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.ERROR)
 
 
 async def run_server(db_path: str, host: str, port: int) -> int:
@@ -69,7 +68,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
             sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
                              config.sms_segments_per_second, safety=app.safety)
             background.append(asyncio.create_task(sms.run(), name="sms"))
-            coach_channels["sms"] = SmsCoachChannel(sender)  # coaches with "sms:+45..." in the configuration
+            coach_channels["sms"] = SmsCoachChannel(sender, sms.pacer)  # coaches with "sms:+45...": first in line
         if config.telegram_configured:
             secret = config.telegram_webhook_secret.get_secret_value() or None
             webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
@@ -106,6 +105,8 @@ async def run_server(db_path: str, host: str, port: int) -> int:
                 await telegram.start()
                 stack.push_async_callback(telegram.stop)
                 coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)
+            # crisis replies that do not get through: once every coach channel is up, as it tells on another one
+            background.append(asyncio.create_task(app.undelivered.watch(), name="undelivered"))
             await serving
         finally:
             scheduler.stop()

@@ -237,4 +237,13 @@ TRE_HISTORY_TOTALS = N_(
 TRE_WEEK_SUMMARY = N_(
     "Your TRE week: sessions: {count}, minutes of tremoring: {minutes}, average change in tension: {change}.")
 
+# Messages that did not get through (bot/undelivered.py, bot/overview.py): to the coach, never to the participant
+COACH_CRISIS_NOT_DELIVERED = N_(
+    "The crisis reply to participant {participant} has not got through on {channel} since {written} ({reason}). "
+    "It is tried again until {until}. Please contact them another way now.")
+COACH_CRISIS_GIVEN_UP = N_(
+    "The crisis reply to participant {participant} could not be delivered on {channel} ({reason}), written "
+    "{written}. Please contact them another way now.")
+OVERVIEW_GIVEN_UP = N_("Not delivered ({channel}, {date}, given up: {reason}): {text}")
+
 ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))

@@ -34,6 +34,7 @@ from storage.interface import (
     OutboundRecord,
     OutboxRow,
     Participant,
+    Priority,
     Profile,
     RetractedAnswer,
     ScheduledRecord,
@@ -44,6 +45,7 @@ from storage.interface import (
     StepRecord,
     Storage,
     TimerRecord,
+    UndeliveredRow,
 )
 from storage.memory import MemoryStorage
 from storage.schema import (
@@ -98,6 +100,7 @@ __all__ = [
     "OutboundRecord",
     "OutboxRow",
     "Participant",
+    "Priority",
     "Profile",
     "RetractedAnswer",
     "ScheduleOutcome",
@@ -109,6 +112,7 @@ __all__ = [
     "StepRecord",
     "Storage",
     "TimerRecord",
+    "UndeliveredRow",
     "UnknownEscalationError",
     "UnknownNotificationError",
     "UnknownOutboxError",

@@ -15,10 +15,12 @@ Outbox rows, as `pending_outbox` sees them:
 - to send: ``sent_at`` and ``given_up_at`` are NULL;
 - due: to send, and ``not_before`` is NULL, or at or before `now` (without a `now`, a deferred row is never due:
   whoever defers rows must pass the time when asking for them again);
-- held: to send but not due. A held row holds back the later rows of the same participant on its channel, so a
-  conversation's messages never overtake each other across a rate limit or a retry.
+- a participant's order on a channel: most urgent first (`Priority`), then oldest first;
+- held: to send but not due. A held row holds back the rows of the same participant on its channel that come after
+  it in that order, so a conversation's messages never overtake each other across a rate limit or a retry, and
+  nothing less urgent reaches the person while their crisis reply waits for a retry.
 
-`pending_outbox` returns the due rows that are not held back, oldest first.
+`pending_outbox` returns the due rows that are not held back, in sending order: priority, then id.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from storage.interface import (
     Enrollment,
     OutboxRow,
     Participant,
+    Priority,
     Profile,
 )
 
@@ -256,6 +259,7 @@ def outbox_from_row(row: Mapping[Any, Any]) -> OutboxRow:
         payload=s.load_json(row["payload"]),
         created_at=row["created_at"],
         attempts=row["attempts"],
+        priority=Priority(row["priority"]),
     )
 
 
@@ -335,21 +339,24 @@ def is_due(row: Mapping[Any, Any], now: datetime | None) -> bool:
     return to_send(row) and (not_before is None or (now is not None and not_before <= now))
 
 
-def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None) -> list[OutboxRow]:
-    """`pending_outbox` over rows in id order (MemoryStorage); the SQL below is the same rule."""
+def sending_order(row: Mapping[Any, Any]) -> tuple[int, int]:
+    return row["priority"], row["id"]
+
+
+def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None,
+            only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+    """`pending_outbox` over rows in any order (MemoryStorage); the SQL below is the same rule."""
     held: set[int] = set()  # participants with a held row on this channel
     found: list[OutboxRow] = []
-    for row in rows:
+    for row in sorted((r for r in rows if r["channel"] == channel and to_send(r)), key=sending_order):
         if len(found) >= limit:
             break
-        if row["channel"] != channel or not to_send(row):
-            continue
         if row["participant_id"] in held:
             continue
-        if is_due(row, now):
-            found.append(outbox_from_row(row))
-        else:
+        if not is_due(row, now):
             held.add(row["participant_id"])
+        elif row["priority"] == Priority.URGENT or row["participant_id"] not in only_urgent_for:
+            found.append(outbox_from_row(row))
     return found
 
 
@@ -373,7 +380,8 @@ _LINK_CODE = select(_lc).where(_lc.c.code_digest == bindparam("digest"))
 _USE_LINK_CODE = update(_lc).where(_lc.c.code_digest == bindparam("b_digest"), _lc.c.used_at.is_(None))
 _OUTBOX_ROW = select(_o).where(_o.c.id == bindparam("oid")).with_for_update()
 _PROVIDER_OWNER = select(_o.c.id).where(_o.c.provider_id == bindparam("provider_id"))
-_OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts)
+_OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts,
+                   _o.c.priority)
 
 
 def _participant(conn: Connection, participant_id: int) -> Participant | None:
@@ -653,8 +661,10 @@ def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[An
     return [found.get(provider_id) for provider_id in provider_ids]
 
 
-def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None) -> list[OutboxRow]:
-    """The module docstring's rule: due rows not held back by an earlier held row, oldest first."""
+def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None,
+                   only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+    """The module docstring's rule: due rows not held back by an earlier held row, in sending order; of the
+    participants in `only_urgent_for`, only URGENT rows."""
     o, e = _o, _earlier
     due: ColumnElement[bool]
     held: ColumnElement[bool]
@@ -666,7 +676,7 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
     held_back = exists().where(
         e.c.participant_id == o.c.participant_id,
         e.c.channel == o.c.channel,
-        e.c.id < o.c.id,
+        or_(e.c.priority < o.c.priority, and_(e.c.priority == o.c.priority, e.c.id < o.c.id)),  # before it
         e.c.sent_at.is_(None),
         e.c.given_up_at.is_(None),
         held,
@@ -674,7 +684,10 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
     query = (
         select(*_OUTBOX_COLUMNS)
         .where(and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)), due, ~held_back)
-        .order_by(o.c.id)
+        .order_by(o.c.priority, o.c.id)
         .limit(limit)
     )
+    if only_urgent_for:
+        others = o.c.participant_id.not_in(sorted(only_urgent_for))
+        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
     return [outbox_from_row(row) for row in conn.execute(query).mappings()]

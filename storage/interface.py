@@ -7,10 +7,10 @@ transaction by `commit_step`, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
 from storage.crypto import Keys
@@ -147,6 +147,17 @@ class ScoreRecord:
     completed_at: datetime
 
 
+class Priority(IntEnum):
+    """Which outbox messages go first (lower first); within one priority a person's messages keep their order.
+
+    URGENT: a reply carrying the crisis contacts. REPLY: the answer to what a participant just wrote or pressed.
+    ROUTINE: scheduled and bulk messages (reminders, measurements, enrolment)."""
+
+    URGENT = 0
+    REPLY = 1
+    ROUTINE = 2
+
+
 @dataclass(frozen=True)
 class OutboundRecord:
     """A message to send; `payload` is JSON (text, choices, ...) rendered before it is stored."""
@@ -154,6 +165,7 @@ class OutboundRecord:
     channel: str
     payload: JSONObject
     created_at: datetime
+    priority: Priority = Priority.REPLY
 
 
 @dataclass(frozen=True)
@@ -378,6 +390,17 @@ class OutboxRow:
     payload: JSONObject
     created_at: datetime
     attempts: int = 0
+    priority: Priority = Priority.REPLY
+
+
+@dataclass(frozen=True)
+class UndeliveredRow:
+    """An outbox message that did not get through: given up, or (urgent ones) still unsent past a deadline.
+    `detail` is the last reason (an error code or status; never a message body)."""
+
+    row: OutboxRow
+    detail: str | None
+    given_up_at: datetime | None
 
 
 class Storage(Protocol):
@@ -398,10 +421,13 @@ class Storage(Protocol):
 
     async def commit_step(self, step: StepRecord) -> CommitResult: ...
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
-        """Unsent rows of `channel`, oldest first; rows deferred past `now` (or at all, without `now`) and rows
-        given up are left out, and so are the later rows of a participant whose earlier row is deferred
-        (messages keep their order)."""
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """Unsent rows of `channel`, most urgent first (`Priority`), oldest first within a priority; rows
+        deferred past `now` (or at all, without `now`) and rows given up are left out, and so are the rows of a
+        participant that come after one of their deferred rows in that order (messages keep their order).
+        `only_urgent_for`: participants the caller cannot send ordinary messages to now (busy, paced): only
+        their URGENT rows are returned, so they do not fill the `limit`."""
         ...
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None: ...
@@ -538,6 +564,19 @@ class Storage(Protocol):
 
     async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
         """Stop trying to send this row (e.g. the person opted out or the provider refuses for good)."""
+        ...
+
+    async def undelivered_urgent(self, created_before: datetime, limit: int = 100) -> list[UndeliveredRow]:
+        """URGENT rows no coach has been told about yet (`mark_undelivered_told`) that were given up, or are still
+        unsent and were written at or before `created_before`; oldest first."""
+        ...
+
+    async def mark_undelivered_told(self, outbox_id: int, at: datetime) -> None:
+        """A coach has been told that this urgent row did not get through: `undelivered_urgent` leaves it out."""
+        ...
+
+    async def given_up_messages(self, participant_id: int, limit: int = 20) -> list[UndeliveredRow]:
+        """The participant's outbox rows that were given up, newest first, with the reason (for the coach)."""
         ...
 
     async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:

@@ -7,7 +7,7 @@ it passed in cannot change what was stored. No method awaits, so each is atomic 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from storage import contacts as ct
 from storage import escalations as esc
 from storage import person
 from storage import schema as s
+from storage import undelivered as und
 from storage.crypto import Keys
 from storage.interface import (
     AddressStatus,
@@ -39,10 +40,12 @@ from storage.interface import (
     ScheduleRow,
     ScoreRecord,
     StepRecord,
+    UndeliveredRow,
 )
 from storage.memory_messages import MemoryMessages
 
 _DELIVERY_COLUMNS = {"provider_id": None, "delivery_status": None, "delivery_detail": None, "not_before": None,
+                     "undelivered_told_at": None,  # migration 8
                      "given_up_at": None}  # added to the outbox by migration 3
 
 
@@ -215,11 +218,12 @@ class MemoryStorage(MemoryMessages):
                 return row
         return None
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """As `SqliteStorage.pending_outbox` (the rule is in storage/contacts.py)."""
         self._check_open()
         at = None if now is None else s.require_utc(now)
-        return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at)
+        return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at, frozenset(only_urgent_for))
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         self._check_open()
@@ -629,6 +633,27 @@ class MemoryStorage(MemoryMessages):
         if changes:
             row.update(changes)
             self._audit.append(ct.given_up_audit(self._ref(row), row, at))
+
+    async def undelivered_urgent(self, created_before: datetime, limit: int = 100) -> list[UndeliveredRow]:
+        self._check_open()
+        before = s.require_utc(created_before)
+        rows = sorted((r for r in self._outbox.values() if und.is_undelivered_urgent(r, before)),
+                      key=lambda r: (r["created_at"], r["id"]))
+        return [und.undelivered_from_row(r) for r in rows[:max(limit, 0)]]
+
+    async def mark_undelivered_told(self, outbox_id: int, at: datetime) -> None:
+        self._check_open()
+        at = s.require_utc(at)
+        row = self._outbox_row(outbox_id)
+        if row["undelivered_told_at"] is None:
+            row["undelivered_told_at"] = at
+
+    async def given_up_messages(self, participant_id: int, limit: int = 20) -> list[UndeliveredRow]:
+        self._check_open()
+        rows = sorted((r for r in self._outbox.values()
+                       if r["participant_id"] == participant_id and r["given_up_at"] is not None),
+                      key=lambda r: (r["given_up_at"], r["id"]), reverse=True)
+        return [und.undelivered_from_row(r) for r in rows[:max(limit, 0)]]
 
     # -- the programme: the same rules as SQLite's (storage/schema.py), on dicts --
 

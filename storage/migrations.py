@@ -11,7 +11,8 @@ created by migration 1 and then migrated has exactly the schema of a fresh one,
 `tests/storage/test_storage_programme.py` for one created at version 3, and `tests/storage/test_storage_outcomes.py`
 for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
 6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``), and
-`tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote).
+`tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote;
+that test migrates on to the newest version, so it covers migration 8, the outbox's priority, too).
 """
 
 from __future__ import annotations
@@ -432,6 +433,31 @@ def _seal_bodies_and_keep_messages(conn: Connection) -> None:
                               for row in rows])
 
 
+def _add_outbox_priority(conn: Connection) -> None:
+    """Migration 8: the outbox's priority (crisis replies first) and when a coach was told an urgent message did not
+    get through, frozen as at version 8. Rows already queued keep the middle priority (1, a reply); the index of rows
+    to send is rebuilt in sending order (channel, priority, id), and a small one finds urgent rows nobody was told
+    about."""
+    priority = Column("priority", Integer, nullable=False, server_default=text("1"))
+    told = Column("undelivered_told_at", String(32), nullable=True)  # storage.schema.UTCDateTime's column type
+    outbox = Table(
+        "outbox", MetaData(), Column("id", Integer, primary_key=True), Column("channel", String(32)),
+        Column("created_at", String(32)), Column("sent_at", String(32)), Column("given_up_at", String(32)), priority,
+        told,
+    )
+    table_name = conn.dialect.identifier_preparer.format_table(outbox)
+    for column in (priority, told):
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+    to_send = and_(outbox.c.sent_at.is_(None), outbox.c.given_up_at.is_(None))
+    conn.execute(DropIndex(Index("ix_outbox_unsent", outbox.c.channel)))
+    conn.execute(CreateIndex(Index("ix_outbox_unsent", outbox.c.channel, outbox.c.priority, outbox.c.id,
+                                   sqlite_where=to_send, postgresql_where=to_send)))
+    untold = and_(outbox.c.priority == 0, outbox.c.undelivered_told_at.is_(None))
+    conn.execute(CreateIndex(Index("ix_outbox_urgent", outbox.c.created_at, sqlite_where=untold,
+                                   postgresql_where=untold)))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
@@ -440,6 +466,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "the cohort on profiles", _add_profile_cohort),
     Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
     Migration(7, "inbound messages kept, what participants wrote encrypted", _seal_bodies_and_keep_messages),
+    Migration(8, "outbox priority and undelivered urgent messages", _add_outbox_priority),
 )
 ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
 ENCRYPTED_BODIES = 7

@@ -54,6 +54,7 @@ from storage.interface import (
     MarkRecord,
     Notification,
     NotificationStatus,
+    Priority,
     ScheduledRecord,
     ScheduleOutcome,
     ScheduleRow,
@@ -263,16 +264,26 @@ outbox = Table(
     Column("delivery_detail", Text, nullable=True),  # an error code or reason; never a message body
     Column("not_before", UTCDateTime, nullable=True),  # deferred (rate limit, retry): not sent before this
     Column("given_up_at", UTCDateTime, nullable=True),  # never to be sent
+    # Added by migration 8 (last, in this order): which messages go first (storage.interface.Priority), and when a
+    # coach was told that this urgent message did not get through (so they are told once).
+    Column("priority", Integer, nullable=False, server_default=text("1")),
+    Column("undelivered_told_at", UTCDateTime, nullable=True),
 )
-# Only rows still to send are ever scanned; a partial index keeps that scan small as the table grows.
+# Only rows still to send are ever scanned; a partial index keeps that scan small as the table grows. It is in the
+# order the dispatcher sends: by channel, most urgent first, oldest first.
 _TO_SEND = (outbox.c.sent_at.is_(None), outbox.c.given_up_at.is_(None))
 Index(
     "ix_outbox_unsent",
     outbox.c.channel,
+    outbox.c.priority,
     outbox.c.id,
     sqlite_where=and_(*_TO_SEND),
     postgresql_where=and_(*_TO_SEND),
 )
+# Urgent rows no coach has been told about: the few the undelivered-message watcher looks at (sent ones stay in it,
+# but crisis replies are few).
+_URGENT_UNTOLD = and_(outbox.c.priority == 0, outbox.c.undelivered_told_at.is_(None))
+Index("ix_outbox_urgent", outbox.c.created_at, sqlite_where=_URGENT_UNTOLD, postgresql_where=_URGENT_UNTOLD)
 # Deferred rows still to send: a participant's later messages wait behind them (see storage/contacts.py).
 _DEFERRED = and_(*_TO_SEND, outbox.c.not_before.is_not(None))
 Index(
@@ -622,6 +633,7 @@ def step_rows(step: StepRecord, seal: Seal) -> StepRows:
             "created_at": require_utc(o.created_at),
             "sent_at": None,
             "attempts": 0,
+            "priority": int(Priority(o.priority)),  # ValueError for a priority that does not exist
         }
         for o in step.outbox
     )

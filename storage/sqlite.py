@@ -30,7 +30,7 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -67,6 +67,7 @@ from storage import escalations as esc
 from storage import messages as msg
 from storage import person
 from storage import schema as s
+from storage import undelivered as und
 from storage.crypto import Keys, load_keys
 from storage.files import private_database, private_directory
 from storage.interface import (
@@ -92,6 +93,7 @@ from storage.interface import (
     ScheduleStatus,
     ScoreRecord,
     StepRecord,
+    UndeliveredRow,
 )
 from storage.migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS, apply_migrations
 
@@ -1129,13 +1131,15 @@ class SqliteStorage:
         rows = s.step_rows(step, self._keys.seal)  # bad data fails here, for this caller only, before any transaction
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
-    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None) -> list[OutboxRow]:
-        """Rows to send on `channel`, oldest first: not sent, not given up, not deferred past `now` (without
-        `now`, not deferred at all), and not behind such a deferred row of the same participant on the same
-        channel, so a conversation's messages keep their order (see storage/contacts.py)."""
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """Rows to send on `channel`, most urgent first, then oldest first: not sent, not given up, not deferred
+        past `now` (without `now`, not deferred at all), and not behind such a deferred row of the same participant
+        on the same channel, so a conversation's messages keep their order (see storage/contacts.py); only URGENT
+        rows of the participants in `only_urgent_for`."""
         at = None if now is None else s.require_utc(now)
         async with self._connect() as conn:
-            return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at)
+            return await conn.run_sync(ct.pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(_Kind.SENT, (outbox_id, s.require_utc(at)))
@@ -1369,6 +1373,20 @@ class SqliteStorage:
         """Never send the row; audited ("outbox.given_up", without `detail`). A second call changes nothing."""
         op = ct.GiveUpOutbox(outbox_id, s.require_utc(at), detail)
         await self._writer.submit(_Kind.CONTACT, op)
+
+    async def undelivered_urgent(self, created_before: datetime, limit: int = 100) -> list[UndeliveredRow]:
+        """See storage/undelivered.py."""
+        before = s.require_utc(created_before)
+        async with self._connect() as conn:
+            return await conn.run_sync(und.undelivered_urgent, before, max(limit, 0))
+
+    async def mark_undelivered_told(self, outbox_id: int, at: datetime) -> None:
+        op = und.MarkUndeliveredTold(outbox_id, s.require_utc(at))
+        await self._writer.submit(_Kind.CONTACT, op)
+
+    async def given_up_messages(self, participant_id: int, limit: int = 20) -> list[UndeliveredRow]:
+        async with self._connect() as conn:
+            return await conn.run_sync(und.given_up_messages, participant_id, max(limit, 0))
 
     # -- the programme: schedule, coach tasks, milestones; writes go through the writer
 

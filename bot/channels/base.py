@@ -1,20 +1,55 @@
-"""What every channel offers the dispatcher, and the plain-text rendering text channels share."""
+"""What every channel offers the dispatcher, and the plain-text rendering text channels share.
+
+A channel only delivers: it sends one outbox message and says what happened (`Delivery`). The dispatcher
+(bot/dispatcher.py) decides everything else for every channel alike: what goes first, each person's order, when a
+failed message is tried again and when it is given up.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from storage.interface import OutboxRow, Storage
+from storage.interface import OutboxRow
 
-log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5  # sends of one outbox row before it is given up (and logged)
+
+@dataclass(frozen=True)
+class Sent:
+    provider_id: str | None = None  # e.g. Twilio's MessageSid, so status callbacks find the row
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Not sent. `detail` says why (an error type or code; never a message body or an address)."""
+
+    detail: str
+    final: bool = False  # refused for good (opted out, blocked, a number that does not exist): give it up now
+    wait: timedelta | None = None  # the provider asked us to wait this long (a rate limit)
+
+
+@dataclass(frozen=True)
+class NotYet:
+    """The recipient was sent to too recently (a channel's per-recipient pace): nothing is recorded, and the
+    person's messages wait this many seconds."""
+
+    seconds: float
+
+
+Delivery = Sent | Failed | NotYet
+
+
+class Deliverer(Protocol):
+    """Sends one stored outbox message and reports the outcome; raising counts as a failure to retry."""
+
+    name: str
+
+    async def deliver(self, row: OutboxRow) -> Delivery: ...
 
 
 class Channel(Protocol):
-    """Sends one stored outbox message. Raises on failure, so the row stays unsent and is retried."""
+    """A simple channel (the console, test channels): sends one message, raises when it could not."""
 
     name: str
 
@@ -29,15 +64,3 @@ def as_plain_text(payload: Mapping[str, Any]) -> str:
         return text
     lines = [f"{c['answer']} = {c['label']}" for c in prompt["choices"]]
     return text + "\n" + "\n".join(lines)
-
-
-async def retry_later(storage: Storage, row: OutboxRow, now: datetime, detail: str) -> bool:
-    """The shared retry policy of the outbox: back off 2, 4, 8, 16 s; give up after MAX_ATTEMPTS.
-
-    True when the row will be tried again (and holds back the participant's later messages)."""
-    if row.attempts + 1 >= MAX_ATTEMPTS:
-        log.error("%s outbox row %s given up after %s attempts", row.channel, row.id, row.attempts + 1)
-        await storage.give_up_outbox(row.id, now, detail)
-        return False
-    await storage.defer_outbox(row.id, now + timedelta(seconds=2 ** (row.attempts + 1)), now, detail)
-    return True

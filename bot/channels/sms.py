@@ -5,29 +5,27 @@ message is committed (inbox row and the whole step) before Twilio gets its 200. 
 polite reply and nothing else. STOP-words opt the number out: nothing more is sent to it but the
 confirmation, until the person writes START.
 
-Outbound: rows of the outbox are sent oldest first, at most `segments_per_second`, with a status callback
-so delivery is recorded. Twilio error 21610 (the recipient has opted out at the carrier) marks the number
-opted out; rate limits and server errors are retried with back-off; other refusals are given up and logged.
+Outbound: the one dispatcher (bot/dispatcher.py) hands this channel one row at a time; the channel sends it at most
+`segments_per_second` (Twilio's rate for the number; coach alerts draw on the same budget, first), with a status
+callback so delivery is recorded, and reports the outcome. Twilio error 21610 (the recipient has opted out at the
+carrier) marks the number opted out; rate limits and server errors are retried; other refusals are given up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.channels.base import as_plain_text, retry_later
+from bot.channels.base import Delivery, Failed, Sent, as_plain_text
+from bot.channels.pacing import PriorityPacer
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Coach
+from bot.dispatcher import Dispatcher
 from bot.gsm import segments, to_gsm
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
@@ -35,7 +33,7 @@ from bot.safety_net import SafetyNet
 from flows import phrases
 from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
-from storage.interface import AddressStatus, CommitStatus, InboundRecord, OutboxRow, Storage
+from storage.interface import AddressStatus, CommitStatus, InboundRecord, OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
@@ -53,12 +51,6 @@ class SmsSender(Protocol):
     async def send(self, to: str, body: str, status_callback: str | None) -> str: ...
 
 
-class Delivery(StrEnum):
-    SENT = "sent"
-    DEFERRED = "deferred"  # tried again later; the participant's later messages wait for it
-    DROPPED = "dropped"  # given up for good (opted out, refused)
-
-
 class SendRefused(Exception):
     """The provider refused the message; `status` is the HTTP status, `code` the provider's error code."""
 
@@ -68,27 +60,12 @@ class SendRefused(Exception):
         self.code = code
 
 
-@dataclass
-class Pacer:
-    """At most `rate` segments a second, spread evenly (a token bucket one second deep)."""
-
-    rate: float
-    _next: float = 0.0
-
-    async def wait(self, cost: int) -> None:
-        now = time.monotonic()
-        start = max(now, self._next)
-        self._next = start + cost / self.rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
 class SmsChannel:
     name = CHANNEL
 
     def __init__(self, storage: Storage, loop: ConversationLoop, sender: SmsSender, catalogs: Catalogs,
                  clock: Clock, status_callback_url: str | None, segments_per_second: float = 10.0,
-                 safety: SafetyNet | None = None) -> None:
+                 safety: SafetyNet | None = None, concurrency: int = 4) -> None:
         self.storage = storage
         # without a spool (tests of other things): a risk message that cannot be stored still gets the contacts
         self.safety = safety or SafetyNet(storage, loop, loop.deployment, clock, None)
@@ -97,8 +74,9 @@ class SmsChannel:
         self.catalogs = catalogs
         self.clock = clock
         self.status_callback_url = status_callback_url
-        self.pacer = Pacer(segments_per_second)
-        self.wakeup = asyncio.Event()
+        self.pacer = PriorityPacer(segments_per_second)  # shared with SmsCoachChannel: the number's one budget
+        self.dispatcher = Dispatcher(storage, clock, self, loop.deployment.delivery, concurrency=concurrency)
+        loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._strangers: dict[str, datetime] = {}  # digest of an unknown number -> when it was last answered
 
     # -- inbound -------------------------------------------------------------------------------------------
@@ -118,8 +96,7 @@ class SmsChannel:
     async def _receive(self, sender: str, message_sid: str, body: str) -> str | None:
         participant = await self.storage.participant_by_address(CHANNEL, sender)
         if participant is None and self.safety.level(body) is not None:  # crisis contacts and a duty coach
-            await self.safety.from_stranger(CHANNEL, sender, message_sid, body)
-            self.wakeup.set()
+            await self.safety.from_stranger(CHANNEL, sender, message_sid, body)  # its replies wake the dispatcher
             return None
         if participant is None:
             return self._answer_stranger(sender)
@@ -141,7 +118,6 @@ class SmsChannel:
         else:  # help is answered even after STOP; crisis contacts always are (see the conversation loop)
             await self.loop.handle(participant, Text(body), CHANNEL, inbound, consent_required=True,
                                    always_deliver=opted_out and word in HELP_WORDS)
-        self.wakeup.set()
         return None
 
     def _answer_stranger(self, number: str) -> str | None:
@@ -173,10 +149,15 @@ class SmsChannel:
             return
         if code == str(OPTED_OUT_BY_CARRIER):
             await self._carrier_opt_out(row.participant_id)
-        elif await self._retry_later(row, f"{status} {code}".strip()) is Delivery.DROPPED:
-            log.error("SMS to participant %s could not be delivered after %s attempts: flagged",
-                      row.participant_id, row.attempts + 1)
-        self.wakeup.set()
+            return
+        now, detail = self.clock.now(), f"{status} {code}".strip()
+        retry_at = self.dispatcher.policy.retry_at(row, now)  # as if the send itself had failed
+        if retry_at is not None:
+            await self.storage.defer_outbox(row.id, retry_at, now, detail)
+        else:
+            log.error("SMS outbox row %s (priority %s) could not be delivered after %s attempts: given up", row.id,
+                      row.priority.name, row.attempts + 1)
+            await self.storage.give_up_outbox(row.id, now, detail)
 
     async def _carrier_opt_out(self, participant_id: int) -> None:
         for address in await self.storage.addresses(participant_id):
@@ -185,82 +166,57 @@ class SmsChannel:
 
     # -- outbound ------------------------------------------------------------------------------------------
 
-    async def deliver_pending(self, limit: int = 100) -> int:
-        """Send what is due, oldest first; once a participant's message is held back, their later ones wait
-        too, so a person never reads the next question before the one it follows."""
-        sent = 0
-        held: set[int] = set()
-        for row in await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now()):
-            if row.participant_id in held:
-                continue
-            outcome = await self.deliver(row)
-            if outcome is Delivery.DEFERRED:
-                held.add(row.participant_id)
-            sent += outcome is Delivery.SENT
-        return sent
-
     async def deliver(self, row: OutboxRow) -> Delivery:
-        now = self.clock.now()
+        """Send one outbox row (the dispatcher decides which, and what becomes of it)."""
         address = next((a for a in await self.storage.addresses(row.participant_id) if a.channel == CHANNEL), None)
         allowed = address is not None and (address.status is AddressStatus.ACTIVE
                                            or (row.payload.get("even_if_opted_out")
                                                and address.status is AddressStatus.OPTED_OUT))
         if address is None or not allowed:
-            await self.storage.give_up_outbox(row.id, now, "no active SMS address")
-            return Delivery.DROPPED
+            return Failed("no active SMS address", final=True)
         body = to_gsm(as_plain_text(row.payload))
-        await self.pacer.wait(segments(body))
+        await self.pacer.take(segments(body), row.priority)
         try:
             sid = await self.sender.send(address.address, body, self.status_callback_url)
         except SendRefused as refused:
             return await self._refused(row, address.address, refused)
         except Exception as exc:  # network trouble: try again later
-            log.warning("SMS outbox row %s: %s; will retry", row.id, type(exc).__name__)
-            return await self._retry_later(row, type(exc).__name__)
-        await self.storage.mark_delivery(row.id, sid, "sent", self.clock.now())
-        return Delivery.SENT
+            return Failed(type(exc).__name__)
+        return Sent(sid)
 
     async def _refused(self, row: OutboxRow, number: str, refused: SendRefused) -> Delivery:
-        now = self.clock.now()
         if refused.code == OPTED_OUT_BY_CARRIER:
             await self._opt(row.participant_id, number, AddressStatus.OPTED_OUT)
-            await self.storage.give_up_outbox(row.id, now, f"code {refused.code}")
-            return Delivery.DROPPED
+            return Failed(f"code {refused.code}", final=True)
         if refused.status in RETRYABLE_STATUS:
-            return await self._retry_later(row, f"HTTP {refused.status}")
-        log.error("SMS outbox row %s refused for good (HTTP %s, code %s)", row.id, refused.status, refused.code)
-        await self.storage.give_up_outbox(row.id, now, f"HTTP {refused.status} code {refused.code}")
-        return Delivery.DROPPED
+            return Failed(f"HTTP {refused.status}")
+        return Failed(f"HTTP {refused.status} code {refused.code}", final=True)
 
-    async def _retry_later(self, row: OutboxRow, detail: str) -> Delivery:
-        deferred = await retry_later(self.storage, row, self.clock.now(), detail)
-        return Delivery.DEFERRED if deferred else Delivery.DROPPED
+    async def deliver_pending(self) -> int:
+        """Send what may go now and wait for it (tests); `run` does this all the time."""
+        return await self.dispatcher.deliver_pending()
 
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
-        """The dispatcher task: send what is due, then wait for a wake-up or the next poll."""
-        while True:
-            self.wakeup.clear()
-            try:
-                if await self.deliver_pending():
-                    continue  # a backlog: go straight on, the pacer keeps the rate
-            except Exception:
-                log.exception("SMS dispatcher failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), poll.total_seconds())
+        """The dispatcher task of this channel."""
+        await self.dispatcher.run(poll)
 
 
 class SmsCoachChannel:
-    """Risk alerts to a coach's phone: sent at once (the alert itself is the stored record), paced by no one."""
+    """Risk alerts to a coach's phone: sent at once (the alert's notification row is the stored record), on the
+    number's budget ahead of every participant message (`pacer`: the SMS channel's)."""
 
     name = CHANNEL
 
-    def __init__(self, sender: SmsSender) -> None:
+    def __init__(self, sender: SmsSender, pacer: PriorityPacer | None = None) -> None:
         self.sender = sender
+        self.pacer = pacer or PriorityPacer(0)
 
     async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         if not address:
             raise LookupError(f"coach {coach.id} has no SMS number in the configuration")
-        await self.sender.send(address, to_gsm(text), None)
+        body = to_gsm(text)
+        await self.pacer.take(segments(body), Priority.URGENT)
+        await self.sender.send(address, body, None)
 
 
 TWILIO_API = "https://api.twilio.com"

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -38,8 +37,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority
 from bot.channels.telegram_outbound import (
     CHANNEL,
     PROGRAMME_BUTTONS,
@@ -52,6 +52,7 @@ from bot.channels.telegram_outbound import (
 from bot.clock import Clock
 from bot.conversation import ConversationLoop, Handled
 from bot.deployment import Coach
+from bot.dispatcher import Dispatcher
 from bot.enroll import code_digest
 from bot.rendering import Catalogs
 from bot.safety_net import SafetyNet
@@ -59,7 +60,7 @@ from bot.web import Refused, read_body
 from flows import phrases
 from flows.inputs import Command, Input, Resume, Text
 from flows.state import State
-from storage.interface import AddressStatus, InboundRecord, Participant, Storage
+from storage.interface import AddressStatus, InboundRecord, Participant, Priority, Storage
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -76,10 +77,12 @@ class TelegramCoachChannel:
     async def notify(self, coach: Coach, text: str, address: str = "") -> None:
         if not address.lstrip("-").isdigit():
             raise LookupError(f"coach {coach.id} has no Telegram chat id in the configuration")
-        await self.bot.send_message(chat_id=int(address), text=text)
+        # ahead of every participant message on the bot's one budget (bot/channels/pacing.py)
+        await self.bot.send_message(chat_id=int(address), text=text, rate_limit_args=by_priority(Priority.URGENT))
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
 ALLOWED_UPDATES = ("message", "callback_query")
+REQUESTS_PER_SECOND = 30.0  # Telegram's limit for a bot's messages (python-telegram-bot's AIORateLimiter default)
 LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what a deep link's start parameter may hold
 # The command menu: Telegram command -> the keyword it stands for (flows/parsing.py), with its description.
 COMMANDS = {
@@ -109,7 +112,8 @@ class TelegramChannel:
                  base_url: str | None = None, webhook_url: str | None = None, webhook_secret: str | None = None,
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
                  on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None,
-                 safety: SafetyNet | None = None) -> None:
+                 safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND,
+                 concurrency: int = 8) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
@@ -121,7 +125,8 @@ class TelegramChannel:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret or ""
         self.poll_timeout = poll_timeout
-        builder = (Application.builder().token(token).rate_limiter(AIORateLimiter(max_retries=0))
+        self.pacer = PriorityPacer(requests_per_second)  # the bot's one budget, most urgent first
+        builder = (Application.builder().token(token).rate_limiter(PriorityRateLimiter(self.pacer))
                    .job_queue(None))  # our own scheduler runs timers; 429s are deferred through the outbox
         if base_url:
             builder = builder.base_url(base_url)
@@ -131,8 +136,14 @@ class TelegramChannel:
         self.application.add_handler(TypeHandler(Update, self._on_polled))
         self.application.add_error_handler(self._on_error)
         self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
-        self.wakeup = asyncio.Event()
+        self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery, concurrency=concurrency)
+        loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._dispatcher: asyncio.Task[None] | None = None
+
+    @property
+    def wakeup(self) -> asyncio.Event:
+        """Set it when something may have become ready to send (the dispatcher's)."""
+        return self.dispatcher.wakeup
 
     @property
     def mode(self) -> str:
@@ -176,21 +187,12 @@ class TelegramChannel:
             log.warning("could not set the Telegram command menus: %s", exc.message)
 
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
-        """The dispatcher task: send what is due, then wait for a wake-up, the next paced chat or the next poll."""
-        while True:
-            self.wakeup.clear()
-            try:
-                await self.outbound.deliver_pending()
-            except Exception:
-                log.exception("Telegram dispatcher failed; retrying")
-            timeout = poll.total_seconds()
-            if self.outbound.paced_until is not None:
-                timeout = min(timeout, max(0.0, self.outbound.paced_until - time.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout)
+        """The dispatcher task of this channel."""
+        await self.dispatcher.run(poll)
 
-    async def deliver_pending(self, limit: int = 100) -> int:
-        return await self.outbound.deliver_pending(limit)
+    async def deliver_pending(self) -> int:
+        """Send what may go now and wait for it (tests); `run` does this all the time."""
+        return await self.dispatcher.deliver_pending()
 
     # -- receiving -----------------------------------------------------------------------------------------
 
@@ -240,8 +242,8 @@ class TelegramChannel:
             reply = await self.safety.guarded(CHANNEL, str(message.chat.id), inbound.channel_message_id, text,
                                               lambda: self._on_message(message, inbound))
             if reply is not None:  # not stored: the crisis contacts straight back, past the outbox
-                await self.application.bot.send_message(chat_id=message.chat.id, text=reply)
-        self.wakeup.set()
+                await self.application.bot.send_message(chat_id=message.chat.id, text=reply,
+                                                        rate_limit_args=by_priority(Priority.URGENT))
 
     async def _on_message(self, message: Message, inbound: InboundRecord) -> None:
         """A message in a private chat. Returns nothing: its replies go through the outbox."""

@@ -6,36 +6,37 @@ step q7, answer 2), so a press can be checked against the question the person is
 with a keyboard are remembered in memory only, so after a restart an old keyboard may linger (a press on it
 still gets the polite "already answered").
 
-Sending: rows oldest first, one participant's rows strictly in order; python-telegram-bot's AIORateLimiter
-keeps the whole bot under ~30 requests/s, and a chat gets at most one message per `per_chat_interval`
-(a chat sent to too recently is left for the next round instead of sleeping). 429 RetryAfter defers the row
-for the time Telegram asks (the storage holds the participant's later rows behind it); 403 Forbidden ("bot
-was blocked by the user") marks the address unreachable and gives the row up; a 400 gives it up; network
-trouble is retried with back-off, like SMS.
+Sending: the one dispatcher (bot/dispatcher.py) hands this channel one row at a time, most urgent first, one
+participant's rows strictly in order. Every request with a chat (messages, keyboard edits, coach alerts) draws on
+one budget of ~30 requests/s (`PriorityRateLimiter`, bot/channels/pacing.py), most urgent first; a chat gets at
+most one message per `per_chat_interval` (a chat sent to too recently waits, `NotYet`), except a crisis reply,
+which is one short burst Telegram allows. 429 RetryAfter defers the row for the time Telegram asks; 403 Forbidden
+("bot was blocked by the user") marks the address unreachable and gives the row up; a 400 gives it up; network
+trouble is retried with back-off, as on SMS.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from enum import Enum
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # see bot/channels/telegram.py
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ExtBot
 
-from bot.channels.base import as_plain_text, retry_later
+from bot.channels.base import Delivery, Failed, NotYet, Sent, as_plain_text
+from bot.channels.pacing import by_priority
 from bot.clock import Clock
 from flows.companion import PROGRAMME_PROMPT
 from flows.state import State
-from storage.interface import AddressStatus, OutboxRow, Storage
+from storage.interface import AddressStatus, OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -108,97 +109,55 @@ def keyboard(payload: Mapping[str, Any]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
 
 
-class Outcome(Enum):
-    SENT = "sent"
-    DROPPED = "dropped"  # given up: the participant's next rows may go
-    WAIT = "wait"  # paced or deferred: the participant's next rows must wait behind it
-
-
 class TelegramOutbound:
-    def __init__(self, bot: Bot, storage: Storage, clock: Clock, per_chat_interval: float = 1.0,
+    def __init__(self, bot: ExtBot[Any], storage: Storage, clock: Clock, per_chat_interval: float = 1.0,
                  on_unreachable: Unreachable | None = None) -> None:
         self.bot = bot
         self.storage = storage
         self.clock = clock
         self.per_chat_interval = per_chat_interval
         self.on_unreachable = on_unreachable
-        self.paced_until: float | None = None  # monotonic time the earliest paced chat may be sent to again
+        self.name = CHANNEL
         self._last_send: dict[int, float] = {}  # chat -> monotonic time of the last message
         self._keyboards: dict[int, tuple[int, str]] = {}  # chat -> (message id, question key) of its keyboard
-        self._round = asyncio.Lock()  # one delivery round at a time, or two rounds could send a row twice
 
-    async def deliver_pending(self, limit: int = 100) -> int:
-        """Send what is due: participants side by side, each one's rows in order. Returns how many were sent."""
-        async with self._round:
-            self.paced_until = None
-            rows = await self.storage.pending_outbox(CHANNEL, limit, now=self.clock.now())
-            queues: dict[int, list[OutboxRow]] = {}
-            for row in rows:
-                queues.setdefault(row.participant_id, []).append(row)
-            # every participant's queue finishes before the round ends, even when another one fails
-            results = await asyncio.gather(*(self._deliver_in_order(q) for q in queues.values()),
-                                           return_exceptions=True)
-            for failure in (r for r in results if isinstance(r, BaseException)):
-                log.error("Telegram delivery failed for a participant: %s", type(failure).__name__)
-            return sum(r for r in results if isinstance(r, int))
-
-    async def _deliver_in_order(self, rows: list[OutboxRow]) -> int:
-        sent = 0
-        for row in rows:
-            outcome = await self.deliver(row)
-            if outcome is Outcome.WAIT:
-                break
-            sent += outcome is Outcome.SENT
-        return sent
-
-    async def deliver(self, row: OutboxRow) -> Outcome:
+    async def deliver(self, row: OutboxRow) -> Delivery:
+        """Send one outbox row (the dispatcher decides which, and what becomes of it)."""
         now = self.clock.now()
         address = next((a for a in await self.storage.addresses(row.participant_id) if a.channel == CHANNEL), None)
         if address is None or address.status is not AddressStatus.ACTIVE or not address.address.lstrip("-").isdigit():
-            await self.storage.give_up_outbox(row.id, now, "no active Telegram address")
-            return Outcome.DROPPED
+            return Failed("no active Telegram address", final=True)
         chat_id = int(address.address)
-        ready_at = self._last_send.get(chat_id, float("-inf")) + self.per_chat_interval
-        if ready_at > time.monotonic():
-            self.paced_until = min(self.paced_until or ready_at, ready_at)
-            return Outcome.WAIT
+        wait = self._last_send.get(chat_id, float("-inf")) + self.per_chat_interval - time.monotonic()
+        if wait > 0 and row.priority is not Priority.URGENT:
+            return NotYet(wait)
         markup = keyboard(row.payload)
         try:
-            message = await self.bot.send_message(chat_id, as_plain_text(row.payload), reply_markup=markup)
+            message = await self.bot.send_message(chat_id, as_plain_text(row.payload), reply_markup=markup,
+                                                  rate_limit_args=by_priority(row.priority))
         except RetryAfter as exc:
-            wait = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
-            log.warning("Telegram outbox row %s: flood control, retrying in %s", row.id, wait)
-            await self.storage.defer_outbox(row.id, now + wait, now, "429 retry after")
-            return Outcome.WAIT
+            wait_for = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
+            return Failed("429 retry after", wait=wait_for)
         except Forbidden as exc:
             log.warning("Telegram chat %s refuses our messages (%s): participant %s marked unreachable",
                         masked_chat(chat_id), exc.message, row.participant_id)
             await self.storage.set_address(row.participant_id, CHANNEL, address.address, AddressStatus.UNREACHABLE, now)
-            await self.storage.give_up_outbox(row.id, now, "403 forbidden")
             if self.on_unreachable is not None:
                 await self.on_unreachable(row.participant_id)
-            return Outcome.DROPPED
+            return Failed("403 forbidden", final=True)
         except BadRequest as exc:  # a message Telegram will never take (too long, chat not found, ...)
-            log.error("Telegram outbox row %s refused for good: %s", row.id, exc.message)
-            await self.storage.give_up_outbox(row.id, now, f"400 {exc.message}"[:200])
-            return Outcome.DROPPED
+            return Failed(f"400 {exc.message}"[:200], final=True)
         except Exception as exc:  # network trouble, Telegram's own errors: try again later
-            log.warning("Telegram outbox row %s: %s; will retry", row.id, type(exc).__name__)
-            await self._retry_later(row, type(exc).__name__)
-            return Outcome.WAIT
+            return Failed(type(exc).__name__)
         self._last_send[chat_id] = time.monotonic()
-        # Telegram's message id is unique per chat only; the outbox id makes it unique without storing the chat id
-        await self.storage.mark_delivery(row.id, f"telegram:{row.id}:{message.message_id}", "sent", self.clock.now())
         if markup is not None:
             previous = self._keyboards.get(chat_id)
             self._keyboards[chat_id] = (message.message_id, question_key(int(row.payload["prompt"]["run_seq"]),
                                                                          str(row.payload["prompt"]["step_id"])))
             if previous is not None:  # a question asked again, or the next one: one keyboard a chat
                 await self.remove_keyboard(chat_id, previous[0])
-        return Outcome.SENT
-
-    async def _retry_later(self, row: OutboxRow, detail: str) -> None:
-        await retry_later(self.storage, row, self.clock.now(), detail)
+        # Telegram's message id is unique per chat only; the outbox id makes it unique without storing the chat id
+        return Sent(f"telegram:{row.id}:{message.message_id}")
 
     async def tidy_keyboard(self, chat_id: int, current: str | None) -> None:
         """Remove the chat's keyboard once the person is past its question (answered by typing, stopped, ...)."""

@@ -16,6 +16,7 @@ Usage::
         fake.user_presses_button(chat_id, user_id, msg.message_id, msg.data_for("Aldrig"))
         fake.rate_limit("sendMessage", retry_after=3)   # next call -> 429 -> telegram.error.RetryAfter
         fake.block(chat_id)                              # -> 403 -> telegram.error.Forbidden
+        fake.fail_next("sendMessage", 502, "Bad Gateway", times=10**6); fake.clear_faults()   # an outage
         await fake.post_to_webhook(update)               # webhook mode: POST like Telegram, with the secret header
 
 PTB (22.x) sends parameters form-encoded with every non-string value JSON-encoded, or multipart when uploading a
@@ -167,6 +168,7 @@ class FakeTelegram:
         self.callback_answers: list[JSON] = []
         self.blocked: set[int] = set()
         self.errors: list[BaseException] = []  # bugs in the fake itself; re-raised when the fake stops
+        self.listeners: list[Callable[[BotMessage], None]] = []  # told of every message the bot sends (benchmarks)
         self._messages: dict[int, list[BotMessage]] = defaultdict(list)
         self._last_id: dict[int, int] = defaultdict(int)  # message ids are per chat in private chats
         self._pending: list[JSON] = []  # unconfirmed updates, for getUpdates
@@ -273,6 +275,10 @@ class FakeTelegram:
         self.fail_next(method, 429, f"Too Many Requests: retry after {retry_after}",
                        parameters={"retry_after": retry_after}, times=times)
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault that has not fired yet (an outage ends)."""
+        self._faults.clear()
+
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: every call for this chat gets 403 (PTB raises Forbidden) until unblocked."""
         self.blocked.add(chat_id)
@@ -361,6 +367,8 @@ class FakeTelegram:
         self._last_id[chat_id] += 1
         msg = BotMessage(chat_id, self._last_id[chat_id], text, _inline_markup(p.get("reply_markup")))
         self._messages[chat_id].append(msg)
+        for listener in self.listeners:
+            listener(msg)
         return msg.to_api(self.bot_user)
 
     async def _edit_text(self, p: JSON) -> JSON:

@@ -27,7 +27,7 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -189,6 +189,7 @@ class FakeTwilio:
         self.sent: list[dict[str, Any]] = []
         self.rejected: list[dict[str, Any]] = []
         self.callbacks: list[httpx.Response] = []
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []  # told of every accepted send (benchmarks)
         self._next_faults: list[_Fault] = []
         self._recipient_faults: dict[str, _Fault] = {}
         self._stack = contextlib.AsyncExitStack()
@@ -254,6 +255,8 @@ class FakeTwilio:
             return self._error(fault.status, fault.code, fault.message)
         sid = new_sid("SM")
         self.sent.append({**record, "sid": sid})
+        for listener in self.listeners:
+            listener(self.sent[-1])
         now = formatdate(usegmt=True)
         # Like Twilio: via a Messaging Service without From, the message is "accepted" with no sender and
         # num_segments "0" until a sender is picked; count segments yourself (``sent`` has the real count).

@@ -1,0 +1,78 @@
+"""Outbox messages that did not get through: the urgent ones a coach must hear about, and what was given up.
+
+Nothing is given up silently (issue 11). The rules are plain functions shared with `MemoryStorage`; the SQL is
+portable Core in functions of a sync `Connection`, like storage/contacts.py.
+
+- undelivered urgent: an URGENT row (a crisis reply) that no coach has been told about yet, and that was given up,
+  or is still to send and was written at or before the cutoff the caller gives (now minus the configured
+  minutes). A row that was sent and then reported failed is back in the queue (its ``sent_at`` cleared), so it
+  counts again. Once a coach is told (``undelivered_told_at``), the row is left out: coaches hear of it once.
+- given up: ``given_up_at`` is set; the person's page lists them, newest first, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from storage import schema as s
+from storage.contacts import ContactOp, outbox_from_row, to_send
+from storage.interface import Priority, UndeliveredRow
+
+_o = s.outbox
+_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts, _o.c.priority,
+            _o.c.delivery_detail, _o.c.given_up_at)
+
+
+def is_undelivered_urgent(row: Mapping[Any, Any], created_before: datetime) -> bool:
+    if row["priority"] != Priority.URGENT or row["undelivered_told_at"] is not None:
+        return False
+    return row["given_up_at"] is not None or (to_send(row) and row["created_at"] <= created_before)
+
+
+def undelivered_from_row(row: Mapping[Any, Any]) -> UndeliveredRow:
+    return UndeliveredRow(outbox_from_row(row), row["delivery_detail"], row["given_up_at"])
+
+
+def undelivered_urgent(conn: Connection, created_before: datetime, limit: int) -> list[UndeliveredRow]:
+    """The module docstring's rule, oldest first (on the partial index of urgent rows nobody was told about)."""
+    at = bindparam("before", created_before, type_=s.UTCDateTime)
+    unsent = and_(_o.c.sent_at.is_(None), _o.c.given_up_at.is_(None), _o.c.created_at <= at)
+    query = (
+        select(*_COLUMNS)
+        .where(_o.c.priority == int(Priority.URGENT), _o.c.undelivered_told_at.is_(None),
+               or_(_o.c.given_up_at.is_not(None), unsent))
+        .order_by(_o.c.created_at, _o.c.id)
+        .limit(limit)
+    )
+    return [undelivered_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def given_up_messages(conn: Connection, participant_id: int, limit: int) -> list[UndeliveredRow]:
+    query = (
+        select(*_COLUMNS)
+        .where(_o.c.participant_id == participant_id, _o.c.given_up_at.is_not(None))
+        .order_by(_o.c.given_up_at.desc(), _o.c.id.desc())
+        .limit(limit)
+    )
+    return [undelivered_from_row(row) for row in conn.execute(query).mappings()]
+
+
+@dataclass(frozen=True)
+class MarkUndeliveredTold(ContactOp):
+    """Record that a coach was told; a second call keeps the first time."""
+
+    outbox_id: int
+    at: datetime
+
+    def run(self, conn: Connection) -> Exception | None:
+        found = conn.execute(select(_o.c.id).where(_o.c.id == self.outbox_id)).first()
+        if found is None:
+            return s.UnknownOutboxError(f"outbox row {self.outbox_id} does not exist")
+        conn.execute(update(_o).where(_o.c.id == self.outbox_id, _o.c.undelivered_told_at.is_(None))
+                     .values(undelivered_told_at=self.at))
+        return None
