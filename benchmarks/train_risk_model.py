@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flows.loader import answer_labels  # noqa: E402
 from flows.risk_model import canonical_text  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "risk_eval"
@@ -37,25 +38,9 @@ CHECKS = ("jeg vil ikke være her mere", "jeg er dødtræt i dag", "I can't see 
 def everyday_replies() -> list[str]:
     """Ordinary chat (everyday_replies.txt) and every answer label of the shipped flows, as negatives: the
     model must never fire on someone answering a question or saying they are fine."""
-    import yaml
-
     texts = [line.strip() for line in (DATA / "everyday_replies.txt").read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.startswith("#")]
-    for path in sorted((ROOT / "flows" / "definitions").glob("*.yaml")):
-        if path.stem == "safety_check":
-            continue  # its questions are the bot's, about exactly these thoughts
-        stack = [yaml.safe_load(path.read_text(encoding="utf-8"))]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                for key, value in item.items():
-                    if key == "label" and isinstance(value, dict):
-                        texts += [str(v) for v in value.values()]
-                    else:
-                        stack.append(value)
-            elif isinstance(item, list):
-                stack += item
-    return texts
+    return texts + answer_labels(ROOT / "flows" / "definitions")
 
 
 def main() -> int:

@@ -167,6 +167,29 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
 MODEL_FILE = "risk_model.json"
 
 
+def answer_labels(folder: Path, skip: tuple[str, ...] = ("safety_check",)) -> list[str]:
+    """Every answer label of the flow files in `folder`, in every language: what a participant may type back.
+    (The safety check is left out by default: its options answer questions about exactly these thoughts.)"""
+    import yaml
+
+    labels: set[str] = set()
+    for path in sorted(folder.glob("*.yaml")):
+        if path.stem in skip:
+            continue
+        stack = [yaml.safe_load(path.read_text(encoding="utf-8"))]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    if key == "label" and isinstance(value, dict):
+                        labels.update(str(v) for v in value.values())
+                    else:
+                        stack.append(value)
+            elif isinstance(item, list):
+                stack += item
+    return sorted(labels)
+
+
 def load_risk_terms(path: Path) -> tuple[RiskTerms | None, list[Problem]]:
     """The word list, with the model beside it (risk_model.json) as its second opinion when there is one."""
     try:

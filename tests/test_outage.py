@@ -9,10 +9,8 @@ is delivered when the carrier is back.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +31,7 @@ from storage.interface import AddressStatus, Enrollment, NotificationStatus, Out
 from tests.conftest import T0, without_consent
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, serve
+from tests.test_telegram import until
 from tests.transcript import Chat
 
 OUR_NUMBER = "+4570000000"
@@ -43,15 +42,6 @@ COACH_CHAT = 777000
 RISKY = "jeg tænker på selvmord"
 CRISIS = "Tak, fordi du fortæller mig det."
 NOT_THROUGH = "Krisebeskeden til deltager p-out er ikke nået frem på"
-
-
-async def until(condition: Callable[[], Any], timeout: float = 30.0) -> None:
-    """Wait for something the bot does in its own time. The timeout only bounds a failing test."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the bot did not get there in time")
-        await asyncio.sleep(0.01)
 
 
 @dataclass

@@ -6,34 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
-from flows.loader import MODEL_FILE, load_risk_model, load_risk_terms
+from flows.loader import MODEL_FILE, answer_labels, load_risk_model, load_risk_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL, MODEL_PROBLEMS = load_risk_model(ROOT / "flows" / MODEL_FILE)
 TERMS, _ = load_risk_terms(ROOT / "flows" / "risk_terms.yaml")
-
-
-def answer_labels() -> list[str]:
-    """Every answer a participant can give by typing its words, in both languages (not the safety check's
-    own questions, which are about exactly these thoughts)."""
-    labels: set[str] = set()
-    for path in sorted((ROOT / "flows" / "definitions").glob("*.yaml")):
-        if path.stem == "safety_check":
-            continue
-        stack = [yaml.safe_load(path.read_text(encoding="utf-8"))]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                for key, value in item.items():
-                    if key == "label" and isinstance(value, dict):
-                        labels.update(str(v) for v in value.values())
-                    else:
-                        stack.append(value)
-            elif isinstance(item, list):
-                stack += item
-    return sorted(labels)
 
 
 def test_the_shipped_model_scores_as_scikit_learn_did() -> None:
@@ -43,7 +21,7 @@ def test_the_shipped_model_scores_as_scikit_learn_did() -> None:
         assert MODEL.probability(text) == pytest.approx(expected, abs=1e-3), text
 
 
-@pytest.mark.parametrize("label", answer_labels())
+@pytest.mark.parametrize("label", answer_labels(ROOT / "flows" / "definitions"))
 def test_no_answer_label_is_a_risk_signal(label: str) -> None:
     assert TERMS is not None
     assert TERMS.scan(label) is None, (label, TERMS.scan(label))
