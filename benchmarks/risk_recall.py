@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.loader import load_risk_terms  # noqa: E402
 from flows.risk import RiskTerms, rank  # noqa: E402
+from flows.risk_loader import load_risk_terms  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "risk_eval"
 TARGET_RECALL, TARGET_FALSE_ALARMS = 0.98, 0.10

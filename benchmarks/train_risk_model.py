@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.loader import answer_labels  # noqa: E402
+from flows.risk_loader import answer_labels  # noqa: E402
 from flows.risk_model import canonical_text  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "risk_eval"

@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _flows_check(paths: list[Path], db: Path | None) -> int:
     from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS, load_checked_programme
     from flows.checker import check_files, flow_paths
-    from flows.loader import load_risk_terms
+    from flows.risk_loader import load_risk_terms
 
     files = flow_paths(paths or [config.flows_dir() or DEFAULT_FLOWS_DIR])
     if not files:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from bot.config import programme_file
 from flows.checker import check_files, check_flow, flow_paths
-from flows.loader import load_flow_text, load_risk_terms
+from flows.loader import load_flow_text
 from flows.model import Flow, FlowLibrary
 from flows.programme import Programme
 from flows.programme_loader import check_programme, load_programme
 from flows.risk import SAFETY_CHECK
+from flows.risk_loader import load_risk_terms
 from flows.state import State
 from flows.yamlsource import Problem
 from storage.interface import Storage

@@ -6,18 +6,14 @@ references, loops) or several files (duplicate ids).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
 from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
-from flows.risk import LEVELS, RiskRule, RiskTerms
-from flows.risk_file import read_risk_terms
-from flows.risk_model import RiskModel
+from flows.risk import LEVELS, RiskRule
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -162,54 +158,6 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     """Parse one flow file's text. The flow is None when any error was found: it must not be run."""
     flow, problems = read_flow_text(text, path)
     return (None if any(p.severity == "error" for p in problems) else flow), problems
-
-
-MODEL_FILE = "risk_model.json"
-
-
-def answer_labels(folder: Path, skip: tuple[str, ...] = ("safety_check",)) -> list[str]:
-    """Every answer label of the flow files in `folder`, in every language: what a participant may type back.
-    (The safety check is left out by default: its options answer questions about exactly these thoughts.)"""
-    import yaml
-
-    labels: set[str] = set()
-    for path in sorted(folder.glob("*.yaml")):
-        if path.stem in skip:
-            continue
-        stack = [yaml.safe_load(path.read_text(encoding="utf-8"))]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                for key, value in item.items():
-                    if key == "label" and isinstance(value, dict):
-                        labels.update(str(v) for v in value.values())
-                    else:
-                        stack.append(value)
-            elif isinstance(item, list):
-                stack += item
-    return sorted(labels)
-
-
-def load_risk_terms(path: Path) -> tuple[RiskTerms | None, list[Problem]]:
-    """The word list, with the model beside it (risk_model.json) as its second opinion when there is one."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(str(path), 0, f"cannot read the word list: {exc}")]
-    model, problems = load_risk_model(path.with_name(MODEL_FILE))
-    terms, more = read_risk_terms(text, str(path), model)
-    return terms, [*problems, *more]
-
-
-def load_risk_model(path: Path) -> tuple[RiskModel | None, list[Problem]]:
-    """None without problems when there is no model file: the word list works on its own."""
-    if not path.exists():
-        return None, []
-    try:
-        return RiskModel.from_json(json.loads(path.read_text(encoding="utf-8"))), []
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
-        return None, [Problem(str(path), 0, f"the risk model cannot be read ({type(exc).__name__}); the word list "
-                                            "works without it", "warning")]
 
 
 def _read_flow(r: _Reader, data: Any) -> Flow | None:

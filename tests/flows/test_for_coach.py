@@ -12,8 +12,8 @@ from flows.effects import Heard
 from flows.engine import advance
 from flows.for_coach import must_read, must_read_on_pause
 from flows.inputs import StartFlow, Text
-from flows.loader import load_risk_terms
 from flows.model import Step
+from flows.risk_loader import load_risk_terms
 from flows.state import State
 from tests.flows.helpers import T0, shipped_library
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.loader import MODEL_FILE, answer_labels, load_risk_model, load_risk_terms
+from flows.risk_loader import MODEL_FILE, answer_labels, load_risk_model, load_risk_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL, MODEL_PROBLEMS = load_risk_model(ROOT / "flows" / MODEL_FILE)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.loader import load_risk_terms
 from flows.risk import RiskTerms
-from flows.risk_file import read_risk_terms
+from flows.risk_loader import load_risk_terms, read_risk_terms
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMS, PROBLEMS = load_risk_terms(ROOT / "flows" / "risk_terms.yaml")
