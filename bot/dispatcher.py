@@ -83,9 +83,11 @@ class Dispatcher:
                     timeout = min(timeout, max(0.0, ready_at - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout)
-        finally:
-            for task in list(self._busy.values()):
+        finally:  # sends in flight end with it, and are waited for: none is left to touch storage afterwards
+            in_flight = list(self._busy.values())
+            for task in in_flight:
                 task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def deliver_pending(self) -> int:
         """Send everything that may go now and wait until it is done (the console after each line, and tests).
