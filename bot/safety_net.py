@@ -30,6 +30,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.deployment import Deployment
+from bot.enroll import new_ref
 from flows.inputs import Text
 from storage.crypto import Keys
 from storage.interface import AddressStatus, Enrollment, InboundRecord, Participant, Storage
@@ -159,8 +160,6 @@ class SafetyNet:
         existing = await self.storage.participant_by_address(channel, address)
         if existing is not None:
             return existing
-        from bot.enroll import new_ref
-
         now = self.clock.now()
         record = Enrollment(new_ref(), UNKNOWN_NAME.get(channel, "Ukendt afsender"), "da",
                             phone=address if channel == "sms" else None, cohort=UNKNOWN_SENDERS)
