@@ -16,10 +16,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.channels.telegram_outbound import current_question
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
+from bot.inbound import Inbound
 from bot.office_hours import coach_hours_line
 from bot.rendering import Catalogs, render_send
 from flows import for_coach, human, phrases, timing, tre
@@ -51,12 +53,15 @@ from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text
 from flows.state import State
 from storage.interface import (
+    AddressChange,
     AnswerRecord,
     AuditRecord,
     CoachTaskRecord,
     CommitStatus,
+    ConsentChange,
     EscalationRecord,
     HeardRecord,
+    Identity,
     InboundRecord,
     MarkRecord,
     OutboundRecord,
@@ -86,13 +91,36 @@ PARTICIPANT_INPUTS = (Text, Command, Resume, RemindersOn)
 
 @dataclass(frozen=True)
 class Handled:
-    status: CommitStatus | None  # None: nothing was tried, because `expect` said the input is stale
+    status: CommitStatus | None  # None: nothing was tried (a stale button, or an address nobody has)
     outbox_ids: tuple[int, ...] = ()
     escalation_ids: tuple[int, ...] = ()
+    participant: Participant | None = None  # who it was for; None only for a stranger's message
 
     @property
     def stale(self) -> bool:
-        return self.status is None
+        """A button of a question no longer asked: nothing was done."""
+        return self.status is None and self.participant is not None
+
+    @property
+    def stranger(self) -> bool:
+        """A message from an address nobody has: nothing was done."""
+        return self.participant is None
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One step to take: `Inbound` once its sender is known, or an input no channel received."""
+
+    participant: Participant
+    inputs: tuple[Input, ...]
+    channel: str
+    receipt: InboundRecord | None
+    notice: str | None = None
+    question: str | None = None
+    terms_first: bool = False
+    even_if_opted_out: bool = False
+    schedule_id: int | None = None
+    address: AddressChange | None = None
 
 
 class _KeyedLocks:
@@ -144,27 +172,46 @@ class ConversationLoop:
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
-    async def handle(self, participant: Participant, inp: Input, channel: str,
-                     inbound: InboundRecord | None = None, notice: str | None = None,
-                     expect: Callable[[State], bool] | None = None, consent_required: bool = False,
-                     always_deliver: bool = False, schedule_id: int | None = None) -> Handled:
-        """Apply one input. Returns DUPLICATE (nothing done) when `inbound` was already processed.
-
-        `notice` (a phrase) is sent first, even to an address that has opted out: a channel's own
-        confirmation such as "you will get no more messages", committed in the same step so a retried
-        webhook cannot send it twice. `expect` is checked on the current state under the participant's
-        lock (e.g. "this button belongs to the question they are on"); if it fails nothing is done.
-        `consent_required` (enrolled participants on SMS/Telegram): the deployment's current terms must be
-        accepted before anything is asked, also after the terms change. `always_deliver` marks the replies to
-        go out even to an address that has opted out (the help text after STOP). `schedule_id`: the claimed
-        schedule row a `Due` input comes from; the step commits only while that row is still pending, so a
-        scheduled event handled twice (a crash, a second process) sends once (DUPLICATE the second time)."""
-        async with self._locks.hold(participant.id):
-            if expect is not None and not expect((await self._load(participant))[0]):
+    async def receive(self, inbound: Inbound, identity: Identity | None = None) -> Handled:
+        """What a person sent, from any channel: who it is from (unless the channel looked already, see
+        `identify`), then one step. For an address nobody has, nothing is done and `Handled.stranger` is true:
+        the channel answers a stranger its own way (bot/safety_net.py for a risk message)."""
+        if identity is None:
+            identity = await self.identify(inbound.channel, inbound.address)
+            if identity is None:
                 return Handled(None)
+        participant = identity.participant
+        change = inbound.address_status
+        address = None if change in (None, identity.status) else AddressChange(inbound.channel, inbound.address, change)
+        now = self.clock.now()
+        # every message is kept, also without a provider id (the console)
+        receipt = InboundRecord(inbound.channel, inbound.provider_id or f"local:{uuid.uuid4().hex}", now)
+        request = _Request(participant, inbound.says, inbound.channel, receipt, inbound.notice,
+                           inbound.answers_question, inbound.terms_first, inbound.even_if_opted_out, address=address)
+        return await self._step(request)
+
+    async def identify(self, channel: str, address: str) -> Identity | None:
+        """Whose address this is, and its status: the one place an inbound message finds its person."""
+        return await self.storage.identify(channel, address)
+
+    async def handle(self, participant: Participant, inp: Input, channel: str, inbound: InboundRecord | None = None,
+                     *, notice: str | None = None, schedule_id: int | None = None) -> Handled:
+        """Apply one input that no channel received: a scheduled `Due` (`schedule_id`: the claimed row; the step
+        commits only while it is still pending, so an event handled twice sends once), a timer, a coach's release,
+        the terms at enrolment (`notice`: the invite, sent first), a message replayed from the spool (`inbound`).
+        People's messages come through `receive`."""
+        if inbound is None and isinstance(inp, Text | Command):  # every message is kept, also without a provider id
+            inbound = InboundRecord(channel, f"local:{uuid.uuid4().hex}", self.clock.now())
+        return await self._step(_Request(participant, (inp,), channel, inbound, notice, schedule_id=schedule_id))
+
+    async def _step(self, request: _Request) -> Handled:
+        participant = request.participant
+        async with self._locks.hold(participant.id):
+            asked = request.question
+            if asked is not None and current_question((await self._load(participant))[0]) != asked:
+                return Handled(None, participant=participant)  # a button of a question no longer asked
             for _ in range(MAX_CONFLICT_RETRIES):
-                result = await self._attempt(participant, inp, channel, inbound, notice, consent_required,
-                                             always_deliver, schedule_id)
+                result = await self._attempt(request)
                 if result.status is not CommitStatus.CONFLICT:
                     return result
                 log.warning("conversation of participant %s changed underneath; retrying", participant.id)
@@ -188,31 +235,34 @@ class ConversationLoop:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    async def _attempt(self, participant: Participant, inp: Input, channel: str, inbound: InboundRecord | None,
-                       notice: str | None, consent_required: bool, always_deliver: bool,
-                       schedule_id: int | None = None) -> Handled:
+    async def _attempt(self, request: _Request) -> Handled:
+        participant, channel, inbound = request.participant, request.channel, request.receipt
         state, revision = await self._load(participant)
         now = self.clock.now()
         terms = self.registry.library.consent
-        if consent_required and terms is not None and terms.version not in (state.consent_given,
-                                                                            state.consent_needed):
+        if request.terms_first and terms is not None and terms.version not in (state.consent_given,
+                                                                               state.consent_needed):
             state = replace(state, consent_needed=terms.version)  # committed with this step
-        if inbound is None and isinstance(inp, Text | Command):  # every message is kept, also without a provider id
-            inbound = InboundRecord(channel, f"local:{uuid.uuid4().hex}", now)
-        outcome = await self._advance(state, inp, now)
+        outcome = Outcome(state, ())
+        for inp in request.inputs:  # one step however many inputs: SMS START is reminders on, then resume
+            more = await self._advance(outcome.state, inp, now)
+            outcome = Outcome(more.state, outcome.effects + more.effects)
         outcome = await self._show_history(participant, outcome, now)
-        step = self._record(participant, revision, outcome, channel, inbound, now, inp)
+        step = self._record(participant, revision, outcome, channel, inbound, now, request.inputs)
         if inbound is not None:
-            step = replace(step, heard=heard(inp, outcome.effects))
-        if schedule_id is not None:
-            step = replace(step, schedule_outcome=_schedule_outcome(schedule_id, outcome))
-        if always_deliver:
+            step = replace(step, heard=heard(request.inputs, outcome.effects))
+        if request.schedule_id is not None:
+            step = replace(step, schedule_outcome=_schedule_outcome(request.schedule_id, outcome))
+        if request.even_if_opted_out:
             step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
                                          for o in step.outbox])
-        if notice is not None:
+        if request.notice is not None:
             lang = outcome.state.lang
-            payload = {"lang": lang, "text": self.catalogs.gettext(lang, notice), "even_if_opted_out": True}
+            payload = {"lang": lang, "text": self.catalogs.gettext(lang, request.notice), "even_if_opted_out": True}
             step = replace(step, outbox=[OutboundRecord(channel, payload, now, Priority.REPLY), *step.outbox])
+        consents = _of(outcome.effects, ConsentGiven)  # the state holds it; the profile shows it
+        step = replace(step, address=request.address,
+                       consent=ConsentChange(consents[-1].version, channel) if consents else None)
         self._cache.pop(participant.id, None)  # until the commit says what is stored
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
@@ -221,15 +271,13 @@ class ConversationLoop:
                 channels = frozenset(o.channel for o in step.outbox)
                 for wake in self.outbox_listeners:
                     wake(channels)
-            for consent in _of(outcome.effects, ConsentGiven):  # the state holds it; the profile shows it
-                await self.storage.record_consent(participant.id, consent.version, now, channel)
             if committed.escalation_ids:
                 crash_point("before-notify")  # the escalation is stored; no coach has heard of it yet
                 # in the background: the person's reply must never wait for a coach's channel
                 task = asyncio.create_task(self._tell_listeners(committed.escalation_ids))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
-        return Handled(committed.status, committed.outbox_ids, committed.escalation_ids)
+        return Handled(committed.status, committed.outbox_ids, committed.escalation_ids, participant)
 
     async def _tell_listeners(self, escalation_ids: tuple[int, ...]) -> None:
         """Hand new escalations to the notifier at once. It is only a shortcut: the escalation is stored, and
@@ -282,7 +330,7 @@ class ConversationLoop:
         return None if hit is None else hit.level
 
     def _record(self, participant: Participant, revision: int, outcome: Outcome, channel: str,
-                inbound: InboundRecord | None, now: datetime, inp: Input) -> StepRecord:
+                inbound: InboundRecord | None, now: datetime, inputs: tuple[Input, ...]) -> StepRecord:
         lang = outcome.state.lang
         subject = f"participant:{participant.ref}"
 
@@ -303,7 +351,7 @@ class ConversationLoop:
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in _of(outcome.effects, RecordScore)],
             outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
-                                   now, _priority(e, inp))
+                                   now, _priority(e, inputs))
                     for e in _of(outcome.effects, Send)],
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
@@ -348,12 +396,12 @@ async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> l
     return tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
 
 
-def _priority(send: Send, inp: Input) -> Priority:
+def _priority(send: Send, inputs: tuple[Input, ...]) -> Priority:
     """Crisis contacts before everything; then the reply to what the person just wrote; then the rest (a scheduled
     `Due`, a timer, a flow started by a coach or enrolment): bot/dispatcher.py sends in this order."""
     if any(isinstance(part, CrisisContacts) or part == SAFETY_POINTER for part in send.parts):
         return Priority.URGENT
-    return Priority.REPLY if isinstance(inp, PARTICIPANT_INPUTS) else Priority.ROUTINE
+    return Priority.REPLY if any(isinstance(inp, PARTICIPANT_INPUTS) for inp in inputs) else Priority.ROUTINE
 
 
 def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:
@@ -364,12 +412,12 @@ def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-def heard(inp: Input, effects: Iterable[Effect]) -> HeardRecord:
+def heard(inputs: tuple[Input, ...], effects: Iterable[Effect]) -> HeardRecord:
     """What the inbound message said and what became of it, from the engine's `Heard` effects (several joined); an
     input without text (a /start, SMS START) is named by its kind."""
     said = _of(effects, Heard)
-    body = inp.text if isinstance(inp, Text | Command) else None
-    outcome = "+".join(dict.fromkeys(h.outcome for h in said)) or type(inp).__name__.lower()
+    body = next((inp.text for inp in inputs if isinstance(inp, Text | Command)), None)
+    outcome = "+".join(dict.fromkeys(h.outcome for h in said)) or type(inputs[-1]).__name__.lower()
     detail: dict[str, Any] = {}
     for h in said:
         detail.update(h.detail)

@@ -41,6 +41,7 @@ from storage.interface import (
     AuditRecord,
     ChannelAddress,
     Enrollment,
+    Identity,
     OutboxRow,
     Participant,
     Priority,
@@ -617,19 +618,20 @@ def profile(conn: Connection, participant_id: int, keys: Keys) -> Profile | None
 
 
 def participants_by_address(conn: Connection, wanted: list[Any]) -> list[Any]:
-    """Batched lookups of (channel, address hash) -> Participant | None, one query per channel."""
+    """Batched lookups of (channel, address hash) -> Identity | None, one query per channel."""
     by_channel: dict[str, set[str]] = {}
     for channel, digest in wanted:
         by_channel.setdefault(channel, set()).add(digest)
-    found: dict[tuple[str, str], Participant] = {}
+    found: dict[tuple[str, str], Identity] = {}
     for channel, digests in by_channel.items():
         query = (
-            select(_ad.c.address_hash, *_p.c)
+            select(_ad.c.address_hash, _ad.c.status.label("address_status"), *_p.c)
             .join_from(_ad, _p, _ad.c.participant_id == _p.c.id)
             .where(_ad.c.channel == channel, _ad.c.address_hash.in_(sorted(digests)))
         )
         for row in conn.execute(query).mappings():
-            found[(channel, row["address_hash"])] = participant_from_row(row)
+            found[(channel, row["address_hash"])] = Identity(participant_from_row(row),
+                                                             AddressStatus(row["address_status"]))
     return [found.get((channel, digest)) for channel, digest in wanted]
 
 

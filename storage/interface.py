@@ -34,6 +34,32 @@ class AddressStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who an address belongs to and the address's status: what every inbound message needs, in one read."""
+
+    participant: Participant
+    status: AddressStatus
+
+
+@dataclass(frozen=True)
+class AddressChange:
+    """A step's change to the participant's address on a channel (STOP, START, a blocked chat writing again),
+    written in the step's transaction so a retried webhook cannot undo a newer choice."""
+
+    channel: str
+    address: str
+    status: AddressStatus
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """The terms accepted in a step, recorded on the profile (and audited) in the step's transaction."""
+
+    version: str
+    channel: str | None
+
+
+@dataclass(frozen=True)
 class ChannelAddress:
     """How to reach a participant on one channel. An (channel, address) pair belongs to one participant."""
 
@@ -366,6 +392,8 @@ class StepRecord:
     tasks: Sequence[CoachTaskRecord] = ()
     marks: Sequence[MarkRecord] = ()
     heard: HeardRecord | None = None  # kept with `inbound` (the text sealed): what it said and what became of it
+    address: AddressChange | None = None  # applied after the rest, only when the step commits
+    consent: ConsentChange | None = None
 
 
 class CommitStatus(StrEnum):
@@ -507,6 +535,10 @@ class Storage(Protocol):
     async def profile(self, participant_id: int) -> Profile | None: ...
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None: ...
+
+    async def identify(self, channel: str, address: str) -> Identity | None:
+        """The participant an address belongs to, with the address's status (one read per inbound message)."""
+        ...
 
     async def addresses(self, participant_id: int) -> list[ChannelAddress]: ...
 

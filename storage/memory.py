@@ -7,6 +7,7 @@ it passed in cannot change what was stored. No method awaits, so each is atomic 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from storage.interface import (
     Enrollment,
     Escalation,
     EscalationStatus,
+    Identity,
     Mark,
     MarkRecord,
     Notification,
@@ -163,6 +165,11 @@ class MemoryStorage(MemoryMessages):
         self._change_schedule(rows)
         self._add_tasks(rows.tasks)
         self._marks.extend(dict(mark) for mark in rows.marks)
+        if step.address is not None:  # as SQLite: a refused change writes nothing, the step stands
+            with contextlib.suppress(ValueError):
+                self._set_address(pid, step.address.channel, step.address.address, step.address.status, step.at)
+        if step.consent is not None:
+            self._record_consent(pid, step.consent.version, step.at, step.consent.channel)
         return CommitResult(CommitStatus.COMMITTED, current + 1, tuple(outbox_ids), escalation_ids)
 
     def _store_signal(self, pid: int, signal: s.Row) -> int:
@@ -444,9 +451,16 @@ class MemoryStorage(MemoryMessages):
         return None if row is None else ct.profile_from_row(self._participants[participant_id], row, self._keys)
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None:
+        found = await self.identify(channel, address)
+        return None if found is None else found.participant
+
+    async def identify(self, channel: str, address: str) -> Identity | None:
         self._check_open()
         owner = self._owners.get((channel, self._keys.digest(channel, address)))
-        return None if owner is None else self._participants[owner]
+        if owner is None:
+            return None
+        row = self._addresses[(owner, channel)]
+        return Identity(self._participants[owner], AddressStatus(row["status"]))
 
     async def addresses(self, participant_id: int) -> list[ChannelAddress]:
         self._check_open()
@@ -457,6 +471,10 @@ class MemoryStorage(MemoryMessages):
         self, participant_id: int, channel: str, address: str, status: AddressStatus, at: datetime
     ) -> None:
         self._check_open()
+        self._set_address(participant_id, channel, address, status, at)
+
+    def _set_address(self, participant_id: int, channel: str, address: str, status: AddressStatus,
+                     at: datetime) -> None:
         channel, address, status = ct.check_address(channel, address, status)
         at = s.require_utc(at)
         participant = self._known(participant_id)
@@ -490,6 +508,9 @@ class MemoryStorage(MemoryMessages):
 
     async def record_consent(self, participant_id: int, version: str, at: datetime, channel: str | None = None) -> None:
         self._check_open()
+        self._record_consent(participant_id, version, at, channel)
+
+    def _record_consent(self, participant_id: int, version: str, at: datetime, channel: str | None) -> None:
         version, channel, at = ct.check_version(version), ct.check_consent_channel(channel), s.require_utc(at)
         participant = self._known(participant_id)
         profile = self._profiles.setdefault(participant_id, ct.empty_profile(self._keys.seal("")))

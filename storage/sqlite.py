@@ -26,13 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -81,6 +82,7 @@ from storage.interface import (
     Conversation,
     Enrollment,
     Escalation,
+    Identity,
     Mark,
     MarkRecord,
     Notification,
@@ -96,6 +98,8 @@ from storage.interface import (
     UndeliveredRow,
 )
 from storage.migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS, apply_migrations
+
+log = logging.getLogger(__name__)
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -751,6 +755,7 @@ class _StepPlan:
     schedule_turns: dict[int, int] = field(default_factory=dict)  # participant id -> rounds used
     tasks: list[s.Row] = field(default_factory=list)
     marks: list[s.Row] = field(default_factory=list)
+    contacts: list[ct.ContactOp] = field(default_factory=list)  # address and consent changes of committed steps
 
     def results(self) -> list[Any]:
         ids: dict[int, list[int]] = {}
@@ -810,6 +815,7 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
             continue
         revisions[pid] = current + 1
         plan.outcomes.append(CommitResult(CommitStatus.COMMITTED, current + 1))
+        plan.contacts.extend(rows.contacts)
         if key is not None and rows.inbox is not None:
             seen.add(key)
             plan.inbox.append(rows.inbox)
@@ -937,6 +943,23 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
     if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
         ids = esc.write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
         plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
+    for op in plan.contacts:  # a refused change (the address is someone else's now) writes nothing; the step stands
+        refused = op.run(conn)
+        if refused is not None:
+            log.warning("a step's contact change was refused: %s", refused)
+
+
+def _step_contacts(step: StepRecord, keys: Keys) -> tuple[ct.ContactOp, ...]:
+    """A step's address and consent changes as the contact operations `set_address`/`record_consent` run."""
+    ops: list[ct.ContactOp] = []
+    if step.address is not None:
+        channel, address, status = ct.check_address(step.address.channel, step.address.address, step.address.status)
+        ops.append(ct.SetAddress(step.participant_id, channel, ct.seal_address(keys, channel, address), status,
+                                 s.require_utc(step.at)))
+    if step.consent is not None:
+        version, via = ct.check_version(step.consent.version), ct.check_consent_channel(step.consent.channel)
+        ops.append(ct.RecordConsent(step.participant_id, version, via, s.require_utc(step.at), keys.seal("")))
+    return tuple(ops)
 
 
 def _apply_schedule_round(conn: Connection, writes: _ScheduleRound) -> None:
@@ -1129,6 +1152,9 @@ class SqliteStorage:
         the step may commit anyway, so after a cancellation reload the conversation to learn the outcome.
         """
         rows = s.step_rows(step, self._keys.seal)  # bad data fails here, for this caller only, before any transaction
+        contacts = _step_contacts(step, self._keys)
+        if contacts:
+            rows = replace(rows, contacts=contacts)
         return cast(CommitResult, await self._writer.submit(_Kind.STEP, rows))
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
@@ -1281,8 +1307,12 @@ class SqliteStorage:
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None:
         """Whoever the address belongs to, whatever its status (see `addresses` for that); found by its keyed hash."""
+        found = await self.identify(channel, address)
+        return None if found is None else found.participant
+
+    async def identify(self, channel: str, address: str) -> Identity | None:
         wanted = (channel, self._keys.digest(channel, address))
-        return cast(Participant | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, wanted))
+        return cast(Identity | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, wanted))
 
     async def addresses(self, participant_id: int) -> list[ChannelAddress]:
         """The participant's addresses, by channel (decrypted)."""

@@ -13,6 +13,7 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import Coach
+from bot.inbound import Inbound
 from flows.inputs import RequireConsent, Text
 from storage.interface import Enrollment
 from tests.conftest import without_consent
@@ -100,9 +101,9 @@ async def test_a_declined_consent_shows_on_the_persons_page(tmp_path: Path, inbo
         page = await app.desk.handle("coach", "PERSON p-jo")
         assert page is not None and "Samtykke: ikke besvaret endnu" in page
         await app.loop.handle(person, RequireConsent(), "sms")
-        await app.loop.handle(person, Text("nej"), "sms", consent_required=True)
+        await app.loop.receive(Inbound.text("sms", PHONE, "nej"))
         page = await app.desk.handle("coach", "PERSON p-jo")
         assert page is not None and "Samtykke: afslået 16.03. Personen har sagt nej til forløbets vilkår." in page
-        await app.loop.handle(person, Text("ja"), "sms", consent_required=True)  # changed their mind
+        await app.loop.receive(Inbound.text("sms", PHONE, "ja"))  # changed their mind
         page = await app.desk.handle("coach", "PERSON p-jo")
         assert page is not None and "Samtykke: givet 16.03" in page

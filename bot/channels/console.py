@@ -19,9 +19,10 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop
 from bot.dispatcher import deliver_pending
 from bot.faults import crash_point
+from bot.inbound import Inbound
 from flows import phrases
 from flows.inputs import Input, Text
-from storage.interface import InboundRecord, OutboxRow, Participant
+from storage.interface import AddressStatus, Identity, OutboxRow, Participant
 
 CHANNEL = "console"
 log = logging.getLogger(__name__)
@@ -67,11 +68,11 @@ class ConsoleSession:
     async def say(self, text: str) -> None:
         """The person typed `text`. If it cannot be saved, they are told so, never shown a traceback."""
         self._count += 1
-        inbound = InboundRecord(CHANNEL, f"{self._session}:{self._count}", self.clock.now())
+        inbound = Inbound(CHANNEL, CHANNEL, (Text(text),), f"{self._session}:{self._count}", terms_first=False)
         try:
-            await self.loop.handle(self.participant, Text(text), CHANNEL, inbound)
+            await self.loop.receive(inbound, Identity(self.participant, AddressStatus.ACTIVE))
         except Exception:
-            log.exception("console message %s could not be processed", inbound.channel_message_id)
+            log.exception("console message %s could not be processed", inbound.provider_id)
             lang = self.participant.lang
             level = self.loop.risk_in(text)
             if level is not None:  # not saved, so no coach knows: at least the person gets the contacts

@@ -27,13 +27,14 @@ from bot.conversation import ConversationLoop
 from bot.deployment import Coach
 from bot.dispatcher import Dispatcher
 from bot.gsm import segments, to_gsm
+from bot.inbound import Inbound
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
 from bot.safety_net import SafetyNet
 from flows import phrases
 from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
-from storage.interface import AddressStatus, CommitStatus, InboundRecord, OutboxRow, Priority, Storage
+from storage.interface import AddressStatus, OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"
@@ -94,31 +95,30 @@ class SmsChannel:
                                          lambda: self._receive(sender, message_sid, body))
 
     async def _receive(self, sender: str, message_sid: str, body: str) -> str | None:
-        participant = await self.storage.participant_by_address(CHANNEL, sender)
-        if participant is None and self.safety.level(body) is not None:  # crisis contacts and a duty coach
+        identity = await self.loop.identify(CHANNEL, sender)
+        if identity is None and self.safety.level(body) is not None:  # crisis contacts and a duty coach
             await self.safety.from_stranger(CHANNEL, sender, message_sid, body)  # its replies wake the dispatcher
             return None
-        if participant is None:
+        if identity is None:
             return self._answer_stranger(sender)
-        inbound = InboundRecord(CHANNEL, message_sid, self.clock.now())
-        word = fold(body)
-        opted_out = any(a.channel == CHANNEL and a.status is AddressStatus.OPTED_OUT
-                        for a in await self.storage.addresses(participant.id))
-        # the address changes only after the step is committed, so a retried webhook cannot undo a newer choice
-        if word in OPT_OUT_WORDS:  # ends any questionnaire; only the confirmation goes out
-            handled = await self.loop.handle(participant, Text("STOP"), CHANNEL, inbound, notice=phrases.SMS_OPTED_OUT)
-            if handled.status is CommitStatus.COMMITTED:
-                await self._opt(participant.id, sender, AddressStatus.OPTED_OUT)
-        elif opted_out and word in OPT_IN_WORDS:  # welcome back, reminders on again, and where they were
-            await self.loop.handle(participant, RemindersOn(), CHANNEL)  # idempotent: a retried webhook repeats it
-            handled = await self.loop.handle(participant, Resume(), CHANNEL, inbound, notice=phrases.SMS_OPTED_IN,
-                                             consent_required=True)
-            if handled.status is CommitStatus.COMMITTED:
-                await self._opt(participant.id, sender, AddressStatus.ACTIVE)
-        else:  # help is answered even after STOP; crisis contacts always are (see the conversation loop)
-            await self.loop.handle(participant, Text(body), CHANNEL, inbound, consent_required=True,
-                                   always_deliver=opted_out and word in HELP_WORDS)
+        await self.loop.receive(self.read(sender, message_sid, body, identity.status), identity)
         return None
+
+    @staticmethod
+    def read(sender: str, message_sid: str, body: str, status: AddressStatus) -> Inbound:
+        """What an SMS means: the opt-out words end everything but the confirmation; START after STOP turns
+        reminders on and carries on where they were; help is answered even after STOP; crisis contacts always
+        are (see the conversation loop). The address's new status is committed with the step, so a retried
+        webhook cannot undo a newer choice."""
+        word = fold(body)
+        opted_out = status is AddressStatus.OPTED_OUT
+        if word in OPT_OUT_WORDS:  # ends any questionnaire; only the confirmation goes out
+            return Inbound(CHANNEL, sender, (Text("STOP"),), message_sid, notice=phrases.SMS_OPTED_OUT,
+                           address_status=AddressStatus.OPTED_OUT)
+        if opted_out and word in OPT_IN_WORDS:  # welcome back, reminders on again, and where they were
+            return Inbound(CHANNEL, sender, (RemindersOn(), Resume()), message_sid, notice=phrases.SMS_OPTED_IN,
+                           address_status=AddressStatus.ACTIVE)
+        return Inbound(CHANNEL, sender, (Text(body),), message_sid, even_if_opted_out=opted_out and word in HELP_WORDS)
 
     def _answer_stranger(self, number: str) -> str | None:
         """One polite reply per unknown number a day, and nothing else: no reply loops with auto-responders,
@@ -132,9 +132,6 @@ class SmsChannel:
         self._strangers[key] = now
         log.info("SMS from an unknown number %s; answered politely, nothing else", masked(number))
         return "\n\n".join(self.catalogs.gettext(lang, phrases.SMS_UNKNOWN_SENDER) for lang in ("da", "en"))
-
-    async def _opt(self, participant_id: int, number: str, status: AddressStatus) -> None:
-        await self.storage.set_address(participant_id, CHANNEL, number, status, self.clock.now())
 
     async def status(self, form: Mapping[str, str]) -> None:
         """A verified status callback: record what happened to the message."""
@@ -158,6 +155,10 @@ class SmsChannel:
             log.error("SMS outbox row %s (priority %s) could not be delivered after %s attempts: given up", row.id,
                       row.priority.name, row.attempts + 1)
             await self.storage.give_up_outbox(row.id, now, detail)
+
+    async def _opt(self, participant_id: int, number: str, status: AddressStatus) -> None:
+        """The carrier says the number has opted out: an outbound fact, not a step of the conversation."""
+        await self.storage.set_address(participant_id, CHANNEL, number, status, self.clock.now())
 
     async def _carrier_opt_out(self, participant_id: int) -> None:
         for address in await self.storage.addresses(participant_id):

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -54,13 +55,13 @@ from bot.conversation import ConversationLoop, Handled
 from bot.deployment import Coach
 from bot.dispatcher import Dispatcher
 from bot.enroll import code_digest
+from bot.inbound import Inbound
 from bot.rendering import Catalogs
 from bot.safety_net import SafetyNet
 from bot.web import Refused, read_body
 from flows import phrases
 from flows.inputs import Command, Input, Resume, Text
-from flows.state import State
-from storage.interface import AddressStatus, InboundRecord, Participant, Priority, Storage
+from storage.interface import AddressStatus, CommitStatus, Identity, Participant, Priority, Storage
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -233,44 +234,45 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update (from the webhook or the poller); a redelivered update_id changes nothing."""
-        inbound = InboundRecord(CHANNEL, str(update.update_id), self.clock.now())
+        update_id = str(update.update_id)
         if update.callback_query is not None:
-            await self._on_button(update.callback_query, inbound)
+            await self._on_button(update.callback_query, update_id)
         elif update.message is not None and update.message.chat.type == "private":
             message = update.message
             text = message.text or message.caption or ""
-            reply = await self.safety.guarded(CHANNEL, str(message.chat.id), inbound.channel_message_id, text,
-                                              lambda: self._on_message(message, inbound))
+            reply = await self.safety.guarded(CHANNEL, str(message.chat.id), update_id, text,
+                                              lambda: self._on_message(message, update_id))
             if reply is not None:  # not stored: the crisis contacts straight back, past the outbox
                 await self.application.bot.send_message(chat_id=message.chat.id, text=reply,
                                                         rate_limit_args=by_priority(Priority.URGENT))
 
-    async def _on_message(self, message: Message, inbound: InboundRecord) -> None:
+    async def _on_message(self, message: Message, update_id: str) -> None:
         """A message in a private chat. Returns nothing: its replies go through the outbox."""
         chat_id = message.chat.id
         text = message.text or message.caption or ""
         if self.coach_desk is not None and await self._at_coach_desk(chat_id, text):
             return
         command, argument = split_command(text)
-        participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
         if command == "start":
-            await self._start(chat_id, participant, argument, inbound)
+            await self._start(chat_id, argument, update_id)
             return
-        if participant is None and self.safety.level(text) is not None:  # crisis contacts and a duty coach
-            await self.safety.from_stranger(CHANNEL, str(chat_id), inbound.channel_message_id, text)
+        identity = await self.loop.identify(CHANNEL, str(chat_id))
+        if identity is None and self.safety.level(text) is not None:  # crisis contacts and a duty coach
+            await self.safety.from_stranger(CHANNEL, str(chat_id), update_id, text)
             return
-        if participant is None:
+        if identity is None:
             log.info("Telegram message from an unknown chat %s; explained, nothing else", masked_chat(chat_id))
             await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
             return
-        await self._reactivate(participant, chat_id)
         keyword = COMMANDS[command][0] if command in COMMANDS else None
-        await self._handle(participant, chat_id, Text(f"{keyword} {argument}".strip() if keyword else text), inbound)
+        said = Text(f"{keyword} {argument}".strip() if keyword else text)
+        await self._receive(chat_id, self._inbound(chat_id, said, update_id), identity)
 
-    async def _start(self, chat_id: int, participant: Participant | None, code: str, inbound: InboundRecord) -> None:
+    async def _start(self, chat_id: int, code: str, update_id: str) -> None:
         """/start: a linked chat carries on where it was; otherwise the code links it, once."""
         notice = None
-        if participant is None:
+        identity = await self.loop.identify(CHANNEL, str(chat_id))
+        if identity is None:
             participant = await self._redeem(chat_id, code)
             if participant is None:
                 log.info("Telegram /start from chat %s without a valid code", masked_chat(chat_id))
@@ -278,9 +280,8 @@ class TelegramChannel:
                 return
             log.info("participant %s linked to Telegram chat %s", participant.ref, masked_chat(chat_id))
             notice = phrases.TELEGRAM_WELCOME
-        else:
-            await self._reactivate(participant, chat_id)
-        await self._handle(participant, chat_id, Resume(), inbound, notice)
+            identity = Identity(participant, AddressStatus.ACTIVE)
+        await self._receive(chat_id, self._inbound(chat_id, Resume(), update_id, notice=notice), identity)
 
     async def _redeem(self, chat_id: int, code: str) -> Participant | None:
         if not LINK_CODE.fullmatch(code):
@@ -290,48 +291,47 @@ class TelegramChannel:
         except ValueError:  # the chat was linked to someone else meanwhile
             return None
 
-    async def _on_button(self, query: CallbackQuery, inbound: InboundRecord) -> None:
+    async def _on_button(self, query: CallbackQuery, update_id: str) -> None:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         if query.from_user.id != chat_id:  # only the person in their own private chat answers for themselves
             await self._answer(query)
             return
-        participant = await self.storage.participant_by_address(CHANNEL, str(chat_id))
-        if participant is None:
+        identity = await self.loop.identify(CHANNEL, str(chat_id))
+        if identity is None:
             await self._answer(query)
             await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
             return
-        await self._reactivate(participant, chat_id)
         pressed = parse_callback(query.data or "")
-        def on_this_question(state: State) -> bool:  # checked under the loop's lock: two quick presses
-            # a programme button (FÆRDIG 3, TRE) carries a keyword, which is valid whatever is being asked
-            return pressed is not None and pressed[0] in (current_question(state), PROGRAMME_BUTTONS)
-
-        programme_button = pressed is not None and pressed[0] == PROGRAMME_BUTTONS
-        answer: Input = Command(pressed[1]) if pressed and programme_button else Text(pressed[1] if pressed else "")
-        if (await self._handle(participant, chat_id, answer, inbound, expect=on_this_question)).stale:
-            lang = (await self.loop.state_of(participant)).lang
+        if pressed is None:  # data we did not make: like a press on an old question
+            handled: Handled | None = None
+        elif pressed[0] == PROGRAMME_BUTTONS:  # FÆRDIG 3, TRE: a keyword, valid whatever is being asked
+            handled = await self._receive(chat_id, self._inbound(chat_id, Command(pressed[1]), update_id), identity)
+        else:  # an answer: taken only while its question is the one asked (checked under the loop's lock)
+            inbound = replace(self._inbound(chat_id, Text(pressed[1]), update_id), answers_question=pressed[0])
+            handled = await self._receive(chat_id, inbound, identity)
+        if handled is None or handled.stale:
+            lang = (await self.loop.state_of(identity.participant)).lang
             await self._answer(query, self.catalogs.gettext(lang, phrases.TELEGRAM_OLD_QUESTION))
         else:
             await self._answer(query)
         if message is not None:
             await self.outbound.remove_keyboard(chat_id, message.message_id)
 
-    async def _handle(self, participant: Participant, chat_id: int, inp: Input, inbound: InboundRecord,
-                      notice: str | None = None, expect: Callable[[State], bool] | None = None) -> Handled:
-        handled = await self.loop.handle(participant, inp, CHANNEL, inbound, notice=notice, expect=expect,
-                                         consent_required=True)
-        current = current_question(await self.loop.state_of(participant))
+    @staticmethod
+    def _inbound(chat_id: int, said: Input, update_id: str, notice: str | None = None) -> Inbound:
+        """Anything a linked chat sends: a chat marked unreachable (they had blocked the bot) is reachable again,
+        committed with the step."""
+        return Inbound(CHANNEL, str(chat_id), (said,), update_id, notice=notice, address_status=AddressStatus.ACTIVE)
+
+    async def _receive(self, chat_id: int, inbound: Inbound, identity: Identity) -> Handled:
+        handled = await self.loop.receive(inbound, identity)
+        if identity.status is not AddressStatus.ACTIVE and handled.status is CommitStatus.COMMITTED:
+            log.info("Telegram chat %s of participant %s is reachable again", masked_chat(chat_id),
+                     identity.participant.ref)
+        current = current_question(await self.loop.state_of(identity.participant))
         await self.outbound.tidy_keyboard(chat_id, current)
         return handled
-
-    async def _reactivate(self, participant: Participant, chat_id: int) -> None:
-        """A person writing from a chat marked unreachable (they had blocked the bot) is reachable again."""
-        for address in await self.storage.addresses(participant.id):
-            if address.channel == CHANNEL and address.status is not AddressStatus.ACTIVE:
-                log.info("Telegram chat %s of participant %s is reachable again", masked_chat(chat_id), participant.ref)
-                await self.storage.set_address(participant.id, CHANNEL, str(chat_id), AddressStatus.ACTIVE,
-                                               self.clock.now())
 
     async def _answer(self, query: CallbackQuery, text: str | None = None) -> None:
         """Stop the button's spinner (always), with a short note when there is one. Best effort."""

@@ -18,11 +18,15 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import (
+    AddressChange,
     AddressStatus,
     ChannelAddress,
     CommitStatus,
+    ConsentChange,
     Enrollment,
     EscalationRecord,
+    Identity,
+    InboundRecord,
     MemoryStorage,
     OutboundRecord,
     OutboxRow,
@@ -203,6 +207,36 @@ async def test_participant_by_address_whatever_the_status(store: Store) -> None:
         await store.set_address(anna.id, "sms", PHONE, status, at(1))
         assert await store.participant_by_address("sms", PHONE) == anna
         assert [a.status for a in await store.addresses(anna.id)] == [status]
+
+
+async def test_identify_gives_the_participant_and_the_address_status_in_one_read(store: Store) -> None:
+    anna = await enrolled(store)
+    assert await store.identify("sms", OTHER_PHONE) is None
+    for status in (OPTED_OUT, UNREACHABLE, ACTIVE):
+        await store.set_address(anna.id, "sms", PHONE, status, at(1))
+        assert await store.identify("sms", PHONE) == Identity(anna, status)
+
+
+async def test_a_steps_address_and_consent_changes_commit_with_it_and_only_with_it(store: Store) -> None:
+    """STOP over SMS and the terms accepted are written in the step's transaction: a duplicate or conflicting
+    step (a retried webhook, another process) changes neither."""
+    anna = await enrolled(store)
+    inbound = InboundRecord("sms", "SM-stop", at(2))
+    step = StepRecord(anna.id, 0, {"lang": "da"}, at(2), inbound=inbound,
+                      address=AddressChange("sms", PHONE, OPTED_OUT), consent=ConsentChange("terms-1", "sms"))
+    assert (await store.commit_step(step)).status is CommitStatus.COMMITTED
+    assert await store.identify("sms", PHONE) == Identity(anna, OPTED_OUT)
+    profile = await store.profile(anna.id)
+    assert profile is not None and (profile.consent_version, profile.consent_channel) == ("terms-1", "sms")
+    await store.set_address(anna.id, "sms", PHONE, ACTIVE, at(3))  # START meanwhile
+    again = StepRecord(anna.id, 1, {"lang": "da"}, at(4), inbound=inbound,  # the same webhook once more
+                       address=AddressChange("sms", PHONE, OPTED_OUT), consent=ConsentChange("terms-0", "sms"))
+    assert (await store.commit_step(again)).status is CommitStatus.DUPLICATE
+    stale = StepRecord(anna.id, 0, {"lang": "da"}, at(4), address=AddressChange("sms", PHONE, OPTED_OUT))
+    assert (await store.commit_step(stale)).status is CommitStatus.CONFLICT
+    assert await store.identify("sms", PHONE) == Identity(anna, ACTIVE)
+    profile = await store.profile(anna.id)
+    assert profile is not None and profile.consent_version == "terms-1"
 
 
 async def test_opt_out_and_back_in_round_trip_and_audit_only_changes(store: Store) -> None:
