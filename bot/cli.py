@@ -155,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run" and args.check:
             print("\n".join(describe(settings())))
             return 0
+        if args.command == "run" and not (settings().sms_configured or settings().telegram_configured):
+            print("No channel is configured (TWILIO_*, TELEGRAM_BOT_TOKEN); starting the console chat instead.",
+                  file=sys.stderr)
+            return main(["chat", "--participant", "demo", "--db", args.db])
         if args.command == "run":
             from bot.server import run_server
 

@@ -40,12 +40,6 @@ def quiet_libraries() -> None:
 
 async def run_server(db_path: str, host: str, port: int) -> int:
     config = settings()
-    if not config.sms_configured and not config.telegram_configured:
-        print("No channel is configured (TWILIO_*, TELEGRAM_BOT_TOKEN); starting the console chat instead.",
-              file=sys.stderr)
-        from bot.cli import main
-
-        return await asyncio.to_thread(main, ["chat", "--participant", "demo", "--db", db_path])
     public = config.public_base_url
     if config.sms_configured and not public:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
