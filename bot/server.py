@@ -7,35 +7,59 @@ Channels are configured from the environment (secrets only from there):
 - Telegram: TELEGRAM_BOT_TOKEN; webhook mode when TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL are set,
   polling otherwise; optionally TELEGRAM_API_BASE_URL (a self-hosted Bot API server, ending in /bot).
 The programme's scheduler ticks every PROGRAMME_TICK_SECONDS (default 30); data past the retention period is erased
-daily (bot/retention.py). With no channel configured, the console chat runs instead (participant "demo").
+daily (bot/retention.py). What runs in the background is started and stopped by the web app's lifespan
+(bot/service.py). With no channel configured, the `run` command starts the console chat instead.
+
+The server is meant to sit behind a reverse proxy (docs/operations.md): uvicorn's own limits here only keep one
+process answering when too many connections are open or a client sends its headers slowly.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+import resource
 import sys
 
 import uvicorn
+from starlette.applications import Starlette
 
 from bot.app import open_app
 from bot.channels.coach_console import ServiceLogCoachChannel
-from bot.channels.sms import SmsChannel, SmsCoachChannel, TwilioSender
-from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachChannel
 from bot.escalation import CoachChannel
-from bot.rendering import Catalogs
-from bot.retention import run_daily
-from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
+from bot.http_guard import HeaderDeadlineH11, limit_repeated_logs
+from bot.service import Service
 from bot.settings import settings
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
+MAX_CONNECTIONS = 200  # beyond this uvicorn answers 503 at once instead of queueing (a flood of half-sent requests)
+KEEP_ALIVE_SECONDS = 5  # an idle connection, or one that has not finished its headers, is closed after this
+MAX_HEADER_BYTES = 16 * 1024  # h11's incomplete-event limit: a request whose headers grow past it is refused
 
 
 def quiet_libraries() -> None:
-    """httpx logs request URLs, which carry the Telegram bot token."""
+    """httpx logs request URLs, which carry the Telegram bot token; refusals under a flood are logged a few times a
+    minute, not once each (bot/http_guard.py)."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    limit_repeated_logs("uvicorn.error", "asyncio", "bot.http", "bot.web", "bot.channels.telegram")
+
+
+def more_open_files() -> None:
+    """Every connection is a file descriptor: take the hard limit the system allows (often 1,024 soft), so a burst
+    of connections meets uvicorn's limits, not "too many open files" on accept."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65_536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def server_config(web: Starlette, host: str, port: int) -> uvicorn.Config:
+    """uvicorn with the limits a public webhook port needs, and the app's lifespan on (it starts the service)."""
+    return uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="on", http=HeaderDeadlineH11,
+                          limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES, server_header=False)
 
 
 async def run_server(db_path: str, host: str, port: int) -> int:
@@ -45,6 +69,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         print("PUBLIC_BASE_URL is needed: Twilio signs requests for that address", file=sys.stderr)
         return 2
     quiet_libraries()
+    more_open_files()
     if not config.keys_from_environment:
         print("BOT_DATA_KEY and BOT_LOOKUP_KEY must be set when SMS or Telegram is configured: the development "
               "key file is for the console only (docs/data-protection.md)", file=sys.stderr)
@@ -53,61 +78,12 @@ async def run_server(db_path: str, host: str, port: int) -> int:
     coach_channels: dict[str, CoachChannel] = {"console": ServiceLogCoachChannel()}
     async with contextlib.AsyncExitStack() as stack:
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
-        background: list[asyncio.Task[None]] = []
-        sms, routes = None, {}
-        if config.sms_configured:
-            sender = TwilioSender(config.twilio_account_sid, config.twilio_auth_token.get_secret_value(),
-                                  config.twilio_from, config.twilio_api_base_url or None)
-            stack.push_async_callback(sender.close)
-            sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), app.clock, f"{public}/twilio/status",
-                             config.sms_segments_per_second, safety=app.safety)
-            background.append(asyncio.create_task(sms.run(), name="sms"))
-            coach_channels["sms"] = SmsCoachChannel(sender, sms.pacer)  # coaches with "sms:+45...": first in line
-        if config.telegram_configured:
-            secret = config.telegram_webhook_secret.get_secret_value() or None
-            webhook = f"{public}{WEBHOOK_PATH}" if secret and public else None
-
-            async def unreachable(participant_id: int) -> None:
-                await app.escalations.tell_unreachable(participant_id, "Telegram")
-
-            async def coach_desk(chat_id: int, text: str) -> str | None:  # a coach's own chat is their desk
-                coach = app.deployment.coach_in_telegram_chat(chat_id)
-                return None if coach is None else await app.desk.handle(coach.id, text)
-
-            telegram = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock,
-                                       config.telegram_bot_token.get_secret_value(),
-                                       base_url=config.telegram_api_base_url or None, webhook_url=webhook,
-                                       webhook_secret=secret if webhook else None, on_unreachable=unreachable,
-                                       coach_desk=coach_desk, safety=app.safety)
-            if webhook:
-                routes[WEBHOOK_PATH] = telegram.webhook
-        web = create_web_app(app.storage, sms, config.twilio_auth_token.get_secret_value(), public, routes)
-        server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", lifespan="off"))
-        await app.escalations.tick()
-        background.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
-        background.append(asyncio.create_task(app.safety.run(), name="spool"))  # risk messages kept while the db failed
-        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
-                                       lease=lease_from_environment())
-        scheduler.start(config.programme_tick_seconds)  # reminders, waves, check-ins
-        background.append(asyncio.create_task(run_daily(  # erase what is past the retention period, once a day
-            app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock), name="retention"))
-        serving = asyncio.create_task(server.serve(), name="web")  # until SIGINT/SIGTERM
-        try:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.05)
-            if config.telegram_configured:  # after the web server listens: Telegram may call the webhook at once
-                await telegram.start()
-                stack.push_async_callback(telegram.stop)
-                coach_channels["telegram"] = TelegramCoachChannel(telegram.application.bot)
-            # crisis replies that do not get through: once every coach channel is up, as it tells on another one
-            background.append(asyncio.create_task(app.undelivered.watch(), name="undelivered"))
-            await serving
-        finally:
-            scheduler.stop()
-            for task in background:
-                task.cancel()
-            for task in background:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await app.loop.settle()
+        service = Service(app, config, coach_channels)
+        web = create_web_app(app.storage, service.sms, config.twilio_auth_token.get_secret_value(), public,
+                             service.routes, lifespan=service.lifespan)
+        server = uvicorn.Server(server_config(web, host, port))
+        await server.serve()  # until SIGINT/SIGTERM; the lifespan starts and stops the service
+    if not service.started:
+        print("the bot could not start (see the log above)", file=sys.stderr)
+        return 1
     return 0

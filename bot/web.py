@@ -1,4 +1,4 @@
-"""The one ASGI app for webhooks (Twilio now, Telegram next) and the health checks.
+"""The one ASGI app for webhooks (Twilio's SMS and status callbacks, Telegram's updates) and the health checks.
 
 Every webhook is refused before anything is parsed when it is too large or of the wrong type, and before
 anything is stored when its signature does not match: refusals are logged without the body. An inbound
@@ -7,13 +7,15 @@ message is committed before the 200 goes back, so a failure answers 5xx and the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -22,6 +24,7 @@ from storage.interface import Storage
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # an SMS webhook is a few hundred bytes
+BODY_SECONDS = 10.0  # a webhook's body arrives in milliseconds; a client dripping it holds a connection
 FORM = "application/x-www-form-urlencoded"
 TWIML = "application/xml"
 
@@ -34,14 +37,22 @@ class Refused(Exception):
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, refused when declared or found too large, when it does not arrive within BODY_SECONDS, or when
+    the client hangs up half-way (logged as a refusal, never a traceback)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise Refused(413, "too large")
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise Refused(413, "too large")
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise Refused(413, "too large")
+    except TimeoutError:
+        raise Refused(408, "the body did not arrive in time") from None
+    except ClientDisconnect:
+        raise Refused(400, "the client hung up before the body was complete") from None
     return body
 
 
@@ -71,6 +82,7 @@ def twiml(reply: str | None) -> Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
 def _guarded(name: str, handler: Handler) -> Handler:
@@ -88,7 +100,8 @@ def _guarded(name: str, handler: Handler) -> Handler:
 
 
 def create_web_app(storage: Storage, sms: SmsChannel | None = None, twilio_auth_token: str = "",
-                   public_base_url: str = "", extra_routes: Mapping[str, Handler] | None = None) -> Starlette:
+                   public_base_url: str = "", extra_routes: Mapping[str, Handler] | None = None,
+                   lifespan: Lifespan | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -117,6 +130,6 @@ def create_web_app(storage: Storage, sms: SmsChannel | None = None, twilio_auth_
                    Route("/twilio/status", _guarded("SMS status", sms_status), methods=["POST"])]
     for path, handler in (extra_routes or {}).items():
         routes.append(Route(path, _guarded(path, handler), methods=["POST"]))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.public_base_url = public_base_url
     return app

@@ -357,11 +357,21 @@ async def test_webhook_refuses_a_wrong_secret_and_processes_an_update_once(tmp_p
             assert (wrong.status_code, missing.status_code) == (403, 403)
             assert tg.fake.sent_to(CHAT) == [] and await tg.app.storage.participant_by_address("telegram",
                                                                                                  str(CHAT)) is None
-            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+            headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
             huge = await http.post(url + WEBHOOK_PATH, content=b"{" + b" " * 300_000 + b"}", headers=headers)
             garbled = await http.post(url + WEBHOOK_PATH, content=b"\xff not json", headers=headers)
             no_update = await http.post(url + WEBHOOK_PATH, json={"hello": 1}, headers=headers)
             assert (huge.status_code, garbled.status_code, no_update.status_code) == (413, 400, 400)
+            # unreadable, so 400 (Telegram does not send it again), never 500 (it would, for ever)
+            deep = b'{"update_id": 1, "message": ' + b'{"a": ' * 20_000 + b"1" + b"}" * 20_001
+            number = {**update, "message": {**update["message"], "text": 42}}
+            no_chat_id = {**update, "message": {**update["message"], "chat": {"type": "private"}}}
+            form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+            statuses = [(await http.post(url + WEBHOOK_PATH, content=deep, headers=headers)).status_code,
+                        (await http.post(url + WEBHOOK_PATH, json=number, headers=headers)).status_code,
+                        (await http.post(url + WEBHOOK_PATH, json=no_chat_id, headers=headers)).status_code,
+                        (await http.post(url + WEBHOOK_PATH, content=b"update_id=1", headers=form)).status_code]
+            assert statuses == [400, 400, 400, 415]
 
             assert (await tg.fake.post_to_webhook(update)).status_code == 200
             assert await tg.app.storage.participant_by_address("telegram", str(CHAT)) is not None  # stored first

@@ -98,6 +98,35 @@ COACH_REPLY_CHARS = 4000
 CoachDeskHook = Callable[[int, str], Awaitable[str | None]]  # (chat id, text) -> the desk's reply; None: no coach
 
 
+def _has(data: object, key: str, kind: type | tuple[type, ...], required: bool = False) -> bool:
+    """`data[key]` is of `kind` (bool is not an int here), or absent when not `required`."""
+    if not isinstance(data, dict) or (key not in data and not required):
+        return isinstance(data, dict)
+    value = data.get(key)
+    return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+
+
+def update_shape_ok(data: object) -> bool:
+    """The fields this channel reads have the types the Bot API documents (a forged or garbled update does not)."""
+    if not _has(data, "update_id", int, required=True):
+        return False
+    assert isinstance(data, dict)
+    message, query = data.get("message"), data.get("callback_query")
+    if message is not None and not (isinstance(message, dict) and _has(message, "chat", dict, required=True)
+                                    and _has(message["chat"], "id", int, required=True)
+                                    and _has(message["chat"], "type", str, required=True)
+                                    and _has(message, "text", str) and _has(message, "caption", str)
+                                    and _has(message, "from", dict) and _has(message.get("from") or {}, "id", int)):
+        return False
+    if query is not None and not (isinstance(query, dict) and _has(query, "id", str, required=True)
+                                  and _has(query, "from", dict, required=True)
+                                  and _has(query["from"], "id", int, required=True) and _has(query, "data", str)
+                                  and _has(query, "message", dict)):
+        return False
+    inner = (query or {}).get("message")
+    return inner is None or (_has(inner, "chat", dict, required=True) and _has(inner["chat"], "id", int, required=True))
+
+
 def split_command(text: str) -> tuple[str | None, str]:
     """("start", "CODE") for "/start CODE" or "/start@our_bot CODE"; (None, text) for anything else."""
     if not text.startswith("/"):
@@ -204,17 +233,16 @@ class TelegramChannel:
         if not self.webhook_secret or not hmac.compare_digest(secret, self.webhook_secret.encode()):
             log.warning("Telegram webhook refused: wrong or missing secret token")
             return Response(status_code=403)
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            log.warning("Telegram webhook refused: not JSON")
+            return Response(status_code=415)
         try:
             body = await read_body(request, MAX_UPDATE_BYTES)
         except Refused as refused:
             log.warning("Telegram webhook refused: %s", refused.reason)
             return Response(status_code=refused.status)
-        try:
-            data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update")
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        update = self._read_update(body)
+        if update is None:
             log.warning("Telegram webhook refused: not a readable update")
             return Response(status_code=400)
         try:
@@ -224,6 +252,17 @@ class TelegramChannel:
                           update.update_id)
             return Response(status_code=500)
         return Response(status_code=200)
+
+    def _read_update(self, body: bytes) -> Update | None:
+        """The update in a webhook's body, or None for anything we cannot read: not JSON, nested too deep, or a field
+        we use of the wrong type (`"text": 42`). A 400 tells Telegram not to send it again; a 500 would."""
+        try:
+            data = json.loads(body)
+            if not update_shape_ok(data):
+                return None
+            return Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
 
     async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):
