@@ -80,7 +80,7 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
         service = Service(app, config, coach_channels)
         web = create_web_app(app.storage, service.sms, config.twilio_auth_token.get_secret_value(), public,
-                             service.routes, lifespan=service.lifespan)
+                             service.routes, lifespan=service.lifespan, twilio_account_sid=config.twilio_account_sid)
         server = uvicorn.Server(server_config(web, host, port))
         await server.serve()  # until SIGINT/SIGTERM; the lifespan starts and stops the service
     if not service.started:

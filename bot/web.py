@@ -8,7 +8,9 @@ message is committed before the 200 goes back, so a failure answers 5xx and the 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from urllib.parse import parse_qsl
@@ -27,6 +29,10 @@ MAX_BODY = 64 * 1024  # an SMS webhook is a few hundred bytes
 BODY_SECONDS = 10.0  # a webhook's body arrives in milliseconds; a client dripping it holds a connection
 FORM = "application/x-www-form-urlencoded"
 TWIML = "application/xml"
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")  # an SMS or MMS
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+INBOUND_FIELDS = ("MessageSid", "AccountSid", "From", "To", "Body", "NumMedia")  # Twilio sends them all, always
+STATUS_FIELDS = ("MessageSid", "AccountSid", "MessageStatus")
 
 
 class Refused(Exception):
@@ -56,8 +62,26 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     return body
 
 
-async def read_twilio_form(request: Request, auth_token: str) -> dict[str, str]:
-    """The form of a genuine Twilio request, or Refused: size, type, encoding, then the signature."""
+def check_twilio_form(form: Mapping[str, str], required: tuple[str, ...], account_sid: str) -> None:
+    """Refuse a signed form whose shape Twilio never sends. Twilio's signature joins names and values without a
+    separator, so a captured `MessageSid=SM…&NumMedia=0` re-signs as `MessageSid=SM…NumMedia0` with no `NumMedia`: a
+    new dedupe key for an old message. Every field Twilio always sends must be there, the ids must look like ids,
+    and the account must be ours."""
+    missing = [name for name in required if name not in form]
+    if missing:
+        raise Refused(400, f"missing {', '.join(missing)}")
+    if not MESSAGE_SID.fullmatch(form["MessageSid"]) or not ACCOUNT_SID.fullmatch(form["AccountSid"]):
+        raise Refused(400, "not Twilio's ids")
+    media = form.get("NumMedia", "0")
+    if not (media.isascii() and media.isdigit()):
+        raise Refused(400, "NumMedia is not a number")
+    if account_sid and not hmac.compare_digest(form["AccountSid"], account_sid):
+        raise Refused(403, "another Twilio account")
+
+
+async def read_twilio_form(request: Request, auth_token: str, required: tuple[str, ...] = INBOUND_FIELDS,
+                           account_sid: str = "") -> dict[str, str]:
+    """The form of a genuine Twilio request, or Refused: size, type, encoding, the signature, then its shape."""
     from twilio.request_validator import RequestValidator
 
     if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
@@ -73,6 +97,7 @@ async def read_twilio_form(request: Request, auth_token: str) -> dict[str, str]:
     signature = request.headers.get("x-twilio-signature", "")
     if not signature or not RequestValidator(auth_token).validate(url, form, signature):
         raise Refused(403, "bad signature")
+    check_twilio_form(form, required, account_sid)
     return form
 
 
@@ -101,7 +126,8 @@ def _guarded(name: str, handler: Handler) -> Handler:
 
 def create_web_app(storage: Storage, sms: SmsChannel | None = None, twilio_auth_token: str = "",
                    public_base_url: str = "", extra_routes: Mapping[str, Handler] | None = None,
-                   lifespan: Lifespan | None = None) -> Starlette:
+                   lifespan: Lifespan | None = None, twilio_account_sid: str = "") -> Starlette:
+    """The webhooks and health checks. `twilio_account_sid`: requests of any other account are refused."""
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -118,11 +144,11 @@ def create_web_app(storage: Storage, sms: SmsChannel | None = None, twilio_auth_
         channel = sms
 
         async def sms_inbound(request: Request) -> Response:
-            form = await read_twilio_form(request, twilio_auth_token)
+            form = await read_twilio_form(request, twilio_auth_token, INBOUND_FIELDS, twilio_account_sid)
             return twiml(await channel.receive(form))
 
         async def sms_status(request: Request) -> Response:
-            form = await read_twilio_form(request, twilio_auth_token)
+            form = await read_twilio_form(request, twilio_auth_token, STATUS_FIELDS, twilio_account_sid)
             await channel.status(form)
             return Response(status_code=204)
 

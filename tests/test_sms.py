@@ -61,7 +61,8 @@ async def running_sms(tmp_path: Path, clock: FakeClock, consent: bool) -> AsyncI
         sender = TwilioSender(fake.account_sid, fake.auth_token, OUR_NUMBER, api_base_url=fake.url)
         channel = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000,
                              safety=app.safety)
-        web = create_web_app(app.storage, channel, fake.auth_token, public_base_url="")
+        web = create_web_app(app.storage, channel, fake.auth_token, public_base_url="",
+                             twilio_account_sid=fake.account_sid)
         try:
             async with serve(web) as url, httpx.AsyncClient(timeout=30) as http:  # Twilio waits 15 s
                 channel.status_callback_url = f"{url}/twilio/status"
@@ -102,6 +103,24 @@ async def test_forged_requests_are_refused_and_nothing_is_stored(sms: Sms) -> No
     huge = await sms.http.post(f"{sms.url}/twilio/sms", data={"Body": "x" * 100_000}, headers=headers)
     assert (not_a_form.status_code, huge.status_code) == (415, 413)
     assert await sms.replies() == [] and await sms.app.storage.export_answers() == []
+
+
+async def test_a_captured_webhook_cannot_be_replayed_as_a_new_message(sms: Sms) -> None:
+    """Twilio's signature joins names and values without separators: a captured request re-signs with a different
+    MessageSid when a field is folded into it. Everything Twilio always sends must be there and look like Twilio's,
+    from our account, before anything is stored."""
+    headers, form = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="hej")
+    assert (await sms.http.post(f"{sms.url}/twilio/sms", data=form, headers=headers)).status_code == 200
+    folded = {name: value for name, value in form.items() if name != "NumMedia"}
+    folded["MessageSid"] = form["MessageSid"] + "NumMedia0"  # "MessageSid" + value + "NumMedia" + "0": the same text
+    assert sms.fake.sign(f"{sms.url}/twilio/sms", folded) == headers["X-Twilio-Signature"]  # the signature holds
+    replayed = await sms.http.post(f"{sms.url}/twilio/sms", data=dict(sorted(folded.items())), headers=headers)
+    assert replayed.status_code == 400
+    other_headers, other = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="hej")
+    other = {**other, "AccountSid": "AC" + "0" * 32}
+    resigned = {"X-Twilio-Signature": sms.fake.sign(f"{sms.url}/twilio/sms", other)}
+    assert (await sms.http.post(f"{sms.url}/twilio/sms", data=other, headers=resigned)).status_code == 403
+    assert len(await sms.replies()) == 1  # the first one only
 
 
 async def test_a_retried_webhook_is_processed_once(sms: Sms) -> None:
