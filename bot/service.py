@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bot.app import App
@@ -65,10 +66,10 @@ class Service:
     async def _unreachable(self, participant_id: int) -> None:
         await self.app.escalations.tell_unreachable(participant_id, "Telegram")
 
-    async def _coach_desk(self, chat_id: int, text: str) -> str | None:
+    def _coach_desk(self, chat_id: int) -> Callable[[str], Awaitable[str | None]] | None:
         """A coach's own Telegram chat is their desk; None for anyone else's chat."""
         coach = self.app.deployment.coach_in_telegram_chat(chat_id)
-        return None if coach is None else await self.app.desk.handle(coach.id, text)
+        return None if coach is None else functools.partial(self.app.desk.handle, coach.id)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, web: Any) -> AsyncIterator[None]:

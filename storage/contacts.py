@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, exists, insert, or_, select, update
 
 from storage import schema as s
 from storage.crypto import LOOKUP_KEY, KeyConfigError, Keys
@@ -518,6 +518,35 @@ class RedeemLinkCode(ContactOp):
         _put_address(conn, participant.id, self.channel, self.address, AddressStatus.ACTIVE, self.at)
         conn.execute(insert(_al), linked_audit(participant.ref, self.channel, self.at))
         return participant
+
+
+@dataclass(frozen=True)
+class FirstSighting(ContactOp):
+    """Record a message that belongs to no participant; True only the first time (of racing calls, one)."""
+
+    channel: str
+    message_id: str
+    at: datetime
+
+    def run(self, conn: Connection) -> bool:
+        key = {"channel": self.channel, "channel_message_id": self.message_id}
+        seen = s.seen_messages
+        if conn.execute(select(seen.c.seen_at).filter_by(**key)).first() is not None:
+            return False
+        conn.execute(insert(seen), {**key, "seen_at": self.at})
+        return True
+
+
+@dataclass(frozen=True)
+class ForgetSighting(ContactOp):
+    """Undo `FirstSighting` when the message could not be acted on, so its redelivery is."""
+
+    channel: str
+    message_id: str
+
+    def run(self, conn: Connection) -> None:
+        seen = s.seen_messages
+        conn.execute(delete(seen).where(seen.c.channel == self.channel, seen.c.channel_message_id == self.message_id))
 
 
 @dataclass(frozen=True)

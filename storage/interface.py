@@ -536,6 +536,15 @@ class Storage(Protocol):
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None: ...
 
+    async def first_sighting(self, channel: str, message_id: str, at: datetime) -> bool:
+        """True the first time a message that belongs to no participant is seen (a coach's command, a stranger's
+        message): a redelivery is not acted on twice. Participants' messages are deduplicated by their step."""
+        ...
+
+    async def forget_sighting(self, channel: str, message_id: str) -> None:
+        """The message could not be acted on: let its redelivery be."""
+        ...
+
     async def identify(self, channel: str, address: str) -> Identity | None:
         """The participant an address belongs to, with the address's status (one read per inbound message)."""
         ...

@@ -61,6 +61,7 @@ class MemoryStorage(MemoryMessages):
         self._ids_by_ref: dict[str, int] = {}
         self._conversations: dict[int, tuple[str, int]] = {}  # participant id -> (state JSON, revision)
         self._inbox: dict[tuple[str, str], s.Row] = {}  # (channel, channel message id) -> row
+        self._seen: set[tuple[str, str]] = set()  # messages of no participant (seen_messages)
         self._answers: list[s.Row] = []
         self._current_answer: dict[tuple[int, int, str], s.Row] = {}
         self._scores: list[s.Row] = []
@@ -453,6 +454,19 @@ class MemoryStorage(MemoryMessages):
     async def participant_by_address(self, channel: str, address: str) -> Participant | None:
         found = await self.identify(channel, address)
         return None if found is None else found.participant
+
+    async def first_sighting(self, channel: str, message_id: str, at: datetime) -> bool:
+        self._check_open()
+        key = (ct.check_status(channel), s.check_message_id(message_id))
+        s.require_utc(at)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    async def forget_sighting(self, channel: str, message_id: str) -> None:
+        self._check_open()
+        self._seen.discard((channel, message_id))
 
     async def identify(self, channel: str, address: str) -> Identity | None:
         self._check_open()

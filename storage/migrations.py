@@ -458,6 +458,13 @@ def _add_outbox_priority(conn: Connection) -> None:
                                    postgresql_where=untold)))
 
 
+def _create_seen_messages(conn: Connection) -> None:
+    """Migration 9: the dedupe keys of messages that belong to no participant (coach commands, strangers)."""
+    Table("seen_messages", MetaData(), Column("channel", String(32), nullable=False),
+          Column("channel_message_id", String(200), nullable=False), Column("seen_at", String(32), nullable=False),
+          PrimaryKeyConstraint("channel", "channel_message_id", name="pk_seen_messages")).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
@@ -467,6 +474,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
     Migration(7, "inbound messages kept, what participants wrote encrypted", _seal_bodies_and_keep_messages),
     Migration(8, "outbox priority and undelivered urgent messages", _add_outbox_priority),
+    Migration(9, "messages that belong to no participant, seen once", _create_seen_messages),
 )
 ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
 ENCRYPTED_BODIES = 7

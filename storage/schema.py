@@ -317,6 +317,16 @@ inbox = Table(
     Column("read_at", UTCDateTime, nullable=True),  # ...and when (audited, "message.read")
     Column("task_id", Integer, nullable=True),  # the coach task it became while unread (coach_tasks.id)
 )
+# Messages that belong to no participant (a coach's command in their Telegram chat, a stranger's message): seen
+# once, so a redelivered update is not acted on twice (issue 12). Ids and a time only; nothing the person wrote.
+seen_messages = Table(
+    "seen_messages",
+    metadata,
+    Column("channel", String(32), nullable=False),
+    Column("channel_message_id", String(200), nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("channel", "channel_message_id"),
+)
 # The coach's inbox reads only the messages for a coach: a partial index keeps that small however many answers come.
 FOR_COACH = inbox.c.for_coach == true()
 Index("ix_inbox_for_coach", inbox.c.received_at, sqlite_where=FOR_COACH, postgresql_where=FOR_COACH)
@@ -805,6 +815,11 @@ def notification_from_row(row: Mapping[Any, Any]) -> Notification:
 _PENDING = ScheduleStatus.PENDING.value
 REPLANNABLE = frozenset({_PENDING, ScheduleStatus.CANCELLED.value})  # sent and skipped rows are never planned again
 REPLACED = "replaced"  # the reason of a row cancelled by a step's `cancel_schedule_kinds`
+
+
+def check_message_id(value: object) -> str:
+    """A channel's id of a message (update id, MessageSid), as the inbox keeps it."""
+    return _name(value, "channel_message_id", 200)
 
 
 def _name(value: object, field: str, max_length: int) -> str:

@@ -1310,6 +1310,13 @@ class SqliteStorage:
         found = await self.identify(channel, address)
         return None if found is None else found.participant
 
+    async def first_sighting(self, channel: str, message_id: str, at: datetime) -> bool:
+        op = ct.FirstSighting(ct.check_status(channel), s.check_message_id(message_id), s.require_utc(at))
+        return cast(bool, await self._writer.submit(_Kind.CONTACT, op))
+
+    async def forget_sighting(self, channel: str, message_id: str) -> None:
+        await self._writer.submit(_Kind.CONTACT, ct.ForgetSighting(channel, message_id))
+
     async def identify(self, channel: str, address: str) -> Identity | None:
         wanted = (channel, self._keys.digest(channel, address))
         return cast(Identity | None, await self._reader.submit(_Kind.READ_BY_ADDRESS, wanted))

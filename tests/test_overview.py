@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -115,9 +117,9 @@ async def test_a_coach_uses_the_overview_in_their_telegram_chat(tmp_path: Path) 
             deployment_path=coach_in_telegram(tmp_path, coach_chat)) as app:
         await enrol(app, "p-emil", "coach")
 
-        async def desk(chat_id: int, text: str) -> str | None:
+        def desk(chat_id: int) -> Callable[[str], Awaitable[str | None]] | None:
             coach = app.deployment.coach_in_telegram_chat(chat_id)
-            return None if coach is None else await app.desk.handle(coach.id, text)
+            return None if coach is None else functools.partial(app.desk.handle, coach.id)
 
         channel = TelegramChannel(app.storage, app.loop, Catalogs(), clock, fake.token, base_url=fake.base_url,
                                   per_chat_interval=0.0, poll_timeout=timedelta(seconds=1), coach_desk=desk)
@@ -129,6 +131,17 @@ async def test_a_coach_uses_the_overview_in_their_telegram_chat(tmp_path: Path) 
             fake.user_sends_text(4242, 4242, "deltagere")  # anyone else is not at the desk: the usual explanation
             [stranger] = await fake.wait_sent(4242, 1)
             assert "p-emil" not in stranger.text
+            # Telegram delivers an update again (a lost confirmation): a coach's command is acted on once, and a
+            # stranger is not explained to twice
+            command = fake.user_sends_text(coach_chat, coach_chat, "deltagere")
+            await fake.wait_sent(coach_chat, 2)
+            fake.redeliver(command)
+            fake.redeliver(fake.user_sends_text(4242, 4242, "hallo"))
+            await fake.wait_sent(4242, 2)
+            fake.user_sends_text(coach_chat, coach_chat, "deltagere")  # a new command is answered
+            await fake.wait_sent(coach_chat, 3)
+            await asyncio.sleep(0.5)
+            assert (len(fake.sent_to(coach_chat)), len(fake.sent_to(4242))) == (3, 2)
         finally:
             await channel.stop()
     assert date(2026, 3, 16) == START

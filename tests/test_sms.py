@@ -116,7 +116,7 @@ async def test_a_captured_webhook_cannot_be_replayed_as_a_new_message(sms: Sms) 
     assert sms.fake.sign(f"{sms.url}/twilio/sms", folded) == headers["X-Twilio-Signature"]  # the signature holds
     replayed = await sms.http.post(f"{sms.url}/twilio/sms", data=dict(sorted(folded.items())), headers=headers)
     assert replayed.status_code == 400
-    other_headers, other = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="hej")
+    _, other = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="hej")
     other = {**other, "AccountSid": "AC" + "0" * 32}
     resigned = {"X-Twilio-Signature": sms.fake.sign(f"{sms.url}/twilio/sms", other)}
     assert (await sms.http.post(f"{sms.url}/twilio/sms", data=other, headers=resigned)).status_code == 403

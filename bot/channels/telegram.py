@@ -95,7 +95,8 @@ COMMANDS = {
 }
 MENU_LANGUAGES = ("da", "en")  # the menu without a language code (other clients) is the first: Danish
 COACH_REPLY_CHARS = 4000
-CoachDeskHook = Callable[[int, str], Awaitable[str | None]]  # (chat id, text) -> the desk's reply; None: no coach
+# a chat id -> its coach's desk (text -> the desk's reply), or None for a chat that is no coach's
+CoachDeskHook = Callable[[int], Callable[[str], Awaitable[str | None]] | None]
 
 
 def _has(data: object, key: str, kind: type | tuple[type, ...], required: bool = False) -> bool:
@@ -289,7 +290,9 @@ class TelegramChannel:
         """A message in a private chat. Returns nothing: its replies go through the outbox."""
         chat_id = message.chat.id
         text = message.text or message.caption or ""
-        if self.coach_desk is not None and await self._at_coach_desk(chat_id, text):
+        desk = self.coach_desk(chat_id) if self.coach_desk is not None else None
+        if desk is not None:
+            await self._at_coach_desk(chat_id, text, update_id, desk)
             return
         command, argument = split_command(text)
         if command == "start":
@@ -301,7 +304,7 @@ class TelegramChannel:
             return
         if identity is None:
             log.info("Telegram message from an unknown chat %s; explained, nothing else", masked_chat(chat_id))
-            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
+            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER, update_id)
             return
         keyword = COMMANDS[command][0] if command in COMMANDS else None
         said = Text(f"{keyword} {argument}".strip() if keyword else text)
@@ -315,7 +318,8 @@ class TelegramChannel:
             participant = await self._redeem(chat_id, code)
             if participant is None:
                 log.info("Telegram /start from chat %s without a valid code", masked_chat(chat_id))
-                await self._explain(chat_id, phrases.TELEGRAM_CODE_INVALID if code else phrases.TELEGRAM_UNKNOWN_USER)
+                await self._explain(chat_id, phrases.TELEGRAM_CODE_INVALID if code else phrases.TELEGRAM_UNKNOWN_USER,
+                                    update_id)
                 return
             log.info("participant %s linked to Telegram chat %s", participant.ref, masked_chat(chat_id))
             notice = phrases.TELEGRAM_WELCOME
@@ -339,7 +343,7 @@ class TelegramChannel:
         identity = await self.loop.identify(CHANNEL, str(chat_id))
         if identity is None:
             await self._answer(query)
-            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER)
+            await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER, update_id)
             return
         pressed = parse_callback(query.data or "")
         if pressed is None:  # data we did not make: like a press on an old question
@@ -379,23 +383,31 @@ class TelegramChannel:
         except TelegramError as exc:  # e.g. a redelivered press whose query was answered already
             log.info("could not answer a Telegram button press: %s", exc.message)
 
-    async def _at_coach_desk(self, chat_id: int, text: str) -> bool:
+    async def _at_coach_desk(self, chat_id: int, text: str, update_id: str,
+                             desk: Callable[[str], Awaitable[str | None]]) -> None:
         """A coach's configured chat is their desk: commands answered at once (not participant data, so not
-        through the outbox), in parts under Telegram's 4096-character limit. False for anyone else."""
-        assert self.coach_desk is not None
-        reply = await self.coach_desk(chat_id, text.removeprefix("/"))
-        if reply is None:
-            return False
+        through the outbox), in parts under Telegram's 4096-character limit. A redelivered update is acted on once
+        (a NOTE is stored once); one that fails is forgotten, so Telegram's redelivery is acted on."""
+        if not await self.storage.first_sighting(CHANNEL, update_id, self.clock.now()):
+            log.info("a redelivered update in coach chat %s: already handled", masked_chat(chat_id))
+            return
+        try:
+            reply = await desk(text.removeprefix("/")) or ""
+        except Exception:
+            await self.storage.forget_sighting(CHANNEL, update_id)
+            raise
         for start in range(0, len(reply), COACH_REPLY_CHARS):
             try:
                 await self.application.bot.send_message(chat_id, reply[start:start + COACH_REPLY_CHARS])
             except TelegramError as exc:
                 log.warning("could not answer coach chat %s: %s", masked_chat(chat_id), exc.message)
-                return True
-        return True
+                return
 
-    async def _explain(self, chat_id: int, phrase: str) -> None:
-        """Tell a chat we cannot link why, in Danish and English; nothing is stored and nothing about anyone said."""
+    async def _explain(self, chat_id: int, phrase: str, update_id: str) -> None:
+        """Tell a chat we cannot link why, in Danish and English, once per update (a redelivery is not explained
+        again); only the update's id is kept, and nothing about anyone is said."""
+        if not await self.storage.first_sighting(CHANNEL, update_id, self.clock.now()):
+            return
         text = "\n\n".join(self.catalogs.gettext(lang, phrase) for lang in self.catalogs.languages)
         try:
             await self.application.bot.send_message(chat_id, text)

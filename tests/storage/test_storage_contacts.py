@@ -239,6 +239,16 @@ async def test_a_steps_address_and_consent_changes_commit_with_it_and_only_with_
     assert profile is not None and profile.consent_version == "terms-1"
 
 
+async def test_a_message_of_no_participant_is_seen_once_unless_forgotten(store: Store) -> None:
+    assert await store.first_sighting("telegram", "1001", at(1)) is True
+    assert await store.first_sighting("telegram", "1001", at(2)) is False  # redelivered
+    assert await store.first_sighting("sms", "1001", at(2)) is True  # channels are separate
+    await store.forget_sighting("telegram", "1001")  # acting on it failed: the redelivery is acted on
+    assert await store.first_sighting("telegram", "1001", at(3)) is True
+    racing = await asyncio.gather(*(store.first_sighting("telegram", "2002", at(4)) for _ in range(10)))
+    assert sorted(racing) == [False] * 9 + [True]
+
+
 async def test_opt_out_and_back_in_round_trip_and_audit_only_changes(store: Store) -> None:
     anna = await enrolled(store)
     await store.set_address(anna.id, "sms", PHONE, OPTED_OUT, at(10))
