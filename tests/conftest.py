@@ -41,7 +41,8 @@ async def app(db_path: str, clock: FakeClock) -> AsyncIterator[App]:
 
 def without_consent(tmp_path: Path) -> Path:
     """The shipped deployment configuration minus the consent block: for tests about something else than
-    consent (consent itself is tested in tests/test_consent.py and the end-to-end server tests)."""
+    consent (consent itself is tested in tests/test_data_protection.py, tests/test_reach.py and the SMS and
+    Telegram tests)."""
     from bot.deployment import DEFAULT_PATH
 
     text = DEFAULT_PATH.read_text(encoding="utf-8")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.http_guard import LOG_BURST
 from storage import NotificationStatus, SqliteStorage
 from storage.crypto import Keys, new_key_values
 from tests.fakes.twilio import FakeTwilio
@@ -99,6 +100,61 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
         assert tried and {n.status for n in tried} == {NotificationStatus.FAILED}  # tried again later
 
 
+async def until_healthy(public: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=5) as http:
+        while True:
+            try:
+                if (await http.get(f"{public}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not become healthy")
+            await asyncio.sleep(0.1)
+
+
+async def test_half_sent_requests_neither_silence_the_server_nor_flood_its_log(tmp_path: Path) -> None:
+    """Slowloris: hundreds of connections that never finish their headers. They are closed after the header
+    deadline, the server answers again while the attacker still holds them open, and the refusals are logged a
+    few times, not once each."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    async with FakeTwilio() as fake:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
+               "TWILIO_ACCOUNT_SID": fake.account_sid, "TWILIO_AUTH_TOKEN": fake.auth_token,
+               "TWILIO_FROM": "+4570000000", "TWILIO_API_BASE_URL": fake.url, "PUBLIC_BASE_URL": public, **KEYS}
+        server = subprocess.Popen([sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        held: list[socket.socket] = []
+        try:
+            await until_healthy(public)
+            for _ in range(400):
+                sock = socket.create_connection(("127.0.0.1", port))
+                sock.sendall(b"POST /twilio/sms HTTP/1.1\r\nHost: x\r\nContent-Type: applica")
+                held.append(sock)
+            started = time.monotonic()
+            await until_healthy(public, seconds=30)  # while all 400 are still open on our side
+            assert time.monotonic() - started < 25
+            closed = 0
+            for sock in held:
+                sock.settimeout(1)
+                try:
+                    closed += sock.recv(1) == b""
+                except TimeoutError:  # still open
+                    pass
+                except OSError:  # reset: closed too
+                    closed += 1
+            assert closed == len(held)  # the server hung up on every one of them
+        finally:
+            for sock in held:
+                sock.close()
+            server.send_signal(signal.SIGINT)
+            _, err = server.communicate(timeout=30)
+        assert server.returncode == 0, err
+        assert err.count("did not arrive within") <= LOG_BURST + 1 and len(err) < 20_000, err[-2000:]
+
+
 def test_run_with_a_real_channel_refuses_the_development_key_file(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"), "TELEGRAM_BOT_TOKEN": "1:x"}
     for name in KEYS:
@@ -127,6 +183,7 @@ async def test_run_serves_telegram_webhooks_end_to_end(tmp_path: Path) -> None:
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             await wait_for(lambda: fake.webhook.get("url") == f"{public}/telegram/webhook", 30)
+            await until_healthy(public)  # set during startup, a moment before the port listens (docs/operations.md)
             assert fake.webhook.get("secret_token") == "s3cret-token"
             assert "help" in fake.command_names("da")
             forged = await fake.post_to_webhook(fake.user_sends_command(501, 501, f"/start {code}"),
