@@ -44,7 +44,6 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
     Storage,
-    TimerRecord,
     UndeliveredRow,
 )
 from storage.memory import MemoryStorage
@@ -111,7 +110,6 @@ __all__ = [
     "SqliteStorage",
     "StepRecord",
     "Storage",
-    "TimerRecord",
     "UndeliveredRow",
     "UnknownEscalationError",
     "UnknownNotificationError",
