@@ -13,8 +13,8 @@ for one created at version 4, and `tests/storage/test_storage_encryption.py` for
 6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``), and
 `tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote;
 that test migrates on to the newest version, so it covers migration 8, the outbox's priority, too), and
-`tests/storage/test_storage_programme.py` for one created at version 8 (`schema_v8.sql`: migration 9 moves the pending
-run-expiry timers into the schedule and drops their table).
+`tests/storage/test_storage_run_expiry.py` for one created at version 8 (`schema_v8.sql`: migration 9 moves the
+pending run-expiry timers into the schedule and drops their table).
 """
 
 from __future__ import annotations

@@ -54,3 +54,24 @@ async def test_a_run_set_aside_for_the_safety_check_has_its_expiry_fired_once(ap
     assert state.suspended is not None  # not lost: it ends when the person next writes, expired
     [expiry] = [r for r in await app.storage.schedule_of(person.id) if r.kind == "run_expiry"]
     assert (expiry.status, expiry.reason) == ("skipped", "no open run with this timer")
+
+
+async def test_an_expiry_is_one_schedule_row_fired_once_and_a_finished_run_withdraws_its_own(
+        app: App, clock: FakeClock) -> None:
+    person = await app.storage.get_or_create_participant("console-demo", "da", clock.now())
+    await app.loop.handle(person, StartFlow("pss10"), "console")
+    [expiry] = await app.storage.schedule_of(person.id)
+    assert (expiry.key, expiry.kind, expiry.due_at, expiry.data, expiry.status) == (
+        "timer:expire:1", "run_expiry", clock.now() + timedelta(days=7), {"key": "expire:1"}, "pending")
+    await app.loop.handle(person, StartFlow("who5"), "console")  # pss10 abandoned: its expiry is withdrawn
+    first, second = await app.storage.schedule_of(person.id)
+    assert (first.key, first.status, second.key, second.status) == ("timer:expire:1", "cancelled",
+                                                                    "timer:expire:2", "pending")
+    clock.advance(EXPIRED)
+    scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, console)
+    report = await scheduler.tick()
+    assert (report.timers, report.handled, report.failed) == (1, 0, 0)
+    fired = (await app.storage.schedule_of(person.id))[1]
+    assert (fired.status, fired.reason) == ("sent", "run.expired")
+    assert (await stored_state(app, person))[0].expired_unseen
+    assert (await scheduler.tick()).timers == 0  # answered once: nothing left to fire
