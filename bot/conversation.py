@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot import timers
 from bot.channels.telegram_outbound import current_question
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
@@ -28,7 +29,6 @@ from flows import for_coach, human, phrases, timing, tre
 from flows.crisis_reply import safety_reply
 from flows.effects import (
     CancelPlans,
-    CancelTimer,
     CoachTaskDue,
     ConsentGiven,
     CrisisContacts,
@@ -45,12 +45,11 @@ from flows.effects import (
     RecordScore,
     RetractAnswer,
     RunEvent,
-    ScheduleTimer,
     Send,
     ShowHistory,
 )
 from flows.engine import Outcome, advance, text_trigger
-from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text
+from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
 from flows.state import State
 from storage.interface import (
     AddressChange,
@@ -74,7 +73,6 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
     Storage,
-    TimerRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -252,7 +250,7 @@ class ConversationLoop:
         if inbound is not None:
             step = replace(step, heard=heard(request.inputs, outcome.effects))
         if request.schedule_id is not None:
-            step = replace(step, schedule_outcome=_schedule_outcome(request.schedule_id, outcome))
+            step = replace(step, schedule_outcome=_schedule_outcome(request.schedule_id, outcome, request.inputs[-1]))
         if request.even_if_opted_out:
             step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
                                          for o in step.outbox])
@@ -294,7 +292,7 @@ class ConversationLoop:
             return advance(library, state, inp, now)
         except Exception:  # the engine is tested never to raise; if it does, the person still gets an answer
             log.exception("engine failed on input %s", type(inp).__name__)
-            if isinstance(inp, Due):  # nobody is waiting for an answer: record it, never retry it forever
+            if isinstance(inp, Due | TimerFired):  # nobody is waiting for an answer: record it, never retry it forever
                 return Outcome(state, (DueHandled(Handling.SKIPPED, "engine failed"),))
             effects: list[Effect] = []
             text = inp.text if isinstance(inp, Text) else ""
@@ -340,6 +338,7 @@ class ConversationLoop:
         def hours(lang: str) -> str:
             return coach_hours_line(self.deployment, self.catalogs, lang, now)
 
+        timer_plans, timer_cancels = timers.changes(outcome.effects)  # timers are schedule rows (bot/timers.py)
         return StepRecord(
             participant_id=participant.id,
             expected_revision=revision,
@@ -356,8 +355,6 @@ class ConversationLoop:
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
                          for e in _of(outcome.effects, Escalate)],
-            timers=[TimerRecord(e.key, e.at) for e in _of(outcome.effects, ScheduleTimer)]
-                   + [TimerRecord(e.key, None) for e in _of(outcome.effects, CancelTimer)],
             audit=[AuditRecord(subject, f"run.{e.change}", subject, now,
                                {"flow_id": e.flow_id, "flow_version": e.flow_version, "run_seq": e.run_seq})
                    for e in _of(outcome.effects, RunEvent)]
@@ -370,7 +367,9 @@ class ConversationLoop:
                      for e in _of(outcome.effects, Milestone)],
             lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
             cancel_schedule_kinds=[kind for e in _of(outcome.effects, CancelPlans) for kind in e.kinds],
-            schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in _of(outcome.effects, Plan)],
+            cancel_schedule_keys=timer_cancels,
+            schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in _of(outcome.effects, Plan)]
+                     + timer_plans,
             tasks=[CoachTaskRecord(e.kind, dict(e.detail), now, now + TASK_DUE.get(e.kind, DEFAULT_TASK_DUE))
                    for e in _of(outcome.effects, CoachTaskDue)],
             marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in _of(outcome.effects, Milestone)],
@@ -381,9 +380,12 @@ _STATUS = {Handling.SENT: ScheduleStatus.SENT, Handling.SKIPPED: ScheduleStatus.
            Handling.DEFERRED: ScheduleStatus.PENDING}
 
 
-def _schedule_outcome(schedule_id: int, outcome: Outcome) -> ScheduleOutcome:
-    """What becomes of the schedule row: exactly one `DueHandled` is expected; none is a bug, recorded."""
+def _schedule_outcome(schedule_id: int, outcome: Outcome, inp: Input) -> ScheduleOutcome:
+    """What becomes of the schedule row: exactly one `DueHandled` is expected; none is a bug, recorded. A fired timer
+    gets none (the engine's effects for it are unchanged): what it did decides (bot/timers.py)."""
     handled = _of(outcome.effects, DueHandled)
+    if not handled and isinstance(inp, TimerFired):
+        return timers.outcome(schedule_id, outcome.effects)
     if not handled:
         return ScheduleOutcome(schedule_id, ScheduleStatus.SKIPPED, "not handled by the engine")
     last = handled[-1]

@@ -57,10 +57,9 @@ async def _simulate(db: Path, start: date, lang: str, channel: str, flows_dir: P
             for row in await app.storage.pending_outbox(channel, 1000):
                 yield Line(local(programme, row.created_at), channel, as_plain_text(row.payload))
                 await app.storage.mark_sent(row.id, clock.now())
-            pending = [r.due_at for r in await app.storage.schedule_of(participant.id)
+            pending = [r.due_at for r in await app.storage.schedule_of(participant.id)  # expiry timers too
                        if r.status is ScheduleStatus.PENDING]
-            timers = [t[2] for t in await app.storage.due_timers(datetime.max.replace(tzinfo=UTC), 10)]
-            upcoming = [m for m in (*pending, *timers) if m > clock.now()] or [m for m in (*pending, *timers)]
+            upcoming = [m for m in pending if m > clock.now()] or pending
             if not upcoming:
                 return
             clock.set(max(clock.now(), min(upcoming)))

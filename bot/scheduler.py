@@ -5,7 +5,10 @@ APScheduler's AsyncIOScheduler only decides when to look. A row is claimed with 
 conversation step that also marks the row done, in the same transaction as the messages it produced, so:
 - a crash before that commit leaves the row pending; after the lease it is claimed again and nothing was sent;
 - a crash after it leaves the row done; it is never handled twice (the commit refuses a row no longer pending).
-The run-expiry timers of questionnaires are fired by the same tick.
+A questionnaire's expiry timer is a row of the same table (kind `run_expiry`, bot/timers.py), claimed and answered
+the same way: the tick feeds the engine `TimerFired` instead of `Due`, and the step records the row's one outcome.
+Every row is handled for its participant whether or not they have a programme profile (a console conversation's
+questionnaire expires too).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from datetime import date, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import timers
 from bot.clock import Clock
-from bot.conversation import ConversationLoop, tre_sessions
+from bot.conversation import ConversationLoop, Handled, tre_sessions
 from bot.faults import crash_point
 from bot.settings import settings
-from flows.inputs import Due, TimerFired
+from flows.inputs import Due
 from flows.programme import KIND_ORDER, Kind, Programme
 from flows.timing import initial_plan
 from flows.tre import TRE_FLOW, in_week
@@ -43,7 +47,7 @@ ChannelFor = Callable[[Participant], Awaitable[str | None]]
 
 @dataclass
 class TickReport:
-    timers: int = 0
+    timers: int = 0  # expiry timers fired (rows of kind `run_expiry`), not counted in `handled`
     handled: int = 0
     duplicates: int = 0  # rows another process (or an earlier attempt) had already handled
     failed: int = 0
@@ -78,6 +82,12 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
     return written
 
 
+def _order(row: ScheduleRow) -> tuple[datetime, int, int]:
+    """The order a batch is handled in: by due time; at the same time an expiry first, then `KIND_ORDER`."""
+    rank = -1 if row.kind == timers.RUN_EXPIRY else KIND_ORDER.get(row.kind, len(KIND_ORDER))
+    return row.due_at, rank, row.id
+
+
 UNLINKED = "unlinked"  # what `ChannelFor` answers for someone enrolled whose invite link is not opened yet
 
 
@@ -107,19 +117,15 @@ class ProgrammeScheduler:
         self._ticker: AsyncIOScheduler | None = None
 
     async def tick(self) -> TickReport:
-        """Handle everything due now: expired questionnaires, then scheduled events (batch by batch)."""
+        """Handle everything due now, batch by batch: at the same due time an expiry first (the run it closes is
+        not open when a new questionnaire starts), then the programme's events in `KIND_ORDER`."""
         report = TickReport()
         now = self.clock.now()  # what is due is decided once per tick; each batch's lease from its own start
-        for participant_id, key, _ in await self.storage.due_timers(now, self.batch):
-            participant = await self._participant(participant_id)
-            if participant is not None:
-                await self.loop.handle(participant, TimerFired(key), "none")  # an expiry says nothing
-                report.timers += 1
         for _ in range(MAX_BATCHES):  # until nothing is due: handling a row may plan another that is due already
             rows = await self.storage.claim_schedule(now, self.batch, self.clock.now() + self.lease)
             if rows:
                 crash_point("schedule-claimed")  # claimed, nothing handled: the lease runs out, nothing is lost
-            for row in sorted(rows, key=lambda r: (r.due_at, KIND_ORDER.get(r.kind, len(KIND_ORDER)), r.id)):
+            for row in sorted(rows, key=_order):
                 await self._handle(row, report)
                 crash_point("schedule-committed")  # one row committed with its messages, the rest still claimed
             if not rows:
@@ -129,32 +135,37 @@ class ProgrammeScheduler:
 
     async def _handle(self, row: ScheduleRow, report: TickReport) -> None:
         try:
-            participant = await self._participant(row.participant_id)
-            if participant is None:
+            participant = await self.storage.participant(row.participant_id)
+            if participant is None:  # erased with their rows in between: nothing left to do
                 return
-            channel = await self.channel_for(participant)
-            reach = "unreachable" if channel is None else "unlinked" if channel == UNLINKED else "ok"
-            data = dict(row.data)
-            if row.kind == Kind.TRE_SUMMARY:  # the engine keeps no history: tell it whether there is a week to sum up
-                data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", TRE_FLOW)))
-            due = Due(row.key, row.kind, row.due_at, data, reach=reach)
-            handled = await self.loop.handle(participant, due, channel if channel and reach == "ok" else "none",
-                                             schedule_id=row.id)
+            if row.kind == timers.RUN_EXPIRY:  # an expiry says nothing, so it needs no channel
+                handled = await self.loop.handle(participant, timers.fired(row), "none", schedule_id=row.id)
+            else:
+                handled = await self._due(participant, row)
         except Exception:  # one participant's failure must not stop everyone else's reminders
             log.exception("scheduled event %s (%s) failed; it is retried after its lease", row.id, row.kind)
             report.failed += 1
             return
         if handled.status is CommitStatus.DUPLICATE:
             report.duplicates += 1
-            return
-        report.handled += 1
+        elif row.kind == timers.RUN_EXPIRY:
+            report.timers += 1
+        else:
+            report.handled += 1
+
+    async def _due(self, participant: Participant, row: ScheduleRow) -> Handled:
+        """A programme event: the engine is told whether the participant can be reached, and where."""
+        channel = await self.channel_for(participant)
+        reach = "unreachable" if channel is None else "unlinked" if channel == UNLINKED else "ok"
+        data = dict(row.data)
+        if row.kind == Kind.TRE_SUMMARY:  # the engine keeps no history: tell it whether there is a week to sum up
+            data["logged"] = await self._sessions_this_week(participant.id, str(data.get("flow", TRE_FLOW)))
+        due = Due(row.key, row.kind, row.due_at, data, reach=reach)
+        return await self.loop.handle(participant, due, channel if channel and reach == "ok" else "none",
+                                      schedule_id=row.id)
 
     async def _sessions_this_week(self, participant_id: int, flow_id: str) -> int:
         return len(in_week(await tre_sessions(self.storage, participant_id, flow_id), self.clock.now()))
-
-    async def _participant(self, participant_id: int) -> Participant | None:
-        profile = await self.storage.profile(participant_id)
-        return profile.participant if profile is not None else None
 
     def start(self, every_seconds: float = 30.0) -> None:
         """Tick every `every_seconds` in the running event loop (never two ticks at once; a late one is not

@@ -47,7 +47,6 @@ from storage.interface import (
     ScoreRecord,
     StepRecord,
     Storage,
-    TimerRecord,
     UndeliveredRow,
 )
 from storage.memory import MemoryStorage
@@ -117,7 +116,6 @@ __all__ = [
     "SqliteStorage",
     "StepRecord",
     "Storage",
-    "TimerRecord",
     "UndeliveredRow",
     "UnknownEscalationError",
     "UnknownNotificationError",

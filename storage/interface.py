@@ -1,7 +1,7 @@
 """The narrow storage interface: a few async methods named after the tasks the bot performs.
 
-Everything one conversation step produces (new state, answers, scores, outbox messages, timers, audit
-entries, the inbound message that caused it) travels as one `StepRecord` and is committed in one
+Everything one conversation step produces (new state, answers, scores, outbox messages, schedule changes,
+audit entries, the inbound message that caused it) travels as one `StepRecord` and is committed in one
 transaction by `commit_step`, before anything is sent.
 """
 
@@ -194,14 +194,6 @@ class OutboundRecord:
     priority: Priority = Priority.REPLY
 
 
-@dataclass(frozen=True)
-class TimerRecord:
-    """Schedule (due_at set) or cancel (due_at None) the participant's timer named `key`."""
-
-    key: str
-    due_at: datetime | None
-
-
 class ScheduleStatus(StrEnum):
     PENDING = "pending"  # waiting for its due time (or deferred to a later one)
     SENT = "sent"  # handled: what it asked for was done (a message, a questionnaire started)
@@ -381,13 +373,13 @@ class StepRecord:
     answers: Sequence[AnswerRecord] = ()
     scores: Sequence[ScoreRecord] = ()
     outbox: Sequence[OutboundRecord] = ()
-    timers: Sequence[TimerRecord] = ()
     audit: Sequence[AuditRecord] = ()
     lang: str | None = None  # when set, the participant's language is updated too
     escalations: Sequence[EscalationRecord] = ()
     retracted: Sequence[RetractedAnswer] = ()
     schedule_outcome: ScheduleOutcome | None = None  # the claimed schedule row this step handled
     cancel_schedule_kinds: Sequence[str] = ()  # the participant's pending rows of these kinds are cancelled...
+    cancel_schedule_keys: Sequence[str] = ()  # ...and those with these keys (a timer withdrawn)...
     schedule: Sequence[ScheduledRecord] = ()  # ...before these are planned (upsert unless finished)
     tasks: Sequence[CoachTaskRecord] = ()
     marks: Sequence[MarkRecord] = ()
@@ -444,6 +436,11 @@ class Storage(Protocol):
     async def close(self) -> None: ...
 
     async def get_or_create_participant(self, ref: str, lang: str, now: datetime) -> Participant: ...
+
+    async def participant(self, participant_id: int) -> Participant | None:
+        """The participant with this id, enrolled or not (None when unknown): a scheduled event is handled for
+        anyone who has a conversation, not only for those with a programme profile."""
+        ...
 
     async def load_conversation(self, participant_id: int) -> Conversation: ...
 
@@ -618,10 +615,6 @@ class Storage(Protocol):
 
     async def given_up_messages(self, participant_id: int, limit: int = 20) -> list[UndeliveredRow]:
         """The participant's outbox rows that were given up, newest first, with the reason (for the coach)."""
-        ...
-
-    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:
-        """(participant id, key, due time) of timers due at `now`, earliest first."""
         ...
 
     async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:

@@ -66,7 +66,6 @@ class MemoryStorage(MemoryMessages):
         self._current_answer: dict[tuple[int, int, str], s.Row] = {}
         self._scores: list[s.Row] = []
         self._outbox: dict[int, s.Row] = {}
-        self._timers: dict[tuple[int, str], datetime] = {}
         self._flows: dict[tuple[str, int], str] = {}
         self._audit: list[s.Row] = []
         self._escalations: dict[int, s.Row] = {}
@@ -112,6 +111,10 @@ class MemoryStorage(MemoryMessages):
         self._ids_by_ref[ref] = participant.id
         return participant
 
+    async def participant(self, participant_id: int) -> Participant | None:
+        self._check_open()
+        return self._participants.get(participant_id)
+
     async def load_conversation(self, participant_id: int) -> Conversation:
         self._check_open()
         saved = self._conversations.get(participant_id)
@@ -154,11 +157,6 @@ class MemoryStorage(MemoryMessages):
             outbox_id = self._new_id("outbox")
             self._outbox[outbox_id] = {"id": outbox_id, **message, **_DELIVERY_COLUMNS}
             outbox_ids.append(outbox_id)
-        for timer_key, due_at in rows.timers:
-            if due_at is None:
-                self._timers.pop((pid, timer_key), None)
-            else:
-                self._timers[(pid, timer_key)] = due_at
         self._audit.extend(rows.audit)
         if step.lang is not None:
             self._participants[pid] = replace(self._participants[pid], lang=step.lang)
@@ -194,9 +192,9 @@ class MemoryStorage(MemoryMessages):
         """A committed step's schedule changes, in SQLite's order: the outcome, the cancellations, the plans."""
         if rows.outcome is not None:
             self._schedule[rows.outcome["id"]].update(s.outcome_changes(rows.outcome))
-        if rows.cancel_kinds:
+        if rows.cancel_kinds or rows.cancel_keys:
             for row in self._schedule_keys.get(rows.step.participant_id, {}).values():
-                if s.cancels(row, rows.cancel_kinds):
+                if s.cancels(row, rows.cancel_kinds, rows.cancel_keys):
                     row.update(s.cancel_changes(rows.step.at))
         self._plan(rows.schedule)
 
@@ -273,18 +271,6 @@ class MemoryStorage(MemoryMessages):
         self._check_open()
         order = sorted(range(len(self._audit)), key=lambda i: (self._audit[i]["at"], i), reverse=True)
         return [s.audit_from_row(self._audit[i]) for i in order[:limit]]
-
-    async def timers(self, participant_id: int) -> dict[str, datetime]:
-        """The participant's scheduled timers by key (not part of `Storage`; for the scheduler and tests)."""
-        self._check_open()
-        return {key: due for (pid, key), due in self._timers.items() if pid == participant_id}
-
-    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:
-        """Timers due at or before `now`, earliest first, as (participant id, key, due_at)."""
-        self._check_open()
-        now = s.require_utc(now)
-        due = sorted((at, pid, key) for (pid, key), at in self._timers.items() if at <= now)
-        return [(pid, key, at) for at, pid, key in due[:limit]]
 
     def _ref(self, row: s.Row) -> str:
         return self._participants[row["participant_id"]].ref
@@ -550,8 +536,6 @@ class MemoryStorage(MemoryMessages):
             "scores": [row for row in self._scores if row["participant_id"] == pid],
             "outbox": [row for row in self._outbox.values() if row["participant_id"] == pid],
             "inbox": [row for row in self._inbox.values() if row["participant_id"] == pid],
-            "timers": [{"participant_id": owner, "key": key, "due_at": due}
-                       for (owner, key), due in self._timers.items() if owner == pid],
             "escalations": escalations,
             "escalation_triggers": [row for row in self._triggers if row["escalation_id"] in ids],
             "notifications": [row for row in self._notifications.values() if row["escalation_id"] in ids],
@@ -609,7 +593,6 @@ class MemoryStorage(MemoryMessages):
         self._current_answer = {k: row for k, row in self._current_answer.items() if k[0] != pid}
         self._scores = [row for row in self._scores if row["participant_id"] != pid]
         self._outbox = {i: row for i, row in self._outbox.items() if row["participant_id"] != pid}
-        self._timers = {k: due for k, due in self._timers.items() if k[0] != pid}
         self._audit = [row for row in self._audit if subject not in (row["subject"], row["actor"])]
         self._escalations = {i: row for i, row in self._escalations.items() if i not in escalations}
         self._triggers = [row for row in self._triggers if row["escalation_id"] not in escalations]

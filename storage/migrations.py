@@ -12,11 +12,14 @@ created by migration 1 and then migrated has exactly the schema of a fresh one,
 for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
 6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``), and
 `tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote;
-that test migrates on to the newest version, so it covers migration 8, the outbox's priority, too).
+that test migrates on to the newest version, so it covers migration 8, the outbox's priority, too), and
+`tests/storage/test_storage_run_expiry.py` for one created at version 8 (`schema_v8.sql`: migration 9 moves the
+pending run-expiry timers into the schedule and drops their table).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -459,10 +462,40 @@ def _add_outbox_priority(conn: Connection) -> None:
 
 
 def _create_seen_messages(conn: Connection) -> None:
-    """Migration 9: the dedupe keys of messages that belong to no participant (coach commands, strangers)."""
+    """Migration 10: the dedupe keys of messages that belong to no participant (coach commands, strangers)."""
     Table("seen_messages", MetaData(), Column("channel", String(32), nullable=False),
           Column("channel_message_id", String(200), nullable=False), Column("seen_at", String(32), nullable=False),
           PrimaryKeyConstraint("channel", "channel_message_id", name="pk_seen_messages")).create(conn)
+
+
+def _move_timers_into_schedule(conn: Connection) -> None:
+    """Migration 9: a questionnaire's expiry timer becomes a row of the schedule, claimed with a lease and answered by
+    exactly one outcome like every other scheduled event (the ``timers`` table had no lease and no outcome, so a timer
+    the engine did not cancel fired on every tick). Frozen as at version 9: each pending timer becomes a pending row
+    of kind ``run_expiry`` keyed ``timer:<key>`` with ``{"key": <key>}`` as its data (bot/timers.py writes the same),
+    due when the timer was; then the table goes."""
+    utc = String(32)  # storage.schema.UTCDateTime's column type
+    timers = Table(
+        "timers", MetaData(), Column("participant_id", Integer), Column("key", String(100)), Column("due_at", utc),
+    )
+    schedule = Table(
+        "schedule", MetaData(), Column("id", Integer, primary_key=True), Column("participant_id", Integer),
+        Column("key", String(200)), Column("kind", String(40)), Column("due_at", utc), Column("data", Text),
+        Column("status", String(16)), Column("reason", Text), Column("claimed_until", utc),
+        Column("created_at", utc), Column("updated_at", utc),
+    )
+    pending = conn.execute(
+        select(timers.c.participant_id, timers.c.key, timers.c.due_at).order_by(timers.c.due_at, timers.c.key)
+    ).all()
+    if pending:
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        conn.execute(insert(schedule), [
+            {"participant_id": pid, "key": f"timer:{key}", "kind": "run_expiry", "due_at": due,
+             "data": json.dumps({"key": key}, ensure_ascii=False, separators=(",", ":")), "status": "pending",
+             "reason": "", "claimed_until": None, "created_at": now, "updated_at": None}
+            for pid, key, due in pending
+        ])
+    conn.execute(DropTable(timers))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -474,7 +507,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "contact details and names encrypted, consent channel", _encrypt_contact_details),
     Migration(7, "inbound messages kept, what participants wrote encrypted", _seal_bodies_and_keep_messages),
     Migration(8, "outbox priority and undelivered urgent messages", _add_outbox_priority),
-    Migration(9, "messages that belong to no participant, seen once", _create_seen_messages),
+    Migration(9, "run-expiry timers become schedule rows", _move_timers_into_schedule),
+    Migration(10, "messages that belong to no participant, seen once", _create_seen_messages),
 )
 ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
 ENCRYPTED_BODIES = 7

@@ -331,15 +331,7 @@ seen_messages = Table(
 FOR_COACH = inbox.c.for_coach == true()
 Index("ix_inbox_for_coach", inbox.c.received_at, sqlite_where=FOR_COACH, postgresql_where=FOR_COACH)
 
-timers = Table(
-    "timers",
-    metadata,
-    Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
-    Column("key", String(100), nullable=False),
-    Column("due_at", UTCDateTime, nullable=False),
-    PrimaryKeyConstraint("participant_id", "key"),
-    Index(None, "due_at"),
-)
+# The run-expiry timers are rows of `schedule` since migration 9 (kind "run_expiry", see bot/timers.py).
 
 flow_versions = Table(
     "flow_versions",
@@ -559,11 +551,11 @@ class StepRows:
     answers: tuple[Row, ...]
     scores: tuple[Row, ...]
     outbox: tuple[Row, ...]
-    timers: tuple[tuple[str, datetime | None], ...]
     audit: tuple[Row, ...]
     escalations: tuple[Row, ...] = ()  # signals, see `signal_row`; applied in order after the rest
     outcome: Row | None = None  # see `outcome_row`: a precondition, then applied first of the schedule changes
     cancel_kinds: tuple[str, ...] = ()  # then these kinds' pending rows are cancelled...
+    cancel_keys: tuple[str, ...] = ()  # ...and those with these keys...
     schedule: tuple[Row, ...] = ()  # ...then these are planned (see `schedule_row` and `replan_changes`)
     tasks: tuple[Row, ...] = ()
     marks: tuple[Row, ...] = ()
@@ -571,7 +563,7 @@ class StepRows:
 
     @property
     def changes_schedule(self) -> bool:
-        return self.outcome is not None or bool(self.cancel_kinds) or bool(self.schedule)
+        return self.outcome is not None or bool(self.cancel_kinds) or bool(self.cancel_keys) or bool(self.schedule)
 
 
 Seal = Callable[[str], str]  # storage/crypto.Keys.seal: what a person wrote is a Fernet token at rest
@@ -648,7 +640,6 @@ def step_rows(step: StepRecord, seal: Seal) -> StepRows:
         }
         for o in step.outbox
     )
-    timer_rows = tuple((t.key, None if t.due_at is None else require_utc(t.due_at)) for t in step.timers)
     return StepRows(
         step=step,
         state=seal(dump_json(step.state)),
@@ -656,11 +647,11 @@ def step_rows(step: StepRecord, seal: Seal) -> StepRows:
         answers=tuple(answer_rows),
         scores=score_rows,
         outbox=outbox_rows,
-        timers=timer_rows,
         audit=tuple(audit_row(e) for e in step.audit),
         escalations=tuple(signal_row(e, seal) for e in step.escalations),
         outcome=None if step.schedule_outcome is None else outcome_row(step.schedule_outcome, step.at),
         cancel_kinds=tuple(dict.fromkeys(_name(kind, "schedule kind", 40) for kind in step.cancel_schedule_kinds)),
+        cancel_keys=tuple(dict.fromkeys(_name(key, "schedule key", 200) for key in step.cancel_schedule_keys)),
         schedule=tuple(schedule_row(pid, record, step.at) for record in step.schedule),
         tasks=tuple(task_row(pid, task) for task in step.tasks),
         marks=tuple(mark_row(pid, mark) for mark in step.marks),
@@ -917,9 +908,10 @@ def outcome_changes(outcome: Row) -> Row:
     return changes
 
 
-def cancels(row: Mapping[str, Any], kinds: tuple[str, ...]) -> bool:
-    """Whether a step's `cancel_schedule_kinds` withdraw this row: pending rows of those kinds only."""
-    return row["status"] == _PENDING and row["kind"] in kinds
+def cancels(row: Mapping[str, Any], kinds: tuple[str, ...], keys: tuple[str, ...] = ()) -> bool:
+    """Whether a step's `cancel_schedule_kinds` or `cancel_schedule_keys` withdraw this row: pending rows of those
+    kinds or with those keys only (a row already handled keeps its outcome)."""
+    return row["status"] == _PENDING and (row["kind"] in kinds or row["key"] in keys)
 
 
 def cancel_changes(at: datetime) -> Row:

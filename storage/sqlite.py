@@ -465,13 +465,12 @@ def _fail(jobs: list[_Job], exc: BaseException) -> None:
 
 # --- statements, built once (the hot path should not rebuild them per batch) ---
 
-_p, _c, _a, _o, _ib, _t, _fv = (
+_p, _c, _a, _o, _ib, _fv = (
     s.participants,
     s.conversations,
     s.answers,
     s.outbox,
     s.inbox,
-    s.timers,
     s.flow_versions,
 )
 _PARTICIPANTS_BY_REF = select(_p).where(_p.c.ref.in_(bindparam("refs", expanding=True)))
@@ -497,7 +496,6 @@ _SUPERSEDE_ANSWERS = (
     .values(superseded=true())
 )
 _INSERT_OUTBOX = insert(_o).returning(_o.c.id, sort_by_parameter_order=True)
-_DELETE_TIMER = _t.delete().where(_t.c.participant_id == bindparam("b_pid"), _t.c.key == bindparam("b_key"))
 _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
 _MARK_SENT = (
     update(_o)
@@ -527,6 +525,15 @@ _CANCEL_SCHEDULE = (  # `s.cancels` and `s.cancel_changes`, one kind per paramet
     .where(
         _sch.c.participant_id == bindparam("b_pid"),
         _sch.c.kind == bindparam("b_kind"),
+        _sch.c.status == s.SCHEDULE_PENDING,
+    )
+    .values(status=ScheduleStatus.CANCELLED.value, reason=s.REPLACED, updated_at=bindparam("b_at"))
+)
+_CANCEL_SCHEDULE_KEY = (  # the same, for a step's `cancel_schedule_keys` (a withdrawn timer), one key per parameter set
+    update(_sch)
+    .where(
+        _sch.c.participant_id == bindparam("b_pid"),
+        _sch.c.key == bindparam("b_key"),
         _sch.c.status == s.SCHEDULE_PENDING,
     )
     .values(status=ScheduleStatus.CANCELLED.value, reason=s.REPLACED, updated_at=bindparam("b_at"))
@@ -745,7 +752,6 @@ class _StepPlan:
     answer_keys: list[s.Row] = field(default_factory=list)
     scores: list[s.Row] = field(default_factory=list)
     outbox: list[s.Row] = field(default_factory=list)
-    timers: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
     audit: list[s.Row] = field(default_factory=list)
     langs: list[s.Row] = field(default_factory=list)
     signals: list[tuple[int, int, tuple[s.Row, ...]]] = field(default_factory=list)  # (step index, pid, signals)
@@ -777,6 +783,7 @@ class _ScheduleRound:
 
     outcomes: list[s.Row] = field(default_factory=list)
     cancels: list[s.Row] = field(default_factory=list)
+    key_cancels: list[s.Row] = field(default_factory=list)
     plans: list[s.Row] = field(default_factory=list)
 
 
@@ -843,8 +850,6 @@ def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
         plan.scores.extend(rows.scores)
         plan.outbox.extend(rows.outbox)
         plan.outbox_owner.extend([index] * len(rows.outbox))
-        for timer_key, due_at in rows.timers:
-            plan.timers[(pid, timer_key)] = due_at
         plan.audit.extend(rows.audit)
         if step.lang is not None:
             plan.langs.append({"b_id": pid, "lang": step.lang})
@@ -881,11 +886,12 @@ def _plan_schedule_changes(plan: _StepPlan, rows: s.StepRows, handled: list[s.Ro
              "b_due": outcome["due_at"], "b_at": outcome["updated_at"]}
         )
     writes.cancels.extend({"b_pid": step.participant_id, "b_kind": kind, "b_at": step.at} for kind in rows.cancel_kinds)
+    writes.key_cancels.extend({"b_pid": step.participant_id, "b_key": key, "b_at": step.at} for key in rows.cancel_keys)
     writes.plans.extend(rows.schedule)
     for row in handled:
         if outcome is not None and row["id"] == outcome["id"]:
             row.update(s.outcome_changes(outcome))
-        if s.cancels(row, rows.cancel_kinds):
+        if s.cancels(row, rows.cancel_kinds, rows.cancel_keys):
             row.update(s.cancel_changes(step.at))
         for planned in rows.schedule:
             if planned["key"] == row["key"]:
@@ -920,16 +926,6 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
         conn.execute(insert(s.scores), plan.scores)
     if plan.outbox:
         plan.outbox_ids = list(conn.scalars(_INSERT_OUTBOX, plan.outbox))
-    if plan.timers:
-        # Upsert as delete-then-insert: portable, and the batch's last word per (participant, key) wins.
-        conn.execute(_DELETE_TIMER, [{"b_pid": pid, "b_key": key} for pid, key in plan.timers])
-        due = [
-            {"participant_id": pid, "key": key, "due_at": at}
-            for (pid, key), at in plan.timers.items()
-            if at is not None
-        ]
-        if due:
-            conn.execute(insert(_t), due)
     if plan.audit:
         conn.execute(insert(s.audit_log), plan.audit)
     if plan.langs:
@@ -967,6 +963,8 @@ def _apply_schedule_round(conn: Connection, writes: _ScheduleRound) -> None:
         raise RuntimeError("a schedule row changed during a locked write")  # never write blind
     if writes.cancels:
         conn.execute(_CANCEL_SCHEDULE, writes.cancels)
+    if writes.key_cancels:
+        conn.execute(_CANCEL_SCHEDULE_KEY, writes.key_cancels)
     if writes.plans:
         _plan_schedule(conn, writes.plans)
 
@@ -1140,6 +1138,11 @@ class SqliteStorage:
                 raise
         return cast(Participant, created)
 
+    async def participant(self, participant_id: int) -> Participant | None:
+        async with self._connect() as conn:
+            row = (await conn.execute(select(_p).where(_p.c.id == participant_id))).first()
+        return None if row is None else _participant(row)
+
     async def load_conversation(self, participant_id: int) -> Conversation:
         sealed, revision = await self._reader.submit(_Kind.READ_CONVERSATION, participant_id)
         state = None if sealed is None else s.load_json(self._keys.open(sealed))
@@ -1213,25 +1216,6 @@ class SqliteStorage:
         async with self._connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [s.audit_from_row(r) for r in rows]
-
-    async def timers(self, participant_id: int) -> dict[str, datetime]:
-        """The participant's scheduled timers by key (not part of `Storage`; for the scheduler and tests)."""
-        t = s.timers
-        query = select(t.c.key, t.c.due_at).where(t.c.participant_id == participant_id)
-        async with self._connect() as conn:
-            return {key: due for key, due in await conn.execute(query)}
-
-    async def due_timers(self, now: datetime, limit: int = 100) -> list[tuple[int, str, datetime]]:
-        """Timers due at or before `now`, earliest first, as (participant id, key, due_at)."""
-        t = s.timers
-        query = (
-            select(t.c.participant_id, t.c.key, t.c.due_at)
-            .where(t.c.due_at <= s.require_utc(now))
-            .order_by(t.c.due_at, t.c.participant_id, t.c.key)
-            .limit(limit)
-        )
-        async with self._connect() as conn:
-            return [(pid, key, due) for pid, key, due in await conn.execute(query)]
 
     # -- escalations: writes go through the writer (durable, serialized with steps); see storage/escalations.py
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from bot.app import App
 from bot.channels.base import as_plain_text
@@ -69,9 +69,7 @@ class World:
         return await self.app.storage.schedule_of(self.participant.id)
 
     async def next_due(self) -> datetime | None:
-        pending = [r.due_at for r in await self.rows() if r.status is ScheduleStatus.PENDING]
-        timers = [t[2] for t in await self.app.storage.due_timers(datetime.max.replace(tzinfo=UTC), 10)]
-        return min([*pending, *timers], default=None)
+        return min((r.due_at for r in await self.rows() if r.status is ScheduleStatus.PENDING), default=None)
 
     async def tick(self) -> list[str]:
         """One tick at the current time; returns (and records) what the bot wrote."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.app import App
 from bot.scheduler import ProgrammeScheduler, schedule_programme
@@ -109,11 +109,10 @@ class LiveCohort:
         await self._respond(person)
 
     async def _next_due(self) -> datetime | None:
-        pending = [row.due_at for person in self.people
+        pending = [row.due_at for person in self.people  # questionnaires' expiry timers are rows too
                    for row in await self.app.storage.schedule_of(person.participant.id)
                    if row.status is ScheduleStatus.PENDING]
-        timers = [t[2] for t in await self.app.storage.due_timers(datetime.max.replace(tzinfo=UTC), 10)]
-        return min([*pending, *timers], default=None)
+        return min(pending, default=None)
 
     async def _respond(self, person: Person) -> None:
         """The person answers the open question, 20 seconds per answer, until they leave one unanswered."""

@@ -16,10 +16,10 @@ from storage import (
     MemoryStorage,
     OutboundRecord,
     RetractedAnswer,
+    ScheduledRecord,
     ScoreRecord,
     SqliteStorage,
     StepRecord,
-    TimerRecord,
     UnknownParticipantError,
 )
 
@@ -47,6 +47,11 @@ def step(pid: int, rev: int, state: dict[str, Any] | None = None, **kw: Any) -> 
     return StepRecord(participant_id=pid, expected_revision=rev, state=state or {"rev": rev}, at=kw.pop("at", T0), **kw)
 
 
+def expiry(key: str, due_at: datetime) -> ScheduledRecord:
+    """A questionnaire's expiry timer as the shell plans it (bot/timers.py)."""
+    return ScheduledRecord(f"timer:{key}", "run_expiry", due_at, {"key": key})
+
+
 def inbound(mid: str, channel: str = "sms") -> InboundRecord:
     return InboundRecord(channel=channel, channel_message_id=mid, received_at=T0)
 
@@ -62,7 +67,7 @@ async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
         await store.export_answers(),
         await store.export_scores(),
         await store.pending_outbox("sms"),
-        await store.timers(pid),
+        await store.schedule_of(pid),
         await store.audit_entries(),
     )
 
@@ -115,12 +120,12 @@ async def test_duplicate_inbound_writes_nothing(store: Store) -> None:
         answers=[answer("q1", 3)],
         scores=[ScoreRecord(1, "pss10", 2, "total", 3.0, "low", T0)],
         outbox=[OutboundRecord("sms", {"text": "Tak"}, T0)],
-        timers=[TimerRecord("reminder", at(60))],
+        schedule=[expiry("expire:1", at(60))],
         audit=[AuditRecord("system", "answer.recorded", "participant:P-001", T0)],
     )
     assert (await store.commit_step(step(pid, 0, {"v": 1}, **full))).status is CommitStatus.COMMITTED
     before = await snapshot(store, pid)
-    retry = step(pid, 1, {"v": 2}, lang="en", **{**full, "timers": [TimerRecord("reminder", None)]})
+    retry = step(pid, 1, {"v": 2}, lang="en", cancel_schedule_keys=["timer:expire:1"], **full)
     result = await store.commit_step(retry)
     assert (result.status, result.revision, result.outbox_ids) == (CommitStatus.DUPLICATE, 1, ())
     assert await snapshot(store, pid) == before
@@ -146,7 +151,7 @@ async def test_conflict_writes_nothing_not_even_the_inbox_row(store: Store) -> N
         inbound=inbound("SM9"),
         answers=[answer("q1", 1)],
         outbox=[OutboundRecord("sms", {"text": "x"}, T0)],
-        timers=[TimerRecord("t", T0)],
+        schedule=[expiry("expire:1", T0)],
         audit=[AuditRecord("system", "a", "s", T0)],
     )
     result = await store.commit_step(stale)
@@ -176,7 +181,7 @@ async def test_bad_step_data_is_refused_and_writes_nothing(store: Store) -> None
     with pytest.raises(ValueError, match="naive"):
         await store.commit_step(step(pid, 0, at=naive))
     with pytest.raises(ValueError, match="naive"):
-        await store.commit_step(step(pid, 0, answers=[answer("q1", 1)], timers=[TimerRecord("t", naive)]))
+        await store.commit_step(step(pid, 0, answers=[answer("q1", 1)], schedule=[expiry("expire:1", naive)]))
     with pytest.raises(TypeError):
         await store.commit_step(step(pid, 0, {"when": T0}))
     with pytest.raises(ValueError):
@@ -320,20 +325,10 @@ async def test_outbox_oldest_first_per_channel_and_mark_sent(store: Store) -> No
     ]
 
 
-async def test_timers_upsert_and_cancel(store: Store) -> None:
+async def test_a_participant_is_found_by_id_whether_enrolled_or_not(store: Store) -> None:
     pid = await new_participant(store)
-    await store.commit_step(step(pid, 0, timers=[TimerRecord("reminder", at(60)), TimerRecord("nudge", at(5))]))
-    assert await store.timers(pid) == {"reminder": at(60), "nudge": at(5)}
-    await store.commit_step(step(pid, 1, timers=[TimerRecord("reminder", at(120))]))
-    assert await store.timers(pid) == {"reminder": at(120), "nudge": at(5)}
-    await store.commit_step(step(pid, 2, timers=[TimerRecord("nudge", None), TimerRecord("never-set", None)]))
-    assert await store.timers(pid) == {"reminder": at(120)}
-    # Within one step the last word per key wins.
-    await store.commit_step(step(pid, 3, timers=[TimerRecord("x", at(1)), TimerRecord("x", None)]))
-    await store.commit_step(step(pid, 4, timers=[TimerRecord("y", None), TimerRecord("y", at(2))]))
-    assert await store.timers(pid) == {"reminder": at(120), "y": at(2)}
-    assert await store.due_timers(at(100)) == [(pid, "y", at(2))]
-    assert [key for _, key, _ in await store.due_timers(at(500))] == ["y", "reminder"]
+    assert await store.participant(pid) == await store.get_or_create_participant("P-001", "da", T0)
+    assert await store.participant(pid + 1000) is None
 
 
 async def test_step_can_change_language(store: Store) -> None:

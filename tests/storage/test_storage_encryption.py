@@ -34,7 +34,6 @@ from storage import (
     ScoreRecord,
     SqliteStorage,
     StepRecord,
-    TimerRecord,
     open_storage,
 )
 from storage import schema as s
@@ -80,11 +79,11 @@ async def lived(store: Store, pid: int, ref: str, rev: int = 0) -> None:
                  AnswerRecord(1, "checkin", 1, "note", "har det skidt", "har det skidt", at(10))],
         scores=[ScoreRecord(1, "pss10", 1, "total", 20.0, "moderate", at(10))],
         outbox=[OutboundRecord("sms", {"text": "Tak for dit svar"}, at(10))],
-        timers=[TimerRecord("expire", at(3600))],
         audit=[AuditRecord(f"participant:{ref}", "run.completed", f"participant:{ref}", at(10))],
         escalations=[EscalationRecord("high", "text", {"matched": "selvmord", "text": "tanker om selvmord"},
                                       at(10), at(900))],
-        schedule=[ScheduledRecord("module:2", "module", at(86400), {"module": 2})],
+        schedule=[ScheduledRecord("module:2", "module", at(86400), {"module": 2}),
+                  ScheduledRecord("timer:expire:1", "run_expiry", at(3600), {"key": "expire:1"})],
         tasks=[CoachTaskRecord("tre_checkin", {"run_seq": 1}, at(10))],
         marks=[MarkRecord("wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(10)),
                MarkRecord("coach_note", "", {"text": "ringede, har det bedre"}, at(10))],
@@ -151,11 +150,10 @@ async def test_person_data_holds_everything_stored_about_one_person_and_nobody_e
     assert [(sc["score_id"], sc["value"]) for sc in data["scores"]] == [("total", 20.0)]
     assert [o["payload"] for o in data["outbox"]] == [{"text": "Tak for dit svar"}]
     assert [i["channel_message_id"] for i in data["inbox"]] == [f"SM-{anna}-0"]
-    assert [t["key"] for t in data["timers"]] == ["expire"]
     assert [e["level"] for e in data["escalations"]] == ["high"]
     assert [t["trigger"]["text"] for t in data["escalation_triggers"]] == ["tanker om selvmord"]
     assert [n["coach_id"] for n in data["notifications"]] == ["coach"]
-    assert [r["key"] for r in data["schedule"]] == ["module:2"]
+    assert sorted(r["key"] for r in data["schedule"]) == ["module:2", "timer:expire:1"]
     assert [t["kind"] for t in data["coach_tasks"]] == ["tre_checkin"]
     assert sorted(m["kind"] for m in data["programme_marks"]) == ["coach_note", "wave_run"]
     assert [c["code_digest"] for c in data["link_codes"]] == ["digest-1"]

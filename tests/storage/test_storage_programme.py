@@ -35,7 +35,6 @@ from storage import (
     ScoreRecord,
     SqliteStorage,
     StepRecord,
-    TimerRecord,
     UnknownParticipantError,
     open_storage,
 )
@@ -97,7 +96,6 @@ async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
         await store.marks(pid),
         await store.flow_scores(pid, "tre_log"),
         [entry for entry in await store.audit_entries() if entry.subject == f"participant:{pid}"],
-        await store.timers(pid),
     )
 
 
@@ -111,7 +109,7 @@ def the_works(pid: int, rev: int, outcome: ScheduleOutcome, **kw: Any) -> StepRe
         "marks": [MarkRecord("module_done", "2", {}, T0)],
         "scores": [ScoreRecord(1, "tre_log", 1, "minutes", 20.0, None, T0)],
         "audit": [AuditRecord("system", "programme.module_sent", f"participant:{pid}", T0)],
-        "timers": [TimerRecord("module-reminder", at(60))],
+        "cancel_schedule_keys": ["timer:expire:1"],
         "lang": "en",
     }
     return step(pid, rev, schedule_outcome=outcome, **{**parts, **kw})
@@ -291,7 +289,8 @@ async def test_a_row_handled_twice_commits_once_and_the_second_step_writes_nothi
     rows = await planned(store, pid, event_at("module:2", 0), event_at("nudge:2", 60, "nudge"))
     outcome = ScheduleOutcome(rows["module:2"].id, SENT, "sent")
     assert (await store.commit_step(the_works(pid, 0, outcome))).status is CommitStatus.COMMITTED
-    await store.add_schedule([(pid, event_at("nudge:2", 90, "nudge"))], T0)  # pending again: a cancel would show
+    await store.add_schedule([(pid, event_at("nudge:2", 90, "nudge")),  # pending again: a cancel would show
+                              (pid, event_at("timer:expire:1", 90, "run_expiry"))], T0)
     before = await snapshot(store, pid)
     # The same row handled again (a crash after the commit, or a second process), from the current revision:
     result = await store.commit_step(the_works(pid, 1, outcome, inbound=InboundRecord("sms", "SM-9", T0)))
@@ -483,6 +482,51 @@ async def test_a_step_never_plans_the_row_it_completes_again(store: Store) -> No
     deferral = ScheduleOutcome(after["checkin:2"].id, PENDING, "later", at(300))
     await store.commit_step(step(pid, 1, schedule_outcome=deferral, cancel_schedule_kinds=["checkin"]))
     assert (await rows_by_key(store, pid))["checkin:2"].status is CANCELLED
+
+
+async def test_a_step_cancels_pending_rows_by_key_and_a_plan_moves_them(store: Store) -> None:
+    """A questionnaire's expiry timer (bot/timers.py): `CancelTimer` withdraws the pending row with its key, and
+    `ScheduleTimer` plans it (again), so a rescheduled expiry replaces the old one."""
+    pid = await participant(store)
+    other = await participant(store, "P-002")
+    rows = await planned(store, pid, event_at("timer:a", 60, "run_expiry"), event_at("timer:b", 5, "run_expiry"),
+                         event_at("timer:done", 1, "run_expiry"), event_at("module:2", 5))
+    await store.add_schedule([(other, event_at("timer:b", 5, "run_expiry"))], T0)
+    await finish(store, pid, rows["timer:done"], SENT, 0)
+    await store.commit_step(step(pid, 1, schedule=[event_at("timer:a", 120, "run_expiry")]))
+    await store.commit_step(step(pid, 2, cancel_schedule_keys=["timer:b", "timer:done", "never-planned"], at=at(3)))
+    after = await rows_by_key(store, pid)
+    assert (after["timer:a"].status, after["timer:a"].due_at, after["timer:a"].id) == (PENDING, at(120),
+                                                                                       rows["timer:a"].id)
+    assert (after["timer:b"].status, after["timer:b"].reason, after["timer:b"].updated_at) == (CANCELLED, "replaced",
+                                                                                               at(3))
+    assert after["timer:done"].status is SENT  # handled already: it keeps its one outcome
+    assert after["module:2"].status is PENDING and "never-planned" not in after
+    assert [r.status for r in await store.schedule_of(other)] == [PENDING]  # another participant's key
+    # Cancelled and planned in one step: the cancellation first, so the row is due again at its new time.
+    await store.commit_step(step(pid, 3, cancel_schedule_keys=["timer:a", "timer:b"],
+                                 schedule=[event_at("timer:b", 30, "run_expiry")]))
+    after = await rows_by_key(store, pid)
+    assert (after["timer:a"].status, after["timer:b"].status, after["timer:b"].due_at) == (CANCELLED, PENDING, at(30))
+    claimed = await store.claim_schedule(at(100), 10, at(105))
+    assert [(r.participant_id, r.key) for r in claimed] == [(pid, "module:2"), (other, "timer:b"), (pid, "timer:b")]
+    with pytest.raises(ValueError, match="schedule key"):
+        await store.commit_step(step(pid, 4, cancel_schedule_keys=[""]))
+
+
+async def test_steps_in_flight_together_see_each_others_cancels_by_key(store: Store) -> None:
+    """Committed one after the other (SQLite: in one batch): a timer withdrawn by the first step cannot be fired by
+    the second, and one planned again by the third is pending."""
+    pid = await participant(store)
+    timer = (await planned(store, pid, event_at("timer:expire:1", 10, "run_expiry")))["timer:expire:1"]
+    results = await asyncio.gather(
+        store.commit_step(step(pid, 0, cancel_schedule_keys=["timer:expire:1"])),
+        store.commit_step(step(pid, 1, schedule_outcome=ScheduleOutcome(timer.id, SENT, "run.expired"))),
+        store.commit_step(step(pid, 1, schedule=[event_at("timer:expire:1", 20, "run_expiry")])),
+    )
+    assert [r.status for r in results] == [CommitStatus.COMMITTED, CommitStatus.DUPLICATE, CommitStatus.COMMITTED]
+    after = (await rows_by_key(store, pid))["timer:expire:1"]
+    assert (after.status, after.due_at) == (PENDING, at(20))
 
 
 # --- coach tasks, marks and flow scores ---
