@@ -18,22 +18,10 @@ import textwrap
 import uuid
 
 from bot.app import App
-from bot.channels.base import as_plain_text
 from bot.dispatcher import deliver_pending
 from flows.inputs import Input, Resume, StartFlow, Text
-from storage.interface import InboundRecord, OutboxRow, Participant
-
-
-class CapturingChannel:
-    """A console-like channel that keeps what it was asked to send."""
-
-    name = "console"
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, message: OutboxRow) -> None:
-        self.sent.append(as_plain_text(message.payload))
+from storage.interface import InboundRecord, Participant
+from tests.transcript_runner import CapturingChannel, handle
 
 
 class Chat:
@@ -51,7 +39,7 @@ class Chat:
 
     async def feed(self, inp: Input, inbound: InboundRecord | None = None) -> str:
         before = len(self.channel.sent)
-        await self.app.loop.handle(self.participant, inp, "console", inbound)
+        await handle(self.app, self.participant, inp, "console", inbound)
         await deliver_pending(self.app.storage, self.channel, self.app.clock)
         await self.app.loop.settle()  # let coach alerts finish, so a test can look at them
         return "\n\n".join(self.channel.sent[before:])
