@@ -36,6 +36,7 @@ from bot.flowregistry import DEFAULT_FLOWS_DIR
 from bot.gsm import to_gsm
 from flows.inputs import Input, Resume, StartFlow, Text
 from storage.interface import (
+    AuditRecord,
     CoachMessage,
     CoachTask,
     Enrollment,
@@ -98,7 +99,7 @@ class TranscriptError(ValueError):
 
 INPUT = re.compile(r"^([\w-]*)>(?: (.*))?$")  # "> text" (the participant), "coach> OK 1" (a coach)
 OUTPUT = re.compile(r"^([\w-]*)<(?: |$)|^!(?: |$)")  # "< text", "erik< text", "coach< text", "! effect"
-HEADER = re.compile(r"^(participant|name|coach|language|channel):\s*(.*)$")
+HEADER = re.compile(r"^(participant|name|coach|language|channel|show):\s*(.*)$")
 CLOCK_SET = re.compile(r"^clock:\s*(.+)$")
 CLOCK_ADVANCE = re.compile(r"^clock\s*\+\s*(.+)$")
 SPAN = re.compile(r"(\d+)\s*(days?|d|hours?|h|minutes?|min|m|seconds?|s)\b")
@@ -228,6 +229,7 @@ class World:
     tasks: dict[int, CoachTask]
     messages: dict[int, CoachMessage]
     alerts: int
+    audit: list[AuditRecord]  # oldest first; only with `show: audit`
 
 
 class Replay:
@@ -242,6 +244,7 @@ class Replay:
         self.header: dict[str, str] = {}
         self.current: str | None = None
         self.count = 0
+        self.show_audit = False
 
     # - the actions -
 
@@ -289,7 +292,11 @@ class Replay:
         if found is None:
             return
         key, value = found.group(1), found.group(2).strip()
-        if key == "participant":
+        if key == "show":
+            if value != "audit":
+                raise TranscriptError(self.path, line.lineno, f"show: audit (the audit log), not {value!r}")
+            self.show_audit = True
+        elif key == "participant":
             self.current = value
             self.header = {}
         elif self.current is None:
@@ -346,7 +353,8 @@ class Replay:
                   for s in await storage.export_scores()]
         return World(answers, scores, {e.id: e for e in await storage.escalations()},
                      {t.id: t for t in await storage.coach_tasks(only_open=False)},
-                     {m.id: m for m in await storage.coach_messages(read_limit=10_000)}, len(self.coaches.sent))
+                     {m.id: m for m in await storage.coach_messages(read_limit=10_000)}, len(self.coaches.sent),
+                     list(reversed(await storage.audit_entries(100_000))) if self.show_audit else [])
 
     def whose(self, ref: str) -> str:
         return "" if ref == self.current else f" (participant {ref})"
@@ -372,6 +380,9 @@ class Replay:
                            f"{self.whose(message.participant_ref)}")
             if message.read_by and (was is None or not was.read_by):
                 out.append(f"! message #{number} read by {message.read_by}")
+        for entry in after.audit[len(before.audit):]:
+            detail = ", ".join(f"{key}={value}" for key, value in entry.detail.items())
+            out.append(f"! audit {entry.action} by {entry.actor}, {entry.subject}{f' ({detail})' if detail else ''}")
         for number, task in after.tasks.items():
             was_task = before.tasks.get(number)
             if was_task is None:
