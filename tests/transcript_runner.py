@@ -104,6 +104,7 @@ CLOCK_SET = re.compile(r"^clock:\s*(.+)$")
 CLOCK_ADVANCE = re.compile(r"^clock\s*\+\s*(.+)$")
 SPAN = re.compile(r"(\d+)\s*(days?|d|hours?|h|minutes?|min|m|seconds?|s)\b")
 UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1), "s": timedelta(seconds=1)}
+SHOW = {"audit", "inbox"}  # what `show:` adds to a transcript's ! lines
 CONTINUED = "  "  # the second and further lines of a message are indented by two spaces
 
 
@@ -230,6 +231,7 @@ class World:
     messages: dict[int, CoachMessage]
     alerts: int
     audit: list[AuditRecord]  # oldest first; only with `show: audit`
+    inbox: list[tuple[int, str, str, str]]  # (id, ref, what they wrote, what the bot took it for); `show: inbox`
 
 
 class Replay:
@@ -244,7 +246,7 @@ class Replay:
         self.header: dict[str, str] = {}
         self.current: str | None = None
         self.count = 0
-        self.show_audit = False
+        self.show: set[str] = set()
 
     # - the actions -
 
@@ -293,9 +295,10 @@ class Replay:
             return
         key, value = found.group(1), found.group(2).strip()
         if key == "show":
-            if value != "audit":
-                raise TranscriptError(self.path, line.lineno, f"show: audit (the audit log), not {value!r}")
-            self.show_audit = True
+            shown = {word.strip() for word in value.split(",")}
+            if not shown <= SHOW:
+                raise TranscriptError(self.path, line.lineno, f"show: audit and/or inbox, not {value!r}")
+            self.show |= shown
         elif key == "participant":
             self.current = value
             self.header = {}
@@ -354,7 +357,16 @@ class Replay:
         return World(answers, scores, {e.id: e for e in await storage.escalations()},
                      {t.id: t for t in await storage.coach_tasks(only_open=False)},
                      {m.id: m for m in await storage.coach_messages(read_limit=10_000)}, len(self.coaches.sent),
-                     list(reversed(await storage.audit_entries(100_000))) if self.show_audit else [])
+                     list(reversed(await storage.audit_entries(100_000))) if "audit" in self.show else [],
+                     await self.inbox() if "inbox" in self.show else [])
+
+    async def inbox(self) -> list[tuple[int, str, str, str]]:
+        kept: list[tuple[int, str, str, str]] = []
+        for ref, (person, _) in self.people.items():
+            data = await self.app.storage.person_data(person.id)
+            kept += [(int(row["id"]), ref, str(row["body"]), str(row["outcome"]))
+                     for row in (data or {}).get("inbox", [])]
+        return sorted(kept)
 
     def whose(self, ref: str) -> str:
         return "" if ref == self.current else f" (participant {ref})"
@@ -375,11 +387,14 @@ class Replay:
         for number, message in after.messages.items():
             was = before.messages.get(number)
             if was is None:
-                where = " ".join(str(message.detail[k]) for k in ("flow_id", "item_id") if k in message.detail)
-                out.append(f"! message #{number} for the coach{f' ({where})' if where else ''}: »{message.body}«"
+                place = " ".join(str(message.detail[k]) for k in ("flow_id", "item_id") if k in message.detail)
+                where = f"{message.channel}, {place}" if place else message.channel
+                out.append(f"! message #{number} for the coach ({where}): »{message.body}«"
                            f"{self.whose(message.participant_ref)}")
             if message.read_by and (was is None or not was.read_by):
                 out.append(f"! message #{number} read by {message.read_by}")
+        for _, ref, body, outcome in [row for row in after.inbox if row not in before.inbox]:
+            out.append(f"! heard »{body}«: {outcome}{self.whose(ref)}")
         for entry in after.audit[len(before.audit):]:
             detail = ", ".join(f"{key}={value}" for key, value in entry.detail.items())
             out.append(f"! audit {entry.action} by {entry.actor}, {entry.subject}{f' ({detail})' if detail else ''}")
