@@ -411,7 +411,7 @@ class Replay:
     def escalation_changes(self, was: Escalation | None, now: Escalation) -> list[str]:
         out: list[str] = []
         head = f"! escalation #{now.id}"
-        new = now.triggers[len(was.triggers):] if was is not None else now.triggers
+        new = list(now.triggers[len(was.triggers):] if was is not None else now.triggers)
         if was is None:
             first, *new = new
             within = f", acknowledge within {span_words(now.deadline_at - now.opened_at)}" if now.deadline_at else ""
@@ -479,7 +479,7 @@ def seeded_ids(seed: str) -> Iterator[None]:
 def flows_folder(workdir: Path) -> Path:
     """The shipped flow files plus the transcripts' own (tests/transcripts/flows), side by side."""
     folder = workdir / "flows"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for source in [*sorted(DEFAULT_FLOWS_DIR.iterdir()), *sorted(EXTRA_FLOWS.glob("*.yaml"))]:
         if source.is_file():
             shutil.copyfile(source, folder / source.name)
