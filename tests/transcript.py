@@ -1,4 +1,6 @@
-"""Transcript tests: a participant says X, the bot answers Y, through the real loop, storage and catalogs.
+"""Talking to the bot from Python, for tests that check what a transcript cannot show (the state, storage, restarts).
+
+A conversation on its own belongs in a data file, tests/transcripts/*.txt (tests/transcripts/README.md). Here:
 
     await play(chat, '''
         > (start pss10)
@@ -9,7 +11,8 @@
     ''')
 
 `> text` is what the participant sends (`> (start FLOW)` and `> (resume)` are the non-message inputs);
-each `< fragment` must appear, in order, in what the bot sent in reply to the latest `>` line.
+each `< fragment` must appear, in order, in what the bot sent in reply to the latest `>` line. The bot is driven
+through tests/transcript_runner.py's `handle`, the one place that calls the conversation loop.
 """
 
 from __future__ import annotations
