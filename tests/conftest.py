@@ -15,6 +15,12 @@ from bot.settings import reload_settings
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Copenhagen
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-transcripts", action="store_true", default=False,
+                     help="write what the bot does now into tests/transcripts/*.txt (after a deliberate change; "
+                          "review the result with git diff)")
+
+
 @pytest.fixture(autouse=True)
 def fresh_settings() -> Iterator[None]:
     """Each test reads the environment as it set it (monkeypatch.setenv), not as an earlier test left it."""

@@ -1,4 +1,7 @@
-"""A run that started on version 1 finishes on version 1 after an administrator edits the file."""
+"""A run that started on version 1 finishes on version 1 after an administrator edits the file.
+
+(Going back onto another branch of a flow is a transcript: tests/transcripts/branched_back_onto_another_branch.txt.)
+"""
 
 from __future__ import annotations
 
@@ -79,54 +82,3 @@ async def test_a_file_changed_without_a_new_version_is_refused(tmp_path: Path, c
             > (start checkin)
             < (1/2) Hvor godt sov du i nat?
         """)
-
-
-BRANCHED = """\
-id: branched
-version: 1
-languages: [da, en]
-title: {da: Gren, en: Branch}
-steps:
-  - id: worried
-    type: yesno
-    text: {da: "Bekymrer du dig?", en: "Do you worry?"}
-    next:
-      - if: "worried == 1"
-        goto: how_much
-      - goto: sleep
-  - id: how_much
-    type: scale
-    min: 0
-    max: 10
-    text: {da: "Hvor meget?", en: "How much?"}
-  - id: sleep
-    type: scale
-    min: 0
-    max: 10
-    text: {da: "Hvordan sover du?", en: "How do you sleep?"}
-"""
-
-
-async def test_going_back_onto_another_branch_takes_the_old_answer_out_of_the_export(
-        tmp_path: Path, clock: FakeClock) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "branched.yaml").write_text(BRANCHED, encoding="utf-8")
-    async with open_app(str(tmp_path / "bot.db"), clock, flows) as app:
-        chat = await Chat.open(app)
-        await play(chat, """
-            > (start branched)
-            > ja
-            < (2/3) Hvor meget?
-            > 7
-            < (3/3) Hvordan sover du?
-            > TILBAGE
-            < (2/3) Hvor meget?
-            > TILBAGE
-            < (1/3) Bekymrer du dig?
-            > nej
-            < (3/3) Hvordan sover du?
-            > 5
-        """)
-        answers = await app.storage.export_answers()
-        assert [(a["item_id"], a["value"]) for a in answers] == [("worried", 0), ("sleep", 5)]

@@ -1,4 +1,6 @@
-"""Transcript tests: a participant says X, the bot answers Y, through the real loop, storage and catalogs.
+"""Talking to the bot from Python, for tests that check what a transcript cannot show (the state, storage, restarts).
+
+A conversation on its own belongs in a data file, tests/transcripts/*.txt (tests/transcripts/README.md). Here:
 
     await play(chat, '''
         > (start pss10)
@@ -9,7 +11,8 @@
     ''')
 
 `> text` is what the participant sends (`> (start FLOW)` and `> (resume)` are the non-message inputs);
-each `< fragment` must appear, in order, in what the bot sent in reply to the latest `>` line.
+each `< fragment` must appear, in order, in what the bot sent in reply to the latest `>` line. The bot is driven
+through tests/transcript_runner.py's `handle`, the one place that calls the conversation loop.
 """
 
 from __future__ import annotations
@@ -18,22 +21,10 @@ import textwrap
 import uuid
 
 from bot.app import App
-from bot.channels.base import as_plain_text
 from bot.dispatcher import deliver_pending
 from flows.inputs import Input, Resume, StartFlow, Text
-from storage.interface import InboundRecord, OutboxRow, Participant
-
-
-class CapturingChannel:
-    """A console-like channel that keeps what it was asked to send."""
-
-    name = "console"
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, message: OutboxRow) -> None:
-        self.sent.append(as_plain_text(message.payload))
+from storage.interface import InboundRecord, Participant
+from tests.transcript_runner import CapturingChannel, handle
 
 
 class Chat:
@@ -51,7 +42,7 @@ class Chat:
 
     async def feed(self, inp: Input, inbound: InboundRecord | None = None) -> str:
         before = len(self.channel.sent)
-        await self.app.loop.handle(self.participant, inp, "console", inbound)
+        await handle(self.app, self.participant, inp, "console", inbound)
         await deliver_pending(self.app.storage, self.channel, self.app.clock)
         await self.app.loop.settle()  # let coach alerts finish, so a test can look at them
         return "\n\n".join(self.channel.sent[before:])
