@@ -1,8 +1,8 @@
 """Every environment variable the bot reads, declared once with its type, default and help.
 
 Read once at start (`settings()`); an invalid value stops the process with one line naming the variable and
-what it expects (`SettingsError`, exit code 2 in `bot.cli.main`), never a traceback. `bot run --check` prints
-the effective configuration with secrets masked (`describe`). pydantic-settings does the reading and the
+what it expects (`SettingsError`, exit code 2 in `bot.commands.main.main`), never a traceback. `bot run --check`
+prints the effective configuration with secrets masked (`describe`). pydantic-settings does the reading and the
 type checks; this module only adds the help texts and the one-line error.
 """
 

@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, open_app
-from bot.cli import build_parser
 from bot.clock import COPENHAGEN, FakeClock
+from bot.commands.main import build_parser
 from bot.enroll import EnrolmentRequest, enrol, read_csv
 from bot.outcomes.adherence import answered_before_next
 from bot.outcomes.build import Report, build_report, outcome_query
@@ -414,12 +414,12 @@ class Charts(HTMLParser):
 
 
 async def test_the_report_is_audited_like_an_export(cohort_db: Path, tmp_path: Path) -> None:
-    from bot import report_cli
+    from bot.commands import report
 
     db = copy_of(cohort_db, tmp_path)
     args = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--format", "json", "--out",
                                       str(tmp_path / "r.json"), "--cohort", GENTOFTE])
-    assert await report_cli.run(args) == 0
+    assert await report.run(args) == 0
     storage = await open_storage(db)
     try:
         (entry,) = [e for e in await storage.audit_entries() if e.action == "report.outcomes"]
@@ -429,9 +429,9 @@ async def test_the_report_is_audited_like_an_export(cohort_db: Path, tmp_path: P
                                                                     "participants": 1})
     bad = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--from", "2026-04-01", "--to",
                                      "2026-03-01"])
-    assert await report_cli.run(bad) == 2
+    assert await report.run(bad) == 2
     typo = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--cohort", "bornholm1"])
-    assert await report_cli.run(typo) == 1  # not an empty report that looks like a real one
+    assert await report.run(typo) == 1  # not an empty report that looks like a real one
 
 
 async def test_enrolment_keeps_the_cohort_from_the_command_line_and_the_csv(app: App) -> None:

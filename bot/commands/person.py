@@ -1,9 +1,9 @@
-"""`python -m bot person ...` and `python -m bot export research`: the data-protection commands.
+"""`person export|erase|retention`: one person's data (the data-protection commands; `export research` is in
+export.py).
 
     person export REF [--out FILE]     everything stored about one person, as JSON
     person erase REF [--yes]           erase it (asks for the ref to be typed again, unless --yes)
     person retention [--dry-run]       erase (or list) everyone past the configured retention period
-    export research [--out FILE] [--format csv|json] [--with-free-text]   item-level data under pseudonyms
 
 Files are written readable by their owner only: they hold health data.
 """
@@ -14,9 +14,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot import config
+from bot.commands.common import Commands, handled_by
 from bot.files import owner_only
 
 if TYPE_CHECKING:
@@ -24,36 +25,30 @@ if TYPE_CHECKING:
     from storage.interface import Participant
 
 
-def add_parser(commands: Any, export: argparse.ArgumentParser) -> None:
-    """Add `person` to the commands, and `research`'s options to the `export` command."""
+def add_parser(commands: Commands) -> None:
     person = commands.add_parser("person", help="one person's data: export it, erase it; retention")
     actions = person.add_subparsers(dest="person_command", required=True, metavar="ACTION")
     show = actions.add_parser("export", help="write everything stored about one person as JSON")
     show.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref, e.g. p-ab3k9m2x")
     show.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     config.add_db_argument(show)
+    handled_by(show, run, existing_db=True)
     erase = actions.add_parser("erase", help="erase everything stored about one person (asks first)")
     erase.add_argument("ref", metavar="ID", help="the participant's pseudonymous ref")
     erase.add_argument("--yes", action="store_true", help="do not ask for the ref to be typed again")
     config.add_db_argument(erase)
+    handled_by(erase, run, existing_db=True)
     retention = actions.add_parser("retention", help="erase everyone past the retention period "
                                                      "(data_protection in the deployment configuration)")
     retention.add_argument("--dry-run", action="store_true", help="only list who would be erased")
     config.add_db_argument(retention)
-    export.add_argument("--with-free-text", action="store_true",
-                        help="research: include text answers and what was typed (left out by default)")
-
-
-def handles(args: argparse.Namespace) -> bool:
-    return bool(args.command == "person" or (args.command == "export" and args.what == "research"))
+    handled_by(retention, run, existing_db=True)
 
 
 async def run(args: argparse.Namespace) -> int:
     from bot.app import open_app
 
     async with open_app(args.db) as app:
-        if args.command == "export":
-            return await _research(app, args)
         if args.person_command == "retention":
             return await _retention(app, args)
         from bot.person import find
@@ -113,24 +108,4 @@ async def _retention(app: App, args: argparse.Namespace) -> int:
     verb = "would be erased" if args.dry_run else "erased"
     print(f"{len(found)} participant(s) {verb} ({settings.retention_days_after_end} days after their programme)",
           file=sys.stderr)
-    return 0
-
-
-async def _research(app: App, args: argparse.Namespace) -> int:
-    from bot.research import export_research
-    from storage.crypto import KeyConfigError
-
-    try:
-        pseudonym = app.storage.keys.pseudonym
-        pseudonym("check")  # no research key: say so before writing anything
-    except KeyConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    now, actor = app.clock.now(), config.operator()
-    if args.output is None:
-        await export_research(app.storage, pseudonym, args.format, sys.stdout, args.with_free_text, actor, now)
-        return 0
-    with owner_only(args.output) as out:
-        count = await export_research(app.storage, pseudonym, args.format, out, args.with_free_text, actor, now)
-    print(f"{count} rows written to {args.output}", file=sys.stderr)
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import config
+from bot.commands.common import Commands, handled_by
 from bot.files import owner_only
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 FORMATS = ("text", "csv", "json", "html")
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(commands: Commands) -> None:
     report = commands.add_parser("report", help="reports for the municipality: the programme's outcomes")
     reports = report.add_subparsers(dest="report_command", required=True, metavar="REPORT")
     outcomes = reports.add_parser(
@@ -35,6 +36,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     outcomes.add_argument("--out", type=Path, metavar="PATH", help="write to PATH instead of standard output")
     outcomes.add_argument("--lang", choices=["da", "en"], default="da", help="language and number format (default da)")
     config.add_db_argument(outcomes)
+    handled_by(outcomes, run, existing_db=True)
 
 
 async def run(args: argparse.Namespace) -> int:

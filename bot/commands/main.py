@@ -1,0 +1,68 @@
+"""`stressbot COMMAND` / `python -m bot COMMAND`: the parser built from the command modules, and the dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from bot.commands import chat, coach, enrol, export, flows_check, person, programme, report, run
+from bot.commands.common import Commands, Handler
+from bot.runtime import tune_gc
+from bot.settings import SettingsError, settings
+
+# Every command, in the order `--help` lists them; each adds its subparser and names its handler.
+COMMANDS: tuple[Callable[[Commands], None], ...] = (
+    chat.add_parser,  # chat
+    flows_check.add_parser,  # flows check
+    coach.add_desk_parser,  # coach
+    run.add_parser,  # run
+    enrol.add_parser,  # enroll
+    coach.add_escalations_parser,  # escalations list
+    programme.add_parser,  # programme preview, programme tick
+    coach.add_tasks_parser,  # tasks list, tasks done
+    report.add_parser,  # report outcomes
+    export.add_parser,  # export answers|scores|research
+    person.add_parser,  # person export, erase, retention
+)
+
+
+def _version() -> str:
+    try:
+        return version("stressbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stressbot", description="Stress-programme bot for participants "
+                                     "(also `python -m bot`). Settings come from the environment: `run --check`.")
+    parser.add_argument("--version", action="version", version=f"stressbot {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in COMMANDS:
+        add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings()  # read and checked once, before anything else: a bad value is one line, not a traceback
+    except SettingsError as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    tune_gc()
+    if args.existing_db and not Path(args.db).exists():  # a typo must not make an empty database
+        print(f"there is no database at {args.db} (give --db PATH or set BOT_DB)", file=sys.stderr)
+        return 1
+    try:
+        handler: Handler = args.handler
+        outcome = handler(args)
+        return asyncio.run(outcome) if isinstance(outcome, Coroutine) else outcome
+    except KeyboardInterrupt:  # Ctrl-C or SIGINT (`run` handles its own: there it is the normal way to stop)
+        return 130

@@ -1,0 +1,50 @@
+"""`programme preview` (every message a participant would get, with date, time and channel) and `programme tick`
+(handle the scheduled events due now, once): the programme over time, flows/programme.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+from bot import config
+from bot.commands.common import Commands, handled_by
+
+
+def add_parser(commands: Commands) -> None:
+    programme = commands.add_parser("programme", help="the programme over time (flows/programme.yaml)")
+    programme_commands = programme.add_subparsers(dest="programme_command", required=True, metavar="ACTION")
+    preview = programme_commands.add_parser(
+        "preview", help="print every message a participant would get, with date, time and channel")
+    preview.add_argument("--start", type=date.fromisoformat, metavar="YYYY-MM-DD", default=None,
+                         help="the participant's start date (default: next Monday)")
+    preview.add_argument("--lang", choices=["da", "en"], default="da")
+    preview.add_argument("--channel", choices=["sms", "telegram"], default="sms")
+    handled_by(preview, _preview)
+    tick = programme_commands.add_parser(
+        "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
+    config.add_db_argument(tick)
+    handled_by(tick, _tick)
+
+
+async def _preview(args: argparse.Namespace) -> int:
+    from bot.preview import print_timeline, timeline
+
+    today = datetime.now(UTC).date()
+    start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir()), sys.stdout)
+    return 0
+
+
+async def _tick(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
+
+    async with open_app(args.db) as app:
+        scheduler = ProgrammeScheduler(app.storage, app.loop, app.clock, address_channel(app.storage),
+                                       lease=lease_from_environment())
+        report = await scheduler.tick()
+        await app.loop.settle()
+    print(f"{report.handled} scheduled events handled, {report.duplicates} already handled, {report.failed} failed, "
+          f"{report.timers} questionnaires expired", file=sys.stderr)
+    return 1 if report.failed else 0
