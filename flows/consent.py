@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flows import for_coach, human, phrases
-from flows.effects import ConsentGiven, Literal, Milestone, Prompt
+from flows.asking import TERMS_PROMPT, prompt, terms_key
+from flows.effects import ConsentGiven, Literal, Milestone
 from flows.language import switch_language
 from flows.parsing import Keyword, match_keyword, parse_yes_no
 from flows.turn import Turn
@@ -29,7 +30,7 @@ def ask_consent(turn: Turn) -> None:
         turn.set_state(replace(turn.state, consent_needed=None))
         return
     turn.say(Literal(terms.text.get(turn.lang)), turn.phrase(phrases.CONSENT_QUESTION),
-             prompt=Prompt("consent", 0, 0, terms.version, turn.yes_no()))
+             prompt=prompt(terms_key(terms.version), TERMS_PROMPT, 0, turn.yes_no()))
 
 
 def answer_consent(turn: Turn, text: str) -> str | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from flows import companion, due, for_coach, human, phrases
 from flows.answering import on_answer
+from flows.asking import Asked, asking
 from flows.consent import answer_consent, ask_consent, require_consent
 from flows.effects import Effect, RunChange, Send
 from flows.inputs import (
@@ -121,10 +122,11 @@ def _on_text(turn: Turn, text: str) -> None:
         elif for_coach.must_read(text, None):  # words after a long absence: the coach reads them
             human.tell_coach(turn)
         return
-    if turn.state.consent_needed is not None:
+    asked = asking(turn.state)
+    if asked is not None and asked.what is Asked.TERMS:
         _start_if(turn, answer_consent(turn, text))
         return
-    if turn.state.offering_check:
+    if asked is not None and asked.what is Asked.SAFETY_OFFER:
         _start_if(turn, answer_offer(turn, text, hit))
         return
     if keyword is not None:
@@ -177,7 +179,8 @@ def _start_if(turn: Turn, flow_id: str | None) -> None:
 def _on_command(turn: Turn, text: str) -> None:
     """A programme button: its keyword, never an answer to the open question (even a free-text one)."""
     word = match_programme_keyword(text)
-    if word is None or turn.state.consent_needed is not None or turn.state.offering_check:
+    asked = asking(turn.state)
+    if word is None or (asked is not None and asked.what in (Asked.TERMS, Asked.SAFETY_OFFER)):
         _on_text(turn, text)  # not a programme word, or the terms or the safety offer come first
         return
     turn.hear("command", keyword=word.word.value)

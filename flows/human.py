@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flows import phrases
-from flows.effects import CoachHours, DataValue, Heard, Phrase, Prompt, PromptChoice, RunChange
+from flows.asking import prompt, question_key
+from flows.effects import CoachHours, DataValue, Heard, Phrase, PromptChoice, RunChange
 from flows.questionnaire import ask_again
 from flows.risk import SAFETY_CHECK
 from flows.state import Run
@@ -56,7 +57,7 @@ def offer_to_go_on(turn: Turn, run: Run, questionnaire: bool = False) -> None:
     turn.set_state(replace(turn.state, resume_offered=run.seq))
     choices = (PromptChoice("ja", Phrase(phrases.YES)), PromptChoice("nej", Phrase(phrases.NO)))
     question = phrases.GO_ON_WITH_QUESTIONNAIRE if questionnaire else phrases.GO_ON_WITH_QUESTION
-    turn.say(Phrase(question), prompt=Prompt(run.flow_id, run.flow_version, run.seq, run.step_id, choices, False))
+    turn.say(Phrase(question), prompt=prompt(question_key(run), run.flow_id, run.flow_version, choices, False))
 
 
 def take_resume_offer(turn: Turn) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flows import companion, phrases
+from flows.asking import Asked, asking
 from flows.consent import ask_consent
 from flows.effects import CoachHours, CoachTaskDue, Phrase, RunChange
 from flows.human import CONTACT_TASK, offer_to_go_on, where
@@ -73,10 +74,10 @@ def contact(turn: Turn) -> None:
     turn.hear("keyword", keyword="contact", **where(turn))
     turn.log(CoachTaskDue(CONTACT_TASK, where(turn)))
     turn.say(Phrase(phrases.CONTACT_ASKED), CoachHours())
-    run = turn.state.run
-    if turn.state.consent_needed is not None:
+    asked, run = asking(turn.state), turn.state.run
+    if asked is not None and asked.what is Asked.TERMS:
         ask_consent(turn)
-    elif turn.state.offering_check:
+    elif asked is not None and asked.what is Asked.SAFETY_OFFER:
         offer_check(turn)
     elif run is not None and not run.paused:
         offer_to_go_on(turn, run)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from flows import phrases
+from flows import asking, phrases
 from flows.conditions import Comparison
 from flows.effects import Literal, Part, Prompt, PromptChoice, RecordScore, RetractAnswer, RunChange
 from flows.model import END, Flow, Step, StepType
@@ -194,7 +194,7 @@ def prompt(turn: Turn, flow: Flow, run: Run, step: Step) -> Prompt:
     elif step.type is StepType.SCALE and step.minimum is not None and step.maximum is not None:
         choices = [PromptChoice(str(v), Literal(str(v))) for v in range(int(step.minimum), int(step.maximum) + 1)]
         list_choices = False
-    return Prompt(flow.id, flow.version, run.seq, step.id, tuple(choices), list_choices)
+    return asking.prompt(asking.question_key(run, step.id), flow.id, flow.version, choices, list_choices)
 
 
 def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from flows import phrases, runs
-from flows.asking import PROGRAMME_PROMPT
+from flows.asking import PROGRAMME_BUTTONS, PROGRAMME_PROMPT, prompt
 from flows.effects import DueHandled, Handling, Literal, Prompt, PromptChoice, ShowHistory
 from flows.inputs import Due
 from flows.programme import Programme
@@ -129,4 +129,4 @@ def exercise_times(programme: Programme, progress: Progress) -> tuple[tuple[int,
 
 def buttons(*choices: PromptChoice) -> Prompt:
     """Buttons that carry a programme keyword: valid whatever question the person is on."""
-    return Prompt(PROGRAMME_PROMPT, 0, 0, PROGRAMME_PROMPT, tuple(choices), list_choices=False)
+    return prompt(PROGRAMME_BUTTONS, PROGRAMME_PROMPT, 0, choices, list_choices=False)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flows import crisis_reply, for_coach, human, phrases
-from flows.effects import CancelTimer, Escalate, Prompt, RunChange
+from flows.asking import SAFETY_OFFER, prompt
+from flows.effects import CancelTimer, Escalate, RunChange
 from flows.language import switch_language
 from flows.parsing import Keyword, match_keyword, parse_yes_no
 from flows.questionnaire import go
@@ -48,7 +49,7 @@ def offer_check(turn: Turn) -> None:
         turn.event(RunChange.SUSPENDED, run)
         turn.set_state(replace(turn.state, run=None, suspended=run))
     turn.set_state(replace(turn.state, offered_at=turn.state.offered_at or turn.now))
-    turn.say(turn.phrase(phrases.OFFER_CHECK), prompt=Prompt(SAFETY_CHECK, 0, 0, "offer", turn.yes_no()))
+    turn.say(turn.phrase(phrases.OFFER_CHECK), prompt=prompt(SAFETY_OFFER, SAFETY_CHECK, 0, turn.yes_no()))
 
 
 def answer_offer(turn: Turn, text: str, hit: TermMatch | None) -> str | None:
