@@ -13,13 +13,14 @@ from flows.effects import CoachTaskDue, RecordAnswer, RunChange
 from flows.model import END, Flow
 from flows.parsing import Accepted, Rejected, parse_answer
 from flows.questionnaire import ask, finish, go, lookup, next_step, reprompt
+from flows.reading import Reading
 from flows.risk import SAFETY_CHECK, TermMatch, highest, rank
 from flows.safety import escalate, offer_check
 from flows.state import Answer, Run
 from flows.turn import Turn
 
 
-def on_answer(turn: Turn, run: Run, text: str, hit: TermMatch | None = None) -> None:
+def on_answer(turn: Turn, run: Run, said: Reading, hit: TermMatch | None = None) -> None:
     flow = turn.flow_of(run)
     step = flow.step(run.step_id) if flow else None
     if flow is None or step is None or not step.is_question:
@@ -27,13 +28,13 @@ def on_answer(turn: Turn, run: Run, text: str, hit: TermMatch | None = None) -> 
         turn.say(turn.phrase(phrases.FLOW_BROKEN))
         return
     interrupt = hit is not None and flow.id != SAFETY_CHECK
-    result = parse_answer(step, text)
+    result = parse_answer(step, said)
     if isinstance(result, Rejected):
         if interrupt:
             offer_check(turn)
         elif hit is not None:  # in the safety check: heard and answered; the question again, not "not understood"
             ask(turn, flow, run, step)
-        elif for_coach.must_read(text, step):
+        elif for_coach.must_read(said, step):
             human.tell_coach(turn)
             human.offer_to_go_on(turn, run)
         else:
@@ -42,7 +43,7 @@ def on_answer(turn: Turn, run: Run, text: str, hit: TermMatch | None = None) -> 
         return
     assert isinstance(result, Accepted)
     turn.hear("answer", flow_id=flow.id, item_id=step.id)
-    raw = text.strip()
+    raw = said.raw.strip()
     turn.log(RecordAnswer(run.seq, flow.id, flow.version, step.id, result.value, raw))
     run = replace(run.answered(step.id, Answer(result.value, raw)), last_at=turn.now)
     level = highest([rule.level for rule in flow.risk_rules if rule.condition.holds(lookup(flow, run))])

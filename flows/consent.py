@@ -14,6 +14,7 @@ from flows.asking import TERMS_PROMPT, prompt, terms_key
 from flows.effects import ConsentGiven, Literal, Milestone
 from flows.language import switch_language
 from flows.parsing import Keyword, match_keyword, parse_yes_no
+from flows.reading import Reading
 from flows.turn import Turn
 
 
@@ -33,11 +34,11 @@ def ask_consent(turn: Turn) -> None:
              prompt=prompt(terms_key(terms.version), TERMS_PROMPT, 0, turn.yes_no()))
 
 
-def answer_consent(turn: Turn, text: str) -> str | None:
+def answer_consent(turn: Turn, said: Reading) -> str | None:
     """The person's answer to the terms; the flow that waited for them, to start now (or None)."""
-    keyword = match_keyword(text)
+    keyword = match_keyword(said)
     kind = keyword.keyword if keyword is not None else None
-    answer = parse_yes_no(text)
+    answer = parse_yes_no(said)
     turn.hear("consent", answer="yes" if answer == 1 else "no" if answer == 0 else "unclear")
     if answer == 1:
         version = turn.state.consent_needed or ""
@@ -53,7 +54,7 @@ def answer_consent(turn: Turn, text: str) -> str | None:
         switch_language(turn, keyword.argument if keyword else None)
         ask_consent(turn)
     else:
-        if kind is None and for_coach.must_read(text, None):  # a question about the terms: a human answers
+        if kind is None and for_coach.must_read(said, None):  # a question about the terms: a human answers
             human.tell_coach(turn)
         ask_consent(turn)
     return None

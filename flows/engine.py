@@ -36,6 +36,7 @@ from flows.language import set_language
 from flows.model import Flow, FlowLibrary
 from flows.parsing import Accepted, Keyword, match_keyword, match_programme_keyword, parse_answer
 from flows.questionnaire import MAX_TRANSITIONS, accepts, numeric, resume
+from flows.reading import Reading
 from flows.risk import SAFETY_CHECK
 from flows.runs import close_stale_run, expire_on_timer, start
 from flows.safety import (
@@ -67,7 +68,7 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
     """Apply one input to a participant's conversation."""
     turn = Turn(flows, state, now, HOOKS)
     if isinstance(inp, Text):
-        _on_text(turn, inp.text)
+        _on_text(turn, Reading(inp.text))  # read once here; every reader below is handed this reading
     elif isinstance(inp, StartFlow):
         start(turn, inp.flow_id)
     elif isinstance(inp, Resume):
@@ -79,7 +80,7 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
     elif isinstance(inp, Due):
         due.on_due(turn, inp)
     elif isinstance(inp, Command):
-        _on_command(turn, inp.text)
+        _on_command(turn, Reading(inp.text))
     elif isinstance(inp, RemindersOn):
         companion.reminders_on(turn)
     elif isinstance(inp, RequireConsent):
@@ -106,45 +107,45 @@ HOOKS = Hooks(completed=_completed, ended=after_run_ended)
 # -- routing a message --------------------------------------------------------------------------------------
 
 
-def _on_text(turn: Turn, text: str) -> None:
-    hit = turn.flows.risk_terms.scan(text)
+def _on_text(turn: Turn, said: Reading) -> None:
+    hit = turn.flows.risk_terms.scan(said)
     if hit is not None:  # before anything else: the person is answered and a human is told
         turn.hear("risk", level=hit.level)
-        escalate(turn, hit.level, "text", text_trigger(hit, text))
+        escalate(turn, hit.level, "text", text_trigger(hit, said.raw))
     offered = human.take_resume_offer(turn)
-    keyword = match_keyword(text)
+    keyword = match_keyword(said)
     if keyword is not None and keyword.keyword is Keyword.CONTACT:  # a human, whatever was being asked
         contact(turn)
         return
     if close_stale_run(turn):
         if hit is not None:
             offer_check(turn)
-        elif for_coach.must_read(text, None):  # words after a long absence: the coach reads them
+        elif for_coach.must_read(said, None):  # words after a long absence: the coach reads them
             human.tell_coach(turn)
         return
     asked = asking(turn.state)
     if asked is not None and asked.what is Asked.TERMS:
-        _start_if(turn, answer_consent(turn, text))
+        _start_if(turn, answer_consent(turn, said))
         return
     if asked is not None and asked.what is Asked.SAFETY_OFFER:
-        _start_if(turn, answer_offer(turn, text, hit))
+        _start_if(turn, answer_offer(turn, said, hit))
         return
     if keyword is not None:
         turn.hear("keyword", keyword=keyword.keyword.value)
         on_keyword(turn, keyword)
         return
-    if offered is not None and hit is None and human.answer_resume_offer(turn, text, offered):
+    if offered is not None and hit is None and human.answer_resume_offer(turn, said, offered):
         return
     run = turn.state.run
-    programme_word = match_programme_keyword(text) if hit is None else None
-    if programme_word is not None and not accepts(turn, run, text):  # an answer stays an answer
+    programme_word = match_programme_keyword(said) if hit is None else None
+    if programme_word is not None and not accepts(turn, run, said):  # an answer stays an answer
         turn.hear("keyword", keyword=programme_word.word.value)
-        companion.on_keyword(turn, programme_word, " ".join(text.split()).upper())
+        companion.on_keyword(turn, programme_word, said.spoken)
         return
     if run is None:
         if hit is not None:
             offer_check(turn)
-        elif for_coach.must_read(text, None):
+        elif for_coach.must_read(said, None):
             human.tell_coach(turn)
         else:
             turn.hear("no_questionnaire")
@@ -152,14 +153,14 @@ def _on_text(turn: Turn, text: str) -> None:
         return
     if run.paused:
         step = turn.step_of(run)
-        if hit is None and step is not None and step.is_question and isinstance(parse_answer(step, text), Accepted):
+        if hit is None and step is not None and step.is_question and isinstance(parse_answer(step, said), Accepted):
             run = replace(run, paused=False)  # an answer to the question they paused on: take it
             turn.set_run(run)
             turn.event(RunChange.RESUMED, run)
         elif hit is not None:
             offer_check(turn)
             return
-        elif for_coach.must_read_on_pause(text, step):  # words, but not a try at the question they left
+        elif for_coach.must_read_on_pause(said, step):  # words, but not a try at the question they left
             human.tell_coach(turn)
             human.offer_to_go_on(turn, run)
             return
@@ -167,7 +168,7 @@ def _on_text(turn: Turn, text: str) -> None:
             turn.hear("resumed")
             resume(turn, run)
             return
-    on_answer(turn, run, text, hit)
+    on_answer(turn, run, said, hit)
 
 
 def _start_if(turn: Turn, flow_id: str | None) -> None:
@@ -176,15 +177,15 @@ def _start_if(turn: Turn, flow_id: str | None) -> None:
         start(turn, flow_id)
 
 
-def _on_command(turn: Turn, text: str) -> None:
+def _on_command(turn: Turn, said: Reading) -> None:
     """A programme button: its keyword, never an answer to the open question (even a free-text one)."""
-    word = match_programme_keyword(text)
+    word = match_programme_keyword(said)
     asked = asking(turn.state)
     if word is None or (asked is not None and asked.what in (Asked.TERMS, Asked.SAFETY_OFFER)):
-        _on_text(turn, text)  # not a programme word, or the terms or the safety offer come first
+        _on_text(turn, said)  # not a programme word, or the terms or the safety offer come first
         return
     turn.hear("command", keyword=word.word.value)
-    companion.on_keyword(turn, word, " ".join(text.split()).upper())
+    companion.on_keyword(turn, word, said.spoken)
 
 
 def _on_resume(turn: Turn) -> None:

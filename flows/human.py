@@ -19,9 +19,9 @@ from flows import phrases
 from flows.asking import prompt, question_key
 from flows.effects import CoachHours, DataValue, Heard, Phrase, PromptChoice, RunChange
 from flows.questionnaire import ask_again
+from flows.reading import Reading
 from flows.risk import SAFETY_CHECK
 from flows.state import Run
-from flows.textnorm import fold
 from flows.turn import Turn
 
 CONTACT_TASK = "contact_request"  # the coach task KONTAKT makes
@@ -68,11 +68,11 @@ def take_resume_offer(turn: Turn) -> int | None:
     return offered
 
 
-def answer_resume_offer(turn: Turn, text: str, offered: int) -> bool:
+def answer_resume_offer(turn: Turn, said: Reading, offered: int) -> bool:
     """A yes or no to "go on now?"; False when the message is something else (an answer to the question itself is
     then taken as usual, a sentence goes to the coach)."""
     run = turn.state.run
-    key = fold(text)
+    key = said.folded
     if run is None or run.seq != offered or not run.paused or key not in GO_ON_YES | GO_ON_NO:
         return False
     going_on = key in GO_ON_YES

@@ -15,6 +15,7 @@ from flows.conditions import Comparison
 from flows.effects import Literal, Part, Prompt, PromptChoice, RecordScore, RetractAnswer, RunChange
 from flows.model import END, Flow, Step, StepType
 from flows.parsing import Accepted, Rejection, parse_answer
+from flows.reading import Reading
 from flows.scoring import scored
 from flows.state import Answer, Run
 from flows.turn import Turn
@@ -92,12 +93,12 @@ def finish(turn: Turn, flow: Flow, run: Run, closing_sent: bool) -> None:
     turn.hooks.completed(turn, flow, run)
 
 
-def accepts(turn: Turn, run: Run | None, text: str) -> bool:
-    """Whether `text` is a valid answer to the question the person is on (not paused)."""
+def accepts(turn: Turn, run: Run | None, said: Reading) -> bool:
+    """Whether the message is a valid answer to the question the person is on (not paused)."""
     if run is None or run.paused:
         return False
     step = turn.step_of(run)
-    return step is not None and step.is_question and isinstance(parse_answer(step, text), Accepted)
+    return step is not None and step.is_question and isinstance(parse_answer(step, said), Accepted)
 
 
 # -- going on, and going back -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from flows.effects import CancelTimer, Escalate, RunChange
 from flows.language import switch_language
 from flows.parsing import Keyword, match_keyword, parse_yes_no
 from flows.questionnaire import go
+from flows.reading import Reading
 from flows.risk import SAFETY_CHECK, TermMatch
 from flows.state import Run
 from flows.turn import Turn
@@ -52,11 +53,11 @@ def offer_check(turn: Turn) -> None:
     turn.say(turn.phrase(phrases.OFFER_CHECK), prompt=prompt(SAFETY_OFFER, SAFETY_CHECK, 0, turn.yes_no()))
 
 
-def answer_offer(turn: Turn, text: str, hit: TermMatch | None) -> str | None:
+def answer_offer(turn: Turn, said: Reading, hit: TermMatch | None) -> str | None:
     """The person's answer to the offer; the flow to start now (the safety check, on a yes), or None."""
-    keyword = match_keyword(text)
+    keyword = match_keyword(said)
     kind = keyword.keyword if keyword is not None else None
-    answer = parse_yes_no(text)
+    answer = parse_yes_no(said)
     turn.hear("safety_offer", answer="yes" if answer == 1 else "no" if answer == 0 else "unclear")
     if answer == 1:
         turn.set_state(replace(turn.state, offered_at=None, offer_repeats=0))
@@ -74,7 +75,7 @@ def answer_offer(turn: Turn, text: str, hit: TermMatch | None) -> str | None:
         else:  # a clear no is asked "go on now?"; anything else leaves it paused
             restore_suspended(turn, paused=answer != 0, ask=answer == 0)
         return None
-    if hit is None and for_coach.must_read(text, None):  # words, not an answer to the offer: the coach reads them
+    if hit is None and for_coach.must_read(said, None):  # words, not an answer to the offer: the coach reads them
         human.tell_coach(turn)
     turn.set_state(replace(turn.state, offer_repeats=turn.state.offer_repeats + 1))
     offer_check(turn)
