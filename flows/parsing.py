@@ -117,9 +117,10 @@ def match_programme_keyword(said: Reading | str) -> ProgrammeKeyword | None:
     words = [w for w in words if w != "modul"]
     if not words or len(words) > 2:
         return None
-    number = int(words[1]) if len(words) == 2 and words[1].isdigit() and len(words[1]) <= 3 else None
-    if len(words) == 2 and words[0].isdigit() and len(words[0]) <= 3 and words[1] in _PROGRAMME_WORDS:
-        words, number = [words[1]], int(words[0])  # "3 færdig"
+    number = _small_number(words[1]) if len(words) == 2 else None
+    first = _small_number(words[0])
+    if len(words) == 2 and first is not None and words[1] in _PROGRAMME_WORDS:
+        words, number = [words[1]], first  # "3 færdig"
     if words[0] in ("pause", "/pause") and number is not None:
         return ProgrammeKeyword(ProgrammeWord.PAUSE_DAYS, number)
     word = _PROGRAMME_WORDS.get(words[0])
@@ -128,6 +129,14 @@ def match_programme_keyword(said: Reading | str) -> ProgrammeKeyword | None:
     if number is not None and word is not ProgrammeWord.DONE:
         return None
     return ProgrammeKeyword(word, number)
+
+
+def _small_number(word: str) -> int | None:
+    """A whole number of up to three digits ("3", "٣"), else None.
+
+    `isdecimal`, not `isdigit`: a digit that is not a decimal digit of some script ("፩", "①") is no number `int`
+    reads, and raised inside the engine."""
+    return int(word) if word.isdecimal() and len(word) <= 3 else None
 
 
 class Rejection(StrEnum):
