@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from flows import phrases
 from flows.effects import CrisisContacts, Phrase, Send
 from flows.risk import rank
-
-if TYPE_CHECKING:
-    from flows.engine import _Turn
+from flows.turn import Turn
 
 POINTER_FOR = timedelta(hours=1)
 
@@ -33,17 +30,17 @@ def pointer() -> Send:
     return Send((Phrase(phrases.SAFETY_POINTER),))
 
 
-def reply(turn: _Turn, level: str) -> None:
+def reply(turn: Turn, level: str) -> None:
     """The full block, or the pointer when the full block for this level (or a higher one) went out within the hour."""
     state = turn.state
     shown = state.crisis_shown_at
     if shown is not None and turn.now - shown < POINTER_FOR and rank(level) <= rank(state.crisis_level):
-        turn.effects.append(pointer())
+        turn.log(pointer())
         return
-    turn.effects.append(safety_reply(level))
-    turn.state = replace(state, crisis_shown_at=turn.now, crisis_level=level)
+    turn.log(safety_reply(level))
+    turn.set_state(replace(state, crisis_shown_at=turn.now, crisis_level=level))
 
 
-def forget(turn: _Turn) -> None:
+def forget(turn: Turn) -> None:
     """The escalation is closed or released: the next signal gets the full block again."""
-    turn.state = replace(turn.state, crisis_shown_at=None, crisis_level=None)
+    turn.set_state(replace(turn.state, crisis_shown_at=None, crisis_level=None))

@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 
 from flows.model import Step, StepType
-from flows.parsing import Accepted, parse_answer, parse_number
-from flows.textnorm import fold, loose
+from flows.parsing import Accepted, parse_answer
+from flows.reading import Reading, parse_number, read
+from flows.textnorm import LETTER_WORD, fold, loose
 
 MAX_TRY_WORDS = 5  # a longer message is a sentence, even if it names an answer: the coach reads it
-_WORD = re.compile(r"[^\W\d_]+")  # letters of any script; digits, emoji and punctuation are not words
 _TOKEN = re.compile(r"[^\s,;:!?()]+")
 
 COURTESY = frozenset({
@@ -57,14 +57,15 @@ NUMBER_WORDS = frozenset({
 
 def words(text: str) -> list[str]:
     """The words of a message, folded (case, accents and æøå ignored): what a person could have meant to say."""
-    return _WORD.findall(fold(text))
+    return LETTER_WORD.findall(fold(text))
 
 
-def must_read(text: str, question: Step | None) -> bool:
+def must_read(said: Reading | str, question: Step | None) -> bool:
     """Whether a message the engine could not take as an answer, keyword or command is for the coach.
 
     `question`: the open question the message could have answered; None outside a questionnaire (or on pause)."""
-    found = words(text)
+    said = read(said)
+    found = list(said.letter_words)
     if not found:
         return False
     if question is None:
@@ -73,23 +74,25 @@ def must_read(text: str, question: Step | None) -> bool:
         return True
     if len(found) == 1:
         return False
-    tried = len(found) <= MAX_TRY_WORDS and (names_an_answer(question, text) or all_answer_words(question, found))
+    tried = len(found) <= MAX_TRY_WORDS and (names_an_answer(question, said) or all_answer_words(question, found))
     return not tried
 
 
-def must_read_on_pause(text: str, question: Step | None) -> bool:
+def must_read_on_pause(said: Reading | str, question: Step | None) -> bool:
     """On pause: words for the coach, unless they are a greeting ("hej igen") or a try at the question the person
     left ("ret oftte"), which take them back to it."""
+    said = read(said)
     asked = question if question is not None and question.is_question else None
-    return must_read(text, None) and (asked is None or must_read(text, asked))
+    return must_read(said, None) and (asked is None or must_read(said, asked))
 
 
-def names_an_answer(question: Step, text: str) -> bool:
+def names_an_answer(question: Step, said: Reading | str) -> bool:
     """A valid answer in the message: a number the question accepts, or one of its labels ("2 tror jeg")."""
-    for token in _TOKEN.findall(text):
+    said = read(said)
+    for token in _TOKEN.findall(said.raw):
         if parse_number(token) is not None and isinstance(parse_answer(question, token), Accepted):
             return True
-    folded = f" {' '.join(words(text))} "
+    folded = f" {' '.join(said.letter_words)} "
     return any(f" {' '.join(words(label))} " in folded for label in _labels(question) if words(label))
 
 

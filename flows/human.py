@@ -6,7 +6,7 @@ marked `for_coach`; the shell keeps the message in the coach's inbox. The person
 will read it and when coaches read (`CoachHours`, filled in from the deployment's office hours), and is then asked
 whether to go on with the open question now or later, instead of being shown the question again at once. The same
 question ("go on now?") comes after the safety check, before a set-aside questionnaire carries on. KONTAKT/CONTACT
-makes a coach task and says so.
+makes a coach task and says so (flows/keywords.py).
 
 Pure like the engine it belongs to: decisions come back as effects and state.
 """
@@ -14,16 +14,15 @@ Pure like the engine it belongs to: decisions come back as effects and state.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from flows import phrases
-from flows.effects import CoachHours, CoachTaskDue, DataValue, Heard, Phrase, Prompt, PromptChoice, RunChange
+from flows.asking import prompt, question_key
+from flows.effects import CoachHours, DataValue, Heard, Phrase, PromptChoice, RunChange
+from flows.questionnaire import ask_again
+from flows.reading import Reading
 from flows.risk import SAFETY_CHECK
 from flows.state import Run
-from flows.textnorm import fold
-
-if TYPE_CHECKING:
-    from flows.engine import _Turn
+from flows.turn import Turn
 
 CONTACT_TASK = "contact_request"  # the coach task KONTAKT makes
 GO_ON_YES = frozenset({"ja", "j", "jo", "jep", "ja tak", "gerne", "ok", "okay", "yes", "y", "yep", "yeah",
@@ -32,34 +31,19 @@ GO_ON_NO = frozenset({"nej", "n", "nix", "nej tak", "senere", "ikke nu", "no", "
                       "not now"})
 
 
-def where(turn: _Turn) -> dict[str, DataValue]:
+def where(turn: Turn) -> dict[str, DataValue]:
     """Where the person was when they wrote: the questionnaire and question (for the coach; never the text)."""
     run = turn.state.run or turn.state.suspended
     return {} if run is None else {"flow_id": run.flow_id, "item_id": run.step_id}
 
 
-def tell_coach(turn: _Turn) -> None:
+def tell_coach(turn: Turn) -> None:
     """The message is for a human: kept for the coach (the shell's inbox), and the person told when it is read."""
-    turn.effects.append(Heard("for_coach", where(turn), for_coach=True))
+    turn.log(Heard("for_coach", where(turn), for_coach=True))
     turn.say(Phrase(phrases.MESSAGE_FOR_COACH), CoachHours())
 
 
-def contact(turn: _Turn) -> None:
-    """KONTAKT: a coach task, said so, and then back to whatever was being asked (never the question at once)."""
-    turn.close_stale_run()
-    turn.effects.append(Heard("keyword", {"keyword": "contact", **where(turn)}))
-    turn.effects.append(CoachTaskDue(CONTACT_TASK, where(turn)))
-    turn.say(Phrase(phrases.CONTACT_ASKED), CoachHours())
-    run = turn.state.run
-    if turn.state.consent_needed is not None:
-        turn.ask_consent()
-    elif turn.state.offering_check:
-        turn.offer_check()
-    elif run is not None and not run.paused:
-        offer_to_go_on(turn, run)
-
-
-def offer_to_go_on(turn: _Turn, run: Run, questionnaire: bool = False) -> None:
+def offer_to_go_on(turn: Turn, run: Run, questionnaire: bool = False) -> None:
     """Set the question aside and ask whether to go on now or later: the next yes or no answers it.
 
     Under a coach's hold (high risk) no routine question comes back: it stays paused until a coach releases it."""
@@ -70,29 +54,29 @@ def offer_to_go_on(turn: _Turn, run: Run, questionnaire: bool = False) -> None:
     if turn.state.hold and run.flow_id != SAFETY_CHECK:
         turn.say(Phrase(phrases.STILL_PAUSED))
         return
-    turn.state = replace(turn.state, resume_offered=run.seq)
+    turn.set_state(replace(turn.state, resume_offered=run.seq))
     choices = (PromptChoice("ja", Phrase(phrases.YES)), PromptChoice("nej", Phrase(phrases.NO)))
     question = phrases.GO_ON_WITH_QUESTIONNAIRE if questionnaire else phrases.GO_ON_WITH_QUESTION
-    turn.say(Phrase(question), prompt=Prompt(run.flow_id, run.flow_version, run.seq, run.step_id, choices, False))
+    turn.say(Phrase(question), prompt=prompt(question_key(run), run.flow_id, run.flow_version, choices, False))
 
 
-def take_resume_offer(turn: _Turn) -> int | None:
+def take_resume_offer(turn: Turn) -> int | None:
     """The run whose "go on now?" was just asked, if any; asked once: cleared whatever the person writes."""
     offered = turn.state.resume_offered
     if offered is not None:
-        turn.state = replace(turn.state, resume_offered=None)
+        turn.set_state(replace(turn.state, resume_offered=None))
     return offered
 
 
-def answer_resume_offer(turn: _Turn, text: str, offered: int) -> bool:
+def answer_resume_offer(turn: Turn, said: Reading, offered: int) -> bool:
     """A yes or no to "go on now?"; False when the message is something else (an answer to the question itself is
     then taken as usual, a sentence goes to the coach)."""
     run = turn.state.run
-    key = fold(text)
+    key = said.folded
     if run is None or run.seq != offered or not run.paused or key not in GO_ON_YES | GO_ON_NO:
         return False
     going_on = key in GO_ON_YES
-    turn.effects.append(Heard("go_on", {"answer": "yes" if going_on else "no"}))
+    turn.hear("go_on", answer="yes" if going_on else "no")
     if not going_on:
         turn.say(Phrase(phrases.LATER))
     elif turn.state.hold and run.flow_id != SAFETY_CHECK:
@@ -102,5 +86,5 @@ def answer_resume_offer(turn: _Turn, text: str, offered: int) -> bool:
         turn.set_run(run)
         turn.event(RunChange.RESUMED, run)
         turn.say(Phrase(phrases.GOING_ON))
-        turn.ask_again(run)
+        ask_again(turn, run)
     return True

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
+from flows.formats import FormatError, in_current_flow_format
 from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
 from flows.risk import LEVELS, RiskRule
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
@@ -20,7 +21,7 @@ _ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _LANG = re.compile(r"^[a-z]{2}$")
 
-TOP_KEYS = {"id", "version", "languages", "title", "expires_after", "needs_signoff", "source", "description",
+TOP_KEYS = {"format", "id", "version", "languages", "title", "expires_after", "needs_signoff", "source", "description",
             "choice_sets", "steps", "scores", "risk", "tasks"}
 TASK_KEYS = {"if", "task"}
 RISK_KEYS = {"if", "level"}
@@ -163,6 +164,11 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
 def _read_flow(r: _Reader, data: Any) -> Flow | None:
     top = r.mapping(data, 1, "a flow file")
     if top is None:
+        return None
+    try:  # first: a file in a format this bot does not know is refused with that one line, nothing else read
+        top = in_current_flow_format(top)
+    except FormatError as exc:
+        r.error(top.line_of("format"), str(exc))
         return None
     r.keys(top, TOP_KEYS, "the flow")
     flow_id = r.identifier(top, "id", "the flow")

@@ -9,13 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from flows.conditions import Condition
+from flows.localtext import LocalText as LocalText  # where it was first defined: many modules import it from here
+from flows.programme import Programme
 from flows.risk import RiskRule, RiskTerms
-
-if TYPE_CHECKING:
-    from flows.programme import Programme
 
 END = "end"  # the reserved `goto` target that finishes a flow
 
@@ -31,20 +29,6 @@ class StepType(StrEnum):
 
 QUESTION_TYPES = frozenset(t for t in StepType if t is not StepType.MESSAGE)
 SCORABLE_TYPES = frozenset({StepType.CHOICE, StepType.SCALE, StepType.NUMBER, StepType.YESNO})
-
-
-@dataclass(frozen=True)
-class LocalText:
-    """One text in several languages: {"da": ..., "en": ...}."""
-
-    by_lang: Mapping[str, str]
-
-    def get(self, lang: str, fallback: str = "da") -> str:
-        if lang in self.by_lang:
-            return self.by_lang[lang]
-        if fallback in self.by_lang:
-            return self.by_lang[fallback]
-        return next(iter(self.by_lang.values()), "")
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,20 @@ an exception.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from flows.model import Step, StepType
-from flows.textnorm import EDGE_PUNCTUATION, fold, loose
+from flows.reading import Reading, parse_number, read
+from flows.textnorm import fold, loose
+
+__all__ = [
+    "MAX_INPUT_CHARS", "Accepted", "Keyword", "KeywordInput", "ParseResult", "ProgrammeKeyword", "ProgrammeWord",
+    "Rejected", "Rejection", "fold", "match_keyword", "match_programme_keyword", "parse_answer", "parse_number",
+    "parse_yes_no",
+]
 
 MAX_INPUT_CHARS = 2000  # longer input is never an answer, only a re-prompt
-
-_NUMBER = re.compile(r"^[+-]?\d{1,9}(?:[.,]\d{1,9})?$")
 
 
 class Keyword(StrEnum):
@@ -51,14 +55,14 @@ class KeywordInput:
     argument: str | None = None  # for LANGUAGE: the requested language code, if one was named
 
 
-def match_keyword(text: str) -> KeywordInput | None:
+def match_keyword(said: Reading | str) -> KeywordInput | None:
     """The keyword this whole message is, if any: "HJÆLP", "/help", "sprog en", "English"."""
-    if len(text) > 100:
+    said = read(said)
+    if len(said.raw) > 100:
         return None
-    words = fold(text).replace("/", " /").split()
+    words = said.keyword_words
     if not words:
         return None
-    words = [w.strip(EDGE_PUNCTUATION) or w for w in words]
     first = words[0]
     keyword = _KEYWORDS.get(first)
     if keyword is Keyword.LANGUAGE:
@@ -100,21 +104,23 @@ _PROGRAMME_WORDS: dict[str, ProgrammeWord] = {
 }
 
 
-def match_programme_keyword(text: str) -> ProgrammeKeyword | None:
+def match_programme_keyword(said: Reading | str) -> ProgrammeKeyword | None:
     """The programme's own words: "FÆRDIG 3", "færdig", "TRE", "/mine", "TIDER", "PAUSE 7", "START".
 
     Only whole short messages count, so "tre" inside a sentence or an answer is never taken as the keyword."""
-    if len(text) > 40:
+    said = read(said)
+    if len(said.raw) > 40:
         return None
-    words = [w.strip(EDGE_PUNCTUATION) or w for w in fold(text).replace("/", " /").split()]
+    words = list(said.keyword_words)
     if words and words[0] == "modul":  # "færdig modul 3" and "modul 3 færdig" read the same
         words = words[1:]
     words = [w for w in words if w != "modul"]
     if not words or len(words) > 2:
         return None
-    number = int(words[1]) if len(words) == 2 and words[1].isdigit() and len(words[1]) <= 3 else None
-    if len(words) == 2 and words[0].isdigit() and len(words[0]) <= 3 and words[1] in _PROGRAMME_WORDS:
-        words, number = [words[1]], int(words[0])  # "3 færdig"
+    number = _small_number(words[1]) if len(words) == 2 else None
+    first = _small_number(words[0])
+    if len(words) == 2 and first is not None and words[1] in _PROGRAMME_WORDS:
+        words, number = [words[1]], first  # "3 færdig"
     if words[0] in ("pause", "/pause") and number is not None:
         return ProgrammeKeyword(ProgrammeWord.PAUSE_DAYS, number)
     word = _PROGRAMME_WORDS.get(words[0])
@@ -123,6 +129,14 @@ def match_programme_keyword(text: str) -> ProgrammeKeyword | None:
     if number is not None and word is not ProgrammeWord.DONE:
         return None
     return ProgrammeKeyword(word, number)
+
+
+def _small_number(word: str) -> int | None:
+    """A whole number of up to three digits ("3", "٣"), else None.
+
+    `isdecimal`, not `isdigit`: a digit that is not a decimal digit of some script ("፩", "①") is no number `int`
+    reads, and raised inside the engine."""
+    return int(word) if word.isdecimal() and len(word) <= 3 else None
 
 
 class Rejection(StrEnum):
@@ -151,28 +165,23 @@ _YES = {"ja", "j", "jo", "jep", "yes", "y", "yep", "yeah", "1"}
 _NO = {"nej", "n", "nix", "no", "nope", "0"}
 
 
-def parse_yes_no(text: str) -> int | None:
+def parse_yes_no(said: Reading | str) -> int | None:
     """1 for yes, 0 for no, None for anything else."""
-    if len(text) > 100:
+    said = read(said)
+    if len(said.raw) > 100:
         return None
-    key = fold(text)
+    key = said.folded
     return 1 if key in _YES else 0 if key in _NO else None
-
-
-def parse_number(text: str) -> float | None:
-    """A number typed on a phone: "7", "7.", "7,5", " 12 "; None when it is not one."""
-    candidate = text.strip().rstrip(".!)").strip()
-    if not _NUMBER.match(candidate):
-        return None
-    return float(candidate.replace(",", "."))
 
 
 def _as_number_value(number: float, decimals: int) -> int | float:
     return int(number) if decimals == 0 else round(number, decimals)
 
 
-def parse_answer(step: Step, text: str) -> ParseResult:
+def parse_answer(step: Step, said: Reading | str) -> ParseResult:
     """Turn what the person wrote into the answer value for `step`, or say why it is not one."""
+    said = read(said)
+    text = said.raw
     if len(text) > MAX_INPUT_CHARS:
         return Rejected(Rejection.TOO_LONG)
     if step.type is StepType.TEXT:
@@ -182,24 +191,24 @@ def parse_answer(step: Step, text: str) -> ParseResult:
         if len(stripped) > step.max_length:
             return Rejected(Rejection.TOO_LONG)
         return Accepted(stripped)
-    if not fold(text) and not text.strip():
+    if not said.folded and not text.strip():
         return Rejected(Rejection.EMPTY)
     if step.type is StepType.CHOICE:
-        return _parse_choice(step, text)
+        return _parse_choice(step, said)
     if step.type is StepType.YESNO:
-        answer = parse_yes_no(text)
+        answer = parse_yes_no(said)
         return Rejected(Rejection.NOT_YES_NO) if answer is None else Accepted(answer)
-    return _parse_range(step, text)
+    return _parse_range(step, said)
 
 
-def _parse_choice(step: Step, text: str) -> ParseResult:
-    number = parse_number(text)
+def _parse_choice(step: Step, said: Reading) -> ParseResult:
+    number = said.number
     if number is not None:
         for choice in step.choices:
             if number == choice.value:
                 return Accepted(choice.value)
         return Rejected(Rejection.NOT_A_CHOICE)
-    key, loose_key = fold(text), loose(text)
+    key, loose_key = said.folded, said.loose
     if not key:
         return Rejected(Rejection.NOT_A_CHOICE)
     for choice in step.choices:
@@ -211,8 +220,8 @@ def _parse_choice(step: Step, text: str) -> ParseResult:
     return Rejected(Rejection.NOT_A_CHOICE)
 
 
-def _parse_range(step: Step, text: str) -> ParseResult:
-    number = parse_number(text)
+def _parse_range(step: Step, said: Reading) -> ParseResult:
+    number = said.number
     if number is None:
         return Rejected(Rejection.NOT_A_NUMBER)
     decimals = step.decimals if step.type is StepType.NUMBER else 0

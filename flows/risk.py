@@ -18,6 +18,7 @@ from itertools import pairwise, product
 from math import prod
 
 from flows.conditions import Condition
+from flows.reading import Reading, read
 from flows.risk_model import RiskModel
 from flows.risk_words import Pattern, WordIndex, words_of
 
@@ -135,18 +136,19 @@ class RiskTerms:
         """The concepts and words of the list that a typed word counts as."""
         return frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
 
-    def scan(self, text: str) -> TermMatch | None:
-        """The most urgent rule that matches `text`, if any; else the model's low signal, if it fires."""
-        hit = self.scan_rules(text)
+    def scan(self, said: Reading | str) -> TermMatch | None:
+        """The most urgent rule that matches the message, if any; else the model's low signal, if it fires."""
+        said = read(said)
+        hit = self.scan_rules(said)
         if hit is None and self.model is not None:
-            probability = self.model.fires(text)
+            probability = self.model.fires_on(said.risk_words)
             if probability is not None:
                 return TermMatch(f"model {probability:.2f}", "low")
         return hit
 
-    def scan_rules(self, text: str) -> TermMatch | None:
-        """The most urgent rule that matches `text`, if any (the word list alone)."""
-        words = words_of(text)
+    def scan_rules(self, said: Reading | str) -> TermMatch | None:
+        """The most urgent rule that matches the message, if any (the word list alone)."""
+        words = read(said).risk_words
         if not words:
             return None
         found = [self.terms_of(w) for w in words]

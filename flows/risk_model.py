@@ -17,7 +17,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,12 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 def canonical_text(text: str) -> str:
     """The message as the model reads it: its words in canonical spelling, one space apart."""
-    return " ".join(canonical(word) for word in words_of(text))
+    return canonical_words(words_of(text))
+
+
+def canonical_words(words: Sequence[str]) -> str:
+    """`canonical_text` of a message whose words (flows/risk_words.py `words_of`) are read already."""
+    return " ".join(canonical(word) for word in words)
 
 
 def char_ngrams(text: str, low: int = 2, high: int = 5) -> list[str]:
@@ -73,16 +78,24 @@ class RiskModel:
                    int(data["min_words"]), tuple((str(t), float(p)) for t, p in data.get("checks", ())))
 
     def probability(self, text: str) -> float:
-        canonical_form = canonical_text(text)
+        return self.probability_of(words_of(text))
+
+    def probability_of(self, words: Sequence[str]) -> float:
+        """`probability` of a message whose words (flows/risk_words.py `words_of`) are read already."""
+        canonical_form = canonical_words(words)
         score = self.intercept + _part(char_ngrams(canonical_form), self.chars) + _part(
             word_ngrams(canonical_form), self.words)
         return 1.0 / (1.0 + math.exp(-score))
 
     def fires(self, text: str) -> float | None:
         """The probability when it is at or above the threshold (and the message has enough words)."""
-        if len(words_of(text)) < self.min_words:
+        return self.fires_on(words_of(text))
+
+    def fires_on(self, words: Sequence[str]) -> float | None:
+        """`fires` for a message whose words (flows/risk_words.py `words_of`) are read already."""
+        if len(words) < self.min_words:
             return None
-        p = self.probability(text)
+        p = self.probability_of(words)
         return p if p >= self.threshold else None
 
 

@@ -1,13 +1,22 @@
-"""Conversation state: a small immutable value that round-trips through JSON between inputs."""
+"""Conversation state: a small immutable value that round-trips through JSON between inputs.
+
+The JSON carries its format number (`STATE_FORMAT`); a stored state is brought up to the current format by
+`STATE_MIGRATIONS` before it is read, and one newer than this code knows is refused (`StateFormatError`;
+flows/formats.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from flows.formats import FormatError, migrate
+
 STATE_FORMAT = 1
+# STATE_MIGRATIONS[n] turns a stored state of format n into format n + 1 (none yet: format 1 is the first)
+STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 OFFER_LAPSES = timedelta(days=1)  # an unanswered offer of the safety check no longer blocks anything after this
 
 
@@ -138,7 +147,9 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> State:
+    def from_json(cls, stored: Mapping[str, Any]) -> State:
+        """A stored state, brought up to the current format first; `StateFormatError` for one this code cannot read."""
+        data = migrate_state(stored)
         return cls(lang=str(data.get("lang", "da")), run=_run_from_json(data.get("run")),
                    runs_started=int(data.get("runs_started", 0)), suspended=_run_from_json(data.get("suspended")),
                    offered_at=datetime.fromisoformat(data["offered_at"]) if data.get("offered_at") else None,
@@ -151,6 +162,20 @@ class State:
                    crisis_shown_at=datetime.fromisoformat(data["crisis_shown_at"]) if data.get("crisis_shown_at")
                    else None,
                    crisis_level=data.get("crisis_level"))
+
+
+class StateFormatError(FormatError):
+    """A stored state in a format this code cannot read (written by a newer version of the bot)."""
+
+
+def migrate_state(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored state's JSON in the current format. Every state the bot ever stored carries its format; one without
+    it is taken as format 1, the first."""
+    try:
+        data = migrate(dict(stored), stored.get("format", 1), STATE_FORMAT, STATE_MIGRATIONS, "the stored state")
+    except FormatError as exc:
+        raise StateFormatError(str(exc)) from None
+    return {**data, "format": STATE_FORMAT}
 
 
 def _run_to_json(run: Run | None) -> dict[str, Any] | None:

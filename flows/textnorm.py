@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa"})
 EDGE_PUNCTUATION = " \t\r\n.,;:!?'\"“”‘’«»()[]-–—*_"
+LETTER_WORD = re.compile(r"[^\W\d_]+")  # letters of any script; digits, emoji and punctuation are not words
 
 
 def fold(text: str) -> str:
@@ -17,4 +19,9 @@ def fold(text: str) -> str:
 
 def loose(text: str) -> str:
     """An even looser form for people typing Danish on an English keyboard: "Nasten aldrig", "Indimellem"."""
-    return fold(text).replace("ae", "a").replace("oe", "o").replace("aa", "a").replace(" ", "")
+    return loosen(fold(text))
+
+
+def loosen(folded: str) -> str:
+    """`loose` of a text already folded."""
+    return folded.replace("ae", "a").replace("oe", "o").replace("aa", "a").replace(" ", "")

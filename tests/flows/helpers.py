@@ -10,10 +10,13 @@ from flows.effects import Effect, Literal, RecordAnswer, RecordScore, Send
 from flows.engine import Outcome, advance
 from flows.inputs import Input, StartFlow, Text
 from flows.loader import load_flow_text
-from flows.model import Flow, FlowLibrary
+from flows.model import ConsentTerms, Flow, FlowLibrary, LocalText
+from flows.programme_loader import load_programme
+from flows.risk_loader import load_risk_terms
 from flows.state import State
 
-DEFINITIONS = Path(__file__).resolve().parents[2] / "flows" / "definitions"
+FLOWS_DIR = Path(__file__).resolve().parents[2] / "flows"
+DEFINITIONS = FLOWS_DIR / "definitions"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
@@ -64,3 +67,15 @@ def literal_texts(outcome: Outcome) -> list[str]:
 
 def msgids(outcome: Outcome) -> list[str]:
     return [getattr(p, "msgid", "") for m in outcome.messages for p in m.parts if hasattr(p, "msgid")]
+
+
+def full_library(consent: bool = False) -> FlowLibrary:
+    """The shipped flows with the shipped word list (and its model) and programme, as the bot runs them; `consent`:
+    with terms to accept."""
+    terms, problems = load_risk_terms(FLOWS_DIR / "risk_terms.yaml")
+    assert terms is not None, [str(p) for p in problems]
+    programme, problems = load_programme(FLOWS_DIR / "programme.yaml")
+    assert programme is not None, [str(p) for p in problems]
+    library = shipped_library()
+    conditions = ConsentTerms("v1", LocalText({"da": "Vilkår", "en": "Terms"})) if consent else None
+    return FlowLibrary(library.flows, terms, conditions, programme)
