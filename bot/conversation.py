@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot import timers
-from bot.channels.telegram_outbound import current_question
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
@@ -26,6 +25,7 @@ from bot.inbound import Inbound
 from bot.office_hours import coach_hours_line
 from bot.rendering import Catalogs, render_send
 from flows import for_coach, human, phrases, timing, tre
+from flows.asking import asking, short_name
 from flows.crisis_reply import safety_reply
 from flows.effects import (
     CancelPlans,
@@ -205,8 +205,7 @@ class ConversationLoop:
     async def _step(self, request: _Request) -> Handled:
         participant = request.participant
         async with self._locks.hold(participant.id):
-            asked = request.question
-            if asked is not None and current_question((await self._load(participant))[0]) != asked:
+            if request.question is not None and request.question != _asked((await self._load(participant))[0]):
                 return Handled(None, participant=participant)  # a button of a question no longer asked
             for _ in range(MAX_CONFLICT_RETRIES):
                 result = await self._attempt(request)
@@ -424,6 +423,12 @@ def heard(inputs: tuple[Input, ...], effects: Iterable[Effect]) -> HeardRecord:
     for h in said:
         detail.update(h.detail)
     return HeardRecord(body, outcome[:100], detail, any(h.for_coach for h in said))
+
+
+def _asked(state: State) -> str | None:
+    """The short name of the question being asked (flows/asking.py), as a button of it carries it."""
+    asked = asking(state)
+    return None if asked is None else short_name(asked)
 
 
 def _of(effects: Iterable[Effect], kind: type[E]) -> list[E]:

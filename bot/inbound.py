@@ -23,7 +23,7 @@ class Inbound:
     address: str  # the phone number, the chat id, "console"
     says: tuple[Input, ...]  # what it means to the engine: usually one `Text`; SMS START says (RemindersOn, Resume)
     provider_id: str | None = None  # the channel's id of the message (MessageSid, update_id): the dedupe key
-    # a pressed button: taken only while this question (flows/asking.py's key) is still the one asked
+    # a pressed button: taken only while this question (flows/asking.py's `short_name`) is still the one asked
     answers_question: str | None = None
     notice: str | None = None  # the channel's own confirmation (a phrase), sent first, even to an opted-out address
     address_status: AddressStatus | None = None  # the address's status from this message on (STOP, START, ...)

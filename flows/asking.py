@@ -10,6 +10,7 @@ keyword that is valid whatever is being asked: their key is `PROGRAMME_BUTTONS`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -60,6 +61,16 @@ def asking(state: State) -> QuestionKey | None:
     if state.run is None:
         return None
     return question_key(state.run)
+
+
+def short_name(key: QuestionKey) -> str:
+    """A question's name short enough for a button's data (Telegram allows 64 bytes for name and answer together):
+    "run_seq:step_id", a step id longer than 24 bytes (or with a colon) replaced by "#" and a 12-digit digest. A
+    channel puts it in its buttons, and the loop compares a press with `short_name(asking(state))`."""
+    step_id = key.step_id
+    if len(step_id.encode()) > 24 or ":" in step_id:
+        step_id = "#" + hashlib.sha256(step_id.encode()).hexdigest()[:12]
+    return f"{key.run_seq}:{step_id}"
 
 
 def prompt(key: QuestionKey, flow_id: str, flow_version: int, choices: Sequence[PromptChoice] = (),

@@ -32,11 +32,20 @@ def ask_consent(turn: Turn) -> None:
         return
     turn.say(Literal(terms.text.get(turn.lang)), turn.phrase(phrases.CONSENT_QUESTION),
              prompt=prompt(terms_key(terms.version), TERMS_PROMPT, 0, turn.yes_no()))
+    turn.set_state(replace(turn.state, consent_shown=terms.version))
 
 
 def answer_consent(turn: Turn, said: Reading) -> str | None:
-    """The person's answer to the terms; the flow that waited for them, to start now (or None)."""
+    """The person's answer to the terms; the flow that waited for them, to start now (or None). A message before the
+    terms were ever shown (a "ja" to the enrolment invite) is no answer to them: the terms are shown first, and a
+    question in it still reaches a human."""
     keyword = match_keyword(said)
+    if turn.state.consent_shown != turn.state.consent_needed:
+        turn.hear("consent", answer="not_shown_yet")
+        if keyword is None and for_coach.must_read(said, None):
+            human.tell_coach(turn)
+        ask_consent(turn)
+        return None
     kind = keyword.keyword if keyword is not None else None
     answer = parse_yes_no(said)
     turn.hear("consent", answer="yes" if answer == 1 else "no" if answer == 0 else "unclear")

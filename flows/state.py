@@ -14,9 +14,17 @@ from typing import Any
 
 from flows.formats import FormatError, migrate
 
-STATE_FORMAT = 1
-# STATE_MIGRATIONS[n] turns a stored state of format n into format n + 1 (none yet: format 1 is the first)
-STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+STATE_FORMAT = 2
+
+
+def _terms_shown(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 -> 2: `consent_shown` (the terms version whose text was sent) is new. A state waiting for terms is
+    taken to have been shown them, as format 1 assumed, so nobody mid-consent is shown the terms twice."""
+    return {**data, "consent_shown": data.get("consent_needed")}
+
+
+# STATE_MIGRATIONS[n] turns a stored state of format n into format n + 1
+STATE_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _terms_shown}
 OFFER_LAPSES = timedelta(days=1)  # an unanswered offer of the safety check no longer blocks anything after this
 
 
@@ -116,6 +124,7 @@ class State:
     expired_unseen: bool = False  # a run expired while the person was away; tell them when they write
     consent_needed: str | None = None  # the terms version to accept before anything is asked
     consent_given: str | None = None  # the terms version accepted
+    consent_shown: str | None = None  # the terms version whose text was sent: only then is a "ja" an answer to it
     pending_flow: str | None = None  # the flow to start once consent is given
     progress: Progress = field(default_factory=Progress)
     resume_offered: int | None = None  # the paused run whose "go on now?" was asked: the next yes/no answers it
@@ -139,6 +148,7 @@ class State:
             "expired_unseen": self.expired_unseen,
             "consent_needed": self.consent_needed,
             "consent_given": self.consent_given,
+            "consent_shown": self.consent_shown,
             "pending_flow": self.pending_flow,
             "progress": self.progress.to_json(),
             "resume_offered": self.resume_offered,
@@ -156,7 +166,7 @@ class State:
                    offer_repeats=int(data.get("offer_repeats", 0)), hold=bool(data.get("hold", False)),
                    expired_unseen=bool(data.get("expired_unseen", False)),
                    consent_needed=data.get("consent_needed"), pending_flow=data.get("pending_flow"),
-                   consent_given=data.get("consent_given"),
+                   consent_given=data.get("consent_given"), consent_shown=data.get("consent_shown"),
                    progress=Progress.from_json(data.get("progress") or {}),
                    resume_offered=data.get("resume_offered"),
                    crisis_shown_at=datetime.fromisoformat(data["crisis_shown_at"]) if data.get("crisis_shown_at")

@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("flows", "bot", "storage")
 
 # Each entry: the modules of one cycle (a strongly connected group of modules that import each other).
-KNOWN_CYCLES: set[frozenset[str]] = {
-    frozenset({"bot.cli", "bot.server"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def module_name(path: Path) -> str:

@@ -93,6 +93,26 @@ async def test_find_by_name_or_number_among_those_the_coach_may_see(app: App) ->
     assert ("coach:coach", "overview.found", "participant:p-eva") not in actions
 
 
+async def test_a_first_ja_to_the_sms_invite_is_no_consent_to_terms_never_shown(tmp_path: Path, inbox: Inbox) -> None:
+    """Enrolment sends the invite; the terms come with the first conversation. A "ja", "1" or "yes" before they were
+    shown is no answer to them: the terms are shown, and only an answer to them is recorded as consent."""
+    clock = FakeClock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    async with open_app(str(tmp_path / "invite.db"), clock, coach_channels={"console": inbox}) as app:
+        for number, first in enumerate(("ja", "1", "yes")):
+            phone = f"+45123456{70 + number}"
+            person = await app.storage.enroll(Enrollment(f"p-{number}", "Jo", "da", None, "coach", phone=phone),
+                                              clock.now())
+            await app.loop.handle(person, RequireConsent(), "sms")
+            await app.loop.receive(Inbound.text("sms", phone, first))
+            profile = await app.storage.profile(person.id)
+            assert profile is not None and profile.consent_version is None, first
+            state = await app.loop.state_of(person)
+            assert state.consent_given is None and state.consent_shown == state.consent_needed is not None
+            await app.loop.receive(Inbound.text("sms", phone, "ja"))  # now an answer to the terms shown
+            profile = await app.storage.profile(person.id)
+            assert profile is not None and profile.consent_version is not None and profile.consent_channel == "sms"
+
+
 async def test_a_declined_consent_shows_on_the_persons_page(tmp_path: Path, inbox: Inbox) -> None:
     clock = FakeClock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
     async with open_app(str(tmp_path / "consent.db"), clock, coach_channels={"console": inbox}) as app:
@@ -101,6 +121,7 @@ async def test_a_declined_consent_shows_on_the_persons_page(tmp_path: Path, inbo
         page = await app.desk.handle("coach", "PERSON p-jo")
         assert page is not None and "Samtykke: ikke besvaret endnu" in page
         await app.loop.handle(person, RequireConsent(), "sms")
+        await app.loop.receive(Inbound.text("sms", PHONE, "hej"))  # the terms are shown first
         await app.loop.receive(Inbound.text("sms", PHONE, "nej"))
         page = await app.desk.handle("coach", "PERSON p-jo")
         assert page is not None and "Samtykke: afslået 16.03. Personen har sagt nej til forløbets vilkår." in page

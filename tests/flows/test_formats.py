@@ -36,7 +36,15 @@ def stored_mid_questionnaire() -> dict[str, Any]:
 
 
 def test_the_state_is_written_with_its_format() -> None:
-    assert State().to_json()["format"] == STATE_FORMAT == 1
+    assert State().to_json()["format"] == STATE_FORMAT == 2
+
+
+def test_format_2_knows_whether_the_terms_were_shown_and_format_1_is_taken_to_have_shown_them() -> None:
+    """A state of format 1 waiting for terms: their text was sent (what format 1 assumed), so a "ja" answers them."""
+    old = {"format": 1, "lang": "da", "consent_needed": "terms-1"}
+    assert State.from_json(old).consent_shown == "terms-1"
+    assert State.from_json({"format": 1, "lang": "da"}).consent_shown is None
+    assert State.from_json(State(consent_needed="t-2").to_json()).consent_shown is None  # format 2: as written
 
 
 def test_an_old_state_without_a_format_loads() -> None:
