@@ -1,6 +1,6 @@
 """Recall and false alarms of the free-text risk scan on the evaluation set in benchmarks/risk_eval/.
 
-    python benchmarks/risk_recall.py [--split tune|holdout|fresh|all] [--quiet]
+    python benchmarks/risk_recall.py [--split tune|holdout|fresh|final|final2|all] [--quiet]
 
 Every statement is scanned with the shipped word list (`flows/risk_terms.yaml`) exactly as the engine scans
 a message. A risk statement counts as found when any level fires (the person gets the crisis contacts and a
@@ -92,7 +92,7 @@ def evaluate(terms: RiskTerms, rows: list[dict[str, str]], quiet: bool, rules_on
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["tune", "holdout", "fresh", "final", "all"], default="all")
+    parser.add_argument("--split", choices=["tune", "holdout", "fresh", "final", "final2", "all"], default="all")
     parser.add_argument("--quiet", action="store_true", help="figures only, no list of misses and false alarms")
     parser.add_argument("--rules-only", action="store_true", help="the word list without the model's second opinion")
     args = parser.parse_args()
