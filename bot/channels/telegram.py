@@ -314,15 +314,11 @@ class TelegramChannel:
             await self._answer(query, self.catalogs.gettext(lang, phrases.TELEGRAM_OLD_QUESTION))
         else:
             await self._answer(query)
-        if message is not None:
-            await self.outbound.remove_keyboard(chat_id, message.message_id)
 
     async def _handle(self, participant: Participant, chat_id: int, inp: Input, inbound: InboundRecord,
                       notice: str | None = None, expect: Callable[[State], bool] | None = None) -> Handled:
         handled = await self.loop.handle(participant, inp, CHANNEL, inbound, notice=notice, expect=expect,
                                          consent_required=True)
-        current = current_question(await self.loop.state_of(participant))
-        await self.outbound.tidy_keyboard(chat_id, current)
         return handled
 
     async def _reactivate(self, participant: Participant, chat_id: int) -> None:
