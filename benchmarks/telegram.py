@@ -1,6 +1,6 @@
 """Telegram black-box: `bot run` (polling) vs a naive python-telegram-bot peer, shipped limits and limits off.
 
-    ./dev bench telegram [--k 200 1000] [--rounds N] [--quick] [--compare GITREF] [--profile FILE]
+    ./dev bench telegram [--k 200 1000] [--rounds N] [--quick] [--compare GITREF] [--profile DIR]
 
 The shared harness (`../shared/bench` next to the project: its README.md) provides the fake Bot API server
 (`fake_telegram.py`, imported here: getUpdates hands out up to 100 queued updates at a time) and the naive peer
@@ -24,8 +24,11 @@ Figures: updates/s from the bot's first getUpdates (start-up excluded); answers/
 terms and 10 items, 11 per participant; the peer 10), overall and steady (the middle 80 % of acknowledgements);
 Bot API requests that Telegram counts (with a chat: messages, edits, button answers) per update and per answered
 question; the bot's CPU time per update from its first getUpdates; acknowledged answers missing from the database
-(ours, must be 0). `--profile FILE` also runs ours unthrottled once under cProfile (one K: the smallest) and writes
-the stats to FILE. The last line is one JSON object; its top-level figures are those of the largest K.
+(ours, must be 0). `--profile DIR` also runs ours once more in each mode (the smallest K) with py-spy attached from the
+first getUpdates (`py-spy record --idle` off: where the CPU goes, every thread), writes the collapsed stacks to DIR
+and prints the CPU by layer (PTB's polling and parsing, our telegram.py inbound, bot/conversation.py, flows/ engine,
+storage, outbound). Takes about 35 minutes with the defaults (K = 1,000 at the shipped 30 requests/s is 400 s a run);
+`--quick` about 5. The last line is one JSON object; its top-level figures are those of the largest K.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import cProfile
 import importlib
 import itertools
 import json
@@ -70,9 +72,9 @@ RUN_TIMEOUT = 1500.0
 
 # -- the bot process ------------------------------------------------------------------------------------------
 
-def serve(mode: str, profile: str | None, argv: list[str]) -> int:
-    """`python benchmarks/telegram.py --serve MODE [--profile-out F] -- ARGS`: `bot ARGS` from the current folder
-    (this checkout or an extracted `--compare` one); `unthrottled` switches Telegram's send limits off."""
+def serve(mode: str, argv: list[str]) -> int:
+    """`python benchmarks/telegram.py --serve MODE -- ARGS`: `bot ARGS` from the current folder (this checkout or an
+    extracted `--compare` one); `unthrottled` switches Telegram's send limits off."""
     sys.path.insert(0, os.getcwd())
     telegram = importlib.import_module("bot.channels.telegram")
     if mode == "unthrottled":
@@ -83,16 +85,7 @@ def serve(mode: str, profile: str | None, argv: list[str]) -> int:
             original(self, *args, **kwargs)
 
         telegram.TelegramChannel.__init__ = unthrottled
-    cli = importlib.import_module("bot.cli")
-    if profile is None:
-        return int(cli.main(argv))
-    profiler = cProfile.Profile()
-    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())  # from the first getUpdates: start-up left out
-    try:
-        return int(cli.main(argv))
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    return int(importlib.import_module("bot.cli").main(argv))
 
 
 # -- setup ----------------------------------------------------------------------------------------------------
@@ -197,7 +190,8 @@ class Harness:
     first_poll: list[float] = field(default_factory=list)
     cpu_at_first_poll: list[float] = field(default_factory=list)
     process: Any = None
-    profiling: bool = False
+    profile: Path | None = None  # py-spy's output while profiling
+    spy: Any = None
 
     @classmethod
     def load(cls, folder: Path) -> Harness:
@@ -213,8 +207,11 @@ class Harness:
             if not harness.first_poll and "getUpdates" in handler.path:
                 harness.first_poll.append(time.perf_counter())
                 harness.cpu_at_first_poll.append(cpu_seconds(harness.process))
-                if harness.profiling:
-                    harness.process.send_signal(signal.SIGUSR1)
+                if harness.profile is not None:  # from the first getUpdates: start-up left out
+                    harness.spy = subprocess.Popen(
+                        ["py-spy", "record", "--pid", str(harness.process.pid), "--rate", "250", "--format", "raw",
+                         "--threads", "--nonblocking", "--output", str(harness.profile)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             original(handler)
 
         ft.H.do_POST = do_post
@@ -223,7 +220,7 @@ class Harness:
         return harness
 
     def run(self, variant: Variant, k: int, setup: Path | None, codes: list[str], env: dict[str, str],
-            profile: str | None = None) -> Result:
+            profile: Path | None = None) -> Result:
         ft = self.ft
         work = Path(tempfile.mkdtemp(prefix="tgbench-"))
         if setup is not None:
@@ -247,8 +244,6 @@ class Harness:
                 ft.push_text(next(uid), 10_000 + p, "2")
         updates = next(uid) - 1
         command = [c.replace("{port}", str(free_port())) for c in variant.command]
-        if profile is not None:  # `--serve MODE --profile-out FILE -- ARGS`
-            command[3:3] = ["--profile-out", profile]
         bot_env = dict(os.environ, **env, TELEGRAM_BOT_TOKEN="123456:BENCH",
                        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{self.port}/bot", BOT_DB=str(work / "bot.db"),
                        PYTHONUNBUFFERED="1")
@@ -256,7 +251,7 @@ class Harness:
         done: dict[int, float] = {}
         seen = 0
         with open(work / "bot.log", "w") as log:
-            self.profiling = profile is not None
+            self.profile = profile
             started = time.perf_counter()
             self.process = subprocess.Popen(command, env=bot_env, cwd=variant.cwd, stdout=log, stderr=subprocess.STDOUT)
             cpu_end = 0.0
@@ -273,6 +268,10 @@ class Harness:
                     break
                 time.sleep(0.02)
             cpu_end = cpu_seconds(self.process) or cpu_end
+            if self.spy is not None:  # py-spy writes its file when interrupted
+                self.spy.send_signal(signal.SIGINT)
+                self.spy.wait(60)
+                self.spy, self.profile = None, None
             stop(self.process)
         log_text = (work / "bot.log").read_text(errors="replace")
         if len(done) < k:
@@ -373,6 +372,87 @@ def acked_but_missing(sent: list[dict[str, Any]], db: Path, setup: Path) -> int:
 
 # -- the whole benchmark --------------------------------------------------------------------------------------
 
+# -- where the CPU goes --------------------------------------------------------------------------------------
+
+LAYERS = [  # (layer, path fragments of its frames); a sample goes to the deepest of our layers on its stack
+    ("telegram.py inbound", ("/bot/channels/telegram.py", "/bot/safety_net.py")),
+    ("conversation", ("/bot/conversation.py", "/bot/rendering.py", "/bot/flowregistry.py", "/bot/deployment.py")),
+    ("engine (flows/)", ("/flows/",)),
+    ("storage", ("/storage/",)),
+    ("outbound", ("/bot/dispatcher.py", "/bot/channels/telegram_outbound.py", "/bot/channels/pacing.py",
+                  "/bot/channels/base.py")),
+]
+# python-telegram-bot is "/telegram/..." (bot/channels/telegram.py is not)
+LIBRARIES = [("PTB", "/telegram/"), ("HTTP (httpx)", "/httpx/"), ("HTTP (httpx)", "/httpcore/"),
+             ("HTTP (httpx)", "/h11/"), ("HTTP (httpx)", "/anyio/"), ("SQLAlchemy", "/sqlalchemy/"),
+             ("sqlite", "sqlite3"), ("aiosqlite", "/aiosqlite/"), ("asyncio", "/asyncio/"), ("json", "/json/")]
+FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
+
+
+def _frame(frame: str) -> tuple[str, str]:
+    """(function, path) of a frame; py-spy shortens paths ("storage/sqlite.py"): given a leading "/" to match."""
+    found = FRAME.match(frame)
+    function, path = (found.group(1), found.group(2)) if found else (frame, "")
+    return function, path if path.startswith("/") else "/" + path
+
+
+def _library(stack: list[tuple[str, str]]) -> str:
+    """The first library on a stack (the outermost), or "itself"."""
+    for _, path in stack:
+        for name, part in LIBRARIES:
+            if part in path:
+                return "Update.de_json" if any("de_json" in f for f, _ in stack) and name == "PTB" else name
+    return "itself"
+
+
+def layer_of(stack: list[str]) -> tuple[str, str]:
+    """(layer, what under it) of one sampled stack (frames root first, "function (file:line)"): the deepest of our
+    layers on the stack, and the first library it calls; without one of ours, PTB or the event loop."""
+    if stack and stack[0].startswith("thread") and "MainThread" not in stack[0]:  # py-spy --threads: the root
+        storage = any(part in frame for frame in stack for part in ("/storage/", "aiosqlite/", "storage-writer"))
+        return ("storage: SQLite in its threads", stack[0].split(": ", 1)[-1].split(" (")[0]) if storage else \
+            ("other threads", stack[0].split(": ", 1)[-1])
+    frames = [_frame(f) for f in stack[1:] if not f.startswith("thread")] if stack else []
+    deepest, layer = -1, ""
+    for i, (_, path) in enumerate(frames):
+        for name, parts in LAYERS:
+            if any(part in path for part in parts):
+                deepest, layer = i, name
+    if layer == "storage":  # who asked: a step's commit (inbound) or the dispatcher
+        outbound = [part for name, parts in LAYERS if name == "outbound" for part in parts]
+        side = "outbound" if any(p in path for _, path in frames for p in outbound) else "inbound"
+        return f"storage on the event loop, for {side}", _library(frames[deepest + 1:])
+    if deepest >= 0:
+        return layer, _library(frames[deepest + 1:])
+    if any(path.startswith("/telegram/") or "-packages/telegram/" in path for _, path in frames):
+        return "PTB (getUpdates, parsing, dispatch)", _library(frames)
+    return "event loop (asyncio, sockets), other", _library(frames)
+
+
+def print_layers(name: str, k: int, stacks: Path, result: Result) -> None:
+    """The CPU samples of one profiled run by layer (and, under each, by what it spent them in)."""
+    if not stacks.exists():
+        print(f"  no profile of {name}: is py-spy installed? (uv run --with py-spy ...)")
+        return
+    totals: Counter[str] = Counter()
+    detail: Counter[tuple[str, str]] = Counter()
+    for line in stacks.read_text().splitlines():
+        frames, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        layer, below = layer_of(frames.split(";"))
+        totals[layer] += int(count)
+        detail[(layer, below)] += int(count)
+    samples = sum(totals.values()) or 1
+    per_update = 1000 * result.cpu / result.updates
+    print(f"\n  where the CPU goes, ours {name}, K = {k}: {per_update:.1f} ms CPU per update "
+          f"({result.updates / result.seconds:.1f} updates/s under py-spy), {samples} samples (py-spy, {stacks})")
+    for layer, count in totals.most_common():
+        parts = ", ".join(f"{below or 'itself'} {100 * n / samples:.0f}%" for (lay, below), n in detail.most_common()
+                          if lay == layer and n / samples >= 0.01)
+        print(f"    {layer:38} {100 * count / samples:5.1f}%  {per_update * count / samples:5.2f} ms/update  ({parts})")
+
+
 def variants(compare: Path | None, ref: str | None) -> list[Variant]:
     this = [sys.executable, __file__, "--serve"]
     out = [Variant("shipped", "ours", [*this, "shipped", "--", "run", "--port", "{port}"], ROOT),
@@ -426,11 +506,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="K = 200, one round")
     parser.add_argument("--only", nargs="+", metavar="VARIANT", help="run only these variants (e.g. unthrottled naive)")
     parser.add_argument("--compare", metavar="GITREF", help="also run ours as of this git ref (e.g. main)")
-    parser.add_argument("--profile", metavar="FILE", help="also profile ours unthrottled once (cProfile stats)")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="also profile ours in each mode once (py-spy)")
     parser.add_argument("--harness", type=Path, default=HARNESS, help=f"the shared harness (default: {HARNESS})")
     args = parser.parse_args()
     if args.quick:
         args.k, args.rounds = [200], 1
+    if args.profile and shutil.which("py-spy") is None:
+        raise SystemExit("--profile needs py-spy on PATH (e.g. uv tool install py-spy)")
     harness = Harness.load(args.harness)
     env = bot_environment()
     compare = extract(args.compare) if args.compare else None
@@ -458,9 +540,11 @@ def main() -> None:
                           f"({result.finished}/{k} finished)", flush=True)
             tables[k] = report(k, results)
             if args.profile and k == min(args.k):
-                unthrottled = next(v for v in variants(None, None) if v.name == "unthrottled")
-                harness.run(unthrottled, k, setup, [c for _, c in codes], env, profile=args.profile)
-                print(f"  profile of ours unthrottled (from the first getUpdates) in {args.profile}")
+                args.profile.mkdir(parents=True, exist_ok=True)
+                for variant in variants(None, None)[:2]:
+                    stacks = args.profile / f"{variant.name}-k{k}.txt"
+                    result = harness.run(variant, k, setup, [c for _, c in codes], env, profile=stacks)
+                    print_layers(variant.name, k, stacks, result)
     if compare is not None:
         shutil.rmtree(compare, ignore_errors=True)
     largest = tables[max(tables)]
@@ -492,10 +576,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--serve":
         rest = sys.argv[3:]
-        out = None
-        if rest[:1] == ["--profile-out"]:
-            out, rest = rest[1], rest[2:]
-        sys.exit(serve(sys.argv[2], out, rest[1:] if rest[:1] == ["--"] else rest))
+        sys.exit(serve(sys.argv[2], rest[1:] if rest[:1] == ["--"] else rest))
     if len(sys.argv) > 2 and sys.argv[1] == "--open-questionnaires":
         sys.path.insert(0, str(ROOT))
         asyncio.run(open_questionnaires(sys.argv[2], sys.argv[3:]))

@@ -40,7 +40,12 @@ from bot.delivery_policy import DeliveryPolicy
 from storage.interface import OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
-WINDOW = 200  # rows read per look: enough to fill every free slot several times over
+WINDOW = 200  # rows read per look at most
+# rows read per free slot (and one slot more, for urgent rows): a person's next rows come along (to be joined, or
+# skipped), and a few to spare. Reading only what can start matters under a carrier's limit: then every slot is
+# taken nearly all the time and the outbox has a backlog, and reading 200 rows at each of the several looks a send
+# (its completion, and every commit wakes it) cost more CPU than everything else the bot did (benchmarks/telegram.py)
+ROWS_PER_SLOT = 8
 
 
 class Dispatcher:
@@ -111,8 +116,9 @@ class Dispatcher:
             # those we cannot send an ordinary message to now would only fill the window (a person with a long
             # queue, a chat paced for a second): of theirs, only urgent rows are read
             waiting = {person for person, _ in self._busy} | set(self._resting)
-            rows = await self.storage.pending_outbox(self.channel.name, WINDOW, now=self.clock.now(),
-                                                     only_urgent_for=waiting)
+            free = self.concurrency - (len(self._busy) - self._urgent_busy)
+            rows = await self.storage.pending_outbox(self.channel.name, min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)),
+                                                     now=self.clock.now(), only_urgent_for=waiting)
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             for row in rows:
