@@ -386,6 +386,10 @@ LAYERS = [  # (layer, path fragments of its frames); a sample goes to the deepes
 LIBRARIES = [("PTB", "/telegram/"), ("HTTP (httpx)", "/httpx/"), ("HTTP (httpx)", "/httpcore/"),
              ("HTTP (httpx)", "/h11/"), ("HTTP (httpx)", "/anyio/"), ("SQLAlchemy", "/sqlalchemy/"),
              ("sqlite", "sqlite3"), ("aiosqlite", "/aiosqlite/"), ("asyncio", "/asyncio/"), ("json", "/json/")]
+STORAGE_OPS = [("pending_outbox", "outbox reads"), ("_OutboxOp", "outbox marks"), ("mark_delivery", "outbox marks"),
+               ("addresses_of", "address lookups"), ("SqliteStorage.addresses", "address lookups"),
+               ("participants_by_address", "chat -> participant"), ("participant_by_address", "chat -> participant"),
+               ("_write_steps", "step commits"), ("commit_step", "step commits"), ("load_conversation", "loads")]
 FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
 
 
@@ -405,23 +409,29 @@ def _library(stack: list[tuple[str, str]]) -> str:
     return "itself"
 
 
+def _storage_op(stack: list[str]) -> str | None:
+    """What a storage sample was doing (the outermost operation on the stack), if it says."""
+    return next((op for frame in stack for name, op in STORAGE_OPS if frame.startswith(name)
+                 or f".{name} (" in frame or f" {name} (" in frame), None)
+
+
 def layer_of(stack: list[str]) -> tuple[str, str]:
     """(layer, what under it) of one sampled stack (frames root first, "function (file:line)"): the deepest of our
     layers on the stack, and the first library it calls; without one of ours, PTB or the event loop."""
     if stack and stack[0].startswith("thread") and "MainThread" not in stack[0]:  # py-spy --threads: the root
         storage = any(part in frame for frame in stack for part in ("/storage/", "aiosqlite/", "storage-writer"))
-        return ("storage: SQLite in its threads", stack[0].split(": ", 1)[-1].split(" (")[0]) if storage else \
-            ("other threads", stack[0].split(": ", 1)[-1])
+        thread = stack[0].split(": ", 1)[-1].split(" (")[0]
+        if not storage:
+            return "other threads", thread
+        return "storage: SQLite in its threads", _storage_op(stack) or thread
     frames = [_frame(f) for f in stack[1:] if not f.startswith("thread")] if stack else []
     deepest, layer = -1, ""
     for i, (_, path) in enumerate(frames):
         for name, parts in LAYERS:
             if any(part in path for part in parts):
                 deepest, layer = i, name
-    if layer == "storage":  # who asked: a step's commit (inbound) or the dispatcher
-        outbound = [part for name, parts in LAYERS if name == "outbound" for part in parts]
-        side = "outbound" if any(p in path for _, path in frames for p in outbound) else "inbound"
-        return f"storage on the event loop, for {side}", _library(frames[deepest + 1:])
+    if layer == "storage":  # by operation: the outbox (the dispatcher's), lookups, a step's commit
+        return "storage on the event loop", _storage_op(stack) or _library(frames[deepest + 1:])
     if deepest >= 0:
         return layer, _library(frames[deepest + 1:])
     if any(path.startswith("/telegram/") or "-packages/telegram/" in path for _, path in frames):
