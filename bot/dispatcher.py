@@ -14,6 +14,9 @@ message (bot/channels/base.py). The rules, the same for all:
   (bot/channels/pacing.py) keeps its rate and serves the most urgent first. An urgent row never waits for a free
   slot: it starts at once and takes the next grant of the pacer, so it waits for one send at most, not for the
   queue in front of it.
+- **One message for several.** A channel that can join messages (`Joiner`: Telegram) is offered, with a person's
+  first ordinary row, their next rows of the same priority that are ready; what it joins is recorded as sent with
+  it. A crisis reply is never joined.
 - **Retries.** A failure is tried again with back-off, or given up, by the deployment's `DeliveryPolicy` (crisis
   replies for at least a day); what is given up is recorded with its reason, for the coach (bot/overview.py) and,
   for a crisis reply, the coach on duty (bot/undelivered.py).
@@ -28,16 +31,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 
-from bot.channels.base import Channel, Deliverer, Delivery, Failed, NotYet, Sent
+from bot.channels.base import Channel, Deliverer, Delivery, Failed, Joiner, NotYet, Sent
 from bot.clock import Clock
 from bot.delivery_policy import DeliveryPolicy
 from storage.interface import OutboxRow, Priority, Storage
 
 log = logging.getLogger(__name__)
-WINDOW = 200  # rows read per look: enough to fill every free slot several times over
+WINDOW = 200  # rows read per look at most
+# rows read per free slot (and one slot more, for urgent rows): a person's next rows come along (to be joined, or
+# skipped), and a few to spare. Reading only what can start matters under a carrier's limit: then every slot is
+# taken nearly all the time and the outbox has a backlog, and reading 200 rows at each of the several looks a send
+# (its completion, and every commit wakes it) cost more CPU than everything else the bot did (benchmarks/telegram.py)
+ROWS_PER_SLOT = 8
 
 
 class Dispatcher:
@@ -108,8 +116,10 @@ class Dispatcher:
             # those we cannot send an ordinary message to now would only fill the window (a person with a long
             # queue, a chat paced for a second): of theirs, only urgent rows are read
             waiting = {person for person, _ in self._busy} | set(self._resting)
-            rows = await self.storage.pending_outbox(self.channel.name, WINDOW, now=self.clock.now(),
-                                                     only_urgent_for=waiting)
+            free = self.concurrency - (len(self._busy) - self._urgent_busy)
+            rows = await self.storage.pending_outbox(self.channel.name, min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)),
+                                                     now=self.clock.now(), only_urgent_for=waiting)
+            following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             for row in rows:
                 person, urgent = row.participant_id, row.priority is Priority.URGENT
@@ -122,34 +132,40 @@ class Dispatcher:
                     continue  # a crisis reply overtakes the person's ordinary message in flight, and their pace
                 if not urgent and len(self._busy) - self._urgent_busy >= self.concurrency:
                     break  # every slot is taken, and the rest are not urgent (sending order)
-                self._start(row, urgent)
+                self._start(row, urgent, () if urgent else following.get(person, ()))
             return min(self._resting.values(), default=None)
 
-    def _start(self, row: OutboxRow, urgent: bool) -> None:
+    def _start(self, row: OutboxRow, urgent: bool, following: Sequence[OutboxRow] = ()) -> None:
         if self.on_handed is not None:
             self.on_handed(row)
-        task = asyncio.create_task(self._deliver(row), name=f"{self.channel.name}-outbox-{row.id}")
+        task = asyncio.create_task(self._deliver(row, following), name=f"{self.channel.name}-outbox-{row.id}")
         self._busy[(row.participant_id, urgent)] = task
         self._urgent_busy += urgent
 
         def done(_: asyncio.Task[None]) -> None:
             self._busy.pop((row.participant_id, urgent), None)
             self._urgent_busy -= urgent
-            self._finished.add(row.id)
+            self._finished.update([row.id, *(r.id for r in following)])
             self.wakeup.set()
 
         task.add_done_callback(done)
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _deliver(self, row: OutboxRow, following: Sequence[OutboxRow] = ()) -> None:
+        rows = [row, *following]
+        outcomes: Sequence[Delivery]
         try:
-            outcome: Delivery = await self.channel.deliver(row)
+            if following and isinstance(self.channel, Joiner):
+                outcomes = (await self.channel.deliver_joined(rows))[:len(rows)] or (Failed("nothing sent"),)
+            else:
+                outcomes = (await self.channel.deliver(row),)
         except Exception as exc:  # a bug or a failure the channel did not expect: retried like any failure
             log.exception("%s outbox row %s could not be delivered", self.channel.name, row.id)
-            outcome = Failed(type(exc).__name__)
-        try:
-            await self._record(row, outcome)
-        except Exception:  # not recorded: the row stays unsent and is tried again (at least once)
-            log.exception("%s outbox row %s: the outcome could not be stored", self.channel.name, row.id)
+            outcomes = (Failed(type(exc).__name__),)
+        for sent, outcome in zip(rows, outcomes, strict=False):
+            try:
+                await self._record(sent, outcome)
+            except Exception:  # not recorded: the row stays unsent and is tried again (at least once)
+                log.exception("%s outbox row %s: the outcome could not be stored", self.channel.name, sent.id)
 
     async def _record(self, row: OutboxRow, outcome: Delivery) -> None:
         now = self.clock.now()
@@ -168,6 +184,18 @@ class Dispatcher:
             log.error("%s outbox row %s (priority %s) given up after %s attempts: %s", row.channel, row.id,
                       row.priority.name, row.attempts + 1, outcome.detail)
             await self.storage.give_up_outbox(row.id, now, outcome.detail)
+
+
+def _following(rows: Sequence[OutboxRow]) -> dict[int, list[OutboxRow]]:
+    """Each person's rows after their first one in `rows` (sending order) with the same priority, not urgent: what
+    may be joined to it."""
+    first: dict[int, OutboxRow] = {}
+    following: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        head = first.setdefault(row.participant_id, row)
+        if head is not row and row.priority is head.priority and row.priority is not Priority.URGENT:
+            following.setdefault(row.participant_id, []).append(row)
+    return following
 
 
 class SendOnly:

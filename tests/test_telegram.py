@@ -63,7 +63,7 @@ class Tg:
     async def linked(self) -> Participant:
         participant, code = await self.enrol()
         self.fake.user_sends_command(CHAT, USER, f"/start {code}")
-        await self.fake.wait_sent(CHAT, 2)  # the welcome, and "no questionnaire open right now"
+        await self.fake.wait_sent(CHAT)  # the welcome with "no questionnaire open right now": one reply, one message
         return participant
 
     async def start_flow(self, participant: Participant, flow_id: str) -> None:
@@ -115,24 +115,23 @@ async def tg(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Tg]:
 
 async def test_start_links_and_a_pss10_runs_by_button_presses(tg: Tg) -> None:
     participant = await tg.linked()
-    welcome, nothing_open = tg.texts()
-    assert welcome == "Velkommen! Du er nu forbundet, og jeg skriver til dig her."
-    assert nothing_open.startswith("Du har ikke noget spørgeskema")
+    [welcome] = tg.texts()
+    assert welcome.startswith("Velkommen! Du er nu forbundet, og jeg skriver til dig her.\n\nDu har ikke noget spø")
     [address] = [a for a in await tg.app.storage.addresses(participant.id) if a.channel == "telegram"]
     assert (address.address, address.status) == (str(CHAT), AddressStatus.ACTIVE)
 
     await tg.start_flow(participant, "pss10")
-    assert (await tg.question(3)).text.startswith("Nu kommer 10 spørgsmål")
+    assert (await tg.question(2)).text.startswith("Nu kommer 10 spørgsmål")
     for number in range(1, 11):
-        question = await tg.question(3 + number)
+        question = await tg.question(2 + number)
         assert question.text.startswith(f"({number}/10) ")
         assert question.buttons == [[(label, f"1:q{number}:{value}")] for value, label in enumerate(FREQUENCY)]
         await tg.press(question, "Ind i mellem")
-        # the answered question's buttons are gone (taken off just after the next question is sent)
-        await until(lambda n=number: tg.fake.sent_to(CHAT)[2 + n].buttons == [])
 
-    score = await tg.question(14)
+    score = await tg.question(13)
     assert "Din score er 20 ud af 40." in score.text
+    # one request a press: the next question (no edits), and the button's answer
+    assert len(tg.fake.calls_of("sendMessage")) == 13 and tg.fake.calls_of("editMessageReplyMarkup") == []
     assert all("text" not in answer for answer in tg.fake.callback_answers)  # every press answered, silently
     scores = await tg.app.storage.export_scores()
     assert [(s["participant"], s["value"]) for s in scores] == [(participant.ref, 20)]
@@ -149,13 +148,13 @@ async def terms_come_first(tg: Tg) -> None:
     await tg.app.loop.handle(participant, StartFlow("pss10"), "telegram")  # waits until the terms are accepted
     assert await tg.channel.deliver_pending() == 0  # not linked yet: nowhere to send; /start asks again
     tg.fake.user_sends_command(CHAT, USER, f"/start {code}")
-    welcome, terms = await tg.fake.wait_sent(CHAT, 2)
-    assert welcome.text.startswith("Velkommen!") and "Siger du ja til det?" in terms.text
+    [terms] = await tg.fake.wait_sent(CHAT)  # the welcome and the terms: one reply, one message
+    assert terms.text.startswith("Velkommen!") and "Siger du ja til det?" in terms.text
     assert [[label for label, _ in row] for row in terms.buttons] == [["Ja", "Nej"]]
     await tg.press(terms, "Ja")
-    thanks, intro = (await tg.fake.wait_sent(CHAT, 4))[2:]
-    assert thanks.text.startswith("Tak.") and intro.text.startswith("Nu kommer 10 spørgsmål")
-    await until(lambda: tg.fake.sent_to(CHAT)[1].buttons == [])
+    first = (await tg.fake.wait_sent(CHAT, 2))[1]  # thanks, the introduction and question 1, with its buttons
+    assert first.text.startswith("Tak.") and "\n\nNu kommer 10 spørgsmål" in first.text
+    assert "\n\n(1/10) " in first.text and first.buttons[0] == [("Aldrig", "1:q1:0")]
     profile = await tg.app.storage.profile(participant.id)
     assert profile is not None and profile.consent_version is not None
 
@@ -163,21 +162,21 @@ async def terms_come_first(tg: Tg) -> None:
 async def test_a_button_of_an_old_question_gets_a_polite_answer_and_records_nothing(tg: Tg) -> None:
     participant = await tg.linked()
     await tg.start_flow(participant, "pss10")
-    first = await tg.question(4)
-    old_button = first.data_for("Meget ofte")
+    first = await tg.question(3)
     await tg.press(first, "Aldrig")
-    await tg.question(5)
-    await tg.press(first, "Meget ofte", old_button, stale_client=True)  # the phone still shows the old keyboard
+    await tg.question(4)
+    assert first.buttons  # the answered question keeps its buttons (no request spent on removing them)
+    await tg.press(first, "Meget ofte")
     assert tg.fake.callback_answers[-1]["text"] == "Det spørgsmål har du allerede svaret på."
     answers = await tg.app.storage.export_answers()
     assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 0)]
-    assert len(tg.fake.sent_to(CHAT)) == 5  # nothing said in the chat
+    assert len(tg.fake.sent_to(CHAT)) == 4  # nothing said in the chat
 
 
 async def test_a_module_reminder_has_a_done_button_that_works_in_the_middle_of_a_questionnaire(tg: Tg) -> None:
     participant = await tg.linked()
     await tg.start_flow(participant, "pss10")
-    assert (await tg.question(4)).text.startswith("(1/10) ")
+    assert (await tg.question(3)).text.startswith("(1/10) ")
     programme = tg.app.registry.library.programme
     assert programme is not None
     start = (tg.clock.now() - timedelta(days=1)).date()  # module 1 was released yesterday and is due now
@@ -186,51 +185,52 @@ async def test_a_module_reminder_has_a_done_button_that_works_in_the_middle_of_a
     tg.clock.advance(timedelta(hours=3))  # the questionnaire was left open; module 1 comes anyway
     await scheduler.tick()
     tg.channel.wakeup.set()
-    reminder = await tg.question(5)
+    reminder = await tg.question(4)
     assert reminder.text.startswith("Modul 1 er klar: Introduktion og teori.")
     assert reminder.buttons == [[("Færdig med modul 1", "0:programme:FÆRDIG 1")]]
-    await tg.question(8)  # the baseline measurement takes over the idle questionnaire
-    assert [m.text[:24] for m in tg.fake.sent_to(CHAT)[5:]] == [
+    await tg.question(7)  # the baseline measurement takes over the idle questionnaire (scheduled: one message each)
+    assert [m.text[:24] for m in tg.fake.sent_to(CHAT)[4:]] == [
         "Det er tid til en måling", "Nu kommer 10 spørgsmål o", "(1/10) Hvor ofte inden f"]
-    await tg.press(reminder, "Færdig med modul 1", stale_client=True)  # its keyboard gave way to the question's
-    done = await tg.question(9)
-    assert done.text == "Godt gået! Modul 1 er markeret som færdigt. Du har gennemført 1 af 8 moduler."
-    again = await tg.question(10)  # and the open question again, with its buttons
-    assert again.text.startswith("(1/10) ") and again.buttons[0] == [("Aldrig", "2:q1:0")]  # run 2: the baseline
+    await tg.press(reminder, "Færdig med modul 1")  # further up the chat, its button still works
+    done = await tg.question(8)  # and the open question again, with its buttons: one reply, one message
+    assert done.text.startswith("Godt gået! Modul 1 er markeret som færdigt. Du har gennemført 1 af 8 moduler.\n\n")
+    assert "\n\n(1/10) " in done.text and done.buttons[0] == [("Aldrig", "2:q1:0")]  # run 2: the baseline
     marks = await tg.app.storage.marks(participant.id)
     assert [(m.kind, m.key) for m in marks if m.kind == "module_done"] == [("module_done", "1")]
 
 
-async def test_typed_answers_work_and_take_the_buttons_away(tg: Tg) -> None:
+async def test_typed_answers_work_and_the_old_buttons_answer_nothing(tg: Tg) -> None:
     participant = await tg.linked()
     await tg.start_flow(participant, "pss10")
-    assert (await tg.question(4)).buttons
+    first = await tg.question(3)
     tg.fake.user_sends_text(CHAT, USER, "ret ofte")
-    second = await tg.question(5)
+    second = await tg.question(4)
     assert second.text.startswith("(2/10)") and second.buttons
-    await until(lambda: tg.fake.sent_to(CHAT)[3].buttons == [])
     tg.fake.user_sends_text(CHAT, USER, "STOP")
-    await tg.question(6)
-    await until(lambda: tg.fake.sent_to(CHAT)[4].buttons == [])  # no question left to answer
+    await tg.question(5)
+    for old in (first, second):  # no question left to answer: every button is an old one
+        await tg.press(old, "Aldrig")
+        assert tg.fake.callback_answers[-1]["text"] == "Det spørgsmål har du allerede svaret på."
     answers = await tg.app.storage.export_answers()
     assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 3)]
+    assert len(tg.fake.sent_to(CHAT)) == 5 and tg.fake.calls_of("editMessageReplyMarkup") == []
 
 
 async def test_the_scale_0_to_10_as_two_rows_of_buttons(tg: Tg) -> None:
     participant = await tg.linked()
     await tg.start_flow(participant, "life_satisfaction")
-    question = await tg.question(3)
+    question = await tg.question(2)
     assert [[label for label, _ in row] for row in question.buttons] == [
         ["0", "1", "2", "3", "4", "5"], ["6", "7", "8", "9", "10"]]
     await tg.press(question, "8")
-    assert "8" in (await tg.question(4)).text
+    assert "8" in (await tg.question(3)).text
     assert [a["value"] for a in await tg.app.storage.export_answers()] == [8]
 
 
 async def test_a_used_or_unknown_code_and_an_unknown_user_get_an_explanation_and_no_data(tg: Tg) -> None:
     _, code = await tg.enrol()
     tg.fake.user_sends_command(CHAT, USER, f"/start {code}")
-    await tg.fake.wait_sent(CHAT, 2)
+    await tg.fake.wait_sent(CHAT)
     tg.fake.user_sends_command(STRANGER, STRANGER, f"/start {code}")  # a forwarded link, used already
     [used] = await tg.fake.wait_sent(STRANGER)
     assert used.text.startswith("Dette link er allerede brugt eller er ikke længere gyldigt.")
@@ -245,7 +245,7 @@ async def test_a_used_or_unknown_code_and_an_unknown_user_get_an_explanation_and
     assert bare_start.text == stranger.text
     assert await tg.app.storage.participant_by_address("telegram", str(STRANGER)) is None
     assert not any(str(CHAT) in m.text or "Test Person" in m.text for m in tg.fake.sent_to(STRANGER))
-    assert len(tg.fake.sent_to(CHAT)) == 2  # the linked person hears nothing of it
+    assert len(tg.fake.sent_to(CHAT)) == 1  # the linked person hears nothing of it
 
 
 async def test_an_expired_code_links_nobody(tg: Tg) -> None:
@@ -260,14 +260,14 @@ async def test_an_expired_code_links_nobody(tg: Tg) -> None:
 async def test_a_redelivered_update_is_processed_once(tg: Tg) -> None:
     participant = await tg.linked()
     await tg.start_flow(participant, "pss10")
-    await tg.question(4)
+    await tg.question(3)
     update = tg.fake.user_sends_text(CHAT, USER, "2")
-    await tg.question(5)
+    await tg.question(4)
     tg.fake.redeliver(update)
     tg.fake.user_sends_text(CHAT, USER, "HJÆLP")  # processed after the redelivery: proves it was read
-    await tg.question(7)  # the help, and question 2 again
+    await tg.question(5)  # the help, and question 2 again
     await asyncio.sleep(0.1)
-    assert len(tg.fake.sent_to(CHAT)) == 7
+    assert len(tg.fake.sent_to(CHAT)) == 5
     answers = await tg.app.storage.export_answers()
     assert [(a["item_id"], a["value"]) for a in answers] == [("q1", 2)]
 
@@ -282,19 +282,19 @@ async def test_commands_have_localised_menus_and_map_to_the_keywords(tg: Tg) -> 
 
     participant = await tg.linked()
     await tg.start_flow(participant, "pss10")
-    await tg.question(4)
+    await tg.question(3)
     tg.fake.user_sends_command(CHAT, USER, "/help")
-    assert "TILBAGE: ret dit forrige svar" in (await tg.question(5)).text
-    assert (await tg.question(6)).text.startswith("(1/10)")  # asked again, with its buttons
+    help_ = await tg.question(4)
+    assert "TILBAGE: ret dit forrige svar" in help_.text
+    assert "\n\n(1/10) " in help_.text and help_.buttons  # asked again, with its buttons
     tg.fake.user_sends_command(CHAT, USER, "/pause")
-    assert (await tg.question(7)).text.startswith("Vi holder pause her.")
+    assert (await tg.question(5)).text.startswith("Vi holder pause her.")
     tg.fake.user_sends_command(CHAT, USER, "/continue")
-    assert (await tg.question(9)).text.startswith("(1/10)")
+    assert "\n(1/10) " in (await tg.question(6)).text
     tg.fake.user_sends_command(CHAT, USER, "/language en")
-    assert (await tg.question(10)).text == "I will write to you in English from now on."
-    in_english = await tg.question(11)
-    assert in_english.text.startswith("(1/10) In the last month") and in_english.buttons[0] == [("Never", "1:q1:0")]
-    await until(lambda: [m for m in tg.fake.sent_to(CHAT) if m.buttons] == [in_english])  # one keyboard at a time
+    in_english = await tg.question(7)
+    assert in_english.text.startswith("I will write to you in English from now on.\n\n(1/10) In the last month")
+    assert in_english.buttons[0] == [("Never", "1:q1:0")]
 
 
 async def test_a_429_is_deferred_and_delivered_later(tg: Tg) -> None:
@@ -303,10 +303,10 @@ async def test_a_429_is_deferred_and_delivered_later(tg: Tg) -> None:
     await tg.start_flow(participant, "pss10")
     await until(lambda: [c.status for c in tg.fake.calls_of("sendMessage")][-1:] == [429])
     assert await tg.channel.deliver_pending() == 0  # not retried before its time
-    assert len(tg.fake.sent_to(CHAT)) == 2
+    assert len(tg.fake.sent_to(CHAT)) == 1
     tg.clock.advance(timedelta(seconds=3))
     tg.channel.wakeup.set()
-    intro, first = (await tg.fake.wait_sent(CHAT, 4))[2:]
+    intro, first = (await tg.fake.wait_sent(CHAT, 3))[1:]
     assert intro.text.startswith("Nu kommer 10 spørgsmål") and first.text.startswith("(1/10)")  # in order
 
 
@@ -326,9 +326,8 @@ async def test_a_blocked_bot_marks_the_chat_unreachable_until_the_person_writes_
 
     tg.fake.unblock(CHAT)
     tg.fake.user_sends_command(CHAT, USER, "/start")
-    back, first = (await tg.fake.wait_sent(CHAT, 4))[2:]  # picks up the questionnaire where it was
-    assert back.text == "Velkommen tilbage. Vi fortsætter, hvor du slap."
-    assert first.text.startswith("(1/10)") and first.buttons
+    back = (await tg.fake.wait_sent(CHAT, 2))[1]  # picks up the questionnaire where it was
+    assert back.text.startswith("Velkommen tilbage. Vi fortsætter, hvor du slap.\n\n(1/10)") and back.buttons
     [address] = [a for a in await tg.app.storage.addresses(participant.id) if a.channel == "telegram"]
     assert address.status is AddressStatus.ACTIVE
 
@@ -337,7 +336,7 @@ async def test_each_chat_gets_at_most_one_message_per_interval(tmp_path: Path, c
     async with running(tmp_path, clock, per_chat_interval=0.3) as tg:
         participant = await tg.linked()
         await tg.start_flow(participant, "pss10")
-        await tg.question(4)
+        await tg.question(3)
         sends = [c.at for c in tg.fake.calls_of("sendMessage")]
         assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(sends))
 
@@ -375,11 +374,11 @@ async def test_webhook_refuses_a_wrong_secret_and_processes_an_update_once(tmp_p
 
             assert (await tg.fake.post_to_webhook(update)).status_code == 200
             assert await tg.app.storage.participant_by_address("telegram", str(CHAT)) is not None  # stored first
-            await tg.fake.wait_sent(CHAT, 2)
+            await tg.fake.wait_sent(CHAT)
             assert (await tg.fake.post_to_webhook(update)).status_code == 200  # Telegram retries: once only
             await asyncio.sleep(0.1)
-            assert tg.texts()[0] == "Velkommen! Du er nu forbundet, og jeg skriver til dig her."
-            assert len(tg.fake.sent_to(CHAT)) == 2
+            assert tg.texts()[0].startswith("Velkommen! Du er nu forbundet, og jeg skriver til dig her.")
+            assert len(tg.fake.sent_to(CHAT)) == 1
 
 
 def test_keyboard_layout_and_callback_data() -> None:

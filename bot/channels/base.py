@@ -7,10 +7,10 @@ failed message is tried again and when it is given up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from storage.interface import OutboxRow
 
@@ -46,6 +46,17 @@ class Deliverer(Protocol):
     name: str
 
     async def deliver(self, row: OutboxRow) -> Delivery: ...
+
+
+@runtime_checkable
+class Joiner(Deliverer, Protocol):
+    """A channel that can send several of a person's messages as one (Telegram: one request, one notification)."""
+
+    async def deliver_joined(self, rows: Sequence[OutboxRow]) -> Sequence[Delivery]:
+        """Send `rows[0]` and as many of the rows after it as the channel joins to it (the dispatcher offers the
+        person's next rows of the same priority, in their order): one outcome per row sent, in order, at least
+        the first's (a failure is the first's alone; the rest stay queued behind it)."""
+        ...
 
 
 class Channel(Protocol):

@@ -2,8 +2,8 @@
 
 Twilio takes a number's messages at so many segments a second; Telegram takes about 30 requests a second from a
 bot. Everything sent on a channel draws on that one budget: the dispatcher's outbox messages, coach alerts (which
-do not go through the outbox, docs/architecture.md), Telegram's keyboard edits. If each waited in its own queue, or
-first come first served, a crisis reply could wait behind a burst of keyboard edits or reminders that asked first.
+do not go through the outbox, docs/architecture.md). If each waited in its own queue, or first come first served,
+a crisis reply could wait behind a burst of reminders that asked first.
 `PriorityPacer` serves waiters by `Priority` and then by arrival, so an urgent send waits at most for the send
 that holds the budget now.
 

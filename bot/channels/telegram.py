@@ -46,7 +46,6 @@ from bot.channels.telegram_outbound import (
     PROGRAMME_BUTTONS,
     TelegramOutbound,
     Unreachable,
-    current_question,
     masked_chat,
     parse_callback,
 )
@@ -358,8 +357,6 @@ class TelegramChannel:
             await self._answer(query, self.catalogs.gettext(lang, phrases.TELEGRAM_OLD_QUESTION))
         else:
             await self._answer(query)
-        if message is not None:
-            await self.outbound.remove_keyboard(chat_id, message.message_id)
 
     @staticmethod
     def _inbound(chat_id: int, said: Input, update_id: str, notice: str | None = None) -> Inbound:
@@ -372,8 +369,6 @@ class TelegramChannel:
         if identity.status is not AddressStatus.ACTIVE and handled.status is CommitStatus.COMMITTED:
             log.info("Telegram chat %s of participant %s is reachable again", masked_chat(chat_id),
                      identity.participant.ref)
-        current = current_question(await self.loop.state_of(identity.participant))
-        await self.outbound.tidy_keyboard(chat_id, current)
         return handled
 
     async def _answer(self, query: CallbackQuery, text: str | None = None) -> None:
