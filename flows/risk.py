@@ -138,10 +138,13 @@ class RiskTerms:
 
     def scan(self, said: Reading | str) -> TermMatch | None:
         """The most urgent rule that matches the message, if any; else the model's low signal, if it fires."""
-        said = read(said)
-        hit = self.scan_rules(said)
+        words = read(said).risk_words
+        found = [self.terms_of(w) for w in words]
+        masked = self._without_exceptions(found) if any(found) else found
+        hit = self._match(words, masked)
         if hit is None and self.model is not None:
-            probability = self.model.fires_on(said.risk_words)
+            kept, concepts = _model_view(words, found, masked)
+            probability = self.model.fires_on(kept, concepts, length=len(words))
             if probability is not None:
                 return TermMatch(f"model {probability:.2f}", "low")
         return hit
@@ -149,12 +152,22 @@ class RiskTerms:
     def scan_rules(self, said: Reading | str) -> TermMatch | None:
         """The most urgent rule that matches the message, if any (the word list alone)."""
         words = read(said).risk_words
-        if not words:
-            return None
         found = [self.terms_of(w) for w in words]
         if not any(found):  # an answer ("3", "ret ofte"): no word of the list at all
             return None
-        found = self._without_exceptions(found)
+        return self._match(words, self._without_exceptions(found))
+
+    def model_view(self, said: Reading | str) -> tuple[list[str], list[frozenset[str]]]:
+        """What the model reads of a message: its words without those an exception takes out, and the concepts
+        each of those words counts as (benchmarks/train_risk_model.py trains on exactly this)."""
+        words = read(said).risk_words
+        found = [self.terms_of(w) for w in words]
+        return _model_view(words, found, self._without_exceptions(found) if any(found) else found)
+
+    def _match(self, words: Sequence[str], found: list[frozenset[str]]) -> TermMatch | None:
+        """The most urgent rule whose terms are found (exceptions already taken out) within its window."""
+        if not any(found):
+            return None
         positions: dict[str, list[int]] = {}
         for i, terms in enumerate(found):
             for term in terms:
@@ -191,6 +204,13 @@ class RiskTerms:
                     for k in range(size):
                         masked[start + k] = frozenset()
         return masked
+
+
+def _model_view(words: Sequence[str], found: list[frozenset[str]],
+                masked: list[frozenset[str]]) -> tuple[list[str], list[frozenset[str]]]:
+    """The words an exception left, each with the concepts (not the plain words) of the list it counts as."""
+    kept = [i for i in range(len(words)) if masked[i] or not found[i]]
+    return [words[i] for i in kept], [frozenset(t for t in masked[i] if is_concept(t)) for i in kept]
 
 
 def _nearest(options: list[int], anchor: int) -> list[int]:
