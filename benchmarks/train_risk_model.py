@@ -293,6 +293,10 @@ def honest() -> None:
     lists = {"final": load_terms(yaml.safe_dump(before_round3, allow_unicode=True, sort_keys=False, width=1000)),
              "fresh": load_terms(with_changes(git_list(BEFORE_FRESH), before_round3, now))}
     print("rules and model never changed for the file scored: recall (found/risk) / false alarms (alarms/everyday)")
+    base = load_terms(yaml.safe_dump(git_list(BEFORE_FRESH), allow_unicode=True, sort_keys=False, width=1000))
+    fresh = read_file("fresh")
+    print(f"  fresh, the list at {BEFORE_FRESH} alone (without round 3): "
+          f"{fmt(Scored(fresh, [0.0] * len(fresh), base).rates(Scored(fresh, [0.0] * len(fresh), base).rule))}")
     for name, terms in lists.items():
         rows = read_file(name)
         others = [f for f in FILES if f != name]
