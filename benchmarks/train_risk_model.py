@@ -17,14 +17,14 @@ other three (with the everyday replies and the extra statements) and scores the 
 been tuned on all four files, so rules plus model on a left-out file is optimistic; C and the threshold are
 chosen on the model alone: the highest recall, pooled over the four left-out files, with pooled false alarms on
 their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so far, come on
-top; together at most about 0.10). The choice: C=100, threshold 0.80.
+top; together at most about 0.10). The choice: C=10, threshold 0.70.
 
 **Honest figures (--honest).** Two files can be scored by rules and model that were never changed for them:
 final.csv with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model
 trained without final.csv; fresh.csv with the word list as it was before anyone read fresh.csv (git 94f46da) plus
 the round-3 changes (written from final.csv's misses and a list of common phrasings, never from fresh.csv) and a
 model trained without fresh.csv. "before" is the previous model (characters and words only, C=2, threshold 0.8,
-no extra statements, no exceptions taken out).
+no extra statements, no exceptions taken out, the everyday replies as they were).
 
 scikit-learn is needed here only: the bot scores with flows/risk_model.py, a few lines of pure Python that
 reproduce the same features. The file stores, for a handful of statements, the probability scikit-learn gave,
@@ -54,7 +54,7 @@ from flows.risk_words import words_of  # noqa: E402
 DATA = ROOT / "benchmarks" / "risk_eval"
 TERMS_FILE = ROOT / "flows" / "risk_terms.yaml"
 FILES = ("tune", "holdout", "fresh", "final")
-C, THRESHOLD, MIN_WORDS = 100.0, 0.80, 3
+C, THRESHOLD, MIN_WORDS = 10.0, 0.70, 3
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0)
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))  # 0.50 ... 0.90
 MAX_FALSE_ALARMS = 0.05  # the model alone, pooled over the left-out files
@@ -72,11 +72,13 @@ def read_file(name: str) -> list[Row]:
         return list(csv.DictReader(f))
 
 
-def everyday_replies() -> list[str]:
-    """Ordinary chat (everyday_replies.txt) and every answer label of the shipped flows, as negatives: the
-    model must never fire on someone answering a question or saying they are fine."""
-    texts = [line.strip() for line in (DATA / "everyday_replies.txt").read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.startswith("#")]
+def everyday_replies(revision: str | None = None) -> list[str]:
+    """Ordinary chat (everyday_replies.txt, as committed at `revision` if given) and every answer label of the
+    shipped flows, as negatives: the model must never fire on someone answering a question or saying they are
+    fine."""
+    text = (DATA / "everyday_replies.txt").read_text(encoding="utf-8") if revision is None else git_show(
+        revision, "benchmarks/risk_eval/everyday_replies.txt")
+    texts = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     return texts + answer_labels(ROOT / "flows" / "definitions")
 
 
@@ -147,9 +149,11 @@ def extra_rows() -> list[Row]:
     return read_file("training_extra")
 
 
-def training_set(files: Sequence[str], extra: bool) -> tuple[list[str], list[bool]]:
+def training_set(files: Sequence[str], extra: bool, before: bool = False) -> tuple[list[str], list[bool]]:
+    """The statements of `files`, the extra ones if `extra`, and the everyday replies (as they were before round 3
+    if `before`)."""
     rows = [row for name in files for row in read_file(name)] + (extra_rows() if extra else [])
-    everyday = everyday_replies()
+    everyday = everyday_replies(BEFORE_ROUND3 if before else None)
     return [row["text"] for row in rows] + everyday, [is_risk(row) for row in rows] + [False] * len(everyday)
 
 
@@ -186,10 +190,10 @@ def pooled(scored: Sequence[Scored], fired: Callable[[Scored], list[bool]]) -> t
     return tuple(sum(p[i] for p in parts) for i in range(4))  # type: ignore[return-value]
 
 
-def leave_one_out(c: float, terms: RiskTerms, viewer: Viewer, extra: bool = True) -> dict[str, Scored]:
+def leave_one_out(c: float, terms: RiskTerms, viewer: Viewer, before: bool = False) -> dict[str, Scored]:
     scored = {}
     for left_out in FILES:
-        texts, labels = training_set([f for f in FILES if f != left_out], extra=extra)
+        texts, labels = training_set([f for f in FILES if f != left_out], extra=not before, before=before)
         trained = Trained(viewer, texts, labels, c)
         rows = read_file(left_out)
         scored[left_out] = Scored(rows, trained.probabilities([row["text"] for row in rows]), terms)
@@ -237,7 +241,7 @@ def cross_validate_before() -> None:
     import yaml
 
     terms = load_terms(yaml.safe_dump(git_list(BEFORE_ROUND3), allow_unicode=True, sort_keys=False, width=1000))
-    scored = leave_one_out(2.0, terms, Viewer(terms, ("char", "word"), mask=False), extra=False)
+    scored = leave_one_out(2.0, terms, Viewer(terms, ("char", "word"), mask=False), before=True)
     print("before round 3, leave one file out (C=2, threshold 0.8; the list before round 3, tuned on tune, holdout "
           "and fresh): recall / false alarms")
     print_folds(scored, 0.8)
@@ -250,12 +254,15 @@ def load_terms(text: str) -> RiskTerms:
     return terms
 
 
+def git_show(revision: str, path: str) -> str:
+    return subprocess.run(["git", "show", f"{revision}:{path}"], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout
+
+
 def git_list(revision: str) -> dict[str, Any]:
     import yaml
 
-    text = subprocess.run(["git", "show", f"{revision}:flows/risk_terms.yaml"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    data: dict[str, Any] = yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(git_show(revision, "flows/risk_terms.yaml"))
     return data
 
 
@@ -301,7 +308,7 @@ def honest() -> None:
         rows = read_file(name)
         others = [f for f in FILES if f != name]
         text = [row["text"] for row in rows]
-        old_texts, old_labels = training_set(others, extra=False)
+        old_texts, old_labels = training_set(others, extra=False, before=True)
         old = Scored(rows, Trained(Viewer(terms, ("char", "word"), mask=False), old_texts, old_labels, 2.0)
                      .probabilities(text), terms)
         new_texts, new_labels = training_set(others, extra=name != "final")  # the extra statements: after final

@@ -98,6 +98,7 @@ class RiskTerms:
     _term_of_pattern: tuple[str, ...] = field(init=False, compare=False, repr=False)
     _ordered: tuple[tuple[Rule, frozenset[str]], ...] = field(init=False, compare=False, repr=False)
     _rules_with: dict[str, list[int]] = field(init=False, compare=False, repr=False)  # term -> rules using it
+    _not_words: dict[str, frozenset[str]] = field(init=False, compare=False, repr=False)  # typed word -> concepts
 
     @classmethod
     def of(cls, phrases: Sequence[tuple[str, str]], concepts: Mapping[str, Sequence[str]] | None = None,
@@ -110,12 +111,16 @@ class RiskTerms:
     def __post_init__(self) -> None:
         patterns: list[Pattern] = []
         owners: list[str] = []
+        not_words: dict[str, set[str]] = {}
         for name, words in self.concepts.items():
             for word in words:
                 pattern = Pattern.parse(word)
-                if pattern is not None:
+                if pattern is not None and pattern.kind == "not":
+                    not_words.setdefault(pattern.key, set()).add(name)
+                elif pattern is not None:
                     patterns.append(pattern)
                     owners.append(name)
+        object.__setattr__(self, "_not_words", {word: frozenset(names) for word, names in not_words.items()})
         for term in {t for rule in self.rules for t in rule.terms} | {t for e in self.exceptions for t in e.terms}:
             pattern = None if is_concept(term) else Pattern.parse(term)
             if pattern is not None:
@@ -133,8 +138,10 @@ class RiskTerms:
         object.__setattr__(self, "_rules_with", rules_with)
 
     def terms_of(self, word: str) -> frozenset[str]:
-        """The concepts and words of the list that a typed word counts as."""
-        return frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
+        """The concepts and words of the list that a typed word counts as (a concept's `-word` excluded)."""
+        found = frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
+        excluded = self._not_words.get(word)
+        return found - excluded if excluded else found
 
     def scan(self, said: Reading | str) -> TermMatch | None:
         """The most urgent rule that matches the message, if any; else the model's low signal, if it fires."""

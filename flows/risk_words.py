@@ -10,7 +10,8 @@ list is written once, in ordinary spelling; this module makes each of its words 
   a letter missing or added in words of five ("inen" for "ingen", "vågene" for "vågne");
 - **pattern words**: `word*` any word starting with it ("selvmord*" in "selvmordstanker"), `*word*` any word
   containing it ("ungdomsselvmord"), `=word` that word and no other form ("=dør": not "døren"; typos are
-  still forgiven).
+  still forgiven), and in a concept `-word`: never this word exactly as typed, whatever else of the concept it
+  looks like (DIE's "dø" is "do" without ø, so DIE says `-do`: the English "do" is not "dø").
 
 Pure and deterministic; a `WordIndex` keeps a cache of the words it has seen, which only saves time.
 """
@@ -87,7 +88,7 @@ class Pattern:
     """One word of the word list as written, and how it matches."""
 
     written: str
-    kind: str  # "forms", "exact", "prefix" or "contains"
+    kind: str  # "forms", "exact", "prefix", "contains" or "not" (`-word`: never this typed word)
     key: str  # canonical spelling of the word without its * or =
 
     @classmethod
@@ -95,6 +96,9 @@ class Pattern:
         """None when `written` holds no letters (an empty pattern)."""
         word = written.strip().casefold()
         kind = "forms"
+        if word.startswith("-") and len(word) > 1:
+            parts = words_of(word[1:])
+            return cls(written.strip(), "not", parts[0]) if len(parts) == 1 else None
         if word.startswith("=") and len(word) > 1:
             kind, word = "exact", word[1:]
         elif word.startswith("*") and word.endswith("*") and len(word) > 2:
@@ -121,6 +125,8 @@ class WordIndex:
         self._prefixes: list[tuple[int, str]] = []  # `word*`: checked word by word as written ...
         self._prefix_typos: dict[int, dict[str, set[int]]] = {}  # ... and, long ones, by length: one typo forgiven
         for number, pattern in enumerate(patterns):
+            if pattern.kind == "not":  # not a way to match: flows/risk.py takes these words out of a concept
+                continue
             if pattern.kind == "exact":
                 self._exact.setdefault(pattern.key, set()).add(number)
                 keys = frozenset({pattern.key})
