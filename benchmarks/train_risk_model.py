@@ -15,9 +15,11 @@ every answer label of the shipped flows (everyday_replies.txt) and the developer
 **Choosing C and the threshold (--cv).** Each of the four files is left out in turn: the model is trained on the
 other three (with the everyday replies and the extra statements) and scores the one left out. The word list has
 been tuned on all four files, so rules plus model on a left-out file is optimistic; C and the threshold are
-chosen on the model alone: the highest recall, pooled over the four left-out files, with pooled false alarms on
-their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so far, come on
-top; together at most about 0.10). The choice: C=10, threshold 0.70.
+chosen on the model alone: for each C the highest recall, pooled over the four left-out files, with pooled false
+alarms on their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so
+far, come on top; together at most about 0.10); of the Cs within 0.01 of the best recall the smallest, the most
+regularised, is chosen (a large C learns the training sentences by heart, and fired more on short everyday
+answers). The choice: C=10, threshold 0.75.
 
 **Honest figures (--honest).** Two files can be scored by rules and model that were never changed for them:
 final.csv with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model
@@ -54,10 +56,11 @@ from flows.risk_words import words_of  # noqa: E402
 DATA = ROOT / "benchmarks" / "risk_eval"
 TERMS_FILE = ROOT / "flows" / "risk_terms.yaml"
 FILES = ("tune", "holdout", "fresh", "final")
-C, THRESHOLD, MIN_WORDS = 10.0, 0.70, 3
+C, THRESHOLD, MIN_WORDS = 10.0, 0.75, 3
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0)
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))  # 0.50 ... 0.90
 MAX_FALSE_ALARMS = 0.05  # the model alone, pooled over the left-out files
+RECALL_TOLERANCE = 0.01  # of the Cs this close to the best recall, the smallest (the most regularised) is chosen
 BEFORE_ROUND3 = "4f10250"  # the word list before round 3: tuned on tune, holdout and fresh, never on final
 BEFORE_FRESH = "94f46da"  # the word list when fresh.csv was first scored: tuned on tune and holdout only
 FEATURES = Features()
@@ -203,10 +206,10 @@ def leave_one_out(c: float, terms: RiskTerms, viewer: Viewer, before: bool = Fal
 def cross_validate() -> None:
     terms = load_terms(TERMS_FILE.read_text(encoding="utf-8"))
     viewer = Viewer(terms)
-    best: tuple[float, float, float] | None = None
+    best_of: dict[float, tuple[float, float]] = {}  # C -> (recall, threshold) at false alarms <= MAX_FALSE_ALARMS
     results = {}
-    print("leave one file out; the model alone, pooled; the best recall with false alarms <= "
-          f"{MAX_FALSE_ALARMS} is chosen")
+    print("leave one file out; the model alone, pooled; per C the best recall with false alarms <= "
+          f"{MAX_FALSE_ALARMS}, and the smallest C within {RECALL_TOLERANCE} of the best is chosen")
     for c in C_GRID:
         scored = list(leave_one_out(c, terms, viewer).values())
         results[c] = scored
@@ -214,11 +217,12 @@ def cross_validate() -> None:
         for threshold in THRESHOLDS:
             hits, risky, alarms, quiet = pooled(scored, lambda s, t=threshold: s.model(t))
             cells.append(f"{threshold:.2f}: {hits / risky:.3f}/{alarms / quiet:.3f}")
-            if alarms / quiet <= MAX_FALSE_ALARMS and (best is None or hits / risky > best[0]):
-                best = (hits / risky, c, threshold)
+            if alarms / quiet <= MAX_FALSE_ALARMS and hits / risky > best_of.get(c, (-1.0, 0.0))[0]:
+                best_of[c] = (hits / risky, threshold)
         print(f"  C={c:<5} " + "  ".join(cells), flush=True)
-    assert best is not None
-    _, c, threshold = best
+    top = max(recall for recall, _ in best_of.values())
+    c = min(c for c, (recall, _) in best_of.items() if recall >= top - RECALL_TOLERANCE)  # the simplest that is as good
+    threshold = best_of[c][1]
     print(f"chosen: C={c}, threshold {threshold} (shipped: C={C}, threshold {THRESHOLD})")
     print(f"per left-out file at C={c}, threshold {threshold}: recall (found/risk) / false alarms (alarms/everyday)")
     print("  (the word list was tuned on all four files: its column and rules + model are in-sample for the rules)")
