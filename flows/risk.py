@@ -98,6 +98,7 @@ class RiskTerms:
     _term_of_pattern: tuple[str, ...] = field(init=False, compare=False, repr=False)
     _ordered: tuple[tuple[Rule, frozenset[str]], ...] = field(init=False, compare=False, repr=False)
     _rules_with: dict[str, list[int]] = field(init=False, compare=False, repr=False)  # term -> rules using it
+    _not_words: dict[str, frozenset[str]] = field(init=False, compare=False, repr=False)  # typed word -> concepts
 
     @classmethod
     def of(cls, phrases: Sequence[tuple[str, str]], concepts: Mapping[str, Sequence[str]] | None = None,
@@ -110,12 +111,16 @@ class RiskTerms:
     def __post_init__(self) -> None:
         patterns: list[Pattern] = []
         owners: list[str] = []
+        not_words: dict[str, set[str]] = {}
         for name, words in self.concepts.items():
             for word in words:
                 pattern = Pattern.parse(word)
-                if pattern is not None:
+                if pattern is not None and pattern.kind == "not":
+                    not_words.setdefault(pattern.key, set()).add(name)
+                elif pattern is not None:
                     patterns.append(pattern)
                     owners.append(name)
+        object.__setattr__(self, "_not_words", {word: frozenset(names) for word, names in not_words.items()})
         for term in {t for rule in self.rules for t in rule.terms} | {t for e in self.exceptions for t in e.terms}:
             pattern = None if is_concept(term) else Pattern.parse(term)
             if pattern is not None:
@@ -133,15 +138,20 @@ class RiskTerms:
         object.__setattr__(self, "_rules_with", rules_with)
 
     def terms_of(self, word: str) -> frozenset[str]:
-        """The concepts and words of the list that a typed word counts as."""
-        return frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
+        """The concepts and words of the list that a typed word counts as (a concept's `-word` excluded)."""
+        found = frozenset(self._term_of_pattern[n] for n in self._index.matches(word))
+        excluded = self._not_words.get(word)
+        return found - excluded if excluded else found
 
     def scan(self, said: Reading | str) -> TermMatch | None:
         """The most urgent rule that matches the message, if any; else the model's low signal, if it fires."""
-        said = read(said)
-        hit = self.scan_rules(said)
+        words = read(said).risk_words
+        found = [self.terms_of(w) for w in words]
+        masked = self._without_exceptions(found) if any(found) else found
+        hit = self._match(words, masked)
         if hit is None and self.model is not None:
-            probability = self.model.fires_on(said.risk_words)
+            kept, concepts = _model_view(words, found, masked)
+            probability = self.model.fires_on(kept, concepts, length=len(words))
             if probability is not None:
                 return TermMatch(f"model {probability:.2f}", "low")
         return hit
@@ -149,12 +159,22 @@ class RiskTerms:
     def scan_rules(self, said: Reading | str) -> TermMatch | None:
         """The most urgent rule that matches the message, if any (the word list alone)."""
         words = read(said).risk_words
-        if not words:
-            return None
         found = [self.terms_of(w) for w in words]
         if not any(found):  # an answer ("3", "ret ofte"): no word of the list at all
             return None
-        found = self._without_exceptions(found)
+        return self._match(words, self._without_exceptions(found))
+
+    def model_view(self, said: Reading | str) -> tuple[list[str], list[frozenset[str]]]:
+        """What the model reads of a message: its words without those an exception takes out, and the concepts
+        each of those words counts as (benchmarks/train_risk_model.py trains on exactly this)."""
+        words = read(said).risk_words
+        found = [self.terms_of(w) for w in words]
+        return _model_view(words, found, self._without_exceptions(found) if any(found) else found)
+
+    def _match(self, words: Sequence[str], found: list[frozenset[str]]) -> TermMatch | None:
+        """The most urgent rule whose terms are found (exceptions already taken out) within its window."""
+        if not any(found):
+            return None
         positions: dict[str, list[int]] = {}
         for i, terms in enumerate(found):
             for term in terms:
@@ -191,6 +211,13 @@ class RiskTerms:
                     for k in range(size):
                         masked[start + k] = frozenset()
         return masked
+
+
+def _model_view(words: Sequence[str], found: list[frozenset[str]],
+                masked: list[frozenset[str]]) -> tuple[list[str], list[frozenset[str]]]:
+    """The words an exception left, each with the concepts (not the plain words) of the list it counts as."""
+    kept = [i for i in range(len(words)) if masked[i] or not found[i]]
+    return [words[i] for i in kept], [frozenset(t for t in masked[i] if is_concept(t)) for i in kept]
 
 
 def _nearest(options: list[int], anchor: int) -> list[int]:

@@ -99,6 +99,9 @@ def _concepts(data: Any, line: int, report: _Report) -> dict[str, tuple[str, ...
                 report.error(at, f"{word!r} in {name} is not one word (quote it; write phrases as rules)")
             else:
                 good.append(word)
+        if good and all(word.strip().startswith("-") for word in good):
+            report.error(where, f"the concept {name} has only -words (words it must not match): add a word")
+            continue
         concepts[name] = tuple(good)
     return concepts
 
@@ -114,8 +117,8 @@ def _terms(written: Any, line: int, what: str, concepts: dict[str, tuple[str, ..
             if term not in concepts:
                 report.error(line, f"unknown concept {term} in {written!r} {what}")
                 return None
-        elif Pattern.parse(term) is None:
-            report.error(line, f"{term!r} in {written!r} {what} is not a word")
+        elif (pattern := Pattern.parse(term)) is None or pattern.kind == "not":
+            report.error(line, f"{term!r} in {written!r} {what} is not a word (a -word belongs in a concept)")
             return None
     return terms
 
@@ -172,7 +175,8 @@ def _rules(data: Any, level: str, line: int, window: int, concepts: dict[str, tu
 def _check_against_exceptions(terms: RiskTerms, concepts: dict[str, tuple[str, ...]], report: _Report) -> None:
     """A rule whose own words an exception takes out could never fire: that is a mistake in the list."""
     for rule in terms.rules:
-        example = " ".join(concepts[t][0] if is_concept(t) else t.strip("=*") for t in rule.terms)
+        example = " ".join(next(w for w in concepts[t] if not w.startswith("-")) if is_concept(t) else t.strip("=*")
+                           for t in rule.terms)
         if terms.exception_covers(example):
             report.error(rule.line, f"{rule.written!r} under {rule.level} is taken out by an exception "
                                     f"(read as {example!r}): it could never fire")

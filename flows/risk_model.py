@@ -1,14 +1,23 @@
 """The risk scan's second opinion: a small statistical model for phrasings the word list does not know.
 
 The word list (flows/risk.py) is the layer that must fire, and it explains itself. Many people write about
-wanting to die in words no list foresees ("lægge mig til at sove for sidste gang"), so a logistic regression
-over character n-grams and word pairs, trained on the evaluation statements (benchmarks/train_risk_model.py),
-looks at what the list let through. Above its threshold it raises a low-level signal: a coach reads the
-message and the safety check is offered; the coach sees that the model, not a rule, fired.
+wanting to die in words no list foresees ("lægge mig til at sove for sidste gang"), so a logistic regression,
+trained on the evaluation statements (benchmarks/train_risk_model.py), looks at what the list let through. Above
+its threshold it raises a low-level signal: a coach reads the message and the safety check is offered; the coach
+sees that the model, not a rule, fired.
 
-Pure Python, no dependency: the weights are data (flows/risk_model.json), and `probability` reproduces
-scikit-learn's TF-IDF features (`char_wb` 2-5 and word 1-2 grams, sublinear tf, l2 norm) exactly; the file
-carries probabilities scikit-learn gave so a test can prove the two agree.
+It reads a message three ways, each a block of TF-IDF features (sublinear tf, l2 norm per block):
+
+- **char**: character n-grams inside each word of the message in canonical spelling (flows/risk_words.py), robust
+  to typos and to æ/ø/å typed as ae/oe/aa or a/o;
+- **word**: the canonical words and each pair of neighbours;
+- **concept**: the word list's concepts each word counts as (WISH, DIE, NOT, LIVE, BURDEN ...), and each pair of
+  concepts within a few words ("LIVE+NOT"): what the rules look for, without the rules' exact wording or window,
+  so "[not] ... [exist]" counts however it is phrased.
+
+Words an exception of the word list takes out ("keder mig ihjel", "dead tired", "vågner før kl 9") are taken out
+for the model too. Pure Python, no dependency: the weights are data (flows/risk_model.json); the file carries
+probabilities scikit-learn gave, so a test can prove the two agree.
 """
 
 from __future__ import annotations
@@ -23,7 +32,9 @@ from typing import Any
 
 from flows.risk_words import canonical, words_of
 
+FORMAT = 2  # the model file's format; an older file is refused (the word list then works alone)
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+MAX_CONCEPT_GRAMS = 4_000  # bounds the work on a very long message
 
 
 def canonical_text(text: str) -> str:
@@ -58,49 +69,79 @@ def word_ngrams(text: str) -> list[str]:
     return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
 
 
+def concept_ngrams(concepts: Sequence[frozenset[str]], window: int) -> list[str]:
+    """Each concept of each word, and each pair of different concepts at most `window` words apart (in
+    alphabetical order: "LIVE+NOT" for "not ... live" and "live ... not")."""
+    grams: list[str] = []
+    for i, here in enumerate(concepts):
+        grams.extend(sorted(here))
+        for j in range(i + 1, min(len(concepts), i + window + 1)):
+            grams.extend(f"{a}+{b}" if a < b else f"{b}+{a}" for a in here for b in concepts[j] if a != b)
+        if len(grams) > MAX_CONCEPT_GRAMS:
+            break
+    return grams
+
+
+@dataclass(frozen=True)
+class Features:
+    """How a message is turned into the three blocks of features (settings stored in the model file)."""
+
+    char_low: int = 2
+    char_high: int = 5
+    concept_window: int = 4
+
+    def of(self, words: Sequence[str], concepts: Sequence[frozenset[str]]) -> dict[str, list[str]]:
+        """The features of a message: its words (flows/risk_words.py `words_of`, exceptions taken out) and the
+        concepts of each of those words."""
+        text = canonical_words(words)
+        return {"char": char_ngrams(text, self.char_low, self.char_high), "word": word_ngrams(text),
+                "concept": concept_ngrams(concepts, self.concept_window)}
+
+
 @dataclass(frozen=True)
 class RiskModel:
-    """Weights per feature: (idf, coefficient), for the character and the word features."""
+    """Per block of features, per feature: (idf, coefficient)."""
 
-    chars: Mapping[str, tuple[float, float]]
-    words: Mapping[str, tuple[float, float]]
+    blocks: Mapping[str, Mapping[str, tuple[float, float]]]
     intercept: float
     threshold: float
     min_words: int
+    features: Features = Features()
     checks: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RiskModel:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"model file format {data.get('format')!r}, not {FORMAT}")
+
         def table(raw: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
             return {str(k): (float(v[0]), float(v[1])) for k, v in raw.items()}
 
-        return cls(table(data["char"]), table(data["word"]), float(data["intercept"]), float(data["threshold"]),
-                   int(data["min_words"]), tuple((str(t), float(p)) for t, p in data.get("checks", ())))
+        settings = data["settings"]
+        features = Features(int(settings["char"][0]), int(settings["char"][1]), int(settings["concept_window"]))
+        return cls({str(name): table(raw) for name, raw in data["blocks"].items()}, float(data["intercept"]),
+                   float(data["threshold"]), int(data["min_words"]), features,
+                   tuple((str(t), float(p)) for t, p in data.get("checks", ())))
 
-    def probability(self, text: str) -> float:
-        return self.probability_of(words_of(text))
-
-    def probability_of(self, words: Sequence[str]) -> float:
-        """`probability` of a message whose words (flows/risk_words.py `words_of`) are read already."""
-        canonical_form = canonical_words(words)
-        score = self.intercept + _part(char_ngrams(canonical_form), self.chars) + _part(
-            word_ngrams(canonical_form), self.words)
+    def probability_of(self, words: Sequence[str], concepts: Sequence[frozenset[str]] = ()) -> float:
+        """The probability for a message: its words (exceptions taken out) and the concepts of each word
+        (flows/risk.py `RiskTerms.model_view` gives both)."""
+        grams = self.features.of(words, concepts or [frozenset()] * len(words))
+        score = self.intercept + sum(_part(grams[name], weights) for name, weights in self.blocks.items())
         return 1.0 / (1.0 + math.exp(-score))
 
-    def fires(self, text: str) -> float | None:
-        """The probability when it is at or above the threshold (and the message has enough words)."""
-        return self.fires_on(words_of(text))
-
-    def fires_on(self, words: Sequence[str]) -> float | None:
-        """`fires` for a message whose words (flows/risk_words.py `words_of`) are read already."""
-        if len(words) < self.min_words:
+    def fires_on(self, words: Sequence[str], concepts: Sequence[frozenset[str]] = (),
+                 length: int | None = None) -> float | None:
+        """The probability when it is at or above the threshold and the message (`length` words, by default
+        len(words)) has at least `min_words` words."""
+        if (len(words) if length is None else length) < self.min_words:
             return None
-        p = self.probability_of(words)
+        p = self.probability_of(words, concepts)
         return p if p >= self.threshold else None
 
 
 def _part(grams: list[str], weights: Mapping[str, tuple[float, float]]) -> float:
-    """One vectorizer's share of the score: sum of coefficient x l2-normalised (1 + log tf) x idf."""
+    """One block's share of the score: sum of coefficient x l2-normalised (1 + log tf) x idf."""
     values = []
     for gram, count in Counter(grams).items():
         known = weights.get(gram)

@@ -10,7 +10,8 @@ list is written once, in ordinary spelling; this module makes each of its words 
   a letter missing or added in words of five ("inen" for "ingen", "vågene" for "vågne");
 - **pattern words**: `word*` any word starting with it ("selvmord*" in "selvmordstanker"), `*word*` any word
   containing it ("ungdomsselvmord"), `=word` that word and no other form ("=dør": not "døren"; typos are
-  still forgiven).
+  still forgiven), and in a concept `-word`: never this word exactly as typed, whatever else of the concept it
+  looks like (DIE's "dø" is "do" without ø, so DIE says `-do`: the English "do" is not "dø").
 
 Pure and deterministic; a `WordIndex` keeps a cache of the words it has seen, which only saves time.
 """
@@ -87,7 +88,7 @@ class Pattern:
     """One word of the word list as written, and how it matches."""
 
     written: str
-    kind: str  # "forms", "exact", "prefix" or "contains"
+    kind: str  # "forms", "exact", "prefix", "contains" or "not" (`-word`: never this typed word)
     key: str  # canonical spelling of the word without its * or =
 
     @classmethod
@@ -95,6 +96,9 @@ class Pattern:
         """None when `written` holds no letters (an empty pattern)."""
         word = written.strip().casefold()
         kind = "forms"
+        if word.startswith("-") and len(word) > 1:
+            parts = words_of(word[1:])
+            return cls(written.strip(), "not", parts[0]) if len(parts) == 1 else None
         if word.startswith("=") and len(word) > 1:
             kind, word = "exact", word[1:]
         elif word.startswith("*") and word.endswith("*") and len(word) > 2:
@@ -117,8 +121,12 @@ class WordIndex:
         self._by_dropped_letter: dict[str, set[int]] = {}
         self._by_added_letter: dict[str, set[int]] = {}
         self._exact: dict[str, set[int]] = {}
-        self._loose: list[tuple[int, Pattern]] = []  # prefix and contains: checked word by word
+        self._contains: list[tuple[int, str]] = []  # `*word*`: checked word by word
+        self._prefixes: list[tuple[int, str]] = []  # `word*`: checked word by word as written ...
+        self._prefix_typos: dict[int, dict[str, set[int]]] = {}  # ... and, long ones, by length: one typo forgiven
         for number, pattern in enumerate(patterns):
+            if pattern.kind == "not":  # not a way to match: flows/risk.py takes these words out of a concept
+                continue
             if pattern.kind == "exact":
                 self._exact.setdefault(pattern.key, set()).add(number)
                 keys = frozenset({pattern.key})
@@ -126,8 +134,15 @@ class WordIndex:
                 keys = forms(pattern.written)
                 for key in keys:
                     self._by_form.setdefault(key, set()).add(number)
+            elif pattern.kind == "contains":
+                self._contains.append((number, pattern.key))
+                continue
             else:
-                self._loose.append((number, pattern))
+                self._prefixes.append((number, pattern.key))
+                if len(pattern.key) >= TYPO_MIN_LENGTH:  # symmetric deletion finds the candidates (`_loose_typos`)
+                    by_variant = self._prefix_typos.setdefault(len(pattern.key), {})
+                    for variant in {pattern.key, *_deletions(pattern.key)}:
+                        by_variant.setdefault(variant, set()).add(number)
                 continue
             for key in keys:  # the typos: one edit in long words, one letter missing or added in shorter ones
                 if len(key) >= TYPO_MIN_LENGTH:
@@ -154,7 +169,9 @@ class WordIndex:
         as_written = bool(found)  # a word of the list as written is not also a typo of another ("sleeping")
         for form in forms(word):
             found |= self._by_form.get(form, set())
-        found.update(number for number, pattern in self._loose if _loosely(key, pattern))
+        found.update(number for number, part in self._contains if part in key)
+        found.update(number for number, prefix in self._prefixes if key.startswith(prefix))
+        found |= self._loose_typos(key)
         if as_written:
             return frozenset(found)
         found |= self._by_dropped_letter.get(key, set())
@@ -168,21 +185,22 @@ class WordIndex:
                         found.add(number)
         return frozenset(found)
 
+    def _loose_typos(self, key: str) -> set[int]:
+        """`word*` patterns of seven letters or more that the typed word starts with, one typo forgiven: its first
+        letters (one fewer, as many or one more) are one edit from the pattern's word."""
+        found: set[int] = set()
+        for length, by_variant in self._prefix_typos.items():
+            if len(key) < length - 1:
+                continue
+            for start in {key[:length - 1], key[:length], key[:length + 1]}:
+                for variant in {start, *_deletions(start)}:
+                    for number in by_variant.get(variant, ()):
+                        if number not in found and one_edit_apart(start, self._patterns[number].key):
+                            found.add(number)
+        return found
+
     def _typo_of(self, key: str, number: int) -> bool:
         """Symmetric deletion finds candidates; confirm that one edit really turns one into the other."""
         pattern = self._patterns[number]
         keys = (pattern.key,) if pattern.kind == "exact" else forms(pattern.written)
         return any(one_edit_apart(key, form) for form in keys if len(form) >= TYPO_MIN_LENGTH)
-
-
-def _loosely(key: str, pattern: Pattern) -> bool:
-    """A `*word*` or `word*` pattern against a typed word's canonical spelling."""
-    return pattern.key in key if pattern.kind == "contains" else _starts_like(key, pattern.key)
-
-
-def _starts_like(key: str, prefix: str) -> bool:
-    if key.startswith(prefix):
-        return True
-    if len(prefix) < TYPO_MIN_LENGTH or len(key) < len(prefix) - 1:
-        return False
-    return any(one_edit_apart(key[:n], prefix) for n in (len(prefix) - 1, len(prefix), len(prefix) + 1))

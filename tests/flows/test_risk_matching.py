@@ -34,6 +34,13 @@ def test_word_forms_typos_and_patterns() -> None:
     assert terms.scan("killng") is not None  # one letter missing in a long word
 
 
+def test_a_minus_word_keeps_a_look_alike_out_of_a_concept() -> None:
+    terms = RiskTerms.of([("WISH DIE", "low")], {"WISH": ["vil", "=want"], "DIE": ["dø", "=die", "-do", "-doing"]})
+    assert terms.scan("jeg vil dø") is not None and terms.scan("I want to die") is not None
+    assert terms.scan("I want to do the exercise") is None and terms.scan("I want to keep doing it") is None
+    assert "DIE" in terms.terms_of("doe") and "DIE" not in terms.terms_of("do")  # only the word as typed
+
+
 def test_canonical_spelling() -> None:
     assert canonical("Vågne") == canonical("vaagne") == canonical("vagne")
     assert canonical("ikkkke") == "ikke" and canonical("off") != canonical("of")
@@ -68,6 +75,7 @@ high:
   - ""
   - {words: "jeg vil", window: 99}
   - {words: "vil", sometimes: true}
+  - WISH -do
 """
     terms, problems = read_risk_terms(text, "terms.yaml")
     assert terms is None
@@ -79,6 +87,7 @@ high:
         ("terms.yaml:10:", "is empty"),
         ("terms.yaml:11:", "window must be a whole number"),
         ("terms.yaml:12:", "not sometimes"),
+        ("terms.yaml:13:", "a -word belongs in a concept"),
         ("terms.yaml:5:", "UNUSED is not used"),
     ]
     for where, what in expected:
