@@ -45,7 +45,9 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
                "TWILIO_ACCOUNT_SID": fake.account_sid, "TWILIO_AUTH_TOKEN": fake.auth_token,
                "TWILIO_FROM": "+4570000000", "TWILIO_API_BASE_URL": fake.url, "PUBLIC_BASE_URL": public,
-               "SMS_SEGMENTS_PER_SECOND": "100", **KEYS}
+               "SMS_SEGMENTS_PER_SECOND": "100", **KEYS,
+               # a Monday morning: the enrolment day's measurement (10:00) is not due yet, whenever the suite runs
+               "BOT_FIXED_NOW": "2026-03-02T08:00:00+01:00"}
         enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Ida", "--phone", "12345678"],
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert enrolled.returncode == 0, enrolled.stderr
@@ -174,7 +176,8 @@ async def test_run_serves_telegram_webhooks_end_to_end(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "BOT_DB": str(tmp_path / "bot.db"),
                "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url,
                "TELEGRAM_WEBHOOK_SECRET": "s3cret-token", "PUBLIC_BASE_URL": public,
-               "TELEGRAM_BOT_USERNAME": "stress_test_bot", **KEYS}
+               "TELEGRAM_BOT_USERNAME": "stress_test_bot", **KEYS,
+               "BOT_FIXED_NOW": "2026-03-02T08:00:00+01:00"}  # before the enrolment day's measurement, always
         enrolled = subprocess.run([sys.executable, "-m", "bot", "enroll", "--name", "Jo", "--telegram"],
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert enrolled.returncode == 0, enrolled.stderr
