@@ -12,14 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from flows.conditions import ConditionError, parse_condition
+from flows.file_reader import FileReader, describe, read_languages
 from flows.formats import FormatError, in_current_flow_format
-from flows.model import END, Band, Branch, Choice, Flow, LocalText, Score, Step, StepType, TaskRule
+from flows.model import END, Band, Branch, Choice, Flow, Score, Step, StepType, TaskRule
 from flows.risk import LEVELS, RiskRule
 from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
-_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
-_LANG = re.compile(r"^[a-z]{2}$")
 
 TOP_KEYS = {"format", "id", "version", "languages", "title", "expires_after", "needs_signoff", "source", "description",
             "choice_sets", "steps", "scores", "risk", "tasks"}
@@ -41,111 +40,17 @@ SCORE_KEYS = {"id", "items", "minus", "reverse", "multiplier", "bands"}
 BAND_KEYS = {"id", "min", "max", "label"}
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a yes/no value: put the text in quotes)"
-    if value is None:
-        return "nothing"
-    if isinstance(value, dict):
-        return "a block of keys"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
-class _Reader:
-    """Reads one file's parsed YAML into model values, noting problems as it goes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-        self.languages: tuple[str, ...] = ()
-        self.unreadable: set[str] = set()
-
-    def error(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message))
-
-    def warn(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message, "warning"))
-
-    def keys(self, block: LineMap, allowed: set[str], where: str) -> None:
-        for key in block:
-            if key not in allowed:
-                hint = ", ".join(sorted(allowed))
-                self.error(block.line_of(key), f"unknown key {key!r} in {where} (allowed: {hint})")
-
-    def mapping(self, value: Any, line: int, what: str) -> LineMap | None:
-        if isinstance(value, LineMap):
-            return value
-        self.error(line, f"{what} must be a block of keys, not {_describe(value)}")
-        return None
-
-    def sequence(self, value: Any, line: int, what: str) -> LineList | None:
-        if isinstance(value, LineList):
-            return value
-        self.error(line, f"{what} must be a list, not {_describe(value)}")
-        return None
-
-    def identifier(self, block: LineMap, key: str, what: str) -> str | None:
-        value = block.get(key)
-        if value is None:
-            self.error(block.line, f"{what} has no {key!r}")
-            return None
-        if not isinstance(value, str) or not _ID.match(value):
-            self.error(block.line_of(key),
-                       f"{what} {key} {_describe(value)} must be lower-case letters, digits and _ (e.g. q1)")
-            return None
-        return value
-
-    def number(self, block: LineMap, key: str, what: str, whole: bool = False) -> float | None:
-        value = block.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
-            kind = "a whole number" if whole else "a number"
-            self.error(block.line_of(key), f"{key} of {what} must be {kind}, not {_describe(value)}")
-            return None
-        return float(value)
-
-    def text(self, block: LineMap, key: str, what: str, required: bool = True) -> LocalText | None:
-        value = block.get(key)
-        line = block.line_of(key)
-        if value is None:
-            if required:
-                self.error(block.line, f"{what} has no {key!r}")
-            return None
-        if isinstance(value, str) and len(self.languages) == 1:
-            return LocalText({self.languages[0]: value})
-        texts = self.mapping(value, line, f"{key} of {what}")
-        if texts is None:
-            return None
-        result: dict[str, str] = {}
-        for lang, item in texts.items():
-            if not isinstance(item, str) or not item.strip():
-                self.error(texts.line_of(lang), f"{key} of {what} in {lang!r} must be a text, not {_describe(item)}")
-                continue
-            if lang not in self.languages:
-                self.error(texts.line_of(lang),
-                           f"{key} of {what} is in {lang!r}, which is not in languages {list(self.languages)}")
-                continue
-            result[str(lang)] = item.strip()
-        for lang in self.languages:
-            if lang not in texts:
-                self.error(texts.line, f"{key} of {what} has no text in {lang!r}")
-        return LocalText(result) if result else None
-
-
 def read_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     """Parse one flow file's text as far as it goes: the flow may be built despite errors, for the checker."""
     data, problems = read_yaml(text, path)
-    reader = _Reader(path)
+    reader = FileReader(path)
     reader.problems.extend(problems)
     flow = None if data is None else _read_flow(reader, data)
     return flow, reader.problems
 
 
 def _entries(
-    r: _Reader, items: LineList, allowed: set[str], name: Callable[[int], str]
+    r: FileReader, items: LineList, allowed: set[str], name: Callable[[int], str]
 ) -> Iterator[tuple[int, LineMap]]:
     """The list's items that are blocks of keys, with unknown keys reported; `name(i)` says which item."""
     for i, item in enumerate(items):
@@ -161,7 +66,7 @@ def load_flow_text(text: str, path: str) -> tuple[Flow | None, list[Problem]]:
     return (None if any(p.severity == "error" for p in problems) else flow), problems
 
 
-def _read_flow(r: _Reader, data: Any) -> Flow | None:
+def _read_flow(r: FileReader, data: Any) -> Flow | None:
     top = r.mapping(data, 1, "a flow file")
     if top is None:
         return None
@@ -176,8 +81,8 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
     if version is None:
         r.error(top.line, "the flow has no 'version' (a whole number, raised on every change)")
     elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        r.error(top.line_of("version"), f"version must be a whole number from 1, not {_describe(version)}")
-    r.languages = _read_languages(r, top)
+        r.error(top.line_of("version"), f"version must be a whole number from 1, not {describe(version)}")
+    r.languages = read_languages(r, top)
     title = r.text(top, "title", "the flow")
     expires = _read_duration(r, top)
     signoff = _read_signoff(r, top)
@@ -192,13 +97,13 @@ def _read_flow(r: _Reader, data: Any) -> Flow | None:
                 risk_rules=tuple(risk_rules), task_rules=tuple(task_rules), unreadable_steps=frozenset(r.unreadable))
 
 
-def _top_list(r: _Reader, top: LineMap, key: str) -> LineList | None:
+def _top_list(r: FileReader, top: LineMap, key: str) -> LineList | None:
     """The file's top-level list `key`; None when it is absent or not a list (then it is reported)."""
     raw = top.get(key)
     return None if raw is None else r.sequence(raw, top.line_of(key), key)
 
 
-def _read_task_rules(r: _Reader, top: LineMap) -> list[TaskRule]:
+def _read_task_rules(r: FileReader, top: LineMap) -> list[TaskRule]:
     """`tasks:` entries: `- if: "what == 3 or score.tension_change >= 3"` and `task: tre_checkin`."""
     items = _top_list(r, top, "tasks")
     if items is None:
@@ -216,7 +121,7 @@ def _read_task_rules(r: _Reader, top: LineMap) -> list[TaskRule]:
     return rules
 
 
-def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
+def _read_risk_rules(r: FileReader, top: LineMap) -> list[RiskRule]:
     items = _top_list(r, top, "risk")
     if items is None:
         return []
@@ -225,7 +130,7 @@ def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
         level = entry.get("level")
         if level not in LEVELS:
             r.error(entry.line_of("level"),
-                    f"risk rule {i + 1} needs level: low, moderate or high, not {_describe(level)}")
+                    f"risk rule {i + 1} needs level: low, moderate or high, not {describe(level)}")
             continue
         try:
             condition = parse_condition(str(entry.get("if") or ""))
@@ -236,35 +141,19 @@ def _read_risk_rules(r: _Reader, top: LineMap) -> list[RiskRule]:
     return rules
 
 
-def _read_languages(r: _Reader, top: LineMap) -> tuple[str, ...]:
-    raw = top.get("languages")
-    if raw is None:
-        r.error(top.line, "the flow has no 'languages' (e.g. [da, en])")
-        return ("da",)
-    langs = r.sequence(raw, top.line_of("languages"), "languages")
-    if langs is None:
-        return ("da",)
-    good = tuple(str(x) for x in langs if isinstance(x, str) and _LANG.match(x))
-    if len(good) != len(langs) or not good:
-        r.error(top.line_of("languages"), "languages must be two-letter codes such as [da, en]")
-    if len(set(good)) != len(good):
-        r.error(top.line_of("languages"), "a language is listed twice")
-    return good or ("da",)
-
-
-def _read_duration(r: _Reader, top: LineMap) -> timedelta | None:
+def _read_duration(r: FileReader, top: LineMap) -> timedelta | None:
     raw = top.get("expires_after")
     if raw is None:
         return None
     m = _DURATION.match(str(raw)) if isinstance(raw, str) else None
     if m is None or int(m[1]) == 0:
-        r.error(top.line_of("expires_after"), f"expires_after must look like 7d, 12h or 30m, not {_describe(raw)}")
+        r.error(top.line_of("expires_after"), f"expires_after must look like 7d, 12h or 30m, not {describe(raw)}")
         return None
     unit = {"d": "days", "h": "hours", "m": "minutes"}[m[2]]
     return timedelta(**{unit: int(m[1])})
 
 
-def _read_signoff(r: _Reader, top: LineMap) -> tuple[str, ...]:
+def _read_signoff(r: FileReader, top: LineMap) -> tuple[str, ...]:
     raw = top.get("needs_signoff")
     if raw is None:
         return ()
@@ -277,7 +166,7 @@ def _read_signoff(r: _Reader, top: LineMap) -> tuple[str, ...]:
     return tuple(str(x) for x in langs)
 
 
-def _read_choices(r: _Reader, raw: Any, line: int, what: str) -> tuple[Choice, ...]:
+def _read_choices(r: FileReader, raw: Any, line: int, what: str) -> tuple[Choice, ...]:
     items = r.sequence(raw, line, what)
     if items is None:
         return ()
@@ -286,7 +175,7 @@ def _read_choices(r: _Reader, raw: Any, line: int, what: str) -> tuple[Choice, .
         value = block.get("value")
         if isinstance(value, bool) or not isinstance(value, int):
             r.error(block.line_of("value"),
-                    f"answer {i + 1} of {what} needs a whole-number value, not {_describe(value)}")
+                    f"answer {i + 1} of {what} needs a whole-number value, not {describe(value)}")
             continue
         label = r.text(block, "label", f"answer {i + 1} of {what}")
         if label is not None:
@@ -299,7 +188,7 @@ def _read_choices(r: _Reader, raw: Any, line: int, what: str) -> tuple[Choice, .
     return tuple(choices)
 
 
-def _read_choice_sets(r: _Reader, top: LineMap) -> dict[str, tuple[Choice, ...]]:
+def _read_choice_sets(r: FileReader, top: LineMap) -> dict[str, tuple[Choice, ...]]:
     raw = top.get("choice_sets")
     if raw is None:
         return {}
@@ -310,7 +199,7 @@ def _read_choice_sets(r: _Reader, top: LineMap) -> dict[str, tuple[Choice, ...]]
             for name, value in sets.items()}
 
 
-def _read_steps(r: _Reader, top: LineMap, choice_sets: dict[str, tuple[Choice, ...]]) -> list[Step]:
+def _read_steps(r: FileReader, top: LineMap, choice_sets: dict[str, tuple[Choice, ...]]) -> list[Step]:
     raw = top.get("steps")
     if raw is None:
         r.error(top.line, "the flow has no 'steps'")
@@ -332,7 +221,7 @@ def _read_steps(r: _Reader, top: LineMap, choice_sets: dict[str, tuple[Choice, .
     return steps
 
 
-def _read_step(r: _Reader, block: LineMap, index: int, choice_sets: dict[str, tuple[Choice, ...]]) -> Step | None:
+def _read_step(r: FileReader, block: LineMap, index: int, choice_sets: dict[str, tuple[Choice, ...]]) -> Step | None:
     step_id = r.identifier(block, "id", f"step {index + 1}")
     what = f"step {step_id!r}" if step_id else f"step {index + 1}"
     if step_id == END:
@@ -343,7 +232,7 @@ def _read_step(r: _Reader, block: LineMap, index: int, choice_sets: dict[str, tu
     except ValueError:
         kinds = ", ".join(t.value for t in StepType)
         r.error(block.line_of("type") if "type" in block else block.line,
-                f"{what} has unknown type {_describe(raw_type)} (use one of: {kinds})")
+                f"{what} has unknown type {describe(raw_type)} (use one of: {kinds})")
         r.keys(block, STEP_KEYS, what)
         return None
     r.keys(block, {"id", "type", "text", "next"} | TYPE_KEYS[step_type], what)
@@ -366,7 +255,7 @@ def _read_step(r: _Reader, block: LineMap, index: int, choice_sets: dict[str, tu
 
 
 def _step_choices(
-    r: _Reader, block: LineMap, what: str, choice_sets: dict[str, tuple[Choice, ...]]
+    r: FileReader, block: LineMap, what: str, choice_sets: dict[str, tuple[Choice, ...]]
 ) -> tuple[Choice, ...]:
     raw = block.get("choices")
     if raw is None:
@@ -381,7 +270,7 @@ def _step_choices(
     return _read_choices(r, raw, block.line_of("choices"), f"the choices of {what}")
 
 
-def _step_range(r: _Reader, block: LineMap, what: str, step_type: StepType) -> dict[str, Any]:
+def _step_range(r: FileReader, block: LineMap, what: str, step_type: StepType) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     low = r.number(block, "min", what, whole=step_type is StepType.SCALE)
     high = r.number(block, "max", what, whole=step_type is StepType.SCALE)
@@ -407,7 +296,7 @@ def _step_range(r: _Reader, block: LineMap, what: str, step_type: StepType) -> d
     return fields
 
 
-def _read_branches(r: _Reader, block: LineMap, what: str) -> tuple[Branch, ...]:
+def _read_branches(r: FileReader, block: LineMap, what: str) -> tuple[Branch, ...]:
     raw = block.get("next")
     if raw is None:
         return ()
@@ -433,7 +322,7 @@ def _read_branches(r: _Reader, block: LineMap, what: str) -> tuple[Branch, ...]:
     return tuple(branches)
 
 
-def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
+def _read_scores(r: FileReader, top: LineMap) -> list[Score]:
     items = _top_list(r, top, "scores")
     if items is None:
         return []
@@ -459,7 +348,7 @@ def _read_scores(r: _Reader, top: LineMap) -> list[Score]:
     return scores
 
 
-def _id_list(r: _Reader, block: LineMap, key: str, what: str, required: bool) -> list[str]:
+def _id_list(r: FileReader, block: LineMap, key: str, what: str, required: bool) -> list[str]:
     raw = block.get(key)
     if raw is None:
         if required:
@@ -476,7 +365,7 @@ def _id_list(r: _Reader, block: LineMap, key: str, what: str, required: bool) ->
     return good
 
 
-def _read_bands(r: _Reader, block: LineMap, what: str) -> list[Band]:
+def _read_bands(r: FileReader, block: LineMap, what: str) -> list[Band]:
     raw = block.get("bands")
     if raw is None:
         return []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.loader import _describe, _read_languages, _Reader
+from flows.file_reader import FileReader, describe, read_languages
 from flows.model import SCORABLE_TYPES, Flow, LocalText, StepType
 from flows.programme import (
     ALL_KINDS,
@@ -59,7 +59,7 @@ def read_programme_text(text: str, path: str) -> tuple[Programme | None, list[Pr
     return programme, [*problems, *r.problems]
 
 
-class _ProgrammeReader(_Reader):
+class _ProgrammeReader(FileReader):
     def clock(self, block: LineMap, key: str, what: str, default: time | None = None) -> time | None:
         value = block.get(key)
         if value is None:
@@ -72,7 +72,7 @@ class _ProgrammeReader(_Reader):
             return default
         m = _TIME.match(str(value).strip())
         if m is None:
-            self.error(block.line_of(key), f"{key} of {what} must be a time such as \"10:00\", not {_describe(value)}")
+            self.error(block.line_of(key), f"{key} of {what} must be a time such as \"10:00\", not {describe(value)}")
             return default
         return time(int(m[1]), int(m[2]))
 
@@ -83,7 +83,7 @@ class _ProgrammeReader(_Reader):
                 self.error(block.line, f"{what} has no {key!r} (a whole number)")
             return default
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            self.error(block.line_of(key), f"{key} of {what} must be a whole number from {low}, not {_describe(value)}")
+            self.error(block.line_of(key), f"{key} of {what} must be a whole number from {low}, not {describe(value)}")
             return default
         return value
 
@@ -95,7 +95,7 @@ class _ProgrammeReader(_Reader):
         for item in items:
             name = str(item).strip().lower()[:3]
             if name not in WEEKDAYS:
-                self.error(line, f"{what}: {_describe(item)} is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
+                self.error(line, f"{what}: {describe(item)} is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
                 return None
             days.append(WEEKDAYS.index(name))
         return tuple(sorted(set(days)))
@@ -128,7 +128,7 @@ class _ProgrammeReader(_Reader):
         self.keys(top, TOP_KEYS, "the programme")
         programme_id = self.identifier(top, "id", "the programme")
         version = self.whole(top, "version", "the programme", low=1)
-        self.languages = _read_languages(self, top)
+        self.languages = read_languages(self, top)
         zone_name = str(top.get("timezone") or "Europe/Copenhagen")
         try:
             ZoneInfo(zone_name)
@@ -285,7 +285,7 @@ class _ProgrammeReader(_Reader):
             m = _DURATION.match(str(value))
             if m is None:
                 self.error(block.line_of(kind) if block else 0,
-                           f"late limit of {kind} must be a duration such as 3h or 2d, not {_describe(value)}")
+                           f"late limit of {kind} must be a duration such as 3h or 2d, not {describe(value)}")
                 continue
             unit = {"d": "days", "h": "hours", "m": "minutes"}[m[2]]
             limits[str(kind)] = timedelta(**{unit: int(m[1])})
