@@ -181,9 +181,7 @@ class ConversationLoop:
         participant = identity.participant
         change = inbound.address_status
         address = None if change in (None, identity.status) else AddressChange(inbound.channel, inbound.address, change)
-        now = self.clock.now()
-        # every message is kept, also without a provider id (the console)
-        receipt = InboundRecord(inbound.channel, inbound.provider_id or f"local:{uuid.uuid4().hex}", now)
+        receipt = self._receipt(inbound.channel, inbound.provider_id)
         request = _Request(participant, inbound.says, inbound.channel, receipt, inbound.notice,
                            inbound.answers_question, inbound.terms_first, inbound.even_if_opted_out, address=address)
         return await self._step(request)
@@ -198,9 +196,13 @@ class ConversationLoop:
         commits only while it is still pending, so an event handled twice sends once), a timer, a coach's release,
         the terms at enrolment (`notice`: the invite, sent first), a message replayed from the spool (`inbound`).
         People's messages come through `receive`."""
-        if inbound is None and isinstance(inp, Text | Command):  # every message is kept, also without a provider id
-            inbound = InboundRecord(channel, f"local:{uuid.uuid4().hex}", self.clock.now())
+        if inbound is None and isinstance(inp, Text | Command):
+            inbound = self._receipt(channel, None)
         return await self._step(_Request(participant, (inp,), channel, inbound, notice, schedule_id=schedule_id))
+
+    def _receipt(self, channel: str, provider_id: str | None) -> InboundRecord:
+        """The inbox key of a message: the provider's id, or a local one (every message is kept, also without)."""
+        return InboundRecord(channel, provider_id or f"local:{uuid.uuid4().hex}", self.clock.now())
 
     async def _step(self, request: _Request) -> Handled:
         participant = request.participant
