@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import App, open_app
 from bot.runtime import tune_gc
 from flows.inputs import StartFlow, Text
-from storage.interface import InboundRecord, Participant
+from storage.records import InboundRecord, Participant
 
 ANSWERS = ["2", "3", "1", "Ret ofte", "0", "4", "2", "2", "1", "3"]
 

@@ -28,7 +28,7 @@ from bot.app import App, open_app
 from bot.deployment import Coach
 from bot.runtime import tune_gc
 from flows.inputs import StartFlow, Text
-from storage.interface import InboundRecord, Participant
+from storage.records import InboundRecord, Participant
 
 RISKY = "jeg kan ikke mere, jeg tænker på selvmord"
 ANSWERS = ["2", "3", "1", "Ret ofte", "0", "4", "2", "2", "1", "3"]

@@ -51,7 +51,7 @@ from bot.runtime import tune_gc
 from bot.web import create_web_app
 from flows.inputs import StartFlow
 from flows.state import State
-from storage.interface import AddressStatus, Enrollment, OutboundRecord, OutboxRow, Priority, StepRecord
+from storage.records import AddressStatus, Enrollment, OutboundRecord, OutboxRow, Priority, StepRecord
 from tests.fakes.telegram import BotMessage, FakeTelegram
 from tests.fakes.twilio import FakeTwilio, serve
 

@@ -41,7 +41,6 @@ from bot.outcomes.text import render_text
 from bot.runtime import tune_gc
 from flows.programme_loader import load_programme
 from storage import Enrollment, open_storage
-from storage.outcomes import read_outcomes
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 FIRST_START = date(2025, 1, 6)
@@ -186,7 +185,7 @@ async def main(count: int) -> dict[str, float]:
         storage = await open_storage(path)
         try:
             began = time.perf_counter()
-            rows = await read_outcomes(storage.engine, outcome_query(spec, None))  # type: ignore[attr-defined]
+            rows = await storage.outcome_rows(outcome_query(spec, None))
             read_s = time.perf_counter() - began
             report = build_report(rows, spec, NOW, Filters())
             build_s = time.perf_counter() - began - read_s
@@ -198,7 +197,7 @@ async def main(count: int) -> dict[str, float]:
                 written = render(report, "da")
                 timings[name] = (time.perf_counter() - start, len(written.encode()))
             cohort_began = time.perf_counter()
-            one = await read_outcomes(storage.engine, outcome_query(spec, COHORTS[0]))  # type: ignore[attr-defined]
+            one = await storage.outcome_rows(outcome_query(spec, COHORTS[0]))
             render_text(build_report(one, spec, NOW, Filters(COHORTS[0])), "da")
             cohort_s = time.perf_counter() - cohort_began
         finally:

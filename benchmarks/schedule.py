@@ -39,7 +39,7 @@ from bot.scheduler import materialise
 from flows.checker import check_files, flow_paths
 from flows.programme_loader import check_programme, load_programme
 from storage import open_storage
-from storage.schema import participants, schedule
+from storage.sql.schema import participants, schedule
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

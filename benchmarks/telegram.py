@@ -387,7 +387,7 @@ LIBRARIES = [("PTB", "/telegram/"), ("HTTP (httpx)", "/httpx/"), ("HTTP (httpx)"
              ("HTTP (httpx)", "/h11/"), ("HTTP (httpx)", "/anyio/"), ("SQLAlchemy", "/sqlalchemy/"),
              ("sqlite", "sqlite3"), ("aiosqlite", "/aiosqlite/"), ("asyncio", "/asyncio/"), ("json", "/json/")]
 STORAGE_OPS = [("pending_outbox", "outbox reads"), ("_OutboxOp", "outbox marks"), ("mark_delivery", "outbox marks"),
-               ("addresses_of", "address lookups"), ("SqliteStorage.addresses", "address lookups"),
+               ("addresses_of", "address lookups"), ("SqlStorage.addresses", "address lookups"),
                ("participants_by_address", "chat -> participant"), ("participant_by_address", "chat -> participant"),
                ("_write_steps", "step commits"), ("commit_step", "step commits"), ("load_conversation", "loads")]
 FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")

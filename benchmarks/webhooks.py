@@ -33,7 +33,7 @@ from bot.rendering import Catalogs
 from bot.runtime import tune_gc
 from bot.web import create_web_app
 from flows.inputs import StartFlow
-from storage.interface import AddressStatus, Enrollment, OutboundRecord, StepRecord
+from storage.records import AddressStatus, Enrollment, OutboundRecord, StepRecord
 from tests.fakes.twilio import FakeTwilio, serve
 
 OUR_NUMBER = "+4570000000"

@@ -22,7 +22,7 @@ from bot.settings import settings
 from bot.undelivered import UndeliveredWatch
 from storage import open_storage
 from storage.crypto import load_keys
-from storage.interface import Storage
+from storage.ports import Storage
 
 
 @dataclass

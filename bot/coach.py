@@ -21,7 +21,8 @@ from bot.rendering import Catalogs, format_moment, format_number
 from flows import phrases
 from flows.inputs import ReleaseHold
 from flows.textnorm import fold
-from storage.interface import AuditRecord, Escalation, EscalationStatus, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord, Escalation, EscalationStatus
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"^#?([0-9]{1,9})$")  # ASCII digits only: "OK ²" or "OK ١" is not a number

@@ -51,7 +51,8 @@ from flows.effects import (
 from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
 from flows.state import State
-from storage.interface import (
+from storage.ports import Storage
+from storage.records import (
     AddressChange,
     AnswerRecord,
     AuditRecord,
@@ -72,7 +73,6 @@ from storage.interface import (
     ScheduleStatus,
     ScoreRecord,
     StepRecord,
-    Storage,
 )
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows.yamlsource import LineMap
-from storage.interface import OutboxRow, Priority
+from storage.records import OutboxRow, Priority
 
 KEYS = ("urgent_retry_hours", "urgent_max_backoff_seconds", "urgent_undelivered_minutes", "routine_attempts")
 FIRST_BACKOFF = timedelta(seconds=2)

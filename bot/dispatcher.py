@@ -37,7 +37,8 @@ from datetime import timedelta
 from bot.channels.base import Channel, Deliverer, Delivery, Failed, Joiner, NotYet, Sent
 from bot.clock import Clock
 from bot.delivery_policy import DeliveryPolicy
-from storage.interface import OutboxRow, Priority, Storage
+from storage.ports import Storage
+from storage.records import OutboxRow, Priority
 
 log = logging.getLogger(__name__)
 WINDOW = 200  # rows read per look at most

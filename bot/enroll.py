@@ -20,7 +20,9 @@ from bot.clock import COPENHAGEN
 from bot.phone import PhoneNumberError, normalize
 from bot.scheduler import schedule_programme
 from flows.programme import Programme
-from storage.interface import Enrollment, Participant, Storage
+from storage.errors import AlreadyTaken, InvalidRecord
+from storage.ports import Storage
+from storage.records import Enrollment, Participant
 
 LINK_CODE_LIFETIME = timedelta(days=14)
 CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach", "cohort")
@@ -86,7 +88,7 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
     enrollment = check(request, coaches)
     try:
         participant = await storage.enroll(enrollment, now)
-    except ValueError as exc:
+    except (AlreadyTaken, InvalidRecord) as exc:
         raise EnrolmentError(str(exc)) from exc
     if programme is not None:
         start = request.start_date or now.astimezone(COPENHAGEN).date()

@@ -19,7 +19,8 @@ from bot.deployment import Coach, Deployment
 from bot.rendering import Catalogs, format_moment
 from flows import phrases
 from flows.risk import rank
-from storage.interface import Escalation, EscalationStatus, NotificationStatus, Storage
+from storage.ports import Storage
+from storage.records import Escalation, EscalationStatus, NotificationStatus
 
 log = logging.getLogger(__name__)
 RETRY_AFTER = timedelta(minutes=1)  # a coach no channel reached is tried again after this long, then 2, 4, ... min

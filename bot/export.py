@@ -9,7 +9,8 @@ from typing import Any, TextIO
 
 from bot.clock import Clock
 from bot.config import operator
-from storage.interface import AuditRecord, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord
 
 ANSWER_COLUMNS = ["participant", "flow_id", "flow_version", "run_seq", "item_id", "value", "raw_text", "answered_at"]
 SCORE_COLUMNS = ["participant", "flow_id", "flow_version", "run_seq", "score_id", "value", "band", "completed_at"]

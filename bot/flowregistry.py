@@ -23,7 +23,7 @@ from flows.risk import SAFETY_CHECK
 from flows.risk_loader import load_risk_terms
 from flows.state import State
 from flows.yamlsource import Problem
-from storage.interface import Storage
+from storage.ports import Storage
 
 log = logging.getLogger(__name__)
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows" / "definitions"

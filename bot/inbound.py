@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flows.inputs import Input, Text
-from storage.interface import AddressStatus
+from storage.records import AddressStatus
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.rendering import Catalogs
 from flows import phrases
-from storage.interface import AuditRecord, CoachMessage, Profile, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord, CoachMessage, Profile
 
 log = logging.getLogger(__name__)
 MAX_UNREAD_SHOWN = 30  # a desk reply must fit a Telegram message; the rest are shown (and read) next time

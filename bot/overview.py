@@ -17,7 +17,8 @@ from bot.rendering import Catalogs, format_number
 from flows import phrases
 from flows.programme import Programme
 from flows.tre import log_flow
-from storage.interface import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, Storage, UndeliveredRow
+from storage.ports import Storage
+from storage.records import AuditRecord, CoachTask, MarkRecord, Profile, ScoreRecord, UndeliveredRow
 
 NOTE_KIND = "coach_note"  # notes are kept as programme marks of this kind (erased with the person)
 MIN_NOTE = 3

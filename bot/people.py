@@ -12,7 +12,8 @@ from __future__ import annotations
 from bot.deployment import Deployment
 from bot.phone import PhoneNumberError, normalize
 from flows.textnorm import fold
-from storage.interface import AddressStatus, Escalation, Profile, Storage
+from storage.ports import Storage
+from storage.records import AddressStatus, Escalation, Profile
 
 MIN_QUERY = 3  # "an" would list half the municipality
 

@@ -6,11 +6,11 @@ A person is named by their pseudonymous ref (``p-...``), never by a name or numb
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from storage import schema as s
-from storage.interface import AuditRecord, Participant, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord, Participant
 
 EXPORTED = "person.exported"
 FORMAT = "stressbot.person/1"
@@ -34,7 +34,7 @@ async def export_person(storage: Storage, participant: Participant, actor: str, 
     profile = next(iter(tables.get("profiles", [])), {})
     document = {
         "format": FORMAT,
-        "exported_at": s.utc_text(now),
+        "exported_at": now.astimezone(UTC).isoformat(timespec="microseconds"),
         "participant": participant.ref,
         "consent": {
             "version": profile.get("consent_version"),

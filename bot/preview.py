@@ -20,7 +20,7 @@ from bot.channels.base import as_plain_text
 from bot.clock import FakeClock
 from bot.scheduler import ProgrammeScheduler, schedule_programme
 from flows.timing import local, wall
-from storage.interface import Enrollment, ScheduleStatus
+from storage.records import Enrollment, ScheduleStatus
 
 MAX_STEPS = 5000  # a programme plans a few hundred events; more means it keeps re-planning itself
 

@@ -17,7 +17,8 @@ from typing import Any, TextIO
 
 from bot.clock import COPENHAGEN
 from bot.export import write_csv
-from storage.interface import AuditRecord, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord
 
 COLUMNS = ["pseudonym", "record", "wave", "flow_id", "flow_version", "run_seq", "item", "value", "band", "date"]
 FREE_TEXT_COLUMN = "raw_text"

@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from bot.clock import COPENHAGEN, Clock
 from bot.dataprotection import DataProtection
 from flows.programme import Programme
-from storage.interface import AuditRecord, Participant, Storage
+from storage.ports import Storage
+from storage.records import AuditRecord, Participant
 
 log = logging.getLogger(__name__)
 DAILY = timedelta(days=1)

@@ -33,7 +33,8 @@ from bot.deployment import Deployment
 from bot.enroll import new_ref
 from flows.inputs import Text
 from storage.crypto import Keys
-from storage.interface import AddressStatus, Enrollment, InboundRecord, Participant, Storage
+from storage.ports import Storage
+from storage.records import AddressStatus, Enrollment, InboundRecord, Participant
 
 log = logging.getLogger(__name__)
 UNKNOWN_SENDERS = "unknown-senders"  # the cohort of records made for unknown senders (kept out of reports)

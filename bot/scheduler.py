@@ -29,7 +29,8 @@ from flows.inputs import Due
 from flows.programme import KIND_ORDER, Kind, Programme
 from flows.timing import initial_plan
 from flows.tre import TRE_FLOW, in_week
-from storage.interface import AddressStatus, CommitStatus, Participant, ScheduledRecord, ScheduleRow, Storage
+from storage.ports import Storage
+from storage.records import AddressStatus, CommitStatus, Participant, ScheduledRecord, ScheduleRow
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # a claimed row not finished within this (a crash) is claimed again

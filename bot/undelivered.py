@@ -20,7 +20,8 @@ from bot.delivery_policy import DeliveryPolicy
 from bot.escalation import COACH_LANG, EscalationService
 from bot.rendering import Catalogs, format_moment
 from flows import phrases
-from storage.interface import AuditRecord, Storage, UndeliveredRow
+from storage.ports import Storage
+from storage.records import AuditRecord, UndeliveredRow
 
 log = logging.getLogger(__name__)
 TOLD = "outbox.undelivered_told"

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels.sms import SmsChannel
-from storage.interface import Storage
+from storage.ports import Storage
 
 log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # an SMS webhook is a few hundred bytes

@@ -1,4 +1,4 @@
-"""Persistence: the `Storage` protocol, its record types, and the SQLite and in-memory implementations."""
+"""Persistence: the ports (storage/ports.py), their record types and errors, and the SQL implementation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,19 @@ from collections.abc import Mapping
 from typing import Literal
 
 from storage.crypto import Keys
-from storage.interface import (
+from storage.errors import (
+    AlreadyTaken,
+    InvalidRecord,
+    NotFound,
+    StorageClosed,
+    StorageError,
+    UnknownEscalationError,
+    UnknownNotificationError,
+    UnknownOutboxError,
+    UnknownParticipantError,
+)
+from storage.ports import Storage
+from storage.records import (
     FINISHED_SCHEDULE,
     RISK_LEVELS,
     AddressChange,
@@ -46,26 +58,18 @@ from storage.interface import (
     ScheduleStatus,
     ScoreRecord,
     StepRecord,
-    Storage,
     UndeliveredRow,
 )
-from storage.memory import MemoryStorage
-from storage.schema import (
-    UnknownEscalationError,
-    UnknownNotificationError,
-    UnknownOutboxError,
-    UnknownParticipantError,
-)
-from storage.sqlite import SqliteStorage
+from storage.sql.store import SqlStorage
 
 
 async def open_storage(db_path: str | os.PathLike[str], *, runner: Literal["hybrid", "async"] | None = None,
                        key_environ: Mapping[str, str] | None = None, keys: Keys | None = None) -> Storage:
     """Open (creating if needed) the SQLite database at `db_path` and bring its schema up to date.
 
-    `runner` picks how statements run (storage/sqlite.py says why the hybrid one is the default); `key_environ`
+    `runner` picks how statements run (storage/sql/engine.py says why the hybrid one is the default); `key_environ`
     holds the key variables (storage/crypto.load_keys), which the bot takes from its settings."""
-    storage = SqliteStorage(db_path, runner=runner, key_environ=key_environ, keys=keys)
+    storage = SqlStorage(db_path, runner=runner, key_environ=key_environ, keys=keys)
     try:
         await storage.migrate()
     except BaseException:
@@ -79,6 +83,7 @@ __all__ = [
     "RISK_LEVELS",
     "AddressChange",
     "AddressStatus",
+    "AlreadyTaken",
     "AnswerRecord",
     "AnswerValue",
     "AuditRecord",
@@ -96,10 +101,11 @@ __all__ = [
     "EscalationTrigger",
     "Identity",
     "InboundRecord",
+    "InvalidRecord",
     "JSONObject",
     "Mark",
     "MarkRecord",
-    "MemoryStorage",
+    "NotFound",
     "Notification",
     "NotificationStatus",
     "OutboundRecord",
@@ -113,9 +119,11 @@ __all__ = [
     "ScheduleStatus",
     "ScheduledRecord",
     "ScoreRecord",
-    "SqliteStorage",
+    "SqlStorage",
     "StepRecord",
     "Storage",
+    "StorageClosed",
+    "StorageError",
     "UndeliveredRow",
     "UnknownEscalationError",
     "UnknownNotificationError",

@@ -19,7 +19,7 @@ from bot.scheduler import ProgrammeScheduler, TickReport, schedule_programme
 from flows.inputs import Text
 from flows.programme import Programme
 from flows.timing import local, wall
-from storage.interface import Enrollment, Participant, ScheduleRow, ScheduleStatus
+from storage.records import Enrollment, Participant, ScheduleRow, ScheduleStatus
 
 CHANNEL = "console"
 Responder = Callable[[str, str], str | None]  # (flow id, question id) -> the participant's answer, or None

@@ -17,7 +17,7 @@ from bot.scheduler import ProgrammeScheduler, schedule_programme
 from flows.inputs import Text
 from flows.programme import Programme
 from flows.timing import local
-from storage.interface import Enrollment, Participant, ScheduleStatus
+from storage.records import Enrollment, Participant, ScheduleStatus
 
 CHANNEL = "console"
 REVERSED = {"q4", "q5", "q7", "q8"}  # PSS-10's reversed items (flows/definitions/pss10.yaml)

@@ -7,7 +7,7 @@ import io
 from bot.app import App
 from bot.channels.console import ConsoleChannel, ConsoleSession
 from flows.inputs import StartFlow
-from storage.interface import StepRecord
+from storage.records import StepRecord
 
 
 async def test_a_failing_database_gets_a_kind_reply_not_a_traceback(app: App, monkeypatch) -> None:

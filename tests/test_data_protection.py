@@ -28,7 +28,7 @@ from bot.deployment import DEFAULT_PATH, DeploymentError, load_deployment
 from bot.retention import programme_days, run_daily
 from flows.inputs import RequireConsent, StartFlow
 from storage.crypto import DATA_KEY, LOOKUP_KEY, RESEARCH_KEY, new_key_values
-from storage.interface import AnswerRecord, Enrollment, MarkRecord, ScoreRecord, StepRecord
+from storage.records import AnswerRecord, Enrollment, MarkRecord, ScoreRecord, StepRecord
 from tests.conftest import T0
 from tests.test_cli import bot
 from tests.test_sms import PHONE, running_sms

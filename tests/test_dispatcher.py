@@ -19,7 +19,8 @@ from bot.delivery_policy import DeliveryPolicy, read_delivery
 from bot.deployment import DEFAULT_PATH, DeploymentError, load_deployment
 from bot.dispatcher import Dispatcher
 from storage import open_storage
-from storage.interface import Enrollment, OutboundRecord, OutboxRow, Priority, StepRecord, Storage
+from storage.ports import Storage
+from storage.records import Enrollment, OutboundRecord, OutboxRow, Priority, StepRecord
 from tests.conftest import T0
 
 URGENT, REPLY, ROUTINE = Priority.URGENT, Priority.REPLY, Priority.ROUTINE

@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import App, open_app
 from bot.clock import FakeClock
-from storage.interface import Enrollment
+from storage.records import Enrollment
 from tests.conftest import without_consent
 from tests.test_data_protection import traces
 from tests.test_safety import CapturingCoachChannel

@@ -27,7 +27,7 @@ from bot.deployment import Coach
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
 from bot.web import create_web_app
-from storage.interface import AddressStatus, Enrollment, NotificationStatus, OutboundRecord, Priority, StepRecord
+from storage.records import AddressStatus, Enrollment, NotificationStatus, OutboundRecord, Priority, StepRecord
 from tests.conftest import T0, without_consent
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, serve

@@ -13,7 +13,7 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import DEFAULT_PATH
-from storage.interface import Enrollment, Participant
+from storage.records import Enrollment, Participant
 from tests.conftest import without_consent
 from tests.programme_world import World
 from tests.test_programme import START, answers

@@ -29,7 +29,7 @@ from bot.clock import FakeClock
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
 from bot.web import create_web_app
-from storage.interface import AddressStatus, Enrollment, OutboundRecord, Priority, StepRecord
+from storage.records import AddressStatus, Enrollment, OutboundRecord, Priority, StepRecord
 from tests.conftest import without_consent
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio, serve

@@ -17,7 +17,7 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from flows.timing import local
-from storage.interface import ScheduleStatus
+from storage.records import ScheduleStatus
 from tests.conftest import without_consent
 from tests.programme_world import Responder, World
 

@@ -17,7 +17,7 @@ from bot.app import open_app
 from bot.clock import FakeClock
 from bot.scheduler import ProgrammeScheduler
 from storage import open_storage
-from storage.interface import ScheduleStatus
+from storage.records import ScheduleStatus
 from tests.conftest import without_consent
 from tests.programme_world import World
 from tests.test_cli import bot

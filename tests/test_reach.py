@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.deployment import Coach
 from bot.inbound import Inbound
 from flows.inputs import RequireConsent, Text
-from storage.interface import Enrollment
+from storage.records import Enrollment
 from tests.conftest import without_consent
 
 PHONE = "+4512345678"

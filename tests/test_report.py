@@ -45,8 +45,6 @@ from bot.outcomes.stats import summary
 from bot.outcomes.tables import render_csv, render_json
 from bot.outcomes.text import render_text
 from storage import open_storage
-from storage.outcomes import read_outcomes
-from storage.sqlite import SqliteStorage
 from tests.conftest import without_consent
 from tests.report_cohort import LiveCohort, Wave
 
@@ -148,9 +146,9 @@ def copy_of(db: Path, folder: Path) -> Path:
 async def report_of(db: Path, filters: Filters) -> Report:
     async with open_app(str(db), FakeClock(REPORT_AT), coach_channels={}) as app:
         programme = app.registry.library.programme
-        assert programme is not None and isinstance(app.storage, SqliteStorage)
+        assert programme is not None
         spec = spec_from_programme(programme)
-        rows = await read_outcomes(app.storage.engine, outcome_query(spec, filters.cohort))
+        rows = await app.storage.outcome_rows(outcome_query(spec, filters.cohort))
         return build_report(rows, spec, REPORT_AT, filters)
 
 

@@ -10,7 +10,7 @@ from bot.clock import FakeClock
 from bot.scheduler import ProgrammeScheduler
 from flows.inputs import StartFlow, Text
 from flows.state import State
-from storage.interface import Enrollment, Participant
+from storage.records import Enrollment, Participant
 
 EXPIRED = timedelta(days=8)  # pss10 expires after seven days
 

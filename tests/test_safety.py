@@ -18,7 +18,7 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import Coach
 from flows.inputs import Text
-from storage.interface import Enrollment, EscalationStatus, InboundRecord, NotificationStatus
+from storage.records import Enrollment, EscalationStatus, InboundRecord, NotificationStatus
 from tests.transcript import Chat
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows" / "definitions"

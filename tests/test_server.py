@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bot.http_guard import LOG_BURST
-from storage import NotificationStatus, SqliteStorage
+from storage import NotificationStatus, SqlStorage
 from storage.crypto import Keys, new_key_values
 from tests.fakes.twilio import FakeTwilio
 
@@ -93,7 +93,7 @@ async def test_run_serves_sms_end_to_end(tmp_path: Path) -> None:
         assert "piller" not in err and "leve" not in err and "p-" not in err  # no message, no participant
         assert "could not be delivered" in err  # the console is not counted as reaching the coach
         keys = Keys.from_values(KEYS["BOT_DATA_KEY"], KEYS["BOT_LOOKUP_KEY"])
-        storage = SqliteStorage(tmp_path / "bot.db", keys=keys)
+        storage = SqlStorage(tmp_path / "bot.db", keys=keys)
         try:
             [escalation] = await storage.escalations()
             tried = await storage.notifications(escalation.id)

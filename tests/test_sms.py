@@ -17,7 +17,7 @@ from bot.clock import FakeClock
 from bot.rendering import Catalogs
 from bot.web import create_web_app
 from flows.inputs import StartFlow
-from storage.interface import AddressStatus, Enrollment
+from storage.records import AddressStatus, Enrollment
 from tests.conftest import without_consent
 from tests.fakes.twilio import FakeTwilio, serve
 

@@ -25,7 +25,7 @@ from bot.rendering import Catalogs
 from bot.scheduler import ProgrammeScheduler, address_channel, schedule_programme
 from bot.web import create_web_app
 from flows.inputs import RequireConsent, StartFlow
-from storage.interface import AddressStatus, Participant
+from storage.records import AddressStatus, Participant
 from tests.conftest import without_consent
 from tests.fakes.telegram import BotMessage, FakeTelegram, serve
 

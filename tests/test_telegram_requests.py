@@ -12,7 +12,7 @@ from typing import Any
 from bot.channels.telegram_outbound import TEXT_LIMIT, joinable
 from bot.clock import FakeClock
 from flows.inputs import RequireConsent, StartFlow
-from storage.interface import OutboxRow, Priority
+from storage.records import OutboxRow, Priority
 from tests.fakes.telegram import FakeTelegram
 from tests.test_telegram import CHAT, USER, Tg, running, until
 

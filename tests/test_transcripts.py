@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bot.app import App
 from flows.inputs import Text
-from storage.interface import InboundRecord
+from storage.records import InboundRecord
 from tests.transcript import Chat
 
 

@@ -23,7 +23,7 @@ import uuid
 from bot.app import App
 from bot.dispatcher import deliver_pending
 from flows.inputs import Input, Resume, StartFlow, Text
-from storage.interface import InboundRecord, Participant
+from storage.records import InboundRecord, Participant
 from tests.transcript_runner import CapturingChannel, handle
 
 

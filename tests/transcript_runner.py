@@ -36,7 +36,7 @@ from bot.flowregistry import DEFAULT_FLOWS_DIR
 from bot.gsm import to_gsm
 from bot.inbound import Inbound
 from flows.inputs import Input, Resume, StartFlow, Text
-from storage.interface import (
+from storage.records import (
     AddressStatus,
     AuditRecord,
     CoachMessage,

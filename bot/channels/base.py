@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from storage.interface import OutboxRow
+from storage.records import OutboxRow
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from bot.faults import crash_point
 from bot.inbound import Inbound
 from flows import phrases
 from flows.inputs import Input, Text
-from storage.interface import AddressStatus, Identity, OutboxRow, Participant
+from storage.records import AddressStatus, Identity, OutboxRow, Participant
 
 CHANNEL = "console"
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from storage.interface import Priority
+from storage.records import Priority
 
 
 @dataclass(order=True)

@@ -34,7 +34,8 @@ from bot.safety_net import SafetyNet
 from flows import phrases
 from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
-from storage.interface import AddressStatus, OutboxRow, Priority, Storage
+from storage.ports import Storage
+from storage.records import AddressStatus, OutboxRow, Priority
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"

@@ -60,7 +60,9 @@ from bot.safety_net import SafetyNet
 from bot.web import Refused, read_body
 from flows import phrases
 from flows.inputs import Command, Input, Resume, Text
-from storage.interface import AddressStatus, CommitStatus, Identity, Participant, Priority, Storage
+from storage.errors import AlreadyTaken, InvalidRecord
+from storage.ports import Storage
+from storage.records import AddressStatus, CommitStatus, Identity, Participant, Priority
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -330,7 +332,7 @@ class TelegramChannel:
             return None
         try:
             return await self.storage.redeem_link_code(code_digest(code), CHANNEL, str(chat_id), self.clock.now())
-        except ValueError:  # the chat was linked to someone else meanwhile
+        except (AlreadyTaken, InvalidRecord):  # the chat was linked to someone else meanwhile
             return None
 
     async def _on_button(self, query: CallbackQuery, update_id: str) -> None:

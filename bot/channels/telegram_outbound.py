@@ -53,7 +53,8 @@ from bot.channels.pacing import by_priority
 from bot.clock import Clock
 from flows.asking import PROGRAMME_BUTTONS as PROGRAMME_KEY
 from flows.asking import QuestionKey, short_name
-from storage.interface import AddressStatus, OutboxRow, Priority, Storage
+from storage.ports import Storage
+from storage.records import AddressStatus, OutboxRow, Priority
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

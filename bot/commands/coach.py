@@ -84,7 +84,7 @@ async def _tasks(args: argparse.Namespace) -> int:
 async def _escalations(args: argparse.Namespace) -> int:
     """Every escalation (or the open ones), newest first; the look is written to the audit log."""
     from bot.app import open_app
-    from storage.interface import AuditRecord
+    from storage.records import AuditRecord
 
     async with open_app(args.db) as app:
         rows = await app.storage.escalations(only_open=args.open)

@@ -22,7 +22,7 @@ from bot.files import owner_only
 
 if TYPE_CHECKING:
     from bot.app import App
-    from storage.interface import Participant
+    from storage.records import Participant
 
 
 def add_parser(commands: Commands) -> None:

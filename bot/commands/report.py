@@ -44,9 +44,8 @@ async def run(args: argparse.Namespace) -> int:
     from bot.outcomes.build import build_report, outcome_query
     from bot.outcomes.cohort import Filters
     from bot.outcomes.spec import spec_from_programme
-    from storage.interface import AuditRecord
-    from storage.outcomes import cohorts, read_outcomes
-    from storage.sqlite import SqliteStorage
+    from storage.errors import Unsupported
+    from storage.records import AuditRecord
 
     if args.start_from and args.start_to and args.start_from > args.start_to:
         print("--from must be on or before --to", file=sys.stderr)
@@ -56,18 +55,19 @@ async def run(args: argparse.Namespace) -> int:
         if programme is None:
             print("no programme file: the report follows the programme's measurements", file=sys.stderr)
             return 1
-        if not isinstance(app.storage, SqliteStorage):
-            print("the outcome report reads a SQLite database", file=sys.stderr)
-            return 1
         if args.cohort is not None:  # a typo must not pass for a cohort with nobody in it
-            known = await cohorts(app.storage.engine)
+            known = await app.storage.cohorts()
             if args.cohort not in known:
                 print(f"no participant was enrolled in cohort {args.cohort!r}; cohorts: "
                       f"{', '.join(known) or 'none yet'}", file=sys.stderr)
                 return 1
         spec = spec_from_programme(programme)
         now = app.clock.now()
-        rows = await read_outcomes(app.storage.engine, outcome_query(spec, args.cohort))
+        try:
+            rows = await app.storage.outcome_rows(outcome_query(spec, args.cohort))
+        except Unsupported as exc:  # e.g. a database the report cannot read yet
+            print(str(exc), file=sys.stderr)
+            return 1
         report = build_report(rows, spec, now, Filters(args.cohort, args.start_from, args.start_to))
         written = _render(args.format)(report, args.lang)
         if args.out:

@@ -22,7 +22,7 @@ from bot.outcomes.cohort import Filters, collect
 from bot.outcomes.participation import Participation, participation
 from bot.outcomes.safety import Safety, safety
 from bot.outcomes.spec import LIFE_SATISFACTION, MEASURES, PSS10, WHO5, Measure, ReportSpec
-from storage.outcomes import OutcomeQuery, OutcomeRows
+from storage.report_rows import OutcomeQuery, OutcomeRows
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.outcomes.spec import MEASURES, Measure, ReportSpec
-from storage.outcomes import EscalationRow, OutcomeRows
+from storage.report_rows import EscalationRow, OutcomeRows
 
 
 class WaveState(StrEnum):

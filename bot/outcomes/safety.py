@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.outcomes.spec import LEVELS
 from bot.outcomes.stats import Summary, summary
-from storage.outcomes import EscalationRow
+from storage.report_rows import EscalationRow
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from storage import MemoryStorage, SqliteStorage
+from storage import SqlStorage
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 
 
-@pytest.fixture(params=["sqlite", "sqlite-async", "memory"])
+@pytest.fixture(params=["sqlite", "sqlite-async"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each `Storage`: SQLite on a real file (in a directory it must create) with each runner, and memory."""
-    impl: Store
-    if request.param == "memory":
-        impl = MemoryStorage()
-    else:
-        runner = "async" if request.param == "sqlite-async" else "hybrid"
-        impl = SqliteStorage(tmp_path / "data" / "bot.sqlite", runner=runner)
+    """The `Storage`: SQLite on a real file (in a directory it must create) with each runner."""
+    runner = "async" if request.param == "sqlite-async" else "hybrid"
+    impl = SqlStorage(tmp_path / "data" / "bot.sqlite", runner=runner)
     await impl.migrate()
     try:
         yield impl
@@ -29,8 +25,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 @pytest.fixture(params=["hybrid", "async"])
-async def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStorage]:
-    impl = SqliteStorage(tmp_path / "bot.sqlite", runner=request.param)
+async def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStorage]:
+    impl = SqlStorage(tmp_path / "bot.sqlite", runner=request.param)
     await impl.migrate()
     try:
         yield impl

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage import SqliteStorage
-from storage.schema import UTCDateTime, decode_answer, dump_json, encode_answer, load_json, utc_text
+from storage import SqlStorage
+from storage.sql.codecs import UTCDateTime, decode_answer, dump_json, encode_answer, load_json, utc_text
 
 answers = st.one_of(
     st.integers(min_value=-(2**53), max_value=2**53),
@@ -77,9 +77,9 @@ def test_json_refuses_what_it_cannot_store_faithfully() -> None:
 
 async def test_sqlite_urls_and_paths(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="only for SQLite"):
-        SqliteStorage("postgresql+asyncpg://user@localhost/bot", runner="hybrid")
+        SqlStorage("postgresql+asyncpg://user@localhost/bot", runner="hybrid")
     # A plain (sync) SQLite URL is accepted, runs on aiosqlite, and gets its directory created.
-    store = SqliteStorage(f"sqlite:///{tmp_path / 'made' / 'bot.sqlite'}")
+    store = SqlStorage(f"sqlite:///{tmp_path / 'made' / 'bot.sqlite'}")
     try:
         await store.migrate()
         assert store.engine.url.drivername == "sqlite+aiosqlite"

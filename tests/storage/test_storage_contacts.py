@@ -1,6 +1,6 @@
 """Enrolment, channel addresses, Telegram link codes, consent and outbox delivery in storage (issue 4).
 
-The contract tests run against every `Storage` (SQLite with each runner on a real file, and memory); the
+The contract tests run against every `Storage` (SQLite with each runner on a real file); the
 tests at the end are SQLite-only: migration 3, indexes, constraints and transactions.
 """
 
@@ -27,19 +27,18 @@ from storage import (
     EscalationRecord,
     Identity,
     InboundRecord,
-    MemoryStorage,
     OutboundRecord,
     OutboxRow,
     Participant,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     UnknownOutboxError,
     UnknownParticipantError,
     open_storage,
 )
-from storage.migrations import MIGRATIONS
+from storage.sql.migrations import MIGRATIONS
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 SCHEMA_V2 = Path(__file__).with_name("schema_v2.sql")
@@ -77,9 +76,6 @@ async def pending_ids(store: Store, channel: str = "sms", now: datetime | None =
 async def delivery(store: Store, outbox_id: int) -> dict[str, Any]:
     """The delivery columns of one outbox row (no method returns them: they are for people and tools)."""
     columns = ("sent_at", "attempts", "provider_id", "delivery_status", "delivery_detail", "not_before", "given_up_at")
-    if isinstance(store, MemoryStorage):
-        row = store._outbox[outbox_id]
-        return {c: row[c] for c in columns}
     async with store.engine.connect() as conn:
         found = (await conn.execute(text(f"SELECT {', '.join(columns)} FROM outbox WHERE id = :id"), {"id": outbox_id}))
         raw = dict(found.mappings().one())
@@ -691,7 +687,7 @@ async def test_migration_3_brings_a_version_2_database_to_the_current_schema(tmp
     old = tmp_path / "v2.sqlite"
     version_2_database(old)
     assert "addresses" not in {name for _, name, _ in normalised_schema(old)}
-    store = SqliteStorage(old)
+    store = SqlStorage(old)
     try:
         await store.migrate()
         await store.migrate()  # idempotent
@@ -735,7 +731,7 @@ async def test_migration_3_brings_a_version_2_database_to_the_current_schema(tmp
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
-async def test_the_database_keeps_addresses_and_provider_ids_unique(sqlite_store: SqliteStorage) -> None:
+async def test_the_database_keeps_addresses_and_provider_ids_unique(sqlite_store: SqlStorage) -> None:
     anna = await enrolled(sqlite_store)
     bo = await enrolled(sqlite_store, "p-bo", OTHER_PHONE)
     carl = await sqlite_store.get_or_create_participant("p-carl", "da", T0)
@@ -759,7 +755,7 @@ async def test_the_database_keeps_addresses_and_provider_ids_unique(sqlite_store
         await conn.commit()
 
 
-async def test_contact_lookups_use_their_indexes(sqlite_store: SqliteStorage) -> None:
+async def test_contact_lookups_use_their_indexes(sqlite_store: SqlStorage) -> None:
     anna = await enrolled(sqlite_store)
     first, _ = await queue(sqlite_store, anna.id, "sms", "sms")
     await sqlite_store.defer_outbox(first, at(60), T0)
@@ -788,7 +784,7 @@ async def test_contact_lookups_use_their_indexes(sqlite_store: SqliteStorage) ->
     assert "ux_outbox_provider_id" in plans[2], plans[2]
 
 
-async def test_contact_writes_go_through_the_writer_in_one_durable_commit(sqlite_store: SqliteStorage) -> None:
+async def test_contact_writes_go_through_the_writer_in_one_durable_commit(sqlite_store: SqlStorage) -> None:
     anna = await enrolled(sqlite_store)
     (row,) = await queue(sqlite_store, anna.id, "sms")
     await sqlite_store.add_link_code(anna.id, "digest-1", at(3600), T0)

@@ -13,17 +13,16 @@ from storage import (
     AuditRecord,
     CommitStatus,
     InboundRecord,
-    MemoryStorage,
     OutboundRecord,
     RetractedAnswer,
     ScheduledRecord,
     ScoreRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     UnknownParticipantError,
 )
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 

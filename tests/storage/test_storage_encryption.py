@@ -1,6 +1,6 @@
 """Contact details and names encrypted at rest, the keys, one person's data, erasure (issue 6, data protection).
 
-The contract tests run against every `Storage` (SQLite with each runner on a real file, and memory); the tests at
+The contract tests run against every `Storage` (SQLite with each runner on a real file); the tests at
 the end are SQLite-only: the keys and their file, migration 6 (plaintext converted) and what an erase leaves.
 """
 
@@ -28,19 +28,19 @@ from storage import (
     EscalationRecord,
     InboundRecord,
     MarkRecord,
-    MemoryStorage,
     OutboundRecord,
     ScheduledRecord,
     ScoreRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     open_storage,
 )
-from storage import schema as s
 from storage.crypto import DATA_KEY, LOOKUP_KEY, RESEARCH_KEY, KeyConfigError, Keys, key_file_for, new_key_values
-from storage.migrations import MIGRATIONS
+from storage.sql import schema as s
+from storage.sql.codecs import utc_text
+from storage.sql.migrations import MIGRATIONS
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V4 = Path(__file__).with_name("schema_v4.sql")
 SCHEMA_V5 = Path(__file__).with_name("schema_v5.sql")
@@ -61,12 +61,9 @@ async def enrolled(store: Store, ref: str = "p-anna", phone: str | None = PHONE,
 
 async def raw_contact_values(store: Store) -> list[str]:
     """Every value stored in the address and profile rows, as the storage holds them."""
-    if isinstance(store, MemoryStorage):
-        rows = [*store._addresses.values(), *store._profiles.values()]
-    else:
-        async with store.engine.connect() as conn:
-            rows = [dict(r) for r in (await conn.execute(text("SELECT * FROM addresses"))).mappings()]
-            rows += [dict(r) for r in (await conn.execute(text("SELECT * FROM profiles"))).mappings()]
+    async with store.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(text("SELECT * FROM addresses"))).mappings()]
+        rows += [dict(r) for r in (await conn.execute(text("SELECT * FROM profiles"))).mappings()]
     return [str(value) for row in rows for value in row.values()]
 
 
@@ -140,7 +137,7 @@ async def test_person_data_holds_everything_stored_about_one_person_and_nobody_e
 
     data = await store.person_data(anna)
     assert data is not None
-    assert data["participants"] == [{"id": anna, "ref": "p-anna", "lang": "da", "created_at": s.utc_text(T0)}]
+    assert data["participants"] == [{"id": anna, "ref": "p-anna", "lang": "da", "created_at": utc_text(T0)}]
     [profile] = data["profiles"]
     assert (profile["name"], profile["consent_version"], profile["consent_channel"]) == (NAME, "terms-1", "telegram")
     assert sorted((a["channel"], a["address"]) for a in data["addresses"]) == [("sms", PHONE), ("telegram", CHAT)]
@@ -296,14 +293,14 @@ async def test_keys_from_the_environment_and_wrong_keys_refused(tmp_path: Path,
 
     monkeypatch.delenv(LOOKUP_KEY)
     with pytest.raises(KeyConfigError, match="both"):
-        SqliteStorage(db)
+        SqlStorage(db)
     monkeypatch.setenv(LOOKUP_KEY, "too short")
     with pytest.raises(KeyConfigError, match="at least 32"):
-        SqliteStorage(db)
+        SqlStorage(db)
     monkeypatch.setenv(DATA_KEY, "not-a-fernet-key")
     monkeypatch.setenv(LOOKUP_KEY, values[LOOKUP_KEY])
     with pytest.raises(KeyConfigError) as refused:
-        SqliteStorage(db)
+        SqlStorage(db)
     assert "not-a-fernet-key" not in str(refused.value)
 
 
@@ -320,7 +317,7 @@ def test_research_pseudonyms_are_stable_and_need_the_key() -> None:
 # --- SQLite only: what an erase leaves, and migration 6 ---
 
 
-async def test_erase_leaves_no_row_that_points_at_the_person(sqlite_store: SqliteStorage) -> None:
+async def test_erase_leaves_no_row_that_points_at_the_person(sqlite_store: SqlStorage) -> None:
     anna = await enrolled(sqlite_store)
     await lived(sqlite_store, anna, "p-anna")
     await sqlite_store.erase_participants([anna], "admin:root", "request", at(20))
@@ -394,7 +391,7 @@ async def test_migration_6_encrypts_what_a_version_5_database_holds(tmp_path: Pa
     version_5_database(old)
     assert NAME.encode() in file_bytes(old) and PHONE.encode() in file_bytes(old)
     keys = Keys.generate()
-    store = SqliteStorage(old, keys=keys)
+    store = SqlStorage(old, keys=keys)
     try:
         await store.migrate()
         await store.migrate()  # idempotent

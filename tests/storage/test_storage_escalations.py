@@ -1,6 +1,6 @@
 """Escalations (the suicide-risk safety path) in storage.
 
-The contract tests run against every `Storage` (SQLite with each runner on a real file, and memory); the
+The contract tests run against every `Storage` (SQLite with each runner on a real file); the
 tests at the end are SQLite-only: files, migrations, indexes and transactions.
 """
 
@@ -28,19 +28,18 @@ from storage import (
     EscalationStatus,
     EscalationTrigger,
     InboundRecord,
-    MemoryStorage,
     NotificationStatus,
     OutboundRecord,
     ScoreRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     UnknownEscalationError,
     UnknownNotificationError,
     open_storage,
 )
-from storage.migrations import MIGRATIONS
+from storage.sql.migrations import MIGRATIONS
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
@@ -642,7 +641,7 @@ def normalised_schema(path: Path) -> set[tuple[str, str, str]]:
 @pytest.mark.parametrize("runner", ["hybrid", "async"])
 async def test_escalations_survive_closing_and_reopening_the_file(tmp_path: Path, runner: str) -> None:
     path = tmp_path / "bot.sqlite"
-    store = SqliteStorage(path, runner=runner)  # type: ignore[arg-type]
+    store = SqlStorage(path, runner=runner)  # type: ignore[arg-type]
     await store.migrate()
     try:
         pid = await new_participant(store)
@@ -676,7 +675,7 @@ async def test_migration_2_brings_a_version_1_database_to_the_current_schema(tmp
     conn.close()
     assert "escalations" not in {name for _, name, _ in normalised_schema(old)}
 
-    store = SqliteStorage(old)
+    store = SqlStorage(old)
     try:
         await store.migrate()
         await store.migrate()  # idempotent
@@ -701,7 +700,7 @@ async def test_migration_2_brings_a_version_1_database_to_the_current_schema(tmp
 
 
 async def test_the_database_allows_one_escalation_per_participant_that_is_not_closed(
-    sqlite_store: SqliteStorage,
+    sqlite_store: SqlStorage,
 ) -> None:
     escalation_id = await opened(sqlite_store, "A", signal("high"))
     insert = text(
@@ -721,7 +720,7 @@ async def test_the_database_allows_one_escalation_per_participant_that_is_not_cl
         await conn.execute(insert, {"status": "closed"})  # closed ones are history: any number
 
 
-async def test_escalation_lookups_use_their_indexes(sqlite_store: SqliteStorage) -> None:
+async def test_escalation_lookups_use_their_indexes(sqlite_store: SqlStorage) -> None:
     await opened(sqlite_store, "A", signal("high"))
     plans: list[str] = []
 
@@ -743,7 +742,7 @@ async def test_escalation_lookups_use_their_indexes(sqlite_store: SqliteStorage)
     assert "ix_escalations_status_deadline_at" in joined, joined
 
 
-async def test_escalation_writes_take_the_write_lock_on_the_writer(sqlite_store: SqliteStorage) -> None:
+async def test_escalation_writes_take_the_write_lock_on_the_writer(sqlite_store: SqlStorage) -> None:
     escalation_id = await opened(sqlite_store, "A", signal("high"))
     seen: list[str] = []
 
@@ -763,7 +762,7 @@ async def test_escalation_writes_take_the_write_lock_on_the_writer(sqlite_store:
     assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # one durable group commit
 
 
-async def test_a_step_whose_escalation_fails_writes_nothing_at_all(sqlite_store: SqliteStorage) -> None:
+async def test_a_step_whose_escalation_fails_writes_nothing_at_all(sqlite_store: SqlStorage) -> None:
     """The escalation is in the step's transaction: if it cannot be stored, neither is the answer or the reply."""
     async with sqlite_store.engine.begin() as conn:
         await conn.exec_driver_sql(

@@ -19,17 +19,16 @@ from storage import (
     CommitStatus,
     EscalationRecord,
     InboundRecord,
-    MemoryStorage,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     open_storage,
 )
 from storage.crypto import Keys
-from storage.interface import Enrollment, HeardRecord
-from storage.migrations import MIGRATIONS, apply_migrations
+from storage.records import Enrollment, HeardRecord
+from storage.sql.migrations import MIGRATIONS, apply_migrations
 from tests.storage.test_storage_encryption import SCHEMA_V5, file_bytes, normalised_schema
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 CALL_ME = "jeg har det rigtig skidt, kan I ringe til mig på 12345678"
 FREE_ANSWER = "En tung uge med meget gråd"
@@ -125,7 +124,7 @@ async def test_every_inbound_message_is_in_the_person_s_copy_and_goes_with_them(
     assert [m.participant_ref for m in await store.coach_messages()] == ["p-bo"]
 
 
-async def test_bodies_answers_triggers_and_states_are_sealed_in_the_file(sqlite_store: SqliteStorage) -> None:
+async def test_bodies_answers_triggers_and_states_are_sealed_in_the_file(sqlite_store: SqlStorage) -> None:
     anna = await person(sqlite_store, "p-anna")
     await says(sqlite_store, anna, 0, CALL_ME, 10,
                answers=[AnswerRecord(1, "checkin", 1, "words", FREE_ANSWER, FREE_ANSWER, at(10))],
@@ -172,7 +171,7 @@ async def test_migration_7_seals_what_a_version_6_database_holds(tmp_path: Path)
     old, keys = tmp_path / "v6.sqlite", Keys.generate()
     version_6_database(old, keys)
     assert FREE_ANSWER.encode() in file_bytes(old) and RISKY.encode() in file_bytes(old)
-    store = SqliteStorage(old, keys=keys)
+    store = SqlStorage(old, keys=keys)
     try:
         await store.migrate()
         await store.migrate()  # idempotent

@@ -20,12 +20,13 @@ from storage import (
     ScheduleOutcome,
     ScheduleStatus,
     ScoreRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     open_storage,
 )
-from storage.migrations import MIGRATIONS
-from storage.outcomes import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow, read_outcomes
+from storage.report_rows import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow
+from storage.sql.migrations import MIGRATIONS
+from storage.sql.outcomes import read_outcomes
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 
 T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -68,7 +69,7 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     old = tmp_path / "v4.sqlite"
     version_4_database(old)
     assert "cohort" not in next(sql for _, name, sql in normalised_schema(old) if name == "profiles")
-    store = SqliteStorage(old)
+    store = SqlStorage(old)
     try:
         await store.migrate()
         await store.migrate()  # idempotent
@@ -83,7 +84,7 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
-async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqliteStorage) -> None:
+async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqlStorage) -> None:
     s = sqlite_store
     anna = await s.enroll(Enrollment("p-anna", "Anna", "da", date(2026, 3, 16), cohort="c-1"), T0)
     bo = await s.enroll(Enrollment("p-bo", "Bo", "da", None, cohort="c-2"), T0)

@@ -13,16 +13,15 @@ from sqlalchemy import event
 from storage import (
     CommitStatus,
     Enrollment,
-    MemoryStorage,
     OutboundRecord,
     Participant,
     Priority,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     UnknownOutboxError,
 )
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 URGENT, REPLY, ROUTINE = Priority.URGENT, Priority.REPLY, Priority.ROUTINE
 
@@ -134,7 +133,7 @@ async def test_given_up_messages_newest_first_with_their_reason(store: Store) ->
     assert kept not in [g.row.id for g in found]
 
 
-async def test_the_outbox_queries_use_their_indexes(sqlite_store: SqliteStorage) -> None:
+async def test_the_outbox_queries_use_their_indexes(sqlite_store: SqlStorage) -> None:
     anna = await person(sqlite_store, "p-anna", "+4520000001")
     await queue(sqlite_store, anna.id, ROUTINE, URGENT)
     plans: list[str] = []

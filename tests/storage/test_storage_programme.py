@@ -1,6 +1,6 @@
 """The programme in storage: the schedule of bot-initiated events, coach tasks, milestones and flow scores.
 
-The contract tests run against every `Storage` (SQLite with each runner on a real file, and memory); the tests at
+The contract tests run against every `Storage` (SQLite with each runner on a real file); the tests at
 the end are SQLite-only: group commit, indexes, constraints and migration 4.
 """
 
@@ -26,21 +26,20 @@ from storage import (
     InboundRecord,
     Mark,
     MarkRecord,
-    MemoryStorage,
     OutboundRecord,
     ScheduledRecord,
     ScheduleOutcome,
     ScheduleRow,
     ScheduleStatus,
     ScoreRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     UnknownParticipantError,
     open_storage,
 )
-from storage.migrations import MIGRATIONS
+from storage.sql.migrations import MIGRATIONS
 
-Store = SqliteStorage | MemoryStorage
+Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V2 = Path(__file__).with_name("schema_v2.sql")
 SCHEMA_V3 = Path(__file__).with_name("schema_v3.sql")
@@ -625,7 +624,7 @@ async def test_the_new_reads_and_writes_refuse_a_closed_store(store: Store) -> N
 class Statements:
     """The SQL the storage's engines send while in use (a context manager)."""
 
-    def __init__(self, store: SqliteStorage) -> None:
+    def __init__(self, store: SqlStorage) -> None:
         self.store = store
         self.seen: list[str] = []
 
@@ -643,7 +642,7 @@ class Statements:
 
 
 async def test_a_batch_writes_the_steps_whose_rows_are_pending_and_nothing_of_the_others(
-    sqlite_store: SqliteStorage,
+    sqlite_store: SqlStorage,
 ) -> None:
     anna = await participant(sqlite_store, "P-001")
     bo = await participant(sqlite_store, "P-002")
@@ -681,7 +680,7 @@ async def test_a_batch_writes_the_steps_whose_rows_are_pending_and_nothing_of_th
 
 
 async def test_a_batch_applies_each_steps_schedule_changes_after_those_of_the_step_before(
-    sqlite_store: SqliteStorage,
+    sqlite_store: SqlStorage,
 ) -> None:
     """One participant's steps in one batch are planned against what the earlier ones leave, and written in that
     order, so the batch commits as it is (a wrong plan would fail a guarded write and split the batch)."""
@@ -704,7 +703,7 @@ async def test_a_batch_applies_each_steps_schedule_changes_after_those_of_the_st
     assert (after["retry"].status, after["retry"].due_at) == (CANCELLED, at(90))
 
 
-async def test_claims_and_plans_go_through_the_writer(sqlite_store: SqliteStorage) -> None:
+async def test_claims_and_plans_go_through_the_writer(sqlite_store: SqlStorage) -> None:
     pid = await participant(sqlite_store)
     with Statements(sqlite_store) as seen:
         await asyncio.gather(
@@ -717,7 +716,7 @@ async def test_claims_and_plans_go_through_the_writer(sqlite_store: SqliteStorag
     assert sorted(row.key for claim in claims for row in claim) == ["a", "b"]
 
 
-async def test_planning_a_cohort_is_one_statement_and_counts_what_changed(sqlite_store: SqliteStorage) -> None:
+async def test_planning_a_cohort_is_one_statement_and_counts_what_changed(sqlite_store: SqlStorage) -> None:
     pids = [await participant(sqlite_store, f"P-{i:04d}") for i in range(200)]
     entries = [(pid, event_at(f"module:{k}", k * 60 * 24 * 7)) for pid in pids for k in range(15)]
     with Statements(sqlite_store) as seen:
@@ -728,7 +727,7 @@ async def test_planning_a_cohort_is_one_statement_and_counts_what_changed(sqlite
     assert await sqlite_store.add_schedule(entries[:15], at(1)) == 14  # the sent one is left alone
 
 
-async def test_claims_and_the_coach_desk_use_their_indexes(sqlite_store: SqliteStorage) -> None:
+async def test_claims_and_the_coach_desk_use_their_indexes(sqlite_store: SqlStorage) -> None:
     pid = await participant(sqlite_store)
     await planned(sqlite_store, pid, event_at("a", 0))
     await sqlite_store.commit_step(
@@ -760,7 +759,7 @@ async def test_claims_and_the_coach_desk_use_their_indexes(sqlite_store: SqliteS
     assert "SCAN" not in plans[4] and "ix_programme_marks_participant_id" in plans[4], plans[4]
 
 
-async def test_the_database_keeps_schedule_keys_unique_and_statuses_known(sqlite_store: SqliteStorage) -> None:
+async def test_the_database_keeps_schedule_keys_unique_and_statuses_known(sqlite_store: SqlStorage) -> None:
     pid = await participant(sqlite_store)
     await planned(sqlite_store, pid, event_at("module:1", 0))
     stamp = "'2025-03-03T08:00:00.000000+00:00'"
@@ -824,7 +823,7 @@ async def test_migration_4_brings_a_version_3_database_to_the_current_schema(tmp
     old = tmp_path / "v3.sqlite"
     version_3_database(old)
     assert "schedule" not in {name for _, name, _ in normalised_schema(old)}
-    store = SqliteStorage(old)
+    store = SqlStorage(old)
     try:
         await store.migrate()
         await store.migrate()  # idempotent

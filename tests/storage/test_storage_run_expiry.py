@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from storage import ScheduleStatus, SqliteStorage, open_storage
+from storage import ScheduleStatus, SqlStorage, open_storage
 from storage.crypto import Keys
-from storage.migrations import MIGRATIONS, apply_migrations
+from storage.sql.migrations import MIGRATIONS, apply_migrations
 from tests.storage.test_storage_encryption import SCHEMA_V5, normalised_schema
 
 SCHEMA_V8 = Path(__file__).with_name("schema_v8.sql")
@@ -60,7 +60,7 @@ def test_schema_v8_sql_is_version_5_plus_migrations_6_to_8(tmp_path: Path) -> No
 async def test_migration_9_moves_pending_timers_into_the_schedule_and_drops_their_table(tmp_path: Path) -> None:
     old = tmp_path / "v8.sqlite"
     version_8_database(old)
-    store = SqliteStorage(old)
+    store = SqlStorage(old)
     try:
         await store.migrate()
         await store.migrate()  # idempotent

@@ -18,19 +18,19 @@ import pytest
 from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-import storage.sqlite as sqlite_module
+import storage.sql.batcher as batcher_module
 from storage import (
     AnswerRecord,
     CommitResult,
     CommitStatus,
     InboundRecord,
     OutboundRecord,
-    SqliteStorage,
+    SqlStorage,
     StepRecord,
     open_storage,
 )
-from storage.migrations import MIGRATIONS, Migration, apply_migrations
-from storage.schema import metadata
+from storage.sql.migrations import MIGRATIONS, Migration, apply_migrations
+from storage.sql.schema import metadata
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def answer(item: str, value: int = 1) -> AnswerRecord:
 
 
 @contextmanager
-def statements(store: SqliteStorage) -> Iterator[list[str]]:
+def statements(store: SqlStorage) -> Iterator[list[str]]:
     """Collect the SQL the engine sends while the block runs."""
     seen: list[str] = []
 
@@ -61,18 +61,18 @@ def statements(store: SqliteStorage) -> Iterator[list[str]]:
             event.remove(engine, "before_cursor_execute", record)
 
 
-async def participants(store: SqliteStorage, n: int) -> list[int]:
+async def participants(store: SqlStorage, n: int) -> list[int]:
     found = await asyncio.gather(*(store.get_or_create_participant(f"P{i:04d}", "da", T0) for i in range(n)))
     return [p.id for p in found]
 
 
-async def test_pragmas_on_every_connection(sqlite_store: SqliteStorage) -> None:
+async def test_pragmas_on_every_connection(sqlite_store: SqlStorage) -> None:
     expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 5000}
     pragmas = await sqlite_store.connection_pragmas()
     assert pragmas == {"writer": expected, "reader": expected, "engine": expected}
 
 
-async def test_writes_take_the_lock_with_begin_immediate(sqlite_store: SqliteStorage) -> None:
+async def test_writes_take_the_lock_with_begin_immediate(sqlite_store: SqlStorage) -> None:
     pid = (await sqlite_store.get_or_create_participant("P", "da", T0)).id
     with statements(sqlite_store) as seen:
         await sqlite_store.commit_step(step(pid, 0))
@@ -112,13 +112,13 @@ async def test_creates_the_directory_and_data_survives_reopening(tmp_path: Path)
 
 
 def test_in_memory_sqlite_is_refused() -> None:
-    with pytest.raises(ValueError, match="MemoryStorage"):
-        SqliteStorage(":memory:")
-    with pytest.raises(ValueError, match="MemoryStorage"):
-        SqliteStorage("sqlite+aiosqlite://")
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        SqlStorage(":memory:")
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        SqlStorage("sqlite+aiosqlite://")
 
 
-async def test_migrate_is_idempotent_and_recorded(sqlite_store: SqliteStorage) -> None:
+async def test_migrate_is_idempotent_and_recorded(sqlite_store: SqlStorage) -> None:
     await sqlite_store.migrate()
     await sqlite_store.migrate()
     async with sqlite_store.engine.connect() as conn:
@@ -163,7 +163,7 @@ def test_later_migrations_run_only_on_databases_created_before_them(tmp_path: Pa
         engine.dispose()
 
 
-async def test_concurrent_commits_share_transactions(sqlite_store: SqliteStorage) -> None:
+async def test_concurrent_commits_share_transactions(sqlite_store: SqlStorage) -> None:
     pids = await participants(sqlite_store, 100)
     with statements(sqlite_store) as seen:
         results = await asyncio.gather(*(sqlite_store.commit_step(step(pid, 0)) for pid in pids))
@@ -171,7 +171,7 @@ async def test_concurrent_commits_share_transactions(sqlite_store: SqliteStorage
     assert 1 <= seen.count("BEGIN IMMEDIATE") < 10
 
 
-async def test_concurrent_loads_share_queries(sqlite_store: SqliteStorage) -> None:
+async def test_concurrent_loads_share_queries(sqlite_store: SqlStorage) -> None:
     pids = await participants(sqlite_store, 100)
     await asyncio.gather(*(sqlite_store.commit_step(step(pid, 0)) for pid in pids[::2]))
     with statements(sqlite_store) as seen:
@@ -181,7 +181,7 @@ async def test_concurrent_loads_share_queries(sqlite_store: SqliteStorage) -> No
 
 
 async def test_a_failing_step_fails_alone_and_the_rest_of_its_batch_commits(
-    sqlite_store: SqliteStorage, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: SqlStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with sqlite_store.engine.begin() as conn:
         await conn.exec_driver_sql(
@@ -189,14 +189,14 @@ async def test_a_failing_step_fails_alone_and_the_rest_of_its_batch_commits(
             "BEGIN SELECT RAISE(ABORT, 'boom refused'); END"
         )
     batch_sizes: list[int] = []
-    original = sqlite_module._Batcher._run
+    original = batcher_module.Batcher._run
 
     async def spy(self: Any, jobs: list[Any]) -> None:
         if self._name == "storage-writer":
             batch_sizes.append(len(jobs))
         await original(self, jobs)
 
-    monkeypatch.setattr(sqlite_module._Batcher, "_run", spy)
+    monkeypatch.setattr(batcher_module.Batcher, "_run", spy)
     pids = await participants(sqlite_store, 30)
     bad = pids[7]
     results = await asyncio.gather(
@@ -228,7 +228,7 @@ async def test_a_failing_step_fails_alone_and_the_rest_of_its_batch_commits(
     assert retry.status is CommitStatus.COMMITTED
 
 
-async def test_a_failed_commit_fails_every_caller_in_the_batch(sqlite_store: SqliteStorage) -> None:
+async def test_a_failed_commit_fails_every_caller_in_the_batch(sqlite_store: SqlStorage) -> None:
     pids = await participants(sqlite_store, 20)
     fail = {"commit": True}
 
@@ -251,7 +251,7 @@ async def test_a_failed_commit_fails_every_caller_in_the_batch(sqlite_store: Sql
     assert all(r.status is CommitStatus.COMMITTED for r in retried)
 
 
-async def test_a_caller_cancelled_while_queued_has_nothing_written(sqlite_store: SqliteStorage) -> None:
+async def test_a_caller_cancelled_while_queued_has_nothing_written(sqlite_store: SqlStorage) -> None:
     first, second = await participants(sqlite_store, 2)
     kept = asyncio.create_task(sqlite_store.commit_step(step(first, 0)))
     dropped = asyncio.create_task(sqlite_store.commit_step(step(second, 0)))
@@ -265,7 +265,7 @@ async def test_a_caller_cancelled_while_queued_has_nothing_written(sqlite_store:
 
 
 async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path: Path) -> None:
-    store = SqliteStorage(tmp_path / "bot.sqlite", runner="hybrid")
+    store = SqlStorage(tmp_path / "bot.sqlite", runner="hybrid")
     await store.migrate()
     try:
         pid = (await store.get_or_create_participant("P", "da", T0)).id

@@ -1,8 +1,8 @@
-"""Escalations (the suicide-risk safety path): the rules both storages follow, and the SQL for SQLite.
+"""Escalations (the suicide-risk safety path): the SQL.
 
-The rules (`new_escalation_row`, `merge_signal`, the audit rows) are plain functions shared with
-`MemoryStorage`, so both implementations decide the same way. The SQL is portable Core in functions of a sync
-`Connection`, run by `storage.sqlite` inside its writer's transaction (writes) or one read transaction (reads).
+The rules (`new_escalation_row`, `merge_signal`, the audit rows) are in storage/sql/escalation_rows.py. The SQL is
+portable Core in functions of a sync `Connection`, run inside the writer's transaction (writes) or one read
+transaction (reads).
 
 Writes never copy a trigger's text into the audit log: it lives only in ``escalation_triggers``, sealed (a Fernet
 token under the data key, like names and numbers), and reads open it.
@@ -14,130 +14,76 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, bindparam, false, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from storage import schema as s
-from storage.interface import (
-    AuditRecord,
+from storage.errors import UnknownEscalationError, UnknownNotificationError
+from storage.records import (
     Escalation,
     EscalationStatus,
     EscalationTrigger,
     Notification,
     NotificationStatus,
 )
-
-OPENED = "escalation.opened"
-TRIGGER_ADDED = "escalation.trigger_added"
-RAISED = "escalation.raised"
-RE_ESCALATED = "escalation.re_escalated"
-ACKNOWLEDGED = "escalation.acknowledged"
-CLOSED = "escalation.closed"
-NOTIFICATION_QUEUED = "notification.queued"  # then "notification.<status>" for each update
+from storage.sql import schema as s
+from storage.sql.base import StoreBase
+from storage.sql.batcher import Kind
+from storage.sql.codecs import (
+    Open,
+    Row,
+    UTCDateTime,
+    require_actor,
+    require_tier,
+    require_utc,
+    utc_text,
+)
+from storage.sql.escalation_rows import (
+    ACKNOWLEDGED,
+    CLOSED,
+    NOTIFICATION_QUEUED,
+    RE_ESCALATED,
+    audit,
+    merge_signal,
+    new_escalation_row,
+    notification_audit,
+    signal_audit,
+    trigger_row,
+)
+from storage.sql.rows import escalation_from_row, notification_from_row, outcome_note, trigger_from_row
 
 _OPEN = EscalationStatus.OPEN.value
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED.value
 _CLOSED = EscalationStatus.CLOSED.value
-
-
-# --- the rules, shared by both storages ---
-
-
-def new_escalation_row(participant_id: int, signal: s.Row) -> s.Row:
-    """A new escalation opened by its first signal: open, tier 0, the signal's deadline."""
-    return {
-        "participant_id": participant_id,
-        "level": signal["level"],
-        "status": _OPEN,
-        "opened_at": signal["at"],
-        "deadline_at": signal["deadline_at"],
-        "tier": 0,
-        "acknowledged_by": None,
-        "acknowledged_at": None,
-        "closed_by": None,
-        "closed_at": None,
-        "outcome_note": None,
-    }
-
-
-def merge_signal(active: Mapping[str, Any], signal: s.Row) -> s.Row:
-    """The columns a new signal changes on the participant's escalation that is not closed (empty: none).
-
-    Same or lower level: nothing (the signal is only added as a trigger). Higher level: the level rises; an
-    open escalation keeps the earlier of the two deadlines; an acknowledged one is opened again with the new
-    signal's deadline (its acknowledged_* columns stay; the audit log has the history).
-    """
-    if s.level_rank(signal["level"]) <= s.level_rank(active["level"]):
-        return {}
-    changes: s.Row = {"level": signal["level"]}
-    if active["status"] == _OPEN:
-        current = active["deadline_at"]
-        changes["deadline_at"] = signal["deadline_at"] if current is None else min(current, signal["deadline_at"])
-    else:
-        changes["status"] = _OPEN
-        changes["deadline_at"] = signal["deadline_at"]
-    return changes
-
-
-def trigger_row(escalation_id: int, signal: s.Row) -> s.Row:
-    return {
-        "escalation_id": escalation_id,
-        "level": signal["level"],
-        "trigger_kind": signal["trigger_kind"],
-        "trigger": signal["trigger"],
-        "at": signal["at"],
-    }
-
-
-def signal_audit(
-    ref: str, escalation_id: int, signal: s.Row, before: Mapping[str, Any] | None, changes: Mapping[str, Any]
-) -> s.Row:
-    """The audit row for one signal: ids, levels and kinds only, never the trigger's text."""
-    detail: dict[str, Any] = {
-        "escalation_id": escalation_id,
-        "level": signal["level"],
-        "trigger_kind": signal["trigger_kind"],
-    }
-    if before is None:
-        action = OPENED
-    elif changes:
-        action = RAISED
-        detail["previous_level"] = before["level"]
-        detail["reopened"] = before["status"] != _OPEN
-    else:
-        action = TRIGGER_ADDED
-        detail["escalation_level"] = before["level"]
-    return audit("system", action, ref, signal["at"], detail)
-
-
-def audit(actor: str, action: str, ref: str, at: datetime, detail: Mapping[str, Any]) -> s.Row:
-    return s.audit_row(AuditRecord(actor=actor, action=action, subject=f"participant:{ref}", at=at, detail=detail))
-
-
-def notification_audit(row: Mapping[Any, Any], ref: str, action: str, at: datetime) -> s.Row:
-    """A notification's audit row: who, which channel, which attempt; never the failure text."""
-    detail = {
-        "notification_id": row["id"],
-        "escalation_id": row["escalation_id"],
-        "coach_id": row["coach_id"],
-        "channel": row["channel"],
-        "tier": row["tier"],
-        "attempts": row["attempts"],
-    }
-    return audit("system", action, ref, at, detail)
-
-
-# --- SQL: statements built once ---
-
 _e, _et, _n, _p, _al = s.escalations, s.escalation_triggers, s.notifications, s.participants, s.audit_log
+
+
 _NOT_CLOSED = _e.c.status != s.NOT_CLOSED  # the partial unique index's own condition, so SQLite uses it
 
+
 _REFS = select(_p.c.id, _p.c.ref).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+
+
 _REF = select(_p.c.ref).where(_p.c.id == bindparam("pid"))
+
+
 _ACTIVE = select(_e).where(_e.c.participant_id.in_(bindparam("pids", expanding=True)), _NOT_CLOSED)
+
+
 _INSERT_ESCALATION = insert(_e).returning(_e.c.id)
+
+
 _INSERT_NOTIFICATION = insert(_n).returning(_n.c.id)
+
+
 _ESCALATION_OWNER = select(_e.c.participant_id).where(_e.c.id == bindparam("eid"))
 
 
@@ -145,10 +91,7 @@ def _ref(conn: Connection, participant_id: int) -> str:
     return str(conn.execute(_REF, {"pid": participant_id}).scalar_one())
 
 
-# --- SQL: writes, inside the writer's transaction ---
-
-
-def write_signals(conn: Connection, steps: Sequence[tuple[int, tuple[s.Row, ...]]]) -> list[tuple[int, ...]]:
+def write_signals(conn: Connection, steps: Sequence[tuple[int, tuple[Row, ...]]]) -> list[tuple[int, ...]]:
     """Store the signals of committed steps, given as (participant id, signals) in commit order.
 
     Returns the escalation id of each signal, per step. Runs after the steps' other rows in the same
@@ -156,18 +99,18 @@ def write_signals(conn: Connection, steps: Sequence[tuple[int, tuple[s.Row, ...]
     """
     pids = list({pid for pid, _ in steps})
     refs: dict[int, str] = {pid: ref for pid, ref in conn.execute(_REFS, {"pids": pids})}
-    active: dict[int, s.Row] = {
+    active: dict[int, Row] = {
         row["participant_id"]: dict(row) for row in conn.execute(_ACTIVE, {"pids": pids}).mappings()
     }
-    changed: dict[int, s.Row] = {}
-    triggers: list[s.Row] = []
-    audits: list[s.Row] = []
+    changed: dict[int, Row] = {}
+    triggers: list[Row] = []
+    audits: list[Row] = []
     results: list[tuple[int, ...]] = []
     for pid, signals in steps:
         ids: list[int] = []
         for signal in signals:
             current = active.get(pid)
-            changes: s.Row = {}
+            changes: Row = {}
             if current is None:
                 row = new_escalation_row(pid, signal)
                 escalation_id = int(conn.execute(_INSERT_ESCALATION, row).scalar_one())
@@ -224,15 +167,15 @@ class RaiseTier(EscalationOp):
         conn.execute(insert(_al), self.audit(_ref(conn, row.participant_id), row.level))
         return True
 
-    def changes(self) -> s.Row:
+    def changes(self) -> Row:
         return {"tier": self.tier, "deadline_at": self.deadline_at}
 
-    def audit(self, ref: str, level: str) -> s.Row:
+    def audit(self, ref: str, level: str) -> Row:
         detail = {
             "escalation_id": self.escalation_id,
             "level": level,
             "tier": self.tier,
-            "deadline_at": s.utc_text(self.deadline_at),
+            "deadline_at": utc_text(self.deadline_at),
         }
         return audit("system", RE_ESCALATED, ref, self.at, detail)
 
@@ -256,7 +199,7 @@ class Acknowledge(EscalationOp):
         conn.execute(insert(_al), self.audit(_ref(conn, row.participant_id), row.level))
         return True
 
-    def changes(self) -> s.Row:
+    def changes(self) -> Row:
         return {
             "status": _ACKNOWLEDGED,
             "deadline_at": None,
@@ -264,7 +207,7 @@ class Acknowledge(EscalationOp):
             "acknowledged_at": self.at,
         }
 
-    def audit(self, ref: str, level: str) -> s.Row:
+    def audit(self, ref: str, level: str) -> Row:
         detail = {"escalation_id": self.escalation_id, "level": level}
         return audit(f"coach:{self.coach_id}", ACKNOWLEDGED, ref, self.at, detail)
 
@@ -280,7 +223,7 @@ class Close(EscalationOp):
         status_before = conn.execute(select(_e.c.status).where(_e.c.id == self.escalation_id)).scalar()
         if status_before is None or status_before == _CLOSED:
             return False
-        at = bindparam("b_at", self.at, type_=s.UTCDateTime)
+        at = bindparam("b_at", self.at, type_=UTCDateTime)
         query = (
             update(_e)
             .where(_e.c.id == self.escalation_id, _NOT_CLOSED)  # the arbiter if two coaches close at once
@@ -297,7 +240,7 @@ class Close(EscalationOp):
         conn.execute(insert(_al), self.audit(_ref(conn, row.participant_id), row.level, status_before))
         return True
 
-    def changes(self) -> s.Row:
+    def changes(self) -> Row:
         """The columns set, besides acknowledged_by/_at when nobody acknowledged it before: then the closer."""
         return {
             "status": _CLOSED,
@@ -307,7 +250,7 @@ class Close(EscalationOp):
             "outcome_note": self.note,
         }
 
-    def audit(self, ref: str, level: str, previous_status: str) -> s.Row:
+    def audit(self, ref: str, level: str, previous_status: str) -> Row:
         """Ids and statuses only: the outcome note is in the escalation's row, not in the audit log."""
         detail = {"escalation_id": self.escalation_id, "level": level, "previous_status": previous_status}
         return audit(f"coach:{self.coach_id}", CLOSED, ref, self.at, detail)
@@ -324,16 +267,16 @@ class AddNotification(EscalationOp):
     def run(self, conn: Connection) -> Notification | Exception:
         owner = conn.execute(_ESCALATION_OWNER, {"eid": self.escalation_id}).scalar()
         if owner is None:
-            return s.UnknownEscalationError(f"escalation {self.escalation_id} does not exist")
+            return UnknownEscalationError(f"escalation {self.escalation_id} does not exist")
         row = self.row()
         row["id"] = int(conn.execute(_INSERT_NOTIFICATION, row).scalar_one())
         conn.execute(insert(_al), self.audit(row, _ref(conn, owner)))
-        return s.notification_from_row(row)
+        return notification_from_row(row)
 
-    def audit(self, row: Mapping[Any, Any], ref: str) -> s.Row:
+    def audit(self, row: Mapping[Any, Any], ref: str) -> Row:
         return notification_audit(row, ref, NOTIFICATION_QUEUED, self.at)
 
-    def row(self) -> s.Row:
+    def row(self) -> Row:
         return {
             "escalation_id": self.escalation_id,
             "coach_id": self.coach_id,
@@ -363,23 +306,20 @@ class UpdateNotification(EscalationOp):
         )
         row = conn.execute(query).mappings().first()
         if row is None:
-            return s.UnknownNotificationError(f"notification {self.notification_id} does not exist")
+            return UnknownNotificationError(f"notification {self.notification_id} does not exist")
         owner = conn.execute(_ESCALATION_OWNER, {"eid": row["escalation_id"]}).scalar_one()
         conn.execute(insert(_al), self.audit(row, _ref(conn, owner)))
         return None
 
-    def changes(self) -> s.Row:
+    def changes(self) -> Row:
         """The columns set besides ``attempts + 1``."""
         return {"status": self.status.value, "updated_at": self.at, "detail": self.detail}
 
-    def audit(self, row: Mapping[Any, Any], ref: str) -> s.Row:
+    def audit(self, row: Mapping[Any, Any], ref: str) -> Row:
         return notification_audit(row, ref, f"notification.{self.status.value}", self.at)
 
 
-# --- SQL: reads, each inside one read transaction (one snapshot) ---
-
-
-def read_escalations(conn: Connection, open_text: s.Open, *where: ColumnElement[bool],
+def read_escalations(conn: Connection, open_text: Open, *where: ColumnElement[bool],
                      order_by: Sequence[Any]) -> list[Escalation]:
     """Escalations matching `where`, in `order_by` order, each with its triggers (opened) oldest first."""
     query = select(_e, _p.c.ref).join_from(_e, _p, _e.c.participant_id == _p.c.id).where(*where).order_by(*order_by)
@@ -392,21 +332,21 @@ def read_escalations(conn: Connection, open_text: s.Open, *where: ColumnElement[
     )
     triggers: dict[int, list[EscalationTrigger]] = {}
     for trigger in conn.execute(trigger_query).mappings():
-        triggers.setdefault(trigger["escalation_id"], []).append(s.trigger_from_row(trigger, open_text))
-    return [s.escalation_from_row(row, row["ref"], tuple(triggers.get(row["id"], ()))) for row in rows]
+        triggers.setdefault(trigger["escalation_id"], []).append(trigger_from_row(trigger, open_text))
+    return [escalation_from_row(row, row["ref"], tuple(triggers.get(row["id"], ()))) for row in rows]
 
 
-def all_escalations(conn: Connection, only_open: bool, open_text: s.Open) -> list[Escalation]:
+def all_escalations(conn: Connection, only_open: bool, open_text: Open) -> list[Escalation]:
     where = [_NOT_CLOSED] if only_open else []
     return read_escalations(conn, open_text, *where, order_by=[_e.c.opened_at.desc(), _e.c.id.desc()])
 
 
-def one_escalation(conn: Connection, escalation_id: int, open_text: s.Open) -> Escalation | None:
+def one_escalation(conn: Connection, escalation_id: int, open_text: Open) -> Escalation | None:
     found = read_escalations(conn, open_text, _e.c.id == escalation_id, order_by=[_e.c.id])
     return found[0] if found else None
 
 
-def due_escalations(conn: Connection, now: datetime, open_text: s.Open) -> list[Escalation]:
+def due_escalations(conn: Connection, now: datetime, open_text: Open) -> list[Escalation]:
     return read_escalations(conn, open_text, _e.c.status == _OPEN, _e.c.deadline_at <= now,
                             order_by=[_e.c.deadline_at, _e.c.id])
 
@@ -417,28 +357,59 @@ def notifications(conn: Connection, escalation_id: int | None, status: Notificat
         query = query.where(_n.c.escalation_id == escalation_id)
     if status is not None:
         query = query.where(_n.c.status == NotificationStatus(status).value)
-    return [s.notification_from_row(row) for row in conn.execute(query).mappings()]
+    return [notification_from_row(row) for row in conn.execute(query).mappings()]
 
 
-def recent_answers(conn: Connection, participant_id: int, limit: int, open_text: s.Open) -> list[dict[str, Any]]:
-    a = s.answers
-    query = (
-        select(a, _p.c.ref)
-        .join_from(a, _p, a.c.participant_id == _p.c.id)
-        .where(a.c.participant_id == participant_id, a.c.superseded == false())
-        .order_by(a.c.answered_at.desc(), a.c.id.desc())
-        .limit(limit)
-    )
-    return [s.answer_export(row, row["ref"], open_text) for row in conn.execute(query).mappings()]
+def write_escalation_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    return [cast(EscalationOp, op).run(conn) for op in payloads]
 
 
-def recent_scores(conn: Connection, participant_id: int, limit: int) -> list[dict[str, Any]]:
-    sc = s.scores
-    query = (
-        select(sc, _p.c.ref)
-        .join_from(sc, _p, sc.c.participant_id == _p.c.id)
-        .where(sc.c.participant_id == participant_id)
-        .order_by(sc.c.completed_at.desc(), sc.c.id.desc())
-        .limit(limit)
-    )
-    return [s.score_export(row, row["ref"]) for row in conn.execute(query).mappings()]
+class EscalationMethods(StoreBase):
+    """The `Escalations` port: writes go through the writer (durable, serialized with steps)."""
+
+    async def escalations(self, only_open: bool = False) -> list[Escalation]:
+        """All escalations, newest first; `only_open`: those not closed."""
+        async with self._connect() as conn:
+            return await conn.run_sync(all_escalations, only_open, self._keys.open)
+
+    async def escalation(self, escalation_id: int) -> Escalation | None:
+        async with self._connect() as conn:
+            return await conn.run_sync(one_escalation, escalation_id, self._keys.open)
+
+    async def due_escalations(self, now: datetime) -> list[Escalation]:
+        """Open (unacknowledged) escalations whose deadline is at or before `now`, oldest deadline first."""
+        now = require_utc(now)
+        async with self._connect() as conn:
+            return await conn.run_sync(due_escalations, now, self._keys.open)
+
+    async def raise_tier(self, escalation_id: int, tier: int, deadline_at: datetime, at: datetime) -> bool:
+        op = RaiseTier(escalation_id, require_tier(tier), require_utc(deadline_at), require_utc(at))
+        return cast(bool, await self._writer.submit(Kind.ESCALATION, op))
+
+    async def acknowledge_escalation(self, escalation_id: int, coach_id: str, at: datetime) -> bool:
+        op = Acknowledge(escalation_id, require_actor(coach_id), require_utc(at))
+        return cast(bool, await self._writer.submit(Kind.ESCALATION, op))
+
+    async def close_escalation(self, escalation_id: int, coach_id: str, note: str, at: datetime) -> bool:
+        op = Close(escalation_id, require_actor(coach_id), outcome_note(note), require_utc(at))
+        return cast(bool, await self._writer.submit(Kind.ESCALATION, op))
+
+    async def add_notification(
+        self, escalation_id: int, coach_id: str, channel: str, tier: int, at: datetime
+    ) -> Notification:
+        op = AddNotification(
+            escalation_id, require_actor(coach_id), channel, require_tier(tier), require_utc(at)
+        )
+        return cast(Notification, await self._writer.submit(Kind.ESCALATION, op))
+
+    async def update_notification(
+        self, notification_id: int, status: NotificationStatus, at: datetime, detail: str = ""
+    ) -> None:
+        op = UpdateNotification(notification_id, NotificationStatus(status), require_utc(at), detail)
+        await self._writer.submit(Kind.ESCALATION, op)
+
+    async def notifications(
+        self, escalation_id: int | None = None, status: NotificationStatus | None = None
+    ) -> list[Notification]:
+        async with self._connect() as conn:
+            return await conn.run_sync(notifications, escalation_id, status)

@@ -26,11 +26,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, or_, select, update
 
-from storage import schema as s
-from storage.contacts import ContactOp
 from storage.crypto import Keys
-from storage.interface import AuditRecord, Participant
-from storage.outcomes import MILESTONES
+from storage.errors import InvalidRecord
+from storage.records import AuditRecord, Participant
+from storage.report_rows import MILESTONES
+from storage.sql import schema as s
+from storage.sql.codecs import Row, decode_answer, load_json, utc_text
+from storage.sql.directory import ContactOp
+from storage.sql.rows import audit_row
 
 ANONYMOUS_PREFIX = "anon-"  # the ref of a participant who holds an erased person's anonymised scores
 ERASED = "person.erased"
@@ -67,11 +70,11 @@ def subject_of(ref: str) -> str:
 
 
 def erased_audit(actor: str, reason: str, at: datetime, rows: Mapping[str, int], kept_scores: int,
-                 kept_audit: int) -> s.Row:
+                 kept_audit: int) -> Row:
     """Who erased, why (request or retention), and how many rows went or stayed anonymised: never whom."""
     detail = {"reason": reason, "rows": dict(sorted(rows.items())), "anonymised_scores": kept_scores,
               "anonymised_audit_entries": kept_audit}
-    return s.audit_row(AuditRecord(actor=actor, action=ERASED, subject=ERASED_SUBJECT, at=at, detail=detail))
+    return audit_row(AuditRecord(actor=actor, action=ERASED, subject=ERASED_SUBJECT, at=at, detail=detail))
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Erasure:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return s.utc_text(value)
+        return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -109,14 +112,14 @@ def present(tables: Mapping[str, Iterable[Mapping[str, Any]]], keys: Keys) -> di
                 item["body"] = item.pop("body_enc", None)
             for column in JSON_COLUMNS.get(table, ()):
                 if isinstance(item.get(column), str):
-                    item[column] = s.load_json(item[column])
+                    item[column] = load_json(item[column])
             if table == "addresses":
                 item.pop("address_hash", None)
                 item["address"] = keys.open(item.pop("address_enc"))
             if table == "profiles":
                 item["name"] = keys.open(item["name"])
             if table == "answers":
-                item["value"] = s.decode_answer(item.pop("value_kind"), item.pop("value_num"), item.pop("value_text"))
+                item["value"] = decode_answer(item.pop("value_kind"), item.pop("value_num"), item.pop("value_text"))
             out.append(item)
         shown[table] = out
     return shown
@@ -239,7 +242,7 @@ class ErasePeople(ContactOp):
 
 def check_erase(actor: str, reason: str) -> tuple[str, str]:
     if not actor.strip() or len(actor) > 200:
-        raise ValueError("actor: 1 to 200 characters")
+        raise InvalidRecord("actor: 1 to 200 characters")
     if reason not in ("request", "retention"):
-        raise ValueError("reason must be 'request' or 'retention'")
+        raise InvalidRecord("reason must be 'request' or 'retention'")
     return actor, reason

@@ -1,7 +1,8 @@
 """Reads for the outcome report (`bot/outcomes/`): the stored rows its figures are computed from.
 
-SQLAlchemy Core against `storage.schema`'s tables, as functions of a sync `Connection`, all run in one read
-transaction by `read_outcomes` on the `SqliteStorage`'s database, so every figure comes from the same snapshot.
+SQLAlchemy Core against storage/sql/schema.py's tables, as functions of a sync `Connection`, all run in one read
+transaction by `read_outcomes` on the `SqlStorage`'s database (`Records.outcome_rows`), so every figure comes from
+the same snapshot.
 Nothing here computes a figure: rows come back as stored, limited to the participants asked for, and
 `bot/outcomes` decides everything in one place. Aggregation that saves moving rows (a completed run is one row,
 not one per score) is done in SQL; names, addresses, free text and escalation triggers are never read.
@@ -17,97 +18,35 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import URL, ColumnElement, Connection, Select, String, create_engine, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from storage import schema as s
+from storage.errors import Unsupported
+from storage.report_rows import (
+    EscalationRow,
+    EventRow,
+    MarkRow,
+    OutcomeQuery,
+    OutcomeRows,
+    PersonRow,
+    RunRow,
+    ScoreRow,
+)
+from storage.sql import schema as s
 
 SENT = "sent"
-MILESTONES = ("wave_started", "wave_run", "wave_done", "wave_missed", "module_done")
-
-
-@dataclass(frozen=True)
-class OutcomeQuery:
-    """Which rows to read. `cohort` None: every participant; otherwise those enrolled with that cohort."""
-
-    cohort: str | None = None
-    scores: tuple[tuple[str, str], ...] = ()  # (flow id, score id) of the measurements, e.g. ("pss10", "total")
-    runs: tuple[str, ...] = ()  # flows whose completed runs are counted (the TRE log, the check-in)
-    events: tuple[str, ...] = ()  # schedule kinds whose sent rows are counted (the check-in)
-    marks: tuple[str, ...] = MILESTONES
-
-
-class PersonRow(NamedTuple):
-    participant_id: int
-    cohort: str | None
-    start_date: date | None  # None: the programme started on the day of enrolment
-    enrolled_at: datetime
-
-
-class MarkRow(NamedTuple):
-    participant_id: int
-    kind: str
-    key: str
-    detail: dict[str, Any]
-    at: datetime
-
-
-class ScoreRow(NamedTuple):
-    participant_id: int
-    run_seq: int
-    flow_id: str
-    score_id: str
-    value: float
-
-
-class RunRow(NamedTuple):
-    """A completed run: the time of its scores (all written in the step that completed it)."""
-
-    participant_id: int
-    flow_id: str
-    run_seq: int
-    completed_at: datetime
-
-
-class EventRow(NamedTuple):
-    """A sent schedule row: when it was handled (its due time if it never was updated)."""
-
-    participant_id: int
-    kind: str
-    sent_at: datetime
-
-
-class EscalationRow(NamedTuple):
-    participant_id: int
-    level: str
-    status: str
-    opened_at: datetime
-    acknowledged_at: datetime | None
-    deadline_at: datetime | None  # None once acknowledged
-    tier: int  # above 0: re-escalated because nobody acknowledged before the deadline
-
-
-@dataclass(frozen=True)
-class OutcomeRows:
-    people: list[PersonRow]
-    marks: list[MarkRow]
-    scores: list[ScoreRow]
-    runs: list[RunRow]
-    events: list[EventRow]
-    escalations: list[EscalationRow]
 
 
 async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery) -> OutcomeRows:
-    """Every row the report needs, read in one transaction from the database of `engine` (the `SqliteStorage`'s),
+    """Every row the report needs, read in one transaction from the database of `engine` (the `SqlStorage`'s),
     off the event loop."""
     if engine.url.get_backend_name() != "sqlite":
-        raise ValueError("the outcome report reads a SQLite database")
+        raise Unsupported("the outcome report reads a SQLite database")
     return await asyncio.to_thread(_read_sqlite, engine.url.set(drivername="sqlite"), query)
 
 
@@ -226,8 +165,7 @@ def escalations(conn: Connection, cohort: str | None) -> list[EscalationRow]:
     return [EscalationRow(*row) for row in conn.execute(_in_cohort(query, _e.c.participant_id, cohort)).all()]
 
 
-async def cohorts(engine: AsyncEngine) -> list[str]:
+def enrolled_cohorts(conn: Connection) -> list[str]:
     """The cohorts participants were enrolled in, sorted (for a helpful error on a mistyped --cohort)."""
     query = select(s.profiles.c.cohort).where(s.profiles.c.cohort.is_not(None)).distinct()
-    async with engine.connect() as conn:
-        return sorted(str(c) for c in (await conn.execute(query)).scalars())
+    return sorted(str(c) for c in conn.execute(query).scalars())

@@ -53,7 +53,7 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex, DropTable
 
 from storage.crypto import KEYS_INFO, Keys
-from storage.schema import ledger_metadata, metadata, schema_migrations
+from storage.sql.schema import ledger_metadata, metadata, schema_migrations
 
 
 @dataclass(frozen=True)
@@ -306,17 +306,17 @@ def _add_profile_cohort(conn: Connection) -> None:
 
 def _encrypt_contact_details(conn: Connection) -> None:
     """Migration 6: phone numbers, Telegram chat ids and names encrypted at rest (storage/crypto.py), frozen as at
-    version 6. Needs the keys in ``conn.info[KEYS_INFO]`` (`SqliteStorage.migrate` puts them there).
+    version 6. Needs the keys in ``conn.info[KEYS_INFO]`` (`SqlStorage.migrate` puts them there).
 
     ``addresses`` is rebuilt (its address becomes a keyed hash to find it by and a Fernet token): the rows are read,
     the old table dropped (so its constraint names are free on every backend), the new one created and the rows
     written back sealed, all in the migration's transaction. Profile names are sealed in place, the consent channel
     is added last, and Telegram provider ids, which began with the chat id, become ``telegram:<outbox id>:<message
-    id>``. The plaintext stays in the file's free pages and the WAL until `SqliteStorage.migrate` scrubs it."""
+    id>``. The plaintext stays in the file's free pages and the WAL until `SqlStorage.migrate` scrubs it."""
     keys = conn.info.get(KEYS_INFO)
     if not isinstance(keys, Keys):
         raise RuntimeError("migration 6 encrypts contact details: it needs the storage keys (open the database "
-                           "with SqliteStorage, which passes them)")
+                           "with SqlStorage, which passes them)")
     v6 = MetaData(
         naming_convention={
             "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -393,11 +393,11 @@ def _seal_bodies_and_keep_messages(conn: Connection) -> None:
     The inbox gets its new columns with ``ALTER TABLE ... ADD COLUMN`` (last, as in a fresh database) and a partial
     index of the messages for a coach. Sealed in place (Fernet tokens under the data key): answers' raw text and text
     values, escalation triggers (the verbatim risk text) and conversation states (which hold the open run's answers).
-    The plaintext stays in free pages and the WAL until `SqliteStorage.migrate` scrubs the file."""
+    The plaintext stays in free pages and the WAL until `SqlStorage.migrate` scrubs the file."""
     keys = conn.info.get(KEYS_INFO)
     if not isinstance(keys, Keys):
         raise RuntimeError("migration 7 encrypts what participants wrote: it needs the storage keys (open the "
-                           "database with SqliteStorage, which passes them)")
+                           "database with SqlStorage, which passes them)")
     utc = String(32)  # storage.schema.UTCDateTime's column type
     new_columns = (
         Column("body_enc", Text, nullable=True),
@@ -510,7 +510,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "run-expiry timers become schedule rows", _move_timers_into_schedule),
     Migration(10, "messages that belong to no participant, seen once", _create_seen_messages),
 )
-ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
+ENCRYPTED_CONTACTS = 6  # the migrations after which `SqlStorage.migrate` scrubs the file of the plaintext
 ENCRYPTED_BODIES = 7
 
 

@@ -1,0 +1,43 @@
+"""What every part of `SqlStorage` works with: the keys, the async engine, the writer and the reader.
+
+Each domain module's methods (`OutboxMethods`, `DirectoryMethods`, ...) derive from `StoreBase`, so the class that
+puts them together (storage/sql/store.py) is the one place that builds these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.crypto import Keys
+from storage.errors import StorageClosed
+from storage.sql.batcher import Batcher
+from storage.sql.engine import scrub_file
+
+
+class StoreBase:
+    _keys: Keys
+    _engine: AsyncEngine
+    _writer: Batcher  # every write, in group commits
+    _reader: Batcher  # the hot lookups, batched the same way
+    _path: Path | None  # the SQLite file, or None for another database
+    _closed: bool
+
+    def _connect(self) -> AsyncConnection:
+        if self._closed:
+            raise StorageClosed("storage is closed")
+        return self._engine.connect()
+
+    async def scrub(self) -> None:
+        """Rewrite the file so that deleted rows leave no bytes behind: ``VACUUM`` (every page written anew from
+        the live rows), then a ``TRUNCATE`` checkpoint (the WAL, which still holds old page images, emptied).
+
+        Part of a real erase. It holds the write lock while it runs (writers wait, up to busy_timeout); on a
+        database that is not a SQLite file it does nothing (PostgreSQL: see docs/data-protection.md)."""
+        if self._closed:
+            raise StorageClosed("storage is closed")
+        if self._path is not None:
+            await asyncio.to_thread(scrub_file, self._path)
+

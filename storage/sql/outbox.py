@@ -1,0 +1,351 @@
+"""The outbox: what waits to be sent, and what the providers said about what was sent.
+
+Outbox rows, as `pending_outbox` sees them:
+
+- to send: ``sent_at`` and ``given_up_at`` are NULL;
+- due: to send, and ``not_before`` is NULL, or at or before `now` (without a `now`, a deferred row is never due:
+  whoever defers rows must pass the time when asking for them again);
+- a participant's order on a channel: most urgent first (`Priority`), then oldest first;
+- held: to send but not due. A held row holds back the rows of the same participant on its channel that come after
+  it in that order, so a conversation's messages never overtake each other across a rate limit or a retry, and
+  nothing less urgent reaches the person while their crisis reply waits for a retry.
+
+`pending_outbox` returns the due rows that are not held back, in sending order: priority, then id.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from storage.errors import AlreadyTaken, UnknownOutboxError
+from storage.records import (
+    OutboxRow,
+    Priority,
+)
+from storage.sql import schema as s
+from storage.sql.base import StoreBase
+from storage.sql.batcher import Kind
+from storage.sql.codecs import (
+    Row,
+    UTCDateTime,
+    load_json,
+    require_utc,
+)
+from storage.sql.directory import ContactOp, find_participant
+from storage.sql.directory_rows import check_status, participant_audit
+
+OUTBOX_GIVEN_UP = "outbox.given_up"
+
+
+SENT = "sent"
+
+
+DELIVERED = "delivered"
+
+
+FAILED = frozenset({"undelivered", "failed"})  # the provider could not deliver it
+
+
+# How far along a message is (Twilio's statuses; an unknown one counts as "sent"). Callbacks can arrive out of
+# order: a status never replaces one further along, so a late "sending" or "sent" cannot hide "delivered".
+_PROGRESS = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, SENT: 2, DELIVERED: 3}
+
+
+_PROGRESS.update(dict.fromkeys(FAILED, 3))
+
+
+PROVIDER_ID_TAKEN = "provider_id: this provider id is already recorded for another outbox row"
+
+
+def given_up_audit(ref: str, row: Mapping[Any, Any], at: datetime) -> Row:
+    """Which row, on which channel, after how many attempts: not the reason, which may quote an address."""
+    detail = {"outbox_id": row["id"], "channel": row["channel"], "attempts": row["attempts"]}
+    return participant_audit("system", OUTBOX_GIVEN_UP, ref, at, detail)
+
+
+def outbox_from_row(row: Mapping[Any, Any]) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        participant_id=row["participant_id"],
+        channel=row["channel"],
+        payload=load_json(row["payload"]),
+        created_at=row["created_at"],
+        attempts=row["attempts"],
+        priority=Priority(row["priority"]),
+    )
+
+
+def progress(status: str | None) -> int:
+    return -1 if status is None else _PROGRESS.get(status, _PROGRESS[SENT])
+
+
+def delivery_changes(row: Mapping[Any, Any], provider_id: str | None, status: str, at: datetime, detail: str) -> Row:
+    """What `mark_delivery` changes.
+
+    "sent" on a row not yet sent is a send: ``sent_at``, ``attempts + 1``, status "sent", its detail, and the
+    provider id when one is given (a retry's new send replaces the old one's). Any other report records its
+    status and detail, unless the row's status is further along (see `_PROGRESS`), and fills in the provider
+    id if the row has none; "delivered" also sets a missing ``sent_at``, as the message evidently went out.
+    """
+    changes: Row = {}
+    if status == SENT and row["sent_at"] is None:
+        changes.update(sent_at=at, attempts=row["attempts"] + 1, delivery_status=SENT, delivery_detail=detail or None)
+        if provider_id is not None and provider_id != row["provider_id"]:
+            changes["provider_id"] = provider_id
+        return changes
+    if provider_id is not None and row["provider_id"] is None:
+        changes["provider_id"] = provider_id
+    if progress(status) >= progress(row["delivery_status"]):
+        if status != row["delivery_status"]:
+            changes["delivery_status"] = status
+        if (detail or None) != row["delivery_detail"]:
+            changes["delivery_detail"] = detail or None
+    if status == DELIVERED and row["sent_at"] is None:
+        changes["sent_at"] = at
+    return changes
+
+
+def defer_changes(row: Mapping[Any, Any], not_before: datetime, detail: str) -> Row:
+    """What `defer_outbox` changes: the attempt counts and the row waits until `not_before`, unsent.
+
+    A row reported undelivered or failed after it was sent goes back to the queue (its ``sent_at`` is cleared),
+    so a failed delivery can be retried. Nothing changes for a row given up, or one that is sent and not
+    reported failed (it may arrive: sending it again could duplicate it).
+    """
+    if row["given_up_at"] is not None:
+        return {}
+    if row["sent_at"] is not None and row["delivery_status"] not in FAILED:
+        return {}
+    return {
+        "attempts": row["attempts"] + 1,
+        "not_before": not_before,
+        "delivery_detail": detail or None,
+        "sent_at": None,
+    }
+
+
+def give_up_changes(row: Mapping[Any, Any], at: datetime, detail: str) -> Row:
+    """What `give_up_outbox` changes: never sent from now on (nothing changes if it was given up already)."""
+    if row["given_up_at"] is not None:
+        return {}
+    return {"given_up_at": at, "delivery_detail": detail or None, "attempts": row["attempts"] + 1}
+
+
+def to_send(row: Mapping[Any, Any]) -> bool:
+    return row["sent_at"] is None and row["given_up_at"] is None
+
+
+def is_due(row: Mapping[Any, Any], now: datetime | None) -> bool:
+    """To send and not deferred past `now` (without a `now`, a deferred row is not due)."""
+    not_before = row["not_before"]
+    return to_send(row) and (not_before is None or (now is not None and not_before <= now))
+
+
+def sending_order(row: Mapping[Any, Any]) -> tuple[int, int]:
+    return row["priority"], row["id"]
+
+
+def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None,
+            only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+    """`pending_outbox` over rows in any order (MemoryStorage); the SQL below is the same rule."""
+    held: set[int] = set()  # participants with a held row on this channel
+    found: list[OutboxRow] = []
+    for row in sorted((r for r in rows if r["channel"] == channel and to_send(r)), key=sending_order):
+        if len(found) >= limit:
+            break
+        if row["participant_id"] in held:
+            continue
+        if not is_due(row, now):
+            held.add(row["participant_id"])
+        elif row["priority"] == Priority.URGENT or row["participant_id"] not in only_urgent_for:
+            found.append(outbox_from_row(row))
+    return found
+
+
+_o, _al = s.outbox, s.audit_log
+_earlier = _o.alias("earlier")
+
+
+_OUTBOX_ROW = select(_o).where(_o.c.id == bindparam("oid")).with_for_update()
+
+
+_PROVIDER_OWNER = select(_o.c.id).where(_o.c.provider_id == bindparam("provider_id"))
+
+
+_OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts,
+                   _o.c.priority)
+
+
+class _OutboxOp(ContactOp):
+    """Reads the row (locked where the database can), decides with the shared rule, writes the changes."""
+
+    outbox_id: int
+    at: datetime
+
+    def run(self, conn: Connection) -> Exception | None:
+        row = conn.execute(_OUTBOX_ROW, {"oid": self.outbox_id}).mappings().first()
+        if row is None:
+            return UnknownOutboxError(f"outbox row {self.outbox_id} does not exist")
+        changes = self.changes(row)
+        provider_id = changes.get("provider_id")
+        if provider_id is not None:
+            other = conn.execute(_PROVIDER_OWNER, {"provider_id": provider_id}).scalar()
+            if other is not None and other != self.outbox_id:
+                return AlreadyTaken(PROVIDER_ID_TAKEN)
+        if changes:
+            conn.execute(update(_o).where(_o.c.id == self.outbox_id).values(**changes))
+            self.after(conn, {**row, **changes})
+        return None
+
+    @abstractmethod
+    def changes(self, row: Mapping[Any, Any]) -> Row: ...
+
+    def after(self, conn: Connection, row: Mapping[Any, Any]) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class MarkDelivery(_OutboxOp):
+    outbox_id: int
+    provider_id: str | None
+    status: str
+    at: datetime
+    detail: str
+
+    def changes(self, row: Mapping[Any, Any]) -> Row:
+        return delivery_changes(row, self.provider_id, self.status, self.at, self.detail)
+
+
+@dataclass(frozen=True)
+class DeferOutbox(_OutboxOp):
+    outbox_id: int
+    not_before: datetime
+    at: datetime
+    detail: str
+
+    def changes(self, row: Mapping[Any, Any]) -> Row:
+        return defer_changes(row, self.not_before, self.detail)
+
+
+@dataclass(frozen=True)
+class GiveUpOutbox(_OutboxOp):
+    outbox_id: int
+    at: datetime
+    detail: str
+
+    def changes(self, row: Mapping[Any, Any]) -> Row:
+        return give_up_changes(row, self.at, self.detail)
+
+    def after(self, conn: Connection, row: Mapping[Any, Any]) -> None:
+        participant = find_participant(conn, row["participant_id"])
+        assert participant is not None  # the foreign key
+        conn.execute(insert(_al), given_up_audit(participant.ref, row, self.at))
+
+
+def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[Any]:
+    """Batched lookups of provider id -> OutboxRow | None."""
+    query = select(*_OUTBOX_COLUMNS, _o.c.provider_id).where(_o.c.provider_id.in_(sorted(set(provider_ids))))
+    found = {row["provider_id"]: outbox_from_row(row) for row in conn.execute(query).mappings()}
+    return [found.get(provider_id) for provider_id in provider_ids]
+
+
+def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None,
+                   only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+    """The module docstring's rule: due rows not held back by an earlier held row, in sending order; of the
+    participants in `only_urgent_for`, only URGENT rows."""
+    o, e = _o, _earlier
+    due: ColumnElement[bool]
+    held: ColumnElement[bool]
+    if now is None:
+        due, held = o.c.not_before.is_(None), e.c.not_before.is_not(None)
+    else:
+        at = bindparam("now", now, type_=UTCDateTime)
+        due, held = or_(o.c.not_before.is_(None), o.c.not_before <= at), e.c.not_before > at
+    held_back = exists().where(
+        e.c.participant_id == o.c.participant_id,
+        e.c.channel == o.c.channel,
+        or_(e.c.priority < o.c.priority, and_(e.c.priority == o.c.priority, e.c.id < o.c.id)),  # before it
+        e.c.sent_at.is_(None),
+        e.c.given_up_at.is_(None),
+        held,
+    )
+    query = (
+        select(*_OUTBOX_COLUMNS)
+        .where(and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)), due, ~held_back)
+        .order_by(o.c.priority, o.c.id)
+        .limit(limit)
+    )
+    if only_urgent_for:
+        others = o.c.participant_id.not_in(sorted(only_urgent_for))
+        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
+    return [outbox_from_row(row) for row in conn.execute(query).mappings()]
+
+
+MARK_SENT = (
+    update(_o)
+    .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
+    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1)
+)
+
+
+def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
+    conn.execute(MARK_SENT, [{"b_id": outbox_id, "b_at": at} for outbox_id, at in payloads])
+    return [None] * len(payloads)
+
+
+class OutboxMethods(StoreBase):
+    """The `Outbox` port, but for the undelivered rows (storage/sql/undelivered.py)."""
+
+    async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
+                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """Rows to send on `channel`, most urgent first, then oldest first: not sent, not given up, not deferred
+        past `now` (without `now`, not deferred at all), and not behind such a deferred row of the same participant
+        on the same channel, so a conversation's messages keep their order (see storage/contacts.py); only URGENT
+        rows of the participants in `only_urgent_for`."""
+        at = None if now is None else require_utc(now)
+        async with self._connect() as conn:
+            return await conn.run_sync(pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
+
+    async def mark_sent(self, outbox_id: int, at: datetime) -> None:
+        await self._writer.submit(Kind.SENT, (outbox_id, require_utc(at)))
+
+    async def mark_delivery(
+        self, outbox_id: int, provider_id: str | None, status: str, at: datetime, detail: str = ""
+    ) -> None:
+        """Record a provider's report; see `delivery_changes` for what each status changes.
+
+        `provider_id` must identify one message at the provider (Twilio's MessageSid does; a Telegram
+        message_id is unique only within its chat): AlreadyTaken if another row has it. UnknownOutboxError for
+        an unknown id."""
+        op = MarkDelivery(outbox_id, provider_id, check_status(status), require_utc(at), detail)
+        await self._writer.submit(Kind.CONTACT, op)
+
+    async def outbox_by_provider_id(self, provider_id: str) -> OutboxRow | None:
+        return cast(OutboxRow | None, await self._reader.submit(Kind.READ_BY_PROVIDER_ID, provider_id))
+
+    async def defer_outbox(self, outbox_id: int, not_before: datetime, at: datetime, detail: str = "") -> None:
+        """Count the attempt and keep the row unsent until `not_before` (pass `now` to `pending_outbox`); a row
+        reported undelivered or failed goes back to the queue. See `defer_changes`."""
+        op = DeferOutbox(outbox_id, require_utc(not_before), require_utc(at), detail)
+        await self._writer.submit(Kind.CONTACT, op)
+
+    async def give_up_outbox(self, outbox_id: int, at: datetime, detail: str) -> None:
+        """Never send the row; audited ("outbox.given_up", without `detail`). A second call changes nothing."""
+        op = GiveUpOutbox(outbox_id, require_utc(at), detail)
+        await self._writer.submit(Kind.CONTACT, op)

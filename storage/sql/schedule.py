@@ -1,0 +1,245 @@
+"""The schedule's SQL: planning (an upsert), claiming due rows under a lease, and the statements a step's
+schedule changes run (storage/sql/steps.py). The rules are in storage/sql/schedule_rows.py.
+
+The one statement that is not portable Core, the upsert (``INSERT ... ON CONFLICT DO UPDATE``), is built per
+dialect in `_plan_schedule_statement`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.errors import unknown_participant
+from storage.records import (
+    ScheduledRecord,
+    ScheduleRow,
+    ScheduleStatus,
+)
+from storage.sql import schema as s
+from storage.sql.base import StoreBase
+from storage.sql.batcher import Kind
+from storage.sql.codecs import (
+    Row,
+    UTCDateTime,
+    require_utc,
+    utc_text,
+)
+from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
+
+_p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
+
+
+KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+
+
+SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
+    _sch.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+COMPLETE_SCHEDULE = (  # `outcome_changes`, guarded by `outcome_applies` (checked by the plan as well)
+    update(_sch)
+    .where(_sch.c.id == bindparam("b_id"), _sch.c.status == s.SCHEDULE_PENDING)
+    .values(
+        status=bindparam("b_status"),
+        reason=bindparam("b_reason"),
+        claimed_until=None,
+        updated_at=bindparam("b_at"),
+        due_at=func.coalesce(bindparam("b_due", type_=UTCDateTime), _sch.c.due_at),  # a deferral's new time
+    )
+)
+
+
+CANCEL_SCHEDULE = (  # `cancels` and `cancel_changes`, one kind per parameter set
+    update(_sch)
+    .where(
+        _sch.c.participant_id == bindparam("b_pid"),
+        _sch.c.kind == bindparam("b_kind"),
+        _sch.c.status == s.SCHEDULE_PENDING,
+    )
+    .values(status=ScheduleStatus.CANCELLED.value, reason=REPLACED, updated_at=bindparam("b_at"))
+)
+
+
+CANCEL_SCHEDULE_KEY = (  # the same, for a step's `cancel_schedule_keys` (a withdrawn timer), one key per parameter set
+    update(_sch)
+    .where(
+        _sch.c.participant_id == bindparam("b_pid"),
+        _sch.c.key == bindparam("b_key"),
+        _sch.c.status == s.SCHEDULE_PENDING,
+    )
+    .values(status=ScheduleStatus.CANCELLED.value, reason=REPLACED, updated_at=bindparam("b_at"))
+)
+
+
+# Claim in one statement, so no one else can take the same rows in between. The scan runs on the partial index of
+# pending rows in due order (the status is a literal for that); rows under a live lease are passed over.
+_CLAIMABLE = (
+    select(_sch.c.id)
+    .where(
+        _sch.c.status == s.SCHEDULE_PENDING,
+        _sch.c.due_at <= bindparam("now"),
+        or_(_sch.c.claimed_until.is_(None), _sch.c.claimed_until <= bindparam("now")),
+    )
+    .order_by(_sch.c.due_at, _sch.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)  # what `schedule_from_row` reads
+
+
+CLAIM_SCHEDULE = (
+    update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*SCHEDULE_ROW)
+)
+
+
+_PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")  # the upsert's parameters, in order
+
+
+def _plan_schedule_statement(make_insert: Callable[[Any], Any]) -> Any:
+    """`replan_changes` as an upsert: insert a new key; re-plan a pending or cancelled row; leave a sent or
+    skipped one alone (the DO UPDATE's WHERE is false, so the row counts as unchanged). Constants are literals:
+    an executemany can neither expand a list parameter nor afford parameters it does not need."""
+    parameters: dict[str, Any] = {name: bindparam(name) for name in _PLANNED}
+    statement = make_insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''"))
+    planned = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[_sch.c.participant_id, _sch.c.key],
+        set_={
+            "kind": planned.kind,
+            "due_at": planned.due_at,
+            "data": planned.data,
+            "status": s.SCHEDULE_PENDING,
+            "reason": literal_column("''"),
+            "claimed_until": null(),
+            "updated_at": planned.created_at,
+        },
+        where=_sch.c.status.in_([literal_column(f"'{status}'") for status in sorted(REPLANNABLE)]),
+    )
+
+
+_PLAN_SCHEDULE = {  # by dialect name
+    "sqlite": _plan_schedule_statement(sqlite.insert),
+    "postgresql": _plan_schedule_statement(postgresql.insert),
+}
+
+
+_plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
+
+
+def _compiled_plan(dialect: Dialect) -> tuple[str, bool]:
+    key = (dialect.name, dialect.paramstyle)
+    if key not in _plan_sql:
+        compiled = _PLAN_SCHEDULE[dialect.name].compile(dialect=dialect)
+        if compiled.positional and tuple(compiled.positiontup or ()) != _PLANNED:
+            raise RuntimeError("the schedule upsert's parameters are not in the expected order")
+        _plan_sql[key] = (str(compiled), compiled.positional)
+    return _plan_sql[key]
+
+
+def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
+    """Upsert planned rows in order (a later row with the same key wins); how many were inserted or re-planned.
+
+    Materialising a cohort's programme is about a million and a half rows, so they go to the driver's executemany
+    already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own work.
+    Due times repeat (one send time a day), so each distinct one is turned into text once."""
+    sql, positional = _compiled_plan(conn.dialect)
+    texts: dict[datetime, str] = {}
+
+    def utc(value: datetime) -> str:
+        found = texts.get(value)
+        if found is None:
+            found = texts[value] = utc_text(value)
+        return found
+
+    values = [
+        (row["participant_id"], row["key"], row["kind"], utc(row["due_at"]), row["data"], utc(row["created_at"]))
+        for row in rows
+    ]
+    if not values:
+        return 0
+    params: list[Any] = values if positional else [dict(zip(_PLANNED, v, strict=True)) for v in values]
+    return int(conn.exec_driver_sql(sql, params).rowcount)
+
+
+def write_programme_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    return [cast(ProgrammeOp, op).run(conn) for op in payloads]
+
+
+class ProgrammeOp(ABC):
+    """A schedule or coach-task write run in queue order in the writer's transaction; like `ContactOp`, one
+    that is refused returns its exception, having written nothing."""
+
+    @abstractmethod
+    def run(self, conn: Connection) -> Any: ...
+
+
+@dataclass(frozen=True)
+class AddSchedule(ProgrammeOp):
+    rows: tuple[Row, ...]  # `schedule_row`s
+
+    def run(self, conn: Connection) -> int | Exception:
+        wanted = {row["participant_id"] for row in self.rows}
+        if not wanted:
+            return 0
+        missing = wanted - set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": list(wanted)}))
+        if missing:
+            return unknown_participant(min(missing))
+        return plan_schedule(conn, self.rows)
+
+
+@dataclass(frozen=True)
+class ClaimSchedule(ProgrammeOp):
+    now: datetime
+    limit: int
+    lease_until: datetime
+
+    def run(self, conn: Connection) -> list[ScheduleRow]:
+        if self.limit <= 0:
+            return []
+        params = {"now": self.now, "limit": self.limit, "lease": self.lease_until}
+        rows = [schedule_from_row(row) for row in conn.execute(CLAIM_SCHEDULE, params).mappings()]
+        return sorted(rows, key=lambda row: (row.due_at, row.id))  # RETURNING has no order of its own
+
+
+class ScheduleMethods(StoreBase):
+    """The `Schedule` port."""
+
+    async def add_schedule(self, entries: Sequence[tuple[int, ScheduledRecord]], at: datetime) -> int:
+        """Plan (participant id, event) pairs in one transaction, in order (a later entry with the same key wins):
+        a new key is inserted, a pending or cancelled row re-planned, a sent or skipped one left alone. Returns how
+        many rows were inserted or re-planned; UnknownParticipantError, writing nothing, for an unknown id."""
+        rows = tuple(schedule_rows(entries, at))
+        return cast(int, await self._writer.submit(Kind.PROGRAMME, AddSchedule(rows)))
+
+    async def claim_schedule(self, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+        """Hold up to `limit` due, pending rows nobody holds until `lease_until`, earliest due first (then id)."""
+        op = ClaimSchedule(require_utc(now), limit, require_utc(lease_until))
+        return cast(list[ScheduleRow], await self._writer.submit(Kind.PROGRAMME, op))
+
+    async def schedule_of(self, participant_id: int) -> list[ScheduleRow]:
+        """All of the participant's rows, whatever their status, by due time (then id)."""
+        query = (
+            select(*SCHEDULE_ROW).where(_sch.c.participant_id == participant_id).order_by(_sch.c.due_at, _sch.c.id)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [schedule_from_row(row) for row in rows]
