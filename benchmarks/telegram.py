@@ -389,12 +389,12 @@ LIBRARIES = [("PTB", "/telegram/"), ("HTTP (httpx)", "/httpx/"), ("HTTP (httpx)"
 STORAGE_OPS = [("pending_outbox", "outbox reads"), ("_OutboxOp", "outbox marks"), ("mark_delivery", "outbox marks"),
                ("addresses_of", "address lookups"), ("SqlStorage.addresses", "address lookups"),
                ("participants_by_address", "chat -> participant"), ("participant_by_address", "chat -> participant"),
-               ("_write_steps", "step commits"), ("commit_step", "step commits"), ("load_conversation", "loads")]
+               ("write_steps", "step commits"), ("commit_step", "step commits"), ("load_conversation", "loads")]
 FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
 
 
 def _frame(frame: str) -> tuple[str, str]:
-    """(function, path) of a frame; py-spy shortens paths ("storage/sqlite.py"): given a leading "/" to match."""
+    """(function, path) of a frame; py-spy shortens paths ("storage/sql/store.py"): given a leading "/" to match."""
     found = FRAME.match(frame)
     function, path = (found.group(1), found.group(2)) if found else (frame, "")
     return function, path if path.startswith("/") else "/" + path

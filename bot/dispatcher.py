@@ -4,7 +4,7 @@ Every channel (SMS, Telegram, the console) is sent by an instance of `Dispatcher
 message (bot/channels/base.py). The rules, the same for all:
 
 - **What goes first.** Rows are taken in sending order: `Priority` (crisis replies; replies to what a participant
-  just wrote; scheduled and bulk messages), then oldest first (storage.contacts: `pending_outbox`).
+  just wrote; scheduled and bulk messages), then oldest first (storage/sql/outbox.py: `pending_outbox`).
 - **Each person's order.** Only a person's first row in sending order may start, and one at a time, so their
   messages arrive in that order. The one exception is the point of priorities: a crisis reply starts even while
   one of the person's ordinary messages is still waiting for the carrier's budget (where it then goes first). A
@@ -37,7 +37,7 @@ from datetime import timedelta
 from bot.channels.base import Channel, Deliverer, Delivery, Failed, Joiner, NotYet, Sent
 from bot.clock import Clock
 from bot.delivery_policy import DeliveryPolicy
-from storage.ports import Storage
+from storage.ports import Outbox
 from storage.records import OutboxRow, Priority
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ ROWS_PER_SLOT = 8
 
 
 class Dispatcher:
-    def __init__(self, storage: Storage, clock: Clock, channel: Deliverer, policy: DeliveryPolicy | None = None, *,
+    def __init__(self, storage: Outbox, clock: Clock, channel: Deliverer, policy: DeliveryPolicy | None = None, *,
                  concurrency: int = 4, on_handed: Callable[[OutboxRow], None] | None = None) -> None:
         self.storage = storage
         self.clock = clock
@@ -215,7 +215,7 @@ class SendOnly:
         return Sent()
 
 
-async def deliver_pending(storage: Storage, channel: Channel, clock: Clock,
+async def deliver_pending(storage: Outbox, channel: Channel, clock: Clock,
                           policy: DeliveryPolicy | None = None) -> int:
     """Send every unsent message of a simple channel now (the console after each line); returns how many."""
     return await Dispatcher(storage, clock, SendOnly(channel), policy, concurrency=1).deliver_pending()

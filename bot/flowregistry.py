@@ -23,7 +23,7 @@ from flows.risk import SAFETY_CHECK
 from flows.risk_loader import load_risk_terms
 from flows.state import State
 from flows.yamlsource import Problem
-from storage.ports import Storage
+from storage.ports import Conversations
 
 log = logging.getLogger(__name__)
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows" / "definitions"
@@ -36,12 +36,12 @@ class SafetyContentError(RuntimeError):
 
 @dataclass
 class FlowRegistry:
-    storage: Storage
+    storage: Conversations
     library: FlowLibrary
     problems: tuple[Problem, ...] = ()
 
     @classmethod
-    async def load(cls, storage: Storage, now: datetime, flows_dir: Path = DEFAULT_FLOWS_DIR,
+    async def load(cls, storage: Conversations, now: datetime, flows_dir: Path = DEFAULT_FLOWS_DIR,
                    risk_terms: Path = DEFAULT_RISK_TERMS) -> FlowRegistry:
         terms, term_problems = load_risk_terms(risk_terms)
         if terms is None:

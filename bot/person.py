@@ -1,5 +1,5 @@
 """One person's data: everything stored about them as JSON (right of access, GDPR art. 15) and its erasure
-(art. 17). Both are audited with who did it and what; the erasure's entry names no one (storage/person.py).
+(art. 17). Both are audited with who did it and what; the erasure's entry names no one (storage/sql/person.py).
 
 A person is named by their pseudonymous ref (``p-...``), never by a name or number.
 """
@@ -7,22 +7,27 @@ A person is named by their pseudonymous ref (``p-...``), never by a name or numb
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from storage.ports import Storage
+from storage.ports import Audit, Records
 from storage.records import AuditRecord, Participant
+
+
+class PersonStore(Records, Audit, Protocol):
+    """What an export of one person needs: their data, and the audit log it is recorded in."""
+
 
 EXPORTED = "person.exported"
 FORMAT = "stressbot.person/1"
 FIRST = ("participants", "profiles", "addresses", "conversations")  # who they are first; the audit log last
 
 
-async def find(storage: Storage, ref: str) -> Participant | None:
+async def find(storage: Records, ref: str) -> Participant | None:
     """The participant with this ref (not the anonymous holders of kept scores: they are nobody)."""
     return next((p for p, _ in await storage.start_dates() if p.ref == ref), None)
 
 
-async def export_person(storage: Storage, participant: Participant, actor: str, now: datetime) -> dict[str, Any]:
+async def export_person(storage: PersonStore, participant: Participant, actor: str, now: datetime) -> dict[str, Any]:
     """Everything stored about the participant, by table, with their consent on top; audited (the tables and row
     counts, nothing of the content)."""
     tables = await storage.person_data(participant.id)
@@ -48,7 +53,7 @@ async def export_person(storage: Storage, participant: Participant, actor: str, 
     return document
 
 
-async def erase_person(storage: Storage, participant: Participant, actor: str, now: datetime,
+async def erase_person(storage: Records, participant: Participant, actor: str, now: datetime,
                        keep_scores: bool) -> dict[str, int]:
     """Erase everything about the participant (their scores kept anonymised when `keep_scores`); the rows
     removed by table. The storage audits it without their ref and scrubs the file."""

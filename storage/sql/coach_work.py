@@ -91,14 +91,6 @@ def message_from_row(row: Mapping[str, Any], ref: str, open_text: Open) -> Coach
     )
 
 
-def in_order(rows: Sequence[Mapping[str, Any]], read_limit: int) -> list[Mapping[str, Any]]:
-    """Every unread message, oldest first, then the `read_limit` latest read ones, newest first."""
-    unread = sorted((r for r in rows if r["read_at"] is None), key=lambda r: (r["received_at"], r["id"]))
-    read = sorted((r for r in rows if r["read_at"] is not None), key=lambda r: (r["received_at"], r["id"]),
-                  reverse=True)
-    return [*unread, *read[: max(read_limit, 0)]]
-
-
 def read_audit(coach_id: str, ref: str, message_id: int, at: datetime) -> Row:
     """Who read which message, when: ids only, never the text."""
     return audit_row(AuditRecord(f"coach:{coach_id}", READ, f"participant:{ref}", at, {"message_id": message_id}))

@@ -147,37 +147,6 @@ def give_up_changes(row: Mapping[Any, Any], at: datetime, detail: str) -> Row:
     return {"given_up_at": at, "delivery_detail": detail or None, "attempts": row["attempts"] + 1}
 
 
-def to_send(row: Mapping[Any, Any]) -> bool:
-    return row["sent_at"] is None and row["given_up_at"] is None
-
-
-def is_due(row: Mapping[Any, Any], now: datetime | None) -> bool:
-    """To send and not deferred past `now` (without a `now`, a deferred row is not due)."""
-    not_before = row["not_before"]
-    return to_send(row) and (not_before is None or (now is not None and not_before <= now))
-
-
-def sending_order(row: Mapping[Any, Any]) -> tuple[int, int]:
-    return row["priority"], row["id"]
-
-
-def pending(rows: list[Mapping[Any, Any]], channel: str, limit: int, now: datetime | None,
-            only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
-    """`pending_outbox` over rows in any order (MemoryStorage); the SQL below is the same rule."""
-    held: set[int] = set()  # participants with a held row on this channel
-    found: list[OutboxRow] = []
-    for row in sorted((r for r in rows if r["channel"] == channel and to_send(r)), key=sending_order):
-        if len(found) >= limit:
-            break
-        if row["participant_id"] in held:
-            continue
-        if not is_due(row, now):
-            held.add(row["participant_id"])
-        elif row["priority"] == Priority.URGENT or row["participant_id"] not in only_urgent_for:
-            found.append(outbox_from_row(row))
-    return found
-
-
 _o, _al = s.outbox, s.audit_log
 _earlier = _o.alias("earlier")
 
@@ -316,7 +285,7 @@ class OutboxMethods(StoreBase):
                              only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """Rows to send on `channel`, most urgent first, then oldest first: not sent, not given up, not deferred
         past `now` (without `now`, not deferred at all), and not behind such a deferred row of the same participant
-        on the same channel, so a conversation's messages keep their order (see storage/contacts.py); only URGENT
+        on the same channel, so a conversation's messages keep their order (see the module docstring); only URGENT
         rows of the participants in `only_urgent_for`."""
         at = None if now is None else require_utc(now)
         async with self._connect() as conn:

@@ -1,4 +1,4 @@
-"""Everything stored about one person: found (for an export), and erased, by both storages.
+"""Everything stored about one person: found (for an export), and erased.
 
 What belongs to a participant is read off the schema rather than listed: every table with a foreign key to
 ``participants`` (and every table whose foreign key reaches such a table, as triggers and notifications reach
@@ -41,7 +41,7 @@ ERASED_SUBJECT = "participant:erased"
 STAFF = ("coach:", "admin")  # actors whose entries about an erased person stay, anonymised
 # Programme marks kept with anonymised scores: which wave a run belongs to, and adherence. Never notes.
 KEPT_MARKS = frozenset(MILESTONES)  # an erase that keeps scores keeps exactly the milestones reports read
-# What a person wrote is sealed at rest (storage/schema.py `step_rows`): opened for their copy.
+# What a person wrote is sealed at rest (storage/sql/rows.py `step_rows`): opened for their copy.
 SEALED_COLUMNS = {
     "conversations": ("state",),
     "answers": ("raw_text", "value_text"),
@@ -149,11 +149,6 @@ def _selector(table: Table, participant_id: int) -> ColumnElement[bool] | None:
 def _audit_selector(ref: str) -> ColumnElement[bool]:
     al = s.audit_log
     return or_(al.c.subject == subject_of(ref), al.c.actor == subject_of(ref))
-
-
-def by_staff(row: Mapping[str, Any], ref: str) -> bool:
-    """An audit entry of staff acting on the person: kept, anonymised, when they are erased."""
-    return bool(row["subject"] == subject_of(ref) and str(row["actor"]).startswith(STAFF))
 
 
 def _by_staff(ref: str) -> ColumnElement[bool]:

@@ -60,7 +60,7 @@ class StepRows:
     schedule: tuple[Row, ...] = ()  # ...then these are planned (see `schedule_row` and `replan_changes`)
     tasks: tuple[Row, ...] = ()
     marks: tuple[Row, ...] = ()
-    contacts: tuple[Any, ...] = ()  # storage/contacts.py operations (address, consent), run after the rest
+    contacts: tuple[Any, ...] = ()  # storage/sql/directory.py operations (address, consent), run after the rest
 
     @property
     def changes_schedule(self) -> bool:

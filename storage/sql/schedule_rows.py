@@ -118,12 +118,6 @@ def cancel_changes(at: datetime) -> Row:
     return {"status": ScheduleStatus.CANCELLED.value, "reason": REPLACED, "updated_at": at}
 
 
-def claimable(row: Mapping[str, Any], now: datetime) -> bool:
-    """Pending, due at `now`, and not held: never claimed, or the holder's lease has run out."""
-    held_until = row["claimed_until"]
-    return row["status"] == _PENDING and row["due_at"] <= now and (held_until is None or held_until <= now)
-
-
 SCHEDULE_ROW_COLUMNS = ("id", "participant_id", "key", "kind", "due_at", "data", "status", "reason", "updated_at")
 
 

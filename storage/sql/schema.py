@@ -115,7 +115,7 @@ outbox = Table(
     Column("delivery_detail", Text, nullable=True),  # an error code or reason; never a message body
     Column("not_before", UTCDateTime, nullable=True),  # deferred (rate limit, retry): not sent before this
     Column("given_up_at", UTCDateTime, nullable=True),  # never to be sent
-    # Added by migration 8 (last, in this order): which messages go first (storage.interface.Priority), and when a
+    # Added by migration 8 (last, in this order): which messages go first (storage.records.Priority), and when a
     # coach was told that this urgent message did not get through (so they are told once).
     Column("priority", Integer, nullable=False, server_default=text("1")),
     Column("undelivered_told_at", UTCDateTime, nullable=True),
@@ -135,7 +135,7 @@ Index(
 # but crisis replies are few).
 _URGENT_UNTOLD = and_(outbox.c.priority == 0, outbox.c.undelivered_told_at.is_(None))
 Index("ix_outbox_urgent", outbox.c.created_at, sqlite_where=_URGENT_UNTOLD, postgresql_where=_URGENT_UNTOLD)
-# Deferred rows still to send: a participant's later messages wait behind them (see storage/contacts.py).
+# Deferred rows still to send: a participant's later messages wait behind them (see storage/sql/outbox.py).
 _DEFERRED = and_(*_TO_SEND, outbox.c.not_before.is_not(None))
 Index(
     "ix_outbox_deferred",

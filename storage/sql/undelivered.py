@@ -39,19 +39,13 @@ from storage.sql.codecs import (
     require_utc,
 )
 from storage.sql.directory import ContactOp
-from storage.sql.outbox import outbox_from_row, to_send
+from storage.sql.outbox import outbox_from_row
 
 _o = s.outbox
 
 
 _COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts, _o.c.priority,
             _o.c.delivery_detail, _o.c.given_up_at)
-
-
-def is_undelivered_urgent(row: Mapping[Any, Any], created_before: datetime) -> bool:
-    if row["priority"] != Priority.URGENT or row["undelivered_told_at"] is not None:
-        return False
-    return row["given_up_at"] is not None or (to_send(row) and row["created_at"] <= created_before)
 
 
 def undelivered_from_row(row: Mapping[Any, Any]) -> UndeliveredRow:
@@ -102,7 +96,7 @@ class UndeliveredMethods(StoreBase):
     """The `Outbox` port's undelivered rows."""
 
     async def undelivered_urgent(self, created_before: datetime, limit: int = 100) -> list[UndeliveredRow]:
-        """See storage/undelivered.py."""
+        """URGENT rows no coach has been told about that were given up or are overdue (the module says which)."""
         before = require_utc(created_before)
         async with self._connect() as conn:
             return await conn.run_sync(undelivered_urgent, before, max(limit, 0))

@@ -1,4 +1,4 @@
-"""The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/outcomes.py.
+"""The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/sql/outcomes.py.
 
 The reads are SQLite's (the report runs on the file); they are checked against rows written through the ordinary
 `Storage` methods, on both runners.
