@@ -5,15 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, insert, select
 
-from storage.records import (
-    AuditRecord,
-)
+from storage.records import AuditRecord
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind

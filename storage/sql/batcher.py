@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-)
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from storage.errors import StorageClosed
@@ -58,8 +55,6 @@ class Job:
 
 
 Handler = Callable[[Connection, list[Any]], list[Any]]
-
-
 STOP = object()
 
 

@@ -18,34 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    false,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, false, insert, select, update
 
-from storage.records import (
-    AuditRecord,
-    CoachMessage,
-    CoachTask,
-    CoachTaskRecord,
-    Mark,
-    MarkRecord,
-    ScoreRecord,
-)
+from storage.records import AuditRecord, CoachMessage, CoachTask, CoachTaskRecord, Mark, MarkRecord, ScoreRecord
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    Open,
-    Row,
-    load_json,
-    require_actor,
-    require_utc,
-)
+from storage.sql.codecs import Open, Row, load_json, require_actor, require_utc
 from storage.sql.directory import ContactOp
 from storage.sql.rows import (
     answer_export,
@@ -60,14 +39,8 @@ from storage.sql.rows import (
 from storage.sql.schedule import ProgrammeOp
 
 READ = "message.read"
-
-
 UNREAD_TASK = "message_unread"  # the kind of coach task an unread message becomes
-
-
 _ib, _p, _tk, _mk, _al = s.inbox, s.participants, s.coach_tasks, s.programme_marks, s.audit_log
-
-
 _COLUMNS = (_ib.c.id, _ib.c.participant_id, _ib.c.channel, _ib.c.body_enc, _ib.c.received_at, _ib.c.outcome_detail,
             _ib.c.read_by, _ib.c.read_at, _ib.c.task_id, _p.c.ref)
 
@@ -128,25 +101,17 @@ def coach_messages(conn: Connection, participant_ids: Sequence[int] | None, read
 
 
 _UNREAD = _MESSAGES.where(_ib.c.read_at.is_(None))
-
-
 _MARK_READ = (
     update(_ib)
     .where(_ib.c.id == bindparam("b_id"), _ib.c.read_at.is_(None))
     .values(read_by=bindparam("b_by"), read_at=bindparam("b_at"))
 )
-
-
 _TASK_DONE = (
     update(_tk)
     .where(_tk.c.id == bindparam("b_id"), _tk.c.done_at.is_(None))
     .values(done_at=bindparam("b_at"), done_by=bindparam("b_by"))
 )
-
-
 _INSERT_TASK = insert(_tk).returning(_tk.c.id)
-
-
 _SET_TASK = update(_ib).where(_ib.c.id == bindparam("b_id")).values(task_id=bindparam("b_task"))
 
 

@@ -11,33 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from storage.crypto import LOOKUP_KEY, KeyConfigError, Keys
 from storage.errors import AlreadyTaken, unknown_participant
-from storage.records import (
-    AddressStatus,
-    ChannelAddress,
-    Enrollment,
-    Identity,
-    Participant,
-    Profile,
-)
+from storage.records import AddressStatus, ChannelAddress, Enrollment, Identity, Participant, Profile
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    Row,
-    check_message_id,
-    require_utc,
-)
+from storage.sql.codecs import Row, check_message_id, require_utc
 from storage.sql.directory_rows import (
     ADDRESS_TAKEN,
     PHONE_TAKEN,
@@ -65,36 +47,18 @@ from storage.sql.directory_rows import (
 )
 
 _p, _pr, _ad, _lc, _al = s.participants, s.profiles, s.addresses, s.link_codes, s.audit_log
-
-
 _PARTICIPANT = select(_p).where(_p.c.id == bindparam("pid"))
-
-
 _REF_TAKEN = select(_p.c.id).where(_p.c.ref == bindparam("ref"))
-
-
 _INSERT_PARTICIPANT = insert(_p).returning(*_p.c)
-
-
 _OWNER = select(_ad.c.participant_id).where(
     _ad.c.channel == bindparam("channel"), _ad.c.address_hash == bindparam("address_hash")
 )
-
-
 _CURRENT_ADDRESS = (
     select(_ad).where(_ad.c.participant_id == bindparam("pid"), _ad.c.channel == bindparam("channel")).with_for_update()
 )
-
-
 _UPDATE_ADDRESS = update(_ad).where(_ad.c.participant_id == bindparam("b_pid"), _ad.c.channel == bindparam("b_channel"))
-
-
 _HAS_PROFILE = select(_pr.c.participant_id).where(_pr.c.participant_id == bindparam("pid"))
-
-
 _LINK_CODE = select(_lc).where(_lc.c.code_digest == bindparam("digest"))
-
-
 _USE_LINK_CODE = update(_lc).where(_lc.c.code_digest == bindparam("b_digest"), _lc.c.used_at.is_(None))
 
 

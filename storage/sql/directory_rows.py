@@ -17,41 +17,17 @@ from typing import Any
 
 from storage.crypto import Keys
 from storage.errors import InvalidRecord
-from storage.records import (
-    AddressStatus,
-    AuditRecord,
-    ChannelAddress,
-    Enrollment,
-    Participant,
-    Profile,
-)
-from storage.sql.codecs import (
-    Row,
-    require_utc,
-)
+from storage.records import AddressStatus, AuditRecord, ChannelAddress, Enrollment, Participant, Profile
+from storage.sql.codecs import Row, require_utc
 from storage.sql.rows import audit_row
 
 ENROLLED = "participant.enrolled"
-
-
 ADDRESS_CHANGED = "address.changed"
-
-
 CONSENT_RECORDED = "consent.recorded"
-
-
 SMS = "sms"
-
-
 REF_TAKEN = "ref: a participant with this ref already exists"
-
-
 PHONE_TAKEN = "phone: this number is already enrolled for another participant"
-
-
 ADDRESS_TAKEN = "address: this address already belongs to another participant"
-
-
 _E164 = re.compile(r"\+[0-9]{7,15}")
 
 

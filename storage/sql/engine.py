@@ -24,23 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import (
-    URL,
-    Connection,
-    Engine,
-    NullPool,
-    create_engine,
-    event,
-    make_url,
-)
+from sqlalchemy import URL, Connection, Engine, NullPool, create_engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.errors import Unsupported
 from storage.files import private_directory
 
 log = logging.getLogger(__name__)
-
-
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
@@ -53,14 +43,8 @@ PRAGMAS = (
     "PRAGMA cache_size=-16384",
     "PRAGMA wal_autocheckpoint=10000",
 )
-
-
 BEGIN = "storage_begin"  # execution option: the statement that opens a transaction (see _begin below)
-
-
 WRITES = {BEGIN: "BEGIN IMMEDIATE"}  # take the write lock up front
-
-
 LOOKUPS = {BEGIN: ""}  # single-statement lookups: each SELECT is atomic on its own, so skip BEGIN
 
 

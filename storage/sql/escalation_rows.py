@@ -8,42 +8,19 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from storage.records import (
-    AuditRecord,
-    EscalationStatus,
-)
-from storage.sql.codecs import (
-    Row,
-)
+from storage.records import AuditRecord, EscalationStatus
+from storage.sql.codecs import Row
 from storage.sql.rows import audit_row, level_rank
 
 OPENED = "escalation.opened"
-
-
 TRIGGER_ADDED = "escalation.trigger_added"
-
-
 RAISED = "escalation.raised"
-
-
 RE_ESCALATED = "escalation.re_escalated"
-
-
 ACKNOWLEDGED = "escalation.acknowledged"
-
-
 CLOSED = "escalation.closed"
-
-
 NOTIFICATION_QUEUED = "notification.queued"  # then "notification.<status>" for each update
-
-
 _OPEN = EscalationStatus.OPEN.value
-
-
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED.value
-
-
 _CLOSED = EscalationStatus.CLOSED.value
 
 

@@ -16,36 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, bindparam, func, insert, select, update
 
 from storage.errors import UnknownEscalationError, UnknownNotificationError
-from storage.records import (
-    Escalation,
-    EscalationStatus,
-    EscalationTrigger,
-    Notification,
-    NotificationStatus,
-)
+from storage.records import Escalation, EscalationStatus, EscalationTrigger, Notification, NotificationStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    Open,
-    Row,
-    UTCDateTime,
-    require_actor,
-    require_tier,
-    require_utc,
-    utc_text,
-)
+from storage.sql.codecs import Open, Row, UTCDateTime, require_actor, require_tier, require_utc, utc_text
 from storage.sql.escalation_rows import (
     ACKNOWLEDGED,
     CLOSED,
@@ -64,26 +42,12 @@ _OPEN = EscalationStatus.OPEN.value
 _ACKNOWLEDGED = EscalationStatus.ACKNOWLEDGED.value
 _CLOSED = EscalationStatus.CLOSED.value
 _e, _et, _n, _p, _al = s.escalations, s.escalation_triggers, s.notifications, s.participants, s.audit_log
-
-
 _NOT_CLOSED = _e.c.status != s.NOT_CLOSED  # the partial unique index's own condition, so SQLite uses it
-
-
 _REFS = select(_p.c.id, _p.c.ref).where(_p.c.id.in_(bindparam("pids", expanding=True)))
-
-
 _REF = select(_p.c.ref).where(_p.c.id == bindparam("pid"))
-
-
 _ACTIVE = select(_e).where(_e.c.participant_id.in_(bindparam("pids", expanding=True)), _NOT_CLOSED)
-
-
 _INSERT_ESCALATION = insert(_e).returning(_e.c.id)
-
-
 _INSERT_NOTIFICATION = insert(_n).returning(_n.c.id)
-
-
 _ESCALATION_OWNER = select(_e.c.participant_id).where(_e.c.id == bindparam("eid"))
 
 

@@ -21,55 +21,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
-    bindparam,
-    exists,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, insert, or_, select, update
 
 from storage.errors import AlreadyTaken, UnknownOutboxError
-from storage.records import (
-    OutboxRow,
-    Priority,
-)
+from storage.records import OutboxRow, Priority
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    Row,
-    UTCDateTime,
-    load_json,
-    require_utc,
-)
+from storage.sql.codecs import Row, UTCDateTime, load_json, require_utc
 from storage.sql.directory import ContactOp, find_participant
 from storage.sql.directory_rows import check_status, participant_audit
 
 OUTBOX_GIVEN_UP = "outbox.given_up"
-
-
 SENT = "sent"
-
-
 DELIVERED = "delivered"
-
-
 FAILED = frozenset({"undelivered", "failed"})  # the provider could not deliver it
-
 
 # How far along a message is (Twilio's statuses; an unknown one counts as "sent"). Callbacks can arrive out of
 # order: a status never replaces one further along, so a late "sending" or "sent" cannot hide "delivered".
 _PROGRESS = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, SENT: 2, DELIVERED: 3}
-
-
 _PROGRESS.update(dict.fromkeys(FAILED, 3))
-
-
 PROVIDER_ID_TAKEN = "provider_id: this provider id is already recorded for another outbox row"
 
 
@@ -149,14 +120,8 @@ def give_up_changes(row: Mapping[Any, Any], at: datetime, detail: str) -> Row:
 
 _o, _al = s.outbox, s.audit_log
 _earlier = _o.alias("earlier")
-
-
 _OUTBOX_ROW = select(_o).where(_o.c.id == bindparam("oid")).with_for_update()
-
-
 _PROVIDER_OWNER = select(_o.c.id).where(_o.c.provider_id == bindparam("provider_id"))
-
-
 _OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts,
                    _o.c.priority)
 

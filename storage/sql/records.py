@@ -8,22 +8,15 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    false,
-    select,
-)
+from sqlalchemy import false, select
 
 from storage.errors import StorageClosed
-from storage.records import (
-    Participant,
-)
+from storage.records import Participant
 from storage.report_rows import OutcomeQuery, OutcomeRows
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    require_utc,
-)
+from storage.sql.codecs import require_utc
 from storage.sql.outcomes import enrolled_cohorts, read_outcomes
 from storage.sql.person import ErasePeople, check_erase, erasures, person_rows, present, start_dates
 from storage.sql.rows import answer_export, score_export

@@ -13,47 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    Dialect,
-    bindparam,
-    func,
-    literal_column,
-    null,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.errors import unknown_participant
-from storage.records import (
-    ScheduledRecord,
-    ScheduleRow,
-    ScheduleStatus,
-)
+from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    Row,
-    UTCDateTime,
-    require_utc,
-    utc_text,
-)
+from storage.sql.codecs import Row, UTCDateTime, require_utc, utc_text
 from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
 
 _p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
-
-
 KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
-
-
 SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
     _sch.c.id.in_(bindparam("ids", expanding=True))
 )
-
-
 COMPLETE_SCHEDULE = (  # `outcome_changes`, guarded by `outcome_applies` (checked by the plan as well)
     update(_sch)
     .where(_sch.c.id == bindparam("b_id"), _sch.c.status == s.SCHEDULE_PENDING)
@@ -65,8 +40,6 @@ COMPLETE_SCHEDULE = (  # `outcome_changes`, guarded by `outcome_applies` (checke
         due_at=func.coalesce(bindparam("b_due", type_=UTCDateTime), _sch.c.due_at),  # a deferral's new time
     )
 )
-
-
 CANCEL_SCHEDULE = (  # `cancels` and `cancel_changes`, one kind per parameter set
     update(_sch)
     .where(
@@ -76,8 +49,6 @@ CANCEL_SCHEDULE = (  # `cancels` and `cancel_changes`, one kind per parameter se
     )
     .values(status=ScheduleStatus.CANCELLED.value, reason=REPLACED, updated_at=bindparam("b_at"))
 )
-
-
 CANCEL_SCHEDULE_KEY = (  # the same, for a step's `cancel_schedule_keys` (a withdrawn timer), one key per parameter set
     update(_sch)
     .where(
@@ -87,7 +58,6 @@ CANCEL_SCHEDULE_KEY = (  # the same, for a step's `cancel_schedule_keys` (a with
     )
     .values(status=ScheduleStatus.CANCELLED.value, reason=REPLACED, updated_at=bindparam("b_at"))
 )
-
 
 # Claim in one statement, so no one else can take the same rows in between. The scan runs on the partial index of
 # pending rows in due order (the status is a literal for that); rows under a live lease are passed over.
@@ -101,16 +71,10 @@ _CLAIMABLE = (
     .order_by(_sch.c.due_at, _sch.c.id)
     .limit(bindparam("limit"))
 )
-
-
 SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)  # what `schedule_from_row` reads
-
-
 CLAIM_SCHEDULE = (
     update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*SCHEDULE_ROW)
 )
-
-
 _PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")  # the upsert's parameters, in order
 
 
@@ -140,8 +104,6 @@ _PLAN_SCHEDULE = {  # by dialect name
     "sqlite": _plan_schedule_statement(sqlite.insert),
     "postgresql": _plan_schedule_statement(postgresql.insert),
 }
-
-
 _plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
 
 

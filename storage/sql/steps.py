@@ -9,29 +9,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import (
-    Connection,
-    bindparam,
-    false,
-    insert,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Connection, bindparam, false, insert, select, true, update
 
 from storage.crypto import Keys
 from storage.errors import unknown_participant
-from storage.records import (
-    CommitResult,
-    CommitStatus,
-    Participant,
-    StepRecord,
-)
+from storage.records import CommitResult, CommitStatus, Participant, StepRecord
 from storage.sql import schema as s
-from storage.sql.codecs import (
-    Row,
-    require_utc,
-)
+from storage.sql.codecs import Row, require_utc
 from storage.sql.directory import ContactOp, RecordConsent, SetAddress
 from storage.sql.directory_rows import check_address, check_consent_channel, check_version, seal_address
 from storage.sql.engine import log
@@ -49,32 +33,18 @@ _p, _c, _a, _o, _ib, _fv = (
     s.inbox,
     s.flow_versions,
 )
-
-
 _PARTICIPANTS_BY_REF = select(_p).where(_p.c.ref.in_(bindparam("refs", expanding=True)))
-
-
 _INSERT_PARTICIPANTS = insert(_p).returning(*_p.c)  # matched back by ref, so no ordering needed
-
-
 _CONVERSATIONS = select(_c.c.participant_id, _c.c.state, _c.c.revision).where(
     _c.c.participant_id.in_(bindparam("pids", expanding=True))
 )
-
-
 _REVISIONS = (  # one row per existing participant; revision is NULL when nothing is saved yet
     select(_p.c.id, _c.c.revision).select_from(_p.outerjoin(_c)).where(_p.c.id.in_(bindparam("pids", expanding=True)))
 )
-
-
 _SEEN_INBOUND = select(_ib.c.channel_message_id).where(
     _ib.c.channel == bindparam("channel"), _ib.c.channel_message_id.in_(bindparam("ids", expanding=True))
 )
-
-
 _UPDATE_CONVERSATION = update(_c).where(_c.c.participant_id == bindparam("b_pid"), _c.c.revision == bindparam("b_rev"))
-
-
 _SUPERSEDE_ANSWERS = (
     update(_a)
     .where(
@@ -85,14 +55,8 @@ _SUPERSEDE_ANSWERS = (
     )
     .values(superseded=true())
 )
-
-
 _INSERT_OUTBOX = insert(_o).returning(_o.c.id, sort_by_parameter_order=True)
-
-
 _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
-
-
 FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
 
 
@@ -105,7 +69,7 @@ def write_participants(conn: Connection, payloads: list[Any]) -> list[Any]:
             missing[ref] = {"ref": ref, "lang": lang, "created_at": now}
     if missing:
         for row in conn.execute(_INSERT_PARTICIPANTS, list(missing.values())):
-            found[row.ref] = participant(row)
+            found[row.ref] = participant_of(row)
     return [found[ref] for ref in refs]
 
 
@@ -358,7 +322,7 @@ def _apply_schedule_round(conn: Connection, writes: _ScheduleRound) -> None:
 
 
 def read_participants(conn: Connection, refs: list[Any]) -> list[Any]:
-    found = {row.ref: participant(row) for row in conn.execute(_PARTICIPANTS_BY_REF, {"refs": list(set(refs))})}
+    found = {row.ref: participant_of(row) for row in conn.execute(_PARTICIPANTS_BY_REF, {"refs": list(set(refs))})}
     return [found.get(ref) for ref in refs]
 
 
@@ -372,5 +336,5 @@ def read_conversations(conn: Connection, pids: list[Any]) -> list[Any]:
     return results
 
 
-def participant(row: Any) -> Participant:
+def participant_of(row: Any) -> Participant:
     return Participant(id=row.id, ref=row.ref, lang=row.lang, created_at=row.created_at)

@@ -16,30 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sqlalchemy import (
-    Engine,
-    select,
-)
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.crypto import Keys, load_keys
 from storage.errors import StorageClosed, Unsupported
 from storage.files import private_database
-from storage.records import (
-    CommitResult,
-    Conversation,
-    Participant,
-    StepRecord,
-)
+from storage.records import CommitResult, Conversation, Participant, StepRecord
 from storage.sql import schema as s
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
 from storage.sql.coach_work import CoachWorkMethods
-from storage.sql.codecs import (
-    load_json,
-    require_utc,
-)
+from storage.sql.codecs import load_json, require_utc
 from storage.sql.directory import DirectoryMethods, addresses_of, check_keys, participants_by_address, write_contact_ops
 from storage.sql.engine import (
     LOOKUPS,
@@ -58,7 +47,7 @@ from storage.sql.records import RecordsMethods
 from storage.sql.rows import step_rows
 from storage.sql.schedule import ScheduleMethods, write_programme_ops
 from storage.sql.steps import (
-    participant,
+    participant_of,
     read_conversations,
     read_participants,
     step_contacts,
@@ -81,8 +70,6 @@ _WRITERS: dict[Kind, Handler] = {
     Kind.PROGRAMME: write_programme_ops,
     Kind.PRAGMAS: read_pragmas,
 }
-
-
 _READERS: dict[Kind, Handler] = {
     Kind.READ_PARTICIPANT: read_participants,
     Kind.READ_CONVERSATION: read_conversations,
@@ -201,7 +188,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
     async def participant(self, participant_id: int) -> Participant | None:
         async with self._connect() as conn:
             row = (await conn.execute(select(_p).where(_p.c.id == participant_id))).first()
-        return None if row is None else participant(row)
+        return None if row is None else participant_of(row)
 
     async def load_conversation(self, participant_id: int) -> Conversation:
         sealed, revision = await self._reader.submit(Kind.READ_CONVERSATION, participant_id)

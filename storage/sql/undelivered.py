@@ -17,33 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    and_,
-    bindparam,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 
 from storage.errors import UnknownOutboxError
-from storage.records import (
-    Priority,
-    UndeliveredRow,
-)
+from storage.records import Priority, UndeliveredRow
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import (
-    UTCDateTime,
-    require_utc,
-)
+from storage.sql.codecs import UTCDateTime, require_utc
 from storage.sql.directory import ContactOp
 from storage.sql.outbox import outbox_from_row
 
 _o = s.outbox
-
-
 _COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts, _o.c.priority,
             _o.c.delivery_detail, _o.c.given_up_at)
 

@@ -9,11 +9,9 @@ import pytest
 
 from storage import SqlStorage
 
-Store = SqlStorage
-
 
 @pytest.fixture(params=["sqlite", "sqlite-async"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStorage]:
     """The `Storage`: SQLite on a real file (in a directory it must create) with each runner."""
     runner = "async" if request.param == "sqlite-async" else "hybrid"
     impl = SqlStorage(tmp_path / "data" / "bot.sqlite", runner=runner)

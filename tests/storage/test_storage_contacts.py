@@ -38,7 +38,6 @@ from storage import (
 )
 from storage.sql.migrations import MIGRATIONS
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
 SCHEMA_V2 = Path(__file__).with_name("schema_v2.sql")
@@ -57,11 +56,11 @@ def enrollment(ref: str = "p-anna", phone: str | None = PHONE, **kw: Any) -> Enr
     return Enrollment(ref=ref, name=kw.pop("name", NAME), lang=kw.pop("lang", "da"), phone=phone, **kw)
 
 
-async def enrolled(store: Store, ref: str = "p-anna", phone: str | None = PHONE, **kw: Any) -> Participant:
+async def enrolled(store: SqlStorage, ref: str = "p-anna", phone: str | None = PHONE, **kw: Any) -> Participant:
     return await store.enroll(enrollment(ref, phone, **kw), T0)
 
 
-async def queue(store: Store, pid: int, *channels: str, rev: int = 0) -> tuple[int, ...]:
+async def queue(store: SqlStorage, pid: int, *channels: str, rev: int = 0) -> tuple[int, ...]:
     """Commit a step for `pid` whose outbox has one message per channel given; returns the outbox ids."""
     outbox = [OutboundRecord(channel, {"text": f"m{i}"}, T0) for i, channel in enumerate(channels)]
     result = await store.commit_step(StepRecord(pid, rev, {"rev": rev}, T0, outbox=outbox))
@@ -69,11 +68,12 @@ async def queue(store: Store, pid: int, *channels: str, rev: int = 0) -> tuple[i
     return result.outbox_ids
 
 
-async def pending_ids(store: Store, channel: str = "sms", now: datetime | None = None, limit: int = 100) -> list[int]:
+async def pending_ids(store: SqlStorage, channel: str = "sms", now: datetime | None = None,
+                      limit: int = 100) -> list[int]:
     return [row.id for row in await store.pending_outbox(channel, limit, now=now)]
 
 
-async def delivery(store: Store, outbox_id: int) -> dict[str, Any]:
+async def delivery(store: SqlStorage, outbox_id: int) -> dict[str, Any]:
     """The delivery columns of one outbox row (no method returns them: they are for people and tools)."""
     columns = ("sent_at", "attempts", "provider_id", "delivery_status", "delivery_detail", "not_before", "given_up_at")
     async with store.engine.connect() as conn:
@@ -84,12 +84,12 @@ async def delivery(store: Store, outbox_id: int) -> dict[str, Any]:
     return raw
 
 
-async def audit_rows(store: Store) -> list[tuple[str, str, str, dict[str, Any]]]:
+async def audit_rows(store: SqlStorage) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(actor, action, subject, detail), oldest first."""
     return [(e.actor, e.action, e.subject, dict(e.detail)) for e in reversed(await store.audit_entries())]
 
 
-async def everything(store: Store, *pids: int) -> tuple[Any, ...]:
+async def everything(store: SqlStorage, *pids: int) -> tuple[Any, ...]:
     """What the contact methods can observe, to show that a refused call changed nothing."""
     return (
         [await store.profile(pid) for pid in pids],
@@ -101,7 +101,7 @@ async def everything(store: Store, *pids: int) -> tuple[Any, ...]:
 # --- enrolment ---
 
 
-async def test_enroll_creates_participant_profile_and_active_sms_address(store: Store) -> None:
+async def test_enroll_creates_participant_profile_and_active_sms_address(store: SqlStorage) -> None:
     participant = await store.enroll(
         enrollment(start_date=date(2026, 11, 23), coach_id="coach-ida", lang="en"), at(1)
     )
@@ -122,7 +122,7 @@ async def test_enroll_creates_participant_profile_and_active_sms_address(store: 
     ]
 
 
-async def test_enroll_without_a_phone_has_no_address(store: Store) -> None:
+async def test_enroll_without_a_phone_has_no_address(store: SqlStorage) -> None:
     participant = await enrolled(store, phone=None)
     assert await store.addresses(participant.id) == []
     profile = await store.profile(participant.id)
@@ -130,7 +130,7 @@ async def test_enroll_without_a_phone_has_no_address(store: Store) -> None:
     assert (await store.audit_entries())[0].detail == {"lang": "da", "coach_id": None, "channels": []}
 
 
-async def test_enroll_refuses_a_taken_ref_or_phone_and_writes_nothing(store: Store) -> None:
+async def test_enroll_refuses_a_taken_ref_or_phone_and_writes_nothing(store: SqlStorage) -> None:
     first = await enrolled(store)
     before = await everything(store, first.id)
     with pytest.raises(ValueError, match="ref") as taken_ref:
@@ -147,7 +147,7 @@ async def test_enroll_refuses_a_taken_ref_or_phone_and_writes_nothing(store: Sto
     assert await store.participant_by_address("sms", OTHER_PHONE) == second
 
 
-async def test_a_participant_created_by_a_conversation_cannot_be_enrolled_under_its_ref(store: Store) -> None:
+async def test_a_participant_created_by_a_conversation_cannot_be_enrolled_under_its_ref(store: SqlStorage) -> None:
     await store.get_or_create_participant("p-console", "da", T0)
     with pytest.raises(ValueError, match="ref"):
         await store.enroll(enrollment("p-console"), T0)
@@ -164,7 +164,8 @@ async def test_a_participant_created_by_a_conversation_cannot_be_enrolled_under_
         ({"start_date": datetime(2026, 11, 23, 9, tzinfo=UTC)}, "start_date"),
     ],
 )
-async def test_enroll_checks_its_input_without_echoing_it(store: Store, change: dict[str, Any], field: str) -> None:
+async def test_enroll_checks_its_input_without_echoing_it(store: SqlStorage, change: dict[str, Any],
+                                                           field: str) -> None:
     values: dict[str, Any] = {"ref": "p-anna", "name": NAME, "lang": "da", "phone": PHONE, **change}
     with pytest.raises(ValueError, match=field) as refused:
         await store.enroll(Enrollment(**values), T0)
@@ -172,12 +173,12 @@ async def test_enroll_checks_its_input_without_echoing_it(store: Store, change: 
     assert await store.audit_entries() == []
 
 
-async def test_enroll_refuses_naive_datetimes(store: Store) -> None:
+async def test_enroll_refuses_naive_datetimes(store: SqlStorage) -> None:
     with pytest.raises(ValueError, match="naive"):
         await store.enroll(enrollment(), datetime(2025, 3, 3, 8, 0))
 
 
-async def test_racing_enrolments_of_one_ref_or_one_phone_exactly_one_wins(store: Store) -> None:
+async def test_racing_enrolments_of_one_ref_or_one_phone_exactly_one_wins(store: SqlStorage) -> None:
     same_ref = await asyncio.gather(
         *(store.enroll(enrollment("p-race", f"+45301000{i:02d}"), T0) for i in range(20)), return_exceptions=True
     )
@@ -195,7 +196,7 @@ async def test_racing_enrolments_of_one_ref_or_one_phone_exactly_one_wins(store:
 # --- addresses ---
 
 
-async def test_participant_by_address_whatever_the_status(store: Store) -> None:
+async def test_participant_by_address_whatever_the_status(store: SqlStorage) -> None:
     anna = await enrolled(store)
     assert await store.participant_by_address("sms", OTHER_PHONE) is None
     assert await store.participant_by_address("telegram", PHONE) is None  # channels are separate
@@ -205,7 +206,7 @@ async def test_participant_by_address_whatever_the_status(store: Store) -> None:
         assert [a.status for a in await store.addresses(anna.id)] == [status]
 
 
-async def test_identify_gives_the_participant_and_the_address_status_in_one_read(store: Store) -> None:
+async def test_identify_gives_the_participant_and_the_address_status_in_one_read(store: SqlStorage) -> None:
     anna = await enrolled(store)
     assert await store.identify("sms", OTHER_PHONE) is None
     for status in (OPTED_OUT, UNREACHABLE, ACTIVE):
@@ -213,7 +214,7 @@ async def test_identify_gives_the_participant_and_the_address_status_in_one_read
         assert await store.identify("sms", PHONE) == Identity(anna, status)
 
 
-async def test_a_steps_address_and_consent_changes_commit_with_it_and_only_with_it(store: Store) -> None:
+async def test_a_steps_address_and_consent_changes_commit_with_it_and_only_with_it(store: SqlStorage) -> None:
     """STOP over SMS and the terms accepted are written in the step's transaction: a duplicate or conflicting
     step (a retried webhook, another process) changes neither."""
     anna = await enrolled(store)
@@ -235,7 +236,7 @@ async def test_a_steps_address_and_consent_changes_commit_with_it_and_only_with_
     assert profile is not None and profile.consent_version == "terms-1"
 
 
-async def test_a_message_of_no_participant_is_seen_once_unless_forgotten(store: Store) -> None:
+async def test_a_message_of_no_participant_is_seen_once_unless_forgotten(store: SqlStorage) -> None:
     assert await store.first_sighting("telegram", "1001", at(1)) is True
     assert await store.first_sighting("telegram", "1001", at(2)) is False  # redelivered
     assert await store.first_sighting("sms", "1001", at(2)) is True  # channels are separate
@@ -245,7 +246,7 @@ async def test_a_message_of_no_participant_is_seen_once_unless_forgotten(store: 
     assert sorted(racing) == [False] * 9 + [True]
 
 
-async def test_opt_out_and_back_in_round_trip_and_audit_only_changes(store: Store) -> None:
+async def test_opt_out_and_back_in_round_trip_and_audit_only_changes(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.set_address(anna.id, "sms", PHONE, OPTED_OUT, at(10))
     await store.set_address(anna.id, "sms", PHONE, OPTED_OUT, at(11))  # a second STOP changes nothing
@@ -258,7 +259,7 @@ async def test_opt_out_and_back_in_round_trip_and_audit_only_changes(store: Stor
     ]
 
 
-async def test_one_address_per_channel_and_a_new_one_replaces_the_old(store: Store) -> None:
+async def test_one_address_per_channel_and_a_new_one_replaces_the_old(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.set_address(anna.id, "telegram", CHAT, ACTIVE, at(1))
     await store.set_address(anna.id, "sms", OTHER_PHONE, ACTIVE, at(2))  # a new number
@@ -274,7 +275,7 @@ async def test_one_address_per_channel_and_a_new_one_replaces_the_old(store: Sto
     assert details == [{"channel": "telegram", "status": "active"}, {"channel": "sms", "status": "active"}]
 
 
-async def test_an_address_of_another_participant_is_refused(store: Store) -> None:
+async def test_an_address_of_another_participant_is_refused(store: SqlStorage) -> None:
     anna, bo = await enrolled(store), await enrolled(store, "p-bo", OTHER_PHONE)
     before = await everything(store, anna.id, bo.id)
     with pytest.raises(ValueError, match="another participant") as refused:
@@ -283,7 +284,7 @@ async def test_an_address_of_another_participant_is_refused(store: Store) -> Non
     assert await everything(store, anna.id, bo.id) == before
 
 
-async def test_set_address_checks_its_input(store: Store) -> None:
+async def test_set_address_checks_its_input(store: SqlStorage) -> None:
     anna = await enrolled(store)
     with pytest.raises(UnknownParticipantError):
         await store.set_address(999, "telegram", CHAT, ACTIVE, T0)
@@ -302,7 +303,7 @@ async def test_set_address_checks_its_input(store: Store) -> None:
 # --- Telegram link codes ---
 
 
-async def test_a_link_code_links_once(store: Store) -> None:
+async def test_a_link_code_links_once(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.add_link_code(anna.id, "digest-1", at(3600), T0)
     assert await store.redeem_link_code("digest-1", "telegram", CHAT, at(60)) == anna
@@ -320,7 +321,7 @@ async def test_a_link_code_links_once(store: Store) -> None:
     )
 
 
-async def test_unknown_and_expired_codes_change_nothing(store: Store) -> None:
+async def test_unknown_and_expired_codes_change_nothing(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.add_link_code(anna.id, "digest-1", at(3600), T0)
     before = await everything(store, anna.id)
@@ -331,7 +332,7 @@ async def test_unknown_and_expired_codes_change_nothing(store: Store) -> None:
     assert await store.redeem_link_code("digest-1", "telegram", CHAT, at(3599)) == anna  # still unused
 
 
-async def test_a_code_for_an_address_of_someone_else_changes_nothing_and_stays_usable(store: Store) -> None:
+async def test_a_code_for_an_address_of_someone_else_changes_nothing_and_stays_usable(store: SqlStorage) -> None:
     anna, bo = await enrolled(store), await enrolled(store, "p-bo", OTHER_PHONE)
     await store.set_address(bo.id, "telegram", CHAT, ACTIVE, T0)
     await store.add_link_code(anna.id, "digest-anna", at(3600), T0)
@@ -341,7 +342,7 @@ async def test_a_code_for_an_address_of_someone_else_changes_nothing_and_stays_u
     assert await store.redeem_link_code("digest-anna", "telegram", "111", at(2)) == anna
 
 
-async def test_relinking_replaces_the_old_chat_and_reactivates(store: Store) -> None:
+async def test_relinking_replaces_the_old_chat_and_reactivates(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.set_address(anna.id, "telegram", CHAT, UNREACHABLE, T0)  # had blocked the bot
     await store.add_link_code(anna.id, "d1", at(3600), T0)
@@ -355,7 +356,7 @@ async def test_relinking_replaces_the_old_chat_and_reactivates(store: Store) -> 
     assert await store.participant_by_address("telegram", "222") == anna
 
 
-async def test_twenty_racing_redeems_of_one_code_exactly_one_wins(store: Store) -> None:
+async def test_twenty_racing_redeems_of_one_code_exactly_one_wins(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.add_link_code(anna.id, "digest-1", at(3600), T0)
     results = await asyncio.gather(
@@ -371,7 +372,7 @@ async def test_twenty_racing_redeems_of_one_code_exactly_one_wins(store: Store) 
     assert again.count(anna) == 1 and again.count(None) == 19
 
 
-async def test_add_link_code_checks(store: Store) -> None:
+async def test_add_link_code_checks(store: SqlStorage) -> None:
     anna = await enrolled(store)
     with pytest.raises(UnknownParticipantError):
         await store.add_link_code(999, "digest-1", at(3600), T0)
@@ -386,7 +387,7 @@ async def test_add_link_code_checks(store: Store) -> None:
 # --- consent and profiles ---
 
 
-async def test_consent_is_recorded_on_the_profile_and_audited_with_its_version(store: Store) -> None:
+async def test_consent_is_recorded_on_the_profile_and_audited_with_its_version(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.record_consent(anna.id, "terms-2025-01", at(5), "sms")
     profile = await store.profile(anna.id)
@@ -406,7 +407,7 @@ async def test_consent_is_recorded_on_the_profile_and_audited_with_its_version(s
     ]
 
 
-async def test_consent_of_a_participant_never_enrolled_gets_a_profile_without_a_name(store: Store) -> None:
+async def test_consent_of_a_participant_never_enrolled_gets_a_profile_without_a_name(store: SqlStorage) -> None:
     console = await store.get_or_create_participant("p-console", "da", T0)
     assert await store.profile(console.id) is None
     await store.record_consent(console.id, "terms-1", at(1))
@@ -416,7 +417,7 @@ async def test_consent_of_a_participant_never_enrolled_gets_a_profile_without_a_
     assert (profile.consent_version, profile.consent_at) == ("terms-1", at(1))
 
 
-async def test_consent_and_profile_checks(store: Store) -> None:
+async def test_consent_and_profile_checks(store: SqlStorage) -> None:
     anna = await enrolled(store)
     assert await store.profile(999) is None
     with pytest.raises(UnknownParticipantError):
@@ -430,7 +431,7 @@ async def test_consent_and_profile_checks(store: Store) -> None:
 # --- the outbox: pacing, retries, giving up, delivery reports ---
 
 
-async def test_pending_rows_carry_their_attempts_and_deferred_rows_wait_until_due(store: Store) -> None:
+async def test_pending_rows_carry_their_attempts_and_deferred_rows_wait_until_due(store: SqlStorage) -> None:
     anna = await enrolled(store)
     first, second = await queue(store, anna.id, "sms", "sms")
     rows = await store.pending_outbox("sms")
@@ -451,7 +452,7 @@ async def test_pending_rows_carry_their_attempts_and_deferred_rows_wait_until_du
     assert (await delivery(store, first))["attempts"] == 3
 
 
-async def test_a_deferred_row_holds_back_only_its_participant_on_its_channel(store: Store) -> None:
+async def test_a_deferred_row_holds_back_only_its_participant_on_its_channel(store: SqlStorage) -> None:
     anna, bo = await enrolled(store), await enrolled(store, "p-bo", OTHER_PHONE)
     a1, a_tg, a2 = await queue(store, anna.id, "sms", "telegram", "sms")
     (b1,) = await queue(store, bo.id, "sms")
@@ -464,7 +465,7 @@ async def test_a_deferred_row_holds_back_only_its_participant_on_its_channel(sto
     assert await pending_ids(store, "sms", at(2), 0) == []
 
 
-async def test_pending_outbox_keeps_the_protocol_signature(store: Store) -> None:
+async def test_pending_outbox_keeps_the_protocol_signature(store: SqlStorage) -> None:
     anna = await enrolled(store)
     ids = await queue(store, anna.id, "sms", "sms", "sms")
     assert [r.id for r in await store.pending_outbox("sms", 2)] == list(ids[:2])
@@ -473,7 +474,7 @@ async def test_pending_outbox_keeps_the_protocol_signature(store: Store) -> None
         await store.pending_outbox("sms", now=datetime(2025, 3, 3))
 
 
-async def test_given_up_rows_are_never_pending_and_giving_up_is_audited_once(store: Store) -> None:
+async def test_given_up_rows_are_never_pending_and_giving_up_is_audited_once(store: SqlStorage) -> None:
     anna = await enrolled(store)
     (row,) = await queue(store, anna.id, "sms")
     await store.give_up_outbox(row, at(5), "HTTP 400 code 21211")
@@ -489,7 +490,7 @@ async def test_given_up_rows_are_never_pending_and_giving_up_is_audited_once(sto
     ]
 
 
-async def test_a_send_and_its_status_callbacks(store: Store) -> None:
+async def test_a_send_and_its_status_callbacks(store: SqlStorage) -> None:
     anna = await enrolled(store)
     (row,) = await queue(store, anna.id, "sms")
     assert await store.outbox_by_provider_id("SM-1") is None
@@ -508,7 +509,7 @@ async def test_a_send_and_its_status_callbacks(store: Store) -> None:
     assert state["provider_id"] == "SM-1"
 
 
-async def test_a_failed_delivery_keeps_the_provider_id_and_a_retry_sends_it_again(store: Store) -> None:
+async def test_a_failed_delivery_keeps_the_provider_id_and_a_retry_sends_it_again(store: SqlStorage) -> None:
     anna = await enrolled(store)
     (row,) = await queue(store, anna.id, "sms")
     await store.mark_delivery(row, "SM-1", "sent", at(1))
@@ -528,7 +529,7 @@ async def test_a_failed_delivery_keeps_the_provider_id_and_a_retry_sends_it_agai
     assert (state["sent_at"], state["delivery_status"], state["delivery_detail"]) == (at(61), "sent", None)
 
 
-async def test_defer_leaves_a_message_that_may_arrive_alone(store: Store) -> None:
+async def test_defer_leaves_a_message_that_may_arrive_alone(store: SqlStorage) -> None:
     anna = await enrolled(store)
     sent, delivered = await queue(store, anna.id, "sms", "sms")
     await store.mark_delivery(sent, "SM-1", "sent", at(1))
@@ -541,7 +542,7 @@ async def test_defer_leaves_a_message_that_may_arrive_alone(store: Store) -> Non
     assert await pending_ids(store, now=at(3600)) == []
 
 
-async def test_delivered_without_a_sent_report_counts_as_sent(store: Store) -> None:
+async def test_delivered_without_a_sent_report_counts_as_sent(store: SqlStorage) -> None:
     anna = await enrolled(store)
     (row,) = await queue(store, anna.id, "sms")
     await store.mark_delivery(row, "SM-1", "delivered", at(4))
@@ -550,7 +551,7 @@ async def test_delivered_without_a_sent_report_counts_as_sent(store: Store) -> N
     assert (state["sent_at"], state["provider_id"], state["delivery_status"]) == (at(4), "SM-1", "delivered")
 
 
-async def test_a_provider_id_belongs_to_one_row(store: Store) -> None:
+async def test_a_provider_id_belongs_to_one_row(store: SqlStorage) -> None:
     anna = await enrolled(store)
     first, second = await queue(store, anna.id, "sms", "sms")
     await store.mark_delivery(first, "SM-1", "sent", at(1))
@@ -565,7 +566,7 @@ async def test_a_provider_id_belongs_to_one_row(store: Store) -> None:
     assert (await store.outbox_by_provider_id("SM-1")) == OutboxRow(first, anna.id, "sms", {"text": "m0"}, T0, 1)
 
 
-async def test_unknown_outbox_rows_and_bad_reports_are_refused(store: Store) -> None:
+async def test_unknown_outbox_rows_and_bad_reports_are_refused(store: SqlStorage) -> None:
     anna = await enrolled(store)
     (row,) = await queue(store, anna.id, "sms")
     with pytest.raises(UnknownOutboxError):
@@ -581,7 +582,7 @@ async def test_unknown_outbox_rows_and_bad_reports_are_refused(store: Store) -> 
     assert await pending_ids(store) == [row] and (await delivery(store, row))["attempts"] == 0
 
 
-async def test_delivery_writes_in_a_batch_stay_apart(store: Store) -> None:
+async def test_delivery_writes_in_a_batch_stay_apart(store: SqlStorage) -> None:
     """Many reports at once (a backlog of callbacks): each lands on its own row, a bad one fails alone."""
     anna = await enrolled(store)
     ids = await queue(store, anna.id, *["sms"] * 30)
@@ -600,7 +601,7 @@ async def test_delivery_writes_in_a_batch_stay_apart(store: Store) -> None:
 # --- privacy, closing ---
 
 
-async def test_no_name_phone_number_or_chat_id_reaches_the_audit_log(store: Store) -> None:
+async def test_no_name_phone_number_or_chat_id_reaches_the_audit_log(store: SqlStorage) -> None:
     anna = await enrolled(store, coach_id="coach-ida")
     bo = await enrolled(store, "p-bo", OTHER_PHONE, name="Bo Ib Hansen")
     await store.set_address(anna.id, "sms", PHONE, OPTED_OUT, at(1))
@@ -628,7 +629,7 @@ async def test_no_name_phone_number_or_chat_id_reaches_the_audit_log(store: Stor
     ]
 
 
-async def test_closed_storage_refuses_contact_calls(store: Store) -> None:
+async def test_closed_storage_refuses_contact_calls(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):

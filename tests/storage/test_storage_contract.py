@@ -22,7 +22,6 @@ from storage import (
     UnknownParticipantError,
 )
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
 
@@ -55,11 +54,11 @@ def inbound(mid: str, channel: str = "sms") -> InboundRecord:
     return InboundRecord(channel=channel, channel_message_id=mid, received_at=T0)
 
 
-async def new_participant(store: Store, ref: str = "P-001") -> int:
+async def new_participant(store: SqlStorage, ref: str = "P-001") -> int:
     return (await store.get_or_create_participant(ref, "da", T0)).id
 
 
-async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
+async def snapshot(store: SqlStorage, pid: int) -> tuple[Any, ...]:
     """Everything observable about one participant, to prove that a refused step wrote nothing."""
     return (
         await store.load_conversation(pid),
@@ -71,7 +70,7 @@ async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
     )
 
 
-async def test_participant_created_once_and_found_again(store: Store) -> None:
+async def test_participant_created_once_and_found_again(store: SqlStorage) -> None:
     first = await store.get_or_create_participant("P-001", "da", T0)
     again = await store.get_or_create_participant("P-001", "en", at(5))
     other = await store.get_or_create_participant("P-002", "en", T0)
@@ -80,18 +79,18 @@ async def test_participant_created_once_and_found_again(store: Store) -> None:
     assert other.id != first.id
 
 
-async def test_get_or_create_participant_is_race_safe(store: Store) -> None:
+async def test_get_or_create_participant_is_race_safe(store: SqlStorage) -> None:
     results = await asyncio.gather(*(store.get_or_create_participant("P-RACE", "da", T0) for _ in range(50)))
     assert len({p.id for p in results}) == 1
 
 
-async def test_nothing_saved_means_revision_zero(store: Store) -> None:
+async def test_nothing_saved_means_revision_zero(store: SqlStorage) -> None:
     pid = await new_participant(store)
     conv = await store.load_conversation(pid)
     assert (conv.participant_id, conv.state, conv.revision) == (pid, None, 0)
 
 
-async def test_commit_saves_state_and_bumps_revision(store: Store) -> None:
+async def test_commit_saves_state_and_bumps_revision(store: SqlStorage) -> None:
     pid = await new_participant(store)
     state = {"flow": "pss10", "cursor": ["q1", 2], "note": "æøå ✓", "nested": {"x": 1.5, "y": None}}
     first = await store.commit_step(step(pid, 0, state))
@@ -104,7 +103,7 @@ async def test_commit_saves_state_and_bumps_revision(store: Store) -> None:
     assert (await store.load_conversation(pid)).state == state
 
 
-async def test_stored_state_is_a_copy(store: Store) -> None:
+async def test_stored_state_is_a_copy(store: SqlStorage) -> None:
     pid = await new_participant(store)
     state: dict[str, Any] = {"items": [1]}
     await store.commit_step(step(pid, 0, state))
@@ -112,7 +111,7 @@ async def test_stored_state_is_a_copy(store: Store) -> None:
     assert (await store.load_conversation(pid)).state == {"items": [1]}
 
 
-async def test_duplicate_inbound_writes_nothing(store: Store) -> None:
+async def test_duplicate_inbound_writes_nothing(store: SqlStorage) -> None:
     pid = await new_participant(store)
     full = dict(
         inbound=inbound("SM1"),
@@ -131,14 +130,14 @@ async def test_duplicate_inbound_writes_nothing(store: Store) -> None:
     assert (await store.get_or_create_participant("P-001", "da", T0)).lang == "da"
 
 
-async def test_same_message_id_on_another_channel_is_not_a_duplicate(store: Store) -> None:
+async def test_same_message_id_on_another_channel_is_not_a_duplicate(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, inbound=inbound("42", "sms")))
     result = await store.commit_step(step(pid, 1, inbound=inbound("42", "telegram")))
     assert result.status is CommitStatus.COMMITTED
 
 
-async def test_conflict_writes_nothing_not_even_the_inbox_row(store: Store) -> None:
+async def test_conflict_writes_nothing_not_even_the_inbox_row(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0))
     await store.commit_step(step(pid, 1))
@@ -161,19 +160,19 @@ async def test_conflict_writes_nothing_not_even_the_inbox_row(store: Store) -> N
     assert (redo.status, redo.revision) == (CommitStatus.COMMITTED, 3)
 
 
-async def test_expecting_a_revision_that_never_existed_conflicts(store: Store) -> None:
+async def test_expecting_a_revision_that_never_existed_conflicts(store: SqlStorage) -> None:
     pid = await new_participant(store)
     result = await store.commit_step(step(pid, 5))
     assert (result.status, result.revision) == (CommitStatus.CONFLICT, 0)
     assert (await store.load_conversation(pid)).state is None
 
 
-async def test_unknown_participant_is_refused(store: Store) -> None:
+async def test_unknown_participant_is_refused(store: SqlStorage) -> None:
     with pytest.raises(UnknownParticipantError):
         await store.commit_step(step(999, 0))
 
 
-async def test_bad_step_data_is_refused_and_writes_nothing(store: Store) -> None:
+async def test_bad_step_data_is_refused_and_writes_nothing(store: SqlStorage) -> None:
     pid = await new_participant(store)
     before = await snapshot(store, pid)
     naive = datetime(2025, 3, 3, 8, 0)
@@ -188,7 +187,7 @@ async def test_bad_step_data_is_refused_and_writes_nothing(store: Store) -> None
     assert await snapshot(store, pid) == before
 
 
-async def test_answer_values_round_trip_with_their_types(store: Store) -> None:
+async def test_answer_values_round_trip_with_their_types(store: SqlStorage) -> None:
     pid = await new_participant(store)
     values = {"int": 3, "zero": 0, "neg": -2, "float": 2.5, "tiny": 1e-9, "text": "Ja, tak 🙂", "empty": ""}
     answers = [answer(item, value, minute=i) for i, (item, value) in enumerate(values.items())]
@@ -198,7 +197,7 @@ async def test_answer_values_round_trip_with_their_types(store: Store) -> None:
     assert all(type(exported[k]) is type(v) for k, v in values.items())
 
 
-async def test_newer_answer_supersedes_older_in_export(store: Store) -> None:
+async def test_newer_answer_supersedes_older_in_export(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, answers=[answer("q1", 1, 0), answer("q2", 2, 1)]))
     await store.commit_step(step(pid, 1, answers=[answer("q1", 4, 2, raw="fire")]))
@@ -225,7 +224,7 @@ async def test_newer_answer_supersedes_older_in_export(store: Store) -> None:
     }
 
 
-async def test_a_retracted_answer_leaves_the_export(store: Store) -> None:
+async def test_a_retracted_answer_leaves_the_export(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, answers=[answer("q1", 1, 0), answer("q2a", 7, 1)]))
     await store.commit_step(step(pid, 1, retracted=[RetractedAnswer(1, "q2a")]))
@@ -237,7 +236,7 @@ async def test_a_retracted_answer_leaves_the_export(store: Store) -> None:
     assert [(r["item_id"], r["value"]) for r in rows] == [("q1", 1), ("q2b", 5)]
 
 
-async def test_export_orders_by_participant_run_and_time(store: Store) -> None:
+async def test_export_orders_by_participant_run_and_time(store: SqlStorage) -> None:
     b = await new_participant(store, "B")
     a = await new_participant(store, "A")
     await store.commit_step(step(b, 0, answers=[answer("q1", 1, 10)]))
@@ -252,7 +251,7 @@ async def test_export_orders_by_participant_run_and_time(store: Store) -> None:
     ]
 
 
-async def test_export_scores(store: Store) -> None:
+async def test_export_scores(store: SqlStorage) -> None:
     pid = await new_participant(store)
     est = timezone(timedelta(hours=1))
     scores = [
@@ -284,7 +283,7 @@ async def test_export_scores(store: Store) -> None:
     ]
 
 
-async def test_outbox_oldest_first_per_channel_and_mark_sent(store: Store) -> None:
+async def test_outbox_oldest_first_per_channel_and_mark_sent(store: SqlStorage) -> None:
     p1 = await new_participant(store, "P1")
     p2 = await new_participant(store, "P2")
     r1 = await store.commit_step(
@@ -324,19 +323,19 @@ async def test_outbox_oldest_first_per_channel_and_mark_sent(store: Store) -> No
     ]
 
 
-async def test_a_participant_is_found_by_id_whether_enrolled_or_not(store: Store) -> None:
+async def test_a_participant_is_found_by_id_whether_enrolled_or_not(store: SqlStorage) -> None:
     pid = await new_participant(store)
     assert await store.participant(pid) == await store.get_or_create_participant("P-001", "da", T0)
     assert await store.participant(pid + 1000) is None
 
 
-async def test_step_can_change_language(store: Store) -> None:
+async def test_step_can_change_language(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, lang="en"))
     assert (await store.get_or_create_participant("P-001", "da", T0)).lang == "en"
 
 
-async def test_flow_versions_are_remembered(store: Store) -> None:
+async def test_flow_versions_are_remembered(store: SqlStorage) -> None:
     assert await store.flow_version_source("pss10", 1) is None
     assert await store.remember_flow_version("pss10", 1, "id: pss10\nversion: 1\n", T0) is None
     assert await store.remember_flow_version("pss10", 1, "id: pss10\nversion: 1\n", at(1)) == (
@@ -349,7 +348,7 @@ async def test_flow_versions_are_remembered(store: Store) -> None:
     assert await store.flow_version_source("pss10", 2) == "v2"
 
 
-async def test_audit_entries_newest_first(store: Store) -> None:
+async def test_audit_entries_newest_first(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.record_audit(AuditRecord("admin:ida", "export.answers", "all", at(1), {"rows": 3}))
     await store.commit_step(
@@ -363,7 +362,7 @@ async def test_audit_entries_newest_first(store: Store) -> None:
     assert [e.action for e in await store.audit_entries(limit=1)] == ["run.completed"]
 
 
-async def test_outbox_ids_follow_step_order_within_concurrent_commits(store: Store) -> None:
+async def test_outbox_ids_follow_step_order_within_concurrent_commits(store: SqlStorage) -> None:
     pids = [await new_participant(store, f"P{i:03d}") for i in range(50)]
     results = await asyncio.gather(
         *(
@@ -376,7 +375,7 @@ async def test_outbox_ids_follow_step_order_within_concurrent_commits(store: Sto
         assert [by_id[i].payload for i in result.outbox_ids] == [{"p": pid, "k": k} for k in range(3)]
 
 
-async def test_concurrent_commits_all_land_with_the_right_revisions(store: Store) -> None:
+async def test_concurrent_commits_all_land_with_the_right_revisions(store: SqlStorage) -> None:
     pids = [await new_participant(store, f"P{i:03d}") for i in range(40)]
 
     async def converse(pid: int, turns: int) -> list[int]:
@@ -405,7 +404,7 @@ async def test_concurrent_commits_all_land_with_the_right_revisions(store: Store
     assert len(await store.export_answers()) == 200
 
 
-async def test_racing_steps_on_one_conversation_exactly_one_wins(store: Store) -> None:
+async def test_racing_steps_on_one_conversation_exactly_one_wins(store: SqlStorage) -> None:
     pid = await new_participant(store)
     results = await asyncio.gather(*(store.commit_step(step(pid, 0, {"winner": i})) for i in range(200)))
     statuses = [r.status for r in results]
@@ -416,7 +415,7 @@ async def test_racing_steps_on_one_conversation_exactly_one_wins(store: Store) -
     assert (await store.load_conversation(pid)).state == {"winner": winner}
 
 
-async def test_racing_retries_of_one_message_commit_once(store: Store) -> None:
+async def test_racing_retries_of_one_message_commit_once(store: SqlStorage) -> None:
     pid = await new_participant(store)
     results = await asyncio.gather(
         *(store.commit_step(step(pid, 0, inbound=inbound("SM1"), answers=[answer("q1", i)])) for i in range(20))
@@ -427,7 +426,7 @@ async def test_racing_retries_of_one_message_commit_once(store: Store) -> None:
     assert len(await store.export_answers()) == 1
 
 
-async def test_close_refuses_further_writes(store: Store) -> None:
+async def test_close_refuses_further_writes(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):

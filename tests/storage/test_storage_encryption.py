@@ -40,7 +40,6 @@ from storage.sql import schema as s
 from storage.sql.codecs import utc_text
 from storage.sql.migrations import MIGRATIONS
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V4 = Path(__file__).with_name("schema_v4.sql")
 SCHEMA_V5 = Path(__file__).with_name("schema_v5.sql")
@@ -54,12 +53,12 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-async def enrolled(store: Store, ref: str = "p-anna", phone: str | None = PHONE, name: str = NAME) -> int:
+async def enrolled(store: SqlStorage, ref: str = "p-anna", phone: str | None = PHONE, name: str = NAME) -> int:
     participant = await store.enroll(Enrollment(ref, name, "da", date(2025, 3, 3), "coach", phone), T0)
     return participant.id
 
 
-async def raw_contact_values(store: Store) -> list[str]:
+async def raw_contact_values(store: SqlStorage) -> list[str]:
     """Every value stored in the address and profile rows, as the storage holds them."""
     async with store.engine.connect() as conn:
         rows = [dict(r) for r in (await conn.execute(text("SELECT * FROM addresses"))).mappings()]
@@ -67,7 +66,7 @@ async def raw_contact_values(store: Store) -> list[str]:
     return [str(value) for row in rows for value in row.values()]
 
 
-async def lived(store: Store, pid: int, ref: str, rev: int = 0) -> None:
+async def lived(store: SqlStorage, pid: int, ref: str, rev: int = 0) -> None:
     """One step with a bit of everything a person leaves behind, committed for `pid`."""
     step = StepRecord(
         pid, rev, {"at": "q1"}, at(10),
@@ -91,7 +90,7 @@ async def lived(store: Store, pid: int, ref: str, rev: int = 0) -> None:
 # --- contract: sealed at rest, found as before ---
 
 
-async def test_names_and_addresses_are_encrypted_at_rest_and_found_as_before(store: Store) -> None:
+async def test_names_and_addresses_are_encrypted_at_rest_and_found_as_before(store: SqlStorage) -> None:
     pid = await enrolled(store)
     await store.set_address(pid, "telegram", CHAT, AddressStatus.ACTIVE, at(1))
     stored = " ".join(await raw_contact_values(store))
@@ -111,7 +110,7 @@ async def test_names_and_addresses_are_encrypted_at_rest_and_found_as_before(sto
                                 AddressStatus.ACTIVE, at(3))
 
 
-async def test_a_sealed_value_differs_every_time_and_the_hash_does_not(store: Store) -> None:
+async def test_a_sealed_value_differs_every_time_and_the_hash_does_not(store: SqlStorage) -> None:
     """Equal numbers cannot be told apart in the file (random tokens), but the keyed hash finds them."""
     keys = store.keys
     assert keys.seal(PHONE) != keys.seal(PHONE)
@@ -123,7 +122,7 @@ async def test_a_sealed_value_differs_every_time_and_the_hash_does_not(store: St
 # --- contract: one person's data ---
 
 
-async def test_person_data_holds_everything_stored_about_one_person_and_nobody_else(store: Store) -> None:
+async def test_person_data_holds_everything_stored_about_one_person_and_nobody_else(store: SqlStorage) -> None:
     anna = await enrolled(store)
     bo = await enrolled(store, "p-bo", OTHER_PHONE, "Bo Hansen")
     await store.set_address(anna, "telegram", CHAT, AddressStatus.ACTIVE, at(1))
@@ -163,7 +162,7 @@ async def test_person_data_holds_everything_stored_about_one_person_and_nobody_e
     assert await store.person_data(999) is None
 
 
-async def test_erase_removes_everything_about_one_person_and_nothing_else(store: Store) -> None:
+async def test_erase_removes_everything_about_one_person_and_nothing_else(store: SqlStorage) -> None:
     anna = await enrolled(store)
     bo = await enrolled(store, "p-bo", OTHER_PHONE, "Bo Hansen")
     await store.set_address(anna, "telegram", CHAT, AddressStatus.ACTIVE, at(1))
@@ -195,7 +194,7 @@ async def test_erase_removes_everything_about_one_person_and_nothing_else(store:
     assert await store.erase_participants([anna, 999], "admin:root", "request", at(30)) == [None, None]
 
 
-async def test_erase_can_keep_the_scores_under_an_anonymous_participant(store: Store) -> None:
+async def test_erase_can_keep_the_scores_under_an_anonymous_participant(store: SqlStorage) -> None:
     anna = await enrolled(store)
     await lived(store, anna, "p-anna")
     await store.erase_participants([anna], "system", "retention", at(20), keep_scores=True)
@@ -210,13 +209,13 @@ async def test_erase_can_keep_the_scores_under_an_anonymous_participant(store: S
     assert score["participant"] not in json.dumps(dict(erased.detail))
 
 
-async def test_start_dates_list_everyone_with_their_programme_start(store: Store) -> None:
+async def test_start_dates_list_everyone_with_their_programme_start(store: SqlStorage) -> None:
     anna = await enrolled(store)
     console = await store.get_or_create_participant("demo", "da", T0)
     assert [(p.id, start) for p, start in await store.start_dates()] == [(anna, date(2025, 3, 3)), (console.id, None)]
 
 
-async def test_erase_checks_its_arguments(store: Store) -> None:
+async def test_erase_checks_its_arguments(store: SqlStorage) -> None:
     anna = await enrolled(store)
     with pytest.raises(ValueError, match="reason"):
         await store.erase_participants([anna], "admin:root", "because", T0)

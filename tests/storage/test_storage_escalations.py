@@ -39,7 +39,6 @@ from storage import (
 )
 from storage.sql.migrations import MIGRATIONS
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_V1 = Path(__file__).with_name("schema_v1.sql")
@@ -69,11 +68,11 @@ def inbound(mid: str) -> InboundRecord:
     return InboundRecord(channel="sms", channel_message_id=mid, received_at=T0)
 
 
-async def new_participant(store: Store, ref: str = "P-001") -> int:
+async def new_participant(store: SqlStorage, ref: str = "P-001") -> int:
     return (await store.get_or_create_participant(ref, "da", T0)).id
 
 
-async def opened(store: Store, ref: str, record: EscalationRecord) -> int:
+async def opened(store: SqlStorage, ref: str, record: EscalationRecord) -> int:
     """A new participant whose first step raises `record`; returns the escalation id."""
     pid = await new_participant(store, ref)
     result = await store.commit_step(step(pid, 0, record))
@@ -81,18 +80,18 @@ async def opened(store: Store, ref: str, record: EscalationRecord) -> int:
     return result.escalation_ids[0]
 
 
-async def get(store: Store, escalation_id: int) -> Escalation:
+async def get(store: SqlStorage, escalation_id: int) -> Escalation:
     found = await store.escalation(escalation_id)
     assert found is not None
     return found
 
 
-async def actions(store: Store) -> list[str]:
+async def actions(store: SqlStorage) -> list[str]:
     """Audit actions, oldest first."""
     return [e.action for e in reversed(await store.audit_entries())]
 
 
-async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
+async def snapshot(store: SqlStorage, pid: int) -> tuple[Any, ...]:
     return (
         await store.load_conversation(pid),
         await store.escalations(),
@@ -105,7 +104,7 @@ async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
 # --- opening an escalation with a step ---
 
 
-async def test_a_signal_opens_an_escalation_in_the_step(store: Store) -> None:
+async def test_a_signal_opens_an_escalation_in_the_step(store: SqlStorage) -> None:
     pid = await new_participant(store)
     record = signal("moderate", minute=1, deadline=121, kind="item", words="Flere dage æøå")
     result = await store.commit_step(
@@ -138,7 +137,7 @@ async def test_a_signal_opens_an_escalation_in_the_step(store: Store) -> None:
     )
 
 
-async def test_a_duplicate_inbound_stores_no_escalation(store: Store) -> None:
+async def test_a_duplicate_inbound_stores_no_escalation(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, inbound=inbound("SM1")))
     before = await snapshot(store, pid)
@@ -148,7 +147,7 @@ async def test_a_duplicate_inbound_stores_no_escalation(store: Store) -> None:
     assert await store.escalations() == []
 
 
-async def test_the_same_risky_message_twice_makes_one_escalation_with_one_trigger(store: Store) -> None:
+async def test_the_same_risky_message_twice_makes_one_escalation_with_one_trigger(store: SqlStorage) -> None:
     pid = await new_participant(store)
     first = await store.commit_step(step(pid, 0, signal("high"), inbound=inbound("SM1")))
     again = await store.commit_step(step(pid, 1, signal("high"), inbound=inbound("SM1")))
@@ -158,7 +157,7 @@ async def test_the_same_risky_message_twice_makes_one_escalation_with_one_trigge
     assert await actions(store) == ["escalation.opened"]
 
 
-async def test_a_conflict_stores_no_escalation(store: Store) -> None:
+async def test_a_conflict_stores_no_escalation(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0))
     before = await snapshot(store, pid)
@@ -169,7 +168,7 @@ async def test_a_conflict_stores_no_escalation(store: Store) -> None:
     assert redo.status is CommitStatus.COMMITTED and len(redo.escalation_ids) == 1
 
 
-async def test_bad_signals_are_refused_and_write_nothing(store: Store) -> None:
+async def test_bad_signals_are_refused_and_write_nothing(store: SqlStorage) -> None:
     pid = await new_participant(store)
     before = await snapshot(store, pid)
     with pytest.raises(ValueError, match="risk level"):
@@ -187,7 +186,8 @@ async def test_bad_signals_are_refused_and_write_nothing(store: Store) -> None:
 # --- further signals while one is not closed ---
 
 
-async def test_further_signals_while_open_join_it_raise_the_level_and_keep_the_earlier_deadline(store: Store) -> None:
+async def test_further_signals_while_open_join_it_raise_the_level_and_keep_the_earlier_deadline(
+        store: SqlStorage) -> None:
     pid = await new_participant(store)
     first = await store.commit_step(step(pid, 0, signal("low", 0, deadline=240)))
     # Higher level with a later deadline: the level rises, the earlier deadline stays.
@@ -232,7 +232,7 @@ async def test_further_signals_while_open_join_it_raise_the_level_and_keep_the_e
     }
 
 
-async def test_a_higher_level_after_acknowledgement_reopens_it_with_the_new_deadline(store: Store) -> None:
+async def test_a_higher_level_after_acknowledgement_reopens_it_with_the_new_deadline(store: SqlStorage) -> None:
     pid = await new_participant(store)
     result = await store.commit_step(step(pid, 0, signal("moderate", 0, deadline=120)))
     escalation_id = result.escalation_ids[0]
@@ -256,7 +256,7 @@ async def test_a_higher_level_after_acknowledgement_reopens_it_with_the_new_dead
     assert (await get(store, escalation_id)).acknowledged_by == "bob"
 
 
-async def test_a_lower_or_equal_level_after_acknowledgement_only_adds_a_trigger(store: Store) -> None:
+async def test_a_lower_or_equal_level_after_acknowledgement_only_adds_a_trigger(store: SqlStorage) -> None:
     pid = await new_participant(store)
     result = await store.commit_step(step(pid, 0, signal("moderate", 0, deadline=120)))
     escalation_id = result.escalation_ids[0]
@@ -274,7 +274,7 @@ async def test_a_lower_or_equal_level_after_acknowledgement_only_adds_a_trigger(
     assert (await actions(store))[-2:] == ["escalation.trigger_added", "escalation.trigger_added"]
 
 
-async def test_a_signal_after_closing_opens_a_new_escalation(store: Store) -> None:
+async def test_a_signal_after_closing_opens_a_new_escalation(store: SqlStorage) -> None:
     pid = await new_participant(store)
     first = (await store.commit_step(step(pid, 0, signal("high")))).escalation_ids[0]
     assert await store.close_escalation(first, "anna", "Talked by phone; safety plan agreed.", at(20))
@@ -287,14 +287,14 @@ async def test_a_signal_after_closing_opens_a_new_escalation(store: Store) -> No
     assert fresh.acknowledged_by is None and fresh.closed_by is None
 
 
-async def test_signals_of_participants_stay_apart(store: Store) -> None:
+async def test_signals_of_participants_stay_apart(store: SqlStorage) -> None:
     a = await opened(store, "A", signal("low"))
     b = await opened(store, "B", signal("high"))
     assert a != b
     assert [(e.participant_ref, e.level) for e in await store.escalations()] == [("B", "high"), ("A", "low")]
 
 
-async def test_concurrent_steps_with_signals_each_land_once(store: Store) -> None:
+async def test_concurrent_steps_with_signals_each_land_once(store: SqlStorage) -> None:
     """Queued together (one group commit for SQLite): many participants, and one participant's two turns."""
     pids = [await new_participant(store, f"P{i:03d}") for i in range(30)]
     one = pids[0]
@@ -314,7 +314,7 @@ async def test_concurrent_steps_with_signals_each_land_once(store: Store) -> Non
 # --- due deadlines, re-escalation, acknowledgement, closing ---
 
 
-async def test_due_escalations_oldest_deadline_first_and_only_open_ones(store: Store) -> None:
+async def test_due_escalations_oldest_deadline_first_and_only_open_ones(store: SqlStorage) -> None:
     a = await opened(store, "A", signal("moderate", deadline=30))
     b = await opened(store, "B", signal("high", deadline=10))
     acked = await opened(store, "C", signal("high", deadline=5))
@@ -333,7 +333,7 @@ async def test_due_escalations_oldest_deadline_first_and_only_open_ones(store: S
         await store.due_escalations(datetime(2025, 3, 3, 9, 0))
 
 
-async def test_raise_tier_only_while_open(store: Store) -> None:
+async def test_raise_tier_only_while_open(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high", deadline=15))
     assert await store.raise_tier(escalation_id, 1, at(30), at(16))
     escalation = await get(store, escalation_id)
@@ -358,7 +358,7 @@ async def test_raise_tier_only_while_open(store: Store) -> None:
         await store.raise_tier(escalation_id, -1, at(60), at(61))
 
 
-async def test_acknowledge_once(store: Store) -> None:
+async def test_acknowledge_once(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high", deadline=15))
     assert await store.acknowledge_escalation(escalation_id, "anna", at(3))
     assert not await store.acknowledge_escalation(escalation_id, "bob", at(4))
@@ -380,7 +380,7 @@ async def test_acknowledge_once(store: Store) -> None:
         await store.acknowledge_escalation(escalation_id, " ", at(4))
 
 
-async def test_twenty_coaches_acknowledging_at_once_exactly_one_wins(store: Store) -> None:
+async def test_twenty_coaches_acknowledging_at_once_exactly_one_wins(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high", deadline=15))
     results = await asyncio.gather(
         *(store.acknowledge_escalation(escalation_id, f"coach{i}", at(1 + i / 60)) for i in range(20))
@@ -393,7 +393,7 @@ async def test_twenty_coaches_acknowledging_at_once_exactly_one_wins(store: Stor
     assert [e.actor for e in acks] == [f"coach:{winner}"]
 
 
-async def test_closing_requires_an_outcome_note(store: Store) -> None:
+async def test_closing_requires_an_outcome_note(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high"))
     before = await store.escalations(), await store.audit_entries()
     for note in ("", "  ", "\n\t"):
@@ -402,7 +402,7 @@ async def test_closing_requires_an_outcome_note(store: Store) -> None:
     assert (await store.escalations(), await store.audit_entries()) == before
 
 
-async def test_closing_an_unacknowledged_escalation_acknowledges_it_too_and_closes_once(store: Store) -> None:
+async def test_closing_an_unacknowledged_escalation_acknowledges_it_too_and_closes_once(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high", deadline=15))
     assert await store.close_escalation(escalation_id, "anna", "  Called; with family tonight.  ", at(8))
     assert not await store.close_escalation(escalation_id, "bob", "Second note", at(9))
@@ -425,7 +425,7 @@ async def test_closing_an_unacknowledged_escalation_acknowledges_it_too_and_clos
     )
 
 
-async def test_closing_an_acknowledged_escalation_keeps_who_acknowledged_it(store: Store) -> None:
+async def test_closing_an_acknowledged_escalation_keeps_who_acknowledged_it(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("moderate"))
     assert await store.acknowledge_escalation(escalation_id, "anna", at(3))
     assert await store.close_escalation(escalation_id, "bob", "Follow-up booked with GP.", at(30))
@@ -435,7 +435,7 @@ async def test_closing_an_acknowledged_escalation_keeps_who_acknowledged_it(stor
     assert (await store.audit_entries())[0].detail["previous_status"] == "acknowledged"
 
 
-async def test_concurrent_closes_close_once(store: Store) -> None:
+async def test_concurrent_closes_close_once(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high"))
     results = await asyncio.gather(
         *(store.close_escalation(escalation_id, f"coach{i}", f"note {i}", at(5)) for i in range(10))
@@ -446,7 +446,7 @@ async def test_concurrent_closes_close_once(store: Store) -> None:
     assert (escalation.closed_by, escalation.outcome_note) == (f"coach{winner}", f"note {winner}")
 
 
-async def test_acknowledgements_and_signals_together(store: Store) -> None:
+async def test_acknowledgements_and_signals_together(store: SqlStorage) -> None:
     """Acknowledgements queued with steps: whichever order they take, the outcome is consistent."""
     pid = await new_participant(store)
     escalation_id = (await store.commit_step(step(pid, 0, signal("low", deadline=600)))).escalation_ids[0]
@@ -466,7 +466,7 @@ async def test_acknowledgements_and_signals_together(store: Store) -> None:
 # --- notifications ---
 
 
-async def test_notification_lifecycle(store: Store) -> None:
+async def test_notification_lifecycle(store: SqlStorage) -> None:
     first = await opened(store, "A", signal("high"))
     second = await opened(store, "B", signal("low", deadline=600))
     anna = await store.add_notification(first, "anna", "console", 0, at(1))
@@ -521,7 +521,7 @@ async def test_notification_lifecycle(store: Store) -> None:
     )
 
 
-async def test_notifications_for_unknown_ids_are_refused(store: Store) -> None:
+async def test_notifications_for_unknown_ids_are_refused(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high"))
     before = await store.notifications(), await store.audit_entries()
     with pytest.raises(UnknownEscalationError):
@@ -542,7 +542,7 @@ async def test_notifications_for_unknown_ids_are_refused(store: Store) -> None:
 # --- what a coach sees about the participant ---
 
 
-async def test_recent_answers_and_scores_newest_first(store: Store) -> None:
+async def test_recent_answers_and_scores_newest_first(store: SqlStorage) -> None:
     pid = await new_participant(store, "A")
     other = await new_participant(store, "B")
 
@@ -583,7 +583,7 @@ async def test_recent_answers_and_scores_newest_first(store: Store) -> None:
 # --- the audit trail ---
 
 
-async def test_every_action_is_audited_and_no_audit_row_carries_the_words(store: Store) -> None:
+async def test_every_action_is_audited_and_no_audit_row_carries_the_words(store: SqlStorage) -> None:
     pid = await new_participant(store, "A")
     words = "Jeg vil slå mig selv ihjel i nat"
     note = "Outcome: spoke with her sister, emergency department visit"
@@ -620,7 +620,7 @@ async def test_every_action_is_audited_and_no_audit_row_carries_the_words(store:
     assert (await store.notifications())[0].detail == failure
 
 
-async def test_closed_storage_refuses_escalation_calls(store: Store) -> None:
+async def test_closed_storage_refuses_escalation_calls(store: SqlStorage) -> None:
     escalation_id = await opened(store, "A", signal("high"))
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):

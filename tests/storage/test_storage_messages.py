@@ -28,7 +28,6 @@ from storage.records import Enrollment, HeardRecord
 from storage.sql.migrations import MIGRATIONS, apply_migrations
 from tests.storage.test_storage_encryption import SCHEMA_V5, file_bytes, normalised_schema
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 CALL_ME = "jeg har det rigtig skidt, kan I ringe til mig på 12345678"
 FREE_ANSWER = "En tung uge med meget gråd"
@@ -39,11 +38,11 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-async def person(store: Store, ref: str, coach: str = "coach") -> int:
+async def person(store: SqlStorage, ref: str, coach: str = "coach") -> int:
     return (await store.enroll(Enrollment(ref, f"Navn {ref}", "da", None, coach), T0)).id
 
 
-async def says(store: Store, pid: int, rev: int, body: str, when: float, *, for_coach: bool = True,
+async def says(store: SqlStorage, pid: int, rev: int, body: str, when: float, *, for_coach: bool = True,
                outcome: str = "for_coach", **extra: object) -> None:
     step = StepRecord(pid, rev, {"lang": "da", "said": body}, at(when),
                       inbound=InboundRecord("sms", f"SM-{pid}-{rev}", at(when)),
@@ -51,7 +50,7 @@ async def says(store: Store, pid: int, rev: int, body: str, when: float, *, for_
     assert (await store.commit_step(step)).status is CommitStatus.COMMITTED
 
 
-async def test_a_message_for_a_coach_is_listed_unread_first_and_read_once_audited(store: Store) -> None:
+async def test_a_message_for_a_coach_is_listed_unread_first_and_read_once_audited(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna"), await person(store, "p-bo", "backup")
     await says(store, anna, 0, "første", 10)
     await says(store, anna, 1, "2", 20, for_coach=False, outcome="answer")  # an answer: never in the inbox
@@ -79,7 +78,7 @@ async def test_a_message_for_a_coach_is_listed_unread_first_and_read_once_audite
     assert "første" not in everything and CALL_ME not in everything
 
 
-async def test_an_unread_message_becomes_a_task_once_and_reading_it_does_the_task(store: Store) -> None:
+async def test_an_unread_message_becomes_a_task_once_and_reading_it_does_the_task(store: SqlStorage) -> None:
     anna = await person(store, "p-anna")
     await says(store, anna, 0, CALL_ME, 10)
     await says(store, anna, 1, "senere", 7200)
@@ -97,7 +96,7 @@ async def test_an_unread_message_becomes_a_task_once_and_reading_it_does_the_tas
     assert any(e.action == "task.message_unread" for e in await store.audit_entries())
 
 
-async def test_every_inbound_message_is_in_the_person_s_copy_and_goes_with_them(store: Store) -> None:
+async def test_every_inbound_message_is_in_the_person_s_copy_and_goes_with_them(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna"), await person(store, "p-bo")
     await says(store, anna, 0, CALL_ME, 10,
                answers=[AnswerRecord(1, "checkin", 1, "words", FREE_ANSWER, FREE_ANSWER, at(10))],

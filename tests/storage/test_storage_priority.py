@@ -21,7 +21,6 @@ from storage import (
     UnknownOutboxError,
 )
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 URGENT, REPLY, ROUTINE = Priority.URGENT, Priority.REPLY, Priority.ROUTINE
 
@@ -30,11 +29,11 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-async def person(store: Store, ref: str, phone: str) -> Participant:
+async def person(store: SqlStorage, ref: str, phone: str) -> Participant:
     return await store.enroll(Enrollment(ref=ref, name="N", lang="da", phone=phone), T0)
 
 
-async def queue(store: Store, pid: int, *priorities: Priority, rev: int = 0, channel: str = "sms",
+async def queue(store: SqlStorage, pid: int, *priorities: Priority, rev: int = 0, channel: str = "sms",
                 when: datetime = T0) -> tuple[int, ...]:
     outbox = [OutboundRecord(channel, {"text": f"m{i}"}, when, p) for i, p in enumerate(priorities)]
     result = await store.commit_step(StepRecord(pid, rev, {"rev": rev}, when, outbox=outbox))
@@ -42,11 +41,11 @@ async def queue(store: Store, pid: int, *priorities: Priority, rev: int = 0, cha
     return result.outbox_ids
 
 
-async def pending(store: Store, now: datetime | None = None, limit: int = 100) -> list[int]:
+async def pending(store: SqlStorage, now: datetime | None = None, limit: int = 100) -> list[int]:
     return [row.id for row in await store.pending_outbox("sms", limit, now=now)]
 
 
-async def test_the_most_urgent_go_first_and_each_persons_order_is_kept_within_a_priority(store: Store) -> None:
+async def test_the_most_urgent_go_first_and_each_persons_order_is_kept_within_a_priority(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
     a1, a2 = await queue(store, anna.id, ROUTINE, ROUTINE)
     b1, b2 = await queue(store, bo.id, ROUTINE, ROUTINE)
@@ -57,7 +56,7 @@ async def test_the_most_urgent_go_first_and_each_persons_order_is_kept_within_a_
     assert row.priority is URGENT
 
 
-async def test_a_deferred_row_holds_back_what_comes_after_it_in_the_persons_order(store: Store) -> None:
+async def test_a_deferred_row_holds_back_what_comes_after_it_in_the_persons_order(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
     (reminder,) = await queue(store, anna.id, ROUTINE)
     crisis, offer = await queue(store, anna.id, URGENT, REPLY, rev=1)
@@ -73,7 +72,7 @@ async def test_a_deferred_row_holds_back_what_comes_after_it_in_the_persons_orde
     assert await pending(store, now=at(61)) == [later_crisis, other]  # ...but not a more urgent one
 
 
-async def test_only_urgent_rows_of_the_participants_the_caller_cannot_send_to_now(store: Store) -> None:
+async def test_only_urgent_rows_of_the_participants_the_caller_cannot_send_to_now(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
     a1, a2 = await queue(store, anna.id, REPLY, ROUTINE)
     (b1,) = await queue(store, bo.id, REPLY)
@@ -83,7 +82,7 @@ async def test_only_urgent_rows_of_the_participants_the_caller_cannot_send_to_no
     assert [r.id for r in await store.pending_outbox("sms", only_urgent_for=[anna.id, bo.id])] == [crisis]
 
 
-async def test_a_priority_that_does_not_exist_is_refused_and_nothing_is_written(store: Store) -> None:
+async def test_a_priority_that_does_not_exist_is_refused_and_nothing_is_written(store: SqlStorage) -> None:
     anna = await person(store, "p-anna", "+4520000001")
     bad = StepRecord(anna.id, 0, {}, T0, outbox=[OutboundRecord("sms", {"text": "x"}, T0, 7)])  # type: ignore[arg-type]
     with pytest.raises(ValueError):
@@ -91,7 +90,7 @@ async def test_a_priority_that_does_not_exist_is_refused_and_nothing_is_written(
     assert (await store.load_conversation(anna.id)).revision == 0 and await pending(store) == []
 
 
-async def test_urgent_rows_not_delivered_in_time_or_given_up_are_reported_once(store: Store) -> None:
+async def test_urgent_rows_not_delivered_in_time_or_given_up_are_reported_once(store: SqlStorage) -> None:
     anna = await person(store, "p-anna", "+4520000001")
     crisis, offer = await queue(store, anna.id, URGENT, REPLY)
     (later,) = await queue(store, anna.id, URGENT, rev=1, when=at(300))
@@ -119,7 +118,7 @@ async def test_urgent_rows_not_delivered_in_time_or_given_up_are_reported_once(s
         await store.mark_undelivered_told(999_999, at(1))
 
 
-async def test_given_up_messages_newest_first_with_their_reason(store: Store) -> None:
+async def test_given_up_messages_newest_first_with_their_reason(store: SqlStorage) -> None:
     anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
     first, second, kept = await queue(store, anna.id, ROUTINE, REPLY, ROUTINE)
     (others,) = await queue(store, bo.id, ROUTINE)

@@ -39,7 +39,6 @@ from storage import (
 )
 from storage.sql.migrations import MIGRATIONS
 
-Store = SqlStorage
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 SCHEMA_V2 = Path(__file__).with_name("schema_v2.sql")
 SCHEMA_V3 = Path(__file__).with_name("schema_v3.sql")
@@ -68,24 +67,24 @@ def message(text: str) -> OutboundRecord:
     return OutboundRecord("sms", {"text": text}, T0)
 
 
-async def participant(store: Store, ref: str = "P-001") -> int:
+async def participant(store: SqlStorage, ref: str = "P-001") -> int:
     return (await store.get_or_create_participant(ref, "da", T0)).id
 
 
-async def planned(store: Store, pid: int, *events: ScheduledRecord) -> dict[str, ScheduleRow]:
+async def planned(store: SqlStorage, pid: int, *events: ScheduledRecord) -> dict[str, ScheduleRow]:
     await store.add_schedule([(pid, e) for e in events], T0)
     return await rows_by_key(store, pid)
 
 
-async def rows_by_key(store: Store, pid: int) -> dict[str, ScheduleRow]:
+async def rows_by_key(store: SqlStorage, pid: int) -> dict[str, ScheduleRow]:
     return {row.key: row for row in await store.schedule_of(pid)}
 
 
-async def finish(store: Store, pid: int, row: ScheduleRow, status: ScheduleStatus, rev: int) -> CommitResult:
+async def finish(store: SqlStorage, pid: int, row: ScheduleRow, status: ScheduleStatus, rev: int) -> CommitResult:
     return await store.commit_step(step(pid, rev, schedule_outcome=ScheduleOutcome(row.id, status, "done")))
 
 
-async def snapshot(store: Store, pid: int) -> tuple[Any, ...]:
+async def snapshot(store: SqlStorage, pid: int) -> tuple[Any, ...]:
     """Everything a step of this participant can change, to prove that a refused one wrote nothing."""
     return (
         await store.load_conversation(pid),
@@ -117,7 +116,7 @@ def the_works(pid: int, rev: int, outcome: ScheduleOutcome, **kw: Any) -> StepRe
 # --- planning: add_schedule and schedule_of ---
 
 
-async def test_planned_events_are_listed_by_due_time(store: Store) -> None:
+async def test_planned_events_are_listed_by_due_time(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     count = await store.add_schedule(
@@ -153,7 +152,7 @@ async def test_planned_events_are_listed_by_due_time(store: Store) -> None:
     assert await store.schedule_of(999) == []
 
 
-async def test_planning_again_replans_pending_and_cancelled_rows_but_never_finished_ones(store: Store) -> None:
+async def test_planning_again_replans_pending_and_cancelled_rows_but_never_finished_ones(store: SqlStorage) -> None:
     pid = await participant(store)
     events = (event_at("pending", 10), event_at("sent", 20), event_at("skipped", 30), event_at("nudge", 40, "nudge"))
     first = await planned(store, pid, *events)
@@ -175,7 +174,7 @@ async def test_planning_again_replans_pending_and_cancelled_rows_but_never_finis
     assert {r.status for r in rows.values()} - {PENDING} <= FINISHED_SCHEDULE
 
 
-async def test_the_last_plan_of_a_key_in_one_call_wins(store: Store) -> None:
+async def test_the_last_plan_of_a_key_in_one_call_wins(store: SqlStorage) -> None:
     pid = await participant(store)
     count = await store.add_schedule([(pid, event_at("k", 10, v=1)), (pid, event_at("k", 20, v=2))], T0)
     assert count == 2  # inserted, then re-planned
@@ -183,7 +182,7 @@ async def test_the_last_plan_of_a_key_in_one_call_wins(store: Store) -> None:
     assert (row.due_at, row.data) == (at(20), {"v": 2})
 
 
-async def test_one_plan_shared_by_a_cohort_is_planned_for_each_of_them(store: Store) -> None:
+async def test_one_plan_shared_by_a_cohort_is_planned_for_each_of_them(store: SqlStorage) -> None:
     pids = [await participant(store, f"P-{i:03d}") for i in range(3)]
     plan = [event_at("module:1", 10, n=1), event_at("module:2", 20, n=2)]
     assert await store.add_schedule([(pid, e) for pid in pids for e in plan], T0) == 6
@@ -199,7 +198,7 @@ async def test_one_plan_shared_by_a_cohort_is_planned_for_each_of_them(store: St
     assert [(r.key, r.due_at, r.data) for r in once] == [(f"once:{i}", at(i), {"i": i}) for i in range(50)]
 
 
-async def test_planning_checks_everything_before_writing_anything(store: Store) -> None:
+async def test_planning_checks_everything_before_writing_anything(store: SqlStorage) -> None:
     pid = await participant(store)
     assert await store.add_schedule([], T0) == 0
     with pytest.raises(UnknownParticipantError):
@@ -220,7 +219,7 @@ async def test_planning_checks_everything_before_writing_anything(store: Store) 
 # --- claiming ---
 
 
-async def test_claims_take_due_rows_earliest_first_and_hold_them_until_the_lease_ends(store: Store) -> None:
+async def test_claims_take_due_rows_earliest_first_and_hold_them_until_the_lease_ends(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     await store.add_schedule(
@@ -243,7 +242,7 @@ async def test_claims_take_due_rows_earliest_first_and_hold_them_until_the_lease
     assert [r.key for r in await store.claim_schedule(at(21) + LEASE, 10, at(40))] == ["c", "b", "a", "late"]
 
 
-async def test_two_claimers_never_get_the_same_row(store: Store) -> None:
+async def test_two_claimers_never_get_the_same_row(store: SqlStorage) -> None:
     pids = [await participant(store, f"P-{i:03d}") for i in range(10)]
     await store.add_schedule([(pid, event_at(f"e{k}", k)) for pid in pids for k in range(5)], T0)
     claims = await asyncio.gather(*(store.claim_schedule(at(10), 7, at(10) + LEASE) for _ in range(10)))
@@ -254,7 +253,7 @@ async def test_two_claimers_never_get_the_same_row(store: Store) -> None:
     assert len(await store.claim_schedule(at(10) + LEASE, 100, at(60))) == 50
 
 
-async def test_finished_and_cancelled_rows_are_never_claimed(store: Store) -> None:
+async def test_finished_and_cancelled_rows_are_never_claimed(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("sent", 1), event_at("nudge", 2, "nudge"), event_at("due", 3))
     (claimed, *_) = await store.claim_schedule(at(1), 1, at(1) + LEASE)
@@ -268,7 +267,7 @@ async def test_finished_and_cancelled_rows_are_never_claimed(store: Store) -> No
 # --- commit_step: the outcome precondition ---
 
 
-async def test_a_step_completes_its_schedule_row_with_everything_else(store: Store) -> None:
+async def test_a_step_completes_its_schedule_row_with_everything_else(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0), event_at("nudge:2", 60 * 24, "nudge"))
     (claimed,) = await store.claim_schedule(at(1), 10, at(1) + LEASE)
@@ -283,7 +282,7 @@ async def test_a_step_completes_its_schedule_row_with_everything_else(store: Sto
     assert [m.kind for m in await store.marks(pid)] == ["module_done"]
 
 
-async def test_a_row_handled_twice_commits_once_and_the_second_step_writes_nothing(store: Store) -> None:
+async def test_a_row_handled_twice_commits_once_and_the_second_step_writes_nothing(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0), event_at("nudge:2", 60, "nudge"))
     outcome = ScheduleOutcome(rows["module:2"].id, SENT, "sent")
@@ -308,7 +307,7 @@ async def test_a_row_handled_twice_commits_once_and_the_second_step_writes_nothi
 
 
 @pytest.mark.parametrize("status", [SENT, SKIPPED, CANCELLED])
-async def test_an_outcome_for_a_row_no_longer_pending_is_a_duplicate(store: Store, status: ScheduleStatus) -> None:
+async def test_an_outcome_for_a_row_no_longer_pending_is_a_duplicate(store: SqlStorage, status: ScheduleStatus) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0, "module"))
     if status is CANCELLED:
@@ -321,7 +320,7 @@ async def test_an_outcome_for_a_row_no_longer_pending_is_a_duplicate(store: Stor
     assert await snapshot(store, pid) == before
 
 
-async def test_an_outcome_for_someone_elses_row_or_no_row_is_a_duplicate(store: Store) -> None:
+async def test_an_outcome_for_someone_elses_row_or_no_row_is_a_duplicate(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     theirs = (await planned(store, other, event_at("module:1", 0)))["module:1"]
@@ -332,7 +331,7 @@ async def test_an_outcome_for_someone_elses_row_or_no_row_is_a_duplicate(store: 
     assert (await snapshot(store, pid), await snapshot(store, other)) == before
 
 
-async def test_a_conflicting_step_leaves_its_row_pending(store: Store) -> None:
+async def test_a_conflicting_step_leaves_its_row_pending(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0))
     await store.commit_step(step(pid, 0))  # the participant answered meanwhile
@@ -342,7 +341,7 @@ async def test_a_conflicting_step_leaves_its_row_pending(store: Store) -> None:
     assert (await finish(store, pid, rows["module:2"], SENT, 1)).status is CommitStatus.COMMITTED
 
 
-async def test_a_deferral_moves_the_row_and_keeps_it_pending(store: Store) -> None:
+async def test_a_deferral_moves_the_row_and_keeps_it_pending(store: SqlStorage) -> None:
     pid = await participant(store)
     await planned(store, pid, event_at("module:2", 0))
     (claimed,) = await store.claim_schedule(at(1), 10, at(1) + LEASE)
@@ -357,7 +356,7 @@ async def test_a_deferral_moves_the_row_and_keeps_it_pending(store: Store) -> No
     assert (await finish(store, pid, again, SENT, 1)).status is CommitStatus.COMMITTED
 
 
-async def test_a_bad_outcome_is_refused_before_anything_is_written(store: Store) -> None:
+async def test_a_bad_outcome_is_refused_before_anything_is_written(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0))
     row_id = rows["module:2"].id
@@ -378,7 +377,7 @@ async def test_a_bad_outcome_is_refused_before_anything_is_written(store: Store)
     assert await snapshot(store, pid) == before
 
 
-async def test_racing_handlers_of_one_row_commit_once(store: Store) -> None:
+async def test_racing_handlers_of_one_row_commit_once(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("module:2", 0))
     outcome = ScheduleOutcome(rows["module:2"].id, SENT)
@@ -391,7 +390,7 @@ async def test_racing_handlers_of_one_row_commit_once(store: Store) -> None:
     assert len(await store.pending_outbox("sms")) == 1
 
 
-async def test_steps_of_one_participant_in_flight_together_see_each_others_schedule_changes(store: Store) -> None:
+async def test_steps_of_one_participant_in_flight_together_see_each_others_schedule_changes(store: SqlStorage) -> None:
     """Committed one after the other (SQLite: in one batch), the second step's outcome sees what the first did."""
     pid = await participant(store)
     rows = await planned(store, pid, event_at("exercise:1", 10, "exercise"), event_at("module:2", 10))
@@ -431,7 +430,7 @@ async def test_steps_of_one_participant_in_flight_together_see_each_others_sched
 # --- commit_step: cancelling and planning ---
 
 
-async def test_cancel_then_plan_in_one_step(store: Store) -> None:
+async def test_cancel_then_plan_in_one_step(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     rows = await planned(
@@ -468,7 +467,7 @@ async def test_cancel_then_plan_in_one_step(store: Store) -> None:
     assert [r.status for r in await store.schedule_of(other)] == [PENDING]  # another participant
 
 
-async def test_a_step_never_plans_the_row_it_completes_again(store: Store) -> None:
+async def test_a_step_never_plans_the_row_it_completes_again(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("checkin:1", 0, "checkin"))
     outcome = ScheduleOutcome(rows["checkin:1"].id, SKIPPED, "paused")
@@ -483,7 +482,7 @@ async def test_a_step_never_plans_the_row_it_completes_again(store: Store) -> No
     assert (await rows_by_key(store, pid))["checkin:2"].status is CANCELLED
 
 
-async def test_a_step_cancels_pending_rows_by_key_and_a_plan_moves_them(store: Store) -> None:
+async def test_a_step_cancels_pending_rows_by_key_and_a_plan_moves_them(store: SqlStorage) -> None:
     """A questionnaire's expiry timer (bot/timers.py): `CancelTimer` withdraws the pending row with its key, and
     `ScheduleTimer` plans it (again), so a rescheduled expiry replaces the old one."""
     pid = await participant(store)
@@ -513,7 +512,7 @@ async def test_a_step_cancels_pending_rows_by_key_and_a_plan_moves_them(store: S
         await store.commit_step(step(pid, 4, cancel_schedule_keys=[""]))
 
 
-async def test_steps_in_flight_together_see_each_others_cancels_by_key(store: Store) -> None:
+async def test_steps_in_flight_together_see_each_others_cancels_by_key(store: SqlStorage) -> None:
     """Committed one after the other (SQLite: in one batch): a timer withdrawn by the first step cannot be fired by
     the second, and one planned again by the third is pending."""
     pid = await participant(store)
@@ -531,7 +530,7 @@ async def test_steps_in_flight_together_see_each_others_cancels_by_key(store: St
 # --- coach tasks, marks and flow scores ---
 
 
-async def test_coach_tasks_are_listed_oldest_first_and_completed_once(store: Store) -> None:
+async def test_coach_tasks_are_listed_oldest_first_and_completed_once(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     await store.commit_step(
@@ -562,7 +561,7 @@ async def test_coach_tasks_are_listed_oldest_first_and_completed_once(store: Sto
     ]
 
 
-async def test_marks_are_listed_in_the_order_they_were_stored(store: Store) -> None:
+async def test_marks_are_listed_in_the_order_they_were_stored(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
     await store.commit_step(step(pid, 0, marks=[MarkRecord("module_done", "1", {"after_days": 6}, at(50)),
@@ -583,7 +582,7 @@ async def test_marks_are_listed_in_the_order_they_were_stored(store: Store) -> N
     assert await store.marks(999) == []
 
 
-async def test_flow_scores_are_one_flows_scores_oldest_first(store: Store) -> None:
+async def test_flow_scores_are_one_flows_scores_oldest_first(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
 
@@ -599,7 +598,7 @@ async def test_flow_scores_are_one_flows_scores_oldest_first(store: Store) -> No
     assert await store.flow_scores(pid, "nothing") == []
 
 
-async def test_the_new_reads_and_writes_refuse_a_closed_store(store: Store) -> None:
+async def test_the_new_reads_and_writes_refuse_a_closed_store(store: SqlStorage) -> None:
     pid = await participant(store)
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):
