@@ -113,7 +113,7 @@ class PostgresCluster:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(statement.encode())
 
-    def _server_command(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _server_command(self, args: Sequence[str | Path], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(a) for a in args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
@@ -174,6 +174,8 @@ def _tail(path: Path, limit: int = 2000) -> str:
 def start_cluster() -> PostgresCluster:
     """Make and start a cluster in a new temporary directory; raise `PostgresUnavailable` saying why not."""
     bindir = find_bindir()
+    if not (bindir / "initdb").is_file():
+        raise PostgresUnavailable(f"no initdb in {bindir}; install PostgreSQL with: {INSTALL_HINT}")
     try:
         import psycopg  # noqa: F401  (the tests' driver: without it nothing could connect)
     except ImportError:
