@@ -26,7 +26,6 @@ from sqlalchemy import URL, ColumnElement, Connection, Select, String, create_en
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from storage.errors import Unsupported
 from storage.report_rows import (
     EscalationRow,
     EventRow,
@@ -45,8 +44,11 @@ SENT = "sent"
 async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery) -> OutcomeRows:
     """Every row the report needs, read in one transaction from the database of `engine` (the `SqlStorage`'s),
     off the event loop."""
-    if engine.url.get_backend_name() != "sqlite":
-        raise Unsupported("the outcome report reads a SQLite database")
+    if engine.url.get_backend_name() != "sqlite":  # a server (PostgreSQL): one snapshot, on the storage's pool
+        async with engine.connect() as conn:
+            snapshot = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with snapshot.begin():
+                return await snapshot.run_sync(read_outcome_rows, query)
     return await asyncio.to_thread(_read_sqlite, engine.url.set(drivername="sqlite"), query)
 
 
