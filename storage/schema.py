@@ -1,8 +1,9 @@
 """The one relational schema (SQLAlchemy Core) and the codecs for values stored in it.
 
-Portable by construction: plain Core types only, datetimes as fixed-width ISO-8601 UTC text (so text order is
-time order on every backend), JSON as text. Nothing here is SQLite-specific except the partial index hint,
-which other dialects ignore or honour through their own ``*_where`` keyword.
+Portable by construction: plain Core types only, except two types that pick their column per dialect: datetimes as
+fixed-width ISO-8601 UTC text on SQLite (so text order is time order) and ``timestamptz`` on PostgreSQL, JSON as text
+on SQLite and ``jsonb`` on PostgreSQL. The partial indexes name both dialects' ``*_where``. Alembic owns how a
+database gets this shape (storage/alembic, storage/upgrade.py): a change here needs a revision there.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from storage.interface import (
     RISK_LEVELS,
@@ -112,20 +114,32 @@ def utc_text(value: datetime) -> str:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime stored as fixed-width ISO-8601 text (portable, sortable)."""
+    """A timezone-aware UTC datetime: fixed-width ISO-8601 text on SQLite (sortable; code reads that text in places),
+    ``timestamptz`` on PostgreSQL."""
 
     impl = String(32)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(String(32))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
             return None
+        if dialect.name == "postgresql":
+            return require_utc(value)
         if value.tzinfo is UTC:  # already normalised (rows built by this package are): skip the checks
             return value.isoformat(timespec="microseconds")
         return utc_text(value)
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+    def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):  # timestamptz, in the session's time zone
+            return value.astimezone(UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _json_default(value: object) -> Any:
@@ -159,6 +173,30 @@ def load_json(raw: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError("stored JSON is not an object")
     return loaded
+
+
+class JSONText(TypeDecorator[str]):
+    """A JSON object as its text (what `dump_json` writes and `load_json` reads): text on SQLite, ``jsonb`` on
+    PostgreSQL. There the text is parsed for the driver to store and the value read is written back as text, so the
+    code around it is the same on both."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB())
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return json.loads(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return dump_json(value)
 
 
 def encode_answer(value: AnswerValue) -> tuple[str, float | None, str | None]:
@@ -251,7 +289,7 @@ outbox = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", JSONText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
@@ -311,7 +349,7 @@ inbox = Table(
     # last and in this order). The text is a Fernet token, like names and numbers; the outcome never holds it.
     Column("body_enc", Text, nullable=True),  # the message, sealed (storage/crypto.py); NULL: no text
     Column("outcome", String(100), nullable=True),  # "answer", "keyword", "risk", "for_coach", ... ("+"-joined)
-    Column("outcome_detail", Text, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
+    Column("outcome_detail", JSONText, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
     Column("for_coach", Boolean, nullable=False, default=False, server_default=false()),  # a coach must read it
     Column("read_by", String(200), nullable=True),  # the coach who read it...
     Column("read_at", UTCDateTime, nullable=True),  # ...and when (audited, "message.read")
@@ -352,7 +390,7 @@ audit_log = Table(
     Column("actor", String(200), nullable=False),
     Column("action", String(100), nullable=False),
     Column("subject", String(200), nullable=False),
-    Column("detail", Text, nullable=False),
+    Column("detail", JSONText, nullable=False),
     Index(None, "at"),
 )
 
@@ -476,7 +514,7 @@ schedule = Table(
     Column("key", String(200), nullable=False),  # unique per participant: planning it again is an upsert
     Column("kind", String(40), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
-    Column("data", Text, nullable=False),  # JSON
+    Column("data", JSONText, nullable=False),  # JSON
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, server_default=text("''")),  # never a message body
     Column("claimed_until", UTCDateTime, nullable=True),  # a claimer's lease (see claim_schedule)
@@ -503,7 +541,7 @@ coach_tasks = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("kind", String(40), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON
+    Column("detail", JSONText, nullable=False),  # JSON
     Column("created_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=True),
     Column("done_at", UTCDateTime, nullable=True),
@@ -525,21 +563,10 @@ programme_marks = Table(
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("key", String(200), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON
+    Column("detail", JSONText, nullable=False),  # JSON
     Column("at", UTCDateTime, nullable=False),
     Index(None, "participant_id"),
 )
-
-# Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.
-ledger_metadata = MetaData()
-schema_migrations = Table(
-    "schema_migrations",
-    ledger_metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(200), nullable=False),
-    Column("applied_at", UTCDateTime, nullable=False),
-)
-
 
 @dataclass(frozen=True)
 class StepRows:

@@ -97,7 +97,8 @@ from storage.interface import (
     StepRecord,
     UndeliveredRow,
 )
-from storage.migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS, apply_migrations
+from storage.legacy_migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS
+from storage.upgrade import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -1097,13 +1098,14 @@ class SqliteStorage:
         return self._engine.connect()
 
     async def migrate(self) -> None:
-        """Bring the schema up to date; after the migration that encrypts contact details, scrub the file of their
-        plaintext. Then check that the keys open what is stored (wrong keys fail here, not on a message)."""
+        """Bring the schema to the newest Alembic revision (storage/upgrade.py) in one transaction; after the old
+        numbered migrations that encrypt contact details or messages, scrub the file of their plaintext. Then check
+        that the keys open what is stored (wrong keys fail here, not on a message)."""
         if self._closed:
             raise RuntimeError("storage is closed")
         keys = self._keys
         async with self._write_engine.begin() as conn:
-            done = await conn.run_sync(lambda sync: apply_migrations(sync, keys=keys))
+            done = (await conn.run_sync(lambda sync: upgrade(sync, keys))).legacy
         if ENCRYPTED_CONTACTS in done or ENCRYPTED_BODIES in done:
             await self.scrub()
         async with self._connect() as conn:

@@ -26,7 +26,7 @@ from storage import (
 )
 from storage.crypto import Keys
 from storage.interface import Enrollment, HeardRecord
-from storage.migrations import MIGRATIONS, apply_migrations
+from storage.legacy_migrations import MIGRATIONS, apply_migrations
 from tests.storage.test_storage_encryption import SCHEMA_V5, file_bytes, normalised_schema
 
 Store = SqliteStorage | MemoryStorage

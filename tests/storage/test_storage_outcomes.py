@@ -24,7 +24,7 @@ from storage import (
     StepRecord,
     open_storage,
 )
-from storage.migrations import MIGRATIONS
+from storage.legacy_migrations import MIGRATIONS
 from storage.outcomes import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow, read_outcomes
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 

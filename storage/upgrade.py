@@ -1,0 +1,134 @@
+"""Bring a database's schema to the newest Alembic revision (storage/alembic), whatever made it.
+
+Three kinds of database arrive here:
+
+- an empty one: Alembic runs every revision from the baseline, which creates today's tables;
+- one the numbered migrations made before Alembic (it has their ledger, ``schema_migrations``): the ones it lacks run
+  first (storage/legacy_migrations.py, frozen), then, in the same transaction, the ledger goes and the database is
+  stamped at the baseline revision, whose schema is theirs at version 10; Alembic takes it on from there;
+- one Alembic already looks after (``alembic_version``): the revisions it lacks run.
+
+Anything else (tables but neither ledger, or a revision this code does not know: a newer bot upgraded it) is refused
+with a sentence for the administrator. Everything runs in the caller's transaction, on its connection: on SQLite the
+storage holds ``BEGIN IMMEDIATE``, on PostgreSQL a transaction-level advisory lock is taken here, so two processes
+starting together upgrade once and the second finds the work done. An upgrade that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+
+from storage.crypto import KEYS_INFO, Keys
+from storage.legacy_migrations import LEDGER, apply_migrations
+from storage.schema import metadata
+
+SCRIPTS = Path(__file__).with_name("alembic")
+VERSION_TABLE = "alembic_version"  # as storage/alembic/env.py configures it
+BASELINE = "0001"  # storage/alembic/versions/v0001_baseline.py: the schema of legacy version 10
+_LOCK_KEY = 0x5354_5245_5353  # PostgreSQL advisory lock of schema upgrades ("STRESS")
+
+
+class UpgradeRefused(RuntimeError):
+    """The database is not one this code can bring up to date; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What `upgrade` did: the numbered migrations run (old databases only), and the revision before and after."""
+
+    legacy: tuple[int, ...]
+    before: str | None  # None: an empty database, or one the numbered migrations made
+    after: str
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, without an ini file: the scripts in storage/alembic, run on `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # module names mypy and imports accept
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if found is None:
+        raise RuntimeError("storage/alembic/versions has no revision")
+    return found
+
+
+def current(conn: Connection) -> str | None:
+    """The revision the database is at; None when Alembic has not stamped it (empty, or made before Alembic)."""
+    return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def differences(conn: Connection) -> list[Any]:
+    """What the database's schema and the models (storage.schema) disagree on, as Alembic's autogenerate sees it
+    (``alembic check``): empty when every revision matches the models. Tables outside the models are reported too."""
+    context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True,
+                                                     "version_table": VERSION_TABLE})
+    return list(compare_metadata(context, metadata))
+
+
+def upgrade(conn: Connection, keys: Keys | None = None) -> Upgrade:
+    """Bring the database on `conn` to the newest revision inside the caller's transaction (see the module docstring).
+
+    `keys` are lent to migrations that convert data (``conn.info[KEYS_INFO]``): the numbered migrations 6 and 7 seal
+    contact details and messages with them, and later revisions find them in the same place."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    with _keys_lent(conn, keys):
+        tables = set(inspect(conn).get_table_names())
+        before = current(conn) if VERSION_TABLE in tables else None
+        legacy: tuple[int, ...] = ()
+        if VERSION_TABLE in tables:
+            _require_known(before)
+        elif LEDGER in tables:
+            legacy = tuple(apply_migrations(conn))
+            conn.execute(text(f"DROP TABLE {LEDGER}"))
+            command.stamp(alembic_config(conn), BASELINE)
+        elif tables & set(metadata.tables):
+            raise UpgradeRefused(
+                "the database has the bot's tables but no migration ledger (neither alembic_version nor "
+                "schema_migrations): restore it from a backup, or point BOT_DB at an empty database")
+        elif tables:
+            raise UpgradeRefused(f"the database holds other tables ({', '.join(sorted(tables))}), not the bot's: "
+                                 "point BOT_DB at an empty database or the bot's own")
+        command.upgrade(alembic_config(conn), "head")
+    after = current(conn)
+    if after is None:
+        raise RuntimeError("Alembic did not stamp the database")
+    return Upgrade(legacy=legacy, before=before, after=after)
+
+
+def _require_known(revision: str | None) -> None:
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if revision is not None and revision not in known:
+        raise UpgradeRefused(
+            f"the database is at schema revision {revision}, which this version of the bot does not know: a newer "
+            "version upgraded it. Run that version, or restore the backup taken before its upgrade")
+
+
+@contextmanager
+def _keys_lent(conn: Connection, keys: Keys | None) -> Iterator[None]:
+    if keys is None:
+        yield
+        return
+    conn.info[KEYS_INFO] = keys
+    try:
+        yield
+    finally:
+        conn.info.pop(KEYS_INFO, None)
