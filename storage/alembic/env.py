@@ -8,12 +8,25 @@ database itself, under its lock.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from storage.schema import metadata
+from storage.schema import JSONText, UTCDateTime, metadata
 
 VERSION_TABLE = "alembic_version"
+_FROZEN_TYPES = {UTCDateTime: "UTC_TIME", JSONText: "JSON_TEXT"}  # storage/alembic/column_types.py
+
+
+def _render_item(kind: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """A drafted revision names storage.schema's per-dialect types by their frozen spelling, not by the class."""
+    name = _FROZEN_TYPES.get(type(obj)) if kind == "type" else None
+    if name is None:
+        return False
+    autogen_context.imports.add(f"from storage.alembic.column_types import {name}")
+    return name
 
 
 def _run(connection: Connection) -> None:
@@ -24,6 +37,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

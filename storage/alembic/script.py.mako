@@ -6,7 +6,8 @@ Create Date: ${create_date}
 
 Both dialects: SQLite changes tables with ``op.batch_alter_table`` (render_as_batch), PostgreSQL with ALTER. Types are
 frozen here (no import of storage.schema's, which keep changing): datetimes as ``UTC_TIME``, JSON as ``JSON_TEXT``
-(see v0001_baseline). Data conversions that need the storage keys find them in ``op.get_bind().info[KEYS_INFO]``.
+(storage/alembic/column_types.py). Data conversions that need the storage keys find them in
+``op.get_bind().info[KEYS_INFO]`` (storage.crypto).
 """
 
 from __future__ import annotations

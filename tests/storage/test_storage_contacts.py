@@ -84,8 +84,8 @@ async def delivery(store: Store, outbox_id: int) -> dict[str, Any]:
     async with store.engine.connect() as conn:
         found = (await conn.execute(text(f"SELECT {', '.join(columns)} FROM outbox WHERE id = :id"), {"id": outbox_id}))
         raw = dict(found.mappings().one())
-    for c in ("sent_at", "not_before", "given_up_at"):
-        raw[c] = None if raw[c] is None else datetime.fromisoformat(raw[c])
+    for c in ("sent_at", "not_before", "given_up_at"):  # ISO text on SQLite, timestamptz on PostgreSQL
+        raw[c] = raw[c] if raw[c] is None or isinstance(raw[c], datetime) else datetime.fromisoformat(raw[c])
     return raw
 
 

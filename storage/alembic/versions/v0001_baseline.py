@@ -8,9 +8,9 @@ to version 10 by them if it is older, and stamped at this revision without runni
 SQLite this must create exactly what they created, byte for byte in ``sqlite_master``
 (tests/storage/test_storage_upgrade.py compares it with tests/storage/schema_v10.sql).
 
-Frozen like every revision: the types are spelled out here, not imported from storage.schema. On SQLite datetimes
-are fixed-width ISO-8601 UTC text and JSON is text (the on-disk format the code and the v10 files have); on
-PostgreSQL they are ``timestamptz`` and ``jsonb``.
+Frozen like every revision: the types are spelled out here or in storage/alembic/column_types.py, never imported
+from storage.schema. On SQLite datetimes are fixed-width ISO-8601 UTC text and JSON is text (the on-disk format the
+code and the v10 files have); on PostgreSQL they are ``timestamptz`` and ``jsonb``.
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from storage.alembic.column_types import JSON_TEXT, UTC_TIME
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-UTC_TIME = sa.String(32).with_variant(postgresql.TIMESTAMP(timezone=True), "postgresql")  # storage.schema.UTCDateTime
-JSON_TEXT = sa.Text().with_variant(postgresql.JSONB(), "postgresql")  # storage.schema.JSONText
 
 TABLES = (  # in the order they are created (a table after those it refers to)
     "audit_log",
