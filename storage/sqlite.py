@@ -98,7 +98,7 @@ from storage.interface import (
     UndeliveredRow,
 )
 from storage.legacy_migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS
-from storage.upgrade import upgrade
+from storage.upgrade import upgrade, upgrade_file
 
 log = logging.getLogger(__name__)
 
@@ -1104,8 +1104,11 @@ class SqliteStorage:
         if self._closed:
             raise RuntimeError("storage is closed")
         keys = self._keys
-        async with self._write_engine.begin() as conn:
-            done = (await conn.run_sync(lambda sync: upgrade(sync, keys))).legacy
+        if self._path is not None:  # on a connection of its own, foreign keys off (storage/upgrade.py says why)
+            done = (await asyncio.to_thread(upgrade_file, self._path, keys)).legacy
+        else:
+            async with self._write_engine.begin() as conn:
+                done = (await conn.run_sync(lambda sync: upgrade(sync, keys))).legacy
         if ENCRYPTED_CONTACTS in done or ENCRYPTED_BODIES in done:
             await self.scrub()
         async with self._connect() as conn:

@@ -9,9 +9,10 @@ Three kinds of database arrive here:
 - one Alembic already looks after (``alembic_version``): the revisions it lacks run.
 
 Anything else (tables but neither ledger, or a revision this code does not know: a newer bot upgraded it) is refused
-with a sentence for the administrator. Everything runs in the caller's transaction, on its connection: on SQLite the
-storage holds ``BEGIN IMMEDIATE``, on PostgreSQL a transaction-level advisory lock is taken here, so two processes
-starting together upgrade once and the second finds the work done. An upgrade that fails leaves nothing behind.
+with a sentence for the administrator. `upgrade` runs in the caller's transaction, on its connection (PostgreSQL: the
+storage's; a transaction-level advisory lock is taken here, so two processes starting together upgrade once and the
+second finds the work done). A SQLite file is upgraded by `upgrade_file`, on a connection of its own under
+``BEGIN IMMEDIATE`` with foreign keys off (see there). An upgrade that fails leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -28,7 +29,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, MetaData, create_engine, func, inspect, make_url, select, text
+from sqlalchemy import (
+    URL,
+    Connection,
+    Engine,
+    MetaData,
+    NullPool,
+    create_engine,
+    event,
+    func,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 
 from storage.crypto import KEYS_INFO, Keys
 from storage.legacy_migrations import LEDGER, apply_migrations, schema_migrations
@@ -154,6 +168,41 @@ def upgrade(conn: Connection, keys: Keys | None = None) -> Upgrade:
     if after is None:
         raise RuntimeError("Alembic did not stamp the database")
     return Upgrade(legacy=legacy, before=before, after=after)
+
+
+def upgrade_file(path: Path, keys: Keys | None = None) -> Upgrade:
+    """`upgrade` a SQLite file on a connection of its own, with foreign keys off for the transaction.
+
+    SQLite changes a table others refer to by copying it, dropping the old one and renaming the copy (Alembic's batch
+    mode); with foreign keys on, that drop fails (and ``defer_foreign_keys`` only moves the failure to COMMIT), and
+    they can only be turned off outside a transaction: so here, before ``BEGIN IMMEDIATE``, as SQLite's documentation
+    for such changes says. ``PRAGMA foreign_key_check`` must then find nothing, or the whole upgrade rolls back. The
+    other pragmas are the storage's (WAL, synchronous=FULL: an upgrade is committed as durably as a step)."""
+    engine = create_engine(URL.create("sqlite", database=str(path)), poolclass=NullPool, hide_parameters=True)
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # BEGIN is ours (below), not the driver's
+        for pragma in _SQLITE_PRAGMAS:
+            dbapi_connection.execute(pragma)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with engine.begin() as conn:
+            done = upgrade(conn, keys)
+            if broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all():
+                raise RuntimeError(f"the upgrade would leave {len(broken)} rows referring to rows that do not exist "
+                                   f"(first in table {broken[0][0]}); nothing was changed")
+        return done
+    finally:
+        engine.dispose()
+
+
+_SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
+                   "PRAGMA foreign_keys=OFF")
 
 
 def _require_known(revision: str | None) -> None:

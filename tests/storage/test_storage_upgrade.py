@@ -4,6 +4,7 @@ revisions agree, on SQLite and on the run's PostgreSQL."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from alembic import command
 from sqlalchemy import Column, Connection, Engine, MetaData, String, create_engine, text
 from sqlalchemy.exc import OperationalError
 
+import storage.upgrade as upgrade_module
 from storage import (
     AuditRecord,
     OutboundRecord,
@@ -29,6 +31,7 @@ from storage.legacy_migrations import MIGRATIONS
 from storage.schema import metadata
 from storage.upgrade import (
     BASELINE,
+    SCRIPTS,
     Upgrade,
     UpgradeRefused,
     alembic_config,
@@ -38,6 +41,7 @@ from storage.upgrade import (
     legacy_version,
     new_revision,
     upgrade,
+    upgrade_file,
 )
 from tests.storage.test_storage_encryption import normalised_schema
 from tests.storage.test_storage_run_expiry import version_8_database
@@ -179,6 +183,54 @@ async def test_an_upgrade_that_fails_leaves_the_database_as_it_was(tmp_path: Pat
         await store.close()
     assert every_row(old) == before
     assert before["timers"]  # still there, with its rows
+
+
+REBUILD_PARTICIPANTS = """
+import sqlalchemy as sa
+from alembic import op
+
+revision, down_revision, branch_labels, depends_on = "0002", "0001", None, None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("participants", recreate="always") as batch:  # copy, drop, rename
+        batch.alter_column("lang", existing_type=sa.String(16), type_=sa.String(32), existing_nullable=False)
+"""
+ORPHAN_A_LINK_CODE = """
+from alembic import op
+
+revision, down_revision, branch_labels, depends_on = "0003", "0002", None, None
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM participants WHERE ref = 'console-demo'")  # its link code stays behind
+"""
+
+
+def test_a_revision_may_rebuild_a_table_others_refer_to_on_sqlite(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's batch mode copies `participants` (every table refers to it), drops it and renames the copy: that runs
+    (foreign keys off for the upgrade) and keeps every row; a revision that would leave a reference dangling is
+    rolled back whole."""
+    scripts = tmp_path / "alembic"
+    shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "v0002_rebuild_participants.py").write_text(REBUILD_PARTICIPANTS, encoding="utf-8")
+    monkeypatch.setattr(upgrade_module, "SCRIPTS", scripts)
+    db = version_10_database(tmp_path / "bot.sqlite")
+    before = every_row(db)
+    assert upgrade_file(db) == Upgrade(legacy=(), before=None, after="0002")
+    after = every_row(db)
+    assert after.pop("alembic_version") == [("0002",)] and before.pop("schema_migrations")
+    assert after == before
+    with sqlite3.connect(db) as conn:
+        [(sql,)] = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'participants'").fetchall()
+    conn.close()
+    assert "lang VARCHAR(32) NOT NULL" in sql
+
+    (scripts / "versions" / "v0003_orphan_a_link_code.py").write_text(ORPHAN_A_LINK_CODE, encoding="utf-8")
+    with pytest.raises(RuntimeError, match=r"1 rows referring to rows that do not exist \(first in table link_codes\)"):
+        upgrade_file(db)
+    assert every_row(db) == {**after, "alembic_version": [("0002",)]}
 
 
 def test_databases_it_cannot_take_over_are_refused_with_what_to_do(sqlite_engine: Engine) -> None:
