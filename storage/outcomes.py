@@ -106,8 +106,11 @@ class OutcomeRows:
 async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery) -> OutcomeRows:
     """Every row the report needs, read in one transaction from the database of `engine` (the `SqliteStorage`'s),
     off the event loop."""
-    if engine.url.get_backend_name() != "sqlite":
-        raise ValueError("the outcome report reads a SQLite database")
+    if engine.url.get_backend_name() != "sqlite":  # a server (PostgreSQL): one snapshot, on the storage's pool
+        async with engine.connect() as conn:
+            snapshot = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with snapshot.begin():
+                return await snapshot.run_sync(read_outcome_rows, query)
     return await asyncio.to_thread(_read_sqlite, engine.url.set(drivername="sqlite"), query)
 
 

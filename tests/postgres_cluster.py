@@ -42,6 +42,8 @@ TEST_SETTINGS = {
     "log_min_messages": "warning",
     "timezone": "'UTC'",
 }
+# For benchmarks that compare with SQLite's synchronous=FULL: every COMMIT waits for its fsync, as in production.
+DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 
 class PostgresUnavailable(Exception):
@@ -79,6 +81,7 @@ class PostgresCluster:
     bindir: Path
     root: Path  # the temporary directory: data/, server.log and the unix socket
     port: int = 0
+    durable: bool = False  # DURABLE_SETTINGS (benchmarks); tests run without fsync
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -113,7 +116,7 @@ class PostgresCluster:
         with psycopg.connect(self.conninfo(), autocommit=True) as conn:
             conn.execute(statement.encode())
 
-    def _server_command(self, args: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _server_command(self, args: Sequence[str | Path], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(a) for a in args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", SERVER_USER, "--", *command]
@@ -133,7 +136,8 @@ class PostgresCluster:
         error: PostgresUnavailable | None = None
         for _ in range(attempts):
             self.port = free_port()
-            settings = {**TEST_SETTINGS, "port": str(self.port), "unix_socket_directories": f"'{self.root}'"}
+            settings = {**TEST_SETTINGS, **(DURABLE_SETTINGS if self.durable else {}), "port": str(self.port),
+                        "unix_socket_directories": f"'{self.root}'"}
             conf = self.data / "postgresql.auto.conf"  # written as the owner: ALTER SYSTEM's file, read last
             lines = "".join(f"{key} = {value}\n" for key, value in settings.items())
             _write_as_owner(conf, lines, like=self.data)
@@ -171,14 +175,17 @@ def _tail(path: Path, limit: int = 2000) -> str:
     return ""
 
 
-def start_cluster() -> PostgresCluster:
-    """Make and start a cluster in a new temporary directory; raise `PostgresUnavailable` saying why not."""
+def start_cluster(*, durable: bool = False, directory: str | None = None) -> PostgresCluster:
+    """Make and start a cluster in a new temporary directory (under `directory` if given: a benchmark measures
+    that disk); raise `PostgresUnavailable` saying why not. `durable`: fsync on (DURABLE_SETTINGS)."""
     bindir = find_bindir()
+    if not (bindir / "initdb").is_file():
+        raise PostgresUnavailable(f"no initdb in {bindir}; install PostgreSQL with: {INSTALL_HINT}")
     try:
         import psycopg  # noqa: F401  (the tests' driver: without it nothing could connect)
     except ImportError:
         raise PostgresUnavailable("psycopg is not installed: uv sync --locked (it is in the dev group)") from None
-    root = Path(tempfile.mkdtemp(prefix="stressbot-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="stressbot-pg-", dir=directory))
     if os.geteuid() == 0:
         try:
             owner = pwd.getpwnam(SERVER_USER)
@@ -187,7 +194,7 @@ def start_cluster() -> PostgresCluster:
             raise PostgresUnavailable(f"running as root and there is no {SERVER_USER!r} user to run the server "
                                       f"(initdb refuses root); install Debian's package: {INSTALL_HINT}") from None
         os.chown(root, owner.pw_uid, owner.pw_gid)
-    cluster = PostgresCluster(bindir=bindir, root=root)
+    cluster = PostgresCluster(bindir=bindir, root=root, durable=durable)
     try:
         cluster.init()
         cluster.start()

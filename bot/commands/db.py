@@ -18,27 +18,19 @@ def add_parser(commands: Commands) -> None:
     upgrade = db_commands.add_parser(
         "upgrade", help="bring the schema to this version's newest revision (the bot also does it when it starts)")
     config.add_db_argument(upgrade)
-    handled_by(upgrade, _upgrade)
+    handled_by(upgrade, _upgrade, existing_db=True)  # a typo must not make an empty database
     current = db_commands.add_parser(
         "current", help="print the database's schema revision and this version's; exit 1 when it is behind")
     config.add_db_argument(current)
-    handled_by(current, _current)
+    handled_by(current, _current, existing_db=True)  # a typo must not make an empty database
     check = db_commands.add_parser(
         "check", help="compare the database's schema with the models; exit 1 and list what differs")
     config.add_db_argument(check)
-    handled_by(check, _check)
+    handled_by(check, _check, existing_db=True)  # a typo must not make an empty database
     revision = db_commands.add_parser(
         "revision", help="developers: write storage/alembic/versions/vNNNN_*.py from what storage/schema.py changed")
     revision.add_argument("-m", "--message", required=True, help="what the change is, e.g. 'outbox: sent_by column'")
     handled_by(revision, _revision)
-
-
-def _missing(db: str) -> bool:
-    """A file path that does not exist (a typo must not make an empty database); URLs are the server's to judge."""
-    if "://" in db or Path(db).exists():
-        return False
-    print(f"there is no database at {db} (give --db PATH or set BOT_DB)", file=sys.stderr)
-    return True
 
 
 async def _upgrade(args: argparse.Namespace) -> int:
@@ -46,8 +38,6 @@ async def _upgrade(args: argparse.Namespace) -> int:
     from storage import SqliteStorage
     from storage.upgrade import current, head, sync_engine
 
-    if _missing(args.db):
-        return 1
     with sync_engine(args.db) as engine, engine.connect() as conn:
         before = current(conn)
     storage = SqliteStorage(args.db, key_environ=settings().key_environ())
@@ -62,8 +52,6 @@ async def _upgrade(args: argparse.Namespace) -> int:
 def _current(args: argparse.Namespace) -> int:
     from storage.upgrade import current, head, legacy_version, sync_engine
 
-    if _missing(args.db):
-        return 1
     with sync_engine(args.db) as engine, engine.connect() as conn:
         found, legacy = current(conn), legacy_version(conn)
     newest = head()
@@ -78,8 +66,6 @@ def _current(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from storage.upgrade import current, differences, head, sync_engine
 
-    if _missing(args.db):
-        return 1
     with sync_engine(args.db) as engine, engine.connect() as conn:
         found, diffs = current(conn), differences(conn)
     if found != head():
