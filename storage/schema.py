@@ -188,6 +188,16 @@ class JSONText(TypeDecorator[str]):
             return dialect.type_descriptor(postgresql.JSONB())
         return dialect.type_descriptor(Text())
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql":  # the text as it is: no call per value on the hot paths
+            return None
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
         if value is None or dialect.name != "postgresql":
             return value
