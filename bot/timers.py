@@ -18,7 +18,7 @@ from flows.effects import CancelTimer, Effect, RunEvent, ScheduleTimer
 from flows.inputs import TimerFired
 from storage.records import ScheduledRecord, ScheduleOutcome, ScheduleRow, ScheduleStatus
 
-RUN_EXPIRY = "run_expiry"  # the schedule kind of a timer (storage/sql/migrations.py, migration 9, writes it too)
+RUN_EXPIRY = "run_expiry"  # the schedule kind of a timer (storage/legacy_migrations.py, migration 9, writes it too)
 STALE = "no open run with this timer"  # the reason a timer the engine ignored is skipped with
 
 

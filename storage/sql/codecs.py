@@ -1,5 +1,6 @@
-"""How values are stored: datetimes as fixed-width ISO-8601 UTC text (text order is time order on every backend),
-JSON as strict text, answers split so ints, floats and strings round-trip; and the checks of short identifiers.
+"""How values are stored: datetimes as fixed-width ISO-8601 UTC text on SQLite (text order is time order) and
+``timestamptz`` on PostgreSQL, JSON as strict text (``jsonb`` on PostgreSQL), answers split so ints, floats and
+strings round-trip; and the checks of short identifiers.
 
 Every refusal is an `InvalidRecord` (storage/errors.py), raised before any transaction so it fails only its caller.
 """
@@ -13,8 +14,9 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Dialect, String
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import Dialect, String, Text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from storage.errors import Corrupt, InvalidRecord
 from storage.records import AnswerValue
@@ -37,20 +39,32 @@ def utc_text(value: datetime) -> str:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime stored as fixed-width ISO-8601 text (portable, sortable)."""
+    """A timezone-aware UTC datetime: fixed-width ISO-8601 text on SQLite (sortable; code reads that text in places),
+    ``timestamptz`` on PostgreSQL."""
 
     impl = String(32)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True))
+        return dialect.type_descriptor(String(32))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
             return None
+        if dialect.name == "postgresql":
+            return require_utc(value)
         if value.tzinfo is UTC:  # already normalised (rows built by this package are): skip the checks
             return value.isoformat(timespec="microseconds")
         return utc_text(value)
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+    def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):  # timestamptz, in the session's time zone
+            return value.astimezone(UTC)
+        return datetime.fromisoformat(value).astimezone(UTC)
 
 
 def _json_default(value: object) -> Any:
@@ -88,6 +102,40 @@ def load_json(raw: str) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise Corrupt("stored JSON is not an object")
     return loaded
+
+
+class JSONText(TypeDecorator[str]):
+    """A JSON object as its text (what `dump_json` writes and `load_json` reads): text on SQLite, ``jsonb`` on
+    PostgreSQL. There the text is parsed for the driver to store and the value read is written back as text, so the
+    code around it is the same on both."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB())
+        return dialect.type_descriptor(Text())
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "postgresql":  # the text as it is: no call per value on the hot paths
+            return None
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return json.loads(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return dump_json(value)
 
 
 def encode_answer(value: AnswerValue) -> tuple[str, float | None, str | None]:

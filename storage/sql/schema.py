@@ -1,8 +1,9 @@
 """The one relational schema (SQLAlchemy Core): the tables, their indexes and constraints.
 
-Portable by construction: plain Core types only, datetimes as fixed-width ISO-8601 UTC text (storage/sql/codecs.py),
-JSON as text. Nothing here is SQLite-specific except the partial index hint, which other dialects ignore or honour
-through their own ``*_where`` keyword.
+Portable by construction: plain Core types only, except two that pick their column per dialect (storage/sql/codecs.py):
+datetimes as fixed-width ISO-8601 UTC text on SQLite and ``timestamptz`` on PostgreSQL, JSON as text on SQLite and
+``jsonb`` on PostgreSQL. The partial indexes name both dialects' ``*_where``. Alembic owns how a database gets this
+shape (storage/alembic, storage/upgrade.py): a change here needs a revision there.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import (
     true,
 )
 
-from storage.sql.codecs import UTCDateTime
+from storage.sql.codecs import JSONText, UTCDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -102,7 +103,7 @@ outbox = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("channel", String(32), nullable=False),
-    Column("payload", Text, nullable=False),
+    Column("payload", JSONText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
@@ -162,7 +163,7 @@ inbox = Table(
     # last and in this order). The text is a Fernet token, like names and numbers; the outcome never holds it.
     Column("body_enc", Text, nullable=True),  # the message, sealed (storage/crypto.py); NULL: no text
     Column("outcome", String(100), nullable=True),  # "answer", "keyword", "risk", "for_coach", ... ("+"-joined)
-    Column("outcome_detail", Text, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
+    Column("outcome_detail", JSONText, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
     Column("for_coach", Boolean, nullable=False, default=False, server_default=false()),  # a coach must read it
     Column("read_by", String(200), nullable=True),  # the coach who read it...
     Column("read_at", UTCDateTime, nullable=True),  # ...and when (audited, "message.read")
@@ -203,7 +204,7 @@ audit_log = Table(
     Column("actor", String(200), nullable=False),
     Column("action", String(100), nullable=False),
     Column("subject", String(200), nullable=False),
-    Column("detail", Text, nullable=False),
+    Column("detail", JSONText, nullable=False),
     Index(None, "at"),
 )
 
@@ -327,7 +328,7 @@ schedule = Table(
     Column("key", String(200), nullable=False),  # unique per participant: planning it again is an upsert
     Column("kind", String(40), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
-    Column("data", Text, nullable=False),  # JSON
+    Column("data", JSONText, nullable=False),  # JSON
     Column("status", String(16), nullable=False),
     Column("reason", Text, nullable=False, server_default=text("''")),  # never a message body
     Column("claimed_until", UTCDateTime, nullable=True),  # a claimer's lease (see claim_schedule)
@@ -354,7 +355,7 @@ coach_tasks = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("kind", String(40), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON
+    Column("detail", JSONText, nullable=False),  # JSON
     Column("created_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=True),
     Column("done_at", UTCDateTime, nullable=True),
@@ -376,17 +377,7 @@ programme_marks = Table(
     Column("participant_id", Integer, ForeignKey("participants.id"), nullable=False),
     Column("kind", String(40), nullable=False),
     Column("key", String(200), nullable=False),
-    Column("detail", Text, nullable=False),  # JSON
+    Column("detail", JSONText, nullable=False),  # JSON
     Column("at", UTCDateTime, nullable=False),
     Index(None, "participant_id"),
-)
-
-# Tracked apart from `metadata` so that creating the data tables never touches the migration ledger.
-ledger_metadata = MetaData()
-schema_migrations = Table(
-    "schema_migrations",
-    ledger_metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(200), nullable=False),
-    Column("applied_at", UTCDateTime, nullable=False),
 )

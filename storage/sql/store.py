@@ -9,6 +9,7 @@ migrations) uses the async engine.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from storage.crypto import Keys, load_keys
 from storage.errors import StorageClosed, Unsupported
 from storage.files import private_database
+from storage.legacy_migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS
 from storage.records import CommitResult, Conversation, Participant, StepRecord
 from storage.sql import schema as s
 from storage.sql.audit import AuditMethods, write_audit
@@ -41,7 +43,6 @@ from storage.sql.engine import (
     read_pragmas,
 )
 from storage.sql.escalations import EscalationMethods, write_escalation_ops
-from storage.sql.migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS, apply_migrations
 from storage.sql.outbox import OutboxMethods, outbox_by_provider_ids, write_sent
 from storage.sql.records import RecordsMethods
 from storage.sql.rows import step_rows
@@ -56,6 +57,7 @@ from storage.sql.steps import (
     write_steps,
 )
 from storage.sql.undelivered import UndeliveredMethods
+from storage.upgrade import upgrade, upgrade_file
 
 _p = s.participants
 
@@ -155,13 +157,17 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
         }
 
     async def migrate(self) -> None:
-        """Bring the schema up to date; after the migration that encrypts contact details, scrub the file of their
-        plaintext. Then check that the keys open what is stored (wrong keys fail here, not on a message)."""
+        """Bring the schema to the newest Alembic revision (storage/upgrade.py) in one transaction; after the old
+        numbered migrations that encrypt contact details or messages, scrub the file of their plaintext. Then check
+        that the keys open what is stored (wrong keys fail here, not on a message)."""
         if self._closed:
             raise StorageClosed("storage is closed")
         keys = self._keys
-        async with self._write_engine.begin() as conn:
-            done = await conn.run_sync(lambda sync: apply_migrations(sync, keys=keys))
+        if self._path is not None:  # on a connection of its own, foreign keys off (storage/upgrade.py says why)
+            done = (await asyncio.to_thread(upgrade_file, self._path, keys)).legacy
+        else:
+            async with self._write_engine.begin() as conn:
+                done = (await conn.run_sync(lambda sync: upgrade(sync, keys))).legacy
         if ENCRYPTED_CONTACTS in done or ENCRYPTED_BODIES in done:
             await self.scrub()
         async with self._connect() as conn:

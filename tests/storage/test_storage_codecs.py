@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storage import SqlStorage
-from storage.sql.codecs import UTCDateTime, decode_answer, dump_json, encode_answer, load_json, utc_text
+from storage.sql.codecs import JSONText, UTCDateTime, decode_answer, dump_json, encode_answer, load_json, utc_text
 
 answers = st.one_of(
     st.integers(min_value=-(2**53), max_value=2**53),
@@ -49,10 +50,23 @@ def test_utc_text_sorts_like_time(a: datetime, b: datetime) -> None:
 @given(aware)
 def test_datetimes_come_back_equal_and_in_utc(moment: datetime) -> None:
     column = UTCDateTime()
-    stored = column.process_bind_param(moment, None)  # type: ignore[arg-type]
-    back = column.process_result_value(stored, None)  # type: ignore[arg-type]
-    # Compared in UTC: PEP 495 makes == across zones False for wall times in a DST gap or fold.
-    assert back == moment.astimezone(UTC) and back is not None and back.tzinfo is UTC
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        stored = column.process_bind_param(moment, dialect)
+        # SQLite: the fixed-width text; PostgreSQL: the instant, for a timestamptz column.
+        assert stored == (utc_text(moment) if dialect.name == "sqlite" else moment.astimezone(UTC))
+        back = column.process_result_value(stored, dialect)
+        # Compared in UTC: PEP 495 makes == across zones False for wall times in a DST gap or fold.
+        assert back == moment.astimezone(UTC) and back is not None and back.tzinfo is UTC
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=5))
+def test_json_columns_keep_the_text_on_sqlite_and_a_value_on_postgresql(value: dict[str, object]) -> None:
+    column, text = JSONText(), dump_json(value)
+    assert column.process_bind_param(text, sqlite.dialect()) == text  # stored as it is
+    assert column.process_bind_param(text, postgresql.dialect()) == value  # for jsonb, which the driver writes
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        assert load_json(column.process_result_value(value if dialect.name == "postgresql" else text, dialect)
+                         or "") == value
 
 
 def test_naive_datetimes_are_refused() -> None:

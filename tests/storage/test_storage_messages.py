@@ -24,8 +24,8 @@ from storage import (
     open_storage,
 )
 from storage.crypto import Keys
+from storage.legacy_migrations import MIGRATIONS, apply_migrations
 from storage.records import Enrollment, HeardRecord
-from storage.sql.migrations import MIGRATIONS, apply_migrations
 from tests.storage.test_storage_encryption import SCHEMA_V5, file_bytes, normalised_schema
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)

@@ -24,8 +24,8 @@ from storage import (
     StepRecord,
     open_storage,
 )
+from storage.legacy_migrations import MIGRATIONS
 from storage.report_rows import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow
-from storage.sql.migrations import MIGRATIONS
 from storage.sql.outcomes import read_outcomes
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 

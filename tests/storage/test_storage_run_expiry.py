@@ -10,11 +10,12 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from storage import ScheduleStatus, SqlStorage, open_storage
 from storage.crypto import Keys
-from storage.sql.migrations import MIGRATIONS, apply_migrations
+from storage.legacy_migrations import MIGRATIONS, apply_migrations
+from storage.upgrade import current, head
 from tests.storage.test_storage_encryption import SCHEMA_V5, normalised_schema
 
 SCHEMA_V8 = Path(__file__).with_name("schema_v8.sql")
@@ -65,8 +66,7 @@ async def test_migration_9_moves_pending_timers_into_the_schedule_and_drops_thei
         await store.migrate()
         await store.migrate()  # idempotent
         async with store.engine.connect() as conn:
-            ledger = (await conn.execute(text("SELECT version FROM schema_migrations ORDER BY version"))).scalars()
-            assert list(ledger) == [m.version for m in MIGRATIONS]
+            assert await conn.run_sync(current) == head()  # the numbered migrations, then Alembic's revisions
         [timer] = await store.schedule_of(1)  # the participant without a profile has theirs too
         # The rows bot/timers.py plans: key "timer:<key>", kind run_expiry, the engine's key in the data.
         assert (timer.key, timer.kind, timer.due_at, timer.data, timer.status, timer.reason) == (

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, event, inspect, text
+from sqlalchemy import create_engine, event, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 import storage.sql.batcher as batcher_module
@@ -29,8 +29,9 @@ from storage import (
     StepRecord,
     open_storage,
 )
-from storage.sql.migrations import MIGRATIONS, Migration, apply_migrations
+from storage.legacy_migrations import MIGRATIONS, Migration, apply_migrations, ledger_metadata, schema_migrations
 from storage.sql.schema import metadata
+from storage.upgrade import current, head
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
@@ -122,43 +123,36 @@ async def test_migrate_is_idempotent_and_recorded(sqlite_store: SqlStorage) -> N
     await sqlite_store.migrate()
     await sqlite_store.migrate()
     async with sqlite_store.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT version, name FROM schema_migrations"))).all()
+        revision = await conn.run_sync(current)
         tables = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
-    assert [tuple(r) for r in rows] == [(m.version, m.name) for m in MIGRATIONS]
-    assert set(metadata.tables) | {"schema_migrations"} <= tables
+    assert revision == head()
+    assert tables == set(metadata.tables) | {"alembic_version"}  # the numbered migrations' ledger is not made
 
 
-def test_later_migrations_run_only_on_databases_created_before_them(tmp_path: Path) -> None:
+def test_the_frozen_numbered_migrations_run_only_what_a_database_lacks(tmp_path: Path) -> None:
+    """storage/legacy_migrations.py still brings an old database to version 10: only the migrations its ledger lacks,
+    in order; never on a ledger without migration 1 (new databases are Alembic's), nor one it does not know."""
     ran: list[str] = []
-
-    def initial(conn: Connection) -> None:
-        ran.append("v1")
-        metadata.create_all(conn)
-
-    v1 = Migration(1, "initial", initial)
+    v1 = Migration(1, "initial", lambda conn: ran.append("v1"))
     v2 = Migration(2, "add column", lambda conn: ran.append("v2"))
+    v3 = Migration(3, "add table", lambda conn: ran.append("v3"))
     engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
     try:
         with engine.begin() as conn:
-            assert apply_migrations(conn, (v1,)) == [1]
-        with engine.begin() as conn:
+            ledger_metadata.create_all(conn)
+            with pytest.raises(RuntimeError, match="lacks migration 1"):
+                apply_migrations(conn, (v1, v2))
+            conn.execute(insert(schema_migrations).values(version=1, name="initial", applied_at="2025-01-01"))
             assert apply_migrations(conn, (v1, v2)) == [2]
-            assert apply_migrations(conn, (v1, v2)) == []
-        assert ran == ["v1", "v2"]
-
-        ran.clear()
-        fresh = create_engine(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-        try:
-            with fresh.begin() as conn:
-                assert apply_migrations(conn, (v1, v2)) == [1, 2]
-            assert ran == ["v1"]  # metadata already has v2's shape, so v2 is only recorded
-        finally:
-            fresh.dispose()
-
+            assert apply_migrations(conn, (v1, v2, v3)) == [3]
+            assert apply_migrations(conn, (v1, v2, v3)) == []
+        assert ran == ["v2", "v3"]
         with engine.begin() as conn, pytest.raises(RuntimeError, match="does not know"):
-            apply_migrations(conn, (v1,))
+            apply_migrations(conn, (v1, v2))
         with engine.begin() as conn, pytest.raises(RuntimeError, match="numbered"):
-            apply_migrations(conn, (v2,))
+            apply_migrations(conn, (v1, v3))
+        with engine.begin() as conn, pytest.raises(RuntimeError, match="baseline"):
+            MIGRATIONS[0].apply(conn)  # migration 1 made new databases; Alembic's baseline does now
     finally:
         engine.dispose()
 

@@ -1,20 +1,20 @@
-"""Numbered schema migrations, recorded in ``schema_migrations`` and applied in order exactly once.
+"""FROZEN: the numbered schema migrations 1 to 10 that came before Alembic, kept only to bring older databases to
+version 10. Do not change them and do not add an 11th: a schema change is an Alembic revision (storage/alembic).
 
-Migration 1 creates every table from `storage.schema.metadata`. Because that metadata is always the *current*
-schema, an empty database gets all tables in their newest shape at once and every later migration is recorded
-as applied without running; later migrations therefore only ever run against databases created before them.
-To change the schema: edit `schema.py` and append a migration that brings an existing database to that shape.
-A migration must not build its DDL from `schema.py`'s tables (those keep changing): it carries a frozen copy of
-what it creates, as migrations 2 to 4 do. `tests/storage/test_storage_escalations.py` checks that a database
-created by migration 1 and then migrated has exactly the schema of a fresh one,
-`tests/storage/test_storage_contacts.py` does the same for a database created at version 2, and
-`tests/storage/test_storage_programme.py` for one created at version 3, and `tests/storage/test_storage_outcomes.py`
-for one created at version 4, and `tests/storage/test_storage_encryption.py` for one created at version 5 (migration
-6 also converts data: it encrypts contact details, with the keys the storage passes in ``Connection.info``), and
-`tests/storage/test_storage_messages.py` for one created at version 6 (migration 7 seals what participants wrote;
-that test migrates on to the newest version, so it covers migration 8, the outbox's priority, too), and
-`tests/storage/test_storage_run_expiry.py` for one created at version 8 (`schema_v8.sql`: migration 9 moves the
-pending run-expiry timers into the schedule and drops their table).
+They were recorded in ``schema_migrations`` and applied in order exactly once. Version 10 is the schema of Alembic's
+baseline revision (storage/alembic/versions/v0001_baseline.py): storage/upgrade.py runs the missing ones of these on a
+database that has this ledger, in the same transaction drops the ledger and stamps the database at the baseline, and
+from there Alembic upgrades it. New databases never come here (migration 1 used to create them from the then-current
+models; the baseline does now), so a ledger without migration 1 is refused.
+
+Each migration carries a frozen copy of what it creates or changes. The tests that a database made at an older version
+and migrated has exactly the schema of a fresh one: `tests/storage/test_storage_escalations.py` (version 1),
+`tests/storage/test_storage_contacts.py` (2), `tests/storage/test_storage_programme.py` (3),
+`tests/storage/test_storage_outcomes.py` (4), `tests/storage/test_storage_encryption.py` (5; migration 6 also converts
+data: it encrypts contact details, with the keys the storage passes in ``Connection.info``),
+`tests/storage/test_storage_messages.py` (6; migration 7 seals what participants wrote, and migration 8 gives the
+outbox its priority) and `tests/storage/test_storage_run_expiry.py` (8, `schema_v8.sql`: migration 9 moves the pending
+run-expiry timers into the schedule and drops their table).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from sqlalchemy import (
     bindparam,
     false,
     insert,
-    inspect,
     literal_column,
     select,
     text,
@@ -53,7 +52,6 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateColumn, CreateIndex, DropIndex, DropTable
 
 from storage.crypto import KEYS_INFO, Keys
-from storage.sql.schema import ledger_metadata, metadata, schema_migrations
 
 
 @dataclass(frozen=True)
@@ -63,8 +61,21 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
+ledger_metadata = MetaData()
+schema_migrations = Table(  # the ledger, frozen as it was
+    "schema_migrations",
+    ledger_metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", String(32), nullable=False),  # storage.sql.codecs.UTCDateTime's column type
+)
+LEDGER = schema_migrations.name
+LEGACY_HEAD = 10  # the version Alembic's baseline revision stands for
+
+
 def _create_initial_schema(conn: Connection) -> None:
-    metadata.create_all(conn)
+    """Migration 1 created a new database from the models of its day; Alembic's baseline revision does that now."""
+    raise RuntimeError("new databases are created by Alembic's baseline revision (storage/upgrade.py)")
 
 
 def _create_escalation_tables(conn: Connection) -> None:
@@ -79,7 +90,7 @@ def _create_escalation_tables(conn: Connection) -> None:
         }
     )
     Table("participants", v2, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     escalations = Table(
         "escalations",
         v2,
@@ -155,7 +166,7 @@ def _add_channel_tables_and_delivery(conn: Connection) -> None:
         }
     )
     Table("participants", v3, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     profiles = Table(
         "profiles",
         v3,
@@ -244,7 +255,7 @@ def _create_programme_tables(conn: Connection) -> None:
         }
     )
     Table("participants", v4, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     schedule = Table(
         "schedule",
         v4,
@@ -327,7 +338,7 @@ def _encrypt_contact_details(conn: Connection) -> None:
         }
     )
     Table("participants", v6, Column("id", Integer, primary_key=True))  # exists since migration 1; not created
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     old = Table(
         "addresses",
         MetaData(),
@@ -398,7 +409,7 @@ def _seal_bodies_and_keep_messages(conn: Connection) -> None:
     if not isinstance(keys, Keys):
         raise RuntimeError("migration 7 encrypts what participants wrote: it needs the storage keys (open the "
                            "database with SqlStorage, which passes them)")
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     new_columns = (
         Column("body_enc", Text, nullable=True),
         Column("outcome", String(100), nullable=True),
@@ -442,7 +453,7 @@ def _add_outbox_priority(conn: Connection) -> None:
     to send is rebuilt in sending order (channel, priority, id), and a small one finds urgent rows nobody was told
     about."""
     priority = Column("priority", Integer, nullable=False, server_default=text("1"))
-    told = Column("undelivered_told_at", String(32), nullable=True)  # storage.schema.UTCDateTime's column type
+    told = Column("undelivered_told_at", String(32), nullable=True)  # storage.sql.codecs.UTCDateTime's column type
     outbox = Table(
         "outbox", MetaData(), Column("id", Integer, primary_key=True), Column("channel", String(32)),
         Column("created_at", String(32)), Column("sent_at", String(32)), Column("given_up_at", String(32)), priority,
@@ -474,7 +485,7 @@ def _move_timers_into_schedule(conn: Connection) -> None:
     the engine did not cancel fired on every tick). Frozen as at version 9: each pending timer becomes a pending row
     of kind ``run_expiry`` keyed ``timer:<key>`` with ``{"key": <key>}`` as its data (bot/timers.py writes the same),
     due when the timer was; then the table goes."""
-    utc = String(32)  # storage.schema.UTCDateTime's column type
+    utc = String(32)  # storage.sql.codecs.UTCDateTime's column type
     timers = Table(
         "timers", MetaData(), Column("participant_id", Integer), Column("key", String(100)), Column("due_at", utc),
     )
@@ -524,7 +535,8 @@ def apply_migrations(
     conn: Connection, migrations: tuple[Migration, ...] = MIGRATIONS, now: datetime | None = None,
     keys: Keys | None = None,
 ) -> list[int]:
-    """Apply the missing migrations inside the caller's (write-locked) transaction; return their versions.
+    """Apply the missing migrations to a database these migrations made (its ledger has migration 1), inside the
+    caller's (write-locked) transaction; return their versions.
 
     `keys` are lent to the migrations that convert data (in ``conn.info`` while they run)."""
     if keys is None:
@@ -538,21 +550,18 @@ def apply_migrations(
 
 def _apply(conn: Connection, migrations: tuple[Migration, ...], now: datetime | None) -> list[int]:
     _check_numbering(migrations)
-    if conn.dialect.name == "postgresql":  # processes starting together: one migrates, the others wait, then see it
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7242031)")  # held until this transaction ends
-    at = now or datetime.now(UTC)
-    ledger_metadata.create_all(conn)
+    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
     applied = set(conn.execute(select(schema_migrations.c.version)).scalars())
     known = {m.version for m in migrations}
     if unknown := applied - known:
         raise RuntimeError(f"database has migrations this code does not know: {sorted(unknown)}")
-    fresh = not applied and not (set(inspect(conn).get_table_names()) & set(metadata.tables))
+    if 1 not in applied:
+        raise RuntimeError("the migration ledger lacks migration 1: not a database these migrations made")
     done: list[int] = []
     for migration in migrations:
         if migration.version in applied:
             continue
-        if not (fresh and migration.version > 1):
-            migration.apply(conn)
+        migration.apply(conn)
         conn.execute(insert(schema_migrations).values(version=migration.version, name=migration.name, applied_at=at))
         done.append(migration.version)
     return done
