@@ -19,7 +19,7 @@ chosen on the model alone: for each C the highest recall, pooled over the five l
 alarms on their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so
 far, come on top; together at most about 0.10); of the Cs within 0.01 of the best recall the smallest, the most
 regularised, is chosen (a large C learns the training sentences by heart, and fired more on short everyday
-answers). The choice: C=10, threshold 0.75.
+answers). The choice (round 4, five files): C=10, threshold 0.70.
 
 **Honest figures (--honest).** Two files can be scored by rules and model that were never changed for them:
 final.csv with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model
@@ -56,7 +56,7 @@ from flows.risk_words import words_of  # noqa: E402
 DATA = ROOT / "benchmarks" / "risk_eval"
 TERMS_FILE = ROOT / "flows" / "risk_terms.yaml"
 FILES = ("tune", "holdout", "fresh", "final", "final2")
-C, THRESHOLD, MIN_WORDS = 10.0, 0.75, 3
+C, THRESHOLD, MIN_WORDS = 10.0, 0.70, 3
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0)
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))  # 0.50 ... 0.90
 MAX_FALSE_ALARMS = 0.05  # the model alone, pooled over the left-out files

@@ -84,6 +84,14 @@ FOUND = [
     ("what I did to my arms", "low", ["se hvad jeg har gjort ved min arm", "look what i did to my arms"]),
     ("needing pain", "low", ["trang til at mærke smerte", "i need to feel pain again"]),
     ("taking my life, words apart", "moderate", ["jeg tager bare mit liv", "ta mit liv"]),
+    ("envy of the dead", "low", ["jeg misunder dem der er døde", "i envy the dead"]),
+    ("welcoming death", "low", ["death would be welcome", "jeg ville byde døden velkommen"]),
+    ("disappointed to still be here", "low", ["skuffet over at jeg stadig er i live", "disappointed i'm still alive"]),
+    ("escaping existence", "low", ["bare slippe for at leve", "not have to wake up ever"]),
+    ("trapped, no escape", "low", ["fanget uden udvej", "feel trapped with no way out"]),
+    ("nothing will change", "low", ["nothing will ever change for me", "intet vil nogensinde forandre sig"]),
+    ("the bridge calls me", "high", ["broen kalder på mig hver dag", "the railway bridge keeps calling me"]),
+    ("medicine that would do it", "high", ["de piller ville kunne gøre det", "those tablets would do it"]),
 ]
 
 QUIET = [
@@ -109,6 +117,9 @@ QUIET = [
     "when you read this email, call me", "har skrevet en seddel om indkøb", "vi valgte salmer til fars begravelse",
     "projektet hænger i en tynd tråd", "er helt død i hovedet", "benene var helt døde",
     "har betalt regningerne og opsagt avisen", "kan du passe katten i weekenden",
+    "chefen tager livet af mig med de møder", "arbejdet er ved at tage livet af mig",  # an idiom
+    "sagde farvel til mine kolleger i dag", "said goodbye to the team",
+    "i'd love a good night's sleep", "gav min gamle cykel væk", "gave away my old toys",
 ]
 
 
