@@ -40,7 +40,8 @@ FOUND = [
     ("can't, repeated", "low", ["jeg kan ikke. jeg kan ikke mere", "kan ikke mere kan ikke", "i cant i cant"]),
     ("no fight left", "low", ["jeg orker ikke at kæmpe mer", "no fight left in me at all", "so tired of fighting"]),
     ("a thread about to snap", "low", ["jeg hænger i en tynd tråd", "the thread is about to snap for me"]),
-    ("no light in the tunnel", "low", ["kan ikke se noget lys i tunnelen", "there's no light at the end of the tunnel"]),
+    ("no light in the tunnel", "low", ["kan ikke se noget lys i tunnelen",
+                                       "there's no light at the end of the tunnel"]),
     ("out of reasons", "low", ["jeg er løbet tør for grunde", "ran out of reasons"]),
     ("drowning and nobody can help", "low", ["jeg drukner og ingen ser det", "drowning and no one notices"]),
     ("lost all hope", "low", ["jeg har mistet håbet", "i've lost hope"]),
@@ -92,6 +93,7 @@ FOUND = [
     ("nothing will change", "low", ["nothing will ever change for me", "intet vil nogensinde forandre sig"]),
     ("the bridge calls me", "high", ["broen kalder på mig hver dag", "the railway bridge keeps calling me"]),
     ("medicine that would do it", "high", ["de piller ville kunne gøre det", "those tablets would do it"]),
+    ("look after my child for me", "moderate", ["pas godt på min søn for mig", "look after my daughter for me"]),
 ]
 
 QUIET = [
@@ -120,6 +122,9 @@ QUIET = [
     "chefen tager livet af mig med de møder", "arbejdet er ved at tage livet af mig",  # an idiom
     "sagde farvel til mine kolleger i dag", "said goodbye to the team",
     "i'd love a good night's sleep", "gav min gamle cykel væk", "gave away my old toys",
+    "can you look after my son for me on friday", "pas på børnene for mig mens jeg er til lægen",
+    "i don't have suicidal thoughts", "I haven't thought about suicide",
+    "chefen ville slå mig ihjel hvis jeg kom for sent", "han skrev et afskedsbrev til sin chef",
 ]
 
 
