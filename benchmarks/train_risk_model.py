@@ -19,8 +19,9 @@ chosen on the model alone: for each C the highest recall, pooled over the five l
 alarms on their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so
 far, come on top; together at most about 0.10); of the Cs within 0.01 of the best recall the smallest, the most
 regularised, is chosen (a large C learns the training sentences by heart, and fired more on short everyday
-answers). The choice (round 4, five files): C=30, threshold 0.75 (round 3: C=10, 0.75); C=10 with threshold 0.70 is
-as good within the noise (pooled 0.898 at 0.052), and the choice flipped between the two as statements were added.
+answers). The choice (round 4, five files, the final list and statements): C=10, threshold 0.70 (round 3: C=10,
+0.75). C=30 with threshold 0.75 is as good within the noise (pooled 0.889 at 0.051): while statements were added the
+choice flipped between the two.
 
 **Honest figures (--honest).** Round 4 read every file, so only round 3's state can be scored honestly: final.csv
 with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model trained
@@ -59,7 +60,7 @@ from flows.risk_words import words_of  # noqa: E402
 DATA = ROOT / "benchmarks" / "risk_eval"
 TERMS_FILE = ROOT / "flows" / "risk_terms.yaml"
 FILES = ("tune", "holdout", "fresh", "final", "final2")
-C, THRESHOLD, MIN_WORDS = 30.0, 0.75, 3
+C, THRESHOLD, MIN_WORDS = 10.0, 0.70, 3
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0)
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))  # 0.50 ... 0.90
 MAX_FALSE_ALARMS = 0.05  # the model alone, pooled over the left-out files
