@@ -7,7 +7,7 @@ a message. A risk statement counts as found when any level fires (the person get
 coach is alerted); the level is reported too. Printed per split: recall per category and language, the
 false-alarm rate on the everyday sentences, how often the level is at least the labelled one, and every
 miss and false alarm. Targets (issue 11), on statements not tuned on: recall >= 0.98, false alarms <= 0.10.
-Since round 3 the word list and the model (flows/risk_model.json) have been tuned and trained on all four files
+Since round 4 the word list and the model (flows/risk_model.json) have been tuned and trained on all five files
 (benchmarks/risk_eval/README.md), so every figure printed here is in-sample: it shows what the scan knows, not how
 it does on a new writer. The figures for new writers come from leaving each file out
 (`uv run --with scikit-learn python benchmarks/train_risk_model.py --cv` and `--honest`); --rules-only gives the
@@ -102,7 +102,7 @@ def main() -> int:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2
     figures = {}
-    for split in (["tune", "holdout", "fresh", "final"] if args.split == "all" else [args.split]):
+    for split in (["tune", "holdout", "fresh", "final", "final2"] if args.split == "all" else [args.split]):
         print(f"== {split}")
         figures[split] = evaluate(terms, read_split(split), args.quiet, args.rules_only)
     print(json.dumps(figures))

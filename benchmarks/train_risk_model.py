@@ -3,30 +3,34 @@
     uv run --with scikit-learn python benchmarks/train_risk_model.py [--out flows/risk_model.json]
     uv run --with scikit-learn python benchmarks/train_risk_model.py --cv      # leave one file out: C, threshold
     uv run --with scikit-learn python benchmarks/train_risk_model.py --cv --before  # the same for the previous model
-    uv run --with scikit-learn python benchmarks/train_risk_model.py --honest  # two files nothing was tuned for
+    uv run --with scikit-learn python benchmarks/train_risk_model.py --honest  # files nothing was tuned for (round 3)
 
 The model is a logistic regression over three blocks of TF-IDF features (flows/risk_model.py): character n-grams
 (2-5, within words) and word uni/bigrams of the message in canonical spelling, and the word list's concepts with
 each pair of concepts within 4 words; the words an exception of the list takes out are taken out for the model
-too. It is trained on all four evaluation files (tune, holdout, fresh, final), with everyday chat replies and
+too. It is trained on all five evaluation files (tune, holdout, fresh, final, final2), with everyday chat replies and
 every answer label of the shipped flows (everyday_replies.txt) and the developer's training statements
 (training_extra.csv) added; class weights balanced.
 
-**Choosing C and the threshold (--cv).** Each of the four files is left out in turn: the model is trained on the
-other three (with the everyday replies and the extra statements) and scores the one left out. The word list has
-been tuned on all four files, so rules plus model on a left-out file is optimistic; C and the threshold are
-chosen on the model alone: for each C the highest recall, pooled over the four left-out files, with pooled false
+**Choosing C and the threshold (--cv).** Each of the five files is left out in turn: the model is trained on the
+other four (with the everyday replies and the extra statements) and scores the one left out. The word list has
+been tuned on all five files, so rules plus model on a left-out file is optimistic; C and the threshold are
+chosen on the model alone: for each C the highest recall, pooled over the five left-out files, with pooled false
 alarms on their everyday statements at most 0.05 (the word list's own false alarms on a new writer, 0.03-0.05 so
 far, come on top; together at most about 0.10); of the Cs within 0.01 of the best recall the smallest, the most
 regularised, is chosen (a large C learns the training sentences by heart, and fired more on short everyday
-answers). The choice: C=10, threshold 0.75.
+answers). The choice (round 4, five files, the final list and statements): C=10, threshold 0.70 (round 3: C=10,
+0.75). C=30 with threshold 0.75 is as good within the noise (pooled 0.889 at 0.051): while statements were added the
+choice flipped between the two.
 
-**Honest figures (--honest).** Two files can be scored by rules and model that were never changed for them:
-final.csv with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model
-trained without final.csv; fresh.csv with the word list as it was before anyone read fresh.csv (git 94f46da) plus
-the round-3 changes (written from final.csv's misses and a list of common phrasings, never from fresh.csv) and a
-model trained without fresh.csv. "before" is the previous model (characters and words only, C=2, threshold 0.8,
-no extra statements, no exceptions taken out, the everyday replies as they were).
+**Honest figures (--honest).** Round 4 read every file, so only round 3's state can be scored honestly: final.csv
+with the word list as it was before round 3 (git 4f10250, tuned on the other three files) and a model trained
+without final.csv; fresh.csv with the word list as it was before anyone read fresh.csv (git 94f46da) plus the
+round-3 changes (written from final.csv's misses and a list of common phrasings, never from fresh.csv) and a model
+trained without fresh.csv; final2.csv with the list at the end of round 3 (git 534843d) and a model trained on the
+four older files. Models: C=10, threshold 0.75, the extra statements and everyday replies as committed at the end
+of round 3. "before" is the previous model (characters and words only, C=2, threshold 0.8, no extra statements,
+no exceptions taken out, the everyday replies as they were). The honest figure for round 4 needs a new writer.
 
 scikit-learn is needed here only: the bot scores with flows/risk_model.py, a few lines of pure Python that
 reproduce the same features. The file stores, for a handful of statements, the probability scikit-learn gave,
@@ -55,14 +59,17 @@ from flows.risk_words import words_of  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "risk_eval"
 TERMS_FILE = ROOT / "flows" / "risk_terms.yaml"
-FILES = ("tune", "holdout", "fresh", "final")
-C, THRESHOLD, MIN_WORDS = 10.0, 0.75, 3
+FILES = ("tune", "holdout", "fresh", "final", "final2")
+C, THRESHOLD, MIN_WORDS = 10.0, 0.70, 3
 C_GRID = (3.0, 10.0, 30.0, 100.0, 300.0)
 THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))  # 0.50 ... 0.90
 MAX_FALSE_ALARMS = 0.05  # the model alone, pooled over the left-out files
 RECALL_TOLERANCE = 0.01  # of the Cs this close to the best recall, the smallest (the most regularised) is chosen
 BEFORE_ROUND3 = "4f10250"  # the word list before round 3: tuned on tune, holdout and fresh, never on final
 BEFORE_FRESH = "94f46da"  # the word list when fresh.csv was first scored: tuned on tune and holdout only
+ROUND3_END = "534843d"  # the list, extra statements and replies after round 3: never changed for final2.csv
+ROUND3_FILES = ("tune", "holdout", "fresh", "final")
+ROUND3_THRESHOLD = 0.75
 FEATURES = Features()
 CHECKS = ("jeg vil ikke være her mere", "jeg er dødtræt i dag", "I can't see the point of anything anymore",
           "ret ofte", "min mor døde sidste år", "har samlet nogle piller sammen", "hope i don't wake up before 9")
@@ -70,7 +77,10 @@ CHECKS = ("jeg vil ikke være her mere", "jeg er dødtræt i dag", "I can't see 
 Row = dict[str, str]
 
 
-def read_file(name: str) -> list[Row]:
+def read_file(name: str, revision: str | None = None) -> list[Row]:
+    """An evaluation or training file, as committed at `revision` if given."""
+    if revision is not None:
+        return list(csv.DictReader(git_show(revision, f"benchmarks/risk_eval/{name}.csv").splitlines()))
     with (DATA / f"{name}.csv").open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
@@ -148,15 +158,16 @@ class Trained:
         }
 
 
-def extra_rows() -> list[Row]:
-    return read_file("training_extra")
+def extra_rows(revision: str | None = None) -> list[Row]:
+    return read_file("training_extra", revision)
 
 
-def training_set(files: Sequence[str], extra: bool, before: bool = False) -> tuple[list[str], list[bool]]:
-    """The statements of `files`, the extra ones if `extra`, and the everyday replies (as they were before round 3
-    if `before`)."""
-    rows = [row for name in files for row in read_file(name)] + (extra_rows() if extra else [])
-    everyday = everyday_replies(BEFORE_ROUND3 if before else None)
+def training_set(files: Sequence[str], extra: bool, before: bool = False,
+                 revision: str | None = None) -> tuple[list[str], list[bool]]:
+    """The statements of `files`, the extra ones if `extra` (as committed at `revision` if given), and the everyday
+    replies (as they were before round 3 if `before`, else at `revision`)."""
+    rows = [row for name in files for row in read_file(name)] + (extra_rows(revision) if extra else [])
+    everyday = everyday_replies(BEFORE_ROUND3 if before else revision)
     return [row["text"] for row in rows] + everyday, [is_risk(row) for row in rows] + [False] * len(everyday)
 
 
@@ -225,7 +236,7 @@ def cross_validate() -> None:
     threshold = best_of[c][1]
     print(f"chosen: C={c}, threshold {threshold} (shipped: C={C}, threshold {THRESHOLD})")
     print(f"per left-out file at C={c}, threshold {threshold}: recall (found/risk) / false alarms (alarms/everyday)")
-    print("  (the word list was tuned on all four files: its column and rules + model are in-sample for the rules)")
+    print("  (the word list was tuned on all five files: its column and rules + model are in-sample for the rules)")
     print_folds(dict(zip(FILES, results[c], strict=True)), threshold)
 
 
@@ -299,36 +310,43 @@ def with_changes(base: dict[str, Any], before: dict[str, Any], after: dict[str, 
 def honest() -> None:
     import yaml
 
-    now = yaml.safe_load(TERMS_FILE.read_text(encoding="utf-8"))
+    # Round 4 read every file, so the honest figures are those of round 3's list and model settings (ROUND3_END):
+    # the list at the end of round 3 for fresh (its changes from final's misses) and final2, and round 3's extra
+    # statements and everyday replies; the next honest figure is a new writer's file, scored once.
+    now = git_list(ROUND3_END)
     before_round3 = git_list(BEFORE_ROUND3)
     lists = {"final": load_terms(yaml.safe_dump(before_round3, allow_unicode=True, sort_keys=False, width=1000)),
-             "fresh": load_terms(with_changes(git_list(BEFORE_FRESH), before_round3, now))}
-    print("rules and model never changed for the file scored: recall (found/risk) / false alarms (alarms/everyday)")
+             "fresh": load_terms(with_changes(git_list(BEFORE_FRESH), before_round3, now)),
+             "final2": load_terms(yaml.safe_dump(now, allow_unicode=True, sort_keys=False, width=1000))}
+    print("rules and model never changed for the file scored (round 3's list, model settings and extra statements): "
+          "recall (found/risk) / false alarms (alarms/everyday)")
     base = load_terms(yaml.safe_dump(git_list(BEFORE_FRESH), allow_unicode=True, sort_keys=False, width=1000))
     fresh = read_file("fresh")
     print(f"  fresh, the list at {BEFORE_FRESH} alone (without round 3): "
           f"{fmt(Scored(fresh, [0.0] * len(fresh), base).rates(Scored(fresh, [0.0] * len(fresh), base).rule))}")
     for name, terms in lists.items():
         rows = read_file(name)
-        others = [f for f in FILES if f != name]
+        others = [f for f in ROUND3_FILES if f != name]
         text = [row["text"] for row in rows]
         old_texts, old_labels = training_set(others, extra=False, before=True)
         old = Scored(rows, Trained(Viewer(terms, ("char", "word"), mask=False), old_texts, old_labels, 2.0)
                      .probabilities(text), terms)
-        new_texts, new_labels = training_set(others, extra=name != "final")  # the extra statements: after final
-        new = Scored(rows, Trained(Viewer(terms), new_texts, new_labels, C).probabilities(text), terms)
-        what = ("list before round 3" if name == "final" else f"list at {BEFORE_FRESH} + round 3")
+        new_texts, new_labels = training_set(others, extra=name != "final", revision=ROUND3_END)  # extra: after final
+        new = Scored(rows, Trained(Viewer(terms), new_texts, new_labels, 10.0).probabilities(text), terms)
+        what = {"final": "list before round 3", "fresh": f"list at {BEFORE_FRESH} + round 3",
+                "final2": "list after round 3"}[name]
         print(f"  {name} ({what}); rules alone {fmt(new.rates(new.rule))}")
         print(f"    before: model {fmt(old.rates(old.model(0.8)))}   rules + model {fmt(old.rates(old.union(0.8)))}")
-        print(f"    now:    model {fmt(new.rates(new.model(THRESHOLD)))}   "
-              f"rules + model {fmt(new.rates(new.union(THRESHOLD)))}", flush=True)
+        print(f"    round 3: model {fmt(new.rates(new.model(ROUND3_THRESHOLD)))}   "
+              f"rules + model {fmt(new.rates(new.union(ROUND3_THRESHOLD)))}", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "flows" / "risk_model.json")
     parser.add_argument("--cv", action="store_true", help="leave one file out: C and threshold, figures per file")
-    parser.add_argument("--honest", action="store_true", help="the two files rules and model were never changed for")
+    parser.add_argument("--honest", action="store_true",
+                        help="the three files round 3's rules and model were never changed for")
     parser.add_argument("--before", action="store_true", help="with --cv: the previous model and word list")
     args = parser.parse_args()
     if args.cv:
