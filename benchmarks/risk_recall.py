@@ -1,6 +1,6 @@
 """Recall and false alarms of the free-text risk scan on the evaluation set in benchmarks/risk_eval/.
 
-    python benchmarks/risk_recall.py [--split tune|holdout|fresh|final|final2|all] [--quiet] [--rules-only]
+    python benchmarks/risk_recall.py [--split tune|holdout|fresh|final|final2|final3|all] [--quiet] [--rules-only]
 
 Every statement is scanned with the shipped word list (`flows/risk_terms.yaml`) exactly as the engine scans
 a message. A risk statement counts as found when any level fires (the person gets the crisis contacts and a
@@ -33,6 +33,9 @@ from flows.risk_loader import load_risk_terms  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "risk_eval"
 TARGET_RECALL, TARGET_FALSE_ALARMS = 0.98, 0.10
+
+
+SPLITS = ["tune", "holdout", "fresh", "final", "final2"]  # `all`: every file tuned on; final3 is scored on its own
 
 
 def read_split(name: str) -> list[dict[str, str]]:
@@ -93,7 +96,7 @@ def evaluate(terms: RiskTerms, rows: list[dict[str, str]], quiet: bool, rules_on
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=["tune", "holdout", "fresh", "final", "final2", "all"], default="all")
+    parser.add_argument("--split", choices=[*SPLITS, "final3", "all"], default="all")
     parser.add_argument("--quiet", action="store_true", help="figures only, no list of misses and false alarms")
     parser.add_argument("--rules-only", action="store_true", help="the word list without the model's second opinion")
     args = parser.parse_args()
@@ -102,7 +105,7 @@ def main() -> int:
         print("\n".join(map(str, problems)), file=sys.stderr)
         return 2
     figures = {}
-    for split in (["tune", "holdout", "fresh", "final", "final2"] if args.split == "all" else [args.split]):
+    for split in (SPLITS if args.split == "all" else [args.split]):
         print(f"== {split}")
         figures[split] = evaluate(terms, read_split(split), args.quiet, args.rules_only)
     print(json.dumps(figures))
