@@ -588,7 +588,9 @@ class _OutboxOp(ContactOp):
             if other is not None and other != self.outbox_id:
                 return ValueError(PROVIDER_ID_TAKEN)
         if changes:
-            conn.execute(update(_o).where(_o.c.id == self.outbox_id).values(**changes))
+            # whatever it was, the sender's lease on it ends (storage/claims.py)
+            conn.execute(update(_o).where(_o.c.id == self.outbox_id).values(**changes, claimed_by=None,
+                                                                             claimed_until=None))
             self.after(conn, {**row, **changes})
         return None
 

@@ -231,6 +231,17 @@ class MemoryStorage(MemoryMessages):
         at = None if now is None else s.require_utc(now)
         return ct.pending(list(self._outbox.values()), channel, max(limit, 0), at, frozenset(only_urgent_for))
 
+    async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
+                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """One process, one claimer: the pending rows (no leases are kept here)."""
+        return await self.pending_outbox(channel, limit, now=now, only_urgent_for=only_urgent_for)
+
+    async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
+                           lease_until: datetime) -> list[int]:
+        """One process, one claimer: the wanted rows still to send."""
+        self._check_open()
+        return [i for i in outbox_ids if i in self._outbox and ct.to_send(self._outbox[i])]
+
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         self._check_open()
         at = s.require_utc(at)

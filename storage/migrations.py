@@ -498,6 +498,17 @@ def _move_timers_into_schedule(conn: Connection) -> None:
     conn.execute(DropTable(timers))
 
 
+def _add_outbox_claims(conn: Connection) -> None:
+    """Migration 11: an outbox row's lease, so that several bot processes never send it twice (storage/claims.py).
+    Frozen as at version 11."""
+    columns = (Column("claimed_by", String(64), nullable=True),
+               Column("claimed_until", String(32), nullable=True))  # storage.schema.UTCDateTime's column type
+    table_name = conn.dialect.identifier_preparer.quote("outbox")
+    for column in columns:
+        spec = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {spec}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create initial schema", _create_initial_schema),
     Migration(2, "escalations, escalation triggers and coach notifications", _create_escalation_tables),
@@ -509,6 +520,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "outbox priority and undelivered urgent messages", _add_outbox_priority),
     Migration(9, "run-expiry timers become schedule rows", _move_timers_into_schedule),
     Migration(10, "messages that belong to no participant, seen once", _create_seen_messages),
+    Migration(11, "outbox leases for several processes", _add_outbox_claims),
 )
 ENCRYPTED_CONTACTS = 6  # the migrations after which `SqliteStorage.migrate` scrubs the file of the plaintext
 ENCRYPTED_BODIES = 7

@@ -63,10 +63,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage import claims, person
 from storage import contacts as ct
 from storage import escalations as esc
 from storage import messages as msg
-from storage import person
 from storage import schema as s
 from storage import undelivered as und
 from storage.crypto import Keys, load_keys
@@ -414,7 +414,7 @@ class _Batcher:
             waiting = [cast(_Job, item) for item in _drain(queue) if item is not _STOP]
             _fail(waiting, RuntimeError(f"{self._name} was cancelled before running this job"))
 
-    async def _run(self, jobs: list[_Job]) -> None:
+    async def _run(self, jobs: list[_Job], attempt: int = 0) -> None:
         if not jobs:
             return
         try:
@@ -422,7 +422,10 @@ class _Batcher:
         except _CommitFailed as exc:
             _fail(jobs, exc.__cause__ or exc)
         except OperationalError as exc:  # locked, disk full, I/O: not one job's fault; retrying won't help
-            _fail(jobs, exc)
+            if claims.lost_race(exc) and attempt < claims.RACE_RETRIES:  # PostgreSQL rolled it back: run it again
+                await self._run(jobs, attempt + 1)
+            else:
+                _fail(jobs, exc)
         except Exception as exc:
             if len(jobs) == 1:
                 _fail(jobs, exc)
@@ -500,7 +503,7 @@ _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
 _MARK_SENT = (
     update(_o)
     .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
-    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1)
+    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1, **claims.LEASE_ENDED)
 )
 _FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
 
@@ -661,6 +664,7 @@ def _write_audit(conn: Connection, payloads: list[Any]) -> list[Any]:
 
 
 def _write_escalation_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    claims.lock_escalation_owners(conn, [op.escalation_id for op in payloads if hasattr(op, "escalation_id")])
     return [cast(esc.EscalationOp, op).run(conn) for op in payloads]
 
 
@@ -703,6 +707,8 @@ class _ClaimSchedule(_ProgrammeOp):
     def run(self, conn: Connection) -> list[ScheduleRow]:
         if self.limit <= 0:
             return []
+        if claims.locking(conn):  # PostgreSQL: several processes claim at once (storage/claims.py)
+            return claims.claim_schedule(conn, self.now, self.limit, self.lease_until)
         params = {"now": self.now, "limit": self.limit, "lease": self.lease_until}
         rows = [s.schedule_from_row(row) for row in conn.execute(_CLAIM_SCHEDULE, params).mappings()]
         return sorted(rows, key=lambda row: (row.due_at, row.id))  # RETURNING has no order of its own
@@ -789,6 +795,7 @@ class _ScheduleRound:
 
 def _plan_steps(conn: Connection, batch: list[s.StepRows]) -> _StepPlan:
     """Check each step in queue order against the database plus the steps before it in this batch."""
+    claims.lock_participants(conn, {r.step.participant_id for r in batch})  # PostgreSQL: what BEGIN IMMEDIATE does
     known: set[int] = set()
     revisions: dict[int, int] = {}
     for pid, revision in conn.execute(_REVISIONS, {"pids": list({r.step.participant_id for r in batch})}):
@@ -1172,6 +1179,19 @@ class SqliteStorage:
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(_Kind.SENT, (outbox_id, s.require_utc(at)))
+
+    async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
+                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """See `Storage.claimable_outbox` and storage/claims.py."""
+        at = s.require_utc(now)
+        async with self._connect() as conn:
+            return await conn.run_sync(claims.claimable_outbox, channel, claimer, limit, at, frozenset(only_urgent_for))
+
+    async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
+                           lease_until: datetime) -> list[int]:
+        """See `Storage.claim_outbox` and storage/claims.py."""
+        op = claims.ClaimOutbox(channel, claimer, tuple(outbox_ids), s.require_utc(now), s.require_utc(lease_until))
+        return cast(list[int], await self._writer.submit(_Kind.CONTACT, op))
 
     async def remember_flow_version(self, flow_id: str, version: int, source: str, at: datetime) -> str | None:
         previous = await self._writer.submit(_Kind.FLOW, (flow_id, version, source, s.require_utc(at)))

@@ -1,0 +1,235 @@
+"""Claims with leases: how several bot processes share the schedule and the outbox, nothing done twice, nothing lost.
+
+A claimer writes a lease (``claimed_until``; on the outbox also ``claimed_by``) on the rows it is about to handle,
+in a transaction of its own, before it handles them. A row under someone else's live lease is left alone; a lease
+that runs out (its process died) makes the row claimable again; finishing a row ends its lease (the schedule's
+outcome, an outbox row's `mark_sent`/`mark_delivery`/`defer_outbox`/`give_up_outbox`: `LEASE_ENDED`).
+
+**A person's order.** A row of person P may be claimed only if every earlier row of P (due schedule rows by due
+time; outbox rows to send on the same channel in sending order) is finished or claimed by the same claimer. On
+PostgreSQL two claims run at once, so checking rows one by one is not enough: ``FOR UPDATE SKIP LOCKED`` on rows
+would let process B take P's second row while A, still inside its claim, holds the first. So a claim first locks
+the *participants* it wants (``FOR NO KEY UPDATE SKIP LOCKED``: another claim busy with a person is passed over,
+never waited for; inserts that reference the person are not blocked), and only then, in a new statement (in READ
+COMMITTED a new snapshot, which sees every claim of those people committed before we got their locks), reads and
+claims their rows. The ``UPDATE`` repeats the row conditions, so a row finished meanwhile by a step (which does not
+take the claim's lock) is rechecked on its newest version and skipped.
+
+On SQLite the writer's ``BEGIN IMMEDIATE`` already makes a claim atomic, and one `bot run` per file is enforced
+(bot/singleton.py), so the participant locks are skipped there (`lock_participants` does nothing).
+
+The same locks serialise the escalation path on PostgreSQL (`lock_participants`: a step's batch, and acknowledge,
+close and raise tier), where SQLite relied on ``BEGIN IMMEDIATE`` holding the write lock from the first read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, or_, select, update
+
+from storage import contacts as ct
+from storage import schema as s
+from storage.interface import OutboxRow, Priority, ScheduleRow
+
+LEASE_ENDED: s.Row = {"claimed_by": None, "claimed_until": None}  # on an outbox row, whenever it is finished
+
+_p, _o, _sch, _e = s.participants, s.outbox, s.schedule, s.escalations
+_earlier = _o.alias("claims_earlier")
+_busy = _sch.alias("claims_busy")
+
+
+def locking(conn: Connection) -> bool:
+    """Whether claims must lock participants: PostgreSQL, where several processes write at once."""
+    return conn.dialect.name == "postgresql"
+
+
+def lock_participants(conn: Connection, participant_ids: Iterable[int], *, skip_locked: bool = False) -> list[int]:
+    """Lock the participants' rows until the transaction ends (PostgreSQL; on SQLite nothing to do: returns them
+    all) in id order, so two transactions locking several never deadlock on each other. With `skip_locked`, those
+    another transaction holds are left out (a claim passes over them); returns the ids locked."""
+    wanted = sorted(set(participant_ids))
+    if not wanted or not locking(conn):
+        return wanted
+    query = (
+        select(_p.c.id).where(_p.c.id.in_(wanted)).order_by(_p.c.id)
+        .with_for_update(key_share=True, skip_locked=skip_locked)  # FOR NO KEY UPDATE: foreign keys still insert
+    )
+    return list(conn.scalars(query))
+
+
+def lock_escalation_owners(conn: Connection, escalation_ids: Iterable[int]) -> None:
+    """Lock the participants whose escalations these are (acknowledge, close, raise tier): on PostgreSQL their
+    checks then see what a step of the same person committed, and no step of theirs runs in between."""
+    wanted = sorted(set(escalation_ids))
+    if wanted and locking(conn):
+        lock_participants(conn, conn.scalars(select(_e.c.participant_id).where(_e.c.id.in_(wanted))))
+
+
+# --- the schedule ---
+
+_SCHEDULE_ROW = tuple(_sch.c[name] for name in s.SCHEDULE_ROW_COLUMNS)
+_NOW = bindparam("now", type_=s.UTCDateTime)
+_FREE = or_(_sch.c.claimed_until.is_(None), _sch.c.claimed_until <= _NOW)
+_CLAIMABLE = and_(_sch.c.status == s.SCHEDULE_PENDING, _sch.c.due_at <= _NOW, _FREE)
+_CANDIDATE_PEOPLE = (
+    select(_sch.c.participant_id).where(_CLAIMABLE).order_by(_sch.c.due_at, _sch.c.id).limit(bindparam("limit"))
+)
+_PEOPLE: Any = bindparam("pids", expanding=True)
+_HELD_PEOPLE = select(_busy.c.participant_id).where(  # someone is handling one of their rows: the rest waits
+    _busy.c.participant_id.in_(_PEOPLE), _busy.c.status == s.SCHEDULE_PENDING, _busy.c.claimed_until > _NOW
+)
+_CLAIM_PEOPLES_ROWS = (
+    update(_sch)
+    .where(
+        _sch.c.id.in_(
+            select(_sch.c.id)
+            .where(_sch.c.participant_id.in_(_PEOPLE), _sch.c.participant_id.not_in(_HELD_PEOPLE), _CLAIMABLE)
+            .order_by(_sch.c.due_at, _sch.c.id)
+            .limit(bindparam("limit"))
+        ),
+        _CLAIMABLE,  # again on the row's newest version, should a step have finished it meanwhile
+    )
+    .values(claimed_until=bindparam("lease", type_=s.UTCDateTime))
+    .returning(*_SCHEDULE_ROW)
+)
+
+
+def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+    """PostgreSQL's claim (SQLite's is one UPDATE in storage.sqlite): up to `limit` due rows nobody holds, earliest
+    due first, of people none of whose rows someone else is handling; the people locked first (module docstring)."""
+    if limit <= 0:
+        return []
+    candidates = conn.scalars(_CANDIDATE_PEOPLE, {"now": now, "limit": limit})
+    people = lock_participants(conn, candidates, skip_locked=True)
+    if not people:
+        return []
+    params = {"now": now, "limit": limit, "lease": lease_until, "pids": people}
+    rows = [s.schedule_from_row(row) for row in conn.execute(_CLAIM_PEOPLES_ROWS, params).mappings()]
+    return sorted(rows, key=lambda row: (row.due_at, row.id))
+
+
+# --- the outbox ---
+
+_OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts,
+                   _o.c.priority)
+
+
+def _others_lease(table: Any, claimer: str, at: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The row is under a live lease of another claimer."""
+    return and_(table.c.claimed_until.is_not(None), table.c.claimed_until > at, table.c.claimed_by != claimer)
+
+
+def claimable_outbox(conn: Connection, channel: str, claimer: str, limit: int, now: datetime,
+                     only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+    """`pending_outbox` (storage/contacts.py) for one claimer: also leaving out rows under another claimer's live
+    lease and the rows of a person that come after one (they could not be claimed). A read: `ClaimOutbox` decides."""
+    o, e = _o, _earlier
+    at = bindparam("now", now, type_=s.UTCDateTime)
+    held_back = exists().where(
+        e.c.participant_id == o.c.participant_id,
+        e.c.channel == o.c.channel,
+        or_(e.c.priority < o.c.priority, and_(e.c.priority == o.c.priority, e.c.id < o.c.id)),  # before it
+        e.c.sent_at.is_(None),
+        e.c.given_up_at.is_(None),
+        or_(e.c.not_before > at, _others_lease(e, claimer, at)),
+    )
+    query = (
+        select(*_OUTBOX_COLUMNS)
+        .where(
+            and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)),
+            or_(o.c.not_before.is_(None), o.c.not_before <= at),
+            ~_others_lease(o, claimer, at),
+            ~held_back,
+        )
+        .order_by(o.c.priority, o.c.id)
+        .limit(max(limit, 0))
+    )
+    if only_urgent_for:
+        others = o.c.participant_id.not_in(sorted(only_urgent_for))
+        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
+    return [ct.outbox_from_row(row) for row in conn.execute(query).mappings()]
+
+
+def claimable_in_order(rows: Sequence[Mapping[Any, Any]], wanted: Collection[int], claimer: str,
+                       now: datetime) -> list[int]:
+    """Of one person's rows to send on a channel, in sending order, the wanted ones that may be claimed: each only
+    while every row before it is claimed by `claimer` (already, or in this claim). A row that is deferred, under
+    another's lease, or not wanted stops the rest."""
+    claimed: list[int] = []
+    for row in rows:
+        mine = row["claimed_by"] == claimer and row["claimed_until"] is not None and row["claimed_until"] > now
+        free = mine or row["claimed_until"] is None or row["claimed_until"] <= now
+        if row["id"] in wanted and free and ct.is_due(row, now):
+            claimed.append(row["id"])
+        elif not mine:
+            break
+    return claimed
+
+
+_WANTED = select(_o.c.participant_id, _o.c.priority, _o.c.id).where(
+    _o.c.id.in_(bindparam("ids", expanding=True)), _o.c.channel == bindparam("channel")
+)
+_TO_SEND = and_(_o.c.sent_at.is_(None), _o.c.given_up_at.is_(None))
+_LEASE_FREE = or_(
+    _o.c.claimed_until.is_(None), _o.c.claimed_until <= bindparam("now", type_=s.UTCDateTime),
+    _o.c.claimed_by == bindparam("claimer"),
+)
+_TAKE = (
+    update(_o)
+    .where(_o.c.id.in_(bindparam("ids", expanding=True)), _TO_SEND, _LEASE_FREE)  # rechecked on the newest version
+    .values(claimed_by=bindparam("claimer"), claimed_until=bindparam("lease", type_=s.UTCDateTime))
+    .returning(_o.c.id)
+)
+
+
+@dataclass(frozen=True)
+class ClaimOutbox(ct.ContactOp):
+    """Claim the wanted rows of `channel` for `claimer` until `lease_until`, those the person's order allows
+    (`claimable_in_order`); returns the ids claimed, in the order wanted."""
+
+    channel: str
+    claimer: str
+    ids: tuple[int, ...]
+    now: datetime
+    lease_until: datetime
+
+    def run(self, conn: Connection) -> list[int]:
+        if not self.ids:
+            return []
+        wanted = conn.execute(_WANTED, {"ids": list(self.ids), "channel": self.channel}).all()
+        people = lock_participants(conn, {row.participant_id for row in wanted}, skip_locked=True)
+        if not people:
+            return []
+        last_priority, last_id = max((row.priority, row.id) for row in wanted)
+        query = (  # their rows to send up to the last one wanted, in sending order (new snapshot: after the locks)
+            select(_o.c.id, _o.c.participant_id, _o.c.sent_at, _o.c.given_up_at, _o.c.not_before, _o.c.claimed_by,
+                   _o.c.claimed_until)
+            .where(_o.c.channel == self.channel, _TO_SEND, _o.c.participant_id.in_(people),
+                   or_(_o.c.priority < last_priority, and_(_o.c.priority == last_priority, _o.c.id <= last_id)))
+            .order_by(_o.c.participant_id, _o.c.priority, _o.c.id)
+        )
+        by_person: dict[int, list[Mapping[Any, Any]]] = {}
+        for row in conn.execute(query).mappings():
+            by_person.setdefault(row["participant_id"], []).append(row)
+        ids = set(self.ids)
+        take = [i for rows in by_person.values() for i in claimable_in_order(rows, ids, self.claimer, self.now)]
+        if not take:
+            return []
+        params = {"ids": take, "claimer": self.claimer, "now": self.now, "lease": self.lease_until}
+        taken = set(conn.scalars(_TAKE, params))
+        return [i for i in self.ids if i in taken]
+
+
+# --- PostgreSQL chose a transaction as a deadlock's victim ---
+
+RACE_RETRIES = 3  # a batch rolled back by a deadlock is run again this many times (nothing of it was written)
+_RACE_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether the database rolled the transaction back because it raced another (then it may simply run again)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_STATES
