@@ -15,8 +15,10 @@ COMMITTED a new snapshot, which sees every claim of those people committed befor
 claims their rows. The ``UPDATE`` repeats the row conditions, so a row finished meanwhile by a step (which does not
 take the claim's lock) is rechecked on its newest version and skipped.
 
-On SQLite the writer's ``BEGIN IMMEDIATE`` already makes a claim atomic, and one `bot run` per file is enforced
-(bot/singleton.py), so the participant locks are skipped there (`lock_participants` does nothing).
+SQLite is one `bot run` per file (bot/singleton.py): there the schedule's claim stays one ``UPDATE`` under the
+writer's ``BEGIN IMMEDIATE`` (the one tick handles a batch before it claims the next, which keeps a person's order),
+the participant locks are skipped (`lock_participants` does nothing), and the outbox's leases are kept in memory
+(`LocalLeases`): a look of the dispatcher then costs no write and no commit.
 
 The same locks serialise the escalation path on PostgreSQL (`lock_participants`: a step's batch, and acknowledge,
 close and raise tier), where SQLite relied on ``BEGIN IMMEDIATE`` holding the write lock from the first read.
@@ -186,10 +188,32 @@ _TAKE = (
 )
 
 
+def _wanted_rows(conn: Connection, channel: str, ids: Sequence[int]) -> list[Any]:
+    return list(conn.execute(_WANTED, {"ids": list(ids), "channel": channel}).all())
+
+
+def _rows_by_person(conn: Connection, channel: str, people: Collection[int], wanted: Sequence[Any]) -> dict[
+        int, list[Mapping[Any, Any]]]:
+    """The people's rows to send on `channel` up to the last one wanted, in sending order, by person."""
+    last_priority, last_id = max((row.priority, row.id) for row in wanted)
+    query = (
+        select(_o.c.id, _o.c.participant_id, _o.c.sent_at, _o.c.given_up_at, _o.c.not_before, _o.c.attempts,
+               _o.c.claimed_by, _o.c.claimed_until)
+        .where(_o.c.channel == channel, _TO_SEND, _o.c.participant_id.in_(sorted(people)),
+               or_(_o.c.priority < last_priority, and_(_o.c.priority == last_priority, _o.c.id <= last_id)))
+        .order_by(_o.c.participant_id, _o.c.priority, _o.c.id)
+    )
+    by_person: dict[int, list[Mapping[Any, Any]]] = {}
+    for row in conn.execute(query).mappings():
+        by_person.setdefault(row["participant_id"], []).append(row)
+    return by_person
+
+
 @dataclass(frozen=True)
 class ClaimOutbox(ct.ContactOp):
     """Claim the wanted rows of `channel` for `claimer` until `lease_until`, those the person's order allows
-    (`claimable_in_order`); returns the ids claimed, in the order wanted."""
+    (`claimable_in_order`); returns the ids claimed, in the order wanted. The leases are written to the rows (a
+    server's database, several processes; see `LocalLeases` for a SQLite file)."""
 
     channel: str
     claimer: str
@@ -200,21 +224,11 @@ class ClaimOutbox(ct.ContactOp):
     def run(self, conn: Connection) -> list[int]:
         if not self.ids:
             return []
-        wanted = conn.execute(_WANTED, {"ids": list(self.ids), "channel": self.channel}).all()
+        wanted = _wanted_rows(conn, self.channel, self.ids)
         people = lock_participants(conn, {row.participant_id for row in wanted}, skip_locked=True)
         if not people:
             return []
-        last_priority, last_id = max((row.priority, row.id) for row in wanted)
-        query = (  # their rows to send up to the last one wanted, in sending order (new snapshot: after the locks)
-            select(_o.c.id, _o.c.participant_id, _o.c.sent_at, _o.c.given_up_at, _o.c.not_before, _o.c.claimed_by,
-                   _o.c.claimed_until)
-            .where(_o.c.channel == self.channel, _TO_SEND, _o.c.participant_id.in_(people),
-                   or_(_o.c.priority < last_priority, and_(_o.c.priority == last_priority, _o.c.id <= last_id)))
-            .order_by(_o.c.participant_id, _o.c.priority, _o.c.id)
-        )
-        by_person: dict[int, list[Mapping[Any, Any]]] = {}
-        for row in conn.execute(query).mappings():
-            by_person.setdefault(row["participant_id"], []).append(row)
+        by_person = _rows_by_person(conn, self.channel, people, wanted)  # a new snapshot: after the locks
         ids = set(self.ids)
         take = [i for rows in by_person.values() for i in claimable_in_order(rows, ids, self.claimer, self.now)]
         if not take:
@@ -222,6 +236,67 @@ class ClaimOutbox(ct.ContactOp):
         params = {"ids": take, "claimer": self.claimer, "now": self.now, "lease": self.lease_until}
         taken = set(conn.scalars(_TAKE, params))
         return [i for i in self.ids if i in taken]
+
+
+@dataclass(frozen=True)
+class _Lease:
+    claimer: str
+    until: datetime
+    attempts: int  # the row's attempts when claimed: any outcome recorded since (sent, deferred, given up) counts one
+
+
+class LocalLeases:
+    """A SQLite file's outbox leases, kept in memory: there is one `bot run` per file (bot/singleton.py), so nobody
+    else needs to see them, and a claim then costs a read, not a write and its commit (measured: a write per look
+    cost about a third more CPU per update in benchmarks/telegram.py). The rules are those of the leases on a server's
+    rows: the same `claimable_in_order`; a lease ends when it runs out, or when the row's outcome is recorded (every
+    outcome counts an attempt, so a lease taken at another count of attempts is over); a restart forgets them all,
+    as the death of the process frees a server's leases."""
+
+    def __init__(self) -> None:
+        self._leases: dict[int, _Lease] = {}
+        self._pruned_at = 0  # how many were left at the last pruning
+
+    def _as_claimed(self, row: Mapping[Any, Any], now: datetime) -> dict[Any, Any]:
+        lease = self._leases.get(row["id"])
+        if lease is None or lease.until <= now or lease.attempts != row["attempts"]:
+            return {**row, "claimed_by": None, "claimed_until": None}
+        return {**row, "claimed_by": lease.claimer, "claimed_until": lease.until}
+
+    def visible(self, rows: Sequence[OutboxRow], claimer: str, now: datetime) -> list[OutboxRow]:
+        """`pending_outbox`'s rows (sending order) as `claimer` sees them (`claimable_outbox`)."""
+        blocked: set[int] = set()
+        seen: list[OutboxRow] = []
+        for row in rows:
+            lease = self._leases.get(row.id)
+            others = (lease is not None and lease.claimer != claimer and lease.until > now
+                      and lease.attempts == row.attempts)
+            if others:
+                blocked.add(row.participant_id)
+            if row.participant_id not in blocked:
+                seen.append(row)
+        return seen
+
+    def claim(self, conn: Connection, channel: str, claimer: str, ids: Sequence[int], now: datetime,
+              lease_until: datetime) -> list[int]:
+        """As `ClaimOutbox`, reading the rows and keeping the leases here."""
+        if not ids:
+            return []
+        wanted = _wanted_rows(conn, channel, ids)
+        if not wanted:
+            return []
+        by_person = _rows_by_person(conn, channel, {row.participant_id for row in wanted}, wanted)
+        attempts = {row["id"]: row["attempts"] for rows in by_person.values() for row in rows}
+        wanted_ids = set(ids)
+        taken: set[int] = set()
+        for rows in by_person.values():
+            taken.update(claimable_in_order([self._as_claimed(row, now) for row in rows], wanted_ids, claimer, now))
+        for outbox_id in taken:
+            self._leases[outbox_id] = _Lease(claimer, lease_until, attempts[outbox_id])
+        if len(self._leases) > 2 * self._pruned_at + 1000:  # now and then: forget those run out (most were sent)
+            self._leases = {i: lease for i, lease in self._leases.items() if lease.until > now}
+            self._pruned_at = len(self._leases)
+        return [i for i in ids if i in taken]
 
 
 # --- PostgreSQL chose a transaction as a deadlock's victim ---

@@ -1072,6 +1072,7 @@ class SqliteStorage:
             read_runner = _AsyncRunner(self._engine.execution_options(**_LOOKUPS), root)
         self._writer = _Batcher("storage-writer", write_runner, _WRITERS, max_batch)
         self._reader = _Batcher("storage-reader", read_runner, _READERS, max_batch)
+        self._leases = claims.LocalLeases() if is_sqlite else None  # outbox leases: one process per SQLite file
 
     @property
     def keys(self) -> Keys:
@@ -1184,12 +1185,19 @@ class SqliteStorage:
                                only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
         """See `Storage.claimable_outbox` and storage/claims.py."""
         at = s.require_utc(now)
+        if self._leases is not None:
+            rows = await self.pending_outbox(channel, limit, now=at, only_urgent_for=only_urgent_for)
+            return self._leases.visible(rows, claimer, at)
         async with self._connect() as conn:
             return await conn.run_sync(claims.claimable_outbox, channel, claimer, limit, at, frozenset(only_urgent_for))
 
     async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
                            lease_until: datetime) -> list[int]:
         """See `Storage.claim_outbox` and storage/claims.py."""
+        if self._leases is not None:
+            leases, ids, at, until = self._leases, list(outbox_ids), s.require_utc(now), s.require_utc(lease_until)
+            async with self._connect() as conn:
+                return await conn.run_sync(lambda sync: leases.claim(sync, channel, claimer, ids, at, until))
         op = claims.ClaimOutbox(channel, claimer, tuple(outbox_ids), s.require_utc(now), s.require_utc(lease_until))
         return cast(list[int], await self._writer.submit(_Kind.CONTACT, op))
 
