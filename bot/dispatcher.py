@@ -195,6 +195,14 @@ class Dispatcher:
         except Exception as exc:  # a bug or a failure the channel did not expect: retried like any failure
             log.exception("%s outbox row %s could not be delivered", self.channel.name, row.id)
             outcomes = (Failed(type(exc).__name__),)
+        recording = asyncio.ensure_future(self._record_all(rows, outcomes))
+        try:
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:  # stopping: what the carrier said is a fact, recorded first (else: sent twice)
+            await recording
+            raise
+
+    async def _record_all(self, rows: Sequence[OutboxRow], outcomes: Sequence[Delivery]) -> None:
         for sent, outcome in zip(rows, outcomes, strict=False):
             try:
                 await self._record(sent, outcome)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import re
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,7 @@ from sqlalchemy import text
 from bot.app import App, open_app
 from bot.clock import SystemClock
 from bot.settings import reload_settings
+from bot.singleton import sole_process
 from storage import SqliteStorage
 from storage.crypto import new_key_values
 from storage.interface import (
@@ -232,3 +234,18 @@ async def test_two_escalation_watchers_raise_each_tier_once_and_tell_each_coach_
         sent = Counter((n.coach_id, n.tier) for n in await app.storage.notifications(escalation_id)
                        if n.status.value == "sent")
         assert sent and max(sent.values()) == 1, sent  # each coach told once of each tier
+
+
+# --- SQLite: one process per file ---
+
+
+def test_a_second_bot_run_on_a_sqlite_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "bot.db"
+    env = {**os.environ, **new_key_values(), "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN}
+    with sole_process(database):  # as the first `bot run` holds it
+        second = subprocess.run([sys.executable, "-m", "bot", "run", "--db", str(database), "--port", "0"], env=env,
+                                cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert second.returncode == 2
+    assert second.stderr.splitlines() == [f"another bot run is using {database.resolve()} (it holds bot.db.lock); one "
+                                          f"process per SQLite file: stop it first, or use PostgreSQL for several"]
+    assert not database.exists()  # refused before it opened anything
