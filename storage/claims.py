@@ -277,26 +277,30 @@ class LocalLeases:
                 seen.append(row)
         return seen
 
-    def claim(self, conn: Connection, channel: str, claimer: str, ids: Sequence[int], now: datetime,
+    def claim(self, found: dict[int, list[Mapping[Any, Any]]], claimer: str, ids: Sequence[int], now: datetime,
               lease_until: datetime) -> list[int]:
-        """As `ClaimOutbox`, reading the rows and keeping the leases here."""
-        if not ids:
-            return []
-        wanted = _wanted_rows(conn, channel, ids)
-        if not wanted:
-            return []
-        by_person = _rows_by_person(conn, channel, {row.participant_id for row in wanted}, wanted)
-        attempts = {row["id"]: row["attempts"] for rows in by_person.values() for row in rows}
-        wanted_ids = set(ids)
-        taken: set[int] = set()
-        for rows in by_person.values():
-            taken.update(claimable_in_order([self._as_claimed(row, now) for row in rows], wanted_ids, claimer, now))
-        for outbox_id in taken:
-            self._leases[outbox_id] = _Lease(claimer, lease_until, attempts[outbox_id])
+        """As `ClaimOutbox`, on the rows `rows_to_claim` found, keeping the leases here."""
+        wanted = set(ids)
+        taken: list[int] = []
+        for rows in found.values():
+            for outbox_id in claimable_in_order([self._as_claimed(row, now) for row in rows], wanted, claimer, now):
+                self._leases[outbox_id] = _Lease(claimer, lease_until, next(r["attempts"] for r in rows
+                                                                            if r["id"] == outbox_id))
+                taken.append(outbox_id)
         if len(self._leases) > 2 * self._pruned_at + 1000:  # now and then: forget those run out (most were sent)
             self._leases = {i: lease for i, lease in self._leases.items() if lease.until > now}
             self._pruned_at = len(self._leases)
-        return [i for i in ids if i in taken]
+        claimed = set(taken)
+        return [i for i in ids if i in claimed]
+
+
+def rows_to_claim(conn: Connection, payloads: list[Any]) -> list[Any]:
+    """Batched reads for `LocalLeases.claim`: (channel, wanted ids) -> the people's rows to send, by person."""
+    found: list[Any] = []
+    for channel, ids in payloads:
+        wanted = _wanted_rows(conn, channel, ids) if ids else []
+        found.append(_rows_by_person(conn, channel, {row.participant_id for row in wanted}, wanted) if wanted else {})
+    return found
 
 
 # --- PostgreSQL chose a transaction as a deadlock's victim ---

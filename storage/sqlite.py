@@ -342,6 +342,7 @@ class _Kind(IntEnum):
     READ_ADDRESSES = 12
     READ_BY_PROVIDER_ID = 13
     PRAGMAS = 14
+    READ_OUTBOX_CLAIM = 15  # a dispatcher's claim on a SQLite file (storage/claims.py `LocalLeases`)
 
 
 @dataclass(eq=False)
@@ -1021,6 +1022,7 @@ _READERS: dict[_Kind, _Handler] = {
     _Kind.READ_BY_ADDRESS: ct.participants_by_address,  # every inbound message
     _Kind.READ_ADDRESSES: ct.addresses_of,  # every outbound message
     _Kind.READ_BY_PROVIDER_ID: ct.outbox_by_provider_ids,  # every status callback
+    _Kind.READ_OUTBOX_CLAIM: claims.rows_to_claim,  # every look of a dispatcher (SQLite)
     _Kind.PRAGMAS: _read_pragmas,
 }
 
@@ -1195,9 +1197,8 @@ class SqliteStorage:
                            lease_until: datetime) -> list[int]:
         """See `Storage.claim_outbox` and storage/claims.py."""
         if self._leases is not None:
-            leases, ids, at, until = self._leases, list(outbox_ids), s.require_utc(now), s.require_utc(lease_until)
-            async with self._connect() as conn:
-                return await conn.run_sync(lambda sync: leases.claim(sync, channel, claimer, ids, at, until))
+            found = await self._reader.submit(_Kind.READ_OUTBOX_CLAIM, (channel, list(outbox_ids)))
+            return self._leases.claim(found, claimer, outbox_ids, s.require_utc(now), s.require_utc(lease_until))
         op = claims.ClaimOutbox(channel, claimer, tuple(outbox_ids), s.require_utc(now), s.require_utc(lease_until))
         return cast(list[int], await self._writer.submit(_Kind.CONTACT, op))
 

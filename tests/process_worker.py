@@ -6,6 +6,8 @@ JOB``, with JOB a JSON object; the database's URL and keys come from the environ
   would; until no row is pending.
 - ``{"role": "sms" | "telegram", "fake": URL, ...}``: the channel's real dispatcher against the fake Twilio or the fake
   Bot API, until nothing is left to send on the channel.
+- ``{"role": "risky_steps", "people": [ids]}``: a step with a risk signal for each person, as the conversation loop
+  commits one (a CONFLICT: load the conversation again and retry).
 - ``{"role": "escalations", "ticks": N}``: the escalation watcher's tick, N times, when holding its job lock.
 
 ``"kill_after_claim": true`` makes the process kill itself (SIGKILL: no cleanup, no lease given back) right after its
@@ -31,7 +33,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.clock import SystemClock
 from bot.rendering import Catalogs
 from storage import SqliteStorage
-from storage.interface import Storage
+from storage.interface import CommitStatus, EscalationRecord, StepRecord, Storage
 from storage.job_locks import JobLocks
 
 TWILIO_SID, TWILIO_TOKEN, OUR_NUMBER = "AC" + "a1" * 16, "f" * 32, "+4598765432"
@@ -120,6 +122,25 @@ async def dispatch(job: dict[str, Any]) -> None:
                 await telegram.application.shutdown()
 
 
+async def risky_steps(job: dict[str, Any]) -> None:
+    store = SqliteStorage(os.environ["BOT_DB"])
+    try:
+        _start_together()
+        for pid in job["people"]:
+            for _ in range(50):
+                now = datetime.now(UTC)
+                revision = (await store.load_conversation(pid)).revision
+                signal = EscalationRecord(level="high", trigger_kind="text", trigger={"matched": "x", "text": "x"},
+                                          at=now, deadline_at=now + timedelta(minutes=15))
+                step = StepRecord(pid, revision, {"by": job["name"]}, now, escalations=(signal,))
+                if (await store.commit_step(step)).status is CommitStatus.COMMITTED:
+                    break
+            else:
+                raise AssertionError(f"participant {pid}: no step committed in 50 tries")
+    finally:
+        await store.close()
+
+
 async def escalations(job: dict[str, Any]) -> None:
     """As `bot run` does: the tick runs in the process holding the job's lock (bot/service.py)."""
     locks = JobLocks(os.environ["BOT_DB"])
@@ -140,6 +161,8 @@ def main() -> None:
         asyncio.run(schedule(job))
     elif job["role"] == "escalations":
         asyncio.run(escalations(job))
+    elif job["role"] == "risky_steps":
+        asyncio.run(risky_steps(job))
     else:
         asyncio.run(dispatch(job))
 

@@ -236,6 +236,22 @@ async def test_two_escalation_watchers_raise_each_tier_once_and_tell_each_coach_
         assert sent and max(sent.values()) == 1, sent  # each coach told once of each tier
 
 
+async def test_two_processes_committing_risky_steps_of_the_same_people_open_one_escalation_each(
+        database: dict[str, str], app: App) -> None:
+    """Each person's two steps (one from each process) both commit, one after the other, and the second's signal
+    joins the escalation the first opened: the step's batch locks the person on PostgreSQL, as SQLite's write lock
+    did, so the second sees the first's escalation (and its revision: a CONFLICT to retry, not an error)."""
+    now = app.clock.now()
+    people = [(await app.storage.get_or_create_participant(f"p-{i:02d}", "da", now)).id for i in range(30)]
+    codes = await run_processes(database, {"role": "risky_steps", "name": "A", "people": people},
+                                {"role": "risky_steps", "name": "B", "people": people})
+    assert codes == [0, 0]
+    escalations = await app.storage.escalations()
+    assert sorted(e.participant_id for e in escalations) == people  # one each
+    assert all(len(e.triggers) == 2 for e in escalations)  # both signals, in it
+    assert all((await app.storage.load_conversation(pid)).revision == 2 for pid in people)
+
+
 # --- SQLite: one process per file ---
 
 
