@@ -249,7 +249,7 @@ async def test_two_processes_committing_risky_steps_of_the_same_people_open_one_
     escalations = await app.storage.escalations()
     assert sorted(e.participant_id for e in escalations) == people  # one each
     assert all(len(e.triggers) == 2 for e in escalations)  # both signals, in it
-    assert all((await app.storage.load_conversation(pid)).revision == 2 for pid in people)
+    assert [(await app.storage.load_conversation(pid)).revision for pid in people] == [2] * len(people)
 
 
 # --- SQLite: one process per file ---
