@@ -22,9 +22,9 @@ message (bot/channels/base.py). The rules, the same for all:
   for a crisis reply, the coach on duty (bot/undelivered.py).
 
 - **Several processes.** On PostgreSQL several `bot run` processes send from one outbox: a row is claimed with a
-  lease before it starts (storage/sql/claims.py: only if every row before it in the person's order is claimed by this
-  dispatcher too, so two processes never send one person's messages at once), and recording its outcome ends the
-  lease. A process that dies leaves its rows to the others once their lease (`LEASE`) runs out.
+  lease before it starts (storage/sql/outbox_claims.py: only if every row before it in the person's order is
+  claimed by this dispatcher too, so two processes never send one person's messages at once), and recording its
+  outcome ends the lease. A process that dies leaves its rows to the others once their lease (`LEASE`) runs out.
 
 New rows wake the dispatcher at once (`wake`, called by the conversation loop after each commit with messages);
 otherwise it looks every `poll` for rows whose retry time has come.
