@@ -1,6 +1,7 @@
-"""Outbox claims with leases (storage/sql/claims.py) on a real SQLite file and on PostgreSQL: two dispatchers (two
-claimers) never hold one person's messages at once, a lease that runs out frees the rows, an outcome ends it; and the
-job locks several processes share their watchers with (storage/job_locks.py), and one `bot run` per SQLite file."""
+"""Outbox claims with leases (storage/sql/outbox_claims.py) on a real SQLite file and on PostgreSQL: two dispatchers
+(two claimers) never hold one person's messages at once, a lease that runs out frees the rows, an outcome ends it;
+and the job locks several processes share their watchers with (storage/job_locks.py), and one `bot run` per SQLite
+file."""
 
 from __future__ import annotations
 
