@@ -85,7 +85,7 @@ def serve(mode: str, argv: list[str]) -> int:
             original(self, *args, **kwargs)
 
         telegram.TelegramChannel.__init__ = unthrottled
-    return int(importlib.import_module("bot.cli").main(argv))
+    return int(importlib.import_module("bot.commands.main").main(argv))
 
 
 # -- setup ----------------------------------------------------------------------------------------------------

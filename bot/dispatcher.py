@@ -21,6 +21,11 @@ message (bot/channels/base.py). The rules, the same for all:
   replies for at least a day); what is given up is recorded with its reason, for the coach (bot/overview.py) and,
   for a crisis reply, the coach on duty (bot/undelivered.py).
 
+- **Several processes.** On PostgreSQL several `bot run` processes send from one outbox: a row is claimed with a
+  lease before it starts (storage/sql/outbox_claims.py: only if every row before it in the person's order is
+  claimed by this dispatcher too, so two processes never send one person's messages at once), and recording its
+  outcome ends the lease. A process that dies leaves its rows to the others once their lease (`LEASE`) runs out.
+
 New rows wake the dispatcher at once (`wake`, called by the conversation loop after each commit with messages);
 otherwise it looks every `poll` for rows whose retry time has come.
 """
@@ -30,7 +35,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import timedelta
 
@@ -47,6 +55,15 @@ WINDOW = 200  # rows read per look at most
 # taken nearly all the time and the outbox has a backlog, and reading 200 rows at each of the several looks a send
 # (its completion, and every commit wakes it) cost more CPU than everything else the bot did (benchmarks/telegram.py)
 ROWS_PER_SLOT = 8
+# How long a claimed row is held: longer than any send takes (the channels' timeouts are seconds), short enough that
+# another process soon sends what a dead one had claimed. A dispatcher that stops gives its unsent rows back at once.
+LEASE = timedelta(minutes=2)
+
+
+def new_claimer() -> str:
+    """This dispatcher's name on its leases: the host and process (for people reading the table), and a random part
+    (two dispatchers are never one claimer)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 class Dispatcher:
@@ -66,6 +83,8 @@ class Dispatcher:
         self._resting: dict[int, float] = {}  # participant id -> monotonic time the channel may send to them again
         self._finished: set[int] = set()  # rows finished while the current look read the outbox
         self._looking = asyncio.Lock()  # one look at a time, or two could start one row twice
+        self.claimer = new_claimer()
+        self.lease = LEASE
 
     def wake(self) -> None:
         """Something may be ready to send (a clock moved on in a test, an address usable again)."""
@@ -118,10 +137,14 @@ class Dispatcher:
             # queue, a chat paced for a second): of theirs, only urgent rows are read
             waiting = {person for person, _ in self._busy} | set(self._resting)
             free = self.concurrency - (len(self._busy) - self._urgent_busy)
-            rows = await self.storage.pending_outbox(self.channel.name, min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)),
-                                                     now=self.clock.now(), only_urgent_for=waiting)
+            at = self.clock.now()
+            rows = await self.storage.claimable_outbox(self.channel.name, self.claimer,
+                                                       min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)), at,
+                                                       only_urgent_for=waiting)
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
+            chosen: list[tuple[OutboxRow, bool, Sequence[OutboxRow]]] = []
+            ordinary = len(self._busy) - self._urgent_busy
             for row in rows:
                 person, urgent = row.participant_id, row.priority is Priority.URGENT
                 if person in seen:
@@ -131,9 +154,17 @@ class Dispatcher:
                     continue
                 if not urgent and ((person, False) in self._busy or person in self._resting):
                     continue  # a crisis reply overtakes the person's ordinary message in flight, and their pace
-                if not urgent and len(self._busy) - self._urgent_busy >= self.concurrency:
+                if not urgent and ordinary >= self.concurrency:
                     break  # every slot is taken, and the rest are not urgent (sending order)
-                self._start(row, urgent, () if urgent else following.get(person, ()))
+                ordinary += not urgent
+                chosen.append((row, urgent, () if urgent else following.get(person, ())))
+            if chosen:  # what another process holds, or took meanwhile, is left to it
+                wanted = [r.id for row, _, joined in chosen for r in (row, *joined)]
+                claimed = set(await self.storage.claim_outbox(self.channel.name, self.claimer, wanted, at,
+                                                              at + self.lease))
+                for row, urgent, joined in chosen:
+                    if row.id in claimed:  # a person's claimed rows are the first of theirs: `joined` stays in order
+                        self._start(row, urgent, [r for r in joined if r.id in claimed])
             return min(self._resting.values(), default=None)
 
     def _start(self, row: OutboxRow, urgent: bool, following: Sequence[OutboxRow] = ()) -> None:
@@ -159,14 +190,33 @@ class Dispatcher:
                 outcomes = (await self.channel.deliver_joined(rows))[:len(rows)] or (Failed("nothing sent"),)
             else:
                 outcomes = (await self.channel.deliver(row),)
+        except asyncio.CancelledError:  # stopping: the rows go back to the queue now, not when the lease runs out
+            await self._give_back(rows)
+            raise
         except Exception as exc:  # a bug or a failure the channel did not expect: retried like any failure
             log.exception("%s outbox row %s could not be delivered", self.channel.name, row.id)
             outcomes = (Failed(type(exc).__name__),)
+        recording = asyncio.ensure_future(self._record_all(rows, outcomes))
+        try:
+            await asyncio.shield(recording)
+        except asyncio.CancelledError:  # stopping: what the carrier said is a fact, recorded first (else: sent twice)
+            await recording
+            raise
+
+    async def _record_all(self, rows: Sequence[OutboxRow], outcomes: Sequence[Delivery]) -> None:
         for sent, outcome in zip(rows, outcomes, strict=False):
             try:
                 await self._record(sent, outcome)
             except Exception:  # not recorded: the row stays unsent and is tried again (at least once)
                 log.exception("%s outbox row %s: the outcome could not be stored", self.channel.name, sent.id)
+
+    async def _give_back(self, rows: Sequence[OutboxRow]) -> None:
+        """End this dispatcher's lease on rows it will not send (a lease that ends now frees them)."""
+        now = self.clock.now()
+        try:
+            await self.storage.claim_outbox(self.channel.name, self.claimer, [r.id for r in rows], now, now)
+        except Exception:  # the lease runs out by itself
+            log.warning("%s dispatcher could not give back %s claimed row(s)", self.channel.name, len(rows))
 
     async def _record(self, row: OutboxRow, outcome: Delivery) -> None:
         now = self.clock.now()

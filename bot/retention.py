@@ -10,13 +10,16 @@ the period (bot/dataprotection.py); without it nothing is erased by time. `pytho
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot import singleton
 from bot.clock import COPENHAGEN, Clock
 from bot.dataprotection import DataProtection
 from flows.programme import Programme
+from storage.job_locks import JobLocks
 from storage.ports import Storage
 from storage.records import AuditRecord, Participant
 
@@ -70,16 +73,25 @@ async def sweep(storage: Storage, programme: Programme | None, settings: DataPro
 
 
 async def run_daily(storage: Storage, programme: Programme | None, settings: DataProtection, clock: Clock,
-                    every: timedelta = DAILY) -> None:
-    """The server's job: sweep at start, then once a day; a failed sweep is logged and tried again next time."""
+                    every: timedelta = DAILY, locks: JobLocks | None = None) -> None:
+    """The server's job: sweep at start, then once a day; a failed sweep is logged and tried again next time. With
+    `locks` (several processes on PostgreSQL), only in the process holding the job's lock (bot/singleton.py)."""
     if settings.retention_days_after_end is None:
         log.info("no retention period configured (data_protection.retention_days_after_end): nothing is erased by time")
         return
+    job = functools.partial(_sweep_logged, storage, programme, settings, clock)
+    if locks is not None:
+        await singleton.every(locks, "retention", job, every)
+        return
     while True:
         try:
-            gone = await sweep(storage, programme, settings, clock.now(), "system")
-            if gone:
-                log.info("retention: %s participant(s) past the retention period erased", len(gone))
+            await job()
         except Exception:
             log.exception("retention sweep failed; trying again in %s", every)
         await asyncio.sleep(every.total_seconds())
+
+
+async def _sweep_logged(storage: Storage, programme: Programme | None, settings: DataProtection, clock: Clock) -> None:
+    gone = await sweep(storage, programme, settings, clock.now(), "system")
+    if gone:
+        log.info("retention: %s participant(s) past the retention period erased", len(gone))

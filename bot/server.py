@@ -30,6 +30,7 @@ from bot.escalation import CoachChannel
 from bot.http_guard import HeaderDeadlineH11, limit_repeated_logs
 from bot.service import Service
 from bot.settings import settings
+from bot.singleton import AnotherProcess, sole_process
 from bot.web import create_web_app
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,13 @@ async def run_server(db_path: str, host: str, port: int) -> int:
     # the service log is no place for a risk message, and no way to reach a coach (bot/channels/coach_console.py)
     coach_channels: dict[str, CoachChannel] = {"console": ServiceLogCoachChannel()}
     async with contextlib.AsyncExitStack() as stack:
+        try:
+            stack.enter_context(sole_process(db_path))  # SQLite: one bot run per file (bot/singleton.py)
+        except AnotherProcess as refused:
+            print(refused, file=sys.stderr)
+            return 2
         app = await stack.enter_async_context(open_app(db_path, coach_channels=coach_channels))
-        service = Service(app, config, coach_channels)
+        service = Service(app, config, coach_channels, db_path)
         web = create_web_app(app.storage, service.sms, config.twilio_auth_token.get_secret_value(), public,
                              service.routes, lifespan=service.lifespan, twilio_account_sid=config.twilio_account_sid)
         server = uvicorn.Server(server_config(web, host, port))

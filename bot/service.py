@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from bot.app import App
@@ -27,16 +28,22 @@ from bot.rendering import Catalogs
 from bot.retention import run_daily
 from bot.scheduler import ProgrammeScheduler, address_channel, lease_from_environment
 from bot.settings import Settings
+from bot.singleton import every
 from bot.web import Handler
+from storage.job_locks import JobLocks
 
 log = logging.getLogger(__name__)
+ESCALATIONS = "escalations"  # the escalation watcher's job lock; it also turns unread messages into coach tasks
+WATCH = timedelta(seconds=20)  # how often the watchers look (as `EscalationService.watch`, `UndeliveredWatch.watch`)
 
 
 class Service:
     """The running bot's channels and background work around one opened `App`."""
 
-    def __init__(self, app: App, config: Settings, coach_channels: dict[str, CoachChannel]) -> None:
+    def __init__(self, app: App, config: Settings, coach_channels: dict[str, CoachChannel],
+                 database: str | None = None) -> None:
         self.app = app
+        self.database = database  # BOT_DB: on PostgreSQL, the watchers run in the process holding their job lock
         self.config = config
         self.coach_channels = coach_channels  # the escalation service's own dict: channels added here reach it
         self.started = False
@@ -80,22 +87,32 @@ class Service:
         async with contextlib.AsyncExitStack() as stack:
             if self.sender is not None:
                 stack.push_async_callback(self.sender.close)
-            await app.escalations.tick()
-            tasks.append(asyncio.create_task(app.escalations.watch(), name="escalations"))
+            # Jobs that must run in one process at a time (docs/architecture.md, "Several processes"); the programme's
+            # tick and the dispatchers run in every process (their rows are claimed with leases).
+            locks = JobLocks(self.database) if self.database is not None else None
+            if locks is not None:
+                stack.push_async_callback(locks.close)
+            if locks is None or await locks.hold(ESCALATIONS):
+                await app.escalations.tick()
+            tasks.append(asyncio.create_task(
+                app.escalations.watch() if locks is None else every(locks, ESCALATIONS, app.escalations.tick, WATCH,
+                                                                    first_after=WATCH), name="escalations"))
             tasks.append(asyncio.create_task(app.safety.run(), name="spool"))  # risk messages kept while the db failed
             if self.sms is not None:
                 tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
             scheduler.start(self.config.programme_tick_seconds)  # reminders, waves, check-ins
             stack.callback(scheduler.stop)
             tasks.append(asyncio.create_task(run_daily(  # erase what is past the retention period, once a day
-                app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock),
+                app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock, locks=locks),
                 name="retention"))
             if self.telegram is not None:
                 await self.telegram.start()
                 stack.push_async_callback(self.telegram.stop)
                 self.coach_channels["telegram"] = TelegramCoachChannel(self.telegram.application.bot)
             # crisis replies that do not get through: once every coach channel is up, as it tells on another one
-            tasks.append(asyncio.create_task(app.undelivered.watch(), name="undelivered"))
+            tasks.append(asyncio.create_task(
+                app.undelivered.watch() if locks is None else every(locks, "undelivered", app.undelivered.tick, WATCH),
+                name="undelivered"))
             stack.push_async_callback(self._stop, tasks)
             self.started = True
             yield

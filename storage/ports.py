@@ -79,6 +79,20 @@ class Outbox(Protocol):
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None: ...
 
+    async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
+                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """`pending_outbox` as `claimer` sees it: without the rows under another claimer's live lease, nor the rows
+        of a person that come after one (storage/sql/claims.py). A read: `claim_outbox` decides."""
+        ...
+
+    async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
+                           lease_until: datetime) -> list[int]:
+        """Hold the rows for `claimer` until `lease_until`, those that are still to send and due, not under another
+        claimer's live lease, and each with every row before it in the person's sending order on the channel claimed
+        by `claimer` too; returns their ids. Recording the row's outcome (`mark_sent`, `mark_delivery`,
+        `defer_outbox`, `give_up_outbox`) ends the lease."""
+        ...
+
     async def mark_delivery(self, outbox_id: int, provider_id: str | None, status: str, at: datetime,
                             detail: str = "") -> None:
         """Record what the provider said about an outbox message ("sent", "delivered", "undelivered",

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from storage.errors import StorageClosed
+from storage.sql.claims import RACE_RETRIES, lost_race
 from storage.sql.engine import CommitFailed, Runner
 
 
@@ -45,6 +46,7 @@ class Kind(IntEnum):
     READ_ADDRESSES = 12
     READ_BY_PROVIDER_ID = 13
     PRAGMAS = 14
+    READ_OUTBOX_CLAIM = 15  # a dispatcher's claim on a SQLite file (storage/sql/outbox_claims.py `LocalLeases`)
 
 
 @dataclass(eq=False)
@@ -117,7 +119,7 @@ class Batcher:
             waiting = [cast(Job, item) for item in drain(queue) if item is not STOP]
             fail(waiting, RuntimeError(f"{self._name} was cancelled before running this job"))
 
-    async def _run(self, jobs: list[Job]) -> None:
+    async def _run(self, jobs: list[Job], attempt: int = 0) -> None:
         if not jobs:
             return
         try:
@@ -125,7 +127,10 @@ class Batcher:
         except CommitFailed as exc:
             fail(jobs, exc.__cause__ or exc)
         except OperationalError as exc:  # locked, disk full, I/O: not one job's fault; retrying won't help
-            fail(jobs, exc)
+            if lost_race(exc) and attempt < RACE_RETRIES:  # PostgreSQL rolled it back: run it again
+                await self._run(jobs, attempt + 1)
+            else:
+                fail(jobs, exc)
         except Exception as exc:
             if len(jobs) == 1:
                 fail(jobs, exc)

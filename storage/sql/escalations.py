@@ -23,6 +23,7 @@ from storage.records import Escalation, EscalationStatus, EscalationTrigger, Not
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
+from storage.sql.claims import lock_escalation_owners
 from storage.sql.codecs import Open, Row, UTCDateTime, require_actor, require_tier, require_utc, utc_text
 from storage.sql.escalation_rows import (
     ACKNOWLEDGED,
@@ -325,6 +326,7 @@ def notifications(conn: Connection, escalation_id: int | None, status: Notificat
 
 
 def write_escalation_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
+    lock_escalation_owners(conn, [op.escalation_id for op in payloads if hasattr(op, "escalation_id")])
     return [cast(EscalationOp, op).run(conn) for op in payloads]
 
 

@@ -16,7 +16,7 @@ Outbox rows, as `pending_outbox` sees them:
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -28,102 +28,25 @@ from storage.records import OutboxRow, Priority
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.codecs import Row, UTCDateTime, load_json, require_utc
+from storage.sql.claims import LEASE_ENDED
+from storage.sql.codecs import Row, UTCDateTime, require_utc
 from storage.sql.directory import ContactOp, find_participant
-from storage.sql.directory_rows import check_status, participant_audit
-
-OUTBOX_GIVEN_UP = "outbox.given_up"
-SENT = "sent"
-DELIVERED = "delivered"
-FAILED = frozenset({"undelivered", "failed"})  # the provider could not deliver it
-
-# How far along a message is (Twilio's statuses; an unknown one counts as "sent"). Callbacks can arrive out of
-# order: a status never replaces one further along, so a late "sending" or "sent" cannot hide "delivered".
-_PROGRESS = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, SENT: 2, DELIVERED: 3}
-_PROGRESS.update(dict.fromkeys(FAILED, 3))
-PROVIDER_ID_TAKEN = "provider_id: this provider id is already recorded for another outbox row"
-
-
-def given_up_audit(ref: str, row: Mapping[Any, Any], at: datetime) -> Row:
-    """Which row, on which channel, after how many attempts: not the reason, which may quote an address."""
-    detail = {"outbox_id": row["id"], "channel": row["channel"], "attempts": row["attempts"]}
-    return participant_audit("system", OUTBOX_GIVEN_UP, ref, at, detail)
-
-
-def outbox_from_row(row: Mapping[Any, Any]) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        participant_id=row["participant_id"],
-        channel=row["channel"],
-        payload=load_json(row["payload"]),
-        created_at=row["created_at"],
-        attempts=row["attempts"],
-        priority=Priority(row["priority"]),
-    )
-
-
-def progress(status: str | None) -> int:
-    return -1 if status is None else _PROGRESS.get(status, _PROGRESS[SENT])
-
-
-def delivery_changes(row: Mapping[Any, Any], provider_id: str | None, status: str, at: datetime, detail: str) -> Row:
-    """What `mark_delivery` changes.
-
-    "sent" on a row not yet sent is a send: ``sent_at``, ``attempts + 1``, status "sent", its detail, and the
-    provider id when one is given (a retry's new send replaces the old one's). Any other report records its
-    status and detail, unless the row's status is further along (see `_PROGRESS`), and fills in the provider
-    id if the row has none; "delivered" also sets a missing ``sent_at``, as the message evidently went out.
-    """
-    changes: Row = {}
-    if status == SENT and row["sent_at"] is None:
-        changes.update(sent_at=at, attempts=row["attempts"] + 1, delivery_status=SENT, delivery_detail=detail or None)
-        if provider_id is not None and provider_id != row["provider_id"]:
-            changes["provider_id"] = provider_id
-        return changes
-    if provider_id is not None and row["provider_id"] is None:
-        changes["provider_id"] = provider_id
-    if progress(status) >= progress(row["delivery_status"]):
-        if status != row["delivery_status"]:
-            changes["delivery_status"] = status
-        if (detail or None) != row["delivery_detail"]:
-            changes["delivery_detail"] = detail or None
-    if status == DELIVERED and row["sent_at"] is None:
-        changes["sent_at"] = at
-    return changes
-
-
-def defer_changes(row: Mapping[Any, Any], not_before: datetime, detail: str) -> Row:
-    """What `defer_outbox` changes: the attempt counts and the row waits until `not_before`, unsent.
-
-    A row reported undelivered or failed after it was sent goes back to the queue (its ``sent_at`` is cleared),
-    so a failed delivery can be retried. Nothing changes for a row given up, or one that is sent and not
-    reported failed (it may arrive: sending it again could duplicate it).
-    """
-    if row["given_up_at"] is not None:
-        return {}
-    if row["sent_at"] is not None and row["delivery_status"] not in FAILED:
-        return {}
-    return {
-        "attempts": row["attempts"] + 1,
-        "not_before": not_before,
-        "delivery_detail": detail or None,
-        "sent_at": None,
-    }
-
-
-def give_up_changes(row: Mapping[Any, Any], at: datetime, detail: str) -> Row:
-    """What `give_up_outbox` changes: never sent from now on (nothing changes if it was given up already)."""
-    if row["given_up_at"] is not None:
-        return {}
-    return {"given_up_at": at, "delivery_detail": detail or None, "attempts": row["attempts"] + 1}
-
+from storage.sql.directory_rows import check_status
+from storage.sql.outbox_claims import ClaimOutbox, LocalLeases, claimable_outbox
+from storage.sql.outbox_rows import (
+    OUTBOX_COLUMNS,
+    PROVIDER_ID_TAKEN,
+    defer_changes,
+    delivery_changes,
+    give_up_changes,
+    given_up_audit,
+    outbox_from_row,
+)
 
 _o, _al = s.outbox, s.audit_log
 _earlier = _o.alias("earlier")
 _OUTBOX_ROW = select(_o).where(_o.c.id == bindparam("oid")).with_for_update()
 _PROVIDER_OWNER = select(_o.c.id).where(_o.c.provider_id == bindparam("provider_id"))
-_OUTBOX_COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts,
-                   _o.c.priority)
 
 
 class _OutboxOp(ContactOp):
@@ -143,7 +66,8 @@ class _OutboxOp(ContactOp):
             if other is not None and other != self.outbox_id:
                 return AlreadyTaken(PROVIDER_ID_TAKEN)
         if changes:
-            conn.execute(update(_o).where(_o.c.id == self.outbox_id).values(**changes))
+            # whatever it was, the sender's lease on it ends (storage/sql/claims.py)
+            conn.execute(update(_o).where(_o.c.id == self.outbox_id).values(**changes, **LEASE_ENDED))
             self.after(conn, {**row, **changes})
         return None
 
@@ -194,7 +118,7 @@ class GiveUpOutbox(_OutboxOp):
 
 def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[Any]:
     """Batched lookups of provider id -> OutboxRow | None."""
-    query = select(*_OUTBOX_COLUMNS, _o.c.provider_id).where(_o.c.provider_id.in_(sorted(set(provider_ids))))
+    query = select(*OUTBOX_COLUMNS, _o.c.provider_id).where(_o.c.provider_id.in_(sorted(set(provider_ids))))
     found = {row["provider_id"]: outbox_from_row(row) for row in conn.execute(query).mappings()}
     return [found.get(provider_id) for provider_id in provider_ids]
 
@@ -220,7 +144,7 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
         held,
     )
     query = (
-        select(*_OUTBOX_COLUMNS)
+        select(*OUTBOX_COLUMNS)
         .where(and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)), due, ~held_back)
         .order_by(o.c.priority, o.c.id)
         .limit(limit)
@@ -234,7 +158,7 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
 MARK_SENT = (
     update(_o)
     .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
-    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1)
+    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1, **LEASE_ENDED)
 )
 
 
@@ -245,6 +169,8 @@ def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
 
 class OutboxMethods(StoreBase):
     """The `Outbox` port, but for the undelivered rows (storage/sql/undelivered.py)."""
+
+    _leases: LocalLeases | None  # a SQLite file's outbox leases, in memory (one process per file); None on a server
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
                              only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
@@ -258,6 +184,25 @@ class OutboxMethods(StoreBase):
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(Kind.SENT, (outbox_id, require_utc(at)))
+
+    async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
+                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+        """See `Outbox.claimable_outbox` and storage/sql/outbox_claims.py."""
+        at = require_utc(now)
+        if self._leases is not None:
+            rows = await self.pending_outbox(channel, limit, now=at, only_urgent_for=only_urgent_for)
+            return self._leases.visible(rows, claimer, at)
+        async with self._connect() as conn:
+            return await conn.run_sync(claimable_outbox, channel, claimer, limit, at, frozenset(only_urgent_for))
+
+    async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
+                           lease_until: datetime) -> list[int]:
+        """See `Outbox.claim_outbox` and storage/sql/outbox_claims.py."""
+        if self._leases is not None:
+            found = await self._reader.submit(Kind.READ_OUTBOX_CLAIM, (channel, list(outbox_ids)))
+            return self._leases.claim(found, claimer, outbox_ids, require_utc(now), require_utc(lease_until))
+        op = ClaimOutbox(channel, claimer, tuple(outbox_ids), require_utc(now), require_utc(lease_until))
+        return cast(list[int], await self._writer.submit(Kind.CONTACT, op))
 
     async def mark_delivery(
         self, outbox_id: int, provider_id: str | None, status: str, at: datetime, detail: str = ""

@@ -21,6 +21,7 @@ from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
+from storage.sql.claims import claim_schedule, locking
 from storage.sql.codecs import Row, UTCDateTime, require_utc, utc_text
 from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
 
@@ -177,6 +178,8 @@ class ClaimSchedule(ProgrammeOp):
     def run(self, conn: Connection) -> list[ScheduleRow]:
         if self.limit <= 0:
             return []
+        if locking(conn):  # PostgreSQL: several processes claim at once (storage/sql/claims.py)
+            return claim_schedule(conn, self.now, self.limit, self.lease_until)
         params = {"now": self.now, "limit": self.limit, "lease": self.lease_until}
         rows = [schedule_from_row(row) for row in conn.execute(CLAIM_SCHEDULE, params).mappings()]
         return sorted(rows, key=lambda row: (row.due_at, row.id))  # RETURNING has no order of its own

@@ -120,6 +120,10 @@ outbox = Table(
     # coach was told that this urgent message did not get through (so they are told once).
     Column("priority", Integer, nullable=False, server_default=text("1")),
     Column("undelivered_told_at", UTCDateTime, nullable=True),
+    # Added by Alembic revision 0002 (last, in this order): the dispatcher's lease on a row it is sending
+    # (storage/sql/claims.py).
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", UTCDateTime, nullable=True),
 )
 # Only rows still to send are ever scanned; a partial index keeps that scan small as the table grows. It is in the
 # order the dispatcher sends: by channel, most urgent first, oldest first.

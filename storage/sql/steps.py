@@ -15,6 +15,7 @@ from storage.crypto import Keys
 from storage.errors import unknown_participant
 from storage.records import CommitResult, CommitStatus, Participant, StepRecord
 from storage.sql import schema as s
+from storage.sql.claims import lock_participants
 from storage.sql.codecs import Row, require_utc
 from storage.sql.directory import ContactOp, RecordConsent, SetAddress
 from storage.sql.directory_rows import check_address, check_consent_channel, check_version, seal_address
@@ -141,6 +142,7 @@ class _ScheduleRound:
 
 def _plan_steps(conn: Connection, batch: list[StepRows]) -> _StepPlan:
     """Check each step in queue order against the database plus the steps before it in this batch."""
+    lock_participants(conn, {r.step.participant_id for r in batch})  # PostgreSQL: what BEGIN IMMEDIATE does
     known: set[int] = set()
     revisions: dict[int, int] = {}
     for pid, revision in conn.execute(_REVISIONS, {"pids": list({r.step.participant_id for r in batch})}):

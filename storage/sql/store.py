@@ -44,6 +44,7 @@ from storage.sql.engine import (
 )
 from storage.sql.escalations import EscalationMethods, write_escalation_ops
 from storage.sql.outbox import OutboxMethods, outbox_by_provider_ids, write_sent
+from storage.sql.outbox_claims import LocalLeases, rows_to_claim
 from storage.sql.records import RecordsMethods
 from storage.sql.rows import step_rows
 from storage.sql.schedule import ScheduleMethods, write_programme_ops
@@ -78,6 +79,7 @@ _READERS: dict[Kind, Handler] = {
     Kind.READ_BY_ADDRESS: participants_by_address,  # every inbound message
     Kind.READ_ADDRESSES: addresses_of,  # every outbound message
     Kind.READ_BY_PROVIDER_ID: outbox_by_provider_ids,  # every status callback
+    Kind.READ_OUTBOX_CLAIM: rows_to_claim,  # every look of a dispatcher (SQLite)
     Kind.PRAGMAS: read_pragmas,
 }
 
@@ -130,6 +132,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
             read_runner = AsyncRunner(self._engine.execution_options(**LOOKUPS), root)
         self._writer = Batcher("storage-writer", write_runner, _WRITERS, max_batch)
         self._reader = Batcher("storage-reader", read_runner, _READERS, max_batch)
+        self._leases = LocalLeases() if is_sqlite else None  # outbox leases: one process per SQLite file
 
     @property
     def keys(self) -> Keys:

@@ -26,7 +26,7 @@ from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.codecs import UTCDateTime, require_utc
 from storage.sql.directory import ContactOp
-from storage.sql.outbox import outbox_from_row
+from storage.sql.outbox_rows import outbox_from_row
 
 _o = s.outbox
 _COLUMNS = (_o.c.id, _o.c.participant_id, _o.c.channel, _o.c.payload, _o.c.created_at, _o.c.attempts, _o.c.priority,

@@ -223,8 +223,9 @@ async def test_planning_checks_everything_before_writing_anything(store: SqlStor
 async def test_claims_take_due_rows_earliest_first_and_hold_them_until_the_lease_ends(store: SqlStorage) -> None:
     pid = await participant(store)
     other = await participant(store, "P-002")
+    third = await participant(store, "P-003")  # not `pid`: on PostgreSQL a person's rows wait behind a held one
     await store.add_schedule(
-        [(pid, event_at("late", 20)), (other, event_at("b", 10)), (pid, event_at("a", 10)), (pid, event_at("c", 5))],
+        [(pid, event_at("late", 20)), (other, event_at("b", 10)), (third, event_at("a", 10)), (pid, event_at("c", 5))],
         T0,
     )
     await store.add_schedule([(pid, event_at("future", 90))], T0)
@@ -244,14 +245,30 @@ async def test_claims_take_due_rows_earliest_first_and_hold_them_until_the_lease
 
 
 async def test_two_claimers_never_get_the_same_row(store: SqlStorage) -> None:
-    pids = [await participant(store, f"P-{i:03d}") for i in range(10)]
-    await store.add_schedule([(pid, event_at(f"e{k}", k)) for pid in pids for k in range(5)], T0)
+    pids = [await participant(store, f"P-{i:03d}") for i in range(50)]  # one row each: see the next test
+    await store.add_schedule([(pid, event_at("e", i % 5)) for i, pid in enumerate(pids)], T0)
     claims = await asyncio.gather(*(store.claim_schedule(at(10), 7, at(10) + LEASE) for _ in range(10)))
     ids = [row.id for claim in claims for row in claim]
     assert len(ids) == len(set(ids)) == 50
     assert all(len(claim) == 7 for claim in claims[:7])
     assert await store.claim_schedule(at(10) + LEASE - timedelta(microseconds=1), 100, at(60)) == []
     assert len(await store.claim_schedule(at(10) + LEASE, 100, at(60))) == 50
+
+
+async def test_on_postgresql_a_persons_rows_wait_while_one_of_theirs_is_held(store: SqlStorage) -> None:
+    """Several processes claim at once there: a person's next rows are not handed to anyone while one of theirs is
+    being handled (or until its lease runs out), so they are handled in due order. (One process per SQLite file:
+    there the one tick handles each batch before claiming the next.)"""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("one process per SQLite file (bot/singleton.py)")
+    anna, bo = await participant(store, "P-anna"), await participant(store, "P-bo")
+    await store.add_schedule([(anna, event_at("a1", 1)), (anna, event_at("a2", 2)), (bo, event_at("b1", 3)),
+                              (anna, event_at("a3", 4))], T0)
+    first = await store.claim_schedule(at(10), 1, at(10) + LEASE)
+    assert [r.key for r in first] == ["a1"]
+    assert [r.key for r in await store.claim_schedule(at(10), 10, at(10) + LEASE)] == ["b1"]  # not a2, a3
+    assert await store.claim_schedule(at(11), 10, at(11) + LEASE) == []
+    assert [r.key for r in await store.claim_schedule(at(10) + LEASE, 10, at(60))] == ["a1", "a2", "b1", "a3"]
 
 
 async def test_finished_and_cancelled_rows_are_never_claimed(store: SqlStorage) -> None:

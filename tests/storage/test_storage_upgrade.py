@@ -72,6 +72,12 @@ def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     return found
 
 
+def as_upgraded(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """A version-10 file's rows as they read after the revisions since the baseline: 0002 added the outbox's lease
+    columns (claimed_by, claimed_until) last, empty, as no row is claimed; nothing else changes."""
+    return {**rows, "outbox": [(*row, None, None) for row in rows["outbox"]]}
+
+
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_engine(f"sqlite:///{tmp_path / 'bot.sqlite'}")
@@ -123,7 +129,7 @@ async def test_a_database_made_by_main_is_taken_over_without_losing_a_row(tmp_pa
         engine.dispose()
     after = every_row(old)
     assert after.pop("alembic_version") == [(head(),)]
-    assert after == before  # every row of every table, unchanged
+    assert after == as_upgraded(before)  # every row of every table, unchanged
 
     # And the bot works on it with its keys: what was sealed opens, what was planned is still to come.
     store = SqlStorage(old, key_environ=V10_KEYS)
@@ -189,7 +195,7 @@ REBUILD_PARTICIPANTS = """
 import sqlalchemy as sa
 from alembic import op
 
-revision, down_revision, branch_labels, depends_on = "0002", "0001", None, None
+revision, down_revision, branch_labels, depends_on = "{revision}", "{down_revision}", None, None
 
 
 def upgrade() -> None:
@@ -199,7 +205,7 @@ def upgrade() -> None:
 ORPHAN_A_LINK_CODE = """
 from alembic import op
 
-revision, down_revision, branch_labels, depends_on = "0003", "0002", None, None
+revision, down_revision, branch_labels, depends_on = "{revision}", "{down_revision}", None, None
 
 
 def upgrade() -> None:
@@ -214,23 +220,26 @@ def test_a_revision_may_rebuild_a_table_others_refer_to_on_sqlite(tmp_path: Path
     rolled back whole."""
     scripts = tmp_path / "alembic"
     shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "v0002_rebuild_participants.py").write_text(REBUILD_PARTICIPANTS, encoding="utf-8")
+    ours, rebuild, orphan = head(), f"{int(head()) + 1:04d}", f"{int(head()) + 2:04d}"  # after the real revisions
+    (scripts / "versions" / f"v{rebuild}_rebuild_participants.py").write_text(
+        REBUILD_PARTICIPANTS.format(revision=rebuild, down_revision=ours), encoding="utf-8")
     monkeypatch.setattr(upgrade_module, "SCRIPTS", scripts)
     db = version_10_database(tmp_path / "bot.sqlite")
     before = every_row(db)
-    assert upgrade_file(db) == Upgrade(legacy=(), before=None, after="0002")
+    assert upgrade_file(db) == Upgrade(legacy=(), before=None, after=rebuild)
     after = every_row(db)
-    assert after.pop("alembic_version") == [("0002",)] and before.pop("schema_migrations")
-    assert after == before
+    assert after.pop("alembic_version") == [(rebuild,)] and before.pop("schema_migrations")
+    assert after == as_upgraded(before)
     with sqlite3.connect(db) as conn:
         [(sql,)] = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'participants'").fetchall()
     conn.close()
     assert "lang VARCHAR(32) NOT NULL" in sql
 
-    (scripts / "versions" / "v0003_orphan_a_link_code.py").write_text(ORPHAN_A_LINK_CODE, encoding="utf-8")
+    (scripts / "versions" / f"v{orphan}_orphan_a_link_code.py").write_text(
+        ORPHAN_A_LINK_CODE.format(revision=orphan, down_revision=rebuild), encoding="utf-8")
     with pytest.raises(RuntimeError, match=r"1 rows referring to rows that do not exist \(first in table link_codes\)"):
         upgrade_file(db)
-    assert every_row(db) == {**after, "alembic_version": [("0002",)]}
+    assert every_row(db) == {**after, "alembic_version": [(rebuild,)]}
 
 
 def test_databases_it_cannot_take_over_are_refused_with_what_to_do(sqlite_engine: Engine) -> None:

@@ -1,0 +1,126 @@
+"""Claims with leases: how several bot processes share the schedule and the outbox, nothing done twice, nothing lost.
+
+A claimer writes a lease (``claimed_until``; on the outbox also ``claimed_by``) on the rows it is about to handle,
+in a transaction of its own, before it handles them. A row under someone else's live lease is left alone; a lease
+that runs out (its process died) makes the row claimable again; finishing a row ends its lease (the schedule's
+outcome, an outbox row's `mark_sent`/`mark_delivery`/`defer_outbox`/`give_up_outbox`: `LEASE_ENDED`).
+
+**A person's order.** A row of person P may be claimed only if every earlier row of P (due schedule rows by due
+time; outbox rows to send on the same channel in sending order) is finished or claimed by the same claimer. On
+PostgreSQL two claims run at once, so checking rows one by one is not enough: ``FOR UPDATE SKIP LOCKED`` on rows
+would let process B take P's second row while A, still inside its claim, holds the first. So a claim first locks
+the *participants* it wants (``FOR NO KEY UPDATE SKIP LOCKED``: another claim busy with a person is passed over,
+never waited for; inserts that reference the person are not blocked), and only then, in a new statement (in READ
+COMMITTED a new snapshot, which sees every claim of those people committed before we got their locks), reads and
+claims their rows. The ``UPDATE`` repeats the row conditions, so a row finished meanwhile by a step (which does not
+take the claim's lock) is rechecked on its newest version and skipped.
+
+SQLite is one `bot run` per file (bot/singleton.py): there the schedule's claim stays one ``UPDATE`` under the
+writer's ``BEGIN IMMEDIATE`` (storage/sql/schedule.py; the one tick handles a batch before it claims the next,
+which keeps a person's order), the participant locks are skipped (`lock_participants` does nothing), and the
+outbox's leases are kept in memory (`LocalLeases`, storage/sql/outbox_claims.py): a look of the dispatcher then
+costs no write and no commit.
+
+The same locks serialise the escalation path on PostgreSQL (`lock_participants`: a step's batch, and acknowledge,
+close and raise tier), where SQLite relied on ``BEGIN IMMEDIATE`` holding the write lock from the first read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
+
+from storage.records import ScheduleRow
+from storage.sql import schema as s
+from storage.sql.codecs import Row, UTCDateTime
+from storage.sql.schedule_rows import SCHEDULE_ROW_COLUMNS, schedule_from_row
+
+LEASE_ENDED: Row = {"claimed_by": None, "claimed_until": None}  # on an outbox row, whenever it is finished
+
+_p, _sch, _e = s.participants, s.schedule, s.escalations
+_busy = _sch.alias("claims_busy")
+
+
+def locking(conn: Connection) -> bool:
+    """Whether claims must lock participants: PostgreSQL, where several processes write at once."""
+    return conn.dialect.name == "postgresql"
+
+
+def lock_participants(conn: Connection, participant_ids: Iterable[int], *, skip_locked: bool = False) -> list[int]:
+    """Lock the participants' rows until the transaction ends (PostgreSQL; on SQLite nothing to do: returns them
+    all) in id order, so two transactions locking several never deadlock on each other. With `skip_locked`, those
+    another transaction holds are left out (a claim passes over them); returns the ids locked."""
+    wanted = sorted(set(participant_ids))
+    if not wanted or not locking(conn):
+        return wanted
+    query = (
+        select(_p.c.id).where(_p.c.id.in_(wanted)).order_by(_p.c.id)
+        .with_for_update(key_share=True, skip_locked=skip_locked)  # FOR NO KEY UPDATE: foreign keys still insert
+    )
+    return list(conn.scalars(query))
+
+
+def lock_escalation_owners(conn: Connection, escalation_ids: Iterable[int]) -> None:
+    """Lock the participants whose escalations these are (acknowledge, close, raise tier): on PostgreSQL their
+    checks then see what a step of the same person committed, and no step of theirs runs in between."""
+    wanted = sorted(set(escalation_ids))
+    if wanted and locking(conn):
+        lock_participants(conn, conn.scalars(select(_e.c.participant_id).where(_e.c.id.in_(wanted))))
+
+
+# --- the schedule ---
+
+_SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)
+_NOW = bindparam("now", type_=UTCDateTime)
+_FREE = or_(_sch.c.claimed_until.is_(None), _sch.c.claimed_until <= _NOW)
+_CLAIMABLE = and_(_sch.c.status == s.SCHEDULE_PENDING, _sch.c.due_at <= _NOW, _FREE)
+_CANDIDATE_PEOPLE = (
+    select(_sch.c.participant_id).where(_CLAIMABLE).order_by(_sch.c.due_at, _sch.c.id).limit(bindparam("limit"))
+)
+_PEOPLE: Any = bindparam("pids", expanding=True)
+_HELD_PEOPLE = select(_busy.c.participant_id).where(  # someone is handling one of their rows: the rest waits
+    _busy.c.participant_id.in_(_PEOPLE), _busy.c.status == s.SCHEDULE_PENDING, _busy.c.claimed_until > _NOW
+)
+_CLAIM_PEOPLES_ROWS = (
+    update(_sch)
+    .where(
+        _sch.c.id.in_(
+            select(_sch.c.id)
+            .where(_sch.c.participant_id.in_(_PEOPLE), _sch.c.participant_id.not_in(_HELD_PEOPLE), _CLAIMABLE)
+            .order_by(_sch.c.due_at, _sch.c.id)
+            .limit(bindparam("limit"))
+        ),
+        _CLAIMABLE,  # again on the row's newest version, should a step have finished it meanwhile
+    )
+    .values(claimed_until=bindparam("lease", type_=UTCDateTime))
+    .returning(*_SCHEDULE_ROW)
+)
+
+
+def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
+    """PostgreSQL's claim (SQLite's is one UPDATE in storage/sql/schedule.py): up to `limit` due rows nobody holds,
+    earliest due first, of people none of whose rows someone else is handling; the people locked first (module
+    docstring)."""
+    if limit <= 0:
+        return []
+    candidates = conn.scalars(_CANDIDATE_PEOPLE, {"now": now, "limit": limit})
+    people = lock_participants(conn, candidates, skip_locked=True)
+    if not people:
+        return []
+    params = {"now": now, "limit": limit, "lease": lease_until, "pids": people}
+    rows = [schedule_from_row(row) for row in conn.execute(_CLAIM_PEOPLES_ROWS, params).mappings()]
+    return sorted(rows, key=lambda row: (row.due_at, row.id))
+
+
+# --- PostgreSQL chose a transaction as a deadlock's victim ---
+
+RACE_RETRIES = 3  # a batch rolled back by a deadlock is run again this many times (nothing of it was written)
+_RACE_STATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether the database rolled the transaction back because it raced another (then it may simply run again)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RACE_STATES
