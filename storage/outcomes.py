@@ -1,14 +1,23 @@
-"""Reads for the outcome report (`bot/outcomes/`): the stored rows its figures are computed from.
+"""Reads for the outcome report (`bot/outcomes/`): the stored rows its figures are computed from, a chunk of
+participants at a time.
 
 SQLAlchemy Core against `storage.schema`'s tables, as functions of a sync `Connection`, all run in one read
-transaction by `read_outcomes` on the `SqliteStorage`'s database, so every figure comes from the same snapshot.
-Nothing here computes a figure: rows come back as stored, limited to the participants asked for, and
-`bot/outcomes` decides everything in one place. Aggregation that saves moving rows (a completed run is one row,
-not one per score) is done in SQL; names, addresses, free text and escalation triggers are never read.
+transaction by `read_outcomes`, so every figure comes from the same snapshot (SQLite: one `BEGIN` around every
+chunk; PostgreSQL: a `REPEATABLE READ, READ ONLY` transaction). Nothing here computes a figure: rows come back as
+stored, limited to the participants asked for, and `bot/outcomes` decides everything in one place. Aggregation
+that saves moving rows (a completed run is one row, not one per score) is done in SQL; names, addresses, free
+text and escalation triggers are never read.
 
-The read runs on a plain pysqlite connection in a worker thread, not through aiosqlite: a municipality's report
-reads about 700,000 rows, which aiosqlite hands across threads one by one (on benchmarks/report.py's data the
-read takes a fifth longer that way), and building the records off the event loop keeps a running bot responsive.
+Streamed, not loaded: the participants are read through one streaming cursor (a server-side cursor on
+PostgreSQL) `OutcomeQuery.chunk` at a time, and each chunk's rows by the range of its participant ids (every
+table the report reads has an index starting with `participant_id`, but escalations, which are few). A
+municipality's report reads about 700,000 rows at 10,000 participants, 7 million at 100,000: kept all at once
+they took 26 KB a participant (2.6 GB at 100,000); a chunk's rows are dropped once its participants are counted.
+
+The read runs on a plain sync connection in a worker thread, not through aiosqlite: aiosqlite hands rows across
+threads one by one (on benchmarks/report.py's data the read takes a fifth longer that way), and computing the
+figures off the event loop keeps a running bot responsive. So `read_outcomes` hands the chunks to a function
+that consumes them in that thread, inside the transaction.
 """
 
 from __future__ import annotations
@@ -16,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from sys import intern
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import URL, ColumnElement, Connection, Select, String, create_engine, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +40,9 @@ from storage import schema as s
 
 SENT = "sent"
 MILESTONES = ("wave_started", "wave_run", "wave_done", "wave_missed", "module_done")
+CHUNK = 1000  # participants a chunk: about 160,000 rows on benchmarks/report.py's data, some 20 MB while read
+DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}  # the sync driver of each backend
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class OutcomeQuery:
     runs: tuple[str, ...] = ()  # flows whose completed runs are counted (the TRE log, the check-in)
     events: tuple[str, ...] = ()  # schedule kinds whose sent rows are counted (the check-in)
     marks: tuple[str, ...] = MILESTONES
+    chunk: int = CHUNK  # participants read at a time
 
 
 class PersonRow(NamedTuple):
@@ -95,6 +109,9 @@ class EscalationRow(NamedTuple):
 
 @dataclass(frozen=True)
 class OutcomeRows:
+    """A chunk: some participants (in id order) and every row of theirs the query asks for, each table's rows
+    in the order they were stored (completed runs and sent events oldest first, escalations by opening)."""
+
     people: list[PersonRow]
     marks: list[MarkRow]
     scores: list[ScoreRow]
@@ -103,127 +120,170 @@ class OutcomeRows:
     escalations: list[EscalationRow]
 
 
-async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery) -> OutcomeRows:
-    """Every row the report needs, read in one transaction from the database of `engine` (the `SqliteStorage`'s),
-    off the event loop."""
-    if engine.url.get_backend_name() != "sqlite":
-        raise ValueError("the outcome report reads a SQLite database")
-    return await asyncio.to_thread(_read_sqlite, engine.url.set(drivername="sqlite"), query)
+async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery, consume: Callable[[Iterator[OutcomeRows]], T]) -> T:
+    """Every row the report needs from the database of `engine` (SQLite or PostgreSQL), in chunks of
+    participants, handed to `consume` in a worker thread inside one read transaction; returns what it returns.
+    `consume` must be done with the chunks when it returns: the transaction ends then."""
+    backend = engine.url.get_backend_name()
+    if backend not in DRIVERS:
+        raise ValueError(f"the outcome report reads SQLite or PostgreSQL, not {backend}")
+    return await asyncio.to_thread(_read, engine.url.set(drivername=DRIVERS[backend]), query, consume)
 
 
-def _read_sqlite(url: URL, query: OutcomeQuery) -> OutcomeRows:
+def _read(url: URL, query: OutcomeQuery, consume: Callable[[Iterator[OutcomeRows]], T]) -> T:
     engine = create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
-            driver = conn.connection.driver_connection
-            if not isinstance(driver, sqlite3.Connection):
-                raise TypeError("the outcome report reads SQLite through the sqlite3 driver")
-            driver.isolation_level = None  # the driver begins nothing before a SELECT: BEGIN here, one snapshot
-            conn.exec_driver_sql("BEGIN")
-            try:
-                return read_outcome_rows(conn, query)
-            finally:
-                conn.exec_driver_sql("ROLLBACK")
+        with engine.connect() as conn, snapshot(conn) as reading:
+            return consume(outcome_chunks(reading, query))
     finally:
         engine.dispose()
 
 
-def read_outcome_rows(conn: Connection, query: OutcomeQuery) -> OutcomeRows:
-    return OutcomeRows(
-        people=people(conn, query.cohort),
-        marks=milestones(conn, query.cohort, query.marks),
-        scores=measure_scores(conn, query.cohort, query.scores),
-        runs=completed_runs(conn, query.cohort, query.runs),
-        events=sent_events(conn, query.cohort, query.events),
-        escalations=escalations(conn, query.cohort),
-    )
+@contextmanager
+def snapshot(conn: Connection) -> Iterator[Connection]:
+    """One read transaction: every statement in it sees the database as it was at its first read."""
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.driver_connection
+        if not isinstance(driver, sqlite3.Connection):
+            raise TypeError("the outcome report reads SQLite through the sqlite3 driver")
+        driver.isolation_level = None  # the driver begins nothing before a SELECT: BEGIN here, one snapshot
+        conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
+        return
+    # PostgreSQL's default, READ COMMITTED, takes a new snapshot for every statement.
+    reading = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    transaction = reading.begin()
+    try:
+        yield reading
+    finally:
+        transaction.rollback()
+
+
+def outcome_chunks(conn: Connection, query: OutcomeQuery) -> Iterator[OutcomeRows]:
+    """The participants `query.chunk` at a time, each chunk with their rows."""
+    reader = _Reader(conn, query)
+    stream = conn.execution_options(yield_per=query.chunk).execute(reader.people())
+    for partition in stream.partitions():
+        people = [PersonRow(*row) for row in partition]
+        ids = (people[0].participant_id, people[-1].participant_id)
+        yield OutcomeRows(people, reader.milestones(ids), reader.measure_scores(ids), reader.completed_runs(ids),
+                          reader.sent_events(ids), reader.escalations(ids))
 
 
 _p, _pr, _mk, _sc, _sch, _e = s.participants, s.profiles, s.programme_marks, s.scores, s.schedule, s.escalations
 _utc = datetime.fromisoformat  # stored as fixed-width ISO-8601 UTC text with "+00:00": an aware UTC datetime
+Ids = tuple[int, int]  # the first and last participant id of a chunk
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Reader:
+    """The report's queries for one connection and query, each for the participants of one chunk."""
+
+    def __init__(self, conn: Connection, query: OutcomeQuery) -> None:
+        self.conn, self.query = conn, query
+        # On SQLite a timestamp is read as its stored text and parsed in bulk by `_utc`, not by one type-processor
+        # call per row; elsewhere the column's own type gives a datetime.
+        sqlite = conn.dialect.name == "sqlite"
+        self.time: Callable[[ColumnElement[Any]], ColumnElement[Any]] = _text if sqlite else _same
+        self.parse: Callable[[Any], datetime] = _utc if sqlite else _same
+
+    def _of(self, statement: Select[Any], participant_id: Any, ids: Ids) -> Select[Any]:
+        """Only the rows of the chunk's participants (of the cohort asked for, if any)."""
+        statement = statement.where(participant_id.between(*ids))
+        if self.query.cohort is None:
+            return statement
+        in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
+        return statement.where(participant_id.in_(in_cohort))
+
+    def people(self) -> Select[Any]:
+        """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
+        query = (
+            select(_p.c.id, _pr.c.cohort, _pr.c.start_date, _p.c.created_at)
+            .join_from(_p, _pr, _pr.c.participant_id == _p.c.id, isouter=True)
+            .order_by(_p.c.id)
+        )
+        return query if self.query.cohort is None else query.where(_pr.c.cohort == self.query.cohort)
+
+    def milestones(self, ids: Ids) -> list[MarkRow]:
+        """Programme milestones of the query's kinds, in the order they were stored."""
+        if not self.query.marks:
+            return []
+        query = (
+            select(_mk.c.participant_id, _mk.c.kind, _mk.c.key, _mk.c.detail, self.time(_mk.c.at))
+            .where(_mk.c.kind.in_(self.query.marks))
+            .order_by(_mk.c.participant_id, _mk.c.id)
+        )
+        parse = self.parse
+        rows = self.conn.execute(self._of(query, _mk.c.participant_id, ids)).all()
+        return [MarkRow(pid, intern(kind), intern(key), _detail(detail), parse(at))
+                for pid, kind, key, detail, at in rows]  # a few kinds and keys, many rows
+
+    def measure_scores(self, ids: Ids) -> list[ScoreRow]:
+        """The scores with the query's (flow id, score id), in the order they were stored."""
+        if not self.query.scores:
+            return []
+        pairs = set(self.query.scores)
+        query = (
+            select(_sc.c.participant_id, _sc.c.run_seq, _sc.c.flow_id, _sc.c.score_id, _sc.c.value)
+            .where(_sc.c.flow_id.in_({flow for flow, _ in pairs}), _sc.c.score_id.in_({score for _, score in pairs}))
+            .order_by(_sc.c.participant_id, _sc.c.id)
+        )
+        rows = self.conn.execute(self._of(query, _sc.c.participant_id, ids)).all()
+        return [ScoreRow(*row) for row in rows if (row[2], row[3]) in pairs]
+
+    def completed_runs(self, ids: Ids) -> list[RunRow]:
+        """One row per completed run of the query's flows (a run has scores once it is completed), oldest first."""
+        if not self.query.runs:
+            return []
+        query = (
+            select(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq, func.min(self.time(_sc.c.completed_at)))
+            .where(_sc.c.flow_id.in_(self.query.runs))
+            .group_by(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq)
+        )
+        parse = self.parse
+        rows = self.conn.execute(self._of(query, _sc.c.participant_id, ids)).all()
+        return sorted((RunRow(pid, intern(flow), seq, parse(at)) for pid, flow, seq, at in rows),
+                      key=lambda r: r.completed_at)
+
+    def sent_events(self, ids: Ids) -> list[EventRow]:
+        """Schedule rows of the query's kinds that ended as sent, with when they were handled, oldest first."""
+        if not self.query.events:
+            return []
+        sent_at = func.coalesce(self.time(_sch.c.updated_at), self.time(_sch.c.due_at))
+        query = select(_sch.c.participant_id, _sch.c.kind, sent_at).where(
+            _sch.c.kind.in_(self.query.events), _sch.c.status == SENT)
+        parse = self.parse
+        rows = self.conn.execute(self._of(query, _sch.c.participant_id, ids)).all()
+        return sorted((EventRow(pid, intern(kind), parse(at)) for pid, kind, at in rows), key=lambda e: e.sent_at)
+
+    def escalations(self, ids: Ids) -> list[EscalationRow]:
+        """Every escalation's level, status and times (never its triggers' text), oldest first."""
+        query = select(
+            _e.c.participant_id, _e.c.level, _e.c.status, _e.c.opened_at, _e.c.acknowledged_at, _e.c.deadline_at,
+            _e.c.tier,
+        ).order_by(_e.c.opened_at, _e.c.id)
+        return [EscalationRow(*row) for row in self.conn.execute(self._of(query, _e.c.participant_id, ids)).all()]
 
 
 def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
-    """A timestamp column as its stored text: parsed by `_utc` in bulk, not one type-processor call per row."""
+    """A timestamp column as its stored text."""
     return type_coerce(column, String)
 
 
-def _in_cohort(statement: Select[Any], participant_id: Any, cohort: str | None) -> Select[Any]:
-    if cohort is None:
-        return statement
-    return statement.where(participant_id.in_(select(_pr.c.participant_id).where(_pr.c.cohort == cohort)))
-
-
-def people(conn: Connection, cohort: str | None) -> list[PersonRow]:
-    """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
-    query = (
-        select(_p.c.id, _pr.c.cohort, _pr.c.start_date, _p.c.created_at)
-        .join_from(_p, _pr, _pr.c.participant_id == _p.c.id, isouter=True)
-        .order_by(_p.c.id)
-    )
-    return [PersonRow(*row) for row in conn.execute(_in_cohort(query, _p.c.id, cohort)).all()]
-
-
-def milestones(conn: Connection, cohort: str | None, kinds: Sequence[str]) -> list[MarkRow]:
-    """Programme milestones of these kinds, in the order they were stored."""
-    if not kinds:
-        return []
-    query = (
-        select(_mk.c.participant_id, _mk.c.kind, _mk.c.key, _mk.c.detail, _text(_mk.c.at))
-        .where(_mk.c.kind.in_(kinds))
-        .order_by(_mk.c.id)
-    )
-    loads = json.loads
-    rows = conn.execute(_in_cohort(query, _mk.c.participant_id, cohort)).all()
-    return [MarkRow(pid, intern(kind), intern(key), {} if detail == "{}" else loads(detail), _utc(at))
-            for pid, kind, key, detail, at in rows]  # most details are empty; a few kinds and keys, many rows
-
-
-def measure_scores(conn: Connection, cohort: str | None, wanted: Sequence[tuple[str, str]]) -> list[ScoreRow]:
-    """The scores with these (flow id, score id), in the order they were stored."""
-    if not wanted:
-        return []
-    pairs = set(wanted)
-    query = (
-        select(_sc.c.participant_id, _sc.c.run_seq, _sc.c.flow_id, _sc.c.score_id, _sc.c.value)
-        .where(_sc.c.flow_id.in_({flow for flow, _ in pairs}), _sc.c.score_id.in_({score for _, score in pairs}))
-        .order_by(_sc.c.id)
-    )
-    rows = conn.execute(_in_cohort(query, _sc.c.participant_id, cohort)).all()
-    return [ScoreRow(*row) for row in rows if (row[2], row[3]) in pairs]
-
-
-def completed_runs(conn: Connection, cohort: str | None, flows: Sequence[str]) -> list[RunRow]:
-    """One row per completed run of these flows (a run has scores once it is completed), oldest first."""
-    if not flows:
-        return []
-    query = (
-        select(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq, func.min(_text(_sc.c.completed_at)))
-        .where(_sc.c.flow_id.in_(flows))
-        .group_by(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq)
-    )
-    rows = conn.execute(_in_cohort(query, _sc.c.participant_id, cohort)).all()
-    return sorted((RunRow(pid, intern(flow), seq, _utc(at)) for pid, flow, seq, at in rows),
-                  key=lambda r: r.completed_at)
-
-
-def sent_events(conn: Connection, cohort: str | None, kinds: Sequence[str]) -> list[EventRow]:
-    """Schedule rows of these kinds that ended as sent, with when they were handled."""
-    if not kinds:
-        return []
-    sent_at = func.coalesce(_text(_sch.c.updated_at), _text(_sch.c.due_at))
-    query = select(_sch.c.participant_id, _sch.c.kind, sent_at).where(_sch.c.kind.in_(kinds), _sch.c.status == SENT)
-    rows = conn.execute(_in_cohort(query, _sch.c.participant_id, cohort)).all()
-    return sorted((EventRow(pid, intern(kind), _utc(at)) for pid, kind, at in rows), key=lambda e: e.sent_at)
-
-
-def escalations(conn: Connection, cohort: str | None) -> list[EscalationRow]:
-    """Every escalation's level, status and times (never its triggers' text), oldest first."""
-    query = select(
-        _e.c.participant_id, _e.c.level, _e.c.status, _e.c.opened_at, _e.c.acknowledged_at, _e.c.deadline_at,
-        _e.c.tier,
-    ).order_by(_e.c.opened_at, _e.c.id)
-    return [EscalationRow(*row) for row in conn.execute(_in_cohort(query, _e.c.participant_id, cohort)).all()]
+def _detail(detail: str | dict[str, Any]) -> dict[str, Any]:
+    """A milestone's JSON detail: most are empty; a JSON column's driver may have parsed it already."""
+    if isinstance(detail, dict):
+        return detail
+    if detail == "{}":
+        return {}
+    parsed: dict[str, Any] = json.loads(detail)
+    return parsed
 
 
 async def cohorts(engine: AsyncEngine) -> list[str]:

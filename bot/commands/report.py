@@ -67,8 +67,9 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
         spec = spec_from_programme(programme)
         now = app.clock.now()
-        rows = await read_outcomes(app.storage.engine, outcome_query(spec, args.cohort))
-        report = build_report(rows, spec, now, Filters(args.cohort, args.start_from, args.start_to))
+        filters = Filters(args.cohort, args.start_from, args.start_to)
+        report = await read_outcomes(app.storage.engine, outcome_query(spec, args.cohort),
+                                     lambda chunks: build_report(chunks, spec, now, filters))
         written = _render(args.format)(report, args.lang)
         if args.out:
             with owner_only(args.out) as out:  # health data: owner only

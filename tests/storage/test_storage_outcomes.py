@@ -1,12 +1,13 @@
 """The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/outcomes.py.
 
-The reads are SQLite's (the report runs on the file); they are checked against rows written through the ordinary
-`Storage` methods, on both runners.
+The reads are checked against rows written through the ordinary `Storage` methods, on both runners: a chunk of
+participants at a time, each chunk with its participants' rows, all from one snapshot.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,17 @@ from storage import (
     open_storage,
 )
 from storage.migrations import MIGRATIONS
-from storage.outcomes import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow, read_outcomes
+from storage.outcomes import (
+    EscalationRow,
+    MarkRow,
+    OutcomeQuery,
+    OutcomeRows,
+    PersonRow,
+    RunRow,
+    ScoreRow,
+    read_outcomes,
+)
+from storage.schema import utc_text
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 
 T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -83,8 +94,9 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
-async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqliteStorage) -> None:
-    s = sqlite_store
+async def three_people(s: SqliteStorage) -> tuple[OutcomeQuery, list[int]]:
+    """Anna (cohort c-1) with a score, a TRE log, a coach's note, an escalation and check-ins; Bo (c-2) with a
+    check-in skipped; Carl, never enrolled. The query the report would make for them."""
     anna = await s.enroll(Enrollment("p-anna", "Anna", "da", date(2026, 3, 16), cohort="c-1"), T0)
     bo = await s.enroll(Enrollment("p-bo", "Bo", "da", None, cohort="c-2"), T0)
     carl = await s.get_or_create_participant("p-carl", "da", T0)  # never enrolled: no profile
@@ -109,17 +121,58 @@ async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: Sql
                                        {"n": 2}, at(101), schedule_outcome=outcome))
     query = OutcomeQuery(scores=(("pss10", "total"),), runs=("tre_log",), events=("checkin",),
                          marks=("wave_run",))
+    return query, [anna.id, bo.id, carl.id]
 
-    rows = await read_outcomes(s.engine, query)
-    assert rows.people == [PersonRow(anna.id, "c-1", date(2026, 3, 16), T0), PersonRow(bo.id, "c-2", None, T0),
-                           PersonRow(carl.id, None, None, T0)]
-    assert rows.marks == [MarkRow(anna.id, "wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))]
-    assert rows.scores == [ScoreRow(anna.id, 1, "pss10", "total", 22.0)]  # not WHO-5's raw score
-    assert rows.runs == [RunRow(anna.id, "tre_log", 2, at(30))]  # one row per completed run, not per score
-    assert [(e.participant_id, e.kind, e.sent_at) for e in rows.events] == [(anna.id, "checkin", at(101))]
-    assert rows.escalations == [EscalationRow(anna.id, "moderate", "open", at(50), None, at(170), 0)]
+
+async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqliteStorage) -> None:
+    s = sqlite_store
+    query, (anna, bo, carl) = await three_people(s)
+
+    (rows,) = await read_outcomes(s.engine, query, list)  # three participants: one chunk
+    assert rows.people == [PersonRow(anna, "c-1", date(2026, 3, 16), T0), PersonRow(bo, "c-2", None, T0),
+                           PersonRow(carl, None, None, T0)]
+    assert rows.marks == [MarkRow(anna, "wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))]
+    assert rows.scores == [ScoreRow(anna, 1, "pss10", "total", 22.0)]  # not WHO-5's raw score
+    assert rows.runs == [RunRow(anna, "tre_log", 2, at(30))]  # one row per completed run, not per score
+    assert [(e.participant_id, e.kind, e.sent_at) for e in rows.events] == [(anna, "checkin", at(101))]
+    assert rows.escalations == [EscalationRow(anna, "moderate", "open", at(50), None, at(170), 0)]
     assert "private" not in repr(rows)  # neither the coach's note nor the trigger's text is read
 
-    only_c2 = await read_outcomes(s.engine, OutcomeQuery("c-2", query.scores, query.runs, query.events, query.marks))
-    assert [p.participant_id for p in only_c2.people] == [bo.id]
+    c2 = OutcomeQuery("c-2", query.scores, query.runs, query.events, query.marks)
+    (only_c2,) = await read_outcomes(s.engine, c2, list)
+    assert [p.participant_id for p in only_c2.people] == [bo]
     assert (only_c2.marks, only_c2.scores, only_c2.runs, only_c2.events, only_c2.escalations) == ([], [], [], [], [])
+
+
+def everyone(chunk: OutcomeRows) -> set[int]:
+    """The participants any of the chunk's rows belong to."""
+    return {row[0] for rows in (chunk.people, chunk.marks, chunk.scores, chunk.runs, chunk.events,
+                                chunk.escalations) for row in rows}
+
+
+async def test_the_rows_come_a_chunk_of_participants_at_a_time_from_one_snapshot(
+        sqlite_store: SqliteStorage) -> None:
+    """Two participants a chunk: Anna and Bo with their rows, then Carl. A participant and a milestone of Carl's
+    written between the chunks (another process, committed) are not in the report: it sees one snapshot."""
+    s = sqlite_store
+    query, (anna, bo, carl) = await three_people(s)
+    path = s.engine.url.database
+    assert path is not None
+    by_two = OutcomeQuery(None, query.scores, query.runs, query.events, ("wave_run", "wave_started"), chunk=2)
+
+    def read_while_another_writes(chunks: Iterator[OutcomeRows]) -> list[OutcomeRows]:
+        first = next(chunks)
+        with sqlite3.connect(path) as other:
+            stamp = utc_text(at(300))
+            other.execute("INSERT INTO participants (ref, lang, created_at) VALUES ('p-dorte', 'da', ?)", (stamp,))
+            other.execute("INSERT INTO programme_marks (participant_id, kind, key, detail, at) "
+                          "VALUES (?, 'wave_started', 'baseline', '{}', ?)", (carl, stamp))
+        other.close()
+        return [first, *chunks]
+
+    chunks = await read_outcomes(s.engine, by_two, read_while_another_writes)
+    assert [[p.participant_id for p in chunk.people] for chunk in chunks] == [[anna, bo], [carl]]
+    assert [everyone(chunk) for chunk in chunks] == [{anna, bo}, {carl}]
+    assert (len(chunks[0].marks), len(chunks[0].events), chunks[1].marks) == (1, 1, [])
+    (again,) = await read_outcomes(s.engine, query, list)
+    assert len(again.people) == 4  # Dorte is there for the next report
