@@ -109,8 +109,8 @@ class EscalationRow(NamedTuple):
 
 @dataclass(frozen=True)
 class OutcomeRows:
-    """A chunk: some participants (in id order) and every row of theirs the query asks for, each table's rows
-    in the order they were stored (completed runs and sent events oldest first, escalations by opening)."""
+    """A chunk: some participants (in id order) and every row of theirs the query asks for, each table's rows by
+    participant in the order they were stored (completed runs, sent events and escalations oldest first)."""
 
     people: list[PersonRow]
     marks: list[MarkRow]
@@ -168,14 +168,14 @@ def outcome_chunks(conn: Connection, query: OutcomeQuery) -> Iterator[OutcomeRow
     stream = conn.execution_options(yield_per=query.chunk).execute(reader.people())
     for partition in stream.partitions():
         people = [PersonRow(*row) for row in partition]
-        ids = (people[0].participant_id, people[-1].participant_id)
+        ids = [person.participant_id for person in people]
         yield OutcomeRows(people, reader.milestones(ids), reader.measure_scores(ids), reader.completed_runs(ids),
                           reader.sent_events(ids), reader.escalations(ids))
 
 
 _p, _pr, _mk, _sc, _sch, _e = s.participants, s.profiles, s.programme_marks, s.scores, s.schedule, s.escalations
 _utc = datetime.fromisoformat  # stored as fixed-width ISO-8601 UTC text with "+00:00": an aware UTC datetime
-Ids = tuple[int, int]  # the first and last participant id of a chunk
+Ids = list[int]  # a chunk's participants, in id order
 
 
 def _same(value: Any) -> Any:
@@ -194,12 +194,11 @@ class _Reader:
         self.parse: Callable[[Any], datetime] = _utc if sqlite else _same
 
     def _of(self, statement: Select[Any], participant_id: Any, ids: Ids) -> Select[Any]:
-        """Only the rows of the chunk's participants (of the cohort asked for, if any)."""
-        statement = statement.where(participant_id.between(*ids))
+        """Only the rows of the chunk's participants: every participant between the first and the last (one
+        range of the index), or, for a cohort, whose ids are scattered among everyone's, those ids."""
         if self.query.cohort is None:
-            return statement
-        in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
-        return statement.where(participant_id.in_(in_cohort))
+            return statement.where(participant_id.between(ids[0], ids[-1]))
+        return statement.where(participant_id.in_(ids))
 
     def people(self) -> Select[Any]:
         """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
@@ -211,7 +210,7 @@ class _Reader:
         return query if self.query.cohort is None else query.where(_pr.c.cohort == self.query.cohort)
 
     def milestones(self, ids: Ids) -> list[MarkRow]:
-        """Programme milestones of the query's kinds, in the order they were stored."""
+        """Programme milestones of the query's kinds, by participant in the order they were stored."""
         if not self.query.marks:
             return []
         query = (
@@ -219,13 +218,13 @@ class _Reader:
             .where(_mk.c.kind.in_(self.query.marks))
             .order_by(_mk.c.participant_id, _mk.c.id)
         )
-        parse = self.parse
+        parse, detail_of = self.parse, _details()
         rows = self.conn.execute(self._of(query, _mk.c.participant_id, ids)).all()
-        return [MarkRow(pid, intern(kind), intern(key), _detail(detail), parse(at))
+        return [MarkRow(pid, intern(kind), intern(key), detail_of(detail), parse(at))
                 for pid, kind, key, detail, at in rows]  # a few kinds and keys, many rows
 
     def measure_scores(self, ids: Ids) -> list[ScoreRow]:
-        """The scores with the query's (flow id, score id), in the order they were stored."""
+        """The scores with the query's (flow id, score id), by participant in the order they were stored."""
         if not self.query.scores:
             return []
         pairs = set(self.query.scores)
@@ -238,36 +237,42 @@ class _Reader:
         return [ScoreRow(*row) for row in rows if (row[2], row[3]) in pairs]
 
     def completed_runs(self, ids: Ids) -> list[RunRow]:
-        """One row per completed run of the query's flows (a run has scores once it is completed), oldest first."""
+        """One row per completed run of the query's flows (a run has scores once it is completed), by participant
+        oldest first."""
         if not self.query.runs:
             return []
+        completed_at = func.min(self.time(_sc.c.completed_at))
         query = (
-            select(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq, func.min(self.time(_sc.c.completed_at)))
+            select(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq, completed_at)
             .where(_sc.c.flow_id.in_(self.query.runs))
             .group_by(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq)
+            .order_by(_sc.c.participant_id, completed_at, _sc.c.flow_id, _sc.c.run_seq)
         )
         parse = self.parse
         rows = self.conn.execute(self._of(query, _sc.c.participant_id, ids)).all()
-        return sorted((RunRow(pid, intern(flow), seq, parse(at)) for pid, flow, seq, at in rows),
-                      key=lambda r: r.completed_at)
+        return [RunRow(pid, intern(flow), seq, parse(at)) for pid, flow, seq, at in rows]
 
     def sent_events(self, ids: Ids) -> list[EventRow]:
-        """Schedule rows of the query's kinds that ended as sent, with when they were handled, oldest first."""
+        """Schedule rows of the query's kinds that ended as sent, with when they were handled, by participant
+        oldest first."""
         if not self.query.events:
             return []
         sent_at = func.coalesce(self.time(_sch.c.updated_at), self.time(_sch.c.due_at))
-        query = select(_sch.c.participant_id, _sch.c.kind, sent_at).where(
-            _sch.c.kind.in_(self.query.events), _sch.c.status == SENT)
+        query = (
+            select(_sch.c.participant_id, _sch.c.kind, sent_at)
+            .where(_sch.c.kind.in_(self.query.events), _sch.c.status == SENT)
+            .order_by(_sch.c.participant_id, sent_at, _sch.c.id)
+        )
         parse = self.parse
         rows = self.conn.execute(self._of(query, _sch.c.participant_id, ids)).all()
-        return sorted((EventRow(pid, intern(kind), parse(at)) for pid, kind, at in rows), key=lambda e: e.sent_at)
+        return [EventRow(pid, intern(kind), parse(at)) for pid, kind, at in rows]
 
     def escalations(self, ids: Ids) -> list[EscalationRow]:
-        """Every escalation's level, status and times (never its triggers' text), oldest first."""
+        """Every escalation's level, status and times (never its triggers' text), by participant oldest first."""
         query = select(
             _e.c.participant_id, _e.c.level, _e.c.status, _e.c.opened_at, _e.c.acknowledged_at, _e.c.deadline_at,
             _e.c.tier,
-        ).order_by(_e.c.opened_at, _e.c.id)
+        ).order_by(_e.c.participant_id, _e.c.opened_at, _e.c.id)
         return [EscalationRow(*row) for row in self.conn.execute(self._of(query, _e.c.participant_id, ids)).all()]
 
 
@@ -276,14 +281,21 @@ def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
     return type_coerce(column, String)
 
 
-def _detail(detail: str | dict[str, Any]) -> dict[str, Any]:
-    """A milestone's JSON detail: most are empty; a JSON column's driver may have parsed it already."""
-    if isinstance(detail, dict):
-        return detail
-    if detail == "{}":
-        return {}
-    parsed: dict[str, Any] = json.loads(detail)
-    return parsed
+def _details() -> Callable[[str | dict[str, Any]], dict[str, Any]]:
+    """Milestones' JSON details, each text parsed once (most are empty, and a wave's runs repeat from one
+    participant to the next): the dictionaries are shared, to be read only. A JSON column's driver may have
+    parsed them already."""
+    parsed: dict[str, dict[str, Any]] = {}
+
+    def detail(value: str | dict[str, Any]) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        found = parsed.get(value)
+        if found is None:
+            found = parsed[value] = json.loads(value)
+        return found
+
+    return detail
 
 
 async def cohorts(engine: AsyncEngine) -> list[str]:

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from itertools import groupby
+from operator import itemgetter
 from typing import TypeVar
 
 from bot.outcomes.spec import MEASURES, Measure, ReportSpec
@@ -66,9 +68,11 @@ R = TypeVar("R", MarkRow, ScoreRow, RunRow, EventRow, EscalationRow)
 
 
 def _by_participant(rows: Iterable[R]) -> dict[int, list[R]]:
+    """Each participant's rows (whose id is first in every row), in their order; quickest when the rows come
+    by participant, as storage.outcomes reads them."""
     grouped: dict[int, list[R]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)  # the participant id, first in every row
+    for participant_id, own in groupby(rows, itemgetter(0)):
+        grouped.setdefault(participant_id, []).extend(own)
     return grouped
 
 
