@@ -44,7 +44,8 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
                    coach_channels: Mapping[str, CoachChannel] | None = None) -> AsyncIterator[App]:
     clock = clock or clock_from_environment()
     deployment = load_deployment(deployment_path)  # broken safety configuration: refuse to start
-    keys = load_keys(Path(db_path), settings().key_environ())  # the storage's, and the safety spool's
+    # the storage's, and the safety spool's; a database on a server has no key file beside it: the environment's
+    keys = load_keys(config.database_file(db_path), settings().key_environ())
     storage = await open_storage(db_path, runner=settings().bot_storage_runner, keys=keys)
     try:
         catalogs = Catalogs()
@@ -56,7 +57,7 @@ async def open_app(db_path: str, clock: Clock | None = None, flows_dir: Path | N
         loop.escalation_listeners.append(escalations.notify_new)
         desk = CoachDesk(storage, deployment, loop, catalogs, clock)
         escalations.after_tick.append(desk.messages.tick)  # unread messages for a coach become tasks
-        safety = SafetyNet(storage, loop, deployment, clock, Spool.beside(Path(db_path), keys))
+        safety = SafetyNet(storage, loop, deployment, clock, Spool(config.spool_file(db_path), keys))
         undelivered = UndeliveredWatch(storage, escalations, deployment.delivery, catalogs, clock)
         yield App(storage, registry, loop, clock, deployment, escalations, desk, safety, undelivered)
     finally:

@@ -14,6 +14,30 @@ def default_db_path() -> str:
     return settings().bot_db
 
 
+def database_file(db: str) -> Path | None:
+    """The SQLite file `db` names (a path, or a ``sqlite://`` URL), or None for a database on a server (a URL such
+    as ``postgresql+psycopg://user@host/name``): only a file can be checked for, and only a file has neighbours
+    (the development key file, the safety spool)."""
+    if "://" not in db:
+        return Path(db)
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db)
+    if url.get_backend_name() != "sqlite":
+        return None
+    return Path(url.database) if url.database else None
+
+
+def spool_file(db: str) -> Path:
+    """Where risk messages wait while the database cannot be written (bot/safety_net.py): `BOT_SPOOL` if set, else
+    beside a SQLite file, else ./data/bot.spool (a local file either way: it must work when the database does not)."""
+    configured = settings().bot_spool
+    if configured is not None:
+        return configured
+    file = database_file(db)
+    return file.with_name(file.name + ".spool") if file is not None else Path("./data/bot.spool")
+
+
 def flows_dir() -> Path | None:
     """`BOT_FLOWS_DIR` if set: a folder of flow files to use instead of the shipped ones."""
     return settings().bot_flows_dir
@@ -42,4 +66,5 @@ def operator() -> str:
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
     """`--db PATH` on every command that touches data."""
     parser.add_argument("--db", default=default_db_path(), metavar="PATH",
-                        help="SQLite database file (default: $BOT_DB or ./data/bot.db)")
+                        help="SQLite database file, or a URL such as postgresql+psycopg://user@host/name "
+                             "(default: $BOT_DB or ./data/bot.db)")

@@ -5,9 +5,10 @@ special handling, so that a risk message never depends on the database or on the
 
 - **The step cannot be committed** (a locked or failing database): the channel answers with the crisis
   contacts in the webhook's own reply (TwiML for SMS, the direct reply for Telegram), a CRITICAL line goes to
-  the log (channel and level, never the text or the address), and the message is kept in a `Spool` beside
-  the database: one sealed line per message, fsynced, owner-only. `replay` feeds each one into the database
-  when it can be written again, under its provider message id, so the escalation happens once.
+  the log (channel and level, never the text or the address), and the message is kept in a local `Spool`
+  (beside a SQLite database, or `BOT_SPOOL`): one sealed line per message, fsynced, owner-only. `replay` feeds
+  each one into the database when it can be written again, under its provider message id, so the escalation
+  happens once.
 - **An unknown sender** (a new phone, a partner, an expired invite): the message is taken in under an
   "unknown sender" record (no coach, so the duty roster is alerted) whose address coaches can see, and it
   goes through the normal loop: crisis contacts, escalation, safety check. Later messages from that address
@@ -62,10 +63,6 @@ class Spool:
     def __init__(self, path: Path, keys: Keys) -> None:
         self.path = path
         self._keys = keys
-
-    @classmethod
-    def beside(cls, database: Path, keys: Keys) -> Spool:
-        return cls(database.with_name(database.name + ".spool"), keys)
 
     def add(self, item: Spooled) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     # -- data ---------------------------------------------------------------------------------------------
-    bot_db: str = Field("./data/bot.db", description="the SQLite database file every command uses by default")
+    bot_db: str = Field("./data/bot.db", description="the database every command uses by default: a SQLite file, "
+                        "or a URL such as postgresql+psycopg://user@host/name (pip install stressbot[postgres])")
+    bot_spool: Path | None = Field(None, description="the safety spool file (risk messages kept while the database "
+                                   "cannot be written); default: beside a SQLite file, else ./data/bot.spool. "
+                                   "One per process")
     bot_data_key: SecretStr | None = Field(None, description="Fernet key(s) sealing names, numbers and messages "
                                            "(comma-separated while rotating); production must set it")
     bot_lookup_key: SecretStr | None = Field(None, description="secret for the keyed hash that finds a person "

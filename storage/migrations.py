@@ -538,6 +538,8 @@ def apply_migrations(
 
 def _apply(conn: Connection, migrations: tuple[Migration, ...], now: datetime | None) -> list[int]:
     _check_numbering(migrations)
+    if conn.dialect.name == "postgresql":  # processes starting together: one migrates, the others wait, then see it
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7242031)")  # held until this transaction ends
     at = now or datetime.now(UTC)
     ledger_metadata.create_all(conn)
     applied = set(conn.execute(select(schema_migrations.c.version)).scalars())

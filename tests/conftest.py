@@ -1,7 +1,9 @@
-"""Shared fixtures: a real SQLite file per test and a clock that only moves when the test moves it."""
+"""Shared fixtures: a real SQLite file per test, a real PostgreSQL database per test that asks for one (a server
+the run starts: tests/postgres_cluster.py), and a clock that only moves when the test moves it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.settings import reload_settings
+from tests.postgres_cluster import PostgresCluster, PostgresUnavailable, start_cluster
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Copenhagen
 
@@ -27,6 +30,33 @@ def fresh_settings() -> Iterator[None]:
     reload_settings()
     yield
     reload_settings()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL server for the whole run, started by the first test that needs it and removed at
+    the end. Where it cannot start, its tests are skipped with the reason, except in CI (``CI=true``): there a
+    missing PostgreSQL is a failure, or the suite would pass without ever running on it."""
+    try:
+        cluster = start_cluster()
+    except PostgresUnavailable as reason:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
+        pytest.skip(f"PostgreSQL unavailable: {reason}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    """A ``postgresql+psycopg://`` URL of a database of this test's own, empty, dropped afterwards."""
+    name = postgres_cluster.new_database()
+    try:
+        yield postgres_cluster.url(name)
+    finally:
+        postgres_cluster.drop_database(name)
 
 
 @pytest.fixture

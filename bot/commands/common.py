@@ -13,5 +13,5 @@ Handler: TypeAlias = Callable[[argparse.Namespace], int | Coroutine[Any, Any, in
 
 def handled_by(parser: argparse.ArgumentParser, handler: Handler, *, existing_db: bool = False) -> None:
     """Run `handler` when this (sub)command is chosen. `existing_db`: it only reads data, so it refuses to start
-    when the --db file does not exist (a typo must not make an empty database)."""
+    when the --db file does not exist (a typo must not make an empty database; a URL is left to its server)."""
     parser.set_defaults(handler=handler, existing_db=existing_db)

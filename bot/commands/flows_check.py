@@ -22,7 +22,7 @@ def add_parser(commands: Commands) -> None:
     check = flow_commands.add_parser("check", help="check flow files and report every problem with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="flow files or folders (default: the shipped flows)")
-    check.add_argument("--db", metavar="PATH", type=Path,
+    check.add_argument("--db", metavar="PATH",
                        help="also compare with the versions this database has run (an edit needs a new version)")
     handled_by(check, _handle)
 
@@ -31,7 +31,7 @@ def _handle(args: argparse.Namespace) -> int:
     return flows_check(args.paths, args.db)
 
 
-def flows_check(paths: list[Path], db: Path | None) -> int:
+def flows_check(paths: list[Path], db: str | None) -> int:
     from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS, load_checked_programme
     from flows.checker import check_files, flow_paths
     from flows.risk_loader import load_risk_terms
@@ -77,13 +77,14 @@ def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
     return found
 
 
-async def _changed_without_new_version(flows: Sequence[Flow], db: Path) -> list[Problem]:
-    """Flow files whose text differs from what the database ran under the same id and version."""
+async def _changed_without_new_version(flows: Sequence[Flow], db: str) -> list[Problem]:
+    """Flow files whose text differs from what the database (a file or a URL) ran under the same id and version."""
     from storage import open_storage
 
-    if not db.is_file():
-        return [Problem(str(db), 0, "no such database", "error")]
-    storage = await open_storage(str(db), runner=settings().bot_storage_runner, key_environ=settings().key_environ())
+    file = config.database_file(db)
+    if file is not None and not file.is_file():
+        return [Problem(db, 0, "no such database", "error")]
+    storage = await open_storage(db, runner=settings().bot_storage_runner, key_environ=settings().key_environ())
     problems = []
     try:
         for flow in flows:

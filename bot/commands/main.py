@@ -8,10 +8,10 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 from bot.commands import chat, coach, enrol, export, flows_check, person, programme, report, run
 from bot.commands.common import Commands, Handler
+from bot.config import database_file
 from bot.runtime import tune_gc
 from bot.settings import SettingsError, settings
 
@@ -57,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     tune_gc()
-    if args.existing_db and not Path(args.db).exists():  # a typo must not make an empty database
+    file = database_file(args.db) if args.existing_db else None
+    if file is not None and not file.exists():  # a typo must not make an empty database (a server makes none)
         print(f"there is no database at {args.db} (give --db PATH or set BOT_DB)", file=sys.stderr)
         return 1
     try:
@@ -66,3 +67,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(outcome) if isinstance(outcome, Coroutine) else outcome
     except KeyboardInterrupt:  # Ctrl-C or SIGINT (`run` handles its own: there it is the normal way to stop)
         return 130
+    except Exception as error:
+        problem = _setup_problem(error, getattr(args, "db", None))
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
+        return 2
+
+
+def _setup_problem(error: Exception, db: str | None) -> str | None:
+    """One line, instead of a traceback, for what the operator must fix when a command cannot use its database:
+    the keys (a database on a server has no development key file), or the server refusing or failing (its
+    address, user or database name: the driver's first line, which carries no data); None for anything else."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.crypto import KeyConfigError
+
+    if isinstance(error, KeyConfigError):
+        return f"configuration: {error}"
+    if isinstance(error, OperationalError) and error.orig is not None and db and database_file(db) is None:
+        lines = str(error.orig).strip().splitlines()
+        return f"the database failed: {lines[0] if lines else type(error.orig).__name__}"
+    return None
