@@ -165,7 +165,7 @@ def snapshot(conn: Connection) -> Iterator[Connection]:
 def outcome_chunks(conn: Connection, query: OutcomeQuery) -> Iterator[OutcomeRows]:
     """The participants `query.chunk` at a time, each chunk with their rows."""
     reader = _Reader(conn, query)
-    stream = conn.execution_options(yield_per=query.chunk).execute(reader.people())
+    stream = conn.execute(reader.people().execution_options(yield_per=query.chunk))
     for partition in stream.partitions():
         people = [PersonRow(*row) for row in partition]
         ids = [person.participant_id for person in people]

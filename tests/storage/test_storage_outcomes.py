@@ -1,17 +1,21 @@
 """The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/outcomes.py.
 
-The reads are checked against rows written through the ordinary `Storage` methods, on both runners: a chunk of
-participants at a time, each chunk with its participants' rows, all from one snapshot.
+The reads are checked against rows written through the ordinary `Storage` methods, on SQLite (both runners) and
+on the run's PostgreSQL: a chunk of participants at a time, each chunk with its participants' rows, all from one
+snapshot.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from storage import (
     Enrollment,
@@ -24,9 +28,12 @@ from storage import (
     SqliteStorage,
     StepRecord,
     open_storage,
+    schema,
 )
+from storage.crypto import new_key_values
 from storage.migrations import MIGRATIONS
 from storage.outcomes import (
+    DRIVERS,
     EscalationRow,
     MarkRow,
     OutcomeQuery,
@@ -34,9 +41,10 @@ from storage.outcomes import (
     PersonRow,
     RunRow,
     ScoreRow,
+    outcome_chunks,
     read_outcomes,
+    snapshot,
 )
-from storage.schema import utc_text
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 
 T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -94,6 +102,20 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
+@pytest.fixture(params=["hybrid", "async", "postgresql"])
+async def report_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    """SQLite on a real file with each runner, and a database of its own on the run's PostgreSQL."""
+    if request.param == "postgresql":
+        store = SqliteStorage(request.getfixturevalue("postgres_url"), key_environ=new_key_values())
+    else:
+        store = SqliteStorage(tmp_path / "bot.sqlite", runner=request.param)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 async def three_people(s: SqliteStorage) -> tuple[OutcomeQuery, list[int]]:
     """Anna (cohort c-1) with a score, a TRE log, a coach's note, an escalation and check-ins; Bo (c-2) with a
     check-in skipped; Carl, never enrolled. The query the report would make for them."""
@@ -124,8 +146,8 @@ async def three_people(s: SqliteStorage) -> tuple[OutcomeQuery, list[int]]:
     return query, [anna.id, bo.id, carl.id]
 
 
-async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqliteStorage) -> None:
-    s = sqlite_store
+async def test_the_report_reads_what_it_needs_and_nothing_else(report_store: SqliteStorage) -> None:
+    s = report_store
     query, (anna, bo, carl) = await three_people(s)
 
     (rows,) = await read_outcomes(s.engine, query, list)  # three participants: one chunk
@@ -151,28 +173,50 @@ def everyone(chunk: OutcomeRows) -> set[int]:
 
 
 async def test_the_rows_come_a_chunk_of_participants_at_a_time_from_one_snapshot(
-        sqlite_store: SqliteStorage) -> None:
+        report_store: SqliteStorage) -> None:
     """Two participants a chunk: Anna and Bo with their rows, then Carl. A participant and a milestone of Carl's
     written between the chunks (another process, committed) are not in the report: it sees one snapshot."""
-    s = sqlite_store
+    s = report_store
     query, (anna, bo, carl) = await three_people(s)
-    path = s.engine.url.database
-    assert path is not None
+    url = s.engine.url
+    other = create_engine(url.set(drivername=DRIVERS[url.get_backend_name()]), poolclass=NullPool)
     by_two = OutcomeQuery(None, query.scores, query.runs, query.events, ("wave_run", "wave_started"), chunk=2)
 
     def read_while_another_writes(chunks: Iterator[OutcomeRows]) -> list[OutcomeRows]:
         first = next(chunks)
-        with sqlite3.connect(path) as other:
-            stamp = utc_text(at(300))
-            other.execute("INSERT INTO participants (ref, lang, created_at) VALUES ('p-dorte', 'da', ?)", (stamp,))
-            other.execute("INSERT INTO programme_marks (participant_id, kind, key, detail, at) "
-                          "VALUES (?, 'wave_started', 'baseline', '{}', ?)", (carl, stamp))
-        other.close()
+        with other.begin() as conn:
+            conn.execute(schema.participants.insert().values(ref="p-dorte", lang="da", created_at=at(300)))
+            conn.execute(schema.programme_marks.insert().values(
+                participant_id=carl, kind="wave_started", key="baseline", detail="{}", at=at(300)))
         return [first, *chunks]
 
-    chunks = await read_outcomes(s.engine, by_two, read_while_another_writes)
+    try:
+        chunks = await read_outcomes(s.engine, by_two, read_while_another_writes)
+    finally:
+        other.dispose()
     assert [[p.participant_id for p in chunk.people] for chunk in chunks] == [[anna, bo], [carl]]
     assert [everyone(chunk) for chunk in chunks] == [{anna, bo}, {carl}]
     assert (len(chunks[0].marks), len(chunks[0].events), chunks[1].marks) == (1, 1, [])
     (again,) = await read_outcomes(s.engine, query, list)
     assert len(again.people) == 4  # Dorte is there for the next report
+
+
+async def test_on_postgresql_the_participants_stream_through_a_server_side_cursor(postgres_url: str) -> None:
+    """Half-way through the chunks the server holds the cursor: the participants are not all fetched at once."""
+    store = SqliteStorage(postgres_url, key_environ=new_key_values())
+    await store.migrate()
+    try:
+        query, _ = await three_people(store)
+    finally:
+        await store.close()
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn, snapshot(conn) as reading:
+            chunks = outcome_chunks(reading, replace(query, chunk=1))
+            first = next(chunks)
+            cursors = reading.exec_driver_sql("SELECT statement FROM pg_cursors").scalars().all()
+            rest = list(chunks)
+    finally:
+        engine.dispose()
+    assert len(cursors) == 1 and "FROM participants" in cursors[0]
+    assert [len(chunk.people) for chunk in (first, *rest)] == [1, 1, 1]
