@@ -8,11 +8,12 @@ stored, limited to the participants asked for, and `bot/outcomes` decides everyt
 that saves moving rows (a completed run is one row, not one per score) is done in SQL; names, addresses, free
 text and escalation triggers are never read.
 
-Streamed, not loaded: the participants are read through one streaming cursor (a server-side cursor on
-PostgreSQL) `OutcomeQuery.chunk` at a time, and each chunk's rows by the range of its participant ids (every
-table the report reads has an index starting with `participant_id`, but escalations, which are few). A
-municipality's report reads about 700,000 rows at 10,000 participants, 7 million at 100,000: kept all at once
-they took 26 KB a participant (2.6 GB at 100,000); a chunk's rows are dropped once its participants are counted.
+Streamed, not loaded: each table the report reads is one statement ordered by participant id, read through a
+streaming cursor (a server-side cursor on PostgreSQL); the participants come `OutcomeQuery.chunk` at a time, each
+chunk with every table's rows up to its last participant. A municipality's report reads about 700,000 rows at
+10,000 participants, 7 million at 100,000: kept all at once they took 26 KB a participant (2.6 GB at 100,000);
+a chunk's rows are dropped once its participants are counted. The ordering is a sort of the scanned table, not a
+walk of its `participant_id` index: see `_participant_of`.
 
 The read runs on a plain sync connection in a worker thread, not through aiosqlite: aiosqlite hands rows across
 threads one by one (on benchmarks/report.py's data the read takes a fifth longer that way), and computing the
@@ -25,14 +26,29 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from sys import intern
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import URL, ColumnElement, Connection, Select, String, create_engine, func, select, type_coerce
+from sqlalchemy import (
+    URL,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    create_engine,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
@@ -40,7 +56,7 @@ from storage import schema as s
 
 SENT = "sent"
 MILESTONES = ("wave_started", "wave_run", "wave_done", "wave_missed", "module_done")
-CHUNK = 1000  # participants a chunk: about 160,000 rows on benchmarks/report.py's data, some 20 MB while read
+CHUNK = 1000  # participants a chunk: about 70,000 rows on benchmarks/report.py's data, some 15 MB while read
 DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}  # the sync driver of each backend
 T = TypeVar("T")
 
@@ -147,6 +163,7 @@ def snapshot(conn: Connection) -> Iterator[Connection]:
         if not isinstance(driver, sqlite3.Connection):
             raise TypeError("the outcome report reads SQLite through the sqlite3 driver")
         driver.isolation_level = None  # the driver begins nothing before a SELECT: BEGIN here, one snapshot
+        conn.exec_driver_sql("PRAGMA temp_store=FILE")  # the sorts by participant spill to a file, not to memory
         conn.exec_driver_sql("BEGIN")
         try:
             yield conn
@@ -163,19 +180,52 @@ def snapshot(conn: Connection) -> Iterator[Connection]:
 
 
 def outcome_chunks(conn: Connection, query: OutcomeQuery) -> Iterator[OutcomeRows]:
-    """The participants `query.chunk` at a time, each chunk with their rows."""
+    """The participants `query.chunk` at a time, each chunk with their rows. Every table is one statement read
+    by participant, taken as far as the chunk's last participant."""
     reader = _Reader(conn, query)
-    stream = conn.execute(reader.people().execution_options(yield_per=query.chunk))
-    for partition in stream.partitions():
-        people = [PersonRow(*row) for row in partition]
-        ids = [person.participant_id for person in people]
-        yield OutcomeRows(people, reader.milestones(ids), reader.measure_scores(ids), reader.completed_runs(ids),
-                          reader.sent_events(ids), reader.escalations(ids))
+    people = conn.execute(reader.people().execution_options(yield_per=query.chunk))
+    tables = [_Stream(conn, statement, make) for statement, make in reader.tables()]
+    for partition in people.partitions():
+        chunk = [PersonRow(*row) for row in partition]
+        last = chunk[-1].participant_id
+        marks, scores, runs, events, escalations = (table.until(last) for table in tables)
+        yield OutcomeRows(chunk, marks, scores, runs, events, escalations)
+
+
+FETCH = 10_000  # rows a table's cursor fetches at a time
+Stored = Sequence[Any]  # a row as the driver hands it over
+Made = Callable[[list[Stored]], list[Any]]  # makes a chunk's records of a table's rows
+
+
+class _Stream:
+    """One table's rows, ordered by participant id, handed out up to a participant at a time."""
+
+    def __init__(self, conn: Connection, statement: Select[Any] | None, make: Made) -> None:
+        self._make = make
+        self._batches = iter(()) if statement is None else (
+            conn.execute(statement.execution_options(yield_per=FETCH)).partitions())
+        self._batch: Sequence[Stored] = []
+        self._next = 0  # the first row of `_batch` not handed out
+
+    def until(self, last: int) -> list[Any]:
+        """The rows of the participants up to `last` (id) not handed out yet."""
+        taken: list[Stored] = []
+        while True:
+            if self._next == len(self._batch):
+                self._batch, self._next = next(self._batches, []), 0
+                if not self._batch:
+                    break
+            end = bisect_right(self._batch, last, lo=self._next, key=_participant)
+            taken.extend(self._batch[self._next:end])
+            self._next = end
+            if end < len(self._batch):
+                break
+        return self._make(taken)
 
 
 _p, _pr, _mk, _sc, _sch, _e = s.participants, s.profiles, s.programme_marks, s.scores, s.schedule, s.escalations
 _utc = datetime.fromisoformat  # stored as fixed-width ISO-8601 UTC text with "+00:00": an aware UTC datetime
-Ids = list[int]  # a chunk's participants, in id order
+_participant = itemgetter(0)  # every statement's first column
 
 
 def _same(value: Any) -> Any:
@@ -183,22 +233,26 @@ def _same(value: Any) -> Any:
 
 
 class _Reader:
-    """The report's queries for one connection and query, each for the participants of one chunk."""
+    """The report's statements for one connection and query, each with what makes its rows' records."""
 
     def __init__(self, conn: Connection, query: OutcomeQuery) -> None:
-        self.conn, self.query = conn, query
+        self.query = query
+        sqlite = conn.dialect.name == "sqlite"
         # On SQLite a timestamp is read as its stored text and parsed in bulk by `_utc`, not by one type-processor
         # call per row; elsewhere the column's own type gives a datetime.
-        sqlite = conn.dialect.name == "sqlite"
         self.time: Callable[[ColumnElement[Any]], ColumnElement[Any]] = _text if sqlite else _same
         self.parse: Callable[[Any], datetime] = _utc if sqlite else _same
+        self.sqlite = sqlite
 
-    def _of(self, statement: Select[Any], participant_id: Any, ids: Ids) -> Select[Any]:
-        """Only the rows of the chunk's participants: every participant between the first and the last (one
-        range of the index), or, for a cohort, whose ids are scattered among everyone's, those ids."""
+    def tables(self) -> list[tuple[Select[Any] | None, Made]]:
+        """Milestones, scores, completed runs, sent events and escalations, in that order."""
+        return [self.milestones(), self.measure_scores(), self.completed_runs(), self.sent_events(), self.escalations()]
+
+    def _of_cohort(self, statement: Select[Any], table: Table) -> Select[Any]:
         if self.query.cohort is None:
-            return statement.where(participant_id.between(ids[0], ids[-1]))
-        return statement.where(participant_id.in_(ids))
+            return statement
+        in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
+        return statement.where(_participant_of(table).in_(in_cohort))
 
     def people(self) -> Select[Any]:
         """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
@@ -209,71 +263,97 @@ class _Reader:
         )
         return query if self.query.cohort is None else query.where(_pr.c.cohort == self.query.cohort)
 
-    def milestones(self, ids: Ids) -> list[MarkRow]:
+    def milestones(self) -> tuple[Select[Any] | None, Made]:
         """Programme milestones of the query's kinds, by participant in the order they were stored."""
+        parse = self.parse
+
+        def make(rows: list[Stored]) -> list[MarkRow]:
+            detail_of = _details()
+            return [MarkRow(pid, intern(kind), intern(key), detail_of(detail), parse(at))
+                    for pid, kind, key, detail, at in rows]  # a few kinds and keys, many rows
+
         if not self.query.marks:
-            return []
+            return None, make
         query = (
-            select(_mk.c.participant_id, _mk.c.kind, _mk.c.key, _mk.c.detail, self.time(_mk.c.at))
+            select(_participant_of(_mk), _mk.c.kind, _mk.c.key, _mk.c.detail, self.time(_mk.c.at))
             .where(_mk.c.kind.in_(self.query.marks))
-            .order_by(_mk.c.participant_id, _mk.c.id)
+            .order_by(_participant_of(_mk), _mk.c.id)
         )
-        parse, detail_of = self.parse, _details()
-        rows = self.conn.execute(self._of(query, _mk.c.participant_id, ids)).all()
-        return [MarkRow(pid, intern(kind), intern(key), detail_of(detail), parse(at))
-                for pid, kind, key, detail, at in rows]  # a few kinds and keys, many rows
+        return self._of_cohort(query, _mk), make
 
-    def measure_scores(self, ids: Ids) -> list[ScoreRow]:
+    def measure_scores(self) -> tuple[Select[Any] | None, Made]:
         """The scores with the query's (flow id, score id), by participant in the order they were stored."""
-        if not self.query.scores:
-            return []
         pairs = set(self.query.scores)
-        query = (
-            select(_sc.c.participant_id, _sc.c.run_seq, _sc.c.flow_id, _sc.c.score_id, _sc.c.value)
-            .where(_sc.c.flow_id.in_({flow for flow, _ in pairs}), _sc.c.score_id.in_({score for _, score in pairs}))
-            .order_by(_sc.c.participant_id, _sc.c.id)
-        )
-        rows = self.conn.execute(self._of(query, _sc.c.participant_id, ids)).all()
-        return [ScoreRow(*row) for row in rows if (row[2], row[3]) in pairs]
 
-    def completed_runs(self, ids: Ids) -> list[RunRow]:
+        def make(rows: list[Stored]) -> list[ScoreRow]:
+            return [ScoreRow(*row) for row in rows if (row[2], row[3]) in pairs]
+
+        if not pairs:
+            return None, make
+        query = (
+            select(_participant_of(_sc), _sc.c.run_seq, _sc.c.flow_id, _sc.c.score_id, _sc.c.value)
+            .where(_sc.c.flow_id.in_({flow for flow, _ in pairs}), _sc.c.score_id.in_({score for _, score in pairs}))
+            .order_by(_participant_of(_sc), _sc.c.id)
+        )
+        return self._of_cohort(query, _sc), make
+
+    def completed_runs(self) -> tuple[Select[Any] | None, Made]:
         """One row per completed run of the query's flows (a run has scores once it is completed), by participant
         oldest first."""
+        parse = self.parse
+
+        def make(rows: list[Stored]) -> list[RunRow]:
+            return [RunRow(pid, intern(flow), seq, parse(at)) for pid, flow, seq, at in rows]
+
         if not self.query.runs:
-            return []
+            return None, make
         completed_at = func.min(self.time(_sc.c.completed_at))
         query = (
-            select(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq, completed_at)
+            select(_participant_of(_sc), _sc.c.flow_id, _sc.c.run_seq, completed_at)
             .where(_sc.c.flow_id.in_(self.query.runs))
-            .group_by(_sc.c.participant_id, _sc.c.flow_id, _sc.c.run_seq)
-            .order_by(_sc.c.participant_id, completed_at, _sc.c.flow_id, _sc.c.run_seq)
+            .group_by(_participant_of(_sc), _sc.c.flow_id, _sc.c.run_seq)
+            .order_by(_participant_of(_sc), completed_at, _sc.c.flow_id, _sc.c.run_seq)
         )
-        parse = self.parse
-        rows = self.conn.execute(self._of(query, _sc.c.participant_id, ids)).all()
-        return [RunRow(pid, intern(flow), seq, parse(at)) for pid, flow, seq, at in rows]
+        return self._of_cohort(query, _sc), make
 
-    def sent_events(self, ids: Ids) -> list[EventRow]:
+    def sent_events(self) -> tuple[Select[Any] | None, Made]:
         """Schedule rows of the query's kinds that ended as sent, with when they were handled, by participant
         oldest first."""
+        parse = self.parse
+
+        def make(rows: list[Stored]) -> list[EventRow]:
+            return [EventRow(pid, intern(kind), parse(at)) for pid, kind, at in rows]
+
         if not self.query.events:
-            return []
+            return None, make
         sent_at = func.coalesce(self.time(_sch.c.updated_at), self.time(_sch.c.due_at))
         query = (
-            select(_sch.c.participant_id, _sch.c.kind, sent_at)
+            select(_participant_of(_sch), _sch.c.kind, sent_at)
             .where(_sch.c.kind.in_(self.query.events), _sch.c.status == SENT)
-            .order_by(_sch.c.participant_id, sent_at, _sch.c.id)
+            .order_by(_participant_of(_sch), sent_at, _sch.c.id)
         )
-        parse = self.parse
-        rows = self.conn.execute(self._of(query, _sch.c.participant_id, ids)).all()
-        return [EventRow(pid, intern(kind), parse(at)) for pid, kind, at in rows]
+        return self._of_cohort(query, _sch), make
 
-    def escalations(self, ids: Ids) -> list[EscalationRow]:
+    def escalations(self) -> tuple[Select[Any] | None, Made]:
         """Every escalation's level, status and times (never its triggers' text), by participant oldest first."""
+
+        def make(rows: list[Stored]) -> list[EscalationRow]:
+            return [EscalationRow(*row) for row in rows]
+
         query = select(
-            _e.c.participant_id, _e.c.level, _e.c.status, _e.c.opened_at, _e.c.acknowledged_at, _e.c.deadline_at,
+            _participant_of(_e), _e.c.level, _e.c.status, _e.c.opened_at, _e.c.acknowledged_at, _e.c.deadline_at,
             _e.c.tier,
-        ).order_by(_e.c.participant_id, _e.c.opened_at, _e.c.id)
-        return [EscalationRow(*row) for row in self.conn.execute(self._of(query, _e.c.participant_id, ids)).all()]
+        ).order_by(_participant_of(_e), _e.c.opened_at, _e.c.id)
+        return self._of_cohort(query, _e), make
+
+
+def _participant_of(table: Table) -> ColumnElement[int]:
+    """A table's participant id as an expression, which no index hands over in order: so the database scans the
+    table and sorts its rows by participant (SQLite in a temporary file) rather than walking the `participant_id`
+    index. A running bot writes everyone's rows as they come, so that walk visits a page for nearly every row: on
+    benchmarks/report.py's 100,000 participants with their rows rewritten in time order, it made reading the
+    scores three times as slow."""
+    return table.c.participant_id + literal_column("0", Integer)
 
 
 def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
