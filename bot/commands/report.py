@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace) -> int:
             print("no programme file: the report follows the programme's measurements", file=sys.stderr)
             return 1
         if not isinstance(app.storage, SqliteStorage):
-            print("the outcome report reads a SQLite database", file=sys.stderr)
+            print("the outcome report reads a SQL database (SQLite or PostgreSQL)", file=sys.stderr)
             return 1
         if args.cohort is not None:  # a typo must not pass for a cohort with nobody in it
             known = await cohorts(app.storage.engine)
