@@ -1,7 +1,7 @@
 """Reads for the outcome report (`bot/outcomes/`): the stored rows its figures are computed from, a chunk of
 participants at a time.
 
-SQLAlchemy Core against `storage.schema`'s tables, as functions of a sync `Connection`, all run in one read
+SQLAlchemy Core statements against `storage.schema`'s tables, run on a sync `Connection` in one read
 transaction by `read_outcomes`, so every figure comes from the same snapshot (SQLite: one `BEGIN` around every
 chunk; PostgreSQL: a `REPEATABLE READ, READ ONLY` transaction). Nothing here computes a figure: rows come back as
 stored, limited to the participants asked for, and `bot/outcomes` decides everything in one place. Aggregation
@@ -242,17 +242,19 @@ class _Reader:
         # call per row; elsewhere the column's own type gives a datetime.
         self.time: Callable[[ColumnElement[Any]], ColumnElement[Any]] = _text if sqlite else _same
         self.parse: Callable[[Any], datetime] = _utc if sqlite else _same
-        self.sqlite = sqlite
 
     def tables(self) -> list[tuple[Select[Any] | None, Made]]:
         """Milestones, scores, completed runs, sent events and escalations, in that order."""
         return [self.milestones(), self.measure_scores(), self.completed_runs(), self.sent_events(), self.escalations()]
 
     def _of_cohort(self, statement: Select[Any], table: Table) -> Select[Any]:
+        """Only the rows of the cohort's participants, when the query names one: found through the
+        `participant_id` index, where the database finds that quicker than a scan (a cohort is often a small part
+        of everyone), and still sorted by `_participant_of`."""
         if self.query.cohort is None:
             return statement
         in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
-        return statement.where(_participant_of(table).in_(in_cohort))
+        return statement.where(table.c.participant_id.in_(in_cohort))
 
     def people(self) -> Select[Any]:
         """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
