@@ -8,9 +8,9 @@ before anything is sent. The one implementation is `storage.sql.store.SqlStorage
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from storage.crypto import Keys
 from storage.records import (
@@ -38,6 +38,8 @@ from storage.records import (
     UndeliveredRow,
 )
 from storage.report_rows import OutcomeQuery, OutcomeRows
+
+T = TypeVar("T")  # what the outcome report's consumer makes of the rows
 
 
 class Conversations(Protocol):
@@ -291,8 +293,10 @@ class Records(Protocol):
 
     async def export_scores(self) -> list[dict[str, Any]]: ...
 
-    async def outcome_rows(self, query: OutcomeQuery) -> OutcomeRows:
-        """Every row the outcome report needs (storage/report_rows.py), from one snapshot, off the event loop."""
+    async def read_outcomes(self, query: OutcomeQuery, consume: Callable[[Iterator[OutcomeRows]], T]) -> T:
+        """Every row the outcome report needs (storage/report_rows.py), a chunk of participants at a time from one
+        snapshot, handed to `consume` off the event loop (which must be done with them when it returns); returns
+        what `consume` returns."""
         ...
 
     async def cohorts(self) -> list[str]:

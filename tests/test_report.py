@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -36,10 +37,12 @@ from bot.outcomes.build import Report, build_report, outcome_query
 from bot.outcomes.change import paired, stress_change
 from bot.outcomes.charts import MAX_BARS
 from bot.outcomes.charts import change as change_chart
-from bot.outcomes.cohort import Cohort, Filters
+from bot.outcomes.cohort import Filters
 from bot.outcomes.figures import Figure, figures
+from bot.outcomes.html import render_html
 from bot.outcomes.labels import Words
 from bot.outcomes.numbers import Numbers
+from bot.outcomes.scores import Scores
 from bot.outcomes.spec import PSS10, spec_from_programme
 from bot.outcomes.stats import summary
 from bot.outcomes.tables import render_csv, render_json
@@ -148,8 +151,8 @@ async def report_of(db: Path, filters: Filters) -> Report:
         programme = app.registry.library.programme
         assert programme is not None
         spec = spec_from_programme(programme)
-        rows = await app.storage.outcome_rows(outcome_query(spec, filters.cohort))
-        return build_report(rows, spec, REPORT_AT, filters)
+        return await app.storage.read_outcomes(outcome_query(spec, filters.cohort),
+                                               lambda chunks: build_report(chunks, spec, REPORT_AT, filters))
 
 
 def by_key(report: Report, lang: str = "da") -> dict[str, Figure]:
@@ -339,6 +342,23 @@ async def test_cohort_and_start_dates_choose_the_participants(cohort_db: Path, t
     assert early["participants.enrolled"].value == 6
 
 
+async def test_the_figures_are_the_same_however_the_participants_are_chunked(cohort_db: Path, tmp_path: Path) -> None:
+    """The report reads and counts a chunk of participants at a time: one a chunk, two, three (chunks that cut
+    the cohort anywhere) or all at once, every figure and chart comes out the same."""
+    async with open_app(str(copy_of(cohort_db, tmp_path)), FakeClock(REPORT_AT), coach_channels={}) as app:
+        programme = app.registry.library.programme
+        assert programme is not None
+        spec = spec_from_programme(programme)
+        written = []
+        for chunk in (1, 2, 3, 1000):
+            query = replace(outcome_query(spec, None), chunk=chunk)
+            report = await app.storage.read_outcomes(
+                query, lambda chunks: build_report(chunks, spec, REPORT_AT, Filters()))
+            written.append((render_json(report, "en"), render_html(report, "en")))
+    assert report.participation.enrolled == 7 and report.adherence.checkins_sent > 0
+    assert all(w == written[-1] for w in written)
+
+
 def test_the_html_report_opens_in_headless_chromium_with_its_charts(cohort_db: Path, tmp_path: Path) -> None:
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -451,18 +471,20 @@ async def test_enrolment_keeps_the_cohort_from_the_command_line_and_the_csv(app:
 # -- the rules at their edges, on participants made up here (no programme needed) --------------------------------
 
 
-def made_up(values: dict[str, dict[int, float]], people: int) -> Cohort:
-    cohort = Cohort(today=START + timedelta(days=200), starts=dict.fromkeys(range(1, people + 1), START))
-    cohort.values[PSS10] = values
-    return cohort
+def made_up(values: dict[str, dict[int, float]], people: int) -> Scores:
+    """Participants 1 to `people` with these PSS-10 values: wave -> participant -> value."""
+    scores = Scores((PSS10, wave) for wave in values)
+    for pid in range(1, people + 1):
+        scores.add({(PSS10, wave): by_pid[pid] for wave, by_pid in values.items() if pid in by_pid})
+    return scores
 
 
 def test_the_minimal_important_change_and_a_baseline_of_zero() -> None:
-    cohort = made_up({
+    scores = made_up({
         "baseline": {1: 25, 2: 40, 3: 40, 4: 0, 5: 20},
         "month6": {1: 18, 2: 29, 3: 30, 4: 3, 6: 12},
     }, people=6)
-    change = stress_change(paired(cohort, PSS10, "baseline", "month6"))
+    change = stress_change(paired(scores, PSS10, "baseline", "month6"))
     # 1: 7 of 25 is exactly 28 %; 2: 11 points (27.5 %); 3: 10 points, 25 %: no; 4: from 0, no percentage.
     assert change.mcic == 2
     assert change.zero_baseline == 1
@@ -485,9 +507,9 @@ def test_one_pair_has_no_standard_deviation_and_counts_are_grouped() -> None:
 
 
 def test_a_large_cohort_s_change_chart_shows_quantiles_not_people() -> None:
-    cohort = made_up({"baseline": {p: 30.0 for p in range(1, 1001)},
+    scores = made_up({"baseline": {p: 30.0 for p in range(1, 1001)},
                       "month6": {p: 30.0 - p % 21 for p in range(1, 1001)}}, people=1000)
-    chart = change_chart(paired(cohort, PSS10, "baseline", "month6"), Words("da"), Numbers("da"))
+    chart = change_chart(paired(scores, PSS10, "baseline", "month6"), Words("da"), Numbers("da"))
     assert chart.svg.count('class="bar ') == MAX_BARS and "kvantil" in chart.title and "n = 1.000" in chart.title
 
 

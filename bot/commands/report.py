@@ -63,12 +63,13 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
         spec = spec_from_programme(programme)
         now = app.clock.now()
+        filters = Filters(args.cohort, args.start_from, args.start_to)
         try:
-            rows = await app.storage.outcome_rows(outcome_query(spec, args.cohort))
-        except Unsupported as exc:  # e.g. a database the report cannot read yet
+            report = await app.storage.read_outcomes(outcome_query(spec, args.cohort),
+                                                     lambda chunks: build_report(chunks, spec, now, filters))
+        except Unsupported as exc:  # a database the report cannot read
             print(str(exc), file=sys.stderr)
             return 1
-        report = build_report(rows, spec, now, Filters(args.cohort, args.start_from, args.start_to))
         written = _render(args.format)(report, args.lang)
         if args.out:
             with owner_only(args.out) as out:  # health data: owner only

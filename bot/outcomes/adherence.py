@@ -8,13 +8,15 @@
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from bot.outcomes.cohort import Cohort, WaveState
+from bot.outcomes.cohort import Person, WaveState
+from bot.outcomes.participation import Waves
 from bot.outcomes.spec import ReportSpec
 from bot.outcomes.stats import Summary, summary
 
@@ -53,57 +55,78 @@ class Adherence:
     weeks: tuple[Week, ...]
 
 
-def adherence(cohort: Cohort, spec: ReportSpec) -> Adherence:
-    done_counts = [len(cohort.modules_done.get(pid, {})) for pid in cohort.starts]
+class Habits:
+    """What adherence counts, from each participant as they come: a few numbers a participant (modules done,
+    TRE sessions a week) and counts by module and by week."""
+
+    def __init__(self, spec: ReportSpec, today: date) -> None:
+        self.spec, self.today = spec, today
+        self.modules_done = array("l")  # modules marked done, per participant
+        self.released = [0] * len(spec.modules)  # per module: participants whose programme had reached it
+        self.done = [0] * len(spec.modules)  # ...and of those, who marked it done
+        self.tre_rates = array("d")  # per participant at least a week in
+        self.tre_too_early = self.tre_any = self.tre_in_programme = self.tre_total = 0
+        self.tre_weeks: Counter[int] = Counter()  # programme week -> TRE sessions in it
+        self.checkins_sent = self.checkins_answered = 0
+        self.sent_weeks: Counter[int] = Counter()  # week -> check-ins sent in it
+        self.answered_weeks: Counter[int] = Counter()  # ...and answered
+        self.reached: Counter[int] = Counter()  # programme week reached by the report date -> participants
+
+    def add(self, person: Person) -> None:
+        spec, today, start = self.spec, self.today, person.start
+        self.modules_done.append(len(person.modules_done))
+        for i, (number, day) in enumerate(spec.modules):
+            if start + timedelta(days=day) <= today:
+                self.released[i] += 1
+                self.done[i] += number in person.modules_done
+        weeks = _in_programme(person, spec, today)
+        self.tre_weeks.update(weeks)
+        self.tre_in_programme += len(weeks)
+        self.tre_total += len(person.tre_sessions)
+        days = min((today - start).days + 1, 7 * spec.weeks)  # of their programme so far
+        if days < 7:
+            self.tre_too_early += 1
+        else:
+            self.tre_rates.append(len(weeks) / (days / 7))
+            self.tre_any += bool(weeks)
+        answered = answered_before_next(person.checkins_sent, person.checkins_done)
+        self.checkins_sent += len(answered)
+        self.checkins_answered += sum(answered)
+        for at, flag in zip(person.checkins_sent, answered, strict=True):
+            week = spec.week_of(start, at.astimezone(spec.zone).date())
+            self.sent_weeks[week] += 1
+            self.answered_weeks[week] += flag
+        self.reached[spec.week_of(start, today)] += 1
+
+
+def adherence(habits: Habits, waves: Waves, spec: ReportSpec) -> Adherence:
+    done_counts = habits.modules_done
     module_count = len(spec.modules)
-    sent, done = cohort.checkins_sent, cohort.checkins_done
-    answered_checkins = {pid: answered_before_next(sent.get(pid, []), done.get(pid, [])) for pid in cohort.starts}
-    sessions = {pid: _in_programme(cohort, spec, pid) for pid in cohort.starts}  # pid -> week of each session
-    rates, too_early = _tre_rates(cohort, spec, sessions)
-    states = Counter(state for wave in spec.waves for state in (cohort.state(wave.id, p) for p in cohort.starts))
+    states = Counter({state: sum(waves.count(wave.id, state) for wave in spec.waves) for state in WaveState})
     closed = states[WaveState.ANSWERED] + states[WaveState.PARTLY] + states[WaveState.MISSED]
     return Adherence(
         modules_done=summary(done_counts),
         all_modules=sum(1 for n in done_counts if module_count and n >= module_count),
         no_module=done_counts.count(0),
-        by_module=tuple(_module(cohort, number, day) for number, day in spec.modules),
-        tre_rate=summary(rates.values()),
-        tre_too_early=too_early,
-        tre_any=sum(1 for pid in rates if sessions[pid]),
-        tre_in_programme=sum(len(weeks) for weeks in sessions.values()),
-        tre_total=sum(len(days) for days in cohort.tre_sessions.values()),
-        checkins_sent=sum(len(v) for v in cohort.checkins_sent.values()),
-        checkins_answered=sum(sum(flags) for flags in answered_checkins.values()),
+        by_module=tuple(ModuleDone(number, habits.released[i], habits.done[i]) for i, (number, _) in
+                        enumerate(spec.modules)),
+        tre_rate=summary(habits.tre_rates),
+        tre_too_early=habits.tre_too_early,
+        tre_any=habits.tre_any,
+        tre_in_programme=habits.tre_in_programme,
+        tre_total=habits.tre_total,
+        checkins_sent=habits.checkins_sent,
+        checkins_answered=habits.checkins_answered,
         waves_closed=closed,
         waves_answered=states[WaveState.ANSWERED],
-        weeks=_weeks(cohort, spec, sessions, answered_checkins),
+        weeks=_weeks(habits, spec),
     )
 
 
-def _module(cohort: Cohort, number: int, day: int) -> ModuleDone:
-    reached = [pid for pid, start in cohort.starts.items() if start + timedelta(days=day) <= cohort.today]
-    return ModuleDone(number, len(reached), sum(1 for pid in reached if number in cohort.modules_done.get(pid, {})))
-
-
-def _in_programme(cohort: Cohort, spec: ReportSpec, pid: int) -> list[int]:
+def _in_programme(person: Person, spec: ReportSpec, today: date) -> list[int]:
     """The programme week of each TRE session within the programme's weeks (and up to the report date)."""
-    start = cohort.starts[pid]
-    weeks = (spec.week_of(start, day) for day in cohort.tre_sessions.get(pid, []) if day <= cohort.today)
+    weeks = (spec.week_of(person.start, day) for day in person.tre_sessions if day <= today)
     return [week for week in weeks if 1 <= week <= spec.weeks]
-
-
-def _tre_rates(cohort: Cohort, spec: ReportSpec, sessions: dict[int, list[int]]) -> tuple[dict[int, float], int]:
-    """Sessions a week per participant over the days of their programme so far (7 at least), and the number of
-    participants with fewer days than that."""
-    rates: dict[int, float] = {}
-    too_early = 0
-    for pid, start in cohort.starts.items():
-        days = min((cohort.today - start).days + 1, 7 * spec.weeks)
-        if days < 7:
-            too_early += 1
-            continue
-        rates[pid] = len(sessions[pid]) / (days / 7)
-    return rates, too_early
 
 
 def answered_before_next(sent: Sequence[datetime], done: Sequence[datetime]) -> list[bool]:
@@ -117,20 +140,13 @@ def answered_before_next(sent: Sequence[datetime], done: Sequence[datetime]) -> 
     return flags
 
 
-def _weeks(cohort: Cohort, spec: ReportSpec, sessions: dict[int, list[int]],
-           answered: dict[int, list[bool]]) -> tuple[Week, ...]:
+def _weeks(habits: Habits, spec: ReportSpec) -> tuple[Week, ...]:
     """The programme's weeks, and any later week a check-in was sent in (the last one can fall just after)."""
-    tre: Counter[int] = Counter()
-    sent: Counter[int] = Counter()
-    replied: Counter[int] = Counter()
-    for pid, start in cohort.starts.items():
-        tre.update(sessions[pid])
-        for at, flag in zip(cohort.checkins_sent.get(pid, []), answered[pid], strict=True):
-            week = spec.week_of(start, at.astimezone(spec.zone).date())
-            sent[week] += 1
-            replied[week] += flag
-    last = max([spec.weeks, *sent])
-    begun: Counter[int] = Counter()
-    for start in cohort.starts.values():
-        begun.update(range(1, min(spec.week_of(start, cohort.today), last) + 1))
-    return tuple(Week(w, begun[w], tre[w], sent[w], replied[w]) for w in range(1, last + 1))
+    last = max([spec.weeks, *habits.sent_weeks])
+    return tuple(Week(w, _begun(habits.reached, w), habits.tre_weeks[w], habits.sent_weeks[w],
+                      habits.answered_weeks[w]) for w in range(1, last + 1))
+
+
+def _begun(reached: Counter[int], week: int) -> int:
+    """The participants whose programme's `week` had begun by the report date."""
+    return sum(participants for current, participants in reached.items() if current >= week)

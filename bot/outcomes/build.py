@@ -1,11 +1,16 @@
-"""The whole report from the stored rows: every figure, computed once, for every format to write out."""
+"""The whole report from the stored rows: every figure, computed once, for every format to write out.
+
+The rows come a chunk of participants at a time; each participant is counted by the tallies (how the waves went,
+the scores, adherence, escalations) and dropped, and the figures are computed from the tallies at the end.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.outcomes.adherence import Adherence, adherence
+from bot.outcomes.adherence import Adherence, Habits, adherence
 from bot.outcomes.change import (
     Paired,
     SatisfactionChange,
@@ -18,11 +23,12 @@ from bot.outcomes.change import (
     wave_summary,
     wellbeing_change,
 )
-from bot.outcomes.cohort import Filters, collect
-from bot.outcomes.participation import Participation, participation
+from bot.outcomes.cohort import Filters, people
+from bot.outcomes.participation import Participation, Waves, participation
 from bot.outcomes.safety import Safety, safety
+from bot.outcomes.scores import Scores
 from bot.outcomes.spec import LIFE_SATISFACTION, MEASURES, PSS10, WHO5, Measure, ReportSpec
-from storage.report_rows import OutcomeQuery, OutcomeRows
+from storage.report_rows import EscalationRow, OutcomeQuery, OutcomeRows
 
 
 @dataclass(frozen=True)
@@ -56,21 +62,30 @@ def outcome_query(spec: ReportSpec, cohort: str | None) -> OutcomeQuery:
     return OutcomeQuery(cohort, tuple((m.flow_id, m.score_id) for m in MEASURES), runs, events)
 
 
-def build_report(rows: OutcomeRows, spec: ReportSpec, now: datetime, filters: Filters) -> Report:
-    cohort = collect(rows, spec, now, filters)
+def build_report(chunks: Iterable[OutcomeRows], spec: ReportSpec, now: datetime, filters: Filters) -> Report:
+    """`chunks`: what `Records.read_outcomes` hands over, or any chunks of participants with their rows."""
+    waves = Waves(spec)
+    scores = Scores((m, wave) for m in MEASURES for wave in dict.fromkeys((spec.baseline, *spec.asks(m))))
+    habits = Habits(spec, now.astimezone(spec.zone).date())
+    escalations: list[EscalationRow] = []  # few: kept as they are
+    for person in people(chunks, spec, filters):
+        waves.add(person)
+        scores.add(person.values)
+        habits.add(person)
+        escalations.extend(person.escalations)
 
     def comparisons(measure: Measure) -> list[Paired]:
-        return [paired(cohort, measure, spec.baseline, wave) for wave in spec.follow_ups(measure)]
+        return [paired(scores, measure, spec.baseline, wave) for wave in spec.follow_ups(measure)]
 
     return Report(
         generated_at=now,
         filters=filters,
         spec=spec,
-        participation=participation(cohort, spec),
-        by_wave=tuple(wave_summary(cohort, m, wave) for m in MEASURES for wave in spec.asks(m)),
+        participation=participation(waves, scores, spec),
+        by_wave=tuple(wave_summary(scores, m, wave) for m in MEASURES for wave in spec.asks(m)),
         stress=tuple(stress_change(p) for p in comparisons(PSS10)),
         wellbeing=tuple(wellbeing_change(p) for p in comparisons(WHO5)),
         satisfaction=tuple(satisfaction_change(p) for p in comparisons(LIFE_SATISFACTION)),
-        adherence=adherence(cohort, spec),
-        safety=safety(cohort.escalations, now),
+        adherence=adherence(habits, waves, spec),
+        safety=safety(escalations, now),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.outcomes.cohort import Cohort
+from bot.outcomes.scores import Pairs, Scores
 from bot.outcomes.spec import MCIC_POINTS, MCIC_SHARE, WHO5_IMPROVEMENT, Measure
 from bot.outcomes.stats import Summary, percent_change, summary
 
@@ -29,7 +29,7 @@ class Paired:
     measure: Measure
     before_wave: str
     after_wave: str
-    pairs: tuple[tuple[float, float], ...]  # (before, after), one per participant, anonymous
+    pairs: Pairs  # (before, after), one per participant, anonymous
     no_before: int  # participants without a value at the baseline
     no_after: int  # participants with a baseline value but none at the follow-up
     before: Summary
@@ -74,20 +74,18 @@ class SatisfactionChange:
     fell: int
 
 
-def wave_summary(cohort: Cohort, measure: Measure, wave: str) -> WaveSummary:
-    values = cohort.value(measure, wave)
-    return WaveSummary(measure, wave, summary(values.values()), cohort.size - len(values))
+def wave_summary(scores: Scores, measure: Measure, wave: str) -> WaveSummary:
+    values = scores.values(measure, wave)
+    return WaveSummary(measure, wave, summary(values), scores.size - len(values))
 
 
-def paired(cohort: Cohort, measure: Measure, before_wave: str, after_wave: str) -> Paired:
-    before, after = cohort.value(measure, before_wave), cohort.value(measure, after_wave)
-    pairs = tuple((before[pid], after[pid]) for pid in cohort.starts if pid in before and pid in after)
+def paired(scores: Scores, measure: Measure, before_wave: str, after_wave: str) -> Paired:
+    both = scores.compare(measure, before_wave, after_wave)
+    pairs = both.pairs
     return Paired(
-        measure, before_wave, after_wave, pairs,
-        no_before=sum(1 for pid in cohort.starts if pid not in before),
-        no_after=sum(1 for pid in cohort.starts if pid in before and pid not in after),
-        before=summary(b for b, _ in pairs),
-        after=summary(a for _, a in pairs),
+        measure, before_wave, after_wave, pairs, both.no_before, both.no_after,
+        before=summary(pairs.before),
+        after=summary(pairs.after),
         change=summary(a - b for b, a in pairs),
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from bot.outcomes.cohort import Cohort, WaveState
+from bot.outcomes.cohort import Person, WaveState
+from bot.outcomes.scores import Scores
 from bot.outcomes.spec import PSS10, ReportSpec
 
 
@@ -40,15 +41,29 @@ class Participation:
         return sum(w.closed_unanswered for w in self.waves)
 
 
-def participation(cohort: Cohort, spec: ReportSpec) -> Participation:
-    baseline_pss = cohort.value(PSS10, spec.baseline)
-    meeting = sum(1 for value in baseline_pss.values() if value >= spec.entry_cutoff)
-    waves = tuple(_count(cohort, wave.id) for wave in spec.waves)
-    with_baseline = next((w.answered for w in waves if w.wave == spec.baseline), 0)
-    return Participation(cohort.size, len(baseline_pss), meeting, len(baseline_pss) - meeting, with_baseline, waves)
+class Waves:
+    """How each of the programme's waves went, counted over the report's participants as they come."""
+
+    def __init__(self, spec: ReportSpec) -> None:
+        self.states: dict[str, Counter[WaveState]] = {wave.id: Counter() for wave in spec.waves}
+
+    def add(self, person: Person) -> None:
+        for wave, states in self.states.items():
+            states[person.state(wave)] += 1
+
+    def count(self, wave: str, state: WaveState) -> int:
+        return self.states[wave][state]
 
 
-def _count(cohort: Cohort, wave: str) -> WaveCount:
-    states = Counter(cohort.state(wave, pid) for pid in cohort.starts)
+def participation(waves: Waves, scores: Scores, spec: ReportSpec) -> Participation:
+    baseline_pss = scores.values(PSS10, spec.baseline)
+    meeting = sum(1 for value in baseline_pss if value >= spec.entry_cutoff)
+    counts = tuple(_count(waves, wave.id) for wave in spec.waves)
+    with_baseline = next((w.answered for w in counts if w.wave == spec.baseline), 0)
+    return Participation(scores.size, len(baseline_pss), meeting, len(baseline_pss) - meeting, with_baseline, counts)
+
+
+def _count(waves: Waves, wave: str) -> WaveCount:
+    states = waves.states[wave]
     return WaveCount(wave, states[WaveState.ANSWERED], states[WaveState.PARTLY], states[WaveState.MISSED],
                      states[WaveState.OPEN], states[WaveState.NOT_YET])

@@ -4,9 +4,9 @@ erasure, start dates for retention). The SQL is in storage/sql/py and storage/sq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import false, select
 
@@ -20,6 +20,8 @@ from storage.sql.codecs import require_utc
 from storage.sql.outcomes import enrolled_cohorts, read_outcomes
 from storage.sql.person import ErasePeople, check_erase, erasures, person_rows, present, start_dates
 from storage.sql.rows import answer_export, score_export
+
+T = TypeVar("T")  # what the outcome report's consumer makes of the rows
 
 
 class RecordsMethods(StoreBase):
@@ -76,11 +78,12 @@ class RecordsMethods(StoreBase):
         async with self._connect() as conn:
             return await conn.run_sync(start_dates)
 
-    async def outcome_rows(self, query: OutcomeQuery) -> OutcomeRows:
-        """Every row the outcome report needs, from one snapshot, off the event loop (storage/sql/outcomes.py)."""
+    async def read_outcomes(self, query: OutcomeQuery, consume: Callable[[Iterator[OutcomeRows]], T]) -> T:
+        """Every row the outcome report needs, a chunk of participants at a time from one snapshot, handed to
+        `consume` off the event loop; returns what it returns (storage/sql/outcomes.py)."""
         if self._closed:
             raise StorageClosed("storage is closed")
-        return await read_outcomes(self._engine, query)
+        return await read_outcomes(self._engine, query, consume)
 
     async def cohorts(self) -> list[str]:
         """The cohorts participants were enrolled in, sorted."""

@@ -1,16 +1,21 @@
 """The outcome report's storage: the cohort on profiles (migration 5) and the reads of storage/sql/outcomes.py.
 
-The reads are SQLite's (the report runs on the file); they are checked against rows written through the ordinary
-`Storage` methods, on both runners.
+The reads are checked against rows written through the ordinary `Storage` methods, on SQLite (both runners) and
+on the run's PostgreSQL: a chunk of participants at a time, each chunk with its participants' rows, all from one
+snapshot.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from storage import (
     Enrollment,
@@ -24,9 +29,19 @@ from storage import (
     StepRecord,
     open_storage,
 )
+from storage.crypto import new_key_values
 from storage.legacy_migrations import MIGRATIONS
-from storage.report_rows import EscalationRow, MarkRow, OutcomeQuery, PersonRow, RunRow, ScoreRow
-from storage.sql.outcomes import read_outcomes
+from storage.report_rows import (
+    EscalationRow,
+    MarkRow,
+    OutcomeQuery,
+    OutcomeRows,
+    PersonRow,
+    RunRow,
+    ScoreRow,
+)
+from storage.sql import schema
+from storage.sql.outcomes import DRIVERS, outcome_chunks, read_outcomes, snapshot
 from tests.storage.test_storage_programme import normalised_schema, version_3_database
 
 T0 = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -84,8 +99,23 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
-async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: SqlStorage) -> None:
-    s = sqlite_store
+@pytest.fixture(params=["hybrid", "async", "postgresql"])
+async def report_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStorage]:
+    """SQLite on a real file with each runner, and a database of its own on the run's PostgreSQL."""
+    if request.param == "postgresql":
+        store = SqlStorage(request.getfixturevalue("postgres_url"), key_environ=new_key_values())
+    else:
+        store = SqlStorage(tmp_path / "bot.sqlite", runner=request.param)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def three_people(s: SqlStorage) -> tuple[OutcomeQuery, list[int]]:
+    """Anna (cohort c-1) with a score, a TRE log, a coach's note, an escalation and check-ins; Bo (c-2) with a
+    check-in skipped; Carl, never enrolled. The query the report would make for them."""
     anna = await s.enroll(Enrollment("p-anna", "Anna", "da", date(2026, 3, 16), cohort="c-1"), T0)
     bo = await s.enroll(Enrollment("p-bo", "Bo", "da", None, cohort="c-2"), T0)
     carl = await s.get_or_create_participant("p-carl", "da", T0)  # never enrolled: no profile
@@ -110,17 +140,80 @@ async def test_the_report_reads_what_it_needs_and_nothing_else(sqlite_store: Sql
                                        {"n": 2}, at(101), schedule_outcome=outcome))
     query = OutcomeQuery(scores=(("pss10", "total"),), runs=("tre_log",), events=("checkin",),
                          marks=("wave_run",))
+    return query, [anna.id, bo.id, carl.id]
 
-    rows = await read_outcomes(s.engine, query)
-    assert rows.people == [PersonRow(anna.id, "c-1", date(2026, 3, 16), T0), PersonRow(bo.id, "c-2", None, T0),
-                           PersonRow(carl.id, None, None, T0)]
-    assert rows.marks == [MarkRow(anna.id, "wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))]
-    assert rows.scores == [ScoreRow(anna.id, 1, "pss10", "total", 22.0)]  # not WHO-5's raw score
-    assert rows.runs == [RunRow(anna.id, "tre_log", 2, at(30))]  # one row per completed run, not per score
-    assert [(e.participant_id, e.kind, e.sent_at) for e in rows.events] == [(anna.id, "checkin", at(101))]
-    assert rows.escalations == [EscalationRow(anna.id, "moderate", "open", at(50), None, at(170), 0)]
+
+async def test_the_report_reads_what_it_needs_and_nothing_else(report_store: SqlStorage) -> None:
+    s = report_store
+    query, (anna, bo, carl) = await three_people(s)
+
+    (rows,) = await read_outcomes(s.engine, query, list)  # three participants: one chunk
+    assert rows.people == [PersonRow(anna, "c-1", date(2026, 3, 16), T0), PersonRow(bo, "c-2", None, T0),
+                           PersonRow(carl, None, None, T0)]
+    assert rows.marks == [MarkRow(anna, "wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(5))]
+    assert rows.scores == [ScoreRow(anna, 1, "pss10", "total", 22.0)]  # not WHO-5's raw score
+    assert rows.runs == [RunRow(anna, "tre_log", 2, at(30))]  # one row per completed run, not per score
+    assert [(e.participant_id, e.kind, e.sent_at) for e in rows.events] == [(anna, "checkin", at(101))]
+    assert rows.escalations == [EscalationRow(anna, "moderate", "open", at(50), None, at(170), 0)]
     assert "private" not in repr(rows)  # neither the coach's note nor the trigger's text is read
 
-    only_c2 = await read_outcomes(s.engine, OutcomeQuery("c-2", query.scores, query.runs, query.events, query.marks))
-    assert [p.participant_id for p in only_c2.people] == [bo.id]
+    c2 = OutcomeQuery("c-2", query.scores, query.runs, query.events, query.marks)
+    (only_c2,) = await read_outcomes(s.engine, c2, list)
+    assert [p.participant_id for p in only_c2.people] == [bo]
     assert (only_c2.marks, only_c2.scores, only_c2.runs, only_c2.events, only_c2.escalations) == ([], [], [], [], [])
+
+
+def everyone(chunk: OutcomeRows) -> set[int]:
+    """The participants any of the chunk's rows belong to."""
+    return {row[0] for rows in (chunk.people, chunk.marks, chunk.scores, chunk.runs, chunk.events,
+                                chunk.escalations) for row in rows}
+
+
+async def test_the_rows_come_a_chunk_of_participants_at_a_time_from_one_snapshot(
+        report_store: SqlStorage) -> None:
+    """Two participants a chunk: Anna and Bo with their rows, then Carl. A participant and a milestone of Carl's
+    written between the chunks (another process, committed) are not in the report: it sees one snapshot."""
+    s = report_store
+    query, (anna, bo, carl) = await three_people(s)
+    url = s.engine.url
+    other = create_engine(url.set(drivername=DRIVERS[url.get_backend_name()]), poolclass=NullPool)
+    by_two = OutcomeQuery(None, query.scores, query.runs, query.events, ("wave_run", "wave_started"), chunk=2)
+
+    def read_while_another_writes(chunks: Iterator[OutcomeRows]) -> list[OutcomeRows]:
+        first = next(chunks)
+        with other.begin() as conn:
+            conn.execute(schema.participants.insert().values(ref="p-dorte", lang="da", created_at=at(300)))
+            conn.execute(schema.programme_marks.insert().values(
+                participant_id=carl, kind="wave_started", key="baseline", detail="{}", at=at(300)))
+        return [first, *chunks]
+
+    try:
+        chunks = await read_outcomes(s.engine, by_two, read_while_another_writes)
+    finally:
+        other.dispose()
+    assert [[p.participant_id for p in chunk.people] for chunk in chunks] == [[anna, bo], [carl]]
+    assert [everyone(chunk) for chunk in chunks] == [{anna, bo}, {carl}]
+    assert (len(chunks[0].marks), len(chunks[0].events), chunks[1].marks) == (1, 1, [])
+    (again,) = await read_outcomes(s.engine, query, list)
+    assert len(again.people) == 4  # Dorte is there for the next report
+
+
+async def test_on_postgresql_the_participants_stream_through_a_server_side_cursor(postgres_url: str) -> None:
+    """Half-way through the chunks the server holds the cursor: the participants are not all fetched at once."""
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    await store.migrate()
+    try:
+        query, _ = await three_people(store)
+    finally:
+        await store.close()
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn, snapshot(conn) as reading:
+            chunks = outcome_chunks(reading, replace(query, chunk=1))
+            first = next(chunks)
+            cursors = reading.exec_driver_sql("SELECT statement FROM pg_cursors").scalars().all()
+            rest = list(chunks)
+    finally:
+        engine.dispose()
+    assert len(cursors) == 1 and "FROM participants" in cursors[0]
+    assert [len(chunk.people) for chunk in (first, *rest)] == [1, 1, 1]
