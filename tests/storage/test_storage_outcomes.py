@@ -8,12 +8,11 @@ snapshot.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
@@ -99,20 +98,6 @@ async def test_migration_5_gives_old_profiles_an_empty_cohort_and_the_current_sc
     assert normalised_schema(old) == normalised_schema(fresh)
 
 
-@pytest.fixture(params=["hybrid", "async", "postgresql"])
-async def report_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlStorage]:
-    """SQLite on a real file with each runner, and a database of its own on the run's PostgreSQL."""
-    if request.param == "postgresql":
-        store = SqlStorage(request.getfixturevalue("postgres_url"), key_environ=new_key_values())
-    else:
-        store = SqlStorage(tmp_path / "bot.sqlite", runner=request.param)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 async def three_people(s: SqlStorage) -> tuple[OutcomeQuery, list[int]]:
     """Anna (cohort c-1) with a score, a TRE log, a coach's note, an escalation and check-ins; Bo (c-2) with a
     check-in skipped; Carl, never enrolled. The query the report would make for them."""
@@ -143,8 +128,8 @@ async def three_people(s: SqlStorage) -> tuple[OutcomeQuery, list[int]]:
     return query, [anna.id, bo.id, carl.id]
 
 
-async def test_the_report_reads_what_it_needs_and_nothing_else(report_store: SqlStorage) -> None:
-    s = report_store
+async def test_the_report_reads_what_it_needs_and_nothing_else(store: SqlStorage) -> None:
+    s = store
     query, (anna, bo, carl) = await three_people(s)
 
     (rows,) = await read_outcomes(s.engine, query, list)  # three participants: one chunk
@@ -170,10 +155,10 @@ def everyone(chunk: OutcomeRows) -> set[int]:
 
 
 async def test_the_rows_come_a_chunk_of_participants_at_a_time_from_one_snapshot(
-        report_store: SqlStorage) -> None:
+        store: SqlStorage) -> None:
     """Two participants a chunk: Anna and Bo with their rows, then Carl. A participant and a milestone of Carl's
     written between the chunks (another process, committed) are not in the report: it sees one snapshot."""
-    s = report_store
+    s = store
     query, (anna, bo, carl) = await three_people(s)
     url = s.engine.url
     other = create_engine(url.set(drivername=DRIVERS[url.get_backend_name()]), poolclass=NullPool)
