@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
 
 from storage.errors import AlreadyTaken, UnknownOutboxError
-from storage.records import OutboxRow, Priority
+from storage.records import OutboxRow
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
@@ -40,6 +40,8 @@ from storage.sql.outbox_rows import (
     delivery_changes,
     give_up_changes,
     given_up_audit,
+    held_back,
+    only_urgent_of,
     outbox_from_row,
 )
 
@@ -135,24 +137,14 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
     else:
         at = bindparam("now", now, type_=UTCDateTime)
         due, held = or_(o.c.not_before.is_(None), o.c.not_before <= at), e.c.not_before > at
-    held_back = exists().where(
-        e.c.participant_id == o.c.participant_id,
-        e.c.channel == o.c.channel,
-        or_(e.c.priority < o.c.priority, and_(e.c.priority == o.c.priority, e.c.id < o.c.id)),  # before it
-        e.c.sent_at.is_(None),
-        e.c.given_up_at.is_(None),
-        held,
-    )
     query = (
         select(*OUTBOX_COLUMNS)
-        .where(and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)), due, ~held_back)
+        .where(and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)), due,
+               ~held_back(o, e, held))
         .order_by(o.c.priority, o.c.id)
         .limit(limit)
     )
-    if only_urgent_for:
-        others = o.c.participant_id.not_in(sorted(only_urgent_for))
-        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
-    return [outbox_from_row(row) for row in conn.execute(query).mappings()]
+    return [outbox_from_row(row) for row in conn.execute(only_urgent_of(query, o, only_urgent_for)).mappings()]
 
 
 MARK_SENT = (

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, or_, select, update
 
-from storage.records import OutboxRow, Priority
+from storage.records import OutboxRow
 from storage.sql import schema as s
 from storage.sql.claims import lock_participants
 from storage.sql.codecs import UTCDateTime
 from storage.sql.directory import ContactOp
-from storage.sql.outbox_rows import OUTBOX_COLUMNS, is_due, outbox_from_row
+from storage.sql.outbox_rows import OUTBOX_COLUMNS, held_back, is_due, only_urgent_of, outbox_from_row
 
 _o = s.outbox
 _earlier = _o.alias("claims_earlier")
@@ -34,29 +34,18 @@ def claimable_outbox(conn: Connection, channel: str, claimer: str, limit: int, n
     lease and the rows of a person that come after one (they could not be claimed). A read: `ClaimOutbox` decides."""
     o, e = _o, _earlier
     at = bindparam("now", now, type_=UTCDateTime)
-    held_back = exists().where(
-        e.c.participant_id == o.c.participant_id,
-        e.c.channel == o.c.channel,
-        or_(e.c.priority < o.c.priority, and_(e.c.priority == o.c.priority, e.c.id < o.c.id)),  # before it
-        e.c.sent_at.is_(None),
-        e.c.given_up_at.is_(None),
-        or_(e.c.not_before > at, _others_lease(e, claimer, at)),
-    )
     query = (
         select(*OUTBOX_COLUMNS)
         .where(
             and_(o.c.channel == channel, o.c.sent_at.is_(None), o.c.given_up_at.is_(None)),
             or_(o.c.not_before.is_(None), o.c.not_before <= at),
             ~_others_lease(o, claimer, at),
-            ~held_back,
+            ~held_back(o, e, or_(e.c.not_before > at, _others_lease(e, claimer, at))),
         )
         .order_by(o.c.priority, o.c.id)
         .limit(max(limit, 0))
     )
-    if only_urgent_for:
-        others = o.c.participant_id.not_in(sorted(only_urgent_for))
-        query = query.where(or_(o.c.priority == int(Priority.URGENT), others))
-    return [outbox_from_row(row) for row in conn.execute(query).mappings()]
+    return [outbox_from_row(row) for row in conn.execute(only_urgent_of(query, o, only_urgent_for)).mappings()]
 
 
 def claimable_in_order(rows: Sequence[Mapping[Any, Any]], wanted: Collection[int], claimer: str,

@@ -5,9 +5,11 @@ rows decoded into `OutboxRow`s. No SQL runs here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_
 
 from storage.records import OutboxRow, Priority
 from storage.sql import schema as s
@@ -114,3 +116,25 @@ def give_up_changes(row: Mapping[Any, Any], at: datetime, detail: str) -> Row:
     if row["given_up_at"] is not None:
         return {}
     return {"given_up_at": at, "delivery_detail": detail or None, "attempts": row["attempts"] + 1}
+
+
+def held_back(row: Any, earlier: Any, held: ColumnElement[bool]) -> ColumnElement[bool]:
+    """`row` (of the outbox) comes after an unfinished row of the same person on the same channel that is `held`
+    (an `earlier` alias of the outbox): a person's order is kept behind a deferred or leased row."""
+    return exists().where(
+        earlier.c.participant_id == row.c.participant_id,
+        earlier.c.channel == row.c.channel,
+        or_(earlier.c.priority < row.c.priority,
+            and_(earlier.c.priority == row.c.priority, earlier.c.id < row.c.id)),  # before it
+        earlier.c.sent_at.is_(None),
+        earlier.c.given_up_at.is_(None),
+        held,
+    )
+
+
+def only_urgent_of(query: Select[Any], row: Any, participant_ids: Collection[int]) -> Select[Any]:
+    """Of these participants, only URGENT rows (their ordinary ones are waiting in the dispatcher anyway)."""
+    if not participant_ids:
+        return query
+    others = row.c.participant_id.not_in(sorted(participant_ids))
+    return query.where(or_(row.c.priority == int(Priority.URGENT), others))
