@@ -84,7 +84,7 @@ class Dispatcher:
         self._finished: set[int] = set()  # rows finished while the current look read the outbox
         self._looking = asyncio.Lock()  # one look at a time, or two could start one row twice
         self.claimer = new_claimer()
-        self.lease = LEASE
+        self.lease = LEASE  # how long a claim holds its rows (tests/process_worker.py shortens it)
 
     def wake(self) -> None:
         """Something may be ready to send (a clock moved on in a test, an address usable again)."""
@@ -136,7 +136,8 @@ class Dispatcher:
             # those we cannot send an ordinary message to now would only fill the window (a person with a long
             # queue, a chat paced for a second): of theirs, only urgent rows are read
             waiting = {person for person, _ in self._busy} | set(self._resting)
-            free = self.concurrency - (len(self._busy) - self._urgent_busy)
+            ordinary = len(self._busy) - self._urgent_busy
+            free = self.concurrency - ordinary
             at = self.clock.now()
             rows = await self.storage.claimable_outbox(self.channel.name, self.claimer,
                                                        min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)), at,
@@ -144,7 +145,6 @@ class Dispatcher:
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             chosen: list[tuple[OutboxRow, bool, Sequence[OutboxRow]]] = []
-            ordinary = len(self._busy) - self._urgent_busy
             for row in rows:
                 person, urgent = row.participant_id, row.priority is Priority.URGENT
                 if person in seen:

@@ -5,22 +5,18 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from bot.clock import Clock
 from bot.config import operator
-from storage.ports import Audit, Records
+from storage.ports import AuditedRecords
 from storage.records import AuditRecord
 
 ANSWER_COLUMNS = ["participant", "flow_id", "flow_version", "run_seq", "item_id", "value", "raw_text", "answered_at"]
 SCORE_COLUMNS = ["participant", "flow_id", "flow_version", "run_seq", "score_id", "value", "band", "completed_at"]
 
 
-class ExportStore(Records, Audit, Protocol):
-    """What an export needs: the rows, and the audit log it is recorded in."""
-
-
-async def export(storage: ExportStore, what: str, fmt: str, out: TextIO, clock: Clock) -> int:
+async def export(storage: AuditedRecords, what: str, fmt: str, out: TextIO, clock: Clock) -> int:
     """Write the rows and record in the audit log who exported what; returns the number of rows."""
     if what == "answers":
         rows, columns = await storage.export_answers(), ANSWER_COLUMNS

@@ -7,15 +7,10 @@ A person is named by their pseudonymous ref (``p-...``), never by a name or numb
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from storage.ports import Audit, Records
+from storage.ports import AuditedRecords, Records
 from storage.records import AuditRecord, Participant
-
-
-class PersonStore(Records, Audit, Protocol):
-    """What an export of one person needs: their data, and the audit log it is recorded in."""
-
 
 EXPORTED = "person.exported"
 FORMAT = "stressbot.person/1"
@@ -27,7 +22,7 @@ async def find(storage: Records, ref: str) -> Participant | None:
     return next((p for p, _ in await storage.start_dates() if p.ref == ref), None)
 
 
-async def export_person(storage: PersonStore, participant: Participant, actor: str, now: datetime) -> dict[str, Any]:
+async def export_person(storage: AuditedRecords, participant: Participant, actor: str, now: datetime) -> dict[str, Any]:
     """Everything stored about the participant, by table, with their consent on top; audited (the tables and row
     counts, nothing of the content)."""
     tables = await storage.person_data(participant.id)

@@ -34,14 +34,14 @@ from storage.job_locks import JobLocks
 
 log = logging.getLogger(__name__)
 ESCALATIONS = "escalations"  # the escalation watcher's job lock; it also turns unread messages into coach tasks
-WATCH = timedelta(seconds=20)  # how often the watchers look (as `EscalationService.watch`, `UndeliveredWatch.watch`)
+UNDELIVERED = "undelivered"  # the job lock of the watcher of crisis replies that do not get through
+WATCH = timedelta(seconds=20)  # how often the watchers look (as `EscalationService.watch` does at the desk)
 
 
 class Service:
     """The running bot's channels and background work around one opened `App`."""
 
-    def __init__(self, app: App, config: Settings, coach_channels: dict[str, CoachChannel],
-                 database: str | None = None) -> None:
+    def __init__(self, app: App, config: Settings, coach_channels: dict[str, CoachChannel], database: str) -> None:
         self.app = app
         self.database = database  # BOT_DB: on PostgreSQL, the watchers run in the process holding their job lock
         self.config = config
@@ -89,14 +89,12 @@ class Service:
                 stack.push_async_callback(self.sender.close)
             # Jobs that must run in one process at a time (docs/architecture.md, "Several processes"); the programme's
             # tick and the dispatchers run in every process (their rows are claimed with leases).
-            locks = JobLocks(self.database) if self.database is not None else None
-            if locks is not None:
-                stack.push_async_callback(locks.close)
-            if locks is None or await locks.hold(ESCALATIONS):
+            locks = JobLocks(self.database)  # on SQLite (one process per file) every lock is held at once
+            stack.push_async_callback(locks.close)
+            if await locks.hold(ESCALATIONS):
                 await app.escalations.tick()
             tasks.append(asyncio.create_task(
-                app.escalations.watch() if locks is None else every(locks, ESCALATIONS, app.escalations.tick, WATCH,
-                                                                    first_after=WATCH), name="escalations"))
+                every(locks, ESCALATIONS, app.escalations.tick, WATCH, first_after=WATCH), name="escalations"))
             tasks.append(asyncio.create_task(app.safety.run(), name="spool"))  # risk messages kept while the db failed
             if self.sms is not None:
                 tasks.append(asyncio.create_task(self.sms.run(), name="sms"))
@@ -110,9 +108,8 @@ class Service:
                 stack.push_async_callback(self.telegram.stop)
                 self.coach_channels["telegram"] = TelegramCoachChannel(self.telegram.application.bot)
             # crisis replies that do not get through: once every coach channel is up, as it tells on another one
-            tasks.append(asyncio.create_task(
-                app.undelivered.watch() if locks is None else every(locks, "undelivered", app.undelivered.tick, WATCH),
-                name="undelivered"))
+            tasks.append(asyncio.create_task(every(locks, UNDELIVERED, app.undelivered.tick, WATCH),
+                                             name="undelivered"))
             stack.push_async_callback(self._stop, tasks)
             self.started = True
             yield

@@ -55,7 +55,7 @@ def sole_process(target: str | os.PathLike[str]) -> Iterator[None]:
 
 
 async def every(locks: JobLocks, name: str, job: Callable[[], Awaitable[object]], interval: timedelta, *,
-                first_after: timedelta = timedelta(0), takeover: timedelta = TAKEOVER) -> None:
+                first_after: timedelta = timedelta(0)) -> None:
     """Run `job` every `interval` for as long as this process holds the job's lock (forever: a background task);
     a failed run is logged and the job runs again at the next interval."""
     await asyncio.sleep(first_after.total_seconds())
@@ -67,4 +67,4 @@ async def every(locks: JobLocks, name: str, job: Callable[[], Awaitable[object]]
                 log.exception("the %s job failed; trying again", name)
             await asyncio.sleep(interval.total_seconds())
         else:
-            await asyncio.sleep(min(interval, takeover).total_seconds())
+            await asyncio.sleep(min(interval, TAKEOVER).total_seconds())

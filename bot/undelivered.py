@@ -11,9 +11,7 @@ message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import timedelta
 
 from bot.clock import Clock
 from bot.delivery_policy import DeliveryPolicy
@@ -68,12 +66,3 @@ class UndeliveredWatch:
         until = format_moment(row.created_at + self.policy.urgent_retry, lang)
         return self.catalogs.gettext(lang, phrases.COACH_CRISIS_NOT_DELIVERED).format(
             participant=ref, channel=row.channel, reason=reason, written=written, until=until)
-
-    async def watch(self, every: timedelta = timedelta(seconds=20)) -> None:
-        """Run `tick` forever (a background task of the running bot)."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("undelivered-message watcher tick failed; trying again")
-            await asyncio.sleep(every.total_seconds())

@@ -76,7 +76,6 @@ schema_migrations = Table(  # the ledger, frozen as it was
     Column("applied_at", String(32), nullable=False),  # storage.sql.codecs.UTCDateTime's column type
 )
 LEDGER = schema_migrations.name
-LEGACY_HEAD = 10  # the version Alembic's baseline revision stands for
 
 
 def _encrypt_contact_details(conn: Connection) -> None:

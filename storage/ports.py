@@ -329,6 +329,10 @@ class Audit(Protocol):
     async def audit_entries(self, limit: int = 1000) -> list[AuditRecord]: ...
 
 
+class AuditedRecords(Records, Audit, Protocol):
+    """Records read for someone (an export, one person's data) and the audit log the reading is recorded in."""
+
+
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 

@@ -80,7 +80,7 @@ async def read_outcomes(engine: AsyncEngine, query: OutcomeQuery, consume: Calla
 
 
 def _read(url: URL, query: OutcomeQuery, consume: Callable[[Iterator[OutcomeRows]], T]) -> T:
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, hide_parameters=True)  # no health data in an error
     try:
         with engine.connect() as conn, snapshot(conn) as reading:
             return consume(outcome_chunks(reading, query))
