@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from storage.crypto import Keys
+from storage.desk_records import DeskSession, DeskUser, Passkey
 from storage.records import (
     AddressStatus,
     AuditRecord,
@@ -333,7 +334,43 @@ class AuditedRecords(Records, Audit, Protocol):
     """Records read for someone (an export, one person's data) and the audit log the reading is recorded in."""
 
 
-class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, Protocol):
+class DeskAccounts(Protocol):
+    """The coaches' desk in the browser (bot/desk/): its own log-ins, passkeys, sessions and failed log-ins."""
+
+    async def desk_user(self, coach_id: str) -> DeskUser | None: ...
+
+    async def save_desk_user(self, user: DeskUser, replace: bool = False) -> None:
+        """Create the log-in (AlreadyTaken when it exists), or with `replace` give it a new secret, ending its
+        passkeys and sessions."""
+        ...
+
+    async def use_totp_step(self, coach_id: str, step: int) -> bool:
+        """Spend the code of this 30-second step: False when it (or a later one) was used already."""
+        ...
+
+    async def passkeys(self, coach_id: str | None = None, credential_id: str | None = None) -> list[Passkey]: ...
+
+    async def add_passkey(self, passkey: Passkey) -> None: ...
+
+    async def use_passkey(self, credential_id: str, old_count: int, new_count: int, at: datetime) -> bool:
+        """Record a signature's counter: False when another log-in moved it first (a cloned key, or a race)."""
+        ...
+
+    async def open_desk_session(self, session: DeskSession) -> None: ...
+
+    async def desk_session(self, id_hash: str) -> DeskSession | None: ...
+
+    async def touch_desk_session(self, id_hash: str, at: datetime) -> None: ...
+
+    async def end_desk_sessions(self, *, id_hash: str | None = None, seen_before: datetime | None = None) -> int: ...
+
+    async def login_failures(self, key: str, since: datetime) -> int: ...
+
+    async def record_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None: ...
+
+
+class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
+              Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

@@ -385,3 +385,47 @@ programme_marks = Table(
     Column("at", UTCDateTime, nullable=False),
     Index(None, "participant_id"),
 )
+
+# --- the coaches' desk in the browser (bot/desk/; Alembic revision 0003) ---
+
+desk_users = Table(  # a coach's own log-in where there is no identity provider: passkeys, with TOTP as backup
+    "desk_users",
+    metadata,
+    Column("coach_id", String(64), primary_key=True),  # an id of the deployment file's `coaches`
+    Column("totp_secret", Text, nullable=False),  # a Fernet token (storage/crypto.py): the file alone logs no one in
+    Column("totp_last_step", Integer, nullable=False),  # the newest code used: a code works once
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+desk_passkeys = Table(
+    "desk_passkeys",
+    metadata,
+    Column("credential_id", String(700), primary_key=True),  # base64url, as the browser gives it
+    Column("coach_id", String(64), ForeignKey("desk_users.coach_id"), nullable=False),
+    Column("public_key", Text, nullable=False),  # base64url COSE key: public, nothing to seal
+    Column("sign_count", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+    Index(None, "coach_id"),
+)
+
+desk_sessions = Table(  # server-side sessions: the cookie holds an opaque id, stored here only as its SHA-256
+    "desk_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("coach_id", String(64), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("how", String(16), nullable=False),  # oidc, passkey or totp
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index(None, "seen_at"),
+)
+
+desk_login_failures = Table(  # failed log-ins, counted per key (a keyed hash of the user name or the address)
+    "desk_login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "key", "at"),
+)

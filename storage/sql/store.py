@@ -31,6 +31,7 @@ from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
 from storage.sql.coach_work import CoachWorkMethods
 from storage.sql.codecs import load_json, require_utc
+from storage.sql.desk import DeskMethods
 from storage.sql.directory import DirectoryMethods, addresses_of, check_keys, participants_by_address, write_contact_ops
 from storage.sql.engine import (
     LOOKUPS,
@@ -85,7 +86,7 @@ _READERS: dict[Kind, Handler] = {
 
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
-                 CoachWorkMethods, RecordsMethods, AuditMethods):
+                 CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.
