@@ -148,21 +148,36 @@ class CoachDesk:
         return "\n".join(lines)
 
     async def acknowledge(self, coach_id: str, e: Escalation) -> str:
-        if await self.storage.acknowledge_escalation(e.id, coach_id, self.clock.now()):
-            return self.t(phrases.COACH_ACKED, id=e.id)
-        return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
+        return self._said(await self.take(coach_id, e, "ack"), e)
 
     async def close(self, coach_id: str, e: Escalation, note: str) -> str:
-        if len(note.strip()) < MIN_NOTE:
-            return self.t(phrases.COACH_NOTE_NEEDED, id=e.id)
-        if not await self.storage.close_escalation(e.id, coach_id, note.strip(), self.clock.now()):
-            return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
-        await self._release_hold(coach_id, e)
-        return self.t(phrases.COACH_CLOSED, id=e.id)
+        return self._said(await self.take(coach_id, e, "close", note), e)
 
     async def release(self, coach_id: str, e: Escalation) -> str:
+        return self._said(await self.take(coach_id, e, "release"), e)
+
+    async def take(self, coach_id: str, e: Escalation, action: str, note: str = "") -> str:
+        """Acknowledge ("ack"), close with an outcome note, or release the hold: what happened, as "acked",
+        "closed", "released", "note_needed" or "already" (the desk in the browser words it in its own language)."""
+        if action == "ack":
+            return "acked" if await self.storage.acknowledge_escalation(e.id, coach_id, self.clock.now()) \
+                else "already"
+        if action == "close":
+            if len(note.strip()) < MIN_NOTE:
+                return "note_needed"
+            if not await self.storage.close_escalation(e.id, coach_id, note.strip()[:MAX_NOTE], self.clock.now()):
+                return "already"
+            await self._release_hold(coach_id, e)
+            return "closed"
         await self._release_hold(coach_id, e)
-        return self.t(phrases.COACH_RELEASED, id=e.id)
+        return "released"
+
+    def _said(self, outcome: str, e: Escalation) -> str:
+        if outcome == "already":
+            return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
+        texts = {"acked": phrases.COACH_ACKED, "closed": phrases.COACH_CLOSED, "released": phrases.COACH_RELEASED,
+                 "note_needed": phrases.COACH_NOTE_NEEDED}
+        return self.t(texts[outcome], id=e.id)
 
     async def _release_hold(self, coach_id: str, e: Escalation) -> None:
         participant = await self.storage.get_or_create_participant(e.participant_ref, "da", self.clock.now())

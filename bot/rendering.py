@@ -65,6 +65,10 @@ class Catalogs:
         translations = self._translations.get(lang)
         return isinstance(translations, Translations) and bool(translations._catalog.get(msgid))
 
+    def translations(self, lang: str) -> NullTranslations:
+        """The catalog of `lang` (Danish for a language without one), for templates (bot/desk/templating.py)."""
+        return self._translations.get(lang) or self._translations["da"]
+
     def gettext(self, lang: str, msgid: str) -> str:
         translations = self._translations.get(lang) or self._translations.get("da")
         return translations.gettext(msgid) if translations is not None else msgid

@@ -16,6 +16,7 @@ process answering when too many connections are open or a client sends its heade
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import resource
@@ -24,8 +25,11 @@ import sys
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.app import open_app
+from bot.app import App, open_app
 from bot.channels.coach_console import ServiceLogCoachChannel
+from bot.desk.context import Desk
+from bot.desk.server import CompanionServer, desk_config
+from bot.desk.server import server_config as desk_server_config
 from bot.escalation import CoachChannel
 from bot.http_guard import HeaderDeadlineH11, limit_repeated_logs
 from bot.service import Service
@@ -63,6 +67,13 @@ def server_config(web: Starlette, host: str, port: int) -> uvicorn.Config:
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES, server_header=False)
 
 
+def _desk_beside(app: App, host: str, port: int) -> CompanionServer | None:
+    """The coaches' desk on its own port (never the webhooks'), unless DESK_PORT is 0."""
+    if not port:
+        return None
+    return CompanionServer(desk_server_config(Desk.from_app(app, desk_config(app)), host, port))
+
+
 async def run_server(db_path: str, host: str, port: int) -> int:
     config = settings()
     public = config.public_base_url
@@ -88,7 +99,11 @@ async def run_server(db_path: str, host: str, port: int) -> int:
         web = create_web_app(app.storage, service.sms, config.twilio_auth_token.get_secret_value(), public,
                              service.routes, lifespan=service.lifespan, twilio_account_sid=config.twilio_account_sid)
         server = uvicorn.Server(server_config(web, host, port))
+        desk = _desk_beside(app, config.desk_host, config.desk_port)
+        desk_task = asyncio.create_task(desk.run_beside(), name="desk") if desk is not None else None
         await server.serve()  # until SIGINT/SIGTERM; the lifespan starts and stops the service
+        if desk is not None and desk_task is not None:
+            await desk.stop(desk_task)
     if not service.started:
         print("the bot could not start (see the log above)", file=sys.stderr)
         return 1

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
                                                "(with PUBLIC_BASE_URL; polling otherwise)")
     telegram_api_base_url: Url = Field("", description="a self-hosted Bot API server (or the tests' fake)")
     # -- tests and drills ---------------------------------------------------------------------------------
+    desk_host: str = Field("127.0.0.1", description="the address the coaches' desk listens on (never the webhooks' "
+                           "port; put it behind the municipality's reverse proxy)")
+    desk_port: int = Field(8090, ge=0, le=65535, description="the port of the coaches' desk (1-65535; 0: `bot run` "
+                           "starts no desk)")
+    desk_public_url: Url = Field("", description="the https address coaches open the desk at (behind a proxy); "
+                                 "empty: http://DESK_HOST:DESK_PORT, for this machine only")
     bot_fixed_now: Annotated[datetime | None, AfterValidator(_aware)] = Field(
         None, description="pins the clock (ISO 8601 with offset): crash tests and drills only")
     bot_crash_at: str = Field("", description="kills the process at a named point: crash tests only")

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.commands import chat, coach, db, enrol, export, flows_check, person, programme, report, run
+from bot.commands import chat, coach, db, desk, enrol, export, flows_check, person, programme, report, run
 from bot.commands.common import Commands, Handler
 from bot.config import database_file
 from bot.runtime import tune_gc
@@ -29,6 +29,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     export.add_parser,  # export answers|scores|research
     person.add_parser,  # person export, erase, retention
     db.add_parser,  # db upgrade, current, check, revision
+    desk.add_parser,  # desk, desk add-user
 )
 
 

@@ -1,0 +1,33 @@
+"""The desk's ASGI app: its routes, the guard in front of them, the vendored static files."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.desk.context import Desk
+from bot.desk.guard import DeskGuard
+from bot.desk.sessions import Sessions
+from bot.desk.views import alerts, login
+
+
+def create_desk_app(desk: Desk) -> Starlette:
+    sessions = Sessions(desk.storage, desk.clock, desk.config.idle, desk.config.lifetime)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/alerts", status_code=303)
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes: list[BaseRoute] = [
+        Route("/", home), Route("/health", health),
+        *login.routes(desk, sessions),
+        *alerts.routes(desk),
+        Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])
