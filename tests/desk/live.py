@@ -11,9 +11,9 @@ import asyncio
 import os
 import socket
 import threading
-from datetime import timedelta
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,7 +72,7 @@ class LiveDesk:
         asyncio.set_event_loop(self.loop)
         try:
             self.loop.run_until_complete(self._serve())
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+        except BaseException as error:
             if not self._ready.done():
                 self._ready.set_exception(error)
         finally:
