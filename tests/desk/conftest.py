@@ -1,5 +1,5 @@
-"""Fixtures of the desk's browser tests: one headless Debian Chromium for the run (never `playwright install`), a
-fresh browser context (no cookies) per test, and the desk served live on a real SQLite file under a fake clock."""
+"""Fixtures of the desk's browser tests: a headless Debian Chromium per test (never `playwright install`), a fresh
+browser context (no cookies), and the desk served live on a real SQLite file under a fake clock."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from tests.conftest import T0, without_consent
 from tests.desk.live import CHROMIUM, CHROMIUM_ARGS, LiveDesk
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    """One per test: Playwright's sync API marks the thread's event loop as running while it is open, which would
+    break every asyncio test that pytest runs after a longer-lived browser."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(f"CI needs Debian's chromium at {CHROMIUM} for the desk's browser tests (.ci/run installs "
