@@ -31,6 +31,7 @@ class Wave:
     pss10: tuple[int, int] | None = None  # (answer to the six items, answer to the four reversed ones)
     who5: str | None = None  # the five answers, e.g. "22211"
     life_satisfaction: int | None = None
+    work: tuple[int, int] | None = (1, 5)  # work status (1-3) and since how many days; asked after the others
 
 
 @dataclass
@@ -52,12 +53,16 @@ class Person:
             return wave.who5[int(step_id[1:]) - 1] if wave and wave.who5 else None
         if flow_id == "life_satisfaction":
             return str(wave.life_satisfaction) if wave and wave.life_satisfaction is not None else None
+        if flow_id == "work_status":
+            if wave is None or wave.work is None:
+                return None
+            return str(wave.work[0] if step_id == "work_status" else wave.work[1])
         if flow_id == "safety_check":
             return "nej"
         if flow_id == "exercise_plan":
             return {"days": "1", "time": "4"}.get(step_id)
         if flow_id == "checkin":
-            answers = {"wellbeing": "7", "exercise": "1", "words": "En rolig uge"}
+            answers = {"wellbeing": "7", "exercise": "1", "work_status": "4", "words": "En rolig uge"}
             return answers.get(step_id) if day <= self.checkins_until else None
         if flow_id == "tre_log":
             return TRE.get(step_id)
