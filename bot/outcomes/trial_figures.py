@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 
 from bot.outcomes.intervals import Interval
 from bot.outcomes.labels import Words
-from bot.outcomes.trial import PROGRAMME, UNALLOCATED, Group, Return, Trial
+from bot.outcomes.trial import UNALLOCATED, Group, Return, Trial
+from storage.allocation_records import CONTROL, PROGRAMME
 
 Row = tuple[str, str, str, float | None, str, int | None, str, int | None]  # figures._Sheet.add's arguments
 
@@ -20,7 +21,7 @@ def trial_rows(trial: Trial, words: Words, count: Callable[[int], str]) -> Itera
             yield from _return(group, kind, ret, words, count)
     if not trial.randomised:
         return
-    programme, control = trial.group(PROGRAMME), trial.group("control")
+    programme, control = trial.group(PROGRAMME), trial.group(CONTROL)
     assert programme is not None and control is not None
     known = len(programme.partly.restricted) + len(control.partly.restricted)
     unknown = programme.allocated + control.allocated - known
