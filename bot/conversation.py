@@ -25,6 +25,7 @@ from bot.inbound import Inbound
 from bot.office_hours import coach_hours_line
 from bot.rendering import Catalogs, render_send
 from flows import for_coach, human, phrases, timing, tre
+from flows.arms import control_library
 from flows.asking import asking, short_name
 from flows.crisis_reply import safety_reply
 from flows.effects import (
@@ -51,6 +52,7 @@ from flows.effects import (
 from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
 from flows.state import State
+from storage.allocation_records import CONTROL
 from storage.ports import Storage
 from storage.records import (
     AddressChange,
@@ -163,6 +165,7 @@ class ConversationLoop:
         self._locks = _KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
+        self._in_control: OrderedDict[int, bool] = OrderedDict()  # participant -> control arm (never changes)
         self._background: set[asyncio.Task[None]] = set()
 
     async def settle(self) -> None:
@@ -243,8 +246,9 @@ class ConversationLoop:
                                                                                state.consent_needed):
             state = replace(state, consent_needed=terms.version)  # committed with this step
         outcome = Outcome(state, ())
+        control = await self._in_control_arm(participant.id)
         for inp in request.inputs:  # one step however many inputs: SMS START is reminders on, then resume
-            more = await self._advance(outcome.state, inp, now)
+            more = await self._advance(outcome.state, inp, now, control)
             outcome = Outcome(more.state, outcome.effects + more.effects)
         outcome = await self._show_history(participant, outcome, now)
         step = self._record(participant, revision, outcome, channel, inbound, now, request.inputs)
@@ -287,8 +291,24 @@ class ConversationLoop:
             except Exception:
                 log.exception("escalation listener failed for escalations %s; the watcher will retry", escalation_ids)
 
-    async def _advance(self, state: State, inp: Input, now: datetime) -> Outcome:
+    async def _in_control_arm(self, participant_id: int) -> bool:
+        """Whether the participant was allocated to a randomised cohort's control arm. An allocation is made in
+        the transaction that enrols them and never changes, so the answer is kept (one read per participant)."""
+        known = self._in_control.get(participant_id)
+        if known is None:
+            allocation = await self.storage.allocation(participant_id)
+            known = allocation is not None and allocation.arm == CONTROL
+        self._in_control[participant_id] = known
+        self._in_control.move_to_end(participant_id)
+        if len(self._in_control) > self._cache_size:
+            self._in_control.popitem(last=False)
+        return known
+
+    async def _advance(self, state: State, inp: Input, now: datetime, control: bool = False) -> Outcome:
+        """One input through the engine; a control participant's engine sees only the programme's waves."""
         library = await self.registry.library_for(state)
+        if control:
+            library = control_library(library)
         try:
             return advance(library, state, inp, now)
         except Exception:  # the engine is tested never to raise; if it does, the person still gets an answer

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TextIO
 
+from bot.allocation import draw, key_id
 from bot.clock import COPENHAGEN
 from bot.phone import PhoneNumberError, normalize
 from bot.scheduler import schedule_programme
+from flows.arms import measurement_only
 from flows.programme import Programme
+from storage.allocation_records import CONTROL, Allocation
 from storage.errors import AlreadyTaken, InvalidRecord
 from storage.ports import Storage
 from storage.records import Enrollment, Participant
@@ -42,6 +45,7 @@ def new_ref() -> str:
 class Invite:
     participant: Participant
     telegram_link: str | None  # the deep link to send or print; None without --telegram
+    allocation: Allocation | None = None  # in a randomised cohort: the arm drawn at this enrolment
 
 
 @dataclass(frozen=True)
@@ -80,25 +84,40 @@ def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
 
 
 async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
-                bot_username: str, programme: Programme | None = None) -> Invite:
+                bot_username: str, programme: Programme | None = None, *, allocation_key: bytes | None = None,
+                actor: str = "admin") -> Invite:
     """Store the participant, make a Telegram link if asked, and plan their programme from the start date
-    (the day of enrolment, Copenhagen time, when none is given)."""
+    (the day of enrolment, Copenhagen time, when none is given). In a randomised cohort the participant is
+    allocated in the same transaction (bot/allocation.py, keyed by `allocation_key`), and a control participant's
+    plan is the measurement waves only (flows/arms.py)."""
     if request.telegram and not bot_username:
         raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
+    randomised = await storage.randomised_cohort(enrollment.cohort) if enrollment.cohort else None
+    allocation = None
     try:
-        participant = await storage.enroll(enrollment, now)
+        if randomised is None:
+            participant = await storage.enroll(enrollment, now)
+        else:
+            if allocation_key is None:
+                raise EnrolmentError(f"cohort {randomised.cohort!r} is randomised: set BOT_ALLOCATION_KEY")
+            if key_id(allocation_key) != randomised.key_id:
+                raise EnrolmentError(f"cohort {randomised.cohort!r} was randomised with another BOT_ALLOCATION_KEY")
+            key, cohort = allocation_key, randomised.cohort
+            participant, allocation = await storage.enroll_allocated(
+                enrollment, now, lambda seq: draw(key, cohort, seq), actor)
     except (AlreadyTaken, InvalidRecord) as exc:
         raise EnrolmentError(str(exc)) from exc
     if programme is not None:
         start = request.start_date or now.astimezone(COPENHAGEN).date()
-        await schedule_programme(storage, programme, participant.id, start, now)
+        plan = measurement_only(programme) if allocation is not None and allocation.arm == CONTROL else programme
+        await schedule_programme(storage, plan, participant.id, start, now)
     link = None
     if request.telegram:
         code = secrets.token_urlsafe(12)
         await storage.add_link_code(participant.id, code_digest(code), now + LINK_CODE_LIFETIME, now)
         link = f"https://t.me/{bot_username}?start={code}"
-    return Invite(participant, link)
+    return Invite(participant, link, allocation)
 
 
 def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentError]]:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     bot_lookup_key: SecretStr | None = Field(None, description="secret for the keyed hash that finds a person "
                                              "by number or chat id; production must set it")
     bot_research_key: SecretStr | None = Field(None, description="secret for the research export's pseudonyms")
+    bot_allocation_key: SecretStr | None = Field(None, description="secret keying a randomised cohort's allocation "
+                                                 "sequence (bot/allocation.py; at least 16 characters): with it an "
+                                                 "auditor recomputes every allocation, without it none can be foreseen")
     bot_storage_runner: Literal["hybrid", "async"] | None = Field(
         None, description="how SQLite statements run: hybrid (default) or async (aiosqlite only)")
     # -- content ------------------------------------------------------------------------------------------

@@ -32,11 +32,20 @@ MAX_PAUSE_DAYS = 60
 
 # -- the programme's keywords -------------------------------------------------------------------------------
 
+# The words about the programme's content; a control participant (flows/arms.py) keeps PAUSE <days> and START.
+NOT_FOR_CONTROL = frozenset({ProgrammeWord.DONE, ProgrammeWord.TRE, ProgrammeWord.MINE, ProgrammeWord.TIMES})
+
 
 def on_keyword(turn: Turn, keyword: ProgrammeKeyword, spoken: str) -> None:
     """FÆRDIG, TRE, MINE, TIDER, PAUSE <days>, START. A keyword that would start a questionnaire waits
     until the one in progress is answered or stopped (starting it would throw the other away)."""
     programme = turn.flows.programme
+    if programme is not None and programme.measurement_only and keyword.word in NOT_FOR_CONTROL:
+        turn.say(turn.phrase(phrases.NO_RUN))  # the control arm has no modules, exercises or TRE log
+        run = turn.state.run
+        if run is not None and not run.paused:
+            ask_again(turn, run)
+        return
     if keyword.word not in (ProgrammeWord.TRE, ProgrammeWord.TIMES):
         _answer_keyword(turn, programme, keyword)
         run = turn.state.run

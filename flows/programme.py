@@ -131,6 +131,7 @@ class Programme:
     evaluation: Evaluation | None = None
     late: Mapping[str, timedelta] = field(default_factory=dict)  # how late each kind may still be sent
     source_path: str = ""
+    measurement_only: bool = False  # a control arm's view of it (flows/arms.py): the waves and nothing else
 
     def module(self, number: int) -> Module | None:
         return next((m for m in self.modules if m.number == number), None)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from storage.allocation_records import Allocation, Draw, RandomisedCohort
 from storage.crypto import Keys
 from storage.desk_records import DeskSession, DeskUser, Passkey
 from storage.records import (
@@ -369,8 +370,34 @@ class DeskAccounts(Protocol):
     async def record_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None: ...
 
 
+class Allocations(Protocol):
+    """Randomised cohorts (issue 15): the opt-in, and each participant's arm, allocated as they are enrolled."""
+
+    async def randomise_cohort(self, cohort: RandomisedCohort) -> RandomisedCohort:
+        """Opt the cohort in (audited "cohort.randomised"); AlreadyTaken when it is already, InvalidRecord when
+        someone was enrolled in it already (they would have no arm)."""
+        ...
+
+    async def randomised_cohort(self, cohort: str) -> RandomisedCohort | None: ...
+
+    async def randomised_cohorts(self) -> list[RandomisedCohort]: ...
+
+    async def enroll_allocated(self, enrollment: Enrollment, now: datetime, draw: Callable[[int], Draw],
+                               actor: str) -> tuple[Participant, Allocation]:
+        """`enroll`, and in the same transaction the cohort's next place: `draw(place)` says its arm (audited
+        "participant.allocated" with who and when). InvalidRecord when the cohort is not randomised; nothing is
+        written when the enrolment is refused."""
+        ...
+
+    async def allocation(self, participant_id: int) -> Allocation | None: ...
+
+    async def allocations(self, cohort: str | None = None) -> list[Allocation]:
+        """In sequence order: one cohort's, or every cohort's (by cohort)."""
+        ...
+
+
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Protocol):
+              Allocations, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

@@ -14,9 +14,11 @@ from datetime import date, datetime, timedelta
 
 from bot.app import App
 from bot.scheduler import ProgrammeScheduler, schedule_programme
+from flows.arms import measurement_only
 from flows.inputs import Text
 from flows.programme import Programme
 from flows.timing import local
+from storage.allocation_records import CONTROL, Draw, RandomisedCohort
 from storage.records import Enrollment, Participant, ScheduleStatus
 
 CHANNEL = "console"
@@ -31,6 +33,7 @@ class Wave:
     pss10: tuple[int, int] | None = None  # (answer to the six items, answer to the four reversed ones)
     who5: str | None = None  # the five answers, e.g. "22211"
     life_satisfaction: int | None = None
+    work: tuple[int, int] | None = (1, 5)  # work status (1-3) and since how many days; asked after the others
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Person:
     waves: Mapping[str, Wave]
     checkins_until: int = 0  # answers the weekly check-in up to this programme day
     start: date = date.min
+    checkin_work: Mapping[int, tuple[int, int]] = field(default_factory=dict)  # day -> new work status, days since
 
     def answer(self, flow_id: str, step_id: str, wave_id: str | None, day: int) -> str | None:
         """What this person writes to the question open now, or None to leave it unanswered."""
@@ -52,12 +56,18 @@ class Person:
             return wave.who5[int(step_id[1:]) - 1] if wave and wave.who5 else None
         if flow_id == "life_satisfaction":
             return str(wave.life_satisfaction) if wave and wave.life_satisfaction is not None else None
+        if flow_id == "work_status":
+            if wave is None or wave.work is None:
+                return None
+            return str(wave.work[0] if step_id == "work_status" else wave.work[1])
         if flow_id == "safety_check":
             return "nej"
         if flow_id == "exercise_plan":
             return {"days": "1", "time": "4"}.get(step_id)
         if flow_id == "checkin":
-            answers = {"wellbeing": "7", "exercise": "1", "words": "En rolig uge"}
+            status, since = self.checkin_work.get(day, (4, 0))  # 4: unchanged
+            answers = {"wellbeing": "7", "exercise": "1", "work_status": str(status), "work_since_days": str(since),
+                       "words": "En rolig uge"}
             return answers.get(step_id) if day <= self.checkins_until else None
         if flow_id == "tre_log":
             return TRE.get(step_id)
@@ -85,12 +95,24 @@ class LiveCohort:
         return self.app.clock.now()
 
     async def enrol(self, ref: str, start: date, waves: Mapping[str, Wave], checkins_until: int = 0,
-                    cohort: str | None = None) -> Person:
+                    cohort: str | None = None, arm: str | None = None,
+                    checkin_work: Mapping[int, tuple[int, int]] | None = None) -> Person:
+        """`arm`: enrolled into a randomised `cohort` with this arm (the allocator's draw is scripted here: its own
+        tests are tests/test_allocation.py); a control participant's plan is the waves only, as `bot.enroll` does."""
         now = self.now()
-        participant = await self.app.storage.enroll(
-            Enrollment(ref, "Test Person", "da", start, cohort=cohort), now)
-        await schedule_programme(self.app.storage, self.programme, participant.id, start, now)
-        person = Person(participant, waves, checkins_until, start)
+        enrollment = Enrollment(ref, "Test Person", "da", start, cohort=cohort)
+        plan = self.programme
+        if arm is None:
+            participant = await self.app.storage.enroll(enrollment, now)
+        else:
+            assert cohort is not None
+            if await self.app.storage.randomised_cohort(cohort) is None:
+                await self.app.storage.randomise_cohort(RandomisedCohort(cohort, "scripted", "test", "admin:test", now))
+            participant, _ = await self.app.storage.enroll_allocated(enrollment, now, lambda _: Draw(arm, 0, 4),
+                                                                     "admin:test")
+            plan = measurement_only(self.programme) if arm == CONTROL else plan
+        await schedule_programme(self.app.storage, plan, participant.id, start, now)
+        person = Person(participant, waves, checkins_until, start, dict(checkin_work or {}))
         self.people.append(person)
         return person
 

@@ -26,6 +26,7 @@ ANSWERS = {  # what the participant answers, by flow and question
     ("pss10", None): "2", ("who5", None): "3", ("life_satisfaction", None): "6", ("safety_check", None): "nej",
     ("exercise_plan", "days"): "1", ("exercise_plan", "time"): "4",  # Monday, Wednesday, Friday at 19:00
     ("checkin", "wellbeing"): "7", ("checkin", "exercise"): "1", ("checkin", "words"): "En rolig uge",
+    ("checkin", "work_status"): "4", ("work_status", "work_status"): "1", ("work_status", "work_since_days"): "5",
 }
 
 
@@ -70,8 +71,8 @@ async def test_twelve_weeks_and_the_six_month_wave_exactly_as_the_participant_se
         "Fri 20.03 19:00 | Tid til ugens øvelser fra modul 1 (Introduktion og teori) og dine TRE-øvelser. Skriv "
         "TRE, når du har lavet TRE, så gemmer jeg det.",
         "Mon 23.03 10:00 | Modul 2 er klar: Værdiafklaring. Du finder det her: https://stressforloeb.example.dk/modul/2",
-        "Mon 23.03 10:00 | Ugens check-in: 3 korte spørgsmål. Din coach ser dine svar før jeres næste samtale.",
-        "Mon 23.03 10:00 | (1/3) Hvordan har du haft det i denne uge, alt i alt?",
+        "Mon 23.03 10:00 | Ugens check-in: 4 korte spørgsmål. Din coach ser dine svar før jeres næste samtale.",
+        "Mon 23.03 10:00 | (1/5) Hvordan har du haft det i denne uge, alt i alt?",
         "Mon 23.03 19:00 | Tid til ugens øvelser fra modul 2 (Værdiafklaring) og dine TRE-øvelser. Skriv TRE, "
         "når du har lavet TRE, så gemmer jeg det.",
         "Wed 25.03 19:00 | Tid til ugens øvelser fra modul 2 (Værdiafklaring) og dine TRE-øvelser. Skriv TRE, "
@@ -173,8 +174,8 @@ async def test_quiet_hours_hold_back_what_is_still_useful_until_morning(app: App
     await world.run_until(world.at(START + timedelta(days=8), 9))
     assert world.lines(since=world.at(START + timedelta(days=7), 0)) == [
         "Tue 24.03 08:00 | Modul 2 er klar: Værdiafklaring. Du finder det her: https://stressforloeb.example.dk/modul/2",
-        "Tue 24.03 08:00 | Ugens check-in: 3 korte spørgsmål. Din coach ser dine svar før jeres næste samtale.",
-        "Tue 24.03 08:00 | (1/3) Hvordan har du haft det i denne uge, alt i alt?"]  # 22 h late: still useful
+        "Tue 24.03 08:00 | Ugens check-in: 4 korte spørgsmål. Din coach ser dine svar før jeres næste samtale.",
+        "Tue 24.03 08:00 | (1/5) Hvordan har du haft det i denne uge, alt i alt?"]  # 22 h late: still useful
     rows = {r.key: r for r in await world.rows()}
     assert rows["exercise:2026-03-23"].status is ScheduleStatus.SKIPPED  # 11.5 hours late: no use any more
     assert rows["exercise:2026-03-23"].reason == "too late: planned for 2026-03-23T19:30:00+00:00"
@@ -397,11 +398,12 @@ async def test_a_programme_button_on_a_free_text_question_is_a_keyword_not_the_a
     world.responder = None
     await world.run_until(world.at(START + timedelta(days=7), 11))  # the check-in: 7, then "Godt"
     await world.say("7")
-    await world.say("1")  # now on "a few words"
+    await world.say("1")
+    await world.say("4")  # work unchanged: now on "a few words"
     await app.loop.handle(world.participant, Command("FÆRDIG 2"), "console")
     replies = await world._drain()
     assert replies[0] == "Godt gået! Modul 2 er markeret som færdigt. Du har gennemført 1 af 8 moduler."
-    assert replies[1].startswith("(3/3) Skriv med et par ord")  # the open question again, unanswered
+    assert replies[1].startswith("(5/5) Skriv med et par ord")  # the open question again, unanswered
     assert "FÆRDIG" not in str(await app.storage.export_answers())
 
 

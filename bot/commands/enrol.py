@@ -29,6 +29,7 @@ def add_parser(commands: Commands) -> None:
 
 
 async def _enrol(args: argparse.Namespace) -> int:
+    from bot.allocation import AllocationKeyError, key_bytes
     from bot.app import open_app
     from bot.enroll import EnrolmentError, EnrolmentRequest, enrol, read_csv
     from flows import phrases
@@ -44,6 +45,12 @@ async def _enrol(args: argparse.Namespace) -> int:
         rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach,
                                          args.cohort))]
     bot_username = settings().telegram_bot_username
+    secret = settings().bot_allocation_key
+    try:
+        allocation_key = key_bytes(secret.get_secret_value()) if secret is not None else None
+    except AllocationKeyError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     if not bot_username and (args.telegram or args.csv is not None):
         print("note: TELEGRAM_BOT_USERNAME (the bot's @name) is not set, so no Telegram invite links can be made",
               file=sys.stderr)
@@ -58,7 +65,8 @@ async def _enrol(args: argparse.Namespace) -> int:
                 continue
             try:
                 invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), bot_username,
-                                     app.registry.library.programme)
+                                     app.registry.library.programme, allocation_key=allocation_key,
+                                     actor=config.operator())
             except EnrolmentError as exc:
                 rejected.append((number, str(exc)))
                 continue
@@ -68,6 +76,9 @@ async def _enrol(args: argparse.Namespace) -> int:
             notice = phrases.SMS_INVITE if request.phone else None
             await app.loop.handle(invite.participant, RequireConsent(), channel, notice=notice)
             print(f"{invite.participant.ref}" + (f"\t{invite.telegram_link}" if invite.telegram_link else ""))
+            if invite.allocation is not None:
+                print(f"  {invite.participant.ref}: allocated to {invite.allocation.arm} "
+                      f"({invite.allocation.cohort}, place {invite.allocation.seq + 1})", file=sys.stderr)
     if args.csv is not None:
         print(file=sys.stderr)
     print(f"{enrolled} enrolled, {len(rejected)} rejected", file=sys.stderr)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.commands import chat, coach, db, desk, enrol, export, flows_check, person, programme, report, run
+from bot.commands import chat, coach, cohort, db, desk, enrol, export, flows_check, person, programme, report, run
 from bot.commands.common import Commands, Handler
 from bot.config import database_file
 from bot.runtime import tune_gc
@@ -22,6 +22,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     coach.add_desk_parser,  # coach
     run.add_parser,  # run
     enrol.add_parser,  # enroll
+    cohort.add_parser,  # cohort randomise, cohort verify
     coach.add_escalations_parser,  # escalations list
     programme.add_parser,  # programme preview, programme tick
     coach.add_tasks_parser,  # tasks list, tasks done

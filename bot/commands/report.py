@@ -64,9 +64,10 @@ async def run(args: argparse.Namespace) -> int:
         spec = spec_from_programme(programme)
         now = app.clock.now()
         filters = Filters(args.cohort, args.start_from, args.start_to)
+        arms = {a.participant_id: a.arm for a in await app.storage.allocations(args.cohort)}
         try:
             report = await app.storage.read_outcomes(outcome_query(spec, args.cohort),
-                                                     lambda chunks: build_report(chunks, spec, now, filters))
+                                                     lambda chunks: build_report(chunks, spec, now, filters, arms))
         except Unsupported as exc:  # a database the report cannot read
             print(str(exc), file=sys.stderr)
             return 1

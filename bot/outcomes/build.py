@@ -6,7 +6,7 @@ the scores, adherence, escalations) and dropped, and the figures are computed fr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +28,8 @@ from bot.outcomes.participation import Participation, Waves, participation
 from bot.outcomes.safety import Safety, safety
 from bot.outcomes.scores import Scores
 from bot.outcomes.spec import LIFE_SATISFACTION, MEASURES, PSS10, WHO5, Measure, ReportSpec
+from bot.outcomes.trial import Trial, TrialTally
+from bot.outcomes.work import work_flows, work_scores
 from storage.report_rows import EscalationRow, OutcomeQuery, OutcomeRows
 
 
@@ -43,6 +45,7 @@ class Report:
     satisfaction: tuple[SatisfactionChange, ...]
     adherence: Adherence
     safety: Safety
+    trial: Trial | None = None  # the arms and the return to work (bot/outcomes/trial.py)
 
     @property
     def comparisons(self) -> tuple[Paired, ...]:
@@ -56,14 +59,20 @@ class Report:
 
 
 def outcome_query(spec: ReportSpec, cohort: str | None) -> OutcomeQuery:
-    """The rows `build_report` needs for this spec."""
-    runs = tuple(flow for flow in (spec.tre_flow, spec.checkin_flow) if flow)
+    """The rows `build_report` needs for this spec (with the work status answers, bot/outcomes/work.py)."""
+    runs = tuple(dict.fromkeys(flow for flow in (spec.tre_flow, spec.checkin_flow, *work_flows(spec.checkin_flow))
+                               if flow))
     events = (spec.checkin_kind,) if spec.checkin_flow else ()
-    return OutcomeQuery(cohort, tuple((m.flow_id, m.score_id) for m in MEASURES), runs, events)
+    measures = tuple((m.flow_id, m.score_id) for m in MEASURES)
+    return OutcomeQuery(cohort, (*measures, *work_scores(spec.checkin_flow)), runs, events)
 
 
-def build_report(chunks: Iterable[OutcomeRows], spec: ReportSpec, now: datetime, filters: Filters) -> Report:
-    """`chunks`: what `Records.read_outcomes` hands over, or any chunks of participants with their rows."""
+def build_report(chunks: Iterable[OutcomeRows], spec: ReportSpec, now: datetime, filters: Filters,
+                 arms: Mapping[int, str] | None = None) -> Report:
+    """`chunks`: what `Records.read_outcomes` hands over, or any chunks of participants with their rows. `arms`:
+    each allocated participant's arm (`Allocations.allocations`); the others are counted as not randomised."""
+    trial = TrialTally(spec, now.astimezone(spec.zone).date(), arms or {})
+    chunks = trial.tap(chunks)
     waves = Waves(spec)
     scores = Scores((m, wave) for m in MEASURES for wave in dict.fromkeys((spec.baseline, *spec.asks(m))))
     habits = Habits(spec, now.astimezone(spec.zone).date())
@@ -73,6 +82,7 @@ def build_report(chunks: Iterable[OutcomeRows], spec: ReportSpec, now: datetime,
         scores.add(person.values)
         habits.add(person)
         escalations.extend(person.escalations)
+        trial.add(person)
 
     def comparisons(measure: Measure) -> list[Paired]:
         return [paired(scores, measure, spec.baseline, wave) for wave in spec.follow_ups(measure)]
@@ -88,4 +98,5 @@ def build_report(chunks: Iterable[OutcomeRows], spec: ReportSpec, now: datetime,
         satisfaction=tuple(satisfaction_change(p) for p in comparisons(LIFE_SATISFACTION)),
         adherence=adherence(habits, waves, spec),
         safety=safety(escalations, now),
+        trial=trial.result(),
     )

@@ -53,6 +53,7 @@ class Person:
     checkins_sent: list[datetime] = field(default_factory=list)  # oldest first
     checkins_done: list[datetime] = field(default_factory=list)
     escalations: list[EscalationRow] = field(default_factory=list)
+    participant_id: int = 0  # for the arms' comparison (bot/outcomes/trial.py): their allocation and work status
 
     def state(self, wave: str) -> WaveState:
         return self.waves.get(wave, WaveState.NOT_YET)
@@ -89,7 +90,7 @@ def _people(chunk: OutcomeRows, spec: ReportSpec, filters: Filters) -> Iterator[
             continue
         if filters.start_to is not None and start > filters.start_to:
             continue
-        person = Person(start, escalations=escalations.get(pid, []))
+        person = Person(start, escalations=escalations.get(pid, []), participant_id=pid)
         _milestones(person, own_marks, scores.get(pid, []))
         for run in runs.get(pid, ()):
             if run.flow_id == spec.tre_flow:

@@ -13,6 +13,7 @@ from bot.outcomes.change import Paired, WaveSummary
 from bot.outcomes.labels import Words
 from bot.outcomes.numbers import Numbers
 from bot.outcomes.stats import percent
+from bot.outcomes.trial_figures import trial_rows
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def figures(report: Report, lang: str) -> list[Figure]:
         for name, count in (("rose_count", life.rose), ("same", life.same), ("fell", life.fell)):
             sheet.add("life_satisfaction", f"{key}.{name}", words(f"f.{name}", pair=pair), count, "count", p.n,
                       p.includes, p.missing)
+    for row in trial_rows(report.trial, words, sheet.count) if report.trial else ():
+        sheet.add(*row)
     _adherence(sheet)
     _safety(sheet)
     return sheet.rows

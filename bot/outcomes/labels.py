@@ -4,6 +4,7 @@ so its words live here rather than in the participants' gettext catalogs."""
 from __future__ import annotations
 
 from bot.outcomes.spec import LIFE_SATISFACTION, PSS10, WHO5, Measure
+from bot.outcomes.trial_labels import TRIAL_TEXTS
 
 TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     "title": ("Resultatrapport for stressforløbet", "Outcome report for the stress programme"),
@@ -250,8 +251,10 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
         "Deadline breached: nobody acknowledged before the deadline, so the bot widened the circle, or the "
         "escalation is still unacknowledged past its deadline. Time to acknowledgement counts from its opening.",
     ),
+    **TRIAL_TEXTS,  # the arms' comparison and the return to work (bot/outcomes/trial_labels.py)
 }
-DEFINITIONS = ("d.paired", "d.sd", "d.percent", "d.mcic", "d.waves", "d.reminders", "d.tre", "d.start", "d.safety")
+DEFINITIONS = ("d.paired", "d.sd", "d.percent", "d.mcic", "d.waves", "d.reminders", "d.tre", "d.start", "d.safety",
+               "d.trial")
 
 
 class Words:

@@ -17,7 +17,7 @@ from bot.outcomes.stats import Summary
 
 DASH = "–"
 LOCALES = {"da": "da_DK", "en": "en_GB"}
-PLACES = {"count": 0, "percent": 1, "score": 2, "points": 2, "rate": 2, "minutes": 1}
+PLACES = {"count": 0, "percent": 1, "score": 2, "points": 2, "rate": 2, "minutes": 1, "days": 1}
 
 
 class Numbers:

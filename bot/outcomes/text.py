@@ -8,7 +8,8 @@ from bot.outcomes.labels import DEFINITIONS, Words
 from bot.outcomes.numbers import Numbers
 from bot.outcomes.page import before_after, meta_lines
 
-SECTIONS = ("participants", "waves", "pss10", "who5", "life_satisfaction", "adherence", "weeks", "safety")
+SECTIONS = ("participants", "waves", "pss10", "who5", "life_satisfaction", "work", "trial", "adherence", "weeks",
+            "safety")
 
 
 def render_text(report: Report, lang: str) -> str:

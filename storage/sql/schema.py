@@ -429,3 +429,31 @@ desk_login_failures = Table(  # failed log-ins, counted per key (a keyed hash of
     Column("at", UTCDateTime, nullable=False),
     Index(None, "key", "at"),
 )
+
+# --- randomised cohorts and their allocations (issue 15: seed 002's lottery; added by revision 0004_arms) ---
+
+randomised_cohorts = Table(  # a cohort whose enrolments are allocated to the programme or to the control arm
+    "randomised_cohorts",
+    metadata,
+    Column("cohort", String(100), primary_key=True),
+    Column("scheme", String(100), nullable=False),  # how the sequence is made (bot/allocation.py), e.g. blocks-4-6
+    Column("key_id", String(64), nullable=False),  # which allocation key: its fingerprint, never the key
+    Column("allocated", Integer, nullable=False),  # how many were allocated: the next one's place in the sequence
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+allocations = Table(  # one row per allocated participant, written in the transaction that enrols them
+    "allocations",
+    metadata,
+    Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
+    Column("cohort", String(100), ForeignKey("randomised_cohorts.cohort"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 0-based place in the cohort's sequence
+    Column("arm", String(16), nullable=False),  # programme or control
+    Column("block", Integer, nullable=False),  # 0-based block of the sequence
+    Column("block_size", Integer, nullable=False),
+    Column("allocated_by", String(200), nullable=False),
+    Column("allocated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("cohort", "seq"),
+    CheckConstraint("arm IN ('programme', 'control')", name="arm"),
+)

@@ -27,6 +27,7 @@ from storage.files import private_database
 from storage.legacy_migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS
 from storage.records import CommitResult, Conversation, Participant, StepRecord
 from storage.sql import schema as s
+from storage.sql.allocations import AllocationMethods
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
 from storage.sql.coach_work import CoachWorkMethods
@@ -86,7 +87,7 @@ _READERS: dict[Kind, Handler] = {
 
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
-                 CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods):
+                 CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, AllocationMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.

@@ -22,7 +22,7 @@ assert TERMS is not None
 LIB = replace(shipped_library(), risk_terms=TERMS)
 PSS_Q1 = LIB.get("pss10", 1).steps[1]  # type: ignore[union-attr]
 YES_NO = LIB.get("safety_check", 1).step("q1")  # type: ignore[union-attr]
-SCALE = LIB.get("checkin", 1).step("wellbeing")  # type: ignore[union-attr]
+SCALE = LIB.get("checkin", 2).step("wellbeing")  # type: ignore[union-attr]
 
 
 def test_the_questions_are_what_the_examples_assume() -> None:
@@ -59,7 +59,7 @@ def test_in_a_yes_no_or_scale_question(step: Step, text: str, coach: bool) -> No
 
 
 def test_a_free_text_question_refuses_only_what_is_too_long_and_that_goes_to_the_coach() -> None:
-    words = LIB.get("checkin", 1).step("words")  # type: ignore[union-attr]
+    words = LIB.get("checkin", 2).step("words")  # type: ignore[union-attr]
     assert words is not None
     assert must_read("En lang uge. " * 60, words) and not must_read("", words)
 

@@ -32,7 +32,7 @@ def test_the_shipped_programme_is_valid_and_matches_seed_002() -> None:
         "Eksponeringsøvelser: søvn og motion")
     assert [(w.id, w.day) for w in programme.waves] == [("baseline", 0), ("week4", 28), ("end", 84), ("month6", 182)]
     assert programme.wave("baseline").flows == (  # type: ignore[union-attr]
-        "pss10", "who5", "life_satisfaction", "safety_check")
+        "pss10", "who5", "life_satisfaction", "work_status", "safety_check")
 
 
 def problems_of(text: str) -> list[str]:
@@ -47,7 +47,8 @@ def problems_of(text: str) -> list[str]:
 @pytest.mark.parametrize(("change", "expected"), [
     ('send_time: "10:00" => send_time: 10:00', "put the time in quotes"),
     ('send_time: "10:00" => send_time: "22:00"', "send_time falls in the quiet hours"),
-    ("flows: [pss10]\n => flows: [pss11]\n", "names flow 'pss11', which is not a usable flow file"),
+    ("flows: [pss10, work_status]\n => flows: [pss11, work_status]\n",
+     "names flow 'pss11', which is not a usable flow file"),
     ("    5: []\n => ", "days must give a value for each answer of 'days'"),
     ("  exercise: 3h =>   exercise: soon", "late limit of exercise must be a duration such as 3h or 2d"),
     ("    1: [mon, wed, fri] =>     1: [mon, wod, fri]", "is not a weekday"),
