@@ -15,8 +15,8 @@ from tests.conftest import T0, without_consent
 from tests.desk.live import CHROMIUM, CHROMIUM_ARGS, LiveDesk
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="package")  # not "session": while Playwright's sync API runs, its event loop is the main
+def browser() -> Iterator[Browser]:  # thread's running loop, and every later async test would fail to start
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(f"CI needs Debian's chromium at {CHROMIUM} for the desk's browser tests (.ci/run installs "
