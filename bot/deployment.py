@@ -46,6 +46,7 @@ class Coach:
     name: str
     channels: tuple[str, ...]
     role: str = "coach"  # "admin": sees every participant in the overview (coaches see their own)
+    login: str = ""  # who the municipality's identity provider says this is (DESK_OIDC_LOGIN_CLAIM); "": no such log-in
 
     @property
     def is_admin(self) -> bool:
@@ -119,6 +120,11 @@ class Deployment:
 
     def is_coach(self, coach_id: str) -> bool:
         return coach_id in self.coaches
+
+    def coach_with_login(self, login: str) -> Coach | None:
+        """The coach the identity provider's claim names (compared without case: e-mail addresses)."""
+        wanted = login.strip().casefold()
+        return next((c for c in self.coaches.values() if c.login and c.login.casefold() == wanted), None)
 
     def coach_in_telegram_chat(self, chat_id: int | str) -> Coach | None:
         """The coach whose configured Telegram chat this is: their messages go to the coach desk."""
@@ -297,8 +303,14 @@ class _Reader:
             role = str(item.get("role", "coach"))
             if role not in ("coach", "admin"):
                 self.error(raw.line_of(i), f"coach {item['id']!r}: role is coach or admin, not {role!r}")
+            login = item.get("login", "")
+            if not isinstance(login, str) or (login and any(c.login.casefold() == login.strip().casefold()
+                                                            for c in result.values())):
+                self.error(raw.line_of(i), f"coach {item['id']!r}: login is the identity provider's name for this "
+                                           "coach, once per coach")
+                login = ""
             result[item["id"]] = Coach(item["id"], str(item.get("name", item["id"])), tuple(map(str, channels)),
-                                       role)
+                                       role, login.strip())
         return result
 
     def roster(self, raw: Any, line: int, coaches: Mapping[str, Coach]) -> dict[str, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -94,9 +94,27 @@ class Settings(BaseSettings):
                            "starts no desk)")
     desk_public_url: Url = Field("", description="the https address coaches open the desk at (behind a proxy); "
                                  "empty: http://DESK_HOST:DESK_PORT, for this machine only")
+    desk_oidc_issuer: Url = Field("", description="the municipality's identity provider (its OpenID Connect issuer "
+                                  "address): coaches log in there; empty: passkeys and one-time codes")
+    desk_oidc_client_id: str = Field("", validate_default=True, description="the desk's client id at the identity "
+                                     "provider")
+    desk_oidc_client_secret: SecretStr = Field(SecretStr(""), validate_default=True, description="the desk's "
+                                               "client secret at the identity provider")
+    desk_oidc_login_claim: str = Field("email", min_length=1, description="the id token's claim matched with a "
+                                       "coach's `login:` in the deployment file (email, preferred_username, upn...)")
+    desk_oidc_name: str = Field("", description="the identity provider's name on the log-in button (default: the "
+                                "issuer's host name)")
     bot_fixed_now: Annotated[datetime | None, AfterValidator(_aware)] = Field(
         None, description="pins the clock (ISO 8601 with offset): crash tests and drills only")
     bot_crash_at: str = Field("", description="kills the process at a named point: crash tests only")
+
+    @field_validator("desk_oidc_client_id", "desk_oidc_client_secret")
+    @classmethod
+    def _needed_with_issuer(cls, value: str | SecretStr, info: ValidationInfo) -> str | SecretStr:
+        given = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if info.data.get("desk_oidc_issuer") and not given.strip():
+            raise ValueError("must be set when DESK_OIDC_ISSUER is")
+        return value
 
     @property
     def sms_configured(self) -> bool:

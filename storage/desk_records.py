@@ -38,3 +38,15 @@ class DeskSession:
     how: str  # "oidc", "passkey" or "totp"
     created_at: datetime
     seen_at: datetime
+
+
+@dataclass(frozen=True)
+class DeskChallenge:
+    """What a log-in in progress must answer (a passkey's challenge; the identity provider's state, nonce and PKCE
+    verifier), kept in the database so any desk process can finish it, and taken once."""
+
+    id_hash: str  # SHA-256 hex of the challenge, or of the browser's state cookie
+    purpose: str  # "passkey_add", "passkey_login" or "oidc"
+    coach_id: str | None
+    data: str  # opaque to storage (JSON); sealed at rest
+    expires_at: datetime

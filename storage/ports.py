@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
 from storage.crypto import Keys
-from storage.desk_records import DeskSession, DeskUser, Passkey
+from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
 from storage.records import (
     AddressStatus,
     AuditRecord,
@@ -368,6 +368,18 @@ class DeskAccounts(Protocol):
     async def login_failures(self, key: str, since: datetime) -> int: ...
 
     async def record_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None: ...
+
+    async def remove_passkey(self, coach_id: str, credential_id: str) -> bool:
+        """Remove one of the coach's own passkeys: False when they have none by that id."""
+        ...
+
+    async def save_desk_challenge(self, challenge: DeskChallenge, now: datetime) -> None:
+        """Keep a log-in's challenge (and forget every challenge expired by `now`)."""
+        ...
+
+    async def take_desk_challenge(self, id_hash: str, purpose: str, now: datetime) -> DeskChallenge | None:
+        """The challenge, removed as it is read: a second take (in any process) gets None, as does an expired one."""
+        ...
 
 
 class Allocations(Protocol):

@@ -19,7 +19,8 @@ def add_parser(commands: Commands) -> None:
     sub = desk.add_subparsers(dest="desk_command", metavar="add-user")
     add = sub.add_parser("add-user", help="make a coach's log-in (one-time codes) and print its secret once")
     add.add_argument("coach_id", help="the coach's id in the deployment file")
-    add.add_argument("--replace", action="store_true", help="a new secret for an existing log-in (ends its sessions)")
+    add.add_argument("--replace", action="store_true",
+                     help="a new secret for an existing log-in, ending its passkeys and sessions (a lost phone)")
     config.add_db_argument(add)
     handled_by(add, _add_user)
 

@@ -4,7 +4,8 @@ An account is made by `python -m bot desk add-user COACH_ID`, which prints the s
 for the authenticator app). A code is accepted for its own 30-second step and the one before or after (clocks
 drift), and only once: the newest used step is stored, so a code seen over a shoulder cannot be used again.
 Failed attempts are counted per coach and per address (`LoginThrottle`): after too many the page says to wait, and
-the coach's right code is refused as well until then.
+the coach's right code is refused as well until then. Refused passkeys count too (per address, and per coach once
+the key names one), and so do answers from the identity provider that fail their checks (per address).
 """
 
 from __future__ import annotations
@@ -58,18 +59,27 @@ class LoginThrottle:
     clock: Clock
 
     @staticmethod
-    def keys(request: Request, coach_id: str) -> tuple[str, str]:
+    def keys(request: Request, coach_id: str | None) -> list[str]:
+        """The counters an attempt counts in: the address's, and the coach id's when one was named."""
         address = request.client.host if request.client else "unknown"
-        return (hashlib.sha256(f"coach\x00{coach_id.casefold()}".encode()).hexdigest(),
-                hashlib.sha256(f"address\x00{address}".encode()).hexdigest())
+        keys = [hashlib.sha256(f"address\x00{address}".encode()).hexdigest()]
+        if coach_id is not None:
+            keys.append(hashlib.sha256(f"coach\x00{coach_id.casefold()}".encode()).hexdigest())
+        return keys
 
-    async def blocked(self, request: Request, coach_id: str) -> bool:
-        coach_key, address_key = self.keys(request, coach_id)
+    async def blocked(self, request: Request, coach_id: str | None = None) -> bool:
+        """Too many failures from this address, or (when a coach id is named) for this coach id."""
+        address_key, *coach_key = self.keys(request, coach_id)
         since = self.clock.now() - WINDOW
-        return (await self.accounts.login_failures(coach_key, since) >= PER_COACH
-                or await self.accounts.login_failures(address_key, since) >= PER_ADDRESS)
+        if await self.accounts.login_failures(address_key, since) >= PER_ADDRESS:
+            return True
+        for key in coach_key:
+            if await self.accounts.login_failures(key, since) >= PER_COACH:
+                return True
+        return False
 
-    async def failed(self, request: Request, coach_id: str) -> None:
+    async def failed(self, request: Request, coach_id: str | None = None) -> None:
+        """Count a failure: a wrong code, a refused passkey (for its coach when known), a forged provider answer."""
         now = self.clock.now()
         for key in self.keys(request, coach_id):
             await self.accounts.record_login_failure(key, now, now - WINDOW)

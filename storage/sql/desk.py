@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from storage.desk_records import DeskSession, DeskUser, Passkey
+from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
 from storage.errors import AlreadyTaken
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
@@ -87,6 +87,22 @@ class Run(ContactOp):
 
     def run(self, conn: Connection) -> int:
         return int(conn.execute(self.statement).rowcount or 0)
+
+
+@dataclass(frozen=True)
+class TakeChallenge(ContactOp):
+    """Read and delete in one transaction: whoever deletes the row is the one who used the challenge."""
+
+    id_hash: str
+    purpose: str
+
+    def run(self, conn: Connection) -> Any:
+        c = s.desk_challenges
+        row = conn.execute(select(c).where(c.c.id_hash == self.id_hash, c.c.purpose == self.purpose)).first()
+        if row is None:
+            return None
+        gone = conn.execute(delete(c).where(c.c.id_hash == self.id_hash, c.c.purpose == self.purpose))
+        return row if gone.rowcount == 1 else None
 
 
 def _session(row: Any) -> DeskSession:
@@ -172,3 +188,21 @@ class DeskMethods(StoreBase):
         f = s.desk_login_failures
         await self._writer.submit(Kind.CONTACT, Run(delete(f).where(f.c.at < forget_before)))
         await self._writer.submit(Kind.CONTACT, Run(insert(f).values(key=key, at=at)))
+
+    async def remove_passkey(self, coach_id: str, credential_id: str) -> bool:
+        p = s.desk_passkeys
+        statement = delete(p).where(p.c.coach_id == coach_id, p.c.credential_id == credential_id)
+        return cast(int, await self._writer.submit(Kind.CONTACT, Run(statement))) == 1
+
+    async def save_desk_challenge(self, challenge: DeskChallenge, now: datetime) -> None:
+        c = s.desk_challenges
+        row = {"id_hash": challenge.id_hash, "purpose": challenge.purpose, "coach_id": challenge.coach_id,
+               "data": self._keys.seal(challenge.data), "expires_at": challenge.expires_at}
+        await self._writer.submit(Kind.CONTACT, Run(delete(c).where(c.c.expires_at <= now)))
+        await self._writer.submit(Kind.CONTACT, Run(insert(c).values(row)))
+
+    async def take_desk_challenge(self, id_hash: str, purpose: str, now: datetime) -> DeskChallenge | None:
+        row = await self._writer.submit(Kind.CONTACT, TakeChallenge(id_hash, purpose))
+        if row is None or row.expires_at <= now:
+            return None
+        return DeskChallenge(row.id_hash, row.purpose, row.coach_id, self._keys.open(row.data), row.expires_at)

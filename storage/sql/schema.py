@@ -457,3 +457,16 @@ allocations = Table(  # one row per allocated participant, written in the transa
     UniqueConstraint("cohort", "seq"),
     CheckConstraint("arm IN ('programme', 'control')", name="arm"),
 )
+
+# --- the desk's pending log-in challenges (revision 0005) ---
+
+desk_challenges = Table(  # a log-in's pending challenge (passkey, identity provider): short-lived, used once
+    "desk_challenges",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 of the challenge, or of the browser's state cookie
+    Column("purpose", String(16), nullable=False),  # passkey_add, passkey_login or oidc
+    Column("coach_id", String(64), nullable=True),  # whose passkey is being added; None while no one is known
+    Column("data", Text, nullable=False),  # a Fernet token: what the answer is checked against
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
