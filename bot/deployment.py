@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.canned_replies import CannedReplies, read_canned_replies
 from bot.clock import COPENHAGEN
 from bot.dataprotection import DataProtection, read_data_protection
 from bot.delivery_policy import DeliveryPolicy, read_delivery
@@ -77,6 +78,7 @@ class Deployment:
     # A message for a coach nobody has read by then becomes a coach task (`messages.unread_task_after`).
     unread_task_after: Deadline = field(default_factory=lambda: Deadline(after=timedelta(hours=4)))
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)  # retries, and when a coach hears of a failure
+    canned_replies: CannedReplies = field(default_factory=dict)  # texts a coach may start a reply from, per language
 
     def contact_lines(self, level: str, lang: str, now: datetime | None = None) -> list[str]:
         """The contacts as the person reads them; for high risk, the urgent ones (112, emergency) first.
@@ -181,10 +183,11 @@ class _Reader:
     def deployment(self, top: LineMap) -> Deployment | None:
         for key in top:
             if key not in ("crisis_contacts", "out_of_hours_notice", "consent", "escalation", "coaches", "roster",
-                           "data_protection", "messages", "delivery"):
+                           "data_protection", "messages", "delivery", "canned_replies"):
                 self.error(top.line_of(key), f"unknown key {key!r}")
         protection = read_data_protection(top.get("data_protection"), top.line_of("data_protection"), self.error)
         delivery = read_delivery(top.get("delivery"), top.line_of("delivery"), self.error)
+        canned = read_canned_replies(top.get("canned_replies"), top.line_of("canned_replies"), self.error)
         contacts = self.contacts(top.get("crisis_contacts"), top.line_of("crisis_contacts"))
         escalation = top.get("escalation")
         if not isinstance(escalation, LineMap):
@@ -204,7 +207,8 @@ class _Reader:
         if self.errors:
             return None
         return Deployment(tuple(contacts), deadlines, days, start, end, coaches, roster,
-                          {str(k): str(v) for k, v in notice.items()}, self.consent(top), protection, unread, delivery)
+                          {str(k): str(v) for k, v in notice.items()}, self.consent(top), protection, unread, delivery,
+                          canned)
 
     def unread_task_after(self, top: LineMap) -> Deadline:
         """`messages.unread_task_after`: like a deadline (4h, 30m, next_working_day 12:00); 4h when not given."""

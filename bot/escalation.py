@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot import people
 from bot.clock import Clock
@@ -36,6 +36,14 @@ class CoachChannel(Protocol):
     name: str
 
     async def notify(self, coach: Coach, text: str, address: str = "") -> None: ...
+
+
+@runtime_checkable
+class AlertChannel(CoachChannel, Protocol):
+    """A coach channel that can put the alert's actions under it (Telegram: OK and Vis buttons,
+    bot/channels/telegram_coach.py); the others get the text only."""
+
+    async def notify_alert(self, coach: Coach, text: str, address: str, escalation_id: int) -> None: ...
 
 
 def level_name(catalogs: Catalogs, lang: str, level: str) -> str:
@@ -108,7 +116,7 @@ class EscalationService:
             note = await self.storage.add_notification(escalation.id, coach.id, entry.partition(":")[0],
                                                        escalation.tier, self.clock.now())
             try:
-                await self._send(entry, coach, text)
+                await self._send(entry, coach, text, escalation.id)
             except Exception as exc:
                 log.warning("escalation %s: channel %s failed for coach %s: %s", escalation.id, note.channel,
                             coach.id, type(exc).__name__)
@@ -157,13 +165,17 @@ class EscalationService:
                 break
         return reached
 
-    async def _send(self, entry: str, coach: Coach, text: str) -> None:
-        """One attempt on one of the coach's channels ("console", "sms:+4512345678", "telegram:123456")."""
+    async def _send(self, entry: str, coach: Coach, text: str, alert: int | None = None) -> None:
+        """One attempt on one of the coach's channels ("console", "sms:+4512345678", "telegram:123456"); for an
+        alert (its id), with its actions where the channel can show them."""
         name, _, address = entry.partition(":")
         channel = self.channels.get(name)
         if channel is None:
             raise LookupError(f"channel {name!r} is not running")
-        await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
+        if alert is not None and isinstance(channel, AlertChannel):
+            await asyncio.wait_for(channel.notify_alert(coach, text, address, alert), CHANNEL_TIMEOUT)
+        else:
+            await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
 
     async def _who(self, escalation: Escalation) -> str:
         """The ref with the name and phone number: the coach on call must be able to phone the person."""

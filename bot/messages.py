@@ -6,25 +6,48 @@ seen by the coaches of the duty roster), unread first and with the person's name
 it is marked read by that coach at that moment, each one audited ("message.read"), and a task it had become is done
 with it. A message nobody has read by `messages.unread_task_after` (deployment) becomes a coach task, once (`tick`,
 run by the escalation watcher).
+
+A coach answers through the bot (`reply`, the desk's Messages page): the reply goes into the outbox on the
+participant's own channel (the one they wrote on if it is still active, else another active one), and the dispatcher
+sends it like every other message. Like the bot's own routine messages (flows/due.py), a reply does not go out in
+the programme's quiet hours (flows/timing.py: 21-08 by default) but waits for their end, unless the coach says
+"send now". The row, the message read and the audit row are one write (storage `send_coach_reply`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.canned_replies import MAX_TEXT
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.rendering import Catalogs
-from flows import phrases
+from flows import phrases, timing
+from flows.phrases import N_
+from flows.programme import Programme
 from storage.ports import Storage
-from storage.records import AuditRecord, CoachMessage, Profile
+from storage.records import AddressStatus, AuditRecord, CoachMessage, Priority, Profile
 
 log = logging.getLogger(__name__)
 MAX_UNREAD_SHOWN = 30  # a desk reply must fit a Telegram message; the rest are shown (and read) next time
 MAX_READ_SHOWN = 10
 MAX_TEXT_SHOWN = 600  # characters of one message in the list; the person's export has all of it
 TASK_DUE = timedelta(days=1)  # an unread message's task is due a day after it became one
+FROM_COACH = N_("{coach} (your coach) writes:\n{text}")  # a coach's reply, so it is not taken for the bot's
+OutboxListener = Callable[[frozenset[str]], None]  # wakes a channel's dispatcher (ConversationLoop.outbox_listeners)
+
+
+@dataclass(frozen=True)
+class Replied:
+    """What became of a reply: "sent" (queued to go now), "later" (held until `not_before`: quiet hours),
+    "unreachable" (no active address: nothing queued) or "empty"."""
+
+    outcome: str
+    channel: str = ""
+    not_before: datetime | None = None
 
 
 class CoachInbox:
@@ -66,6 +89,32 @@ class CoachInbox:
             return True
         unassigned = profile is None or profile.coach_id is None
         return unassigned and any(coach_id in ids for ids in self.deployment.roster.values())
+
+    async def reply(self, coach_id: str, message: CoachMessage, text: str, *, send_now: bool = False,
+                    programme: Programme | None = None, wake: Sequence[OutboxListener] = ()) -> Replied:
+        """Answer the participant who wrote `message`, through the bot; the message is read by the coach with it.
+        The caller has checked that the coach `may_read` it."""
+        text = text.strip()[:MAX_TEXT]
+        if not text:
+            return Replied("empty")
+        active = [a for a in await self.storage.addresses(message.participant_id) if a.status is AddressStatus.ACTIVE]
+        if not active:
+            return Replied("unreachable")
+        channel = next((a.channel for a in active if a.channel == message.channel), active[0].channel)
+        participant = await self.storage.participant(message.participant_id)
+        lang = participant.lang if participant is not None else self.lang
+        now = self.clock.now()
+        quiet = not send_now and programme is not None and not timing.is_allowed(programme, now)
+        not_before = timing.allowed_from(programme, now) if quiet and programme is not None else None
+        coach = self.deployment.coaches[coach_id]
+        payload = {"lang": lang, "text": self.catalogs.gettext(lang, FROM_COACH).format(coach=coach.name, text=text)}
+        # a held reply is routine, so it holds back only the routine messages after it, never the person's replies
+        priority = Priority.ROUTINE if quiet else Priority.REPLY
+        await self.storage.send_coach_reply(message.participant_id, channel, payload, coach_id, now,
+                                            message_id=message.id, priority=priority, not_before=not_before)
+        for listener in wake:
+            listener(frozenset({channel}))
+        return Replied("later" if quiet else "sent", channel, not_before)
 
     def line(self, message: CoachMessage, profile: Profile | None) -> str:
         text = message.body if len(message.body) <= MAX_TEXT_SHOWN else message.body[:MAX_TEXT_SHOWN] + "…"

@@ -26,12 +26,14 @@ from storage.records import (
     Enrollment,
     Escalation,
     Identity,
+    JSONObject,
     Mark,
     MarkRecord,
     Notification,
     NotificationStatus,
     OutboxRow,
     Participant,
+    Priority,
     Profile,
     ScheduledRecord,
     ScheduleRow,
@@ -285,6 +287,18 @@ class CoachWork(Protocol):
     async def task_unread_messages(self, received_before: datetime, at: datetime, due_at: datetime) -> list[int]:
         """Each message for a coach still unread that came before `received_before` becomes a coach task
         ("message_unread"), once. Returns the new tasks' ids."""
+        ...
+
+    async def coach_message(self, message_id: int) -> CoachMessage | None:
+        """One message for a coach (read or not), by its id; None if there is none (or it was not for a coach)."""
+        ...
+
+    async def send_coach_reply(self, participant_id: int, channel: str, payload: JSONObject, coach_id: str,
+                               at: datetime, *, message_id: int | None = None, priority: Priority = Priority.REPLY,
+                               not_before: datetime | None = None) -> int:
+        """A coach's reply, in one transaction: the message it answers (if any) read by the coach, the payload in
+        the outbox on `channel` (held back until `not_before`), and "message.replied" in the audit log. Returns the
+        outbox id; UnknownParticipantError for no such participant."""
         ...
 
 

@@ -41,6 +41,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority
+from bot.channels.telegram_coach import TelegramCoachChannel, desk_command, is_coach_button, set_coach_menus
 from bot.channels.telegram_outbound import (
     CHANNEL,
     PROGRAMME_BUTTONS,
@@ -51,7 +52,6 @@ from bot.channels.telegram_outbound import (
 )
 from bot.clock import Clock
 from bot.conversation import ConversationLoop, Handled
-from bot.deployment import Coach
 from bot.dispatcher import Dispatcher
 from bot.enroll import code_digest
 from bot.inbound import Inbound
@@ -66,21 +66,9 @@ from storage.records import AddressStatus, CommitStatus, Identity, Participant, 
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+__all__ = ["WEBHOOK_PATH", "TelegramChannel", "TelegramCoachChannel"]  # the coaches' channel: telegram_coach.py
 
 
-class TelegramCoachChannel:
-    """Risk alerts to a coach's Telegram chat ("telegram:<chat id>" in the configuration)."""
-
-    name = "telegram"
-
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
-
-    async def notify(self, coach: Coach, text: str, address: str = "") -> None:
-        if not address.lstrip("-").isdigit():
-            raise LookupError(f"coach {coach.id} has no Telegram chat id in the configuration")
-        # ahead of every participant message on the bot's one budget (bot/channels/pacing.py)
-        await self.bot.send_message(chat_id=int(address), text=text, rate_limit_args=by_priority(Priority.URGENT))
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
 ALLOWED_UPDATES = ("message", "callback_query")
@@ -215,6 +203,8 @@ class TelegramChannel:
                 text = lang or MENU_LANGUAGES[0]
                 menu = [BotCommand(name, self.catalogs.gettext(text, about)) for name, (_, about) in COMMANDS.items()]
                 await self.application.bot.set_my_commands(menu, language_code=lang)
+            if self.coach_desk is not None:  # coaches' chats are desks: their own menu
+                await set_coach_menus(self.application.bot, self.loop.deployment.coaches.values(), self.catalogs)
         except TelegramError as exc:  # a missing menu is no reason not to run
             log.warning("could not set the Telegram command menus: %s", exc.message)
 
@@ -341,6 +331,9 @@ class TelegramChannel:
         if query.from_user.id != chat_id:  # only the person in their own private chat answers for themselves
             await self._answer(query)
             return
+        if is_coach_button(query.data or ""):  # an alert's OK or Vis: the typed command, only in a coach's chat
+            await self._coach_pressed(query, chat_id, update_id)
+            return
         identity = await self.loop.identify(CHANNEL, str(chat_id))
         if identity is None:
             await self._answer(query)
@@ -380,6 +373,16 @@ class TelegramChannel:
         except TelegramError as exc:  # e.g. a redelivered press whose query was answered already
             log.info("could not answer a Telegram button press: %s", exc.message)
 
+    async def _coach_pressed(self, query: CallbackQuery, chat_id: int, update_id: str) -> None:
+        desk = self.coach_desk(chat_id) if self.coach_desk is not None else None
+        command = desk_command(query.data or "")
+        if desk is not None and command is not None:
+            await self._at_coach_desk(chat_id, command, update_id, desk)
+        else:
+            log.warning("a coach's alert button was pressed in chat %s, which is no coach's desk; ignored",
+                        masked_chat(chat_id))
+        await self._answer(query)
+
     async def _at_coach_desk(self, chat_id: int, text: str, update_id: str,
                              desk: Callable[[str], Awaitable[str | None]]) -> None:
         """A coach's configured chat is their desk: commands answered at once (not participant data, so not
@@ -389,7 +392,8 @@ class TelegramChannel:
             log.info("a redelivered update in coach chat %s: already handled", masked_chat(chat_id))
             return
         try:
-            reply = await desk(text.removeprefix("/")) or ""
+            command, argument = split_command(text)  # "/vis 12" or "/vis@our_bot 12" from the menu: "vis 12"
+            reply = await desk(f"{command} {argument}".strip() if command else text) or ""
         except Exception:
             await self.storage.forget_sighting(CHANNEL, update_id)
             raise

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
+from bot.desk.views.alerts import duration, time_left
 from flows.inputs import Text
 from storage.records import Enrollment, EscalationStatus
 from tests.conftest import T0
@@ -28,9 +29,16 @@ def test_a_coach_takes_an_alert_and_closes_it_with_a_note(live: LiveDesk, page: 
     expect(page).to_have_url(f"{live.url}/alerts")
     alert = page.locator(f"#alert-{anna}")
     expect(alert).to_contain_text("Anna Jensen")
+    expect(alert).to_contain_text("»jeg vil ikke leve mere«")  # what she wrote, for who may act on it
+    expect(alert).to_contain_text("i morgen 12.00")  # a low level's deadline: the next working day at noon
     screenshot(page, "alerts")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "alerts-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
     alert.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("status")).to_contain_text(f"#{anna}")
+    expect(page.locator(f"#alert-{anna}")).to_contain_text("Coach (demo)")  # who took it
+    screenshot(page, "alerts-taken")
     assert live.run(live.app.storage.escalation(anna)).status is EscalationStatus.ACKNOWLEDGED  # type: ignore[union-attr]
     page.fill(f"#note-{anna}", "Ringede til Anna, hun har det bedre")
     page.locator(f"#alert-{anna}").get_by_role("button", name="Close").click()
@@ -57,3 +65,41 @@ def test_a_session_unused_for_15_minutes_is_sent_to_log_in(live: LiveDesk, page:
     live.clock.advance(timedelta(minutes=16))
     page.goto(f"{live.url}/alerts")
     expect(page).to_have_url(f"{live.url}/login?next=/alerts")
+
+
+def test_an_alert_raised_while_the_page_is_open_appears_and_a_note_being_typed_stays(live: LiveDesk,
+                                                                                    page: Page) -> None:
+    anna = someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
+    live.log_in(page, "coach", "/alerts")
+    page.click(f"#note-{anna}")
+    page.keyboard.type("Ringede til Anna")
+    bo = someone_at_risk(live, "p-bo", "Bo Hansen", "coach", "jeg vil gerne dø")
+    expect(page.locator(f"#alert-{bo}")).to_contain_text("Bo Hansen")  # no reload: the page asked for news
+    expect(page.get_by_role("link", name="Mine (2)")).to_be_visible()
+    page.keyboard.type(", hun har det bedre")  # the poll neither wiped the note nor took the cursor away
+    expect(page.locator(f"#note-{anna}")).to_have_value("Ringede til Anna, hun har det bedre")
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # one page load, no reload
+
+
+def test_an_alert_of_a_coach_s_own_participant_is_not_shown_to_another_coach(live: LiveDesk, page: Page) -> None:
+    text = live.deployment_path.read_text(encoding="utf-8") if live.deployment_path else ""
+    assert "id: backup" in text  # the backup coach is in the roster: they see every alert (bot/people.py)
+    someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
+    live.log_in(page, "backup", "/alerts?show=mine")
+    expect(page.get_by_text("No open alerts.")).to_be_visible()  # not sent to the backup yet (tier 0)
+    page.get_by_role("link", name="All (1)").click()
+    expect(page.locator(".alert")).to_contain_text("Anna Jensen")
+
+
+def test_the_time_left_reads_at_a_glance_in_danish_and_english() -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Copenhagen
+    assert time_left(now + timedelta(minutes=12, seconds=40), now, "da") == "12 min."
+    assert time_left(now + timedelta(hours=3, minutes=20), now, "da") == "3 t. og 20 min."
+    assert time_left(now + timedelta(hours=3, minutes=20), now, "en") == "3 hr 20 min"
+    assert time_left(now + timedelta(hours=2), now, "en") == "2 hr"
+    tomorrow_noon = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
+    assert time_left(tomorrow_noon, now, "da") == "i morgen 12.00"
+    assert time_left(tomorrow_noon, now, "en") == "tomorrow, 12:00\u202fPM"
+    assert time_left(datetime(2026, 11, 27, 11, 0, tzinfo=UTC), now, "da") == "fre. 27. nov. 12.00"
+    assert duration(timedelta(minutes=75), "da") == "1 t. og 15 min."
+    assert duration(timedelta(days=2, hours=1), "en") == "2 days"

@@ -203,3 +203,33 @@ def test_migration_7_needs_the_keys(tmp_path: Path) -> None:
     finally:
         engine.dispose()
     assert FREE_ANSWER.encode() in file_bytes(path)  # rolled back: nothing lost
+
+
+async def test_a_coach_s_reply_is_queued_read_and_audited_in_one_write(store: SqlStorage) -> None:
+    from storage.errors import UnknownParticipantError
+    from storage.records import Priority
+
+    anna = await person(store, "p-anna")
+    await says(store, anna, 0, CALL_ME, 10)
+    [message] = await store.coach_messages()
+    assert await store.coach_message(message.id) == message
+    assert await store.coach_message(message.id + 100) is None
+    night = at(60)
+    morning = at(8 * 3600)
+    reply = await store.send_coach_reply(anna, "sms", {"lang": "da", "text": "Jeg ringer i morgen kl. 9"}, "coach",
+                                         night, message_id=message.id, priority=Priority.ROUTINE, not_before=morning)
+    read = await store.coach_message(message.id)
+    assert read is not None and (read.read_by, read.read_at) == ("coach", night)
+    assert await store.pending_outbox("sms", now=night) == []  # held back through the quiet hours
+    [row] = await store.pending_outbox("sms", now=morning)
+    assert (row.id, row.payload["text"], row.priority) == (reply, "Jeg ringer i morgen kl. 9", Priority.ROUTINE)
+    audit = [(a.actor, a.action, a.subject, dict(a.detail)) for a in await store.audit_entries()
+             if a.action in ("message.read", "message.replied")]
+    assert ("coach:coach", "message.read", "participant:p-anna", {"message_id": message.id}) in audit
+    replied = {"outbox_id": reply, "channel": "sms", "message_id": message.id, "not_before": morning.isoformat()}
+    assert ("coach:coach", "message.replied", "participant:p-anna", replied) in audit
+    assert "Jeg ringer" not in json.dumps([a[3] for a in audit])  # ids only in the audit log
+    now = await store.send_coach_reply(anna, "sms", {"lang": "da", "text": "Nu"}, "coach", at(70))
+    assert [r.id for r in await store.pending_outbox("sms", now=at(70))] == [now]  # no message, no hold: at once
+    with pytest.raises(UnknownParticipantError):
+        await store.send_coach_reply(anna + 100, "sms", {"text": "x"}, "coach", at(80))

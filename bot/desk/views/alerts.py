@@ -2,26 +2,36 @@
 
 Three views: mine (sent to me, or taken by me), my participants', all I may see (bot/people.py decides who may see
 which). Acknowledge, close with an outcome note and release the hold are the terminal desk's own actions
-(bot/coach.py `CoachDesk`), so the rules, the audit rows and the participant's conversation are the same.
+(bot/coach.py `CoachDesk.take`), so the rules, the audit rows and the participant's conversation are the same.
+
+What triggered an alert (the participant's own words) is on the card: only those who may act on the alert get the
+card at all, and the words go to the page, never to a log or an audit row. The time left is said the way a coach
+reads it at a glance ("12 min.", "3 t. og 20 min.", "i morgen 12.00"), in CLDR's words through babel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from babel import Locale
+from babel.dates import format_skeleton, format_time, format_timedelta
+from babel.lists import format_list
+from babel.units import format_unit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot import people
+from bot.clock import COPENHAGEN
 from bot.coach import MAX_NOTE, MIN_NOTE
 from bot.desk.context import Desk
-from bot.escalation import level_name
+from bot.escalation import describe_trigger, level_name
 from storage.records import Escalation, EscalationStatus, Profile
 
 LEVELS = {"high": 0, "moderate": 1, "low": 2}
 FILTERS = ("mine", "my_participants", "all")
+SAY_HOURS_UNTIL = timedelta(hours=6)  # further off, the deadline is said as a day and a time
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,35 @@ class AlertRow:
     profile: Profile | None
     mine: bool  # sent to this coach, or taken by them
     my_participant: bool
-    minutes_left: int | None  # to the deadline; negative when past it; None once acknowledged
+    left: str  # time left to the deadline in words ("12 min."), or how long ago it passed; "" without a deadline
+    late: bool  # the deadline has passed
+    trigger: str  # the participant's words that raised it (for the page only)
+    taken_by: str  # the name of the coach who acknowledged it; "" while open
+
+
+def duration(delta: timedelta, lang: str) -> str:
+    """"12 min.", "3 t. og 20 min." ("3 hr 20 min"); whole days as babel says them ("2 dage")."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes >= 24 * 60:
+        return format_timedelta(delta, threshold=1, locale=lang)
+    hours, minutes = divmod(minutes, 60)
+    parts = [format_unit(hours, "duration-hour", length="short", locale=lang)] if hours else []
+    if minutes or not hours:
+        parts.append(format_unit(minutes, "duration-minute", length="short", locale=lang))
+    return format_list(parts, style="unit-narrow", locale=lang)
+
+
+def time_left(deadline: datetime, now: datetime, lang: str) -> str:
+    """Time to the deadline as a coach reads it: a duration within a few hours, else the day and the time
+    ("i morgen 12.00", "tomorrow, 12:00 PM", "fre. 20. mar. 12.00"): CLDR's relative day names and patterns."""
+    if deadline - now < SAY_HOURS_UNTIL:
+        return duration(deadline - now, lang)
+    local = deadline.astimezone(COPENHAGEN)
+    locale = Locale.parse(lang)
+    days = (local.date() - now.astimezone(COPENHAGEN).date()).days
+    relative = locale._data["date_fields"]["day"]["relative"]  # CLDR: "i dag", "i morgen", "i overmorgen"
+    day = relative[days] if days in relative else format_skeleton("MMMEd", local, locale=lang)
+    return str(locale.datetime_formats["short"]).format(format_time(local, "short", locale=lang), day)
 
 
 async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) -> list[AlertRow]:
@@ -41,10 +79,14 @@ async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) ->
             continue
         profile = await desk.storage.profile(e.participant_id)
         sent_to = {n.coach_id for n in await desk.storage.notifications(e.id)}
-        left = None if e.deadline_at is None else int((e.deadline_at - now).total_seconds() // 60)
+        late = e.deadline_at is not None and e.deadline_at <= now
+        left = "" if e.deadline_at is None else (duration(now - e.deadline_at, lang) if late
+                                                 else time_left(e.deadline_at, now, lang))
+        taker = desk.deployment.coaches.get(e.acknowledged_by or "")
         rows.append(AlertRow(e, level_name(desk.catalogs, lang, e.level), profile,
                              coach_id in sent_to or e.acknowledged_by == coach_id,
-                             profile is not None and profile.coach_id == coach_id, left))
+                             profile is not None and profile.coach_id == coach_id, left, late, describe_trigger(e),
+                             taker.name if taker else (e.acknowledged_by or "")))
     rows.sort(key=lambda r: (r.escalation.status is not EscalationStatus.OPEN, LEVELS.get(r.escalation.level, 0),
                              r.escalation.deadline_at or r.escalation.opened_at))
     return rows
@@ -65,7 +107,7 @@ def routes(desk: Desk) -> list[Route]:
         which = which if which in FILTERS else "all"
         rows = await visible_alerts(desk, coach.id, request.state.lang, desk.clock.now())
         counts = {f: len(chosen(rows, f)) for f in FILTERS}
-        if not fragment:
+        if not fragment:  # the poll is the same look kept current: audited once, when the page is opened
             await desk.audit(request, "escalation.listed", "open escalations", {"count": len(rows)})
         context = {"rows": chosen(rows, which), "show": which, "counts": counts, "filters": FILTERS,
                    "poll": desk.config.poll_seconds, "now": desk.clock.now(), "min_note": MIN_NOTE,
@@ -88,6 +130,8 @@ def routes(desk: Desk) -> list[Route]:
             return Response(status_code=404)
         form = await request.form()
         outcome = await desk.coach_desk.take(coach.id, e, action, str(form.get("note", ""))[:MAX_NOTE])
+        await desk.audit(request, f"alert.{action}", f"participant:{e.participant_ref}",
+                         {"escalation_id": e.id, "outcome": outcome})
         back = str(form.get("show", "all"))
         return RedirectResponse(f"/alerts?show={back if back in FILTERS else 'all'}&done={outcome}&id={e.id}",
                                 status_code=303)
