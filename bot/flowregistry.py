@@ -55,8 +55,11 @@ class FlowRegistry:
             source = Path(flow.source_path).read_text(encoding="utf-8")
             stored = await storage.remember_flow_version(flow.id, flow.version, source, now)
             if stored is not None and stored != source:
-                problem = Problem(flow.source_path, 1, f"flow {flow.id!r} was changed but its version is still "
-                                  f"{flow.version}: raise the version; the stored version {flow.version} is used")
+                problem = Problem(flow.source_path, _version_line(source), (
+                    f"flow {flow.id!r} was changed after participants ran version {flow.version}, without a new "
+                    f"version, so they still get the stored version {flow.version}. To send the new text: raise "
+                    f"`version:` to {flow.version + 1} in this file, run `stressbot flows check --record` and restart "
+                    "the bot; or undo the edit"))
                 log.error("%s", problem)
                 problems.append(problem)
                 restored = _from_source(stored, f"{flow.id} v{flow.version} (stored)")
@@ -97,6 +100,10 @@ def load_checked_programme(path: Path, flows: list[Flow]) -> tuple[Programme | N
         problems += check_programme(programme, {fid: f for fid in library.ids() if (f := library.latest(fid))})
     errors = [p for p in problems if p.severity == "error"]
     return (None if errors else programme), problems
+
+
+def _version_line(source: str) -> int:
+    return next((n for n, row in enumerate(source.splitlines(), 1) if row.startswith("version:")), 1)
 
 
 def _from_source(source: str, label: str) -> Flow | None:

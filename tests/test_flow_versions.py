@@ -75,8 +75,11 @@ async def test_a_file_changed_without_a_new_version_is_refused(tmp_path: Path, c
         pass
     (flows / "checkin.yaml").write_text(V1.replace("Hvor godt sov du i nat?", "Sov du godt?"), encoding="utf-8")
     async with open_app(db, clock, flows) as app:
-        assert ["was changed but its version is still 1" in p.message
-                for p in app.registry.problems if p.severity == "error"] == [True]
+        errors = [p for p in app.registry.problems if p.severity == "error"]
+        assert [(p.line, p.message) for p in errors] == [(2, (
+            "flow 'checkin' was changed after participants ran version 1, without a new version, so they still get "
+            "the stored version 1. To send the new text: raise `version:` to 2 in this file, run `stressbot flows "
+            "check --record` and restart the bot; or undo the edit"))]
         chat = await Chat.open(app, "gus")
         await play(chat, """
             > (start checkin)

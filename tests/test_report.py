@@ -275,9 +275,11 @@ async def test_the_text_report_speaks_danish_with_decimal_commas(cohort_db: Path
                          "Startdato: alle"]
     # Seed 000's way of showing a before/after mean: "38,29 (±16,03) -> 56,95 (±18,84)".
     assert ("  PSS-10 baseline → 6 måneder: 26,00 (±10,58) → 16,67 (±3,06)  (-35,9\u00a0%; n = 3, mangler 3)  "
-            "[Betalingsmål 2: fald på 30 % (gennemsnit af hver deltagers ændring: -29,3\u00a0%)]") in lines
+            "[Betalingsmål 2: fald på 30 % (gennemsnit af hver deltagers ændring: -29,3\u00a0%; n = 3 af 6; mangler: "
+            "1 uden baseline, 2 uden 6 måneder)]") in lines
     assert ("  Livstilfredshed (0-10) baseline → 6 måneder: 5,67 (±2,08) → 6,33 (±1,15)  (11,8\u00a0%; n = 3, "
-            "mangler 3)  [Betalingsmål 3: 65 % stiger (steg: 33,3\u00a0%)]") in lines  # 1 of 3 rose
+            "mangler 3)  [Betalingsmål 3: 65 % stiger (steg: 33,3\u00a0%; n = 3 af 6; mangler: 2 uden baseline, 1 uden "
+            "6 måneder)]") in lines  # 1 of 3 rose; E and F answered no life satisfaction at baseline, C not at 6
     assert not [line for line in lines if "Betalingsmål" in line and "6 måneder" not in line]  # 6-month targets
     assert ("  WHO-5 (procent) baseline → 6 måneder: 44,00 (±31,75) → 65,33 (±18,90)  (48,5\u00a0%; n = 3, "
             "mangler 3)  [Landsgennemsnit 68]") in lines
@@ -382,18 +384,26 @@ def test_the_html_report_opens_in_headless_chromium_with_its_charts(cohort_db: P
                          capture_output=True, text=True, timeout=120, check=True).stdout
     charts = Charts()
     charts.feed(dom)
-    assert set(charts.bars) == {"pss10-distribution", "pss10-change", "who5-distribution", "who5-change",
-                                "life_satisfaction-distribution", "tre-weeks", "checkin-weeks", "modules"}
+    # every comparison with baseline that has data: PSS-10 to week 4, the end and 6 months; the others to both
+    assert set(charts.bars) == {f"{m}-baseline_{w}-{kind}" for m, w, kind in (
+        *((m, w, k) for m in ("pss10", "who5") for w in ("end", "month6") for k in ("distribution", "change")),
+        ("pss10", "week4", "distribution"), ("pss10", "week4", "change"), ("life_satisfaction", "end", "distribution"),
+        ("life_satisfaction", "month6", "distribution"))} | {"tre-weeks", "checkin-weeks", "modules"}
     # PSS-10 before (30, 34, 14) and after (16, 20, 14) six months, in bins of five points.
-    nonzero = {(s, c, v) for s, c, v, _ in charts.bars["pss10-distribution"] if v != "0"}
+    nonzero = {(s, c, v) for s, c, v, _ in charts.bars["pss10-baseline_month6-distribution"] if v != "0"}
     assert nonzero == {("Før", "10–14", "1"), ("Før", "30–34", "2"), ("Efter", "10–14", "1"),
                        ("Efter", "15–19", "1"), ("Efter", "20–24", "1")}
     # Change per participant, sorted, coloured by whether it is an improvement; the MCIC line at -11.
-    assert [(v, css) for _, _, v, css in charts.bars["pss10-change"]] == [
+    assert [(v, css) for _, _, v, css in charts.bars["pss10-baseline_month6-change"]] == [
         ("-14", "bar better"), ("-14", "bar better"), ("0", "bar same")]
-    assert [(v, css) for _, _, v, css in charts.bars["who5-change"]] == [
+    assert [(v, css) for _, _, v, css in charts.bars["who5-baseline_month6-change"]] == [
         ("0", "bar same"), ("24", "bar better"), ("40", "bar better")]
-    assert charts.references == {"pss10-change": "-11", "who5-change": "10"}
+    # to the end of the programme: A 30 -> 20, B 34 -> 24, C 24 -> 20, D 14 -> 10
+    assert [v for _, _, v, _ in charts.bars["pss10-baseline_end-change"]] == ["-10", "-10", "-4", "-4"]
+    assert charts.references == {"pss10-baseline_week4-change": "-11", "pss10-baseline_end-change": "-11",
+                                 "pss10-baseline_month6-change": "-11", "who5-baseline_end-change": "10",
+                                 "who5-baseline_month6-change": "10"}
+    assert 'id="no-data"' not in dom  # every pair has data
     tre = {c: float(v) for _, c, v, _ in charts.bars["tre-weeks"]}
     assert (tre["uge 1"], tre["uge 2"], tre["uge 3"]) == (pytest.approx(2 / 6), pytest.approx(2 / 6), 0)
     modules = {c: v for _, c, v, _ in charts.bars["modules"]}

@@ -1,5 +1,7 @@
-"""`flows check`: check flow files, the risk word list and the programme, and report every problem with file and
-line; with `--db`, also flow files edited after participants ran them without a new version."""
+"""`flows check`: check flow files, the programme, the risk word list and deployment files (each recognised by
+its keys, bot/file_check.py) and report every problem with file and line; a flow edited without a new version is
+refused by the published texts' fingerprints (`--record` adds new versions) and, with `--db`, by what the
+database ran."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import config
 from bot.commands.common import Commands, handled_by
@@ -15,37 +18,44 @@ from bot.settings import settings
 from flows.model import Flow
 from flows.yamlsource import Problem
 
+if TYPE_CHECKING:
+    from bot.file_check import FolderReport
+
 
 def add_parser(commands: Commands) -> None:
     flows = commands.add_parser("flows", help="work with flow files")
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
-    check = flow_commands.add_parser("check", help="check flow files and report every problem with file and line")
+    check = flow_commands.add_parser(
+        "check", help="check flow files, the programme, the risk word list and deployment files: every problem "
+                      "with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                       help="flow files or folders (default: the shipped flows)")
+                       help="files or folders, subfolders included (default: the flows the bot uses, with the "
+                            "programme and the word list beside them); each file is checked as what it is")
     check.add_argument("--db", metavar="PATH",
                        help="also compare with the versions this database has run (an edit needs a new version)")
+    check.add_argument("--record", action="store_true",
+                       help="when everything is OK, add the flows' new versions to fingerprints.json beside them "
+                            "(their published texts); a version already there is never changed")
     handled_by(check, _handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    return flows_check(args.paths, args.db)
+    return flows_check(args.paths, args.db, record=args.record)
 
 
-def flows_check(paths: list[Path], db: str | None) -> int:
-    from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS, load_checked_programme
-    from flows.checker import check_files, flow_paths
-    from flows.risk_loader import load_risk_terms
+def flows_check(paths: list[Path], db: str | None, record: bool = False) -> int:
+    from bot.file_check import check_folder, record_fingerprints, yaml_files
+    from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
 
-    files = flow_paths(paths or [config.flows_dir() or DEFAULT_FLOWS_DIR])
+    flows_dir = config.flows_dir() or DEFAULT_FLOWS_DIR
+    files = yaml_files(paths or [flows_dir])
     if not files:
         print("no flow files found", file=sys.stderr)
         return 1
-    report = check_files(files)
-    _, term_problems = load_risk_terms(DEFAULT_RISK_TERMS)
-    problems = [*report.problems, *term_problems, *sms_length_warnings(report.flows)]
-    programme_path = config.programme_file(paths[0] if paths else config.flows_dir() or DEFAULT_FLOWS_DIR)
-    programme, programme_problems = load_checked_programme(programme_path, list(report.flows))
-    problems += programme_problems
+    first_folder = next((p for p in paths if p.is_dir()), None) if paths else flows_dir
+    report = check_folder(files, default_flows=flows_dir, default_word_list=DEFAULT_RISK_TERMS,
+                          default_programme=config.programme_file(first_folder) if first_folder else None)
+    problems = [*report.problems, *sms_length_warnings(report.flows)]
     if db is not None:
         problems += asyncio.run(_changed_without_new_version(report.flows, db))
     for problem in problems:
@@ -53,10 +63,22 @@ def flows_check(paths: list[Path], db: str | None) -> int:
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         print(f"{len(errors)} error(s) in {len({p.path for p in errors})} file(s)")
+        if record:
+            print("nothing recorded: fix the errors first", file=sys.stderr)
         return 1
-    what = f", programme {programme.id!r} OK" if programme is not None else ", no programme file"
-    print(f"{len(report.flows)} flows OK, risk word list OK{what}")
+    if record:
+        for line in record_fingerprints(report) or ["nothing new to record"]:
+            print(line)
+    print(_summary(report))
     return 0
+
+
+def _summary(report: FolderReport) -> str:
+    parts = [f"{len(report.flows)} flows OK"]
+    parts += ["risk word list OK"] * len(report.word_lists)
+    parts += [f"programme {p.id!r} OK" for p in report.programmes] or ["no programme file"]
+    parts += ["deployment OK"] * len(report.deployments)
+    return ", ".join(parts)
 
 
 def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
@@ -93,7 +115,8 @@ async def _changed_without_new_version(flows: Sequence[Flow], db: str) -> list[P
             if stored is not None and stored != text:
                 line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
                 problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
-                                        "was used by participants: raise the version"))
+                                        f"was used by participants: raise `version:` to {flow.version + 1}, then "
+                                        "run `flows check --record`; or undo the edit"))
     finally:
         await storage.close()
     return problems

@@ -1,7 +1,9 @@
 """The HTML report's charts: before/after distributions, change per participant, adherence over the weeks.
 
-Drawn from the headline comparisons (baseline to the last follow-up, paired participants only) and the
-adherence figures; no participant is named, and a large cohort's change chart shows quantiles, not people.
+Drawn for every comparison with baseline that has data (baseline to week 4, to the end of the programme, to 6
+months: paired participants only), so a programme half-way through already has its charts; the comparisons
+without data yet are named in one line instead of drawn empty. No participant is named, and a large cohort's
+change chart shows quantiles, not people.
 """
 
 from __future__ import annotations
@@ -31,12 +33,25 @@ class Chart:
 
 def charts(report: Report, words: Words, numbers: Numbers) -> list[Chart]:
     drawn = []
-    for paired in report.headline:
+    for paired in report.comparisons:
+        if paired.n == 0:
+            continue
         drawn.append(distribution(paired, words, numbers))
         if paired.measure in THRESHOLDS:
             drawn.append(change(paired, words, numbers))
     drawn.extend(adherence(report, words, numbers))
     return drawn
+
+
+def without_data(report: Report, words: Words) -> str | None:
+    """The comparisons not drawn because nobody has answered both waves yet, in one line; None if all have data."""
+    empty = [words.pair(p.measure, p.before_wave, p.after_wave) for p in report.comparisons if p.n == 0]
+    return words("c.no_data", pairs="; ".join(empty)) if empty else None
+
+
+def chart_id(paired: Paired, what: str) -> str:
+    """E.g. pss10-baseline_month6-change: one per measure, wave pair and kind of chart."""
+    return f"{paired.measure.flow_id}-{paired.before_wave}_{paired.after_wave}-{what}"
 
 
 def bins(measure: Measure, values: Sequence[float]) -> tuple[list[str], list[float | None]]:
@@ -61,7 +76,7 @@ def distribution(paired: Paired, words: Words, numbers: Numbers) -> Chart:
     title = words("c.distribution", measure=words.measure(paired.measure), pair=pair, n=numbers.number(paired.n, 0))
     series = [Series(words("c.before"), before, "s0"), Series(words("c.after"), after, "s1")]
     axis = Axis(numbers.number, label=words("c.participants"), whole=True)
-    return Chart(title, bar_chart(f"{paired.measure.flow_id}-distribution", title, labels, series, axis))
+    return Chart(title, bar_chart(chart_id(paired, "distribution"), title, labels, series, axis))
 
 
 def change(paired: Paired, words: Words, numbers: Numbers) -> Chart:
@@ -75,7 +90,7 @@ def change(paired: Paired, words: Words, numbers: Numbers) -> Chart:
     line, label, better = THRESHOLDS[paired.measure]
     axis = Axis(numbers.number, places=1, label=words("c.points"), better=better)
     series = [Series(words("c.points"), list[float | None](changes), "s1")]
-    svg = bar_chart(f"{paired.measure.flow_id}-change", title, [""] * len(changes), series, axis,
+    svg = bar_chart(chart_id(paired, "change"), title, [""] * len(changes), series, axis,
                     Reference(line, words(label)))
     return Chart(title, svg)
 

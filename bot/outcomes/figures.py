@@ -2,6 +2,7 @@
 
 Every figure carries who it includes: `n` (how many participants, or escalations, check-ins, waves it was
 computed from), `missing` (of the report's participants, how many it could not include) and `includes` in words.
+A figure with n = 0 has no value (a dash; blank in CSV, null in JSON).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class _Sheet:
 
     def add(self, section: str, key: str, label: str, value: float | None, unit: str, n: int | None,
             includes: str, missing: int | None = None) -> None:
-        self.rows.append(Figure(section, key, label, value, unit, n, missing, includes))
+        """A figure computed from nobody (n = 0) has no value: a dash, never a 0 that looks like a result."""
+        self.rows.append(Figure(section, key, label, None if n == 0 else value, unit, n, missing, includes))
 
 
 def figures(report: Report, lang: str) -> list[Figure]:
@@ -51,7 +53,10 @@ def figures(report: Report, lang: str) -> list[Figure]:
     for stress in report.stress:
         p = _paired(sheet, stress.paired)
         pair, key = _names(sheet, stress.paired)
-        nonzero = words("i.paired_nonzero", zero=sheet.count(stress.zero_baseline))
+        nonzero = words("i.paired_nonzero", measure=words.measure(stress.paired.measure),
+                        before=words.wave(stress.paired.before_wave), after=words.wave(stress.paired.after_wave),
+                        no_before=sheet.count(stress.paired.no_before), no_after=sheet.count(stress.paired.no_after),
+                        zero=sheet.count(stress.zero_baseline))
         n = stress.percent_changes.n
         sheet.add("pss10", f"{key}.percent_change_mean", words("f.percent_change_mean", pair=pair),
                   stress.percent_changes.mean, "percent", n, nonzero, sheet.size - n)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from bot.outcomes.build import Report
-from bot.outcomes.charts import charts
+from bot.outcomes.charts import charts, without_data
 from bot.outcomes.figures import Figure, figures
 from bot.outcomes.labels import DEFINITIONS, Words
 from bot.outcomes.numbers import Numbers
@@ -52,6 +52,7 @@ def render_html(report: Report, lang: str) -> str:
         f'<section id="charts"><h2>{escape(words("s.charts"))}</h2>',
         *(f"<figure><figcaption>{escape(chart.title)}</figcaption>{chart.svg}</figure>"
           for chart in charts(report, words, numbers)),
+        *(f'<p class="note" id="no-data">{escape(line)}</p>' for line in [without_data(report, words)] if line),
         "</section>",
     ]
     for section in SECTIONS:

@@ -56,6 +56,11 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     "ref.life_satisfaction": ("Betalingsmål 3: 65 % stiger", "Payment target 3: 65 % rise"),
     "vs.per_person": ("gennemsnit af hver deltagers ændring: {value}", "mean of each participant's change: {value}"),
     "vs.rose": ("steg: {value}", "rose: {value}"),
+    "vs.counted": ("{target}; n = {n} af {size}; {missing}", "{target}; n = {n} of {size}; {missing}"),
+    "vs.missing": ("mangler: {why}", "missing: {why}"),
+    "vs.none_missing": ("ingen mangler", "none missing"),
+    "why.without": ("{count} uden {wave}", "{count} without {wave}"),
+    "why.zero": ("{count} med 0 ved {wave}", "{count} with 0 at {wave}"),
     # participants
     "f.enrolled": ("Tilmeldt", "Enrolled"),
     "f.screened": ("Screenet (PSS-10 besvaret ved baseline)", "Screened (baseline PSS-10 answered)"),
@@ -86,8 +91,8 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     "f.after_sd": ("{pair}: efter, SD", "{pair}: after, SD"),
     "f.change_mean": ("{pair}: ændring i point, gennemsnit", "{pair}: change in points, mean"),
     "f.percent_change_mean": (
-        "{pair}: gennemsnitlig procentvis ændring pr. deltager (betalingsmål 2 forventer −30 %)",
-        "{pair}: mean percentage change per participant (payment target 2 expects −30 %)",
+        "{pair}: gennemsnitlig procentvis ændring pr. deltager (betalingsmål 2 forventer -30 %)",
+        "{pair}: mean percentage change per participant (payment target 2 expects -30 %)",
     ),
     "f.percent_change_of_mean": ("{pair}: ændring af gennemsnittet i procent", "{pair}: percentage change of the mean"),
     "f.mcic": (
@@ -150,8 +155,10 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
         "{after})",
     ),
     "i.paired_nonzero": (
-        "parvise, uden de {zero} med 0 ved baseline (en procent af 0 findes ikke)",
-        "paired, without the {zero} with 0 at baseline (there is no percentage of 0)",
+        "parvise: med {measure} ved både {before} og {after}, over 0 ved {before} (mangler: {no_before} uden "
+        "{before}, {no_after} uden {after}, {zero} med 0 ved {before}: en procent af 0 findes ikke)",
+        "paired: {measure} at both {before} and {after}, above 0 at {before} (missing: {no_before} without {before}, "
+        "{no_after} without {after}, {zero} with 0 at {before}: there is no percentage of 0)",
     ),
     "i.closed_waves": (
         "målinger, der er lukket (besvaret eller mistet)",
@@ -195,9 +202,9 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     ),
     "c.week": ("uge {week}", "week {week}"),
     "c.module": ("modul {number}", "module {number}"),
-    "c.mcic_line": ("−11 point", "−11 points"),
+    "c.mcic_line": ("-11 point", "-11 points"),
     "c.improve_line": ("+10 point", "+10 points"),
-    "c.no_data": ("Ingen data endnu", "No data yet"),
+    "c.no_data": ("Ingen data endnu (n = 0): {pairs}", "No data yet (n = 0): {pairs}"),
     # definitions, shown at the end of the text and HTML reports (docs/outcomes.md has the full version)
     "d.paired": (
         "Parvise tal omfatter kun deltagere med en værdi ved både før- og eftermålingen, så før- og "
@@ -206,14 +213,14 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
         "before and after means are over the same people.",
     ),
     "d.sd": (
-        "SD er stikprøvens standardafvigelse (n − 1); med færre end to værdier vises en streg.",
-        "SD is the sample standard deviation (n − 1); with fewer than two values it shows as a dash.",
+        "SD er stikprøvens standardafvigelse (n - 1); med færre end to værdier vises en streg.",
+        "SD is the sample standard deviation (n - 1); with fewer than two values it shows as a dash.",
     ),
     "d.percent": (
-        "Gennemsnitlig procentvis ændring: gennemsnittet af hver deltagers (efter − før) / før. Ændring af "
-        "gennemsnittet: (gennemsnit efter − gennemsnit før) / gennemsnit før.",
-        "Mean percentage change: the mean of each participant's (after − before) / before. Change of the mean: "
-        "(mean after − mean before) / mean before.",
+        "Gennemsnitlig procentvis ændring: gennemsnittet af hver deltagers (efter - før) / før. Ændring af "
+        "gennemsnittet: (gennemsnit efter - gennemsnit før) / gennemsnit før.",
+        "Mean percentage change: the mean of each participant's (after - before) / before. Change of the mean: "
+        "(mean after - mean before) / mean before.",
     ),
     "d.mcic": (
         "Mindste klinisk vigtige ændring for PSS-10: et fald på mindst 11 point eller mindst 28 % af "

@@ -1,7 +1,8 @@
 """Numbers and dates as the report's readers write them (babel): "38,29" and "16. mar. 2026" in Danish.
 
 A missing value (no one to compute it from) is a dash, never 0. Units decide the decimals: counts none, means
-and SDs two (as seed 000 prints WHO-5), percentages one.
+and SDs two (as seed 000 prints WHO-5), percentages one. A negative number has the ASCII minus "-" in every format
+(as the report's own words do): a spreadsheet reads "-35,9" as a number and the typographic minus as text.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from babel.numbers import format_decimal, get_decimal_symbol
 from bot.outcomes.stats import Summary
 
 DASH = "–"
+MINUS = "-"  # never U+2212, which some of babel's locales write
 LOCALES = {"da": "da_DK", "en": "en_GB"}
 PLACES = {"count": 0, "percent": 1, "score": 2, "points": 2, "rate": 2, "minutes": 1, "days": 1}
 
@@ -35,7 +37,8 @@ class Numbers:
         pattern = ("#,##0" if grouping else "0") + ("." + "0" * places if places else "")
         # rounded as a reader rounds by hand (30,25 -> 30,3; babel alone rounds half to even), and never "-0,0"
         rounded = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        return format_decimal(abs(rounded) if rounded == 0 else rounded, pattern, locale=self.locale)
+        shown = format_decimal(abs(rounded) if rounded == 0 else rounded, pattern, locale=self.locale)
+        return shown.replace("\u2212", MINUS)
 
     def percent(self, value: float | None, places: int = 1) -> str:
         return DASH if value is None else f"{self.number(value, places)}\u00a0%"

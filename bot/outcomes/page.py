@@ -42,16 +42,33 @@ def before_after(report: Report, words: Words, numbers: Numbers) -> list[BeforeA
     for i, stress in enumerate(report.stress):
         target = ""
         if i == len(report.stress) - 1:
-            target = words("vs.per_person", value=numbers.percent(stress.percent_changes.mean))
+            value = words("vs.per_person", value=numbers.percent(stress.percent_changes.mean))
+            target = denominator(report, stress.paired, value, words, numbers, zero=stress.zero_baseline)
         rows.append(_row(report, stress.paired, words, numbers, target))
     rows += [_row(report, w.paired, words, numbers, "") for w in report.wellbeing]
     for i, rose in enumerate(report.satisfaction):
         target = ""
         if i == len(report.satisfaction) - 1:
             share = 100 * rose.rose / rose.paired.n if rose.paired.n else None
-            target = words("vs.rose", value=numbers.percent(share))
+            value = words("vs.rose", value=numbers.percent(share))
+            target = denominator(report, rose.paired, value, words, numbers)
         rows.append(_row(report, rose.paired, words, numbers, target))
     return rows
+
+
+def denominator(report: Report, paired: Paired, target: str, words: Words, numbers: Numbers,
+                zero: int = 0) -> str:
+    """The target's figure with whom it is computed over and who is missing, and why: "...: -29,3 %; n = 3 af 6;
+    mangler: 1 uden baseline, 2 uden 6 måneder" (a target is judged on its denominator as much as its value)."""
+    before, after = words.wave(paired.before_wave), words.wave(paired.after_wave)
+    why = [words("why.without", count=numbers.number(count, 0), wave=wave)
+           for count, wave in ((paired.no_before, before), (paired.no_after, after)) if count]
+    if zero:
+        why.append(words("why.zero", count=numbers.number(zero, 0), wave=before))
+    missing = words("vs.missing", why=", ".join(why)) if why else words("vs.none_missing")
+    size = report.participation.enrolled
+    return words("vs.counted", target=target, n=numbers.number(paired.n - zero, 0), size=numbers.number(size, 0),
+                 missing=missing)
 
 
 def _row(report: Report, paired: Paired, words: Words, numbers: Numbers, target: str) -> BeforeAfter:
