@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from playwright.sync_api import Page, expect
 
 from bot.desk.charts import score_range
+from bot.scheduler import schedule_programme
 from flows.inputs import Text
 from flows.programme import Kind
 from storage.records import Enrollment, InboundRecord, Priority, ScheduleStatus
@@ -30,7 +31,6 @@ def enrolled(live: LiveDesk, ref: str, coach: str, phone: str | None = None) -> 
     async def go() -> None:
         participant = await live.app.storage.enroll(
             Enrollment(ref, "Anna Jensen", "da", START, coach, phone=phone, cohort="bornholm-2026-4"), live.clock.now())
-        from bot.scheduler import schedule_programme
         await schedule_programme(live.app.storage, cohort.programme, participant.id, START, live.clock.now())
         cohort.people.append(Person(participant, WAVES, checkins_until=90, start=START))
     live.run(go())
@@ -190,7 +190,8 @@ def test_a_coach_who_is_not_theirs_finds_nothing_whether_the_person_exists_or_no
     unknown = page.request.get(f"{live.url}/people/p-nobody")
     assert known.status == unknown.status == 404 and known.text() == unknown.text()
     assert "Anna" not in known.text()
-    assert page.request.post(f"{live.url}/people/p-bo/note", form={"note": "Hej med dig", "csrf": csrf(page)}).status == 404
+    note = page.request.post(f"{live.url}/people/p-bo/note", form={"note": "Hej med dig", "csrf": csrf(page)})
+    assert note.status == 404
     refused = [a for a in live.run(live.app.storage.audit_entries()) if a.action == "overview.refused"]
     assert len(refused) == 3 and {a.actor for a in refused} == {"coach:backup"}  # two looks and the note
     page.get_by_role("button", name="Log out").click()
