@@ -160,7 +160,8 @@ def words(desk: Desk, lang: str) -> dict[str, Callable[..., str]]:
 
     return {"task_name": task_name, "flow_title": flow_title, "band_name": band_name,
             "level_name": lambda level: level_name(desk.catalogs, lang, level),
-            "day": lambda d: format_date(d, "short", locale=lang) if d else "–"}
+            "day": lambda d: format_date(d, "short", locale=lang) if d else "–",
+            "coach_name": lambda coach_id: c.name if (c := desk.deployment.coaches.get(coach_id)) else coach_id}
 
 
 def _until(value: str) -> datetime | None:
