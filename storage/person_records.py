@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from storage.records import JSONObject, OutboxRow
+from storage.records import CoachTask, Escalation, JSONObject, Mark, OutboxRow, ScheduleRow, ScoreRecord
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,17 @@ class ReceivedMessage:
     for_coach: bool
     read_by: str | None
     read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PersonHistoryRows:
+    """Everything a person's page shows of them, read in one transaction (one snapshot, one round trip)."""
+
+    sent: list[SentMessage]  # newest first, up to the limit
+    received: list[ReceivedMessage]  # newest first, up to the limit
+    answers: list[dict[str, Any]]  # `recent_answers`' rows, newest first, up to the answers' limit
+    scores: list[ScoreRecord]  # all of them, oldest first
+    escalations: list[Escalation]  # newest first
+    marks: list[Mark]  # in the order they were stored
+    tasks: list[CoachTask]  # open and done, oldest first
+    pending: list[ScheduleRow]  # the schedule's pending rows, by due time

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from storage.crypto import Keys
 from storage.desk_records import DeskSession, DeskUser, Passkey
-from storage.person_records import ReceivedMessage, SentMessage
+from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
 from storage.records import (
     AddressStatus,
     AuditRecord,
@@ -388,6 +388,11 @@ class PersonHistory(Protocol):
 
     async def escalations_of(self, participant_id: int) -> list[Escalation]:
         """The participant's escalations with their triggers, newest first."""
+        ...
+
+    async def person_history(self, participant_id: int, limit: int = 200, answers: int = 400) -> PersonHistoryRows:
+        """Everything the person page shows, from one snapshot: the newest `limit` messages each way, the newest
+        `answers` answers, every score, escalation, mark and task, and the pending schedule."""
         ...
 
     async def annotate_schedule(self, participant_id: int, schedule_id: int, changes: Mapping[str, Any],

@@ -13,17 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.clock import COPENHAGEN
-from bot.conversation import tre_sessions
 from bot.desk.charts import Line, Scale, line_chart, scale_of
 from bot.desk.context import Desk
 from bot.desk.templating import moment
-from bot.desk.timeline import Entry, timeline
+from bot.desk.timeline import ANSWERS, PER_SOURCE, Entry, timeline
 from bot.outcomes.spec import MEASURES, Measure, spec_from_programme
 from flows.due import SKIPPED_BY
 from flows.programme import Kind
 from flows.state import Progress
-from flows.tre import log_flow
-from storage.records import ChannelAddress, CoachTask, Mark, Profile, ScheduleRow, ScheduleStatus
+from flows.tre import log_flow, sessions_from_scores
+from storage.records import ChannelAddress, CoachTask, Mark, Profile, ScheduleRow, ScoreRecord
 
 UPCOMING = 12  # scheduled messages shown
 TRE_SHOWN = 20  # the latest sessions in the TRE chart
@@ -81,7 +80,8 @@ async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
     pid = profile.participant.id
     now = desk.clock.now()
     addresses = await storage.addresses(pid)
-    marks = await storage.marks(pid)
+    history = await storage.person_history(pid, min(limit, PER_SOURCE), ANSWERS)
+    marks = history.marks
     state = await desk.loop.state_of(profile.participant)
     declined = [m for m in marks if m.kind == "consent_declined"]
     consent, consent_at = "none", None
@@ -98,15 +98,15 @@ async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
         modules_total=len(programme.modules) if programme else 0, consent=consent, consent_at=consent_at,
         progress=state.progress,
         pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None))
-    page.charts = await _score_charts(desk, profile, marks, lang, gettext, number)
-    tre_chart = await _tre_chart(desk, pid, lang, gettext, number)
+    page.charts = _score_charts(desk, profile, history.scores, marks, lang, gettext, number)
+    tre_chart = _tre_chart(desk, history.scores, lang, gettext, number)
     if tre_chart is not None:
         page.charts.append(tre_chart)
-    rows = [r for r in await storage.schedule_of(pid) if r.status is ScheduleStatus.PENDING and r.kind in SKIPPABLE]
+    rows = [r for r in history.pending if r.kind in SKIPPABLE]
     page.upcoming = [Upcoming(r, bool(r.data.get(SKIPPED_BY)), True) for r in rows[:UPCOMING]]
-    page.tasks = await storage.coach_tasks(only_open=True, participant_id=pid)
+    page.tasks = [t for t in history.tasks if t.done_at is None]
     checkin = programme.checkin.flow if programme and programme.checkin else None
-    page.entries = await timeline(storage, pid, limit, log_flow(programme), checkin, marks)
+    page.entries = timeline(history, limit, log_flow(programme), checkin)
     return page
 
 
@@ -123,8 +123,8 @@ def _week(profile: Profile, now: datetime) -> int | None:
     return None if days is None else days // 7 + 1
 
 
-async def _score_charts(desk: Desk, profile: Profile, marks: list[Mark], lang: str, gettext: Callable[[str], str],
-                        number: Callable[[float], str]) -> list[Chart]:
+def _score_charts(desk: Desk, profile: Profile, scores: list[ScoreRecord], marks: list[Mark], lang: str,
+                  gettext: Callable[[str], str], number: Callable[[float], str]) -> list[Chart]:
     """PSS-10, WHO-5 and life satisfaction at each wave that asks them: the wave's run (its `wave_run` mark) gives
     the score; a wave not answered is a gap."""
     if desk.programme is None:
@@ -146,7 +146,7 @@ async def _score_charts(desk: Desk, profile: Profile, marks: list[Mark], lang: s
         scale = scale_of(flow, score, lang, lambda v: gettext("Entry cut-off {value}").format(value=number(v)))
         if scale is None:
             continue
-        by_wave = await _by_wave(desk, profile.participant.id, measure, run_wave)
+        by_wave = _by_wave(scores, measure, run_wave)
         points = []
         for wave_id in waves:
             wave = spec.wave(wave_id)
@@ -159,20 +159,21 @@ async def _score_charts(desk: Desk, profile: Profile, marks: list[Mark], lang: s
     return charts
 
 
-async def _by_wave(desk: Desk, pid: int, measure: Measure,
-                   run_wave: dict[tuple[str, int], str]) -> dict[str, tuple[float, datetime]]:
+def _by_wave(scores: list[ScoreRecord], measure: Measure,
+             run_wave: dict[tuple[str, int], str]) -> dict[str, tuple[float, datetime]]:
     found: dict[str, tuple[float, datetime]] = {}
-    for s in await desk.storage.flow_scores(pid, measure.flow_id):
+    for s in scores:
         wave = run_wave.get((measure.flow_id, s.run_seq))
-        if s.score_id == measure.score_id and wave is not None:
+        if s.flow_id == measure.flow_id and s.score_id == measure.score_id and wave is not None:
             found[wave] = (s.value, s.completed_at)  # oldest first: a wave answered twice shows its last answer
     return found
 
 
-async def _tre_chart(desk: Desk, pid: int, lang: str, gettext: Callable[[str], str],
-                     number: Callable[[float], str]) -> Chart | None:
+def _tre_chart(desk: Desk, scores: list[ScoreRecord], lang: str, gettext: Callable[[str], str],
+               number: Callable[[float], str]) -> Chart | None:
     flow_id = log_flow(desk.programme)
-    sessions = (await tre_sessions(desk.storage, pid, flow_id))[-TRE_SHOWN:]
+    sessions = sessions_from_scores((s.run_seq, s.score_id, s.value, s.completed_at)
+                                    for s in scores if s.flow_id == flow_id)[-TRE_SHOWN:]
     flow = desk.loop.registry.library.latest(flow_id)
     score = next((s for s in flow.scores if s.id == "tension_before"), None) if flow else None
     scale = scale_of(flow, score, lang, number) if flow and score else None

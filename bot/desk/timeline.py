@@ -1,10 +1,10 @@
 """Everything in and out for one person, newest first: the timeline of the desk's person page.
 
-Read from the storage's per-person queries, each bounded (storage/ports.py `PersonHistory`, `CoachWork`), and put
-together here: messages out with what became of them, messages in with what the bot made of them, questionnaires
-answered (one entry per run with its answers and scores, so 160 answers read as a few dozen lines), check-ins, TRE
-sessions, escalations with their triggers, notes, tasks and the programme's milestones. The template words each
-kind in the coach's language; nothing here is translated.
+Read in one snapshot by the storage (storage/ports.py `PersonHistory.person_history`, each part bounded to the
+person and a limit) and put together here: messages out with what became of them, messages in with what the bot
+made of them, questionnaires answered (one entry per run with its answers and scores, so 160 answers read as a few
+dozen lines), check-ins, TRE sessions, escalations with their triggers, notes, tasks and the programme's
+milestones. The template words each kind in the coach's language; nothing here is translated.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any
 from bot.channels.base import as_plain_text
 from bot.escalation import describe_trigger
 from bot.overview import NOTE_KIND
-from storage.person_records import ReceivedMessage, SentMessage
-from storage.ports import Storage
-from storage.records import CoachTask, Escalation, Mark
+from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
+from storage.records import CoachTask, Escalation, Mark, ScoreRecord
 
-PER_SOURCE = 200  # the newest this many of each kind are read; the page shows the newest `limit` of them all
+PER_SOURCE = 480  # the newest this many messages each way are read; the page shows the newest `limit` of it all
 ANSWERS = 400  # a run's answers come together: enough for the newest runs however long the questionnaires
 EXCERPT = 400  # characters of a long message shown (the whole text is a click away in the messages view)
 
@@ -36,17 +35,15 @@ class Entry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-async def timeline(storage: Storage, participant_id: int, limit: int, tre_flow: str, checkin_flow: str | None,
-                   marks: list[Mark]) -> list[Entry]:
-    """The newest `limit` entries; `marks`: the person's milestones and notes, read once by the page."""
+def timeline(history: PersonHistoryRows, limit: int, tre_flow: str, checkin_flow: str | None) -> list[Entry]:
+    """The newest `limit` entries of the person's history (read in one snapshot by the page)."""
     entries: list[Entry] = []
-    entries += [_sent(m) for m in await storage.sent_messages(participant_id, PER_SOURCE)]
-    entries += [_received(m) for m in await storage.received_messages(participant_id, PER_SOURCE)]
-    entries += _runs(await storage.recent_answers(participant_id, ANSWERS),
-                     await storage.recent_scores(participant_id, PER_SOURCE), tre_flow, checkin_flow)
-    entries += [_escalation(e) for e in await storage.escalations_of(participant_id)]
-    entries += [_mark(m) for m in marks if m.kind != "wave_run"]  # a wave's run is its questionnaire's entry
-    for task in await storage.coach_tasks(only_open=False, participant_id=participant_id):
+    entries += [_sent(m) for m in history.sent]
+    entries += [_received(m) for m in history.received]
+    entries += _runs(history.answers, history.scores, tre_flow, checkin_flow)
+    entries += [_escalation(e) for e in history.escalations]
+    entries += [_mark(m) for m in history.marks if m.kind != "wave_run"]  # a wave's run is its questionnaire's entry
+    for task in history.tasks:
         entries += _task(task)
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
@@ -79,7 +76,7 @@ def _received(message: ReceivedMessage) -> Entry:
                   "risk": "risk" in outcome})
 
 
-def _runs(answers: list[dict[str, Any]], scores: list[dict[str, Any]], tre_flow: str,
+def _runs(answers: list[dict[str, Any]], scores: list[ScoreRecord], tre_flow: str,
           checkin_flow: str | None) -> list[Entry]:
     """One entry per questionnaire run: its answers and scores together, at its last answer or score."""
     runs: dict[tuple[str, int], dict[str, Any]] = {}
@@ -87,10 +84,10 @@ def _runs(answers: list[dict[str, Any]], scores: list[dict[str, Any]], tre_flow:
         run = runs.setdefault((answer["flow_id"], int(answer["run_seq"])), {"answers": {}, "scores": {}, "at": []})
         run["answers"].setdefault(answer["item_id"], answer["value"])  # newest first: the answer that counts
         run["at"].append(datetime.fromisoformat(answer["answered_at"]))
-    for score in scores:
-        run = runs.setdefault((score["flow_id"], int(score["run_seq"])), {"answers": {}, "scores": {}, "at": []})
-        run["scores"][score["score_id"]] = (score["value"], score["band"])
-        run["at"].append(datetime.fromisoformat(score["completed_at"]))
+    for score in scores:  # every score: a run older than the answers read shows its scores alone
+        run = runs.setdefault((score.flow_id, score.run_seq), {"answers": {}, "scores": {}, "at": []})
+        run["scores"][score.score_id] = (score.value, score.band)
+        run["at"].append(score.completed_at)
     entries = []
     for (flow_id, run_seq), run in runs.items():
         kind = "tre" if flow_id == tre_flow else "checkin" if flow_id == checkin_flow else "run"

@@ -16,18 +16,22 @@ from typing import Any, cast
 from sqlalchemy import Connection, select, update
 
 from storage.crypto import Keys
-from storage.person_records import ReceivedMessage, SentMessage
+from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
 from storage.records import Escalation, Profile
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
+from storage.sql.coach_work import recent_answers
 from storage.sql.codecs import Open, dump_json, load_json, require_utc
 from storage.sql.directory import profile
 from storage.sql.escalations import read_escalations
 from storage.sql.outbox_rows import outbox_from_row
-from storage.sql.schedule import ProgrammeOp
+from storage.sql.rows import mark_from_row, score_from_row, task_from_row
+from storage.sql.schedule import SCHEDULE_ROW, ProgrammeOp
+from storage.sql.schedule_rows import schedule_from_row
 
 _p, _ob, _ib, _e, _sch = s.participants, s.outbox, s.inbox, s.escalations, s.schedule
+_sc, _mk, _tk = s.scores, s.programme_marks, s.coach_tasks
 MAX_LIMIT = 500  # a page never asks for more; a mistaken caller cannot read a whole table
 
 
@@ -56,6 +60,24 @@ def received_messages(conn: Connection, participant_id: int, limit: int, open_te
 def escalations_of(conn: Connection, participant_id: int, open_text: Open) -> list[Escalation]:
     return read_escalations(conn, open_text, _e.c.participant_id == participant_id,
                             order_by=[_e.c.opened_at.desc(), _e.c.id.desc()])
+
+
+def person_history(conn: Connection, participant_id: int, limit: int, answers: int,
+                   open_text: Open) -> PersonHistoryRows:
+    pid = participant_id
+    scores = conn.execute(select(_sc).where(_sc.c.participant_id == pid).order_by(_sc.c.completed_at, _sc.c.id))
+    marks = conn.execute(select(_mk).where(_mk.c.participant_id == pid).order_by(_mk.c.id))
+    tasks = conn.execute(select(_tk).where(_tk.c.participant_id == pid).order_by(_tk.c.created_at, _tk.c.id))
+    pending = conn.execute(select(*SCHEDULE_ROW).where(_sch.c.participant_id == pid,
+                                                       _sch.c.status == s.SCHEDULE_PENDING)
+                           .order_by(_sch.c.due_at, _sch.c.id))
+    return PersonHistoryRows(
+        sent=sent_messages(conn, pid, limit), received=received_messages(conn, pid, limit, open_text),
+        answers=recent_answers(conn, pid, answers, open_text),
+        scores=[score_from_row(row) for row in scores.mappings()],
+        escalations=escalations_of(conn, pid, open_text), marks=[mark_from_row(row) for row in marks.mappings()],
+        tasks=[task_from_row(row) for row in tasks.mappings()],
+        pending=[schedule_from_row(row) for row in pending.mappings()])
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,12 @@ class PersonHistoryMethods(StoreBase):
     async def escalations_of(self, participant_id: int) -> list[Escalation]:
         async with self._connect() as conn:
             return await conn.run_sync(escalations_of, participant_id, self._keys.open)
+
+    async def person_history(self, participant_id: int, limit: int = 200, answers: int = 400) -> PersonHistoryRows:
+        async with self._connect() as conn:
+            await conn.execute(select(1))  # BEGIN: everything from one snapshot
+            return await conn.run_sync(person_history, participant_id, _bounded(limit), max(0, min(answers, 2000)),
+                                       self._keys.open)
 
     async def annotate_schedule(self, participant_id: int, schedule_id: int, changes: Mapping[str, Any],
                                 at: datetime) -> bool:
