@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storage import (
+    AnswerRecord,
     CommitStatus,
     EscalationRecord,
     InboundRecord,
@@ -14,7 +15,16 @@ from storage import (
     SqlStorage,
     StepRecord,
 )
-from storage.records import Enrollment, HeardRecord, ScheduledRecord, ScheduleOutcome, ScheduleStatus
+from storage.records import (
+    CoachTaskRecord,
+    Enrollment,
+    HeardRecord,
+    MarkRecord,
+    ScheduledRecord,
+    ScheduleOutcome,
+    ScheduleStatus,
+    ScoreRecord,
+)
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -85,3 +95,26 @@ async def test_a_coach_marks_a_pending_event_of_that_person_and_no_other(store: 
     assert (await store.commit_step(step)).status is CommitStatus.COMMITTED
     assert not await store.annotate_schedule(anna.id, second.id, {"skipped_by": "coach"}, at(131))  # sent already
     assert (await store.schedule_of(anna.id))[1].data == {"module": 2}
+
+
+async def test_everything_the_page_shows_comes_in_one_read_of_that_person_only(store: SqlStorage) -> None:
+    anna = await store.enroll(Enrollment("p-anna", "Anna Jensen", "da", None, "coach"), T0)
+    bo = await store.enroll(Enrollment("p-bo", "Bo Berg", "da", None, "coach"), T0)
+    for who in (anna, bo):
+        step = StepRecord(who.id, 0, {}, at(1), inbound=InboundRecord("sms", f"SM-{who.id}", at(1)),
+                          heard=HeardRecord("3", "answer"), outbox=[OutboundRecord("sms", {"text": "tak"}, at(1))],
+                          answers=[AnswerRecord(1, "pss10", 1, "q1", 3, "3", at(1))],
+                          scores=[ScoreRecord(1, "pss10", 1, "total", 22.0, "entry_criterion", at(1))],
+                          marks=[MarkRecord("wave_run", "baseline", {"flow_id": "pss10", "run_seq": 1}, at(1))],
+                          tasks=[CoachTaskRecord("wave_missed", {}, at(1), at(60))])
+        assert (await store.commit_step(step)).status is CommitStatus.COMMITTED
+    await store.add_schedule([(anna.id, ScheduledRecord("module:1", "module", at(60), {"module": 1})),
+                              (anna.id, ScheduledRecord("checkin:1", "checkin", at(30), {"n": 1}))], T0)
+    history = await store.person_history(anna.id)
+    assert [m.row.payload["text"] for m in history.sent] == ["tak"] and [m.body for m in history.received] == ["3"]
+    assert [(a["item_id"], a["value"]) for a in history.answers] == [("q1", 3)]
+    assert [(s.flow_id, s.value, s.band) for s in history.scores] == [("pss10", 22.0, "entry_criterion")]
+    assert [(m.kind, m.key) for m in history.marks] == [("wave_run", "baseline")]
+    assert [t.kind for t in history.tasks] == ["wave_missed"] and history.escalations == []
+    assert [r.key for r in history.pending] == ["checkin:1", "module:1"]  # by due time
+    assert {m.row.participant_id for m in history.sent} == {anna.id}
