@@ -38,6 +38,20 @@ TRENDS = (("pss10", "total", "PSS-10"), ("who5", "percent", "WHO-5 %"),
           ("life_satisfaction", "satisfaction", "Livstilfredshed"))
 
 
+async def write_note(storage: Storage, coach_id: str, profile: Profile, text: str, at: datetime,
+                     via: str | None = None) -> bool:
+    """A coach's note on a person (the terminal's NOTE, the desk's person page): a mark of `NOTE_KIND`, erased with
+    the person, and an audit row without its text. False, writing nothing, for a note shorter than `MIN_NOTE`."""
+    if len(text.strip()) < MIN_NOTE:
+        return False
+    subject = f"participant:{profile.participant.ref}"
+    await storage.add_mark(profile.participant.id, MarkRecord(NOTE_KIND, coach_id, {"text": text.strip()[:MAX_NOTE]},
+                                                              at))
+    await storage.record_audit(AuditRecord(f"coach:{coach_id}", "note.written", subject, at,
+                                           {"via": via} if via else {}))
+    return True
+
+
 class CoachOverview:
     def __init__(self, storage: Storage, deployment: Deployment, catalogs: Catalogs, clock: Clock,
                  programme: Programme | None, lang: str = "da") -> None:
@@ -209,12 +223,8 @@ class CoachOverview:
         profile = await self._find(coach_id, ref)
         if profile is None:
             return await self._refuse(coach_id, ref)
-        if len(text.strip()) < MIN_NOTE:
+        if not await write_note(self.storage, coach_id, profile, text, self.clock.now()):
             return self.t(phrases.OVERVIEW_NOTE_NEEDED)
-        await self.storage.add_mark(profile.participant.id, MarkRecord(NOTE_KIND, coach_id,
-                                                                      {"text": text.strip()[:MAX_NOTE]},
-                                                                      self.clock.now()))
-        await self._audit(coach_id, "note.written", f"participant:{profile.participant.ref}")
         return self.t(phrases.OVERVIEW_NOTE_SAVED, ref=profile.participant.ref)
 
     async def tasks(self, coach_id: str) -> str:

@@ -14,18 +14,20 @@ from datetime import date, timedelta
 from flows import phrases, runs
 from flows.asking import PROGRAMME_PROMPT
 from flows.effects import CancelPlans, CoachTaskDue, Milestone, ShowHistory
+from flows.inputs import CoachPause
 from flows.model import Flow
 from flows.parsing import ProgrammeKeyword, ProgrammeWord
 from flows.programme import Kind, Programme
 from flows.questionnaire import ask_again
 from flows.reminders import end_of_day, exercise_times
-from flows.state import Run
+from flows.state import COACH_PAUSE, COACH_STOP, Run
 from flows.timing import exercise_plan, local_day
 from flows.tre import TRE_FLOW, log_flow
 from flows.turn import Turn
 from flows.waves import wave_step_done
 
-__all__ = ["MAX_PAUSE_DAYS", "PROGRAMME_PROMPT", "after_completion", "on_keyword", "reminders_on", "stop_reminders"]
+__all__ = ["MAX_PAUSE_DAYS", "PROGRAMME_PROMPT", "after_completion", "coach_pause", "on_keyword", "reminders_on",
+           "stop_reminders"]
 
 MAX_PAUSE_DAYS = 60
 
@@ -84,6 +86,24 @@ def _answer_keyword(turn: Turn, programme: Programme | None, keyword: ProgrammeK
 def reminders_on(turn: Turn) -> None:
     """Opted in again on a channel: STOP and a pause are undone, without a message of its own."""
     turn.set_progress(replace(turn.state.progress, stopped=False, paused_until=None))
+
+
+COACH_RESUME = "resume"
+
+
+def coach_pause(turn: Turn, pause: CoachPause) -> None:
+    """A coach pauses, stops or resumes the programme (flows/due.py keeps to it); the person's own PAUSE and STOP
+    are left as they are (START lifts those, never a coach's). Kept as a milestone with the coach's reason."""
+    progress = turn.state.progress
+    if pause.action == COACH_RESUME:
+        turn.set_progress(replace(progress, coach_hold=None, coach_until=turn.now))
+    elif pause.action in (COACH_PAUSE, COACH_STOP):
+        until = pause.until if pause.action == COACH_PAUSE else None
+        turn.set_progress(replace(progress, coach_hold=pause.action, coach_until=until))
+    else:
+        return
+    detail = {"reason": pause.reason, **({"until": pause.until.isoformat()} if pause.until else {})}
+    turn.log(Milestone(f"coach_{pause.action}", pause.coach_id, detail))
 
 
 def stop_reminders(turn: Turn) -> None:

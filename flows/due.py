@@ -30,7 +30,7 @@ from flows.reminders import (
     start_date,
 )
 from flows.risk import SAFETY_CHECK
-from flows.state import OFFER_LAPSES, Progress
+from flows.state import COACH_STOP, OFFER_LAPSES, Progress
 from flows.timing import (
     allowed_from,
     at_local,
@@ -51,6 +51,7 @@ BUSY_RETRY = timedelta(hours=1)  # a questionnaire in progress: try again in an 
 HOLD_RETRY = timedelta(hours=6)  # a coach's hold, the safety check or an open measurement: try again later
 FRESH_RUN = timedelta(hours=2)  # a questionnaire started this recently is being answered: do not interrupt
 STARTS_FLOW = frozenset({Kind.WAVE_OPEN, Kind.WAVE_REMIND, Kind.CHECKIN})  # these start a questionnaire
+SKIPPED_BY = "skipped_by"  # in a scheduled event's data: the coach who said "not this one" (the desk)
 
 
 # -- scheduled events ---------------------------------------------------------------------------------------
@@ -93,8 +94,10 @@ def _skip_reason(turn: Turn, programme: Programme, due: Due) -> str | None:
     next_release = str(due.data.get("next_release") or "")
     if due.kind in (Kind.MODULE, Kind.NUDGE) and next_release and now >= datetime.fromisoformat(next_release):
         return "replaced: the next module is out"
+    if due.data.get(SKIPPED_BY):
+        return "skipped by a coach"
     planned_at = planned(due)
-    waited = progress.paused_until if progress.paused_until is not None else planned_at  # a pause postpones
+    waited = progress.pause_end(now) or planned_at  # a pause postpones
     if now - max(planned_at, waited) > programme.late_limit(due.kind):
         return "too late: planned for " + planned_at.isoformat()
     if due.kind == Kind.EXERCISE and programme.exercises is not None and not _fits_times(programme, progress,
@@ -106,9 +109,13 @@ def _skip_reason(turn: Turn, programme: Programme, due: Due) -> str | None:
         return "wave already answered or closed"
     if progress.stopped:
         return "reminders stopped by the participant"
+    if progress.coach_hold == COACH_STOP:
+        return "stopped by a coach"
     pausable = due.kind not in (Kind.MODULE, Kind.WAVE_OPEN)  # those wait for the pause to end instead
     if pausable and progress.paused_until is not None and now < progress.paused_until:
         return "paused by the participant"
+    if pausable and progress.coach_paused(now):
+        return "paused by a coach"
     return None
 
 
@@ -118,6 +125,9 @@ def _defer_until(turn: Turn, programme: Programme, due: Due) -> tuple[datetime, 
     progress = state.progress
     if progress.paused_until is not None and now < progress.paused_until:  # in steps, so START is noticed soon
         return allowed_from(programme, min(progress.paused_until, now + HOLD_RETRY)), "paused by the participant"
+    if progress.coach_paused(now):  # in steps, so a coach's resume is noticed soon
+        until = progress.coach_until or now + HOLD_RETRY
+        return allowed_from(programme, min(until, now + HOLD_RETRY)), "paused by a coach"
     if not is_allowed(programme, now):
         return allowed_from(programme, now), "quiet hours"
     today = local_day(programme, now).isoformat()

@@ -19,6 +19,7 @@ from flows.asking import Asked, asking
 from flows.consent import answer_consent, ask_consent, require_consent
 from flows.effects import Effect, RunChange, Send
 from flows.inputs import (
+    CoachPause,
     Command,
     Due,
     Input,
@@ -83,6 +84,8 @@ def advance(flows: FlowLibrary, state: State, inp: Input, now: datetime) -> Outc
         _on_command(turn, Reading(inp.text))
     elif isinstance(inp, RemindersOn):
         companion.reminders_on(turn)
+    elif isinstance(inp, CoachPause):
+        companion.coach_pause(turn, inp)
     elif isinstance(inp, RequireConsent):
         require_consent(turn)
     elif isinstance(inp, TimerFired):

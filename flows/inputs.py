@@ -40,6 +40,18 @@ class ReleaseHold:
 
 
 @dataclass(frozen=True)
+class CoachPause:
+    """A coach pauses the person's programme (until `until`, or until resumed), stops it, or resumes it ("pause",
+    "stop", "resume"), with a reason kept for the coaches. Only the programme's own reminders wait or are skipped:
+    what the person writes is answered as ever, a crisis reply first. Nothing is said to the person."""
+
+    action: str
+    coach_id: str
+    reason: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class RequireConsent:
     """An enrolled participant must accept the programme's terms before anything is asked of them."""
 
@@ -68,4 +80,4 @@ class RemindersOn:
 
 
 Input = (Text | StartFlow | Resume | TimerFired | SetLanguage | ReleaseHold | RequireConsent | Due | Command
-         | RemindersOn)
+         | RemindersOn | CoachPause)

@@ -64,6 +64,10 @@ class Run:
         return f"expire:{self.seq}"
 
 
+COACH_PAUSE = "pause"  # a coach paused the person's programme (`Progress.coach_hold`)
+COACH_STOP = "stop"  # a coach stopped it: every reminder is skipped until a coach resumes it
+
+
 @dataclass(frozen=True)
 class Progress:
     """Where the participant is in the programme: what the scheduler's events are decided on."""
@@ -84,6 +88,20 @@ class Progress:
     last_checkin: float | None = None  # the well-being answer of the last weekly check-in
     sent_day: str | None = None  # the local day (ISO) `sent_count` counts bot-initiated messages for
     sent_count: int = 0
+    coach_hold: str | None = None  # COACH_PAUSE or COACH_STOP, set by a coach (the desk); only a coach lifts it
+    coach_until: datetime | None = None  # a coach's pause ends then (None: until resumed); once resumed, when
+
+    def coach_paused(self, now: datetime) -> bool:
+        """A coach's pause is on: modules and measurements wait for it to end, other reminders are skipped."""
+        return self.coach_hold == COACH_PAUSE and (self.coach_until is None or now < self.coach_until)
+
+    def pause_end(self, now: datetime) -> datetime | None:
+        """The latest moment a pause (the person's or a coach's) held reminders back until: lateness counts from
+        there, so a module that waited out a pause is not thrown away as too late."""
+        ends = [t for t in (self.paused_until, self.coach_until) if t is not None]
+        if self.coach_hold == COACH_PAUSE and self.coach_until is None:
+            ends.append(now)
+        return max(ends, default=None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +113,8 @@ class Progress:
             "wave_scores": {k: dict(v) for k, v in self.wave_scores.items()}, "waves_done": list(self.waves_done),
             "waves_missed": list(self.waves_missed), "exercise_day": self.exercise_day,
             "last_checkin": self.last_checkin, "sent_day": self.sent_day, "sent_count": self.sent_count,
+            "coach_hold": self.coach_hold,
+            "coach_until": None if self.coach_until is None else self.coach_until.isoformat(),
         }
 
     @classmethod
@@ -109,7 +129,9 @@ class Progress:
             wave_scores={k: {s: float(x) for s, x in v.items()} for k, v in raw.get("wave_scores", {}).items()},
             waves_done=tuple(raw.get("waves_done", ())), waves_missed=tuple(raw.get("waves_missed", ())),
             exercise_day=raw.get("exercise_day"), last_checkin=raw.get("last_checkin"),
-            sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)))
+            sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)),
+            coach_hold=raw.get("coach_hold"),
+            coach_until=datetime.fromisoformat(raw["coach_until"]) if raw.get("coach_until") else None)
 
 
 @dataclass(frozen=True)

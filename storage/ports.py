@@ -8,13 +8,14 @@ before anything is sent. The one implementation is `storage.sql.store.SqlStorage
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
 from storage.crypto import Keys
 from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
+from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
 from storage.records import (
     AddressStatus,
     AuditRecord,
@@ -422,8 +423,40 @@ class Allocations(Protocol):
         ...
 
 
+class PersonHistory(Protocol):
+    """One person's page on the coaches' desk: found by ref, their messages in and out, their escalations, and a
+    coach's mark on one of their planned events. Each read is bounded to the person (and a limit)."""
+
+    async def profile_by_ref(self, ref: str) -> Profile | None:
+        """The enrolled participant with this ref, None when there is none (or no profile)."""
+        ...
+
+    async def sent_messages(self, participant_id: int, limit: int = 50) -> list[SentMessage]:
+        """The participant's outbox rows with their delivery, newest first."""
+        ...
+
+    async def received_messages(self, participant_id: int, limit: int = 50) -> list[ReceivedMessage]:
+        """What the participant wrote (opened), with what became of it, newest first."""
+        ...
+
+    async def escalations_of(self, participant_id: int) -> list[Escalation]:
+        """The participant's escalations with their triggers, newest first."""
+        ...
+
+    async def person_history(self, participant_id: int, limit: int = 200, answers: int = 400) -> PersonHistoryRows:
+        """Everything the person page shows, from one snapshot: the newest `limit` messages each way, the newest
+        `answers` answers, every score, escalation, mark and task, and the pending schedule."""
+        ...
+
+    async def annotate_schedule(self, participant_id: int, schedule_id: int, changes: Mapping[str, Any],
+                                at: datetime) -> bool:
+        """Set keys of a pending schedule row's data (a value None removes the key), e.g. a coach's "skip this one",
+        which the engine reads when the row comes due; False when the row is not the participant's or not pending."""
+        ...
+
+
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Allocations, Protocol):
+              Allocations, PersonHistory, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
-from bot.desk.views import account, alerts, login, messages
+from bot.desk.views import account, alerts, login, messages, person
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -30,6 +30,7 @@ def create_desk_app(desk: Desk) -> Starlette:
         *alerts.routes(desk),
         *account.routes(desk),
         *messages.routes(desk),
+        *person.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

@@ -152,6 +152,8 @@ Index(
 )
 # NULLs are distinct in a unique index on SQLite and PostgreSQL: many rows without a provider id are fine.
 Index("ux_outbox_provider_id", outbox.c.provider_id, unique=True)
+# A person's messages, newest first (the desk's person page): bounded to one participant however large the table.
+Index(None, outbox.c.participant_id, outbox.c.id)
 
 inbox = Table(
     "inbox",
@@ -186,6 +188,7 @@ seen_messages = Table(
 # The coach's inbox reads only the messages for a coach: a partial index keeps that small however many answers come.
 FOR_COACH = inbox.c.for_coach == true()
 Index("ix_inbox_for_coach", inbox.c.received_at, sqlite_where=FOR_COACH, postgresql_where=FOR_COACH)
+Index(None, inbox.c.participant_id, inbox.c.received_at)  # a person's messages in, newest first (the person page)
 
 # The run-expiry timers are rows of `schedule` since migration 9 (kind "run_expiry", see bot/timers.py).
 
@@ -233,6 +236,7 @@ escalations = Table(
     CheckConstraint("level IN ('low', 'moderate', 'high')", name="level"),
     CheckConstraint("status IN ('open', 'acknowledged', 'closed')", name="status"),
     Index(None, "status", "deadline_at"),  # due deadlines: status = 'open' AND deadline_at <= now
+    Index(None, "participant_id", "opened_at"),  # a person's escalations, closed ones too (the person page)
 )
 # At most one escalation per participant that is not closed (the rule commit_step follows), enforced by the
 # database as well; it is also the index that finds that escalation.

@@ -48,6 +48,7 @@ from storage.sql.engine import (
 from storage.sql.escalations import EscalationMethods, write_escalation_ops
 from storage.sql.outbox import OutboxMethods, outbox_by_provider_ids, write_sent
 from storage.sql.outbox_claims import LocalLeases, rows_to_claim
+from storage.sql.person_history import PersonHistoryMethods
 from storage.sql.records import RecordsMethods
 from storage.sql.rows import step_rows
 from storage.sql.schedule import ScheduleMethods, write_programme_ops
@@ -89,7 +90,7 @@ _READERS: dict[Kind, Handler] = {
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
                  CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, AllocationMethods,
-                 CoachReplyMethods):
+                 CoachReplyMethods, PersonHistoryMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.

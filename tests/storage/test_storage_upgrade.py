@@ -113,8 +113,10 @@ def test_the_baseline_creates_exactly_what_the_numbered_migrations_made(sqlite_e
     by_alembic = {entry for entry in normalised_schema(tmp_path / "bot.sqlite") if entry[1] != "alembic_version"}
     by_main = {entry for entry in normalised_schema(made_by_main) if entry[1] != "schema_migrations"}
     assert by_alembic == by_main
-    baseline = [metadata.tables[name] for name in BASELINE_TABLES]  # later revisions add tables of their own
-    assert len(by_main) == len(baseline) + sum(len(t.indexes) for t in baseline)
+    baseline = [metadata.tables[name] for name in BASELINE_TABLES]  # later revisions add tables of their own...
+    later = {"ix_outbox_participant_id_id", "ix_inbox_participant_id_received_at",  # ...and indexes (0006)
+             "ix_escalations_participant_id_opened_at"}
+    assert len(by_main) == len(baseline) + sum(len([i for i in t.indexes if i.name not in later]) for t in baseline)
 
 
 async def test_a_database_made_by_main_is_taken_over_without_losing_a_row(tmp_path: Path) -> None:
