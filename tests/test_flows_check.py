@@ -49,7 +49,7 @@ def test_the_shipped_folder_is_checked_file_by_file_without_bogus_errors() -> No
     result = bot("flows", "check", "flows/", "bot/deployment.yaml")
     assert " error: " not in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        "7 flows OK, risk word list OK, programme 'stress_programme' OK, deployment OK")
+        "8 flows OK, risk word list OK, programme 'stress_programme' OK, deployment OK")
 
 
 def test_a_copied_folder_shows_the_real_mistakes_of_each_file(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_every_shipped_flow_is_the_text_published_under_its_version() -> None:
         flow_id = path.stem
         version = int(text.split("\nversion:", 1)[1].split()[0])
         shipped.append(PublishedFlow(flow_id, version, text, str(path)))
-    assert len(shipped) == 7
+    assert len(shipped) == 8
     assert compare_with_published(shipped, recorded, "fingerprints.json") == []
 
 

@@ -54,7 +54,9 @@ async def report_at(app: App, now: datetime) -> Report:
 
 
 def headline(report: Report, lang: str = "da") -> list[str]:
-    return [line for line in render_text(report, lang).splitlines() if "Betalingsmål" in line or "target" in line]
+    """The lines that carry a payment target next to its figure (the definitions below mention the targets too)."""
+    return [line for line in render_text(report, lang).splitlines()
+            if "[Betalingsmål" in line or "[Payment target" in line]
 
 
 def chart_ids(report: Report) -> set[str]:
