@@ -20,12 +20,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import URL, Connection, Engine, NullPool, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.errors import Unsupported
@@ -33,11 +32,10 @@ from storage.files import private_directory
 from storage.sql.checkpoints import Checkpointer
 
 log = logging.getLogger(__name__)
-BUSY_TIMEOUT_MS = 5000
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=FULL",
-    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
     # Planning a cohort's schedule (a million rows, due times spread over a year) touches index pages all over, and
     # a claim of 1,000 due rows touches 1,000 table pages. With 16 MiB of page cache per connection instead of 2,
@@ -169,12 +167,10 @@ async def rollback_or_discard(conn: AsyncConnection) -> None:
 class HybridRunner:
     """SQLite's fast path: only what may wait leaves the event loop; the statements run inline.
 
-    ``COMMIT`` (the fsync) runs on a dedicated thread; ``BEGIN IMMEDIATE`` is tried on the event loop with no
-    busy timeout and goes to the thread (to wait for the lock) only if another connection holds the lock; the
-    statements between them, which under the write lock only touch SQLite's cache, run on the event loop, with
-    no hand-off per statement and no contention for the GIL per row. Each hand-off costs a turn of the busy
-    event loop (at 1,000-2,000 answers/s a turn is often 5-20 ms), so a batch makes one, not two. WAL
-    checkpoints run on a `Checkpointer` of their own (storage/sql/checkpoints.py), not in the writer's COMMIT.
+    ``BEGIN IMMEDIATE`` (may wait for another process's lock) and ``COMMIT`` (the fsync) run on a dedicated
+    thread; the statements between them, which under the write lock only touch SQLite's cache, run on the event
+    loop, with no hand-off per statement and no contention for the GIL per row. WAL checkpoints run on a
+    `Checkpointer` of their own (storage/sql/checkpoints.py), not in the writer's COMMIT.
     A reader (`offload=False`) runs wholly inline: lookups in WAL mode never wait for writers.
     One pysqlite connection per runner, on the same file with the same pragmas and hooks.
     """
@@ -192,13 +188,11 @@ class HybridRunner:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if offload else None
         database = url.database
         self._checkpointer = Checkpointer(Path(database)) if offload and database else None
-        self._last_on_thread: Future[Any] | None = None  # the connection is the thread's until this is done
 
     async def _off_loop(self, fn: Callable[[], Any]) -> Any:
         if self._thread is None:
             return fn()
-        self._last_on_thread = self._thread.submit(fn)
-        return await asyncio.wrap_future(self._last_on_thread)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
     def _begin(self) -> Connection:
         if self._conn is None:
@@ -211,36 +205,14 @@ class HybridRunner:
         if self._thread is None:
             fn()
         else:
-            self._last_on_thread = self._thread.submit(fn)
-
-    def _begin_now(self) -> Connection | None:
-        """BEGIN on the event loop if the write lock is free at once (busy timeout 0); None if another
-        connection holds it (then the connection is dropped and BEGIN waits on the thread)."""
-        if self._conn is None:
-            self._conn = self.engine.connect().execution_options(**self._options)
-        raw = self._conn.connection.dbapi_connection
-        assert raw is not None
-        raw.execute("PRAGMA busy_timeout=0")
-        try:
-            self._conn.begin()
-        except OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
-                self._drop()
-                raise
-            self._drop()  # its transaction state after a failed BEGIN is SQLAlchemy's guess: start afresh
-            return None
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        return self._conn
+            self._thread.submit(fn)
 
     async def run(self, work: Work) -> list[Any]:
-        idle = self._last_on_thread is None or self._last_on_thread.done()  # else a cancelled call still runs there
-        conn = self._begin_now() if self._thread is not None and idle else None
-        if conn is None:
-            try:
-                conn = await self._off_loop(self._begin)
-            except BaseException:  # failed, or cancelled while BEGIN may still take the lock on the thread
-                self._after_thread(self._drop)
-                raise
+        try:
+            conn: Connection = await self._off_loop(self._begin)
+        except BaseException:  # failed, or cancelled while BEGIN may still take the lock on the thread
+            self._after_thread(self._drop)
+            raise
         try:
             result = work(conn)
         except BaseException:

@@ -305,7 +305,7 @@ async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_loc
         assert ticks == 10 and not writing.done()
         other.execute("COMMIT")
         assert await writing == CommitResult(CommitStatus.COMMITTED, 1)
-        assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)  # inline again
+        assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
     finally:
         other.close()
         await store.close()
