@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.errors import Unsupported
 from storage.files import private_directory
+from storage.sql.checkpoints import Checkpointer
 
 log = logging.getLogger(__name__)
 PRAGMAS = (
@@ -166,10 +167,11 @@ async def rollback_or_discard(conn: AsyncConnection) -> None:
 class HybridRunner:
     """SQLite's fast path: only what may wait leaves the event loop; the statements run inline.
 
-    ``BEGIN IMMEDIATE`` (may wait for another process's lock) and ``COMMIT`` (the fsync, and any WAL
-    checkpoint) run on a dedicated thread; the statements between them, which under the write lock only touch
-    SQLite's cache, run on the event loop, with no hand-off per statement and no contention for the GIL per
-    row. A reader (`offload=False`) runs wholly inline: lookups in WAL mode never wait for writers.
+    ``BEGIN IMMEDIATE`` (may wait for another process's lock) and ``COMMIT`` (the fsync) run on a dedicated
+    thread; the statements between them, which under the write lock only touch SQLite's cache, run on the event
+    loop, with no hand-off per statement and no contention for the GIL per row. WAL checkpoints run on a
+    `Checkpointer` of their own (storage/sql/checkpoints.py), not in the writer's COMMIT.
+    A reader (`offload=False`) runs wholly inline: lookups in WAL mode never wait for writers.
     One pysqlite connection per runner, on the same file with the same pragmas and hooks.
     """
 
@@ -184,6 +186,8 @@ class HybridRunner:
         self._options = options
         self._conn: Connection | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) if offload else None
+        database = url.database
+        self._checkpointer = Checkpointer(Path(database)) if offload and database else None
 
     async def _off_loop(self, fn: Callable[[], Any]) -> Any:
         if self._thread is None:
@@ -225,6 +229,8 @@ class HybridRunner:
         except BaseException:  # cancelled while the COMMIT still runs on the thread
             self._after_thread(self._drop)
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.after_commit()
         return result
 
     def _drop(self) -> None:
@@ -245,6 +251,8 @@ class HybridRunner:
         self.engine.dispose()
         if self._thread is not None:
             self._thread.shutdown(wait=True)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
 
 
 def read_pragmas(conn: Connection, payloads: list[Any]) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -284,6 +285,58 @@ async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path
         # back, the write lock was released, and the first step is in.
         assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
         assert (await store.load_conversation(pid)).revision == 2
+    finally:
+        await store.close()
+
+
+async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite"
+    store = SqlStorage(path, runner="hybrid")
+    await store.migrate()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        pid = (await store.get_or_create_participant("P", "da", T0)).id
+        other.execute("BEGIN IMMEDIATE")  # a command in another process, writing
+        writing = asyncio.create_task(store.commit_step(step(pid, 0)))
+        ticks = 0
+        for _ in range(10):  # the event loop goes on while the writer waits for the lock
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 10 and not writing.done()
+        other.execute("COMMIT")
+        assert await writing == CommitResult(CommitStatus.COMMITTED, 1)
+        assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_the_wal_is_copied_into_the_database_by_a_checkpointer_of_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite"
+    store = SqlStorage(path, runner="hybrid")
+    await store.migrate()
+    try:
+        pid = (await store.get_or_create_participant("P", "da", T0)).id
+        await store.commit_step(step(pid, 0))
+        checkpointer = store._writer._runner._checkpointer  # type: ignore[attr-defined]
+        before = checkpointer.passes
+        await asyncio.sleep(0.6)  # a pass is due after each commit at most every 0.5 s
+        await store.commit_step(step(pid, 1))
+        for _ in range(300):
+            if checkpointer.passes > before:
+                break
+            await asyncio.sleep(0.01)
+        assert checkpointer.passes > before
+        # The database file alone (without its WAL) has the step: the pass copied it, not the writer's COMMIT
+        # (its automatic checkpoint is at 10,000 pages).
+        alone = tmp_path / "copy.sqlite"
+        alone.write_bytes(path.read_bytes())
+        copy = sqlite3.connect(alone)
+        try:
+            stored = copy.execute("SELECT revision FROM conversations WHERE participant_id = ?", (pid,)).fetchone()
+            assert stored == (2,)
+        finally:
+            copy.close()
     finally:
         await store.close()
 
