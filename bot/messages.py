@@ -36,7 +36,9 @@ MAX_UNREAD_SHOWN = 30  # a desk reply must fit a Telegram message; the rest are 
 MAX_READ_SHOWN = 10
 MAX_TEXT_SHOWN = 600  # characters of one message in the list; the person's export has all of it
 TASK_DUE = timedelta(days=1)  # an unread message's task is due a day after it became one
-FROM_COACH = N_("{coach} (your coach) writes:\n{text}")  # a coach's reply, so it is not taken for the bot's
+# TRANSLATORS: sent to a participant above a coach's reply, so it is not taken for the bot's; {coach} is the
+# coach's name. Our own wording, for the clinic's sign-off (docs/safety-content.md, section 8).
+FROM_COACH = N_("{coach} (your coach) writes:\n{text}")
 OutboxListener = Callable[[frozenset[str]], None]  # wakes a channel's dispatcher (ConversationLoop.outbox_listeners)
 
 

@@ -34,7 +34,7 @@ COACH_COMMANDS = {
     "vis": N_("Show an alert: /vis 12"),
     "ok": N_("Acknowledge an alert: /ok 12"),
     "luk": N_("Close an alert with what was done: /luk 12 note"),
-    "frigiv": N_("Release the hold: /frigiv 12"),
+    "frigiv": N_("Allow routine questionnaires again: /frigiv 12"),
     "deltagere": N_("My participants"),
     "opgaver": N_("Open tasks"),
     "beskeder": N_("Messages for you"),

@@ -160,8 +160,16 @@ def words(desk: Desk, lang: str) -> dict[str, Callable[..., str]]:
 
     return {"task_name": task_name, "flow_title": flow_title, "band_name": band_name,
             "level_name": lambda level: level_name(desk.catalogs, lang, level),
-            "day": lambda d: format_date(d, "short", locale=lang) if d else "–",
+            "day": lambda d: _day(d, lang),
             "coach_name": lambda coach_id: c.name if (c := desk.deployment.coaches.get(coach_id)) else coach_id}
+
+
+def _day(value: date | str | None, lang: str) -> str:
+    """A day in the coach's language; a stored ISO text ("2026-03-20T00:00:00+01:00", a pause's end in a
+    milestone's detail) is read as the day it names, so no date is ever shown in ISO form."""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10]) if value else None
+    return format_date(value, "short", locale=lang) if value else "–"
 
 
 def _until(value: str) -> datetime | None:
