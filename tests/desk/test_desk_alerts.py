@@ -35,13 +35,13 @@ def test_a_coach_takes_an_alert_and_closes_it_with_a_note(live: LiveDesk, page: 
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "alerts-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
-    alert.get_by_role("button", name="Acknowledge").click()
+    alert.get_by_role("button", name="Kvitter").click()
     expect(page.get_by_role("status")).to_contain_text(f"#{anna}")
     expect(page.locator(f"#alert-{anna}")).to_contain_text("Coach (demo)")  # who took it
     screenshot(page, "alerts-taken")
     assert live.run(live.app.storage.escalation(anna)).status is EscalationStatus.ACKNOWLEDGED  # type: ignore[union-attr]
     page.fill(f"#note-{anna}", "Ringede til Anna, hun har det bedre")
-    page.locator(f"#alert-{anna}").get_by_role("button", name="Close").click()
+    page.locator(f"#alert-{anna}").get_by_role("button", name="Luk").click()
     expect(page.locator(f"#alert-{anna}")).to_have_count(0)
     closed = live.run(live.app.storage.escalation(anna))
     assert closed is not None and closed.status is EscalationStatus.CLOSED and closed.closed_by == "coach"
@@ -86,8 +86,8 @@ def test_an_alert_of_a_coach_s_own_participant_is_not_shown_to_another_coach(liv
     assert "id: backup" in text  # the backup coach is in the roster: they see every alert (bot/people.py)
     someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
     live.log_in(page, "backup", "/alerts?show=mine")
-    expect(page.get_by_text("No open alerts.")).to_be_visible()  # not sent to the backup yet (tier 0)
-    page.get_by_role("link", name="All (1)").click()
+    expect(page.get_by_text("Ingen åbne alarmer.")).to_be_visible()  # not sent to the backup yet (tier 0)
+    page.get_by_role("link", name="Alle (1)").click()
     expect(page.locator(".alert")).to_contain_text("Anna Jensen")
 
 

@@ -86,7 +86,7 @@ def test_a_coach_reads_a_message_and_answers_it_through_the_bot(live: LiveDesk, 
     card = page.locator(f"#message-{message.id}")
     expect(card).to_contain_text("Anna Jensen")
     expect(card).to_contain_text(CALL_ME)
-    expect(card).to_contain_text("Unread")
+    expect(card).to_contain_text("Ulæst")
     page.select_option(f"#canned-{message.id}", label="Tak, jeg ringer")  # her language's texts: Danish
     box = page.locator(f"#reply-{message.id}")
     expect(box).to_have_value("Tak for din besked. Jeg ringer til dig i løbet af i dag.")
@@ -96,14 +96,14 @@ def test_a_coach_reads_a_message_and_answers_it_through_the_bot(live: LiveDesk, 
     screenshot(page, "messages-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
     before = telegram.count()
-    card.get_by_role("button", name="Send reply").click()
+    card.get_by_role("button", name="Send svar").click()
     expect(page.get_by_role("status")).to_contain_text(f"#{message.id}")
     sent = telegram.received(before + 1)[-1]  # through the outbox and the dispatcher to her chat
     assert sent.endswith("\nTak for din besked, Anna. Jeg ringer til dig kl. 14.")
     assert "Coach (demo)" in sent  # who writes: a person, not the bot
     answered = live.run(live.app.storage.coach_message(message.id))
     assert answered is not None and answered.read_by == "coach"  # answering it is reading it
-    expect(page.locator(f"#message-{message.id}")).to_contain_text("read by Coach (demo)")
+    expect(page.locator(f"#message-{message.id}")).to_contain_text("læst af Coach (demo)")
     audit = [(a.actor, a.action, dict(a.detail)) for a in live.run(live.app.storage.audit_entries())]
     assert ("coach:coach", "message.read", {"message_id": message.id}) in audit
     assert any(action == "message.replied" and detail["channel"] == "telegram" and detail["not_before"] is None
@@ -122,12 +122,12 @@ def test_a_reply_written_at_night_waits_for_the_morning_unless_sent_now(live: Li
     live.log_in(page, "coach", "/messages")
     before = telegram.count()
     page.fill(f"#reply-{first.id}", "Jeg ringer i morgen tidlig")
-    page.locator(f"#message-{first.id}").get_by_role("button", name="Send reply").click()
+    page.locator(f"#message-{first.id}").get_by_role("button", name="Send svar").click()
     expect(page.get_by_role("status")).to_contain_text("24.11.2026 08.00")  # when it goes
     page.fill(f"#reply-{second.id}", "Ring 1813 hvis det bliver værre i nat")
     page.check(f"#now-{second.id}")
-    page.locator(f"#message-{second.id}").get_by_role("button", name="Send reply").click()
-    expect(page.get_by_role("status")).to_contain_text("on its way")
+    page.locator(f"#message-{second.id}").get_by_role("button", name="Send svar").click()
+    expect(page.get_by_role("status")).to_contain_text("på vej")
     assert telegram.received(before + 1)[-1].endswith("Ring 1813 hvis det bliver værre i nat")  # sent now
     assert telegram.count() == before + 1  # the other waits
     live.clock.advance(timedelta(hours=10))  # Tuesday 08:00
@@ -145,7 +145,7 @@ def test_a_coach_marks_a_message_read_and_another_coach_does_not_see_it(live: Li
     assert refused.status == 404
     page.context.clear_cookies()
     live.log_in(page, "coach", "/messages")
-    page.locator(f"#message-{message.id}").get_by_role("button", name="Mark read").click()
+    page.locator(f"#message-{message.id}").get_by_role("button", name="Markér som læst").click()
     expect(page.get_by_role("status")).to_contain_text(f"#{message.id}")
     read = live.run(live.app.storage.coach_message(message.id))
     assert read is not None and read.read_by == "coach"

@@ -82,7 +82,7 @@ def points(page: Page, chart: str) -> list[float]:
 def test_the_coach_sees_who_the_person_is_their_scores_over_the_waves_and_everything_in_and_out(
         live: LiveDesk, page: Page) -> None:
     lived_twelve_weeks(live, "p-anna")
-    live.log_in(page, "coach", "/people/p-anna?lang=en")  # the desk's new words are translated at the end
+    live.log_in(page, "coach", "/people/p-anna?lang=en")  # in English here; test_desk_language.py reads it in Danish
     expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Jensen")
     expect(page.locator("a.call")).to_have_attribute("href", "tel:+4512345678")
     facts = page.locator(".facts")
