@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
+from storage.caseload import CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
 from storage.crypto import Keys
 from storage.desk_records import DeskSession, DeskUser, Passkey
 from storage.records import (
@@ -369,8 +370,31 @@ class DeskAccounts(Protocol):
     async def record_login_failure(self, key: str, at: datetime, forget_before: datetime) -> None: ...
 
 
+class Caseloads(Protocol):
+    """A coach's participants a page at a time, with their figures (the desk's my-participants and tasks pages;
+    storage/caseload.py): a few set-based statements per page, however many participants there are."""
+
+    async def caseload(self, query: CaseloadQuery) -> CaseloadPage:
+        """The participants in scope that match, ordered and paged in the database, with each one's figures (one
+        snapshot); with `limit=None` only every match's id, in order, and how many."""
+        ...
+
+    async def caseload_rows(self, ids: Sequence[int], query: CaseloadQuery) -> list[CaseloadRow]:
+        """The figures of these participants (in this order; unknown ids left out), as `caseload` gives them."""
+        ...
+
+    async def profile_names(self, coach_id: str | None = None) -> dict[int, str]:
+        """Every enrolled participant's name by id, one coach's or everyone's (a search by name runs over these)."""
+        ...
+
+    async def tasks_of(self, coach_id: str | None, done_since: datetime | None = None) -> list[TaskRow]:
+        """Open tasks of the coach's participants (everyone's for None), oldest first, with the tasks done since
+        `done_since`; each with the person's ref and name."""
+        ...
+
+
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Protocol):
+              Caseloads, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

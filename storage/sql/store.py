@@ -29,6 +29,7 @@ from storage.records import CommitResult, Conversation, Participant, StepRecord
 from storage.sql import schema as s
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
+from storage.sql.caseload import CaseloadMethods
 from storage.sql.coach_work import CoachWorkMethods
 from storage.sql.codecs import load_json, require_utc
 from storage.sql.desk import DeskMethods
@@ -86,7 +87,7 @@ _READERS: dict[Kind, Handler] = {
 
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
-                 CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods):
+                 CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, CaseloadMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.
