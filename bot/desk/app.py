@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
-from bot.desk.views import alerts, login, people
+from bot.desk.views import alerts, figures, login, people, tasks
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -29,6 +29,8 @@ def create_desk_app(desk: Desk) -> Starlette:
         *login.routes(desk, sessions),
         *alerts.routes(desk),
         *people.routes(desk),
+        *tasks.routes(desk),
+        *figures.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

@@ -119,3 +119,82 @@ def test_search_by_name_and_by_phone_and_sort(live: LiveDesk, page: Page) -> Non
     page.select_option("#only", "finished")
     expect(page.locator("table.people tbody tr")).to_have_count(1)
     assert refs_shown(page) == ["p-carl"]
+
+
+def test_tasks_overdue_first_and_done_with_a_note(live: LiveDesk, page: Page) -> None:
+    ids = seed_caseload(live)
+    live.run(step(live, ids["dora"], days(32), tasks=[CoachTaskRecord("wave_missed", {}, days(32), days(33))]))
+    tasks = {t.participant_id: t.id for t in live.run(live.app.storage.coach_tasks())}
+    live.log_in(page, "coach", "/tasks?lang=en")
+    items = page.locator("ul.tasks > li")
+    expect(items).to_have_count(2)  # Anna's and Bo's: not Dora's (the backup's)
+    expect(items.nth(0)).to_have_class("task overdue")
+    expect(items.nth(0)).to_contain_text("Anna Jensen")
+    expect(items.nth(0).locator(".flag.overdue")).to_have_text("Overdue")
+    expect(items.nth(1)).to_contain_text("Bo Søgaard")
+    screenshot(page, "tasks")
+    anna_task = tasks[ids["anna"]]
+    page.fill(f"#note-{anna_task}", "Talked to Anna about seeing her doctor")
+    page.locator(f"#task-{anna_task}").get_by_role("button", name="Done").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Task #{anna_task} is done")
+    expect(page.locator("ul.tasks > li")).to_have_count(1)
+    expect(page.locator(f"#done-{anna_task}")).to_contain_text("coach")
+    [done] = [t for t in live.run(live.app.storage.coach_tasks(only_open=False)) if t.id == anna_task]
+    assert (done.done_by, done.done_at) == ("coach", live.clock.now())
+    notes = [m for m in live.run(live.app.storage.marks(ids["anna"])) if m.kind == "coach_note"]
+    assert [(n.key, n.detail) for n in notes] == [("coach", {"text": "Talked to Anna about seeing her doctor",
+                                                            "task_id": anna_task})]
+    audit = [a for a in live.run(live.app.storage.audit_entries()) if a.action == "task.done"]
+    assert [(a.actor, a.subject, a.detail["note"]) for a in audit] == [("coach:coach", f"task:{anna_task}", True)]
+    assert "doctor" not in str([a.detail for a in live.run(live.app.storage.audit_entries())])
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value") or ""
+    refused = page.request.post(f"{live.url}/tasks/{tasks[ids['dora']]}/done", form={"csrf": csrf, "note": "x"})
+    assert refused.ok and "not one of yours" in refused.text()
+    assert all(t.done_at is None for t in live.run(live.app.storage.coach_tasks(only_open=False))
+               if t.id == tasks[ids["dora"]])
+
+
+def seed_escalations(live: LiveDesk) -> None:
+    """Four alerts: two high (acknowledged after 4 and 30 minutes, the second by the backup once it had reached
+    tier 2), one moderate acknowledged by the clinical lead after 100 minutes at tier 3, one low still open (a week
+    earlier)."""
+    async def go() -> None:
+        storage = live.app.storage
+        start = (T0 - timedelta(days=30)).date()
+        plan = [("p-e1", "high", T0 - timedelta(days=2), 4, "coach", 0),
+                ("p-e2", "high", T0 - timedelta(days=2, hours=-1), 30, "backup", 1),
+                ("p-e3", "moderate", T0 - timedelta(days=2, hours=-2), 100, "lead", 2),
+                ("p-e4", "low", T0 - timedelta(days=10), None, None, 0)]
+        for ref, level, opened, minutes, by, tier in plan:
+            pid = await enrol(live, ref, f"Person {ref}", "coach", start)
+            deadline = opened + timedelta(minutes=15)
+            await step(live, pid, opened, escalations=[EscalationRecord(level, "text", {"matched": "x"}, opened,
+                                                                        deadline)])
+            eid = max(e.id for e in await storage.escalations() if e.participant_id == pid)
+            for raised in range(1, tier + 1):
+                at = opened + timedelta(minutes=16 + 30 * (raised - 1))
+                assert await storage.raise_tier(eid, raised, at + timedelta(minutes=29), at)
+            if minutes is not None and by is not None:
+                assert await storage.acknowledge_escalation(eid, by, opened + timedelta(minutes=minutes))
+    live.run(go())
+
+
+def test_response_figures_for_the_clinical_lead(live: LiveDesk, page: Page) -> None:
+    seed_escalations(live)
+    live.log_in(page, "lead", "/figures?lang=en")
+
+    def rows(table: str) -> list[list[str]]:
+        return [[c.strip() for c in row.locator("th, td").all_inner_texts()]
+                for row in page.locator(f"#{table} tbody tr").all()]
+
+    expect(page.locator("#by-level")).to_be_visible()
+    assert rows("by-level") == [["high", "2", "2", "17 min", "30 min"], ["moderate", "1", "1", "100 min", "100 min"],
+                                ["low", "1", "0", "–", "–"]]
+    assert rows("by-coach") == [["Backup coach (demo)", "1", "1", "30 min", "30 min"],
+                                ["Coach (demo)", "1", "1", "4 min", "4 min"],
+                                ["Clinical lead (demo)", "1", "1", "100 min", "100 min"]]
+    assert rows("reach") == [["Tier 2: the backup", "2", "50 %"], ["Tier 3: the clinical lead", "1", "25 %"],
+                             ["All alerts", "4", "100 %"]]
+    assert rows("per-week") == [["11/16/26", "2", "1", "0", "3"], ["11/9/26", "0", "0", "1", "1"]]
+    screenshot(page, "figures")
+    assert ("coach:lead", "figures.viewed") in {(a.actor, a.action) for a in live.run(live.app.storage.audit_entries())}
