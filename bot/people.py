@@ -88,9 +88,10 @@ def searchable(query: str) -> bool:
     return len(fold(query)) >= MIN_QUERY
 
 
-def name_matches(query: str, name: str) -> bool:
-    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren")."""
-    folded = fold(name)
+def name_matches(query: str, name: str, folded_name: str | None = None) -> bool:
+    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren");
+    `folded_name`: the name already folded (a search over thousands of names folds each once)."""
+    folded = fold(name) if folded_name is None else folded_name
     return all(word in folded for word in fold(query).split())
 
 

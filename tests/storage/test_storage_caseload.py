@@ -26,7 +26,8 @@ def at(days: float) -> datetime:
     return T0 + timedelta(days=days)
 
 
-async def enrol(store: SqlStorage, ref: str, name: str, coach: str, start: date | None, phone: str | None = None) -> int:
+async def enrol(store: SqlStorage, ref: str, name: str, coach: str, start: date | None,
+                phone: str | None = None) -> int:
     return (await store.enroll(Enrollment(ref, name, "da", start, coach, phone), T0)).id
 
 
@@ -59,7 +60,8 @@ async def caseload_world(store: SqlStorage) -> dict[str, int]:
         await step(store, bo, at(seq * 7), scores=[ScoreRecord(seq, "pss10", 2, "total", pss, None, at(seq * 7))])
     await step(store, bo, at(25), inbound=InboundRecord("sms", "SM-bo-1", at(25)),
                heard=HeardRecord("kan I ringe?", "for_coach", {}, True))
-    await step(store, ids["dora"], at(22), escalations=[EscalationRecord("low", "text", {"matched": "y"}, at(22), at(23))])
+    await step(store, ids["dora"], at(22),
+               escalations=[EscalationRecord("low", "text", {"matched": "y"}, at(22), at(23))])
     return ids
 
 

@@ -113,7 +113,9 @@ def test_the_baseline_creates_exactly_what_the_numbered_migrations_made(sqlite_e
     by_main = {entry for entry in normalised_schema(made_by_main) if entry[1] != "schema_migrations"}
     assert by_alembic == by_main
     baseline = [metadata.tables[name] for name in BASELINE_TABLES]  # later revisions add tables of their own
-    assert len(by_main) == len(baseline) + sum(len(t.indexes) for t in baseline)
+    later = {"ix_scores_participant_id_flow_id_score_id_completed_at",  # and indexes: revision 0004 (the desk)
+             "ix_programme_marks_participant_id_kind"}
+    assert len(by_main) == len(baseline) + sum(len([i for i in t.indexes if i.name not in later]) for t in baseline)
 
 
 async def test_a_database_made_by_main_is_taken_over_without_losing_a_row(tmp_path: Path) -> None:

@@ -90,12 +90,26 @@ def _page_number(value: str | None) -> int:
         return 1
 
 
-async def search_hits(desk: Desk, who: str | None, search: str) -> tuple[int, ...]:
+class FoldedNames:
+    """Names folded for searching, kept from one search to the next (folding 10,000 names takes 0.1 s), and only
+    the names of the latest search: a changed or erased name does not linger."""
+
+    def __init__(self) -> None:
+        self.folded: dict[str, str] = {}
+
+    def of(self, names: dict[int, str]) -> dict[int, str]:
+        before = self.folded
+        self.folded = {name: before.get(name) or fold(name) for name in names.values()}
+        return {pid: self.folded[name] for pid, name in names.items()}
+
+
+async def search_hits(desk: Desk, who: str | None, search: str, folded: FoldedNames) -> tuple[int, ...]:
     """The people in scope whose name has every word of the search, or whose phone number it is."""
     if not people.searchable(search):
         return ()
     names = await desk.storage.profile_names(who)
-    hits = [pid for pid, name in names.items() if people.name_matches(search, name)]
+    folded_names = folded.of(names)
+    hits = [pid for pid, name in names.items() if people.name_matches(search, name, folded_names[pid])]
     phone = people.phone_in(search)
     if phone is not None:
         owner = await desk.storage.participant_by_address("sms", phone)
@@ -104,7 +118,7 @@ async def search_hits(desk: Desk, who: str | None, search: str) -> tuple[int, ..
     return tuple(dict.fromkeys(hits))
 
 
-async def listing(desk: Desk, coach: Coach, params: dict[str, str]) -> Listing:
+async def listing(desk: Desk, coach: Coach, params: dict[str, str], folded: FoldedNames) -> Listing:
     who = scope(coach)
     search = " ".join(params.get("q", "").split())[:MAX_SEARCH]
     only = _choice(params.get("only"), ONLY, "")
@@ -116,7 +130,7 @@ async def listing(desk: Desk, coach: Coach, params: dict[str, str]) -> Listing:
     weeks = desk.programme.weeks if desk.programme is not None else None
     cutoff = None if weeks is None else today - timedelta(weeks=weeks)
     query = CaseloadQuery(who, now, SCORES, finished_on_or_before=cutoff, search=search,
-                          among=await search_hits(desk, who, search) if search else None, only=only,
+                          among=await search_hits(desk, who, search, folded) if search else None, only=only,
                           sort=sort if sort != "name" else "ref", descending=descending,
                           offset=(page - 1) * PAGE, limit=PAGE)
     if sort == "name":  # every match's id from the database, ordered by the names opened here
@@ -144,9 +158,11 @@ def link(listing: Listing, **changes: object) -> str:
 
 
 def routes(desk: Desk) -> list[Route]:
+    folded = FoldedNames()
+
     async def page(request: Request) -> Response:
         coach = desk.coach(request)
-        shown = await listing(desk, coach, dict(request.query_params))
+        shown = await listing(desk, coach, dict(request.query_params), folded)
         refs = [p.row.ref for p in shown.rows]
         # who looked at whose figures: the list once, and each person shown (their own export lists it), at once
         await asyncio.gather(
