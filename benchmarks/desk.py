@@ -6,9 +6,9 @@ Setup (not timed, once): N participants (default 10,000) written straight into a
 programme leaves behind: 160 answers each (four waves of PSS-10, WHO-5 and life satisfaction, twelve check-ins,
 TRE logs, the exercise plan) with the inbound message each came in, their scores, modules done, an SMS number, a
 task for one in ten (overdue for half of those), a message for a coach unread for one in fifteen and an alert for
-one in twenty (a third still open). Half are the coach's, 30 % the backup's, 20 % the lead's (an administrator,
-who sees all 10,000). The file is built once under the temporary directory (stressbot-bench-desk/) and reused;
---rebuild makes it again.
+one in twenty (300 closed, 100 acknowledged, 100 waiting). Half are the coach's, 30 % the backup's, 20 % the
+lead's (an administrator, who sees all 10,000). The file is built once under the temporary directory
+(stressbot-bench-desk/) and reused; --rebuild makes it again.
 
 Timed: the desk started as it is run (`python -m bot desk`, its own process, the real clock), logged in with a
 code from the authenticator secret, then each page asked --requests times one after another over HTTP on
@@ -54,7 +54,7 @@ from storage.desk_records import DeskUser
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "stressbot-bench-desk"
-LAYOUT = 1  # raise when what `person` writes changes: a cached file of another layout is built again
+LAYOUT = 2  # raise when what `person` writes changes: a cached file of another layout is built again
 NOW = datetime.now(UTC).replace(microsecond=0)
 WAVES = ((0, ("pss10", "who5", "life_satisfaction")), (28, ("pss10",)), (84, ("pss10", "who5", "life_satisfaction")),
          (182, ("pss10", "who5", "life_satisfaction")))
@@ -156,13 +156,16 @@ def person(rows: Rows, pid: int, keys: Keys, rng: random.Random) -> None:
         at = NOW - timedelta(hours=pid % 48)
         rows.add("inbox", "sms", f"SMC{pid:08d}", pid, utc(at), utc(at), keys.seal("Kan I ringe til mig?"),
                  "for_coach", None, 1)
-    if pid % 20 == 0:
+    if pid % 20 == 0:  # 500 alerts: 300 closed, 100 acknowledged and still open, 100 waiting
         opened = NOW - timedelta(days=pid % 60, hours=3)
-        acked = opened + timedelta(minutes=rng.randint(2, 150)) if pid % 60 else None
+        state = "open" if pid % 100 == 0 else "acknowledged" if pid % 100 == 20 else "closed"
+        acked = None if state == "open" else opened + timedelta(minutes=rng.randint(2, 150))
         by = coach_of(pid) if acked else None
-        rows.add("escalations", pid, ("low", "moderate", "high")[pid % 3], "acknowledged" if acked else "open",
-                 utc(opened), None if acked else utc(opened + timedelta(hours=2)), int(pid % 80 == 0), by,
-                 utc(acked) if acked else None, None, None, None)
+        closed = acked + timedelta(days=1) if state == "closed" and acked else None
+        rows.add("escalations", pid, ("low", "moderate", "high")[pid % 3], state, utc(opened),
+                 utc(opened + timedelta(hours=2)) if state == "open" else None, int(pid % 80 == 0), by,
+                 utc(acked) if acked else None, by if closed else None, utc(closed) if closed else None,
+                 "Ringede op" if closed else None)
 
 
 INSERTS = {
