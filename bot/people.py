@@ -88,11 +88,14 @@ def searchable(query: str) -> bool:
     return len(fold(query)) >= MIN_QUERY
 
 
-def name_matches(query: str, name: str, folded_name: str | None = None) -> bool:
-    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren");
-    `folded_name`: the name already folded (a search over thousands of names folds each once)."""
-    folded = fold(name) if folded_name is None else folded_name
-    return all(word in folded for word in fold(query).split())
+def name_matches(query: str, name: str) -> bool:
+    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren")."""
+    return words_in(fold(query).split(), fold(name))
+
+
+def words_in(folded_words: list[str], folded_name: str) -> bool:
+    """`name_matches` with both sides folded already (a search over thousands of names folds each once)."""
+    return all(word in folded_name for word in folded_words)
 
 
 async def _phones(storage: Storage, participant_id: int) -> set[str]:

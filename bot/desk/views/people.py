@@ -109,7 +109,8 @@ async def search_hits(desk: Desk, who: str | None, search: str, folded: FoldedNa
         return ()
     names = await desk.storage.profile_names(who)
     folded_names = folded.of(names)
-    hits = [pid for pid, name in names.items() if people.name_matches(search, name, folded_names[pid])]
+    words = fold(search).split()
+    hits = [pid for pid in names if people.words_in(words, folded_names[pid])]
     phone = people.phone_in(search)
     if phone is not None:
         owner = await desk.storage.participant_by_address("sms", phone)
