@@ -243,11 +243,28 @@ class CoachOverview:
         return self.t(phrases.OVERVIEW_TASK, id=task.id, ref=profile.participant.ref, kind=kind, detail=detail,
                       due=due) + done
 
-    async def task_done(self, coach_id: str, task_id: int) -> str:
-        mine = {p.participant.id for p in await self._mine(coach_id)}
-        task = next((t for t in await self.storage.coach_tasks(only_open=True) if t.id == task_id), None)
-        if task is None or task.participant_id not in mine:
+    async def task_done(self, coach_id: str, task_id: int, note: str = "") -> str:
+        if await self.complete_task(coach_id, task_id, note) is None:
             return self.t(phrases.OVERVIEW_TASK_UNKNOWN, id=task_id)
-        await self.storage.complete_task(task_id, coach_id, self.clock.now())
-        await self._audit(coach_id, "task.done", f"task:{task_id}")
         return self.t(phrases.OVERVIEW_TASK_DONE, id=task_id)
+
+    async def complete_task(self, coach_id: str, task_id: int, note: str = "") -> CoachTask | None:
+        """DONE: an open task of one of the coach's own participants (an administrator's: anyone's) is done, with
+        the coach's note kept as a note on the person (what was done); None when it is not theirs or not open.
+        Audited without the note's text."""
+        coach = self.deployment.coaches[coach_id]
+        task = next((t for t in await self.storage.coach_tasks(only_open=True) if t.id == task_id), None)
+        if task is None:
+            return None
+        profile = await self.storage.profile(task.participant_id)
+        if profile is None or not (coach.is_admin or profile.coach_id == coach_id):
+            return None
+        if not await self.storage.complete_task(task_id, coach_id, self.clock.now()):
+            return None
+        text = note.strip()[:MAX_NOTE]
+        if text:
+            await self.storage.add_mark(task.participant_id, MarkRecord(
+                NOTE_KIND, coach_id, {"text": text, "task_id": task_id}, self.clock.now()))
+        await self._audit(coach_id, "task.done", f"task:{task_id}",
+                          {"participant": profile.participant.ref, "note": bool(text)})
+        return task

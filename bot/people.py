@@ -72,23 +72,38 @@ async def contact(storage: Storage, profile: Profile) -> str:
 
 async def search(storage: Storage, deployment: Deployment, coach_id: str, query: str) -> list[Profile]:
     """People the coach may open whose name contains the words of `query`, or whose number it is."""
-    wanted = fold(query)
-    if len(wanted) < MIN_QUERY:
+    if not searchable(query):
         return []
-    phone = _phone(query)
+    phone = phone_in(query)
     found = []
     for profile in await visible(storage, deployment, coach_id):
-        by_name = all(word in fold(profile.name) for word in wanted.split())
+        by_name = name_matches(query, profile.name)
         if by_name or (phone is not None and phone in await _phones(storage, profile.participant.id)):
             found.append(profile)
     return found
+
+
+def searchable(query: str) -> bool:
+    """Long enough to search by: "an" would list half the municipality."""
+    return len(fold(query)) >= MIN_QUERY
+
+
+def name_matches(query: str, name: str) -> bool:
+    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren")."""
+    return words_in(fold(query).split(), fold(name))
+
+
+def words_in(folded_words: list[str], folded_name: str) -> bool:
+    """`name_matches` with both sides folded already (a search over thousands of names folds each once)."""
+    return all(word in folded_name for word in folded_words)
 
 
 async def _phones(storage: Storage, participant_id: int) -> set[str]:
     return {a.address for a in await storage.addresses(participant_id) if a.channel == "sms"}
 
 
-def _phone(query: str) -> str | None:
+def phone_in(query: str) -> str | None:
+    """The query as a phone number (E.164) when it is one (8 digits or more), else None."""
     digits = [c for c in query if c.isdigit()]
     if len(digits) < 8:
         return None

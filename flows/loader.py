@@ -36,7 +36,8 @@ TYPE_KEYS: dict[StepType, set[str]] = {
 }
 CHOICE_KEYS = {"value", "label"}
 BRANCH_KEYS = {"if", "goto"}
-SCORE_KEYS = {"id", "items", "minus", "reverse", "multiplier", "bands"}
+SCORE_KEYS = {"id", "items", "minus", "reverse", "multiplier", "bands", "better"}
+BETTER = ("lower", "higher")  # which way a score improves (the desk's trend marks read it)
 BAND_KEYS = {"id", "min", "max", "label"}
 
 
@@ -341,10 +342,14 @@ def _read_scores(r: FileReader, top: LineMap) -> list[Score]:
                 r.error(block.line_of("reverse"), f"{what} reverses {name!r}, which is not in its items")
         multiplier = r.number(block, "multiplier", what)
         bands = _read_bands(r, block, what)
+        better = block.get("better")
+        if better is not None and better not in BETTER:
+            r.error(block.line_of("better"), f"better of {what} must be lower or higher, not {describe(better)}")
+            better = None
         if score_id is not None and ids:
             scores.append(Score(score_id, tuple(ids), frozenset(reverse),
                                 1.0 if multiplier is None else multiplier, tuple(bands), block.line,
-                                tuple(minus)))
+                                tuple(minus), better))
     return scores
 
 

@@ -99,6 +99,14 @@ class Score:
     bands: tuple[Band, ...] = ()
     line: int = 0
     minus: tuple[str, ...] = ()  # items subtracted, for a change such as tension after minus before
+    better: str | None = None  # "lower" (PSS-10) or "higher" (WHO-5): which way is improvement; None: neither
+
+    def improved(self, before: float, after: float) -> bool | None:
+        """True when `after` is better than `before`, False when worse, None when equal or the score has no
+        direction: a coach reads "better" or "worse", whichever way the instrument counts."""
+        if self.better is None or after == before:
+            return None
+        return (after < before) if self.better == "lower" else (after > before)
 
     @property
     def all_items(self) -> tuple[str, ...]:

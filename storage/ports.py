@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
+from storage.caseload import CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
 from storage.crypto import Keys
 from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
 from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
@@ -455,8 +456,31 @@ class PersonHistory(Protocol):
         ...
 
 
+class Caseloads(Protocol):
+    """A coach's participants a page at a time, with their figures (the desk's my-participants and tasks pages;
+    storage/caseload.py): a few set-based statements per page, however many participants there are."""
+
+    async def caseload(self, query: CaseloadQuery) -> CaseloadPage:
+        """The participants in scope that match, ordered and paged in the database, with each one's figures (one
+        snapshot); with `limit=None` only every match's id, in order, and how many."""
+        ...
+
+    async def caseload_rows(self, ids: Sequence[int], query: CaseloadQuery) -> list[CaseloadRow]:
+        """The figures of these participants (in this order; unknown ids left out), as `caseload` gives them."""
+        ...
+
+    async def profile_names(self, coach_id: str | None = None) -> dict[int, str]:
+        """Every enrolled participant's name by id, one coach's or everyone's (a search by name runs over these)."""
+        ...
+
+    async def tasks_of(self, coach_id: str | None, done_since: datetime | None = None) -> list[TaskRow]:
+        """Open tasks of the coach's participants (everyone's for None), oldest first, with the tasks done since
+        `done_since`; each with the person's ref and name."""
+        ...
+
+
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Allocations, PersonHistory, Protocol):
+              Allocations, PersonHistory, Caseloads, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

@@ -56,7 +56,7 @@ def test_pause_then_resume_in_a_new_process(tmp_path: Path) -> None:
         ("carl", "total", 21, "entry_criterion")]
     answers = bot("export", "answers", "--format", "csv", db=db).stdout.splitlines()
     assert answers[0] == "participant,flow_id,flow_version,run_seq,item_id,value,raw_text,answered_at"
-    assert len(answers) == 11 and answers[1].startswith("carl,pss10,1,1,q1,2,2,")
+    assert len(answers) == 11 and answers[1].startswith("carl,pss10,2,1,q1,2,2,")
 
 
 def test_new_participant_starts_with_the_baseline_questionnaire(tmp_path: Path) -> None:

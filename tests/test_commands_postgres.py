@@ -43,7 +43,7 @@ def test_enrol_answer_export_report_and_erase_on_postgresql(postgres_url: str, t
     scores = json.loads(bot(env, tmp_path, "export", "scores", "--format", "json").stdout)
     assert [(s["participant"], s["score_id"], s["value"]) for s in scores] == [("carl", "total", 21)]
     answers = bot(env, tmp_path, "export", "answers").stdout.splitlines()
-    assert len(answers) == 11 and answers[1].startswith("carl,pss10,1,1,q1,2,2,")
+    assert len(answers) == 11 and answers[1].startswith("carl,pss10,2,1,q1,2,2,")
     assert bot(env, tmp_path, "escalations", "list").stdout.strip() == "no escalations"
 
     report = json.loads(bot(env, tmp_path, "report", "outcomes", "--cohort", "north", "--format", "json").stdout)

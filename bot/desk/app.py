@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
-from bot.desk.views import account, alerts, login, messages, person
+from bot.desk.views import account, alerts, figures, login, messages, people, person, tasks
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -31,6 +31,9 @@ def create_desk_app(desk: Desk) -> Starlette:
         *account.routes(desk),
         *messages.routes(desk),
         *person.routes(desk),
+        *people.routes(desk),
+        *tasks.routes(desk),
+        *figures.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

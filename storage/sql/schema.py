@@ -95,6 +95,8 @@ scores = Table(
     Column("band", String(100), nullable=True),
     Column("completed_at", UTCDateTime, nullable=False),
     Index(None, "participant_id", "run_seq"),
+    # A person's latest score of one kind, for the desk's caseload sorted by it (Alembic revision 0004).
+    Index(None, "participant_id", "flow_id", "score_id", "completed_at"),
 )
 
 outbox = Table(
@@ -388,6 +390,7 @@ programme_marks = Table(
     Column("detail", JSONText, nullable=False),  # JSON
     Column("at", UTCDateTime, nullable=False),
     Index(None, "participant_id"),
+    Index(None, "participant_id", "kind"),  # a person's modules done, for the desk's caseload (revision 0004)
 )
 
 # --- the coaches' desk in the browser (bot/desk/; Alembic revision 0003) ---

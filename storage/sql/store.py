@@ -30,6 +30,7 @@ from storage.sql import schema as s
 from storage.sql.allocations import AllocationMethods
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
+from storage.sql.caseload import CaseloadMethods
 from storage.sql.coach_replies import CoachReplyMethods
 from storage.sql.coach_work import CoachWorkMethods
 from storage.sql.codecs import load_json, require_utc
@@ -90,7 +91,7 @@ _READERS: dict[Kind, Handler] = {
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
                  CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, AllocationMethods,
-                 CoachReplyMethods, PersonHistoryMethods):
+                 CoachReplyMethods, PersonHistoryMethods, CaseloadMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.

@@ -146,7 +146,7 @@ def test_expiry_timer_is_scheduled_and_fires_silently() -> None:
     d.now = timer.at
     fired = d.feed(TimerFired("expire:1"))
     assert fired.messages == [] and d.state.run is None
-    assert RunEvent(RunChange.EXPIRED, 1, "pss10", 1) in fired.effects and CancelTimer("expire:1") in fired.effects
+    assert RunEvent(RunChange.EXPIRED, 1, "pss10", 2) in fired.effects and CancelTimer("expire:1") in fired.effects
     assert msgids(d.say("2")) == [phrases.EXPIRED]  # told once, when they next write
     assert msgids(d.say("2")) == [phrases.NO_RUN]
 
@@ -162,7 +162,7 @@ def test_starting_a_flow_over_another_abandons_it() -> None:
     d = Driver(LIB)
     d.start("pss10")
     out = d.start("who5")
-    assert RunEvent(RunChange.ABANDONED, 1, "pss10", 1) in out.effects
+    assert RunEvent(RunChange.ABANDONED, 1, "pss10", 2) in out.effects
     assert d.state.run is not None and (d.state.run.seq, d.state.run.flow_id) == (2, "who5")
 
 

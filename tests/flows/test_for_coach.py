@@ -20,7 +20,7 @@ from tests.flows.helpers import T0, shipped_library
 TERMS, _ = load_risk_terms(Path(__file__).resolve().parents[2] / "flows" / "risk_terms.yaml")
 assert TERMS is not None
 LIB = replace(shipped_library(), risk_terms=TERMS)
-PSS_Q1 = LIB.get("pss10", 1).steps[1]  # type: ignore[union-attr]
+PSS_Q1 = LIB.get("pss10", 2).steps[1]  # type: ignore[union-attr]
 YES_NO = LIB.get("safety_check", 1).step("q1")  # type: ignore[union-attr]
 SCALE = LIB.get("checkin", 2).step("wellbeing")  # type: ignore[union-attr]
 
