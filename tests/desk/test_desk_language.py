@@ -1,7 +1,8 @@
 """No English words on a Danish desk page, and no Danish on an English one (issue 14).
 
 The clinical lead logs in (an administrator sees every page's full content) over a desk with something on every page:
-an open alert, a message for a human, a participant who lived through twelve weeks, with a note and a coach's pause.
+an open alert, a message for a human, a participant who lived through twelve weeks, with a note and a coach's pause,
+tasks open, overdue and done.
 Then every GET page the app has (read from its routes, so a new page is checked the day it is added), and each page's
 notices (`?done=`), are opened in Danish and in English. A Danish page fails if it shows an English message id whose
 Danish differs; an English page if it shows such a Danish translation. Both come from the catalogs themselves.
@@ -36,7 +37,8 @@ NOT_PAGES = {"/health": "the probe's plain 'ok'",
              "/oidc/start": "needs an identity provider (tests/desk/test_desk_login.py)",
              "/oidc/callback": "needs an identity provider (tests/desk/test_desk_login.py)"}
 QUERIES = {"/messages/{id:int}/canned": "canned=0"}  # what the page's own links and forms add
-NOTICES = {"/alerts": "alerts.html", "/messages": "messages.html", "/people/{ref:str}": "person.html"}
+NOTICES = {"/alerts": "alerts.html", "/messages": "messages.html", "/people/{ref:str}": "person.html",
+           "/tasks": "tasks.html"}
 THEIR_OWN_WORDS = "blockquote, .text, .answers, [translate=no]"  # people's words, shown as written
 # The page's text as a coach meets it: what is shown, the title, and what a screen reader or a script says (labels,
 # tooltips, messages kept in data- attributes), without people's own words and parts in another declared language.
@@ -89,17 +91,21 @@ def seeded(live: LiveDesk, page: Page) -> dict[tuple[str, str], str]:
     """Something on every page; the values for the routes' path parameters, by (first path segment, name)."""
     lived_twelve_weeks(live, ANNA)  # charts, timeline, upcoming messages, and words that opened an alert
 
-    async def bo_writes() -> int:
-        storage = live.app.storage
-        bo = await storage.enroll(Enrollment(BO, "Bo Hansen", "da", T0.date(), "backup"), live.clock.now())
+    async def bo_writes() -> tuple[int, int]:
+        storage, now = live.app.storage, live.clock.now()
+        bo = await storage.enroll(Enrollment(BO, "Bo Hansen", "da", T0.date(), "backup"), now)
+        await live.app.loop.handle(bo, Text("KONTAKT"), "console")  # a task for the coach
+        contact = max(t.id for t in await storage.coach_tasks() if t.participant_id == bo.id)
         await live.app.loop.handle(bo, Text("Kan I ringe til mig i morgen? Jeg har det ikke så godt"), "console")
-        return max(m.id for m in await storage.coach_messages() if m.participant_ref == BO)
-    message = live.run(bo_writes())
+        await storage.task_unread_messages(now + timedelta(seconds=1), now, now - timedelta(hours=1))  # overdue
+        return max(m.id for m in await storage.coach_messages() if m.participant_ref == BO), contact
+    message, contact = live.run(bo_writes())
     live.log_in(page, "lead", "/alerts")
     token = csrf(page)
     for path, form in ((f"/people/{ANNA}/note", {"note": "Ringede til Anna, aftalt møde torsdag"}),
                        (f"/people/{ANNA}/programme", {"action": "pause", "reason": "Indlagt, tager en pause",
-                                                      "until": (START + timedelta(days=100)).isoformat()})):
+                                                      "until": (START + timedelta(days=100)).isoformat()}),
+                       (f"/tasks/{contact}/done", {"note": "Ringet op"})):
         assert page.request.post(f"{live.url}{path}", form={**form, "csrf": token}).ok
     return {("people", "ref"): ANNA, ("messages", "id"): str(message)}
 
@@ -120,7 +126,7 @@ def page_urls(live: LiveDesk, values: dict[tuple[str, str], str]) -> dict[str, s
         url = re.sub(r"\{(\w+)(?::\w+)?\}", value, route.path)
         query = QUERIES.get(route.path)
         urls[route.path] = f"{url}?{query}" if query else url
-    assert {"/alerts", "/messages", "/people/{ref:str}", "/account"} <= set(urls)
+    assert {"/alerts", "/messages", "/people", "/people/{ref:str}", "/tasks", "/figures", "/account"} <= set(urls)
     return urls
 
 
