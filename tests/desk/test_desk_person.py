@@ -194,6 +194,6 @@ def test_a_coach_who_is_not_theirs_finds_nothing_whether_the_person_exists_or_no
     assert note.status == 404
     refused = [a for a in live.run(live.app.storage.audit_entries()) if a.action == "overview.refused"]
     assert len(refused) == 3 and {a.actor for a in refused} == {"coach:backup"}  # two looks and the note
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log ud").click()
     live.log_in(page, "lead", "/people/p-bo")  # an administrator sees everyone
     expect(page.get_by_role("heading", level=1)).to_contain_text("Anna Jensen")
