@@ -84,9 +84,15 @@ class Progress:
     last_checkin: float | None = None  # the well-being answer of the last weekly check-in
     sent_day: str | None = None  # the local day (ISO) `sent_count` counts bot-initiated messages for
     sent_count: int = 0
+    appointment: str | None = None  # the appointment last reminded of, whose OK or MOVE is awaited (flows/appointments)
+    appointment_starts: datetime | None = None  # ...until it begins
+    appointment_when: str | None = None  # ...its time as the reminder wrote it
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        awaited = {} if self.appointment is None else {  # only when one is awaited: older states read the same
+            "appointment": self.appointment, "appointment_when": self.appointment_when,
+            "appointment_starts": None if self.appointment_starts is None else self.appointment_starts.isoformat()}
+        return {**awaited,
             "start": self.start, "released": list(self.released), "modules_done": list(self.modules_done),
             "paused_until": None if self.paused_until is None else self.paused_until.isoformat(),
             "stopped": self.stopped,
@@ -109,7 +115,10 @@ class Progress:
             wave_scores={k: {s: float(x) for s, x in v.items()} for k, v in raw.get("wave_scores", {}).items()},
             waves_done=tuple(raw.get("waves_done", ())), waves_missed=tuple(raw.get("waves_missed", ())),
             exercise_day=raw.get("exercise_day"), last_checkin=raw.get("last_checkin"),
-            sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)))
+            sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)),
+            appointment=raw.get("appointment"), appointment_when=raw.get("appointment_when"),
+            appointment_starts=datetime.fromisoformat(raw["appointment_starts"]) if raw.get("appointment_starts")
+            else None)
 
 
 @dataclass(frozen=True)
