@@ -212,5 +212,10 @@ async def import_csv(storage: Storage, text: str, booked_by: str, now: datetime)
     except BookingError as exc:
         problems += exc.problems
     if problems:
-        raise BookingError(problems)
+        raise BookingError(sorted(problems, key=_line_of))  # in the file's order (stable within a line)
     return await book(storage, requests, booked_by, now)
+
+
+def _line_of(problem: str) -> int:
+    found = re.match(r"line (\d+):", problem)
+    return int(found.group(1)) if found else 0
