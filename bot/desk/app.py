@@ -13,6 +13,7 @@ from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
 from bot.desk.views import alerts, login
+from bot.desk.views import appointments as appointments_view
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -28,6 +29,7 @@ def create_desk_app(desk: Desk) -> Starlette:
         Route("/", home), Route("/health", health),
         *login.routes(desk, sessions),
         *alerts.routes(desk),
+        *appointments_view.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])
