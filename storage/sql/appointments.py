@@ -79,9 +79,14 @@ class MarkAttendance(ProgrammeOp):
         attendance = ATTENDED if self.attended else MISSED
         conn.execute(update(_at).where(*key).values(attendance=attendance, marked_by=self.coach_id,
                                                    marked_at=self.at))
-        if attendance == MISSED and before.attendance != MISSED:  # a no-show: a coach follows it up, once
-            task = CoachTaskRecord(MISSED_TASK, {"appointment": self.appointment_id}, self.at)
-            conn.execute(insert(s.coach_tasks), task_row(self.participant_id, task))
+        if attendance == MISSED:  # a no-show: a coach follows it up, once (a corrected mark makes no second task)
+            task = task_row(self.participant_id, CoachTaskRecord(MISSED_TASK, {"appointment": self.appointment_id},
+                                                                 self.at))
+            tk = s.coach_tasks
+            made = conn.execute(select(tk.c.id).where(tk.c.participant_id == self.participant_id,
+                                                      tk.c.kind == MISSED_TASK, tk.c.detail == task["detail"])).first()
+            if made is None:
+                conn.execute(insert(tk), task)
         ref = conn.execute(select(_p.c.ref).where(_p.c.id == self.participant_id)).scalar_one()
         record = AuditRecord(f"coach:{self.coach_id}", MARKED, f"participant:{ref}", self.at,
                              {"appointment": self.appointment_id, "attendance": attendance})
