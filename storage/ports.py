@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
+from storage.appointment_records import Appointment, AppointmentBooking
 from storage.caseload import CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
 from storage.crypto import Keys
 from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
@@ -476,11 +477,32 @@ class Caseloads(Protocol):
     async def tasks_of(self, coach_id: str | None, done_since: datetime | None = None) -> list[TaskRow]:
         """Open tasks of the coach's participants (everyone's for None), oldest first, with the tasks done since
         `done_since`; each with the person's ref and name."""
+
+
+class Appointments(Protocol):
+    """Talks and group sessions a coach books (issue 15), their reminders, and who came (bot/appointments.py)."""
+
+    async def book_appointment(self, booking: AppointmentBooking, participant_ids: Sequence[int],
+                               reminders: Callable[[int], list[ScheduledRecord]]) -> int:
+        """Store it with its attendees and `reminders(appointment id)` planned for each, audited
+        ("appointment.booked"), in one transaction; its id. Nothing is written when an id is unknown."""
+        ...
+
+    async def mark_attendance(self, appointment_id: int, participant_id: int, attended: bool, coach_id: str,
+                              at: datetime) -> bool:
+        """Attended or not (audited); a first "not attended" becomes a coach task ("appointment_missed"). False
+        when the participant is not expected there."""
+        ...
+
+    async def appointments(self, since: datetime | None = None, until: datetime | None = None,
+                           participant_ids: Sequence[int] | None = None) -> list[Appointment]:
+        """Those starting in [since, until), by start time, with their attendees (only these participants when
+        given), each with whether they confirmed or asked to move it."""
         ...
 
 
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Allocations, PersonHistory, Caseloads, Protocol):
+              Allocations, PersonHistory, Caseloads, Appointments, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

@@ -477,3 +477,32 @@ desk_challenges = Table(  # a log-in's pending challenge (passkey, identity prov
     Column("expires_at", UTCDateTime, nullable=False),
     Index(None, "expires_at"),
 )
+
+# --- appointments (issue 15: talks and group sessions a coach books; added by revision 0008) ---
+
+appointments = Table(  # one booked talk or session; its reminders are schedule rows of kind `appointment`
+    "appointments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # screening, group, coaching, counselling, follow_up
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("place", String(300), nullable=False),  # an address or room, '' when by video
+    Column("video", String(500), nullable=False),  # a video link, '' when in person
+    Column("cohort", String(100), nullable=True),  # booked for a cohort (its members then are the attendees)
+    Column("booked_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "starts_at"),
+)
+
+appointment_attendees = Table(  # who is expected, and whether they came (marked by a coach)
+    "appointment_attendees",
+    metadata,
+    Column("appointment_id", Integer, ForeignKey("appointments.id"), primary_key=True, autoincrement=False),
+    Column("participant_id", Integer, ForeignKey("participants.id"), primary_key=True, autoincrement=False),
+    Column("attendance", String(16), nullable=True),  # None until marked: attended or missed
+    Column("marked_by", String(200), nullable=True),
+    Column("marked_at", UTCDateTime, nullable=True),
+    Index(None, "participant_id"),
+    CheckConstraint("attendance IN ('attended', 'missed')", name="attendance"),
+)
