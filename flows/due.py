@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, time, timedelta
 
+from flows import appointments
 from flows.effects import Handling, Plan
 from flows.inputs import Due
 from flows.programme import Kind, Programme
@@ -67,6 +68,9 @@ def on_due(turn: Turn, due: Due) -> None:
         turn.set_progress(replace(progress, start=str(due.data["start"])))
     if due.kind == Kind.WAVE_CLOSE:  # bookkeeping, never a message: no gates
         close_wave(turn, programme, due)
+        return
+    if due.kind == Kind.APPOINTMENT:  # its own gates: quiet hours, but no daily limit (flows/appointments.py)
+        appointments.on_reminder(turn, programme, due)
         return
     reason = "no active address to reach the participant" if due.reach == "unreachable" else None
     reason = reason or _skip_reason(turn, programme, due)

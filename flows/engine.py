@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flows import companion, due, for_coach, human, phrases
+from flows import appointments, companion, due, for_coach, human, phrases
 from flows.answering import on_answer
 from flows.asking import Asked, asking
 from flows.consent import answer_consent, ask_consent, require_consent
@@ -132,6 +132,8 @@ def _on_text(turn: Turn, said: Reading) -> None:
         return
     if asked is not None and asked.what is Asked.SAFETY_OFFER:
         _start_if(turn, answer_offer(turn, said, hit))
+        return
+    if hit is None and appointments.on_reply(turn, said):  # OK or MOVE after an appointment's reminder
         return
     if keyword is not None:
         turn.hear("keyword", keyword=keyword.keyword.value)

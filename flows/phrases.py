@@ -247,3 +247,24 @@ COACH_CRISIS_GIVEN_UP = N_(
 OVERVIEW_GIVEN_UP = N_("Not delivered ({channel}, {date}, given up: {reason}): {text}")
 
 ALL: tuple[str, ...] = tuple(v for k, v in sorted(globals().items()) if k.isupper() and isinstance(v, str))
+
+# Appointments (issue 15): reminders the day before and two hours before; the person confirms or asks to move it
+APPOINTMENT_SCREENING = N_("A reminder: your screening talk is {when}.")
+APPOINTMENT_GROUP = N_("A reminder: the group session is {when}.")
+APPOINTMENT_COACHING = N_("A reminder: your coaching talk is {when}.")
+APPOINTMENT_COUNSELLING = N_("A reminder: your counselling talk is {when}.")
+APPOINTMENT_FOLLOW_UP = N_("A reminder: your follow-up talk is {when}.")
+APPOINTMENT_KINDS = {  # an appointment's kind -> its reminder
+    "screening": APPOINTMENT_SCREENING,
+    "group": APPOINTMENT_GROUP,
+    "coaching": APPOINTMENT_COACHING,
+    "counselling": APPOINTMENT_COUNSELLING,
+    "follow_up": APPOINTMENT_FOLLOW_UP,
+}
+APPOINTMENT_PLACE = N_("Place: {place}.")
+APPOINTMENT_VIDEO = N_("Join by video: {link}")
+APPOINTMENT_REPLY_HINT = N_("Write OK to confirm, or MOVE if you need another time.")
+APPOINTMENT_CONFIRMED = N_("Thank you for confirming. See you {when}.")
+APPOINTMENT_MOVE_ASKED = N_("Thank you. Your coach will contact you to find another time.")
+APPOINTMENT_OK_BUTTON = N_("OK")
+APPOINTMENT_MOVE_BUTTON = N_("Move it")

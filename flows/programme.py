@@ -27,14 +27,16 @@ class Kind:
     WAVE_CLOSE = "wave_close"  # the wave closes: answered, or recorded as missed
     CHECKIN = "checkin"  # the weekly check-in
     TRE_SUMMARY = "tre_summary"  # the weekly TRE summary, if anything was logged that week
+    APPOINTMENT = "appointment"  # a booked talk or group session: a reminder (flows/appointments.py)
 
 
 ALL_KINDS = (Kind.MODULE, Kind.NUDGE, Kind.EXERCISE, Kind.WAVE_OPEN, Kind.WAVE_REMIND, Kind.WAVE_CLOSE,
              Kind.CHECKIN, Kind.TRE_SUMMARY)
 # Events due at the same moment are handled in this order: messages first, then what starts a questionnaire,
 # so the questionnaire's question is the last message (and keeps its buttons).
-KIND_ORDER = {kind: i for i, kind in enumerate((Kind.WAVE_CLOSE, Kind.MODULE, Kind.NUDGE, Kind.EXERCISE,
-                                                 Kind.TRE_SUMMARY, Kind.WAVE_OPEN, Kind.WAVE_REMIND, Kind.CHECKIN))}
+KIND_ORDER = {kind: i for i, kind in enumerate((Kind.WAVE_CLOSE, Kind.APPOINTMENT, Kind.MODULE, Kind.NUDGE,
+                                                 Kind.EXERCISE, Kind.TRE_SUMMARY, Kind.WAVE_OPEN, Kind.WAVE_REMIND,
+                                                 Kind.CHECKIN))}
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,9 @@ class Progress:
     sent_count: int = 0
     coach_hold: str | None = None  # COACH_PAUSE or COACH_STOP, set by a coach (the desk); only a coach lifts it
     coach_until: datetime | None = None  # a coach's pause ends then (None: until resumed); once resumed, when
+    appointment: str | None = None  # the appointment last reminded of, whose OK or MOVE is awaited (flows/appointments)
+    appointment_starts: datetime | None = None  # ...until it begins
+    appointment_when: str | None = None  # ...its time as the reminder wrote it
 
     def coach_paused(self, now: datetime) -> bool:
         """A coach's pause is on: modules and measurements wait for it to end, other reminders are skipped."""
@@ -104,7 +107,10 @@ class Progress:
         return max(ends, default=None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        awaited = {} if self.appointment is None else {  # only when one is awaited: older states read the same
+            "appointment": self.appointment, "appointment_when": self.appointment_when,
+            "appointment_starts": None if self.appointment_starts is None else self.appointment_starts.isoformat()}
+        return {**awaited,
             "start": self.start, "released": list(self.released), "modules_done": list(self.modules_done),
             "paused_until": None if self.paused_until is None else self.paused_until.isoformat(),
             "stopped": self.stopped,
@@ -131,7 +137,10 @@ class Progress:
             exercise_day=raw.get("exercise_day"), last_checkin=raw.get("last_checkin"),
             sent_day=raw.get("sent_day"), sent_count=int(raw.get("sent_count", 0)),
             coach_hold=raw.get("coach_hold"),
-            coach_until=datetime.fromisoformat(raw["coach_until"]) if raw.get("coach_until") else None)
+            coach_until=datetime.fromisoformat(raw["coach_until"]) if raw.get("coach_until") else None,
+            appointment=raw.get("appointment"), appointment_when=raw.get("appointment_when"),
+            appointment_starts=datetime.fromisoformat(raw["appointment_starts"]) if raw.get("appointment_starts")
+            else None)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from bot.commands import appointments as appointments_command
 from bot.commands import chat, coach, cohort, db, desk, enrol, export, flows_check, person, programme, report, run
 from bot.commands.common import Commands, Handler
 from bot.config import database_file
@@ -25,6 +26,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     cohort.add_parser,  # cohort randomise, cohort verify
     coach.add_escalations_parser,  # escalations list
     programme.add_parser,  # programme preview, programme tick
+    appointments_command.add_parser,  # appointments book, list, import
     coach.add_tasks_parser,  # tasks list, tasks done
     report.add_parser,  # report outcomes
     export.add_parser,  # export answers|scores|research

@@ -76,10 +76,12 @@ def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 def as_upgraded(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
     """A version-10 file's rows as they read after the revisions since the baseline: 0002 added the outbox's lease
     columns (claimed_by, claimed_until) last, empty, as no row is claimed; 0003 added the desk's four tables, 0004
-    (arms) the randomised cohorts and allocations, 0005 the desk's challenges, all empty; nothing else changes."""
+    (arms) the randomised cohorts and allocations, 0005 the desk's challenges, 0008 the appointments and their
+    attendees, all empty; nothing else changes."""
     desk: dict[str, list[tuple[Any, ...]]] = {
         table: [] for table in ("desk_users", "desk_passkeys", "desk_sessions", "desk_login_failures",
-                                "randomised_cohorts", "allocations", "desk_challenges")}
+                                "randomised_cohorts", "allocations", "desk_challenges", "appointments",
+                                "appointment_attendees")}
     return {**rows, "outbox": [(*row, None, None) for row in rows["outbox"]], **desk}
 
 

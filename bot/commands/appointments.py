@@ -1,0 +1,85 @@
+"""`appointments book|list|import`: talks and group sessions booked from the command line or a CSV file (issue 15).
+
+Times as Danes write them (24-12-2026 14:00, 24.12.2026 kl. 14.00); a CSV with `,` or `;` is read whole and every
+problem reported, with its line, before anything is saved. The reminders go out the day before and two hours before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot import config
+from bot.commands.common import Commands, handled_by
+
+KINDS = ("screening", "group", "coaching", "counselling", "follow_up")  # bot/appointments.py KINDS
+
+
+def add_parser(commands: Commands) -> None:
+    appointments = commands.add_parser("appointments", help="book talks and group sessions, with reminders")
+    actions = appointments.add_subparsers(dest="appointments_command", required=True, metavar="ACTION")
+    book = actions.add_parser("book", help="book one appointment for people or a cohort")
+    book.add_argument("--kind", required=True, choices=KINDS)
+    book.add_argument("--time", required=True, metavar="WHEN", help="local time, e.g. '24-12-2026 14:00'")
+    book.add_argument("--minutes", type=int, default=60)
+    book.add_argument("--place", default="", help="address or room")
+    book.add_argument("--video", default="", help="a video link (https://...)")
+    book.add_argument("--cohort", default="", metavar="NAME", help="everyone enrolled in this cohort")
+    book.add_argument("people", nargs="*", metavar="REF", help="participants' refs")
+    config.add_db_argument(book)
+    handled_by(book, _book)
+    listing = actions.add_parser("list", help="upcoming appointments with who confirmed, asked to move or came")
+    config.add_db_argument(listing)
+    handled_by(listing, _list, existing_db=True)
+    imports = actions.add_parser("import", help="book every row of a CSV file (kind, time, minutes, place, video, "
+                                 "people, cohort), or none when any row has a problem")
+    imports.add_argument("csv", type=Path, metavar="CSV")
+    config.add_db_argument(imports)
+    handled_by(imports, _import)
+
+
+async def _book(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.appointments import BookingError, BookingRequest, book
+
+    request = BookingRequest(args.kind, args.time, args.minutes, args.place, args.video, tuple(args.people),
+                             args.cohort)
+    async with open_app(args.db) as app:
+        try:
+            [booked] = await book(app.storage, [request], config.operator(), app.clock.now())
+        except BookingError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    print(f"booked appointment {booked}")
+    return 0
+
+
+async def _import(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.appointments import BookingError, import_csv
+
+    text = args.csv.read_text(encoding="utf-8-sig")
+    async with open_app(args.db) as app:
+        try:
+            booked = await import_csv(app.storage, text, config.operator(), app.clock.now())
+        except BookingError as exc:
+            print("nothing was booked; fix these and import the file again:", file=sys.stderr)
+            print(str(exc), file=sys.stderr)
+            return 2
+    print(f"booked {len(booked)} appointments: {', '.join(map(str, booked))}")
+    return 0
+
+
+async def _list(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.appointments import written
+
+    async with open_app(args.db) as app:
+        for appointment in await app.storage.appointments(since=app.clock.now()):
+            b = appointment.booking
+            print(f"{appointment.id}  {written(b.starts_at, 'en')}  {b.minutes} min  {b.kind}  {b.place or b.video}")
+            for a in appointment.attendees:
+                said = "confirmed" if a.confirmed else "asked to move" if a.move_asked else "no answer"
+                print(f"    {a.ref}  {said}  {a.attendance or ''}".rstrip())
+    return 0
