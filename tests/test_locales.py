@@ -57,6 +57,8 @@ DANISH_KEYWORDS = {
     # reaching a human (issue 11)
     "CONTACT": "KONTAKT",
     "MESSAGES": "BESKEDER",
+    # appointments (issue 15)
+    "MOVE": "FLYT",
 }
 ENGLISH_ONLY_KEYWORDS = re.compile(
     r"\b(?:" + "|".join(en for en, da in DANISH_KEYWORDS.items() if en != da) + r")\b", re.IGNORECASE

@@ -2,7 +2,7 @@
 
 The clinical lead logs in (an administrator sees every page's full content) over a desk with something on every page:
 an open alert, a message for a human, a participant who lived through twelve weeks, with a note and a coach's pause,
-tasks open, overdue and done.
+tasks open, overdue and done, an appointment booked.
 Then every GET page the app has (read from its routes, so a new page is checked the day it is added), and each page's
 notices (`?done=`), are opened in Danish and in English. A Danish page fails if it shows an English message id whose
 Danish differs; an English page if it shows such a Danish translation. Both come from the catalogs themselves.
@@ -38,7 +38,7 @@ NOT_PAGES = {"/health": "the probe's plain 'ok'",
              "/oidc/callback": "needs an identity provider (tests/desk/test_desk_login.py)"}
 QUERIES = {"/messages/{id:int}/canned": "canned=0"}  # what the page's own links and forms add
 NOTICES = {"/alerts": "alerts.html", "/messages": "messages.html", "/people/{ref:str}": "person.html",
-           "/tasks": "tasks.html"}
+           "/tasks": "tasks.html", "/appointments": "appointments.html"}
 THEIR_OWN_WORDS = "blockquote, .text, .answers, [translate=no]"  # people's words, shown as written
 # The page's text as a coach meets it: what is shown, the title, and what a screen reader or a script says (labels,
 # tooltips, messages kept in data- attributes), without people's own words and parts in another declared language.
@@ -57,18 +57,28 @@ READ = """([own, lang]) => {
 
 
 def pattern(text: str) -> re.Pattern[str]:
-    """The sentence as it shows on a page: any value for a {placeholder}, any run of white space for one."""
+    """The sentence as it shows on a page: a value on the line for a {placeholder}, any run of spaces for one (of
+    white space for one with a line break)."""
     parts = []
     for literal in re.split(r"\{[^{}]*\}", text):
-        parts.append(r"\s+".join(re.escape(word) for word in re.split(r"\s+", literal)))
-    body = r".+?".join(parts)
+        pieces = re.split(r"(\s+)", literal)
+        parts.append("".join((r"\s+" if "\n" in piece else r"[^\S\n]+") if piece.isspace() else re.escape(piece)
+                             for piece in pieces if piece))
+    body = r"[^\n]+?".join(parts)
     start = r"(?<!\w)" if re.match(r"\w", text) else ""
     end = r"(?!\w)" if re.search(r"\w$", text) else ""
     return re.compile(start + body + end)
 
 
+def telling(sentence: str, translations: list[str]) -> bool:
+    """Whether the sentence can be told from its translations on a page: three letters of its own at least ("{n}
+    min" is also in "45 min."; "{first} to {last}" in Danish "dagen før og to timer før")."""
+    letters = re.findall(r"[^\W\d_]", re.sub(r"\{[^{}]*\}", "", sentence))
+    return len(letters) >= 3 and not any(pattern(sentence).search(t) for t in translations)
+
+
 def differing() -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]:
-    """(English ids, their Danish): every sentence whose Danish is not the English, each as a pattern."""
+    """(English ids, their Danish): every sentence whose Danish tells it apart from the English, as patterns."""
     with (ROOT / "locales" / "da" / "LC_MESSAGES" / "messages.po").open("rb") as f:
         catalog = read_po(f, locale="da")
     english: dict[str, re.Pattern[str]] = {}
@@ -78,12 +88,8 @@ def differing() -> tuple[dict[str, re.Pattern[str]], dict[str, re.Pattern[str]]]
         texts = [message.string] if isinstance(message.string, str) else list(message.string or ())
         if not message.id:
             continue
-        for en in ids:
-            if re.search(r"[^\W\d_]", re.sub(r"\{[^{}]*\}", "", en)) and en not in texts:
-                english[en] = pattern(en)
-        for da in texts:
-            if re.search(r"[^\W\d_]", re.sub(r"\{[^{}]*\}", "", da)) and da not in ids:
-                danish[da] = pattern(da)
+        english.update({en: pattern(en) for en in ids if telling(en, texts)})
+        danish.update({da: pattern(da) for da in texts if telling(da, ids)})
     return english, danish
 
 
@@ -105,7 +111,10 @@ def seeded(live: LiveDesk, page: Page) -> dict[tuple[str, str], str]:
     for path, form in ((f"/people/{ANNA}/note", {"note": "Ringede til Anna, aftalt møde torsdag"}),
                        (f"/people/{ANNA}/programme", {"action": "pause", "reason": "Indlagt, tager en pause",
                                                       "until": (START + timedelta(days=100)).isoformat()}),
-                       (f"/tasks/{contact}/done", {"note": "Ringet op"})):
+                       (f"/tasks/{contact}/done", {"note": "Ringet op"}),
+                       ("/appointments", {"kind": "screening", "minutes": "45", "place": "Rådhuset, lokale 2",
+                                          "time": (live.clock.now() + timedelta(days=3)).strftime("%d-%m-%Y 14:00"),
+                                          "people": f"{ANNA} {BO}"})):
         assert page.request.post(f"{live.url}{path}", form={**form, "csrf": token}).ok
     return {("people", "ref"): ANNA, ("messages", "id"): str(message)}
 
@@ -126,7 +135,8 @@ def page_urls(live: LiveDesk, values: dict[tuple[str, str], str]) -> dict[str, s
         url = re.sub(r"\{(\w+)(?::\w+)?\}", value, route.path)
         query = QUERIES.get(route.path)
         urls[route.path] = f"{url}?{query}" if query else url
-    assert {"/alerts", "/messages", "/people", "/people/{ref:str}", "/tasks", "/figures", "/account"} <= set(urls)
+    assert {"/alerts", "/messages", "/people", "/people/{ref:str}", "/tasks", "/figures", "/appointments",
+            "/account"} <= set(urls)
     return urls
 
 
