@@ -21,7 +21,7 @@ def test_a_coach_books_a_talk_and_marks_it_not_attended(live: LiveDesk, page: Pa
     anna = enrolled(live, "p-anna", "coach")
     enrolled(live, "p-other", "backup")  # not the coach's: they cannot book for her
     live.log_in(page, "coach", "/appointments")
-    expect(page.get_by_role("heading", name="Appointments", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Aftaler", level=1)).to_be_visible()
 
     page.select_option("#kind", "screening")
     page.fill("#time", "26-11-2026 14:00")
@@ -33,7 +33,7 @@ def test_a_coach_books_a_talk_and_marks_it_not_attended(live: LiveDesk, page: Pa
 
     page.fill("#people", "p-anna")
     page.get_by_role("button", name="Book", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("booked")
+    expect(page.get_by_role("status")).to_contain_text("booket")
     [booked] = live.run(live.app.storage.appointments())
     row = page.locator(f"#appointment-{booked.id}")
     expect(row).to_contain_text("Rådhuset, lokale 2")
@@ -45,9 +45,9 @@ def test_a_coach_books_a_talk_and_marks_it_not_attended(live: LiveDesk, page: Pa
     screenshot(page, "appointments-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
-    row.get_by_role("button", name="p-anna did not attend").click()
-    expect(page.get_by_role("status")).to_contain_text("not attended")
-    expect(page.locator(f"#appointment-{booked.id}")).to_contain_text("not attended")
+    row.get_by_role("button", name="p-anna udeblev").click()
+    expect(page.get_by_role("status")).to_contain_text("udeblevet")
+    expect(page.locator(f"#appointment-{booked.id}")).to_contain_text("udeblevet")
     tasks = live.run(live.app.storage.coach_tasks())
     assert [(t.participant_id, t.kind) for t in tasks] == [(anna, "appointment_missed")]
     actions = {(a.actor, a.action) for a in live.run(live.app.storage.audit_entries())}
