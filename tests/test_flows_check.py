@@ -5,6 +5,7 @@ the published texts' fingerprints, with or without a database."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -86,30 +87,31 @@ def test_an_edited_flow_needs_a_new_version_even_without_a_database(tmp_path: Pa
     pss10, record_file = folder / "definitions" / "pss10.yaml", folder / "definitions" / "fingerprints.json"
     published = record_file.read_text(encoding="utf-8")
     version_line = line_of(pss10, "version:")
-    edit(pss10, "da: Ind i mellem,", "da: Indimellem,")  # the administrator rewords a question, version still 1
+    v = int(re.search(r"^version: (\d+)", pss10.read_text(encoding="utf-8"), re.M).group(1))  # type: ignore[union-attr]
+    edit(pss10, "da: Ind i mellem,", "da: Indimellem,")  # the administrator rewords a question, version unchanged
     refused = bot("flows", "check", str(folder), check=False)
     assert refused.returncode == 1
-    assert f"{pss10}:{version_line}: error: flow 'pss10' was changed but version 1 was already published with " \
-           f"another text ({record_file}): raise version to 2, then run `flows check --record`; or undo the " \
+    assert f"{pss10}:{version_line}: error: flow 'pss10' was changed but version {v} was already published with " \
+           f"another text ({record_file}): raise version to {v + 1}, then run `flows check --record`; or undo the " \
            "change" in refused.stdout
     not_recorded = bot("flows", "check", "--record", str(folder), check=False)
     assert not_recorded.returncode == 1 and "nothing recorded: fix the errors first" in not_recorded.stderr
     assert record_file.read_text(encoding="utf-8") == published
 
-    edit(pss10, "version: 1", "version: 2")
+    edit(pss10, f"version: {v}", f"version: {v + 1}")
     raised = bot("flows", "check", str(folder))
-    assert f"{pss10}:{version_line}: warning: flow 'pss10' version 2 is not in {record_file} yet" in raised.stdout
+    assert f"{pss10}:{version_line}: warning: flow 'pss10' version {v + 1} is not in {record_file} yet" \
+        in raised.stdout
     recorded = bot("flows", "check", "--record", str(folder))
-    assert f"recorded pss10 v2 in {record_file}" in recorded.stdout
+    assert f"recorded pss10 v{v + 1} in {record_file}" in recorded.stdout
     versions = json.loads(record_file.read_text(encoding="utf-8"))["pss10"]
-    assert versions == {"1": json.loads(published)["pss10"]["1"],
-                        "2": fingerprint(pss10.read_text(encoding="utf-8"))}
+    assert versions == {**json.loads(published)["pss10"], str(v + 1): fingerprint(pss10.read_text(encoding="utf-8"))}
     assert "pss10" not in bot("flows", "check", str(folder)).stdout  # recorded: nothing more to say about it
 
-    edit(pss10, "version: 2", "version: 1")  # going back to a published number with the new text
+    edit(pss10, f"version: {v + 1}", f"version: {v}")  # going back to a published number with the new text
     back = bot("flows", "check", str(folder), check=False)
-    assert "error: flow 'pss10' was changed but version 1 was already published" in back.stdout
-    assert "raise version to 3" in back.stdout
+    assert f"error: flow 'pss10' was changed but version {v} was already published" in back.stdout
+    assert f"raise version to {v + 2}" in back.stdout
 
 
 def test_every_shipped_flow_is_the_text_published_under_its_version() -> None:
