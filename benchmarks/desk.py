@@ -54,7 +54,7 @@ from storage.desk_records import DeskUser
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "stressbot-bench-desk"
-LAYOUT = 2  # raise when what `person` writes changes: a cached file of another layout is built again
+LAYOUT = 3  # raise when what `person` writes changes: a cached file of another layout is built again
 NOW = datetime.now(UTC).replace(microsecond=0)
 WAVES = ((0, ("pss10", "who5", "life_satisfaction")), (28, ("pss10",)), (84, ("pss10", "who5", "life_satisfaction")),
          (182, ("pss10", "who5", "life_satisfaction")))
@@ -111,7 +111,7 @@ def person(rows: Rows, pid: int, keys: Keys, rng: random.Random) -> None:
     def answer(flow: str, item: str, value: int, at: datetime) -> None:
         nonlocal answers
         answers += 1
-        rows.add("answers", pid, seq, flow, 1, item, "int", float(value), None, str(value), utc(at), 0)
+        rows.add("answers", pid, seq, flow, 1, item, "int", float(value), None, keys.seal(str(value)), utc(at), 0)
         rows.add("inbox", "sms", f"SM{pid:08d}{answers:04d}", pid, utc(at), utc(at), None, "answer", None, 0)
 
     pss, who, life = rng.randint(17, 34), rng.randint(4, 16), rng.randint(2, 8)
