@@ -21,13 +21,23 @@ MIN_QUERY = 3  # "an" would list half the municipality
 async def may_act_on(storage: Storage, deployment: Deployment, coach_id: str, escalation: Escalation) -> bool:
     """Who may open an alert: anyone in the duty roster (on duty, backup, clinical lead), anyone it was sent
     to, the participant's own coach, and administrators. Other coaches see nothing of it."""
-    coach = deployment.coaches[coach_id]
-    if coach.is_admin or any(coach_id in ids for ids in deployment.roster.values()):
+    if sees_every_alert(deployment, coach_id):
         return True
     profile = await storage.profile(escalation.participant_id)
-    if profile is not None and profile.coach_id == coach_id:
-        return True
-    return any(n.coach_id == coach_id for n in await storage.notifications(escalation.id))
+    sent_to = {n.coach_id for n in await storage.notifications(escalation.id)}
+    return may_act(deployment, coach_id, profile, sent_to)
+
+
+def sees_every_alert(deployment: Deployment, coach_id: str) -> bool:
+    """Administrators and everyone in the duty roster."""
+    return deployment.coaches[coach_id].is_admin or any(coach_id in ids for ids in deployment.roster.values())
+
+
+def may_act(deployment: Deployment, coach_id: str, profile: Profile | None, sent_to: set[str]) -> bool:
+    """`may_act_on` for a caller that has read the person's profile and whom the alert was sent to already (the
+    desk's alert list reads them for every open alert in two statements)."""
+    return sees_every_alert(deployment, coach_id) or (profile is not None and profile.coach_id == coach_id) \
+        or coach_id in sent_to
 
 
 async def may_open(storage: Storage, deployment: Deployment, coach_id: str, profile: Profile) -> bool:

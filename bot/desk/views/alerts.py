@@ -74,11 +74,20 @@ def time_left(deadline: datetime, now: datetime, lang: str) -> str:
 
 async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) -> list[AlertRow]:
     rows = []
-    for e in await desk.storage.escalations(only_open=True):
-        if not await people.may_act_on(desk.storage, desk.deployment, coach_id, e):
+    escalations = await desk.storage.escalations(only_open=True)
+    sent: dict[int, set[str]] = {}
+    if escalations:  # whom each was sent to: one read for all of them, not one per alert
+        open_ids = {e.id for e in escalations}
+        for n in await desk.storage.notifications():
+            if n.escalation_id in open_ids:
+                sent.setdefault(n.escalation_id, set()).add(n.coach_id)
+    profiles: dict[int, Profile | None] = {}
+    for e in escalations:
+        if e.participant_id not in profiles:
+            profiles[e.participant_id] = await desk.storage.profile(e.participant_id)
+        profile, sent_to = profiles[e.participant_id], sent.get(e.id, set())
+        if not people.may_act(desk.deployment, coach_id, profile, sent_to):
             continue
-        profile = await desk.storage.profile(e.participant_id)
-        sent_to = {n.coach_id for n in await desk.storage.notifications(e.id)}
         late = e.deadline_at is not None and e.deadline_at <= now
         left = "" if e.deadline_at is None else (duration(now - e.deadline_at, lang) if late
                                                  else time_left(e.deadline_at, now, lang))
