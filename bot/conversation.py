@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot import timers
+from bot.arms import ControlArm
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
 from bot.faults import crash_point
@@ -52,7 +53,6 @@ from flows.effects import (
 from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
 from flows.state import State
-from storage.allocation_records import CONTROL
 from storage.ports import Storage
 from storage.records import (
     AddressChange,
@@ -165,7 +165,7 @@ class ConversationLoop:
         self._locks = _KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
-        self._in_control: OrderedDict[int, bool] = OrderedDict()  # participant -> control arm (never changes)
+        self._control_arm = ControlArm(storage, cache_size)  # who sees only the waves (bot/arms.py)
         self._background: set[asyncio.Task[None]] = set()
 
     async def settle(self) -> None:
@@ -246,7 +246,7 @@ class ConversationLoop:
                                                                                state.consent_needed):
             state = replace(state, consent_needed=terms.version)  # committed with this step
         outcome = Outcome(state, ())
-        control = await self._in_control_arm(participant.id)
+        control = await self._control_arm.holds(participant.id)
         for inp in request.inputs:  # one step however many inputs: SMS START is reminders on, then resume
             more = await self._advance(outcome.state, inp, now, control)
             outcome = Outcome(more.state, outcome.effects + more.effects)
@@ -290,19 +290,6 @@ class ConversationLoop:
                 await listener(escalation_ids)
             except Exception:
                 log.exception("escalation listener failed for escalations %s; the watcher will retry", escalation_ids)
-
-    async def _in_control_arm(self, participant_id: int) -> bool:
-        """Whether the participant was allocated to a randomised cohort's control arm. An allocation is made in
-        the transaction that enrols them and never changes, so the answer is kept (one read per participant)."""
-        known = self._in_control.get(participant_id)
-        if known is None:
-            allocation = await self.storage.allocation(participant_id)
-            known = allocation is not None and allocation.arm == CONTROL
-        self._in_control[participant_id] = known
-        self._in_control.move_to_end(participant_id)
-        if len(self._in_control) > self._cache_size:
-            self._in_control.popitem(last=False)
-        return known
 
     async def _advance(self, state: State, inp: Input, now: datetime, control: bool = False) -> Outcome:
         """One input through the engine; a control participant's engine sees only the programme's waves."""
