@@ -185,17 +185,19 @@ class TelegramChannel:
         log.info("Telegram channel started (%s mode) as @%s", self.mode, self.application.bot.username)
 
     async def stop(self) -> None:
-        """Stop sending and receiving. The webhook stays registered: Telegram keeps updates until we are back."""
+        """Stop sending and receiving. The webhook stays registered: Telegram keeps updates until we are back.
+
+        Each stage gets STOP_SECONDS: a shutdown that hangs (seen rarely, in the library's stop while an update was
+        in hand) would hold a deploy or a restart; what was not done is committed already or comes again."""
         if self._dispatcher is not None:
             self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+            await _bounded(self._dispatcher, "the dispatcher")
             self._dispatcher = None
         if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+            await _bounded(asyncio.ensure_future(self.application.updater.stop()), "the poller")
         if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+            await _bounded(asyncio.ensure_future(self.application.stop()), "the application")
+        await _bounded(asyncio.ensure_future(self.application.shutdown()), "the shutdown")
 
     async def _set_commands(self) -> None:
         try:
@@ -414,3 +416,16 @@ class TelegramChannel:
             await self.application.bot.send_message(chat_id, text)
         except TelegramError as exc:
             log.info("could not answer unknown Telegram chat %s: %s", masked_chat(chat_id), exc.message)
+
+
+STOP_SECONDS = 10.0
+
+
+async def _bounded(task: asyncio.Future[Any], what: str) -> None:
+    """Wait for one stage of `stop` at most STOP_SECONDS, then go on without it (logged)."""
+    done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+    if not done:
+        log.warning("stopping Telegram: %s did not finish within %.0f s; going on without it", what, STOP_SECONDS)
+        return
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
