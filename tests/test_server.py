@@ -18,16 +18,12 @@ from bot.http_guard import LOG_BURST
 from storage import NotificationStatus, SqlStorage
 from storage.crypto import Keys, new_key_values
 from tests.fakes.twilio import FakeTwilio
+from tests.postgres_cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {name: value for name, value in new_key_values().items() if name != "BOT_RESEARCH_KEY"}
 RISK = "jeg har samlet piller sammen og vil ikke leve mere"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]

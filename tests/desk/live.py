@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -26,6 +25,7 @@ from bot.clock import FakeClock
 from bot.desk.app import create_desk_app
 from bot.desk.context import Desk, DeskConfig
 from storage.desk_records import DeskUser
+from tests.postgres_cluster import free_port
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +34,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LiveDesk:
