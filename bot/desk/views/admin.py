@@ -19,7 +19,6 @@ from bot.desk.context import Desk
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-
 def admin_only(desk: Desk, handler: Callable[[Request, Coach], Awaitable[Response]]) -> Handler:
     """Wrap a view so only administrators reach it; everyone else gets a plain 404 (and nothing is audited, as
     for any unknown address)."""
