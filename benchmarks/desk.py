@@ -30,7 +30,6 @@ import json
 import os
 import random
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ from bot.desk.sessions import COOKIE
 from storage import EscalationRecord, StepRecord, open_storage
 from storage.crypto import Keys
 from storage.desk_records import DeskUser
+from tests.postgres_cluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(tempfile.gettempdir()) / "stressbot-bench-desk"
@@ -216,12 +216,6 @@ async def build(path: Path, count: int) -> dict[str, Any]:
     finally:
         conn.close()
     return {"rows": written, "setup_s": round(time.perf_counter() - began, 1)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def log_in(client: httpx.Client, coach: str, secret: str) -> dict[str, str]:

@@ -44,7 +44,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -243,6 +242,8 @@ class Harness:
             for p in range(k):
                 ft.push_text(next(uid), 10_000 + p, "2")
         updates = next(uid) - 1
+        sys.path.insert(0, str(ROOT))
+        from tests.postgres_cluster import free_port
         command = [c.replace("{port}", str(free_port())) for c in variant.command]
         bot_env = dict(os.environ, **env, TELEGRAM_BOT_TOKEN="123456:BENCH",
                        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{self.port}/bot", BOT_DB=str(work / "bot.db"),
@@ -296,12 +297,6 @@ def quiet(server: Any, request: Any, address: Any) -> None:
     """Connection errors of a bot that was stopped are expected; anything else is printed."""
     if not isinstance(sys.exc_info()[1], ConnectionError):
         sys.excepthook(*sys.exc_info())  # type: ignore[arg-type]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(process: Any) -> float:
