@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, or_, select, update
 
 from storage.records import ScheduleRow
 from storage.sql import schema as s
@@ -77,13 +77,18 @@ _SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)
 _NOW = bindparam("now", type_=UTCDateTime)
 _FREE = or_(_sch.c.claimed_until.is_(None), _sch.c.claimed_until <= _NOW)
 _CLAIMABLE = and_(_sch.c.status == s.SCHEDULE_PENDING, _sch.c.due_at <= _NOW, _FREE)
+_HELD = and_(_busy.c.status == s.SCHEDULE_PENDING, _busy.c.claimed_until > _NOW)  # someone is handling that row
+# The people to try, earliest due first (the index scan in due order stops after `limit` rows), leaving out those
+# with a row someone is handling: their other due rows wait, and must not fill the `limit` (a claim would then find
+# no one while other people's rows are due).
 _CANDIDATE_PEOPLE = (
-    select(_sch.c.participant_id).where(_CLAIMABLE).order_by(_sch.c.due_at, _sch.c.id).limit(bindparam("limit"))
+    select(_sch.c.participant_id)
+    .where(_CLAIMABLE, ~exists().where(_busy.c.participant_id == _sch.c.participant_id, _HELD))
+    .order_by(_sch.c.due_at, _sch.c.id)
+    .limit(bindparam("limit"))
 )
 _PEOPLE: Any = bindparam("pids", expanding=True)
-_HELD_PEOPLE = select(_busy.c.participant_id).where(  # someone is handling one of their rows: the rest waits
-    _busy.c.participant_id.in_(_PEOPLE), _busy.c.status == s.SCHEDULE_PENDING, _busy.c.claimed_until > _NOW
-)
+_HELD_PEOPLE = select(_busy.c.participant_id).where(_busy.c.participant_id.in_(_PEOPLE), _HELD)
 _CLAIM_PEOPLES_ROWS = (
     update(_sch)
     .where(
