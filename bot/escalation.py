@@ -51,16 +51,26 @@ def level_name(catalogs: Catalogs, lang: str, level: str) -> str:
     return catalogs.gettext(lang, names.get(level, phrases.LEVEL_HIGH))
 
 
-def describe_trigger(escalation: Escalation) -> str:
-    """What fired it, verbatim, for the coach (never written to logs)."""
-    parts = []
+def trigger_quotes(escalation: Escalation) -> list[tuple[str, str]]:
+    """Per trigger: what the participant wrote, verbatim, and what recognised it (the word list's rule, or the
+    questionnaire item and its answer). The desk shows the two apart: the words are the person's, the rule is ours
+    (never written to logs)."""
+    quotes = []
     for t in escalation.triggers:
         data = t.trigger
         if t.trigger_kind == "text":
-            parts.append(f"\u00bb{data.get('text', '')}\u00ab ({data.get('matched', '')})")
+            quotes.append((str(data.get("text", "")), str(data.get("matched", ""))))
         else:
-            parts.append(f"{data.get('flow_id', '')} {data.get('item_id', '')} = {data.get('answer', '')} "
-                         f"(\u00bb{data.get('raw_text', '')}\u00ab)")
+            quotes.append((str(data.get("raw_text", "")),
+                           f"{data.get('flow_id', '')} {data.get('item_id', '')} = {data.get('answer', '')}"))
+    return quotes
+
+
+def describe_trigger(escalation: Escalation) -> str:
+    """What fired it, verbatim, for the coach's terminal and Telegram alert (never written to logs)."""
+    parts = []
+    for t, (words, rule) in zip(escalation.triggers, trigger_quotes(escalation), strict=True):
+        parts.append(f"\u00bb{words}\u00ab ({rule})" if t.trigger_kind == "text" else f"{rule} (\u00bb{words}\u00ab)")
     return "; ".join(parts)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.channels.base import as_plain_text
-from bot.escalation import describe_trigger
+from bot.escalation import trigger_quotes
 from bot.overview import NOTE_KIND
 from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
 from storage.records import CoachTask, Escalation, Mark, ScoreRecord
@@ -98,8 +98,9 @@ def _runs(answers: list[dict[str, Any]], scores: list[ScoreRecord], tre_flow: st
 
 
 def _escalation(e: Escalation) -> Entry:
-    return Entry(e.opened_at, "escalation", describe_trigger(e), e.status.value,
-                 {"id": e.id, "level": e.level, "tier": e.tier, "triggers": [t.trigger_kind for t in e.triggers],
+    return Entry(e.opened_at, "escalation", "", e.status.value,
+                 {"quotes": trigger_quotes(e), "id": e.id, "level": e.level, "tier": e.tier,
+                  "triggers": [t.trigger_kind for t in e.triggers],
                   "acknowledged_by": e.acknowledged_by or "", "acknowledged_at": e.acknowledged_at,
                   "closed_by": e.closed_by or "", "closed_at": e.closed_at, "outcome": e.outcome_note or ""})
 

@@ -138,7 +138,7 @@ def test_tasks_overdue_first_and_done_with_a_note(live: LiveDesk, page: Page) ->
     page.locator(f"#task-{anna_task}").get_by_role("button", name="Done").click()
     expect(page.get_by_role("status")).to_contain_text(f"Task #{anna_task} is done")
     expect(page.locator("ul.tasks > li")).to_have_count(1)
-    expect(page.locator(f"#done-{anna_task}")).to_contain_text("coach")
+    expect(page.locator(f"#done-{anna_task}")).to_contain_text("Coach (demo)")  # the coach by name, not their id
     [done] = [t for t in live.run(live.app.storage.coach_tasks(only_open=False)) if t.id == anna_task]
     assert (done.done_by, done.done_at) == ("coach", live.clock.now())
     notes = [m for m in live.run(live.app.storage.marks(ids["anna"])) if m.kind == "coach_note"]

@@ -26,7 +26,7 @@ from bot import people
 from bot.clock import COPENHAGEN
 from bot.coach import MAX_NOTE, MIN_NOTE
 from bot.desk.context import Desk
-from bot.escalation import describe_trigger, level_name
+from bot.escalation import level_name, trigger_quotes
 from storage.records import Escalation, EscalationStatus, Profile
 
 LEVELS = {"high": 0, "moderate": 1, "low": 2}
@@ -43,7 +43,7 @@ class AlertRow:
     my_participant: bool
     left: str  # time left to the deadline in words ("12 min."), or how long ago it passed; "" without a deadline
     late: bool  # the deadline has passed
-    trigger: str  # the participant's words that raised it (for the page only)
+    trigger: list[tuple[str, str]]  # the participant's words that raised it, and what recognised them (page only)
     taken_by: str  # the name of the coach who acknowledged it; "" while open
 
 
@@ -94,7 +94,7 @@ async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) ->
         taker = desk.deployment.coaches.get(e.acknowledged_by or "")
         rows.append(AlertRow(e, level_name(desk.catalogs, lang, e.level), profile,
                              coach_id in sent_to or e.acknowledged_by == coach_id,
-                             profile is not None and profile.coach_id == coach_id, left, late, describe_trigger(e),
+                             profile is not None and profile.coach_id == coach_id, left, late, trigger_quotes(e),
                              taker.name if taker else (e.acknowledged_by or "")))
     rows.sort(key=lambda r: (r.escalation.status is not EscalationStatus.OPEN, LEVELS.get(r.escalation.level, 0),
                              r.escalation.deadline_at or r.escalation.opened_at))

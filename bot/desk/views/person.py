@@ -29,6 +29,7 @@ from bot.rendering import format_number
 from flows.companion import COACH_RESUME
 from flows.due import SKIPPED_BY
 from flows.inputs import CoachPause
+from flows.phrases import N_
 from flows.state import COACH_PAUSE, COACH_STOP
 from storage.records import Profile
 
@@ -140,6 +141,15 @@ def routes(desk: Desk) -> list[Route]:
             Route("/people/{ref:str}/programme", programme, methods=["POST"])]
 
 
+# The flows' score ids (flows/definitions/*.yaml `scores:`) as a coach reads them next to the flow's title; an id
+# not listed here is shown as it is.
+SCORE_NAMES = {"total": N_("total"), "raw": N_("raw score"), "percent": N_("percent"), "minutes": N_("minutes"),
+               "tension_before": N_("tension before"), "tension_after": N_("tension after"),
+               "tension_change": N_("change in tension"), "wellbeing": N_("well-being"),
+               "work_status": N_("work status"), "work_since_days": N_("days since the change at work"),
+               "satisfaction": N_("life satisfaction")}
+
+
 def words(desk: Desk, lang: str) -> dict[str, Callable[..., str]]:
     """Names the page takes from where they are defined: task kinds (the terminal's phrases), alert levels, and the
     flows' own titles and band labels (flows/definitions)."""
@@ -158,7 +168,10 @@ def words(desk: Desk, lang: str) -> dict[str, Callable[..., str]]:
         band = next((b for b in score.bands if b.id == band_id), None) if score else None
         return band.label.get(lang) if band else band_id
 
-    return {"task_name": task_name, "flow_title": flow_title, "band_name": band_name,
+    def score_name(score_id: str) -> str:
+        return desk.catalogs.gettext(lang, SCORE_NAMES[score_id]) if score_id in SCORE_NAMES else score_id
+
+    return {"task_name": task_name, "flow_title": flow_title, "band_name": band_name, "score_name": score_name,
             "level_name": lambda level: level_name(desk.catalogs, lang, level),
             "day": lambda d: _day(d, lang),
             "coach_name": lambda coach_id: c.name if (c := desk.deployment.coaches.get(coach_id)) else coach_id}

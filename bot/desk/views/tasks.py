@@ -50,6 +50,7 @@ def routes(desk: Desk) -> list[Route]:
                                      key=lambda r: r.task.done_at or now, reverse=True)]
         await desk.audit(request, "tasks.viewed", "tasks", {"count": len(open_rows)})
         context = {"open_rows": open_rows, "done_rows": done_rows, "max_note": MAX_NOTE,
+                   "coach_names": {c.id: c.name for c in desk.deployment.coaches.values()},
                    "done": request.query_params.get("done"), "done_id": request.query_params.get("id", "")}
         return desk.templates.render(request, "tasks.html", context)
 
