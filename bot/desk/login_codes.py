@@ -28,6 +28,7 @@ ISSUER = "Stressforløb"
 WINDOW = timedelta(minutes=15)
 PER_COACH = 5  # failed log-ins of one coach id within WINDOW
 PER_ADDRESS = 20  # failed log-ins from one address within WINDOW (someone trying many coach ids)
+BEGUN_PER_ADDRESS = 60  # passkey log-ins begun from one address within WINDOW: each one stores a challenge
 
 
 def new_user(coach_id: str, now: datetime) -> DeskUser:
@@ -77,6 +78,17 @@ class LoginThrottle:
             if await self.accounts.login_failures(key, since) >= PER_COACH:
                 return True
         return False
+
+    async def begin(self, request: Request) -> bool:
+        """Count a passkey log-in begun from this address (anyone may begin one, and each stores a challenge until
+        it expires); False once too many were begun within the window: a script cannot fill the table."""
+        address = request.client.host if request.client else "unknown"
+        key = hashlib.sha256(f"begun\x00{address}".encode()).hexdigest()
+        now = self.clock.now()
+        if await self.accounts.login_failures(key, now - WINDOW) >= BEGUN_PER_ADDRESS:
+            return False
+        await self.accounts.record_login_failure(key, now, now - WINDOW)
+        return True
 
     async def failed(self, request: Request, coach_id: str | None = None) -> None:
         """Count a failure: a wrong code, a refused passkey (for its coach when known), a forged provider answer."""

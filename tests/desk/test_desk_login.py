@@ -14,7 +14,7 @@ from playwright.sync_api import CDPSession, Page, expect
 
 from bot.clock import FakeClock
 from bot.deployment import DeploymentError, load_deployment
-from bot.desk.login_codes import PER_COACH
+from bot.desk.login_codes import BEGUN_PER_ADDRESS, PER_COACH, WINDOW
 from bot.settings import SettingsError, settings
 from tests.conftest import T0, without_consent
 from tests.desk.live import LiveDesk, screenshot
@@ -260,3 +260,15 @@ def test_an_identity_provider_without_its_client_is_named_in_one_line(monkeypatc
     monkeypatch.setenv("DESK_OIDC_CLIENT_SECRET", "s3cret")
     with pytest.raises(SettingsError, match=r"^DESK_OIDC_CLIENT_ID: must be set when DESK_OIDC_ISSUER is"):
         settings()
+
+
+def test_beginning_passkey_log_ins_over_and_over_is_refused_before_the_challenges_pile_up(live: LiveDesk,
+                                                                                          page: Page) -> None:
+    """Anyone may begin a passkey log-in (the page does it for the coach), and each stores a challenge for five
+    minutes: from one address, the 61st within 15 minutes is refused, and no challenge is stored for it."""
+    for _ in range(BEGUN_PER_ADDRESS):
+        assert page.request.post(f"{live.url}/passkey/login/options").status == 200
+    refused = page.request.post(f"{live.url}/passkey/login/options")
+    assert refused.status == 429 and refused.json() == {"problem": "wait"}
+    live.clock.advance(WINDOW + timedelta(seconds=1))
+    assert page.request.post(f"{live.url}/passkey/login/options").status == 200

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -148,8 +149,15 @@ def routes(desk: Desk, sessions: Sessions) -> list[Route]:
         moving_on = desk.templates.render(request, "login_continue.html", {"next": target})
         return without_state(await open_session(desk, sessions, request, coach.id, "oidc", moving_on))
 
+    warned = [datetime.min.replace(tzinfo=UTC)]
+
     async def passkey_options(request: Request) -> Response:
         if await throttle.blocked(request):
+            return JSONResponse({"problem": "wait"}, status_code=429)
+        if not await throttle.begin(request):
+            if (now := desk.clock.now()) - warned[0] >= timedelta(minutes=1):  # one line a minute, not one a request
+                warned[0] = now
+                log.warning("desk: too many passkey log-ins begun from one address; refused until the window passes")
             return JSONResponse({"problem": "wait"}, status_code=429)
         options = await passkeys.log_in_options(RelyingParty.of(desk.config.public_url, request))
         return Response(options, media_type="application/json")
