@@ -1,7 +1,9 @@
 """Which participants are in a randomised cohort's control arm, as the conversation loop asks it at every step.
 
 An allocation is written in the transaction that enrols the person and never changes, so each answer is kept (a
-bounded cache, most recently asked last): one read per participant per process, not one per step.
+bounded cache, most recently asked last): one read per participant per process, not one per step. "Not allocated"
+is kept too: a participant row is allocated in the transaction that creates it or never (`cohort randomise` applies
+to enrolments from then on, and enrolment always makes a new participant), so the answer cannot change.
 """
 
 from __future__ import annotations
