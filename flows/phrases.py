@@ -131,6 +131,8 @@ OVERVIEW_TASK_DONE = N_("Task #{id} is done.")
 OVERVIEW_TASK_UNKNOWN = N_("There is no open task #{id} for your participants.")
 TASK_CONSIDER_REFERRAL = N_("consider referral (PSS-10 worse than at baseline, or WHO-5 of 28 or less)")
 TASK_CONSIDER_ENDING = N_("consider ending (PSS-10 below the entry criterion and better)")
+TASK_ENTRY_CRITERION = N_("does not meet the entry criterion (screening score below the cut-off): talk with them "
+                          "about whether the programme fits")
 TASK_EVALUATE_MANUALLY = N_("evaluate week 4 by hand (a measurement is missing)")
 TASK_WELLBEING_FALL = N_("well-being fell since the last check-in")
 TASK_WAVE_MISSED = N_("a measurement was not answered")

@@ -1,5 +1,6 @@
 """Measurement waves: opened (their questionnaires asked one after another), reminded, closed as missed when not
-answered, and when answered the programme's evaluation against baseline (seed 002's week 4).
+answered, and when answered the programme's evaluation against baseline (seed 002's week 4) and its entry criterion
+(seed 001's screening).
 
 Decisions on the `Turn` API (flows/turn.py): opening, reminding and closing are scheduled events (`flows.due`); a
 wave's questionnaire finished is `wave_step_done`, called by `flows.companion.after_completion`.
@@ -20,6 +21,8 @@ from flows.scoring import scored
 from flows.state import Run
 from flows.timing import wave_reminder_plan
 from flows.turn import Turn
+
+ENTRY_NOT_MET = "entry_criterion_not_met"  # the coach task of a screening score below the entry criterion
 
 
 def wave_open(turn: Turn, programme: Programme, due: Due) -> None:
@@ -110,6 +113,7 @@ def wave_step_done(turn: Turn, programme: Programme, flow: Flow, run: Run, numer
     turn.log(Milestone("wave_done", wave_id))
     turn.say(turn.phrase(phrases.WAVE_FINISHED))
     evaluate(turn, programme, wave_id)
+    check_entry(turn, programme, wave_id)
     first = min(programme.waves, key=lambda w: w.day, default=None)
     state = turn.state
     if (programme.exercises is not None and first is not None and first.id == wave_id
@@ -138,3 +142,15 @@ def evaluate(turn: Turn, programme: Programme, wave_id: str) -> None:
         turn.log(CoachTaskDue("consider_ending", detail))
         if ev.tell_improving is not None:
             turn.say(Literal(ev.tell_improving.get(turn.lang)))
+
+
+def check_entry(turn: Turn, programme: Programme, wave_id: str) -> None:
+    """Seed 001's entry criterion at screening: a score below it is a coach task ("does not meet the entry
+    criterion"), for the coach and the person to decide on together; the bot excludes nobody and says nothing."""
+    entry = programme.entry_criterion
+    if entry is None or entry.wave != wave_id:
+        return
+    key = f"{entry.flow}.{entry.score}"
+    value = turn.state.progress.wave_scores.get(wave_id, {}).get(key)
+    if value is not None and value < entry.at_least:
+        turn.log(CoachTaskDue(ENTRY_NOT_MET, {"wave": wave_id, "score": key, "now": value, "at_least": entry.at_least}))

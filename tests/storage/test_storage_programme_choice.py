@@ -1,16 +1,19 @@
 """The programme chosen at enrolment (issue 15: several programmes in one deployment), on SQLite (both runners) and
 PostgreSQL: recorded on the profile with the enrolment (also a randomised one), audited by its id, read back for the
-conversation loop and the retention sweep, and the outcome report's rows limited to one programme."""
+conversation loop and the retention sweep, the outcome report's rows limited to one programme, and the caseload's
+"finished" by each programme's own length."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from storage import Enrollment, ScoreRecord, SqlStorage, StepRecord
 from storage.allocation_records import PROGRAMME, Draw, RandomisedCohort
+from storage.caseload import CaseloadQuery
 from storage.errors import InvalidRecord
 from storage.report_rows import OutcomeQuery, OutcomeRows
 
@@ -72,3 +75,24 @@ async def test_the_outcome_rows_of_one_programme(store: SqlStorage) -> None:
     assert [by_ref[p] for p in people] == ["p-s", "p-old", "console"] and [by_ref[p] for p in rows] == ["p-s", "p-old"]
     people, _ = await read(OutcomeQuery(scores=scores))
     assert len(people) == 4
+
+
+async def test_finished_is_each_programmes_own_length_in_the_caseload(store: SqlStorage) -> None:
+    """Started 20 weeks ago: over in a 12-week programme (recorded or the default's), not yet in a 26-week one."""
+    today = NOW.date()
+    long_ago = today - timedelta(weeks=20)
+    for ref, chosen, start in (("p-12", "gentofte_12_weeks", long_ago), ("p-26", "tre_bornholm", long_ago),
+                               ("p-old", None, long_ago), ("p-new", "tre_bornholm", today), ("p-none", None, None)):
+        await store.enroll(Enrollment(ref, ref, "da", start, "coach", programme=chosen), NOW)
+    query = CaseloadQuery("coach", NOW, finished_on_or_before=today - timedelta(weeks=12), sort="ref",
+                          finished_by_programme=(("gentofte_12_weeks", today - timedelta(weeks=12)),
+                                                 ("tre_bornholm", today - timedelta(weeks=26))))
+
+    async def refs(only: str) -> list[str]:
+        return [r.ref for r in (await store.caseload(replace(query, only=only))).rows]
+
+    assert await refs("finished") == ["p-12", "p-old"]
+    assert await refs("active") == ["p-26", "p-new", "p-none"]
+    without_default = replace(query, finished_on_or_before=None)  # a default with no length: never over
+    assert [r.ref for r in (await store.caseload(replace(without_default, only="active"))).rows] == [
+        "p-26", "p-new", "p-none", "p-old"]
