@@ -51,7 +51,8 @@ _NAMES = {FileKind.PROGRAMME: ("programme", "program"), FileKind.WORD_LIST: ("ri
 
 def kind_of(path: Path) -> FileKind:
     """The kind whose own keys the file uses most; on a tie (or a file that does not parse) its folder
-    (programmes/) or name decides; a flow otherwise, so a broken flow file still gets the flow checker's precise problems."""
+    (programmes/) or name decides; a flow otherwise, so a broken flow file still gets the flow checker's precise
+    problems."""
     try:
         data, _ = read_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError):

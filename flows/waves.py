@@ -102,6 +102,7 @@ def wave_step_done(turn: Turn, programme: Programme, flow: Flow, run: Run, numer
     scores = {**progress.wave_scores, wave_id: {**progress.wave_scores.get(wave_id, {}), **values}}
     left = progress.wave_flows[1:]
     turn.log(Milestone("wave_run", wave_id, {"flow_id": flow.id, "run_seq": run.seq}))
+    check_entry(turn, programme, wave_id, values)  # as soon as its questionnaire is answered, whatever comes next
     if left:
         turn.set_progress(replace(progress, wave_scores=scores, wave_flows=left))
         before = turn.mark()
@@ -113,7 +114,6 @@ def wave_step_done(turn: Turn, programme: Programme, flow: Flow, run: Run, numer
     turn.log(Milestone("wave_done", wave_id))
     turn.say(turn.phrase(phrases.WAVE_FINISHED))
     evaluate(turn, programme, wave_id)
-    check_entry(turn, programme, wave_id)
     first = min(programme.waves, key=lambda w: w.day, default=None)
     state = turn.state
     if (programme.exercises is not None and first is not None and first.id == wave_id
@@ -144,13 +144,14 @@ def evaluate(turn: Turn, programme: Programme, wave_id: str) -> None:
             turn.say(Literal(ev.tell_improving.get(turn.lang)))
 
 
-def check_entry(turn: Turn, programme: Programme, wave_id: str) -> None:
+def check_entry(turn: Turn, programme: Programme, wave_id: str, values: dict[str, float]) -> None:
     """Seed 001's entry criterion at screening: a score below it is a coach task ("does not meet the entry
-    criterion"), for the coach and the person to decide on together; the bot excludes nobody and says nothing."""
+    criterion"), for the coach and the person to decide on together; the bot excludes nobody and says nothing.
+    `values`: the scores of the questionnaire just answered in the wave."""
     entry = programme.entry_criterion
     if entry is None or entry.wave != wave_id:
         return
     key = f"{entry.flow}.{entry.score}"
-    value = turn.state.progress.wave_scores.get(wave_id, {}).get(key)
+    value = values.get(key)
     if value is not None and value < entry.at_least:
         turn.log(CoachTaskDue(ENTRY_NOT_MET, {"wave": wave_id, "score": key, "now": value, "at_least": entry.at_least}))

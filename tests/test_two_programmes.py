@@ -5,6 +5,7 @@ months. Each gets exactly their own programme's messages and measurements, and n
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -12,16 +13,22 @@ from pathlib import Path
 
 import pytest
 
+from bot import retention
+from bot.allocation import SCHEME, key_id
 from bot.app import App, open_app
 from bot.channels.base import as_plain_text
 from bot.clock import FakeClock
 from bot.enroll import EnrolmentError, EnrolmentRequest, enrol
-from bot.scheduler import ProgrammeScheduler
+from bot.retention import programme_days
+from bot.scheduler import ProgrammeScheduler, schedule_programme
 from flows.inputs import Text
 from flows.programme import Programme
+from flows.programme_loader import load_programme
 from flows.timing import local, wall
-from storage.records import Participant, ScheduleStatus
+from storage.allocation_records import CONTROL, PROGRAMME, RandomisedCohort
+from storage.records import Enrollment, Participant, ScheduleStatus
 from tests.conftest import without_consent
+from tests.test_cli import ROOT
 
 START = date(2026, 3, 16)  # a Monday
 CHANNEL = "console"
@@ -259,3 +266,75 @@ async def test_enrolment_names_a_programme_or_gets_the_default_and_a_wrong_name_
         await enrol(app.storage, EnrolmentRequest("Dorte", "+4520000099"), [], now, "", None,
                     programmes=library.programmes)
     assert len(await app.storage.participant_ids()) == 2
+
+
+async def test_a_programme_whose_file_breaks_holds_only_its_own_participants(tmp_path: Path) -> None:
+    """Tor was enrolled in the TRE course; then its file is edited into a mistake and the bot restarted. His events
+    wait for the fix (never another programme's messages in its place); Gitte's course goes on as before."""
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows" / "definitions", flows / "definitions")
+    shutil.copytree(ROOT / "flows" / "programmes", flows / "programmes")
+    broken = flows / "programmes" / "tre_metoden.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("weeks: 26 ", "weeks: many "), encoding="utf-8")
+    tre, problems = load_programme(ROOT / "flows" / "programmes" / "tre_metoden.yaml")
+    assert tre is not None and not problems
+    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
+    async with open_app(str(tmp_path / "bot.db"), clock, flows_dir=flows / "definitions",
+                        deployment_path=without_consent(tmp_path), coach_channels={}) as app:
+        assert sorted(app.registry.library.programmes) == ["arbejdsliv_uden_stress", "stress_programme"]
+        assert [p.message for p in app.registry.problems if p.path == str(broken)] == [
+            "weeks of the programme must be a whole number from 1, not 'many'"]
+        both = SideBySide(app)
+        gitte = await both.enrol("Gitte", "+4520000001", "arbejdsliv_uden_stress", GITTE)
+        enrolled = await app.storage.enroll(Enrollment("p-tor", "Tor", "da", START, programme="tre_metoden"),
+                                            clock.now())  # as the enrolment did while the file was good
+        await schedule_programme(app.storage, tre, enrolled.id, START, clock.now())
+        tor = both.people[enrolled.id] = Person(enrolled, tre, TOR)
+
+        await both.run_until(at(tre, 0, 14))
+        assert len(gitte.lines()) == 4 and gitte.lines()[0].startswith("Mon 16.03 10:00 | Velkommen til forløbet")
+        assert tor.heard == []
+        rows = [r for r in await app.storage.schedule_of(enrolled.id) if r.status is ScheduleStatus.PENDING]
+        assert {r.reason for r in rows if r.due_at <= clock.now() + timedelta(hours=1)} == {
+            "no usable programme file"}
+
+
+async def test_retention_counts_from_the_end_of_each_persons_own_programme(app: App) -> None:
+    """Seed 001's course ends with its closing measurement (day 84, closed on day 94); the TRE course and seed 002's
+    (the default, for someone with none recorded) only after their 6-month measurement closes (day 196)."""
+    library = app.registry.library
+    now = app.clock.now()
+    people = {}
+    for ref, chosen in (("p-gitte", "arbejdsliv_uden_stress"), ("p-tor", "tre_metoden"), ("p-old", None),
+                        ("p-gone", "a_programme_since_removed")):
+        people[ref] = await app.storage.enroll(Enrollment(ref, ref, "da", START, programme=chosen), now)
+    assert [programme_days(library.programmes[p]) for p in ("arbejdsliv_uden_stress", "tre_metoden",
+                                                            "stress_programme")] == [94, 196, 196]
+
+    async def due_on(day: int) -> list[str]:
+        found = await retention.due(app.storage, library.programme, 0, START + timedelta(days=day),
+                                    library.programmes)
+        return [d.participant.ref for d in found]
+
+    assert await due_on(94) == []
+    assert await due_on(95) == ["p-gitte"]  # only hers is over: the others' run on
+    assert await due_on(197) == ["p-gitte", "p-tor", "p-old", "p-gone"]  # one no longer loaded: the longest
+
+
+async def test_a_randomised_cohort_of_another_programme_gives_its_control_arm_that_programmes_waves(app: App) -> None:
+    """Seed 001's course run as a trial: whoever is drawn to control gets its screening and closing measurements
+    (with the entry criterion, which is about the screening) and none of its phases; the others all of it."""
+    library = app.registry.library
+    key = b"a key for this test of 16+ chars"
+    now = app.clock.now()
+    await app.storage.randomise_cohort(RandomisedCohort("gentofte-trial", SCHEME, key_id(key), "admin:lead", now))
+    kinds = {}
+    for i in range(4):
+        invite = await enrol(app.storage, EnrolmentRequest(f"Person {i}", f"+452012340{i}", start_date=START,
+                                                           cohort="gentofte-trial", programme="arbejdsliv_uden_stress"),
+                             [], now, "", library.programme, allocation_key=key, programmes=library.programmes)
+        assert invite.allocation is not None
+        pid = invite.participant.id
+        assert await app.storage.programme_of(pid) == "arbejdsliv_uden_stress"
+        kinds[invite.allocation.arm] = {r.kind for r in await app.storage.schedule_of(pid)}
+    assert kinds == {CONTROL: {"wave_open"}, PROGRAMME: {"wave_open", "phase"}}

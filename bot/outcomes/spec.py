@@ -1,8 +1,9 @@
 """What the outcome report measures and against what: the programme file's waves, plus published thresholds.
 
 The waves, the baseline, the entry criterion, the check-in and the TRE log come from the programme's file
-(flows/programmes/*.yaml; one report per programme), so a municipality's changed programme is reported as it runs. The instruments' score ids come from their flow files
-(`flows/definitions/`); the thresholds from the sources named beside each (see docs/outcomes.md).
+(flows/programmes/*.yaml; one report per programme), so a municipality's changed programme is reported as it runs.
+The instruments' score ids come from their flow files (`flows/definitions/`); the thresholds from the sources named
+beside each (see docs/outcomes.md).
 """
 
 from __future__ import annotations
