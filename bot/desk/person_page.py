@@ -72,6 +72,7 @@ class PersonPage:
     tasks: list[CoachTask] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     pause_mark: Mark | None = None  # the coach's latest pause, stop or resume, with its reason
+    programme_name: str = ""  # which of the deployment's programmes they are in, when it has several
 
 
 async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
@@ -97,7 +98,9 @@ async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
         week=_week(profile, now), modules_done=len({m.key for m in marks if m.kind == "module_done"}),
         modules_total=len(programme.modules) if programme else 0, consent=consent, consent_at=consent_at,
         progress=state.progress,
-        pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None))
+        pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None),
+        programme_name=(programme.name(lang) if programme else profile.programme or "")
+        if len(desk.loop.registry.library.programmes) > 1 else "")
     page.charts = _score_charts(desk, programme, profile, history.scores, marks, lang, gettext, number)
     tre_chart = _tre_chart(desk, programme, history.scores, lang, gettext, number)
     if tre_chart is not None:
