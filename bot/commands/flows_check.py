@@ -26,7 +26,7 @@ def add_parser(commands: Commands) -> None:
     flows = commands.add_parser("flows", help="work with flow files")
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
     check = flow_commands.add_parser(
-        "check", help="check flow files, the programme, the risk word list and deployment files: every problem "
+        "check", help="check flow files, the programmes, the risk word list and deployment files: every problem "
                       "with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="files or folders, subfolders included (default: the flows the bot uses, with the "
