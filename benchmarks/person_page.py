@@ -33,11 +33,10 @@ from starlette.requests import Request
 from benchmarks.report import COHORTS, chunks, fill, interleave, moment, start_of, utc
 from bot.app import open_app
 from bot.clock import FakeClock
-from bot.config import programme_file
 from bot.desk.context import Desk
 from bot.desk.person_page import read_page
 from bot.desk.views.person import SHOWN, words
-from bot.flowregistry import DEFAULT_FLOWS_DIR
+from bot.flowregistry import SHIPPED_PROGRAMME
 from bot.outcomes.spec import spec_from_programme
 from bot.rendering import format_number
 from flows.programme_loader import load_programme
@@ -117,7 +116,7 @@ async def main(count: int, pages: int, keep: Path | None = None) -> dict[str, An
 
 
 async def setup(path: Path, count: int) -> int:
-    programme, problems = load_programme(programme_file(DEFAULT_FLOWS_DIR))
+    programme, problems = load_programme(SHIPPED_PROGRAMME)
     assert programme is not None and not problems
     spec = spec_from_programme(programme)
     storage = await open_storage(path)

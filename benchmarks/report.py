@@ -36,8 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.config import programme_file
-from bot.flowregistry import DEFAULT_FLOWS_DIR
+from bot.flowregistry import SHIPPED_PROGRAMME
 from bot.outcomes.build import build_report, outcome_query
 from bot.outcomes.cohort import Filters
 from bot.outcomes.html import render_html
@@ -192,7 +191,7 @@ def fill(path: Path, count: int, spec: ReportSpec) -> int:
 
 async def main(count: int, interleaved: bool = False) -> dict[str, float]:
     tune_gc()
-    programme, problems = load_programme(programme_file(DEFAULT_FLOWS_DIR))
+    programme, problems = load_programme(SHIPPED_PROGRAMME)
     assert programme is not None and not problems
     spec = spec_from_programme(programme)
     with tempfile.TemporaryDirectory() as folder:

@@ -57,7 +57,7 @@ class CoachDesk:
         self.catalogs = catalogs
         self.clock = clock
         self.lang = lang
-        self.overview = CoachOverview(storage, deployment, catalogs, clock, loop.registry.library.programme, lang)
+        self.overview = CoachOverview(storage, deployment, catalogs, clock, loop.programme_of, lang)
         self.messages = CoachInbox(storage, deployment, catalogs, clock, lang)
 
     def t(self, msgid: str, **params: object) -> str:

@@ -48,9 +48,23 @@ def first_flow() -> str:
     return settings().bot_first_flow
 
 
-def programme_file(flows_dir: Path) -> Path:
-    """`BOT_PROGRAMME` if set, else programme.yaml beside the folder of flow definitions (flows/programme.yaml)."""
-    return settings().bot_programme or flows_dir.resolve().parent / "programme.yaml"
+def programme_files(flows_dir: Path) -> list[Path]:
+    """The deployment's programme files, one programme each (issue 15: several programmes in one deployment):
+    `BOT_PROGRAMME` if set (a folder: every *.yaml in it; a file: that one programme, as before several); else every
+    *.yaml in the folder programmes/ beside the folder of flow definitions (flows/programmes/), and a programme.yaml
+    beside it too if there is one (a deployment from before several programmes)."""
+    configured = settings().bot_programme
+    if configured is not None:
+        return _yaml_in(configured) if configured.is_dir() else [configured]
+    beside = flows_dir.resolve().parent
+    single = beside / "programme.yaml"
+    return [*_yaml_in(beside / "programmes"), *([single] if single.is_file() else [])]
+
+
+def _yaml_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in [*folder.glob("*.yaml"), *folder.glob("*.yml")] if not p.name.startswith((".", "_")))
 
 
 def operator() -> str:

@@ -24,6 +24,7 @@ from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
 from bot.inbound import Inbound
 from bot.office_hours import coach_hours_line
+from bot.programme_choice import ProgrammeChoice
 from bot.rendering import Catalogs, render_send
 from flows import for_coach, human, phrases, timing, tre
 from flows.arms import control_library
@@ -52,6 +53,7 @@ from flows.effects import (
 )
 from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
+from flows.programme import Programme
 from flows.state import State
 from storage.ports import Storage
 from storage.records import (
@@ -83,7 +85,8 @@ E = TypeVar("E", bound=Effect)
 MAX_CONFLICT_RETRIES = 5
 # When a coach task is due: sooner when the person may be getting worse (not an escalation: no deadline watch)
 TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
-            "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1)}
+            "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1),
+            "entry_criterion_not_met": timedelta(days=2)}  # seed 001: decided around the intro talk in week 1
 DEFAULT_TASK_DUE = timedelta(days=7)
 # Inputs that are a participant writing or pressing something: the replies go before scheduled and bulk messages.
 PARTICIPANT_INPUTS = (Text, Command, Resume, RemindersOn)
@@ -166,6 +169,7 @@ class ConversationLoop:
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
         self._control_arm = ControlArm(storage, cache_size)  # who sees only the waves (bot/arms.py)
+        self._programme_choice = ProgrammeChoice(storage, cache_size)  # whose is which (bot/programme_choice.py)
         self._background: set[asyncio.Task[None]] = set()
 
     async def settle(self) -> None:
@@ -219,6 +223,11 @@ class ConversationLoop:
                 log.warning("conversation of participant %s changed underneath; retrying", participant.id)
             raise RuntimeError(f"participant {participant.id}: conversation kept changing; step not applied")
 
+    async def programme_of(self, participant_id: int) -> Programme | None:
+        """The programme this participant follows: the one chosen at their enrolment, or the default with none
+        recorded; None when theirs is not loaded (then they get no programme's messages, never another's)."""
+        return self.registry.library.programme_for(await self._programme_choice.of(participant_id))
+
     async def state_of(self, participant: Participant) -> State:
         return (await self._load(participant))[0]
 
@@ -247,10 +256,11 @@ class ConversationLoop:
             state = replace(state, consent_needed=terms.version)  # committed with this step
         outcome = Outcome(state, ())
         control = await self._control_arm.holds(participant.id)
+        chosen = await self._programme_choice.of(participant.id)
         for inp in request.inputs:  # one step however many inputs: SMS START is reminders on, then resume
-            more = await self._advance(outcome.state, inp, now, control)
+            more = await self._advance(outcome.state, inp, now, control, chosen)
             outcome = Outcome(more.state, outcome.effects + more.effects)
-        outcome = await self._show_history(participant, outcome, now)
+        outcome = await self._show_history(participant, outcome, now, chosen)
         step = self._record(participant, revision, outcome, channel, inbound, now, request.inputs)
         if inbound is not None:
             step = replace(step, heard=heard(request.inputs, outcome.effects))
@@ -291,9 +301,11 @@ class ConversationLoop:
             except Exception:
                 log.exception("escalation listener failed for escalations %s; the watcher will retry", escalation_ids)
 
-    async def _advance(self, state: State, inp: Input, now: datetime, control: bool = False) -> Outcome:
-        """One input through the engine; a control participant's engine sees only the programme's waves."""
-        library = await self.registry.library_for(state)
+    async def _advance(self, state: State, inp: Input, now: datetime, control: bool = False,
+                       chosen: str | None = None) -> Outcome:
+        """One input through the engine, which sees the participant's own programme (`chosen` at enrolment: no other
+        programme's messages can reach them); a control participant's engine sees only its waves."""
+        library = (await self.registry.library_for(state)).for_programme(chosen)
         if control:
             library = control_library(library)
         try:
@@ -312,12 +324,13 @@ class ConversationLoop:
             effects.append(Send((Phrase(phrases.SOMETHING_WENT_WRONG),)))
             return Outcome(state, tuple(effects))
 
-    async def _show_history(self, participant: Participant, outcome: Outcome, now: datetime) -> Outcome:
+    async def _show_history(self, participant: Participant, outcome: Outcome, now: datetime,
+                            chosen: str | None = None) -> Outcome:
         """Turn `ShowHistory` into the message: the engine keeps no history, so it is read here."""
         wanted = _of(outcome.effects, ShowHistory)
         if not wanted:
             return outcome
-        programme = self.registry.library.programme
+        programme = self.registry.library.programme_for(chosen)
         zone = timing.zone(programme) if programme else COPENHAGEN
         effects: list[Effect] = []
         for effect in outcome.effects:

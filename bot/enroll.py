@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TextIO
 
@@ -28,7 +28,7 @@ from storage.ports import Storage
 from storage.records import Enrollment, Participant
 
 LINK_CODE_LIFETIME = timedelta(days=14)
-CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach", "cohort")
+CSV_COLUMNS = ("name", "phone", "telegram", "lang", "start_date", "coach", "cohort", "programme")
 
 
 def code_digest(code: str) -> str:
@@ -57,6 +57,7 @@ class EnrolmentRequest:
     start_date: date | None = None
     coach: str | None = None
     cohort: str | None = None  # e.g. "bornholm-2026-1": outcome reports can be made per cohort
+    programme: str | None = None  # a programme file's id; None: the deployment's default (or only) programme
 
 
 class EnrolmentError(ValueError):
@@ -83,16 +84,35 @@ def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
                       cohort or None)
 
 
+def chosen_programme(request: EnrolmentRequest, default: Programme | None,
+                     programmes: Mapping[str, Programme]) -> Programme | None:
+    """The programme the request names, or the default when it names none; an unknown name, or none named where
+    several programmes have no default, is refused naming the choices."""
+    choices = {**programmes, **({default.id: default} if default is not None else {})}
+    named = request.programme.strip() if request.programme else None
+    if named is None:
+        if default is None and choices:
+            raise EnrolmentError(f"choose a programme: {', '.join(sorted(choices))}")
+        return default
+    if named not in choices:
+        raise EnrolmentError(f"programme {named!r} is not one of this deployment's: "
+                             f"{', '.join(sorted(choices)) or 'it has no programme file'}")
+    return choices[named]
+
+
 async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[str], now: datetime,
                 bot_username: str, programme: Programme | None = None, *, allocation_key: bytes | None = None,
-                actor: str = "admin") -> Invite:
+                actor: str = "admin", programmes: Mapping[str, Programme] | None = None) -> Invite:
     """Store the participant, make a Telegram link if asked, and plan their programme from the start date
-    (the day of enrolment, Copenhagen time, when none is given). In a randomised cohort the participant is
-    allocated in the same transaction (bot/allocation.py, keyed by `allocation_key`), and a control participant's
-    plan is the measurement waves only (flows/arms.py)."""
+    (the day of enrolment, Copenhagen time, when none is given). `programme` is the default, `programmes` the
+    deployment's programmes by id: the request's choice is recorded with them and only that programme is planned.
+    In a randomised cohort the participant is allocated in the same transaction (bot/allocation.py, keyed by
+    `allocation_key`), and a control participant's plan is the measurement waves only (flows/arms.py)."""
     if request.telegram and not bot_username:
         raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
+    programme = chosen_programme(request, programme, programmes or {})
+    enrollment = replace(enrollment, programme=programme.id if programme is not None else None)
     randomised = await storage.randomised_cohort(enrollment.cohort) if enrollment.cohort else None
     allocation = None
     try:
@@ -138,6 +158,7 @@ def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentErro
                 start_date=date.fromisoformat(start.strip()) if start.strip() else None,
                 coach=(row.get("coach") or "").strip() or None,
                 cohort=(row.get("cohort") or "").strip() or None,
+                programme=(row.get("programme") or "").strip() or None,
             )))
         except ValueError:
             rows.append((number, EnrolmentError("start_date must look like 2026-11-23")))

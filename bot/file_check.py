@@ -1,5 +1,5 @@
-"""Check a folder the way an administrator keeps it: flow files, the programme, the risk word list and the
-deployment file side by side. Each file is recognised by its keys (its name decides only when the keys do not)
+"""Check a folder the way an administrator keeps it: flow files, the programmes (one file each), the risk word list and
+the deployment file side by side. Each file is recognised by its keys (its name decides only when the keys do not)
 and checked as what it is, every problem with file and line; flows are also compared with the published texts'
 fingerprints (flows/fingerprints.py), so an edit without a new `version:` is refused before anyone runs it.
 
@@ -21,6 +21,7 @@ from flows.loader import TOP_KEYS as FLOW_KEYS
 from flows.model import Flow
 from flows.programme import Programme
 from flows.programme_loader import TOP_KEYS as PROGRAMME_KEYS
+from flows.programme_set import programme_set
 from flows.risk_file import TOP_KEYS as WORD_LIST_KEYS
 from flows.risk_loader import load_risk_terms
 from flows.yamlsource import LineMap, Problem, read_yaml
@@ -49,8 +50,9 @@ _NAMES = {FileKind.PROGRAMME: ("programme", "program"), FileKind.WORD_LIST: ("ri
 
 
 def kind_of(path: Path) -> FileKind:
-    """The kind whose own keys the file uses most; on a tie (or a file that does not parse) its name decides;
-    a flow otherwise, so a broken flow file still gets the flow checker's precise problems."""
+    """The kind whose own keys the file uses most; on a tie (or a file that does not parse) its folder
+    (programmes/) or name decides; a flow otherwise, so a broken flow file still gets the flow checker's precise
+    problems."""
     try:
         data, _ = read_yaml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, UnicodeDecodeError):
@@ -62,6 +64,8 @@ def kind_of(path: Path) -> FileKind:
         if best > 0 and len(leaders) == 1:
             return leaders[0]
     stem = path.stem.lower()
+    if path.parent.name.lower() == "programmes":  # flows/programmes/ holds one programme a file, whatever its name
+        return FileKind.PROGRAMME
     return next((kind for kind, names in _NAMES.items() if any(stem.startswith(n) for n in names)), FileKind.FLOW)
 
 
@@ -96,11 +100,12 @@ class FolderReport:
         return [p for p in self.problems if p.severity == "error"]
 
 
-def check_folder(files: Sequence[Path], *, default_flows: Path, default_programme: Path | None,
+def check_folder(files: Sequence[Path], *, default_flows: Path, default_programmes: Sequence[Path],
                  default_word_list: Path) -> FolderReport:
-    """Check `files` by kind. A programme is checked against the flows among the files, or against
-    `default_flows` when none was given; without a programme among the files, `default_programme` (if it
-    exists) is checked, and without a word list, `default_word_list`: what the bot would read beside them."""
+    """Check `files` by kind. Each programme is checked against the flows among the files, or against
+    `default_flows` when none was given, and the programmes together (one id each, at most one default:
+    flows/programme_set.py); without a programme among the files, `default_programmes` (those that exist) are
+    checked, and without a word list, `default_word_list`: what the bot would read beside them."""
     from bot.flowregistry import load_checked_programme
 
     by_kind: dict[FileKind, list[Path]] = {kind: [] for kind in FileKind}
@@ -113,14 +118,14 @@ def check_folder(files: Sequence[Path], *, default_flows: Path, default_programm
     report.problems += checked.problems
     report.problems += _fingerprint_problems(checked.flows, report)
     reference = checked.flows if flow_files else check_files(_flow_files(default_flows)).flows
-    programme_files = by_kind[FileKind.PROGRAMME] or ([default_programme] if default_programme else [])
-    for path in programme_files:
+    for path in by_kind[FileKind.PROGRAMME] or default_programmes:
         if not path.is_file():
             continue
         programme, problems = load_checked_programme(path, list(reference))
         report.problems += problems
         if programme is not None:
             report.programmes.append(programme)
+    report.problems += programme_set(report.programmes)[1]
     for path in by_kind[FileKind.WORD_LIST] or [default_word_list]:
         _, problems = load_risk_terms(path)
         report.problems += problems

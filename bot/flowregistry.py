@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import programme_file
+from bot.config import programme_files
 from flows.checker import check_files, check_flow, flow_paths
 from flows.loader import load_flow_text
 from flows.model import Flow, FlowLibrary
 from flows.programme import Programme
 from flows.programme_loader import check_programme, load_programme
+from flows.programme_set import ProgrammeSet, programme_set
 from flows.risk import SAFETY_CHECK
 from flows.risk_loader import load_risk_terms
 from flows.state import State
@@ -28,6 +29,8 @@ from storage.ports import Conversations
 log = logging.getLogger(__name__)
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows" / "definitions"
 DEFAULT_RISK_TERMS = Path(__file__).resolve().parent.parent / "flows" / "risk_terms.yaml"
+# seed 002's programme, the shipped default (flows/programmes/ holds seed 001's and seed 000's beside it)
+SHIPPED_PROGRAMME = Path(__file__).resolve().parent.parent / "flows" / "programmes" / "stress_programme.yaml"
 
 
 class SafetyContentError(RuntimeError):
@@ -71,10 +74,10 @@ class FlowRegistry:
             problems.append(Problem(str(flows_dir), 0, f"no usable {SAFETY_CHECK!r} flow: risk signals still escalate "
                                     "to a coach, but the safety check cannot be offered", "warning"))
             log.error("no usable %s flow in %s", SAFETY_CHECK, flows_dir)
-        programme, programme_problems = load_checked_programme(programme_file(flows_dir), usable)
+        programmes, programme_problems = load_checked_programmes(programme_files(flows_dir), usable)
         for p in programme_problems:
-            log.error("programme file problem: %s (no reminders are sent until it is fixed)", p)
-        library = FlowLibrary.of(*usable, risk_terms=terms, programme=programme)
+            log.error("programme file problem: %s (its participants get no reminders until it is fixed)", p)
+        library = FlowLibrary.of(*usable, risk_terms=terms, programme=programmes.default, programmes=programmes.by_id)
         return cls(storage, library, tuple([*problems, *term_problems, *programme_problems]))
 
     async def library_for(self, state: State) -> FlowLibrary:
@@ -100,6 +103,20 @@ def load_checked_programme(path: Path, flows: list[Flow]) -> tuple[Programme | N
         problems += check_programme(programme, {fid: f for fid in library.ids() if (f := library.latest(fid))})
     errors = [p for p in problems if p.severity == "error"]
     return (None if errors else programme), problems
+
+
+def load_checked_programmes(paths: list[Path], flows: list[Flow]) -> tuple[ProgrammeSet, list[Problem]]:
+    """Every programme file, each checked against the usable flows (one with errors is left out: its participants
+    get no reminders until it is fixed, never another programme's), then the set (flows/programme_set.py)."""
+    loaded: list[Programme] = []
+    problems: list[Problem] = []
+    for path in paths:
+        programme, found = load_checked_programme(path, flows)
+        problems += found
+        if programme is not None:
+            loaded.append(programme)
+    chosen, found = programme_set(loaded)
+    return chosen, problems + found
 
 
 def _version_line(source: str) -> int:

@@ -7,6 +7,7 @@ The overview reads the stored answers and milestones; it never changes a convers
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot import people
@@ -27,6 +28,7 @@ EXCERPT = 60  # characters of a message that was not delivered, to tell which on
 TASK_NAMES = {
     "consider_referral": phrases.TASK_CONSIDER_REFERRAL,
     "consider_ending": phrases.TASK_CONSIDER_ENDING,
+    "entry_criterion_not_met": phrases.TASK_ENTRY_CRITERION,
     "evaluate_manually": phrases.TASK_EVALUATE_MANUALLY,
     "wellbeing_fall": phrases.TASK_WELLBEING_FALL,
     "wave_missed": phrases.TASK_WAVE_MISSED,
@@ -54,12 +56,13 @@ async def write_note(storage: Storage, coach_id: str, profile: Profile, text: st
 
 class CoachOverview:
     def __init__(self, storage: Storage, deployment: Deployment, catalogs: Catalogs, clock: Clock,
-                 programme: Programme | None, lang: str = "da") -> None:
+                 programme_of: Callable[[int], Awaitable[Programme | None]], lang: str = "da") -> None:
+        """`programme_of`: a participant's own programme (`ConversationLoop.programme_of`)."""
         self.storage = storage
         self.deployment = deployment
         self.catalogs = catalogs
         self.clock = clock
-        self.programme = programme
+        self.programme_of = programme_of
         self.lang = lang
 
     def t(self, msgid: str, **params: object) -> str:
@@ -118,7 +121,8 @@ class CoachOverview:
 
     async def _modules(self, participant_id: int) -> str:
         done = {m.key for m in await self.storage.marks(participant_id) if m.kind == "module_done"}
-        total = len(self.programme.modules) if self.programme else 0
+        programme = await self.programme_of(participant_id)
+        total = len(programme.modules) if programme else 0
         return f"{len(done)}/{total}"
 
     async def _scores(self, participant_id: int, flow_id: str, score_id: str) -> list[ScoreRecord]:
@@ -156,7 +160,7 @@ class CoachOverview:
                 values = ", ".join(f"{self._day(s.completed_at)} {self._num(s.value)}" for s in scores)
                 lines.append(f"{label}: {values}")
         lines += await self._checkins(pid)
-        sessions = await tre_sessions(self.storage, pid, log_flow(self.programme))
+        sessions = await tre_sessions(self.storage, pid, log_flow(await self.programme_of(pid)))
         if sessions:
             weeks = max(1.0, (self.clock.now() - sessions[0].at).days / 7)
             change = sum(s.change for s in sessions) / len(sessions)

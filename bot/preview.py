@@ -33,18 +33,27 @@ class Line:
 
 
 async def timeline(start: date, lang: str = "da", channel: str = "sms",
-                   flows_dir: Path | None = None) -> list[Line]:
+                   flows_dir: Path | None = None, programme_id: str | None = None) -> list[Line]:
+    """`programme_id`: which of the deployment's programmes (default: the default one)."""
     with tempfile.TemporaryDirectory() as folder:
-        return [line async for line in _simulate(Path(folder) / "preview.db", start, lang, channel, flows_dir)]
+        return [line async for line in _simulate(Path(folder) / "preview.db", start, lang, channel, flows_dir,
+                                                 programme_id)]
 
 
-async def _simulate(db: Path, start: date, lang: str, channel: str, flows_dir: Path | None) -> AsyncIterator[Line]:
+async def _simulate(db: Path, start: date, lang: str, channel: str, flows_dir: Path | None,
+                    programme_id: str | None = None) -> AsyncIterator[Line]:
     clock = FakeClock(datetime.combine(start, time.min, tzinfo=UTC) - timedelta(days=1))
     async with open_app(str(db), clock=clock, flows_dir=flows_dir, coach_channels={}) as app:
-        programme = app.registry.library.programme
+        library = app.registry.library
+        programme = library.programme_for(programme_id)
         if programme is None:
-            raise SystemExit("no usable programme file: run `python -m bot flows check`")
-        participant = await app.storage.enroll(Enrollment("preview", "Preview", lang, start), clock.now())
+            choices = ", ".join(sorted(library.programmes))
+            if not choices:
+                raise SystemExit("no usable programme file: run `python -m bot flows check`")
+            raise SystemExit(f"no usable programme {programme_id!r}: choose one of {choices}" if programme_id
+                             else f"no default programme: name one with --programme ({choices})")
+        participant = await app.storage.enroll(Enrollment("preview", "Preview", lang, start, programme=programme.id),
+                                               clock.now())
         await schedule_programme(app.storage, programme, participant.id, start, clock.now())
 
         async def same_channel(_: object) -> str:

@@ -101,7 +101,8 @@ class Service:
             scheduler.start(self.config.programme_tick_seconds)  # reminders, waves, check-ins
             stack.callback(scheduler.stop)
             tasks.append(asyncio.create_task(run_daily(  # erase what is past the retention period, once a day
-                app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock, locks=locks),
+                app.storage, app.registry.library.programme, app.deployment.data_protection, app.clock, locks=locks,
+                programmes=app.registry.library.programmes),
                 name="retention"))
             if self.telegram is not None:
                 await self.telegram.start()

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
                                         "roster); default: the shipped bot/deployment.yaml")
     bot_flows_dir: Path | None = Field(None, description="a folder of flow files to use instead of the shipped ones")
     bot_first_flow: str = Field("pss10", description="the flow a new participant starts with")
-    bot_programme: Path | None = Field(None, description="the programme file; default: programme.yaml beside "
-                                       "the flow folder")
+    bot_programme: Path | None = Field(None, description="the programme files: a folder of them (one programme "
+                                       "each), or one file; default: programmes/ beside the flow folder")
     # -- the web server and the schedule ------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="the address `bot run` listens on")
     port: int = Field(8080, ge=1, le=65535, description="the port `bot run` listens on (1-65535)")

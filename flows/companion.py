@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flows import phrases, runs
 from flows.asking import PROGRAMME_PROMPT
-from flows.effects import CancelPlans, CoachTaskDue, Milestone, ShowHistory
+from flows.effects import CancelPlans, CoachTaskDue, Milestone, Phrase, ShowHistory
 from flows.inputs import CoachPause
 from flows.model import Flow
 from flows.parsing import ProgrammeKeyword, ProgrammeWord
@@ -34,16 +34,35 @@ MAX_PAUSE_DAYS = 60
 
 # -- the programme's keywords -------------------------------------------------------------------------------
 
-# The words about the programme's content; a control participant (flows/arms.py) keeps PAUSE <days> and START.
-NOT_FOR_CONTROL = frozenset({ProgrammeWord.DONE, ProgrammeWord.TRE, ProgrammeWord.MINE, ProgrammeWord.TIMES})
+def has_content_for(programme: Programme, word: ProgrammeWord) -> bool:
+    """Whether the participant's programme has what the word is about: FÆRDIG its modules, TRE and MINE its TRE
+    exercises (their reminders or weekly summary), TIDER its exercise reminders. A programme without them (seed
+    001's, a control arm's view) answers such a word as a word it does not know: another programme's words are not
+    the participant's."""
+    if word is ProgrammeWord.DONE:
+        return bool(programme.modules)
+    if word in (ProgrammeWord.TRE, ProgrammeWord.MINE):
+        return programme.exercises is not None or programme.tre_summary is not None
+    if word is ProgrammeWord.TIMES:
+        return programme.exercises is not None
+    return True
+
+
+def help_lines(turn: Turn, programme: Programme) -> list[Phrase]:
+    """The programme's words HELP lists: those the participant's programme has content for, then PAUSE and STOP."""
+    shown = [(ProgrammeWord.TRE, phrases.HELP_PROGRAMME_TRE), (ProgrammeWord.DONE, phrases.HELP_PROGRAMME_DONE),
+             (ProgrammeWord.TIMES, phrases.HELP_PROGRAMME_TIMES)]
+    return [turn.phrase(phrases.HELP_PROGRAMME), *(turn.phrase(line) for word, line in shown
+                                                   if has_content_for(programme, word)),
+            turn.phrase(phrases.HELP_PROGRAMME_REMINDERS)]
 
 
 def on_keyword(turn: Turn, keyword: ProgrammeKeyword, spoken: str) -> None:
     """FÆRDIG, TRE, MINE, TIDER, PAUSE <days>, START. A keyword that would start a questionnaire waits
     until the one in progress is answered or stopped (starting it would throw the other away)."""
     programme = turn.flows.programme
-    if programme is not None and programme.measurement_only and keyword.word in NOT_FOR_CONTROL:
-        turn.say(turn.phrase(phrases.NO_RUN))  # the control arm has no modules, exercises or TRE log
+    if programme is not None and not has_content_for(programme, keyword.word):
+        turn.say(turn.phrase(phrases.NO_RUN))  # e.g. the control arm has no modules, exercises or TRE log
         run = turn.state.run
         if run is not None and not run.paused:
             ask_again(turn, run)

@@ -26,6 +26,7 @@ from flows.reminders import (
     send_exercise,
     send_module,
     send_nudge,
+    send_phase,
     send_tre_summary,
     start_checkin,
     start_date,
@@ -115,7 +116,7 @@ def _skip_reason(turn: Turn, programme: Programme, due: Due) -> str | None:
         return "reminders stopped by the participant"
     if progress.coach_hold == COACH_STOP:
         return "stopped by a coach"
-    pausable = due.kind not in (Kind.MODULE, Kind.WAVE_OPEN)  # those wait for the pause to end instead
+    pausable = due.kind not in (Kind.MODULE, Kind.WAVE_OPEN, Kind.PHASE)  # those wait for the pause to end instead
     if pausable and progress.paused_until is not None and now < progress.paused_until:
         return "paused by the participant"
     if pausable and progress.coach_paused(now):
@@ -165,6 +166,7 @@ _HANDLERS: dict[str, Callable[[Turn, Programme, Due], None]] = {
     Kind.WAVE_REMIND: wave_remind,
     Kind.CHECKIN: start_checkin,
     Kind.TRE_SUMMARY: send_tre_summary,
+    Kind.PHASE: send_phase,
 }
 
 

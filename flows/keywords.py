@@ -28,7 +28,7 @@ def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
         case Keyword.HELP:
             turn.say(turn.phrase(phrases.HELP if run else phrases.HELP_NO_RUN), turn.phrase(phrases.HELP_CONTACT))
             if run is None and turn.flows.programme is not None:
-                turn.say(turn.phrase(phrases.HELP_PROGRAMME))
+                turn.say(*companion.help_lines(turn, turn.flows.programme))
             if run is not None and run.paused:
                 turn.say(turn.phrase(phrases.STILL_PAUSED))
             elif run is not None:

@@ -6,7 +6,7 @@ Nothing here knows about channels, storage or time; the engine reads these value
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
 
@@ -173,17 +173,38 @@ class ConsentTerms:
 
 @dataclass(frozen=True)
 class FlowLibrary:
-    """Every flow version the engine may need: the files on disk plus versions that runs started on."""
+    """Every flow version the engine may need: the files on disk plus versions that runs started on.
+
+    `programmes` are the deployment's programmes by id (issue 15: several in one deployment). `programme` is the one
+    the engine follows: in the running app's library the default (the one an enrolment naming none gets; None when
+    there are several and none is the default), and in the view one participant's step sees (`for_programme`) theirs.
+    """
 
     flows: Mapping[tuple[str, int], Flow]
     risk_terms: RiskTerms = field(default_factory=RiskTerms)
     consent: ConsentTerms | None = None
     programme: Programme | None = None
+    programmes: Mapping[str, Programme] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.programme is not None and not self.programmes:  # one programme: it is also the only choice
+            object.__setattr__(self, "programmes", {self.programme.id: self.programme})
 
     @classmethod
     def of(cls, *flows: Flow, risk_terms: RiskTerms | None = None, consent: ConsentTerms | None = None,
-           programme: Programme | None = None) -> FlowLibrary:
-        return cls({f.key: f for f in flows}, risk_terms or RiskTerms(), consent, programme)
+           programme: Programme | None = None, programmes: Mapping[str, Programme] | None = None) -> FlowLibrary:
+        return cls({f.key: f for f in flows}, risk_terms or RiskTerms(), consent, programme, dict(programmes or {}))
+
+    def programme_for(self, programme_id: str | None) -> Programme | None:
+        """The programme a participant follows: the one recorded at their enrolment, or with none recorded (enrolled
+        before programmes were, or never enrolled) the default. An id no longer loaded (a file removed, or with
+        errors) gives None, so they get no programme's messages rather than another programme's."""
+        return self.programme if programme_id is None else self.programmes.get(programme_id)
+
+    def for_programme(self, programme_id: str | None) -> FlowLibrary:
+        """This library as one participant's step sees it: `programme` is theirs (`programme_for`)."""
+        chosen = self.programme_for(programme_id)
+        return self if chosen is self.programme else replace(self, programme=chosen)
 
     def get(self, flow_id: str, version: int) -> Flow | None:
         return self.flows.get((flow_id, version))
@@ -193,7 +214,7 @@ class FlowLibrary:
         return max(versions, key=lambda f: f.version, default=None)
 
     def with_flow(self, flow: Flow) -> FlowLibrary:
-        return FlowLibrary({**self.flows, flow.key: flow}, self.risk_terms, self.consent, self.programme)
+        return replace(self, flows={**self.flows, flow.key: flow})
 
     def ids(self) -> list[str]:
         return sorted({fid for fid, _ in self.flows})

@@ -47,15 +47,13 @@ HELP = N_(
     "LANGUAGE: switch between Danish and English\n"
     "STOP: end the questionnaire"
 )
-HELP_PROGRAMME = N_(
-    "You can also write:\n"
-    "TRE: log a TRE session\n"
-    "MINE: see your TRE log\n"
-    "DONE 3: module 3 is done\n"
-    "TIMES: change your exercise reminders\n"
-    "PAUSE 7: no reminders for 7 days (START turns them on again)\n"
-    "STOP: no more reminders"
-)
+# The programme's words in HELP, one line (or two) per part, each shown only to a participant whose programme has it
+# (flows/companion.py `has_content_for`); joined with line breaks in one message.
+HELP_PROGRAMME = N_("You can also write:")
+HELP_PROGRAMME_TRE = N_("TRE: log a TRE session\nMINE: see your TRE log")
+HELP_PROGRAMME_DONE = N_("DONE 3: module 3 is done")
+HELP_PROGRAMME_TIMES = N_("TIMES: change your exercise reminders")
+HELP_PROGRAMME_REMINDERS = N_("PAUSE 7: no reminders for 7 days (START turns them on again)\nSTOP: no more reminders")
 HELP_NO_RUN = N_(
     "You have no questionnaire open right now. You will get a message when there is something for you. "
     "Write LANGUAGE to switch between Danish and English."
@@ -131,6 +129,8 @@ OVERVIEW_TASK_DONE = N_("Task #{id} is done.")
 OVERVIEW_TASK_UNKNOWN = N_("There is no open task #{id} for your participants.")
 TASK_CONSIDER_REFERRAL = N_("consider referral (PSS-10 worse than at baseline, or WHO-5 of 28 or less)")
 TASK_CONSIDER_ENDING = N_("consider ending (PSS-10 below the entry criterion and better)")
+TASK_ENTRY_CRITERION = N_("does not meet the entry criterion (screening score below the cut-off): talk with them "
+                          "about whether the programme fits")
 TASK_EVALUATE_MANUALLY = N_("evaluate week 4 by hand (a measurement is missing)")
 TASK_WELLBEING_FALL = N_("well-being fell since the last check-in")
 TASK_WAVE_MISSED = N_("a measurement was not answered")

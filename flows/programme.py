@@ -1,6 +1,7 @@
 """The programme model: what the bot says and asks over a participant's 12 weeks and after, as data.
 
-Built by `flows.programme_loader` from the administrators' `flows/programme.yaml`. Every moment in it is
+Built by `flows.programme_loader` from the administrators' programme files (`flows/programmes/*.yaml`, one file a
+programme; a deployment may run several, each participant in the one chosen at enrolment). Every moment in it is
 relative to the participant's start date and written in local wall-clock time; `flows.timing` turns those
 into UTC instants outside quiet hours. Nothing here does I/O or reads a clock.
 """
@@ -28,15 +29,16 @@ class Kind:
     CHECKIN = "checkin"  # the weekly check-in
     TRE_SUMMARY = "tre_summary"  # the weekly TRE summary, if anything was logged that week
     APPOINTMENT = "appointment"  # a booked talk or group session: a reminder (flows/appointments.py)
+    PHASE = "phase"  # a phase of the programme begins (seed 001: the group course, the individual coaching)
 
 
 ALL_KINDS = (Kind.MODULE, Kind.NUDGE, Kind.EXERCISE, Kind.WAVE_OPEN, Kind.WAVE_REMIND, Kind.WAVE_CLOSE,
-             Kind.CHECKIN, Kind.TRE_SUMMARY)
+             Kind.CHECKIN, Kind.TRE_SUMMARY, Kind.PHASE)
 # Events due at the same moment are handled in this order: messages first, then what starts a questionnaire,
 # so the questionnaire's question is the last message (and keeps its buttons).
-KIND_ORDER = {kind: i for i, kind in enumerate((Kind.WAVE_CLOSE, Kind.APPOINTMENT, Kind.MODULE, Kind.NUDGE,
-                                                 Kind.EXERCISE, Kind.TRE_SUMMARY, Kind.WAVE_OPEN, Kind.WAVE_REMIND,
-                                                 Kind.CHECKIN))}
+KIND_ORDER = {kind: i for i, kind in enumerate((Kind.WAVE_CLOSE, Kind.APPOINTMENT, Kind.PHASE, Kind.MODULE,
+                                                 Kind.NUDGE, Kind.EXERCISE, Kind.TRE_SUMMARY, Kind.WAVE_OPEN,
+                                                 Kind.WAVE_REMIND, Kind.CHECKIN))}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,17 @@ class Module:
     title: LocalText
     link: str
     reminder: LocalText  # may use {number}, {title} and {link}
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A part of the programme that begins on a day (seed 001: screening and intro, the group course, the individual
+    coaching): what the participant is told then. Unlike a module, nothing is marked done."""
+
+    id: str
+    day: int
+    text: LocalText
     line: int = 0
 
 
@@ -76,6 +89,18 @@ class Evaluation:
     entry_cutoff: float  # below this and lower than baseline: "consider ending"
     tell_worse: LocalText | None = None  # what the participant is told, if anything
     tell_improving: LocalText | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class EntryCriterion:
+    """Seed 001's entry criterion (PSS-10 of 17 or more at screening): a lower score makes a coach task, never an
+    exclusion by the bot. The coach and the person decide whether the programme fits."""
+
+    wave: str
+    flow: str
+    score: str
+    at_least: float
     line: int = 0
 
 
@@ -134,12 +159,22 @@ class Programme:
     late: Mapping[str, timedelta] = field(default_factory=dict)  # how late each kind may still be sent
     source_path: str = ""
     measurement_only: bool = False  # a control arm's view of it (flows/arms.py): the waves and nothing else
+    phases: tuple[Phase, ...] = ()
+    entry_criterion: EntryCriterion | None = None
+    default: bool = False  # of several programmes in a deployment, the one an enrolment gets when it names none
+    title: LocalText | None = None  # the programme's name for people (reports, previews); the id when not given
 
     def module(self, number: int) -> Module | None:
         return next((m for m in self.modules if m.number == number), None)
 
     def wave(self, wave_id: str) -> Wave | None:
         return next((w for w in self.waves if w.id == wave_id), None)
+
+    def phase(self, phase_id: str) -> Phase | None:
+        return next((p for p in self.phases if p.id == phase_id), None)
+
+    def name(self, lang: str) -> str:
+        return self.title.get(lang) if self.title is not None else self.id
 
     def late_limit(self, kind: str) -> timedelta:
         return self.late.get(kind, timedelta(days=1))

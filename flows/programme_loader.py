@@ -1,5 +1,5 @@
-"""Read `flows/programme.yaml` into a `Programme`, with a precise problem (file, line, what to write) for
-every mistake, and check it against the flows it names. Pure apart from reading the file it is given."""
+"""Read a programme file (`flows/programmes/*.yaml`) into a `Programme`, with a precise problem (file, line, what to
+write) for every mistake, and check it against the flows it names. Pure apart from reading the file it is given."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from flows.programme import (
     ALL_KINDS,
     WEEKDAYS,
     Checkin,
+    EntryCriterion,
     Evaluation,
     Exercises,
     Module,
+    Phase,
     Programme,
     TreSummary,
     Wave,
@@ -28,13 +30,15 @@ from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 TOP_KEYS = {"id", "version", "languages", "description", "timezone", "weeks", "send_time", "quiet_hours",
             "no_reminders_between", "max_messages_per_day", "nudge_after_days", "late", "modules", "exercises",
-            "waves", "evaluation", "checkin", "tre_summary"}
+            "waves", "evaluation", "checkin", "tre_summary", "default", "title", "phases", "entry_criterion"}
 MODULE_KEYS = {"number", "day", "title", "link", "reminder"}
 WAVE_KEYS = {"id", "day", "flows", "intro", "reminder", "reminders", "remind_every_days", "close_after_days"}
 EVALUATION_KEYS = {"wave", "baseline", "flow", "score", "worse_by", "entry_cutoff", "tell_worse", "tell_improving"}
 EXERCISE_KEYS = {"plan_flow", "days_item", "time_item", "days", "times", "default_days", "default_time", "text"}
 CHECKIN_KEYS = {"flow", "first_day", "every_days", "item", "fall_alert"}
 TRE_KEYS = {"flow", "weekday", "time"}
+PHASE_KEYS = {"id", "day", "text"}
+ENTRY_KEYS = {"wave", "flow", "score", "at_least"}
 WINDOW_KEYS = {"from", "to"}
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
@@ -145,10 +149,15 @@ class _ProgrammeReader(FileReader):
         waves = self.waves(top, weeks)
         if programme_id is None or version is None:
             return None
+        default = top.get("default", False)
+        if not isinstance(default, bool):
+            self.error(top.line_of("default"), f"default must be true or false, not {describe(default)}")
         programme = Programme(
             programme_id, version, self.languages, zone_name, weeks, send_time, quiet[0], quiet[1], gap, max_per_day,
             nudge, tuple(modules), tuple(waves), self.exercises(top), self.checkin(top), self.tre_summary(top),
-            self.evaluation(top), self.late(top), self.path)
+            self.evaluation(top), self.late(top), self.path, phases=tuple(self.phases(top, weeks)),
+            entry_criterion=self.entry_criterion(top), default=default is True,
+            title=self.text(top, "title", "the programme", required=False))
         self.check_times(top, programme)
         return programme
 
@@ -202,6 +211,35 @@ class _ProgrammeReader(FileReader):
             waves.append(Wave(wave_id, day, tuple(str(f) for f in flows), intro, reminder, reminders, every, close,
                               line))
         return waves
+
+    def phases(self, top: LineMap, weeks: int) -> list[Phase]:
+        items = self.sequence(top.get("phases"), top.line_of("phases"), "phases") if "phases" in top else None
+        phases: list[Phase] = []
+        for i, (line, block) in enumerate(self.entries(items, PHASE_KEYS, "phase")):
+            phase_id = self.identifier(block, "id", f"phase {i + 1}")
+            what = f"phase {phase_id!r}" if phase_id else f"phase {i + 1}"
+            day, text = self.whole(block, "day", what), self.text(block, "text", what)
+            if day is not None and day > weeks * 7:
+                self.error(block.line_of("day"), f"{what} begins on day {day}, after the programme's last day")
+            if phase_id in {p.id for p in phases}:
+                self.error(line, f"phase id {phase_id!r} is used twice")
+            elif phase_id is not None and day is not None and text is not None:
+                phases.append(Phase(phase_id, day, text, line))
+        return phases
+
+    def entry_criterion(self, top: LineMap) -> EntryCriterion | None:
+        block = self.block(top, "entry_criterion", ENTRY_KEYS)
+        if block is None:
+            return None
+        what = "entry_criterion"
+        ids = [self.identifier(block, key, what) for key in ("wave", "flow", "score")]
+        at_least = self.number(block, "at_least", what)
+        if at_least is None and "at_least" not in block:
+            self.error(block.line, "entry_criterion has no 'at_least' (the lowest score that meets it, e.g. 17)")
+        if None in ids or at_least is None:
+            return None
+        wave, flow, score = (str(x) for x in ids)
+        return EntryCriterion(wave, flow, score, at_least, block.line)
 
     def exercises(self, top: LineMap) -> Exercises | None:
         block = self.block(top, "exercises", EXERCISE_KEYS)
@@ -371,4 +409,14 @@ def check_programme(programme: Programme, flows: Mapping[str, Flow]) -> list[Pro
             error(ci.line, f"checkin: {ci.item!r} must be a question with a number in flow {ci.flow!r}")
     if programme.tre_summary is not None:
         need_flow(programme.tre_summary.flow, programme.tre_summary.line, "tre_summary")
+    entry = programme.entry_criterion
+    if entry is not None:
+        named = programme.wave(entry.wave)
+        if named is None:
+            error(entry.line, f"entry_criterion names wave {entry.wave!r}, which is not in waves")
+        elif entry.flow not in named.flows:
+            error(entry.line, f"entry_criterion uses {entry.flow!r}, which wave {entry.wave!r} does not ask")
+        flow = need_flow(entry.flow, entry.line, "entry_criterion")
+        if flow is not None and flow.score(entry.score) is None:
+            error(entry.line, f"entry_criterion uses score {entry.score!r}, which flow {entry.flow!r} does not define")
     return problems

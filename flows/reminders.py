@@ -1,5 +1,6 @@
-"""The programme's own messages: a module released, a nudge to finish it, the exercise reminder, the weekly
-check-in and TRE summary; and what every scheduled event shares (`handled`, `count_sent`, the programme's buttons).
+"""The programme's own messages: a phase begun, a module released, a nudge to finish it, the exercise reminder, the
+weekly check-in and TRE summary; and what every scheduled event shares (`handled`, `count_sent`, the programme's
+buttons).
 
 Decisions on the `Turn` API (flows/turn.py), called by `flows.due` when the event's gates let it through.
 """
@@ -62,6 +63,15 @@ def send_module(turn: Turn, programme: Programme, due: Due) -> None:
     nudge = nudge_plan(programme, start, number, turn.now) if start else None
     if nudge is not None:
         turn.log(nudge)
+    count_sent(turn, programme)
+
+
+def send_phase(turn: Turn, programme: Programme, due: Due) -> None:
+    phase = programme.phase(str(due.data.get("phase", "")))
+    if phase is None:
+        handled(turn, Handling.SKIPPED, "phase no longer in the programme")
+        return
+    turn.say(Literal(phase.text.get(turn.lang)))
     count_sent(turn, programme)
 
 

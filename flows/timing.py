@@ -195,13 +195,23 @@ def next_module_plan(programme: Programme, start: date, number: int) -> Plan | N
     return module_plan(programme, start, later[0].number) if later else None
 
 
+def phase_plan(programme: Programme, start: date, phase_id: str) -> Plan | None:
+    phase = programme.phase(phase_id)
+    if phase is None:
+        return None
+    due = at_local(programme, start + timedelta(days=phase.day), programme.send_time)
+    return _plan(f"phase:{phase.id}", Kind.PHASE, due, start, phase=phase.id)
+
+
 def initial_plan(programme: Programme, start: date) -> list[Plan]:
-    """What is planned at enrolment: each wave's opening, and the first of everything that follows on from
-    itself (module 1, the first exercise reminder, check-in and TRE summary). Handling an event plans the
-    next one, so a participant has about eight rows at a time and a change (new exercise times) replaces one."""
+    """What is planned at enrolment: each wave's opening and each phase's beginning, and the first of everything
+    that follows on from itself (module 1, the first exercise reminder, check-in and TRE summary). Handling an event
+    plans the next one, so a participant has about eight rows at a time and a change (new exercise times) replaces
+    one."""
     before_start = wall(programme, start, time.min)
     ordered = sorted(programme.waves, key=lambda w: w.day)  # a wave before a module due at the same time
     plans = [wave_open_plan(programme, start, w.id) for w in ordered]
+    plans += [phase_plan(programme, start, p.id) for p in programme.phases]
     first_module = min((m.number for m in programme.modules), default=None)
     plans.append(module_plan(programme, start, first_module) if first_module is not None else None)
     if programme.exercises is not None:

@@ -1,5 +1,6 @@
 """Measurement waves: opened (their questionnaires asked one after another), reminded, closed as missed when not
-answered, and when answered the programme's evaluation against baseline (seed 002's week 4).
+answered, and when answered the programme's evaluation against baseline (seed 002's week 4) and its entry criterion
+(seed 001's screening).
 
 Decisions on the `Turn` API (flows/turn.py): opening, reminding and closing are scheduled events (`flows.due`); a
 wave's questionnaire finished is `wave_step_done`, called by `flows.companion.after_completion`.
@@ -20,6 +21,8 @@ from flows.scoring import scored
 from flows.state import Run
 from flows.timing import wave_reminder_plan
 from flows.turn import Turn
+
+ENTRY_NOT_MET = "entry_criterion_not_met"  # the coach task of a screening score below the entry criterion
 
 
 def wave_open(turn: Turn, programme: Programme, due: Due) -> None:
@@ -99,6 +102,7 @@ def wave_step_done(turn: Turn, programme: Programme, flow: Flow, run: Run, numer
     scores = {**progress.wave_scores, wave_id: {**progress.wave_scores.get(wave_id, {}), **values}}
     left = progress.wave_flows[1:]
     turn.log(Milestone("wave_run", wave_id, {"flow_id": flow.id, "run_seq": run.seq}))
+    check_entry(turn, programme, wave_id, values)  # as soon as its questionnaire is answered, whatever comes next
     if left:
         turn.set_progress(replace(progress, wave_scores=scores, wave_flows=left))
         before = turn.mark()
@@ -138,3 +142,16 @@ def evaluate(turn: Turn, programme: Programme, wave_id: str) -> None:
         turn.log(CoachTaskDue("consider_ending", detail))
         if ev.tell_improving is not None:
             turn.say(Literal(ev.tell_improving.get(turn.lang)))
+
+
+def check_entry(turn: Turn, programme: Programme, wave_id: str, values: dict[str, float]) -> None:
+    """Seed 001's entry criterion at screening: a score below it is a coach task ("does not meet the entry
+    criterion"), for the coach and the person to decide on together; the bot excludes nobody and says nothing.
+    `values`: the scores of the questionnaire just answered in the wave."""
+    entry = programme.entry_criterion
+    if entry is None or entry.wave != wave_id:
+        return
+    key = f"{entry.flow}.{entry.score}"
+    value = values.get(key)
+    if value is not None and value < entry.at_least:
+        turn.log(CoachTaskDue(ENTRY_NOT_MET, {"wave": wave_id, "score": key, "now": value, "at_least": entry.at_least}))

@@ -26,6 +26,9 @@ class CaseloadQuery:
     now: datetime  # a task due before this is overdue
     scores: tuple[tuple[str, str], ...] = ()  # (flow_id, score_id) of each score column, e.g. ("pss10", "total")
     finished_on_or_before: date | None = None  # a start date on or before this: the programme's weeks are over
+    # the same per programme chosen at enrolment (programme id, date), for a deployment with several programmes of
+    # different lengths; `finished_on_or_before` is then for everyone else (no programme recorded: the default's)
+    finished_by_programme: tuple[tuple[str, date], ...] = ()
     search: str = ""  # part of a ref (any case) ...
     among: tuple[int, ...] | None = None  # ... or one of these participants (found by name or number); None: all
     only: str = ""  # one of ONLY

@@ -144,6 +144,15 @@ class Directory(Protocol):
 
     async def profile(self, participant_id: int) -> Profile | None: ...
 
+    async def programme_of(self, participant_id: int) -> str | None:
+        """The programme chosen at their enrolment (a programme file's id); None for someone enrolled before
+        programmes were recorded or never enrolled (they follow the deployment's default programme)."""
+        ...
+
+    async def programme_choices(self) -> dict[int, str]:
+        """Every recorded choice: participant id -> programme id (those without one are left out)."""
+        ...
+
     async def participant_ids(self, coach_id: str | None = None) -> list[int]:
         """Enrolled participants (with a profile): one coach's, or everyone's when `coach_id` is None."""
         ...

@@ -79,6 +79,7 @@ class Enrollment:
     coach_id: str | None = None
     phone: str | None = None  # E.164, already normalised
     cohort: str | None = None  # the group enrolled together (e.g. "bornholm-2026-1"), for outcome reports
+    programme: str | None = None  # the programme chosen (its file's id); None: the deployment's default
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Profile:
     consent_at: datetime | None
     cohort: str | None = None
     consent_channel: str | None = None  # where the terms were accepted ("sms", "telegram"); None: not known
+    programme: str | None = None  # the programme chosen at enrolment; None: the deployment's default
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ CHUNK = 1000  # participants a chunk: about 70,000 rows on benchmarks/report.py'
 
 @dataclass(frozen=True)
 class OutcomeQuery:
-    """Which rows to read. `cohort` None: every participant; otherwise those enrolled with that cohort."""
+    """Which rows to read. `cohort` None: every participant; otherwise those enrolled with that cohort. `programme`
+    None: every programme; otherwise those enrolled in it, and (`with_unrecorded`, for the deployment's default
+    programme) those with no programme recorded: enrolled before programmes were, or never enrolled."""
 
     cohort: str | None = None
     scores: tuple[tuple[str, str], ...] = ()  # (flow id, score id) of the measurements, e.g. ("pss10", "total")
@@ -24,6 +26,8 @@ class OutcomeQuery:
     events: tuple[str, ...] = ()  # schedule kinds whose sent rows are counted (the check-in)
     marks: tuple[str, ...] = MILESTONES
     chunk: int = CHUNK  # participants read at a time
+    programme: str | None = None
+    with_unrecorded: bool = False
 
 
 class PersonRow(NamedTuple):

@@ -33,7 +33,8 @@ def test_help_lists_the_commands() -> None:
 
 def test_flows_check_ok_and_broken(tmp_path: Path) -> None:
     assert bot("flows", "check").stdout.strip().endswith(
-        "8 flows OK, risk word list OK, programme 'stress_programme' OK")
+        "8 flows OK, risk word list OK, programme 'arbejdsliv_uden_stress' OK, programme 'stress_programme' (the "
+        "default) OK, programme 'tre_metoden' OK")
     broken = tmp_path / "broken.yaml"
     broken.write_text("id: x\nversion: 1\nlanguages: [da]\ntitle: X\nsteps:\n  - id: q1\n    type: sliders\n"
                       "    text: Hej\n", encoding="utf-8")

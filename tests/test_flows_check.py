@@ -50,12 +50,13 @@ def test_the_shipped_folder_is_checked_file_by_file_without_bogus_errors() -> No
     result = bot("flows", "check", "flows/", "bot/deployment.yaml")
     assert " error: " not in result.stdout
     assert result.stdout.splitlines()[-1] == (
-        "8 flows OK, risk word list OK, programme 'stress_programme' OK, deployment OK")
+        "8 flows OK, risk word list OK, programme 'arbejdsliv_uden_stress' OK, programme 'stress_programme' "
+        "(the default) OK, programme 'tre_metoden' OK, deployment OK")
 
 
 def test_a_copied_folder_shows_the_real_mistakes_of_each_file(tmp_path: Path) -> None:
     folder = copy_of_the_shipped_folder(tmp_path)
-    programme, deployment = folder / "programme.yaml", folder / "deployment.yaml"
+    programme, deployment = folder / "programmes" / "stress_programme.yaml", folder / "deployment.yaml"
     edit(programme, 'send_time: "10:00"', "send_time: 10:00")
     edit(programme, "    day: 7\n", "    day: 200\n")  # module 2
     edit(programme, "weekday: sun", "weekday: man")
@@ -129,11 +130,11 @@ def test_every_shipped_flow_is_the_text_published_under_its_version() -> None:
 
 def test_each_file_is_recognised_by_its_keys_and_by_its_name_only_when_they_do_not_say(tmp_path: Path) -> None:
     assert kind_of(DEFINITIONS / "pss10.yaml") is FileKind.FLOW
-    assert kind_of(FLOWS / "programme.yaml") is FileKind.PROGRAMME
+    assert kind_of(FLOWS / "programmes" / "tre_metoden.yaml") is FileKind.PROGRAMME
     assert kind_of(FLOWS / "risk_terms.yaml") is FileKind.WORD_LIST
     assert kind_of(ROOT / "bot" / "deployment.yaml") is FileKind.DEPLOYMENT
     renamed = tmp_path / "gentofte.yaml"
-    shutil.copy(FLOWS / "programme.yaml", renamed)
+    shutil.copy(FLOWS / "programmes" / "stress_programme.yaml", renamed)
     assert kind_of(renamed) is FileKind.PROGRAMME
     (tmp_path / "programme.yaml").write_text("id: [unclosed\n", encoding="utf-8")
     assert kind_of(tmp_path / "programme.yaml") is FileKind.PROGRAMME

@@ -454,7 +454,8 @@ async def test_the_report_is_audited_like_an_export(cohort_db: Path, tmp_path: P
     finally:
         await storage.close()
     assert (entry.subject, dict(entry.detail)) == ("participants", {"format": "json", "cohort": GENTOFTE,
-                                                                    "participants": 1})
+                                                                    "participants": 1,
+                                                                    "programme": "stress_programme"})
     bad = build_parser().parse_args(["report", "outcomes", "--db", str(db), "--from", "2026-04-01", "--to",
                                      "2026-03-01"])
     assert await report.run(bad) == 2

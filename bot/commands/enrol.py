@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -22,8 +23,11 @@ def add_parser(commands: Commands) -> None:
     enroll.add_argument("--start-date", type=date.fromisoformat, metavar="YYYY-MM-DD")
     enroll.add_argument("--coach", metavar="ID", help="the participant's coach (an id from the configuration)")
     enroll.add_argument("--cohort", metavar="NAME", help="the group enrolled together, for outcome reports")
+    enroll.add_argument("--programme", metavar="ID", help="the programme they follow, by its file's id (default: the "
+                        "deployment's default programme, or its only one); `flows check` lists them")
     enroll.add_argument("--csv", type=Path, metavar="FILE",
-                        help="enrol every row (columns: name, phone, telegram, lang, start_date, coach, cohort)")
+                        help="enrol every row (columns: name, phone, telegram, lang, start_date, coach, cohort, "
+                             "programme); --programme fills in rows that name none")
     config.add_db_argument(enroll)
     handled_by(enroll, _enrol)
 
@@ -43,7 +47,7 @@ async def _enrol(args: argparse.Namespace) -> int:
             rows = read_csv(source)
     else:
         rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, args.start_date, args.coach,
-                                         args.cohort))]
+                                         args.cohort, args.programme))]
     bot_username = settings().telegram_bot_username
     secret = settings().bot_allocation_key
     try:
@@ -63,10 +67,13 @@ async def _enrol(args: argparse.Namespace) -> int:
             if isinstance(request, EnrolmentError):
                 rejected.append((number, str(request)))
                 continue
+            if request.programme is None and args.programme:
+                request = replace(request, programme=args.programme)
+            library = app.registry.library
             try:
                 invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), bot_username,
-                                     app.registry.library.programme, allocation_key=allocation_key,
-                                     actor=config.operator())
+                                     library.programme, allocation_key=allocation_key, actor=config.operator(),
+                                     programmes=library.programmes)
             except EnrolmentError as exc:
                 rejected.append((number, str(exc)))
                 continue
@@ -76,6 +83,9 @@ async def _enrol(args: argparse.Namespace) -> int:
             notice = phrases.SMS_INVITE if request.phone else None
             await app.loop.handle(invite.participant, RequireConsent(), channel, notice=notice)
             print(f"{invite.participant.ref}" + (f"\t{invite.telegram_link}" if invite.telegram_link else ""))
+            if len(library.programmes) > 1:  # which of the deployment's programmes they are in
+                chosen = request.programme or (library.programme.id if library.programme else "")
+                print(f"  {invite.participant.ref}: programme {chosen.strip()}", file=sys.stderr)
             if invite.allocation is not None:
                 print(f"  {invite.participant.ref}: allocated to {invite.allocation.arm} "
                       f"({invite.allocation.cohort}, place {invite.allocation.seq + 1})", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""`flows check`: check flow files, the programme, the risk word list and deployment files (each recognised by
+"""`flows check`: check flow files, the programmes, the risk word list and deployment files (each recognised by
 its keys, bot/file_check.py) and report every problem with file and line; a flow edited without a new version is
 refused by the published texts' fingerprints (`--record` adds new versions) and, with `--db`, by what the
 database ran."""
@@ -26,7 +26,7 @@ def add_parser(commands: Commands) -> None:
     flows = commands.add_parser("flows", help="work with flow files")
     flow_commands = flows.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
     check = flow_commands.add_parser(
-        "check", help="check flow files, the programme, the risk word list and deployment files: every problem "
+        "check", help="check flow files, the programmes, the risk word list and deployment files: every problem "
                       "with file and line")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                        help="files or folders, subfolders included (default: the flows the bot uses, with the "
@@ -54,7 +54,7 @@ def flows_check(paths: list[Path], db: str | None, record: bool = False) -> int:
         return 1
     first_folder = next((p for p in paths if p.is_dir()), None) if paths else flows_dir
     report = check_folder(files, default_flows=flows_dir, default_word_list=DEFAULT_RISK_TERMS,
-                          default_programme=config.programme_file(first_folder) if first_folder else None)
+                          default_programmes=config.programme_files(first_folder) if first_folder else [])
     problems = [*report.problems, *sms_length_warnings(report.flows)]
     if db is not None:
         problems += asyncio.run(_changed_without_new_version(report.flows, db))
@@ -74,9 +74,13 @@ def flows_check(paths: list[Path], db: str | None, record: bool = False) -> int:
 
 
 def _summary(report: FolderReport) -> str:
+    from flows.programme_set import programme_set
+
     parts = [f"{len(report.flows)} flows OK"]
     parts += ["risk word list OK"] * len(report.word_lists)
-    parts += [f"programme {p.id!r} OK" for p in report.programmes] or ["no programme file"]
+    chosen = programme_set(report.programmes)[0].default
+    parts += [f"programme {p.id!r}{' (the default)' if p is chosen and len(report.programmes) > 1 else ''} OK"
+              for p in report.programmes] or ["no programme file"]
     parts += ["deployment OK"] * len(report.deployments)
     return ", ".join(parts)
 

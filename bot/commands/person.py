@@ -101,8 +101,9 @@ async def _retention(app: App, args: argparse.Namespace) -> int:
         print("no retention period configured (data_protection.retention_days_after_end): nothing to do",
               file=sys.stderr)
         return 0
-    found = await sweep(app.storage, app.registry.library.programme, settings, app.clock.now(), config.operator(),
-                        dry_run=args.dry_run)
+    library = app.registry.library
+    found = await sweep(app.storage, library.programme, settings, app.clock.now(), config.operator(),
+                        dry_run=args.dry_run, programmes=library.programmes)
     for due in found:
         print(f"{due.participant.ref}\tprogramme ended {due.ended}\tkept until {due.erase_after}")
     verb = "would be erased" if args.dry_run else "erased"

@@ -1,5 +1,5 @@
-"""`programme preview` (every message a participant would get, with date, time and channel) and `programme tick`
-(handle the scheduled events due now, once): the programme over time, flows/programme.yaml."""
+"""`programme preview` (every message a participant of one programme would get, with date, time and channel) and
+`programme tick` (handle the scheduled events due now, once): the programmes over time, flows/programmes/*.yaml."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.commands.common import Commands, handled_by
 
 
 def add_parser(commands: Commands) -> None:
-    programme = commands.add_parser("programme", help="the programme over time (flows/programme.yaml)")
+    programme = commands.add_parser("programme", help="the programmes over time (flows/programmes/*.yaml)")
     programme_commands = programme.add_subparsers(dest="programme_command", required=True, metavar="ACTION")
     preview = programme_commands.add_parser(
         "preview", help="print every message a participant would get, with date, time and channel")
@@ -20,6 +20,8 @@ def add_parser(commands: Commands) -> None:
                          help="the participant's start date (default: next Monday)")
     preview.add_argument("--lang", choices=["da", "en"], default="da")
     preview.add_argument("--channel", choices=["sms", "telegram"], default="sms")
+    preview.add_argument("--programme", metavar="ID", help="which programme, by its file's id (default: the "
+                         "deployment's default programme)")
     handled_by(preview, _preview)
     tick = programme_commands.add_parser(
         "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
@@ -32,7 +34,7 @@ async def _preview(args: argparse.Namespace) -> int:
 
     today = datetime.now(UTC).date()
     start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
-    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir()), sys.stdout)
+    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir(), args.programme), sys.stdout)
     return 0
 
 

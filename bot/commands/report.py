@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,8 @@ def add_parser(commands: Commands) -> None:
     outcomes = reports.add_parser(
         "outcomes", help="enrolment, PSS-10, WHO-5, life satisfaction, adherence and safety, from the stored data")
     outcomes.add_argument("--cohort", metavar="NAME", help="only participants enrolled with this cohort")
+    outcomes.add_argument("--programme", metavar="ID", help="the participants of this programme, by its file's id "
+                          "(default: the deployment's default programme; each programme has a report of its own)")
     outcomes.add_argument("--from", dest="start_from", type=date.fromisoformat, metavar="YYYY-MM-DD",
                           help="only participants whose programme started on or after this day")
     outcomes.add_argument("--to", dest="start_to", type=date.fromisoformat, metavar="YYYY-MM-DD",
@@ -51,9 +54,14 @@ async def run(args: argparse.Namespace) -> int:
         print("--from must be on or before --to", file=sys.stderr)
         return 2
     async with open_app(args.db) as app:
-        programme = app.registry.library.programme
+        library = app.registry.library
+        programme = library.programme_for(args.programme)
         if programme is None:
-            print("no programme file: the report follows the programme's measurements", file=sys.stderr)
+            choices = ", ".join(sorted(library.programmes))
+            print(f"no programme {args.programme!r}: choose one of {choices}" if args.programme and choices
+                  else f"several programmes and none is the default: name one with --programme ({choices})"
+                  if choices else "no programme file: the report follows the programme's measurements",
+                  file=sys.stderr)
             return 1
         if args.cohort is not None:  # a typo must not pass for a cohort with nobody in it
             known = await app.storage.cohorts()
@@ -63,10 +71,14 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
         spec = spec_from_programme(programme)
         now = app.clock.now()
-        filters = Filters(args.cohort, args.start_from, args.start_to)
+        several = len(library.programmes) > 1  # then the report says which programme, and reads its people only
+        filters = Filters(args.cohort, args.start_from, args.start_to, programme.id if several else None,
+                          programme.name(args.lang) if several else None)
+        query = replace(outcome_query(spec, args.cohort), programme=programme.id,
+                        with_unrecorded=programme is library.programme)  # no choice recorded: the default's
         arms = {a.participant_id: a.arm for a in await app.storage.allocations(args.cohort)}
         try:
-            report = await app.storage.read_outcomes(outcome_query(spec, args.cohort),
+            report = await app.storage.read_outcomes(query,
                                                      lambda chunks: build_report(chunks, spec, now, filters, arms))
         except Unsupported as exc:  # a database the report cannot read
             print(str(exc), file=sys.stderr)
@@ -79,7 +91,8 @@ async def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         else:
             sys.stdout.write(written)
-        detail = {"format": args.format, "cohort": args.cohort, "participants": report.participation.enrolled}
+        detail = {"format": args.format, "cohort": args.cohort, "participants": report.participation.enrolled,
+                  **({"programme": programme.id} if several else {})}
         await app.storage.record_audit(AuditRecord(config.operator(), "report.outcomes", "participants", now, detail))
     return 0
 

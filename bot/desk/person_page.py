@@ -19,7 +19,7 @@ from bot.desk.templating import moment
 from bot.desk.timeline import ANSWERS, PER_SOURCE, Entry, timeline
 from bot.outcomes.spec import MEASURES, Measure, spec_from_programme
 from flows.due import SKIPPED_BY
-from flows.programme import Kind
+from flows.programme import Kind, Programme
 from flows.state import Progress
 from flows.tre import log_flow, sessions_from_scores
 from storage.records import ChannelAddress, CoachTask, Mark, Profile, ScheduleRow, ScoreRecord
@@ -72,12 +72,13 @@ class PersonPage:
     tasks: list[CoachTask] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     pause_mark: Mark | None = None  # the coach's latest pause, stop or resume, with its reason
+    programme_name: str = ""  # which of the deployment's programmes they are in, when it has several
 
 
 async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
                     gettext: Callable[[str], str], number: Callable[[float], str]) -> PersonPage:
-    storage, programme = desk.storage, desk.programme
-    pid = profile.participant.id
+    storage, pid = desk.storage, profile.participant.id
+    programme = await desk.loop.programme_of(pid)  # theirs: one of the deployment's programmes
     now = desk.clock.now()
     addresses = await storage.addresses(pid)
     history = await storage.person_history(pid, min(limit, PER_SOURCE), ANSWERS)
@@ -97,9 +98,11 @@ async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
         week=_week(profile, now), modules_done=len({m.key for m in marks if m.kind == "module_done"}),
         modules_total=len(programme.modules) if programme else 0, consent=consent, consent_at=consent_at,
         progress=state.progress,
-        pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None))
-    page.charts = _score_charts(desk, profile, history.scores, marks, lang, gettext, number)
-    tre_chart = _tre_chart(desk, history.scores, lang, gettext, number)
+        pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None),
+        programme_name=(programme.name(lang) if programme else profile.programme or "")
+        if len(desk.loop.registry.library.programmes) > 1 else "")
+    page.charts = _score_charts(desk, programme, profile, history.scores, marks, lang, gettext, number)
+    tre_chart = _tre_chart(desk, programme, history.scores, lang, gettext, number)
     if tre_chart is not None:
         page.charts.append(tre_chart)
     rows = [r for r in history.pending if r.kind in SKIPPABLE]
@@ -123,13 +126,14 @@ def _week(profile: Profile, now: datetime) -> int | None:
     return None if days is None else days // 7 + 1
 
 
-def _score_charts(desk: Desk, profile: Profile, scores: list[ScoreRecord], marks: list[Mark], lang: str,
-                  gettext: Callable[[str], str], number: Callable[[float], str]) -> list[Chart]:
+def _score_charts(desk: Desk, programme: Programme | None, profile: Profile, scores: list[ScoreRecord],
+                  marks: list[Mark], lang: str, gettext: Callable[[str], str],
+                  number: Callable[[float], str]) -> list[Chart]:
     """PSS-10, WHO-5 and life satisfaction at each wave that asks them: the wave's run (its `wave_run` mark) gives
     the score; a wave not answered is a gap."""
-    if desk.programme is None:
+    if programme is None:
         return []
-    spec = spec_from_programme(desk.programme)
+    spec = spec_from_programme(programme)
     today = days_in(profile, desk.clock.now())
     library = desk.loop.registry.library
     run_wave = {(str(m.detail.get("flow_id")), int(m.detail.get("run_seq", -1))): m.key
@@ -169,9 +173,9 @@ def _by_wave(scores: list[ScoreRecord], measure: Measure,
     return found
 
 
-def _tre_chart(desk: Desk, scores: list[ScoreRecord], lang: str, gettext: Callable[[str], str],
-               number: Callable[[float], str]) -> Chart | None:
-    flow_id = log_flow(desk.programme)
+def _tre_chart(desk: Desk, programme: Programme | None, scores: list[ScoreRecord], lang: str,
+               gettext: Callable[[str], str], number: Callable[[float], str]) -> Chart | None:
+    flow_id = log_flow(programme)
     sessions = sessions_from_scores((s.run_seq, s.score_id, s.value, s.completed_at)
                                     for s in scores if s.flow_id == flow_id)[-TRE_SHOWN:]
     flow = desk.loop.registry.library.latest(flow_id)

@@ -36,6 +36,8 @@ class Filters:
     cohort: str | None = None
     start_from: date | None = None  # programme start dates from this day...
     start_to: date | None = None  # ...to this day, both included
+    programme: str | None = None  # one of several programmes (its id; the rows are read for it alone); None: the only
+    programme_title: str | None = None  # its name for people
 
 
 Column = tuple[Measure, str]  # a measure at a wave

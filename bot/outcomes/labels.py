@@ -11,6 +11,7 @@ TEXTS: dict[str, tuple[str, str]] = {  # key: (Danish, English)
     "made": ("Lavet {when}", "Made {when}"),
     "cohort": ("Kohorte: {cohort}", "Cohort: {cohort}"),
     "all_cohorts": ("Kohorte: alle", "Cohort: all"),
+    "programme": ("Forløb: {title} ({programme})", "Programme: {title} ({programme})"),
     "starts": ("Startdato: {start} til {end}", "Start date: {start} to {end}"),
     "any_start": ("Startdato: alle", "Start date: all"),
     "open_end": ("…", "…"),

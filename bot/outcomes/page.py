@@ -30,7 +30,9 @@ def meta_lines(report: Report, words: Words, numbers: Numbers) -> list[str]:
         start = numbers.day(filters.start_from) if filters.start_from else words("open_end")
         end = numbers.day(filters.start_to) if filters.start_to else words("open_end")
         starts = words("starts", start=start, end=end)
-    return [words("made", when=numbers.moment(report.generated_at, report.spec.zone)), cohort, starts]
+    programme = [words("programme", title=filters.programme_title or filters.programme, programme=filters.programme)
+                 ] if filters.programme else []
+    return [words("made", when=numbers.moment(report.generated_at, report.spec.zone)), *programme, cohort, starts]
 
 
 def before_after(report: Report, words: Words, numbers: Numbers) -> list[BeforeAfter]:

@@ -1,8 +1,9 @@
 """What the outcome report measures and against what: the programme file's waves, plus published thresholds.
 
-The waves, the baseline, the entry criterion, the check-in and the TRE log come from `flows/programme.yaml`, so
-a municipality's changed programme is reported as it runs. The instruments' score ids come from their flow files
-(`flows/definitions/`); the thresholds from the sources named beside each (see docs/outcomes.md).
+The waves, the baseline, the entry criterion, the check-in and the TRE log come from the programme's file
+(flows/programmes/*.yaml; one report per programme), so a municipality's changed programme is reported as it runs.
+The instruments' score ids come from their flow files (`flows/definitions/`); the thresholds from the sources named
+beside each (see docs/outcomes.md).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ WHO5 = Measure("who5", "percent")  # 0-100, higher is better (flows/definitions/
 LIFE_SATISFACTION = Measure("life_satisfaction", "satisfaction")  # 0-10 (flows/definitions/life_satisfaction.yaml)
 MEASURES = (PSS10, WHO5, LIFE_SATISFACTION)
 
-ENTRY_CUTOFF = 17.0  # PSS-10 entry criterion, seed 001; the programme's evaluation.entry_cutoff wins when given
+ENTRY_CUTOFF = 17.0  # PSS-10 entry criterion, seed 001; the programme's entry_criterion (or evaluation) wins
 MCIC_POINTS = 11.0  # PSS-10 minimal clinically important change: a fall of 11 points... (Eskildsen et al. 2015)
 MCIC_SHARE = 0.28  # ...or of 28 % of the baseline score
 PSS_TARGET_FALL = 30.0  # seed 002, payment target 2: the mean PSS score falls by 30 % at 6 months
@@ -80,7 +81,9 @@ def spec_from_programme(programme: Programme) -> ReportSpec:
     waves = tuple(WaveSpec(w.id, w.day, w.flows) for w in sorted(programme.waves, key=lambda w: w.day))
     evaluation = programme.evaluation
     baseline = evaluation.baseline if evaluation else (waves[0].id if waves else "baseline")
-    cutoff = evaluation.entry_cutoff if evaluation and evaluation.flow == PSS10.flow_id else ENTRY_CUTOFF
+    entry = programme.entry_criterion
+    cutoff = (entry.at_least if entry and (entry.flow, entry.score) == (PSS10.flow_id, PSS10.score_id)
+              else evaluation.entry_cutoff if evaluation and evaluation.flow == PSS10.flow_id else ENTRY_CUTOFF)
     return ReportSpec(
         waves=waves,
         baseline=baseline,

@@ -40,6 +40,7 @@ def render_json(report: Report, lang: str) -> str:
             "cohort": filters.cohort,
             "start_from": filters.start_from.isoformat() if filters.start_from else None,
             "start_to": filters.start_to.isoformat() if filters.start_to else None,
+            **({"programme": filters.programme} if filters.programme else {}),
         },
         "figures": [
             {"section": f.section, "key": f.key, "label": f.label, "value": _plain(f.value, f.unit), "unit": f.unit,

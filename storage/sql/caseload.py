@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 
 from storage.caseload import ONLY, SORTS, CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
@@ -62,18 +63,34 @@ def _in_scope(q: CaseloadQuery) -> list[ColumnElement[bool]]:
         where.append(or_(*found) if found else false())
     if q.only not in ONLY:
         raise ValueError(f"only must be one of {ONLY}")
-    cutoff = q.finished_on_or_before
     if q.only == "alerts":
         where.append(_p.c.id.in_(select(_e.c.participant_id).where(_OPEN_ALERT)))
     elif q.only == "unread":
         where.append(_p.c.id.in_(select(_ib.c.participant_id).where(_UNREAD)))
     elif q.only == "overdue":
         where.append(_p.c.id.in_(select(_tk.c.participant_id).where(_OPEN_TASK, _tk.c.due_at < q.now)))
-    elif q.only == "finished":
-        where.append(_pr.c.start_date <= cutoff if cutoff is not None else false())
-    elif q.only == "active" and cutoff is not None:
-        where.append(or_(_pr.c.start_date.is_(None), _pr.c.start_date > cutoff))
+    elif q.only in ("finished", "active"):
+        where.append(_finished(q) if q.only == "finished" else _active(q))
     return where
+
+
+def _cutoffs(q: CaseloadQuery) -> list[tuple[ColumnElement[bool], Any]]:
+    """(whose, the start date on or before which their programme is over): each programme's own participants, then
+    everyone else with `finished_on_or_before` (None: never over)."""
+    named = [pid for pid, _ in q.finished_by_programme]
+    rest = or_(_pr.c.programme.is_(None), _pr.c.programme.not_in(named)) if named else true()
+    return [*((_pr.c.programme == pid, cutoff) for pid, cutoff in q.finished_by_programme),
+            (rest, q.finished_on_or_before)]
+
+
+def _finished(q: CaseloadQuery) -> ColumnElement[bool]:
+    return or_(false(), *(and_(whose, _pr.c.start_date <= cutoff) for whose, cutoff in _cutoffs(q)
+                          if cutoff is not None))
+
+
+def _active(q: CaseloadQuery) -> ColumnElement[bool]:
+    return or_(_pr.c.start_date.is_(None), *(and_(whose, _pr.c.start_date > cutoff) if cutoff is not None else whose
+                                             for whose, cutoff in _cutoffs(q)))
 
 
 def _ordered(q: CaseloadQuery, query: Select[Any]) -> Select[Any]:

@@ -298,6 +298,16 @@ class DirectoryMethods(StoreBase):
         async with self._connect() as conn:
             return await conn.run_sync(profile, participant_id, self._keys)
 
+    async def programme_of(self, participant_id: int) -> str | None:
+        query = select(_pr.c.programme).where(_pr.c.participant_id == participant_id)
+        async with self._connect() as conn:
+            return cast(str | None, (await conn.execute(query)).scalar())
+
+    async def programme_choices(self) -> dict[int, str]:
+        query = select(_pr.c.participant_id, _pr.c.programme).where(_pr.c.programme.is_not(None))
+        async with self._connect() as conn:
+            return {int(pid): str(chosen) for pid, chosen in await conn.execute(query)}
+
     async def participant_ids(self, coach_id: str | None = None) -> list[int]:
         """Enrolled participants (those with a profile), of one coach or all, in enrolment order."""
         query = select(s.profiles.c.participant_id).order_by(s.profiles.c.participant_id)

@@ -87,11 +87,13 @@ class NewParticipant:
         return str(self.participant["ref"])
 
     def audit(self) -> Row:
-        """Who enrolled whom, with which language, coach and channels: never the name or the number."""
+        """Who enrolled whom, with which language, coach, channels and programme (when one was chosen): never the
+        name or the number."""
         detail = {
             "lang": self.participant["lang"],
             "coach_id": self.profile["coach_id"],
             "channels": [SMS] if self.phone else [],
+            **({"programme": self.profile["programme"]} if self.profile["programme"] else {}),
         }
         return participant_audit("admin", ENROLLED, self.ref, self.at, detail)
 
@@ -120,6 +122,7 @@ def new_participant(enrollment: Enrollment, now: datetime, keys: Keys) -> NewPar
             "consent_at": None,
             "cohort": _optional(enrollment.cohort, "cohort", 100),
             "consent_channel": None,
+            "programme": _optional(enrollment.programme, "programme", 100),
         },
         phone=None if phone is None else seal_address(keys, SMS, phone),
         at=at,
@@ -199,6 +202,7 @@ def profile_from_row(participant: Participant, row: Mapping[Any, Any], keys: Key
         consent_at=row["consent_at"],
         cohort=row["cohort"],
         consent_channel=row["consent_channel"],
+        programme=row["programme"],
     )
 
 
@@ -206,7 +210,7 @@ def empty_profile(sealed_name: str) -> Row:
     """The profile of a participant who was never enrolled (e.g. on the console) when they consent; its name is
     the empty string, sealed like every other (`sealed_name`)."""
     return {"name": sealed_name, "start_date": None, "coach_id": None, "consent_version": None, "consent_at": None,
-            "cohort": None, "consent_channel": None}
+            "cohort": None, "consent_channel": None, "programme": None}
 
 
 def redeemable(code: Mapping[Any, Any] | None, owner: int | None, at: datetime) -> bool:

@@ -45,6 +45,7 @@ from sqlalchemy import (
     create_engine,
     func,
     literal_column,
+    or_,
     select,
     type_coerce,
 )
@@ -181,13 +182,20 @@ class _Reader:
         return [self.milestones(), self.measure_scores(), self.completed_runs(), self.sent_events(), self.escalations()]
 
     def _of_cohort(self, statement: Select[Any], table: Table) -> Select[Any]:
-        """Only the rows of the cohort's participants, when the query names one: found through the
-        `participant_id` index, where the database finds that quicker than a scan (a cohort is often a small part
-        of everyone), and still sorted by `_participant_of`."""
-        if self.query.cohort is None:
-            return statement
-        in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
-        return statement.where(table.c.participant_id.in_(in_cohort))
+        """Only the rows of the cohort's (and the programme's) participants, when the query names one: found through
+        the `participant_id` index, where the database finds that quicker than a scan (a cohort is often a small
+        part of everyone), and still sorted by `_participant_of`."""
+        if self.query.cohort is not None:
+            in_cohort = select(_pr.c.participant_id).where(_pr.c.cohort == self.query.cohort)
+            statement = statement.where(table.c.participant_id.in_(in_cohort))
+        chosen = self.query.programme
+        if chosen is not None and self.query.with_unrecorded:  # everyone but those recorded in another programme
+            elsewhere = select(_pr.c.participant_id).where(_pr.c.programme.is_not(None), _pr.c.programme != chosen)
+            statement = statement.where(table.c.participant_id.not_in(elsewhere))
+        elif chosen is not None:
+            statement = statement.where(table.c.participant_id.in_(
+                select(_pr.c.participant_id).where(_pr.c.programme == chosen)))
+        return statement
 
     def people(self) -> Select[Any]:
         """Every participant (with their profile's cohort and start date, when enrolled), in id order."""
@@ -196,7 +204,13 @@ class _Reader:
             .join_from(_p, _pr, _pr.c.participant_id == _p.c.id, isouter=True)
             .order_by(_p.c.id)
         )
-        return query if self.query.cohort is None else query.where(_pr.c.cohort == self.query.cohort)
+        if self.query.cohort is not None:
+            query = query.where(_pr.c.cohort == self.query.cohort)
+        chosen = self.query.programme
+        if chosen is not None:
+            recorded = _pr.c.programme == chosen
+            query = query.where(or_(recorded, _pr.c.programme.is_(None)) if self.query.with_unrecorded else recorded)
+        return query
 
     def milestones(self) -> tuple[Select[Any] | None, Made]:
         """Programme milestones of the query's kinds, by participant in the order they were stored."""

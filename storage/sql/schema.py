@@ -297,6 +297,10 @@ profiles = Table(
     Column("cohort", String(100), nullable=True),
     # Where the terms were accepted ("sms", "telegram"); added by migration 6 with ADD COLUMN, so it stays last.
     Column("consent_channel", String(32), nullable=True),
+    # The programme chosen at enrolment (a programme file's `id`, issue 15: several programmes in one deployment);
+    # NULL: enrolled before programmes were recorded, or never enrolled: the deployment's default programme. Added
+    # by the Alembic revision "programme choice" with ADD COLUMN, so it stays last.
+    Column("programme", String(100), nullable=True),
 )
 # Since migration 6 `name` holds a Fernet token (storage/crypto.py): the file alone names nobody.
 

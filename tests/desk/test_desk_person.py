@@ -87,6 +87,7 @@ def test_the_coach_sees_who_the_person_is_their_scores_over_the_waves_and_everyt
     expect(page.locator("a.call")).to_have_attribute("href", "tel:+4512345678")
     facts = page.locator(".facts")
     expect(facts).to_contain_text("bornholm-2026-4")
+    expect(facts).to_contain_text("Early intervention for stress (8 online modules)")  # the default: none recorded
     expect(facts).to_contain_text("Week 13")  # day 86 of the programme
 
     pss, who5, life = (stored(live, "p-anna", "pss10", "total"), stored(live, "p-anna", "who5", "percent"),

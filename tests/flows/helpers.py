@@ -74,7 +74,7 @@ def full_library(consent: bool = False) -> FlowLibrary:
     with terms to accept."""
     terms, problems = load_risk_terms(FLOWS_DIR / "risk_terms.yaml")
     assert terms is not None, [str(p) for p in problems]
-    programme, problems = load_programme(FLOWS_DIR / "programme.yaml")
+    programme, problems = load_programme(FLOWS_DIR / "programmes" / "stress_programme.yaml")
     assert programme is not None, [str(p) for p in problems]
     library = shipped_library()
     conditions = ConsentTerms("v1", LocalText({"da": "Vilkår", "en": "Terms"})) if consent else None

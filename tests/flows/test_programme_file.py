@@ -19,7 +19,7 @@ FLOWS = {f.id: f for f in check_files(flow_paths([ROOT / "flows" / "definitions"
 
 
 def shipped() -> Programme:
-    programme, problems = load_programme(ROOT / "flows" / "programme.yaml")
+    programme, problems = load_programme(ROOT / "flows" / "programmes" / "stress_programme.yaml")
     assert programme is not None and not problems
     return programme
 
@@ -36,7 +36,7 @@ def test_the_shipped_programme_is_valid_and_matches_seed_002() -> None:
 
 
 def problems_of(text: str) -> list[str]:
-    base = (ROOT / "flows" / "programme.yaml").read_text(encoding="utf-8")
+    base = (ROOT / "flows" / "programmes" / "stress_programme.yaml").read_text(encoding="utf-8")
     programme, problems = read_programme_text(base.replace(*text.split(" => ")), "programme.yaml")
     found = [f"{p.line}: {p.message}" for p in problems]
     if programme is not None:

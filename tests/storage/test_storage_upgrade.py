@@ -77,12 +77,14 @@ def as_upgraded(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[
     """A version-10 file's rows as they read after the revisions since the baseline: 0002 added the outbox's lease
     columns (claimed_by, claimed_until) last, empty, as no row is claimed; 0003 added the desk's four tables, 0004
     (arms) the randomised cohorts and allocations, 0005 the desk's challenges, 0008 the appointments and their
-    attendees, all empty; nothing else changes."""
+    attendees, all empty; 0009 (programme choice) the profiles' programme last, empty, as nobody enrolled before it
+    chose one; nothing else changes."""
     desk: dict[str, list[tuple[Any, ...]]] = {
         table: [] for table in ("desk_users", "desk_passkeys", "desk_sessions", "desk_login_failures",
                                 "randomised_cohorts", "allocations", "desk_challenges", "appointments",
                                 "appointment_attendees")}
-    return {**rows, "outbox": [(*row, None, None) for row in rows["outbox"]], **desk}
+    return {**rows, "outbox": [(*row, None, None) for row in rows["outbox"]],
+            "profiles": [(*row, None) for row in rows["profiles"]], **desk}
 
 
 @pytest.fixture

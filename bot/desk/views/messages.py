@@ -113,7 +113,8 @@ def routes(desk: Desk) -> list[Route]:
         form = await request.form()
         replied = await desk.coach_desk.messages.reply(
             coach.id, message, str(form.get("text", "")), send_now=form.get("now") == "yes",
-            programme=desk.programme, wake=desk.loop.outbox_listeners)  # audited with the row ("message.replied")
+            programme=await desk.loop.programme_of(message.participant_id),  # their quiet hours
+            wake=desk.loop.outbox_listeners)  # audited with the row ("message.replied")
         later = f"&at={quote(replied.not_before.isoformat())}" if replied.not_before else ""
         return RedirectResponse(f"/messages?done={replied.outcome}&id={message.id}{later}", status_code=303)
 

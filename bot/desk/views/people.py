@@ -130,7 +130,8 @@ async def listing(desk: Desk, coach: Coach, params: dict[str, str], folded: Fold
     today = now.astimezone(COPENHAGEN).date()
     weeks = desk.programme.weeks if desk.programme is not None else None
     cutoff = None if weeks is None else today - timedelta(weeks=weeks)
-    query = CaseloadQuery(who, now, SCORES, finished_on_or_before=cutoff, search=search,
+    each = tuple((pid, today - timedelta(weeks=p.weeks)) for pid, p in desk.loop.registry.library.programmes.items())
+    query = CaseloadQuery(who, now, SCORES, finished_on_or_before=cutoff, finished_by_programme=each, search=search,
                           among=await search_hits(desk, who, search, folded) if search else None, only=only,
                           sort=sort if sort != "name" else "ref", descending=descending,
                           offset=(page - 1) * PAGE, limit=PAGE)
