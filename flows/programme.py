@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
+from flows.group_sessions import GroupSession
 from flows.localtext import LocalText
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
@@ -134,6 +135,7 @@ class Programme:
     late: Mapping[str, timedelta] = field(default_factory=dict)  # how late each kind may still be sent
     source_path: str = ""
     measurement_only: bool = False  # a control arm's view of it (flows/arms.py): the waves and nothing else
+    group_sessions: tuple[GroupSession, ...] = ()  # a cohort's recurring sessions (flows/group_sessions.py)
 
     def module(self, number: int) -> Module | None:
         return next((m for m in self.modules if m.number == number), None)
