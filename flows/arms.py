@@ -20,7 +20,7 @@ from flows.programme import Programme
 def measurement_only(programme: Programme) -> Programme:
     """The programme as the control arm has it: the same waves (and times, limits, quiet hours), nothing else."""
     return replace(programme, modules=(), exercises=None, checkin=None, tre_summary=None, evaluation=None,
-                   measurement_only=True)
+                   group_sessions=(), measurement_only=True)
 
 
 def control_library(library: FlowLibrary) -> FlowLibrary:
