@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, open_app
-from bot.clock import FakeClock
+from bot.clock import COPENHAGEN, FakeClock
 from bot.group_sessions import book_cohort_sessions
 from bot.settings import reload_settings
 from flows.programme import Programme
@@ -40,7 +40,7 @@ def gentofte(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def app(tmp_path: Path, gentofte: None) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 13, 12, 0).astimezone())  # the Friday before
+    clock = FakeClock(datetime(2026, 3, 13, 12, 0, tzinfo=COPENHAGEN))  # the Friday before
     async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
                         coach_channels={}) as opened:
         yield opened
