@@ -2,7 +2,8 @@
 1-4 (Mondays and Thursdays 09:00-12:00, up to 15 people). A cohort of three enrolled together gets the eight
 sessions with their reminders (the day before, and two hours before: 07:00 is in the quiet hours, so 08:00); a fourth
 enrolled in week 2 joins only the sessions still ahead; enrolling, re-running the booking and restarting the app book
-nothing twice; a cohort bigger than the max size is reported, not split. The real app on a SQLite file, a fake clock.
+nothing twice; a cohort bigger than the max size is reported, not split; a randomised cohort's control arm gets no
+sessions. The real app on a SQLite file, a fake clock.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from bot.clock import COPENHAGEN, FakeClock
 from bot.group_sessions import book_cohort_sessions
 from bot.settings import reload_settings
 from flows.programme import Programme
-from storage.records import ScheduleStatus
+from storage.allocation_records import CONTROL, PROGRAMME, Draw, RandomisedCohort
+from storage.records import Enrollment, ScheduleStatus
 from tests.cohort_world import CohortWorld
 from tests.conftest import without_consent
 
@@ -154,3 +156,16 @@ async def test_a_cohort_over_the_max_size_is_reported_not_split(app: App) -> Non
     raised = await book_cohort_sessions(app.storage, roomier, COHORT, app.clock.now(), "admin:test")
     assert [(s.booked, s.places, s.ahead, s.over) for s in raised.series] == [(0, 7, 7, ())]
     assert len(await group_reminders(app, people[3].id)) == 14
+
+
+async def test_the_control_arm_of_a_randomised_cohort_gets_no_group_sessions(app: App) -> None:
+    now = app.clock.now()
+    await app.storage.randomise_cohort(RandomisedCohort(COHORT, "scripted", "test", "admin:test", now))
+    arms = (CONTROL, PROGRAMME, CONTROL, PROGRAMME)
+    enrolled = [(await app.storage.enroll_allocated(
+        Enrollment(f"p-{i}", f"Person {i}", "da", START, "coach", cohort=COHORT), now,
+        lambda _, arm=arm: Draw(arm, 0, 4), "admin:test"))[0] for i, arm in enumerate(arms)]
+    report = await book_cohort_sessions(app.storage, programme_of(app), COHORT, now, "admin:test")
+    assert [(s.booked, s.places) for s in report.series] == [(8, 16)]
+    sessions = await app.storage.appointments()
+    assert {tuple(p.ref for p in a.attendees) for a in sessions} == {(enrolled[1].ref, enrolled[3].ref)}
