@@ -9,7 +9,8 @@ so running it again, restarting, or two processes at once never book a session t
 stays cancelled, one a coach moved stays at its new time, and one that has begun is left alone.
 
 Who: the cohort's members in enrolment order, not the control arm of a randomised cohort (measurements only). The
-cohort's week 1 begins on its members' earliest start date; a member joins the sessions from their own start date on.
+cohort's week 1 begins on its members' earliest start date (enrolled without one: the day of enrolment, as their
+programme's plan has it); a member joins the sessions from their own start date on.
 A cohort bigger than a session's `max_size` is not split: the first members (by enrolment) get the places, and each
 one beyond gets a coach task ("group_sessions_full", for their coach and the administrators) and is named in the
 report, so the administrator decides (another cohort, or a larger max size and this command again).
@@ -18,8 +19,9 @@ report, so the administrator decides (another cohort, or a larger max size and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from bot.appointments import reminder_plan
 from flows.group_sessions import GroupSession, occurrences
@@ -78,30 +80,31 @@ async def book_cohort_sessions(storage: Storage, programme: Programme, cohort: s
     if not programme.group_sessions:
         return SessionsReport(cohort, ())
     control = {a.participant_id for a in await storage.allocations(cohort) if a.arm == CONTROL}
-    members = [m for m in await storage.cohort_members(cohort)
-               if m.start_date is not None and m.participant_id not in control]
-    refs = {m.participant_id: m.ref for m in members}
+    zone = ZoneInfo(programme.timezone)
+    members = [(m, m.start_date or m.enrolled_at.astimezone(zone).date())  # no date: the day of enrolment (enrol)
+               for m in await storage.cohort_members(cohort) if m.participant_id not in control]
+    refs = {m.participant_id: m.ref for m, _ in members}
     reports = []
     for session in programme.group_sessions:
         inside = members[:session.max_size] if session.max_size is not None else members
         over = members[len(inside):]
         slots = _slots(programme, cohort, session, inside, now, actor)
         detail: dict[str, str | int] = {"cohort": cohort, "sessions": session.id, "max_size": session.max_size or 0}
-        done, told = await storage.book_sessions(slots, [m.participant_id for m in over], detail, actor, now,
+        done, told = await storage.book_sessions(slots, [m.participant_id for m, _ in over], detail, actor, now,
                                                  partial(_reminders, after=now))
         reports.append(SeriesReport(session.id, session.max_size, sum(d.created for d in done),
                                     sum(len(d.added) for d in done), sum(d.ahead for d in done),
-                                    tuple(m.ref for m in over),
+                                    tuple(m.ref for m, _ in over),
                                     tuple(refs[pid] for pid in told)))
     return SessionsReport(cohort, tuple(reports))
 
 
-def _slots(programme: Programme, cohort: str, session: GroupSession, inside: list[CohortMember], now: datetime,
-           actor: str) -> list[SessionSlot]:
+def _slots(programme: Programme, cohort: str, session: GroupSession, inside: list[tuple[CohortMember, date]],
+           now: datetime, actor: str) -> list[SessionSlot]:
     if not inside:
         return []
-    first_day = min(m.start_date for m in inside if m.start_date is not None)
+    first_day = min(start for _, start in inside)
     return [SessionSlot(AppointmentBooking(session.kind, o.starts_at, session.minutes, session.place, session.video,
                                            actor, now, cohort, series_key(programme, cohort, session, o.key)),
-                        tuple(m.participant_id for m in inside if m.start_date is not None and m.start_date <= o.day))
+                        tuple(m.participant_id for m, start in inside if start <= o.day))
             for o in occurrences(session, first_day, programme.timezone)]

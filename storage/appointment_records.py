@@ -72,4 +72,5 @@ class SlotBooked:
 class CohortMember:
     participant_id: int
     ref: str
-    start_date: date | None
+    start_date: date | None  # None: enrolled without one (the programme then starts on the day of enrolment)
+    enrolled_at: datetime

@@ -189,5 +189,5 @@ class Appointments(Protocol):
         ...
 
     async def cohort_members(self, cohort: str) -> list[CohortMember]:
-        """The cohort's participants, in enrolment order, with their start dates."""
+        """The cohort's participants, in enrolment order, with their start dates and when they were enrolled."""
         ...

@@ -53,7 +53,8 @@ class CohortWorld:
     def local(self, moment: datetime) -> str:
         return local(self.programme, moment).strftime("%a %d.%m %H:%M")
 
-    async def enrol(self, name: str, start: date, cohort: str, lang: str = "da", coach: str = "coach") -> Participant:
+    async def enrol(self, name: str, start: date | None, cohort: str, lang: str = "da",
+                    coach: str = "coach") -> Participant:
         phone = f"2000{len(self.people) + 1:04d}"
         invite = await enrol(self.app.storage, EnrolmentRequest(name, phone, lang=lang, start_date=start, coach=coach,
                                                                 cohort=cohort),

@@ -209,10 +209,10 @@ class AppointmentChangeMethods(StoreBase):
             return cast(tuple[list[SlotBooked], list[int]], await self._writer.submit(Kind.PROGRAMME, op))
 
     async def cohort_members(self, cohort: str) -> list[CohortMember]:
-        """The cohort's participants in enrolment order, with their start dates."""
-        query = (select(_p.c.id, _p.c.ref, s.profiles.c.start_date)
+        """The cohort's participants in enrolment order, with their start dates and when they were enrolled."""
+        query = (select(_p.c.id, _p.c.ref, s.profiles.c.start_date, _p.c.created_at)
                  .join_from(s.profiles, _p, s.profiles.c.participant_id == _p.c.id)
                  .where(s.profiles.c.cohort == cohort).order_by(_p.c.id))
         async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CohortMember(row.id, row.ref, row.start_date) for row in rows]
+        return [CohortMember(row.id, row.ref, row.start_date, row.created_at) for row in rows]

@@ -92,8 +92,8 @@ async def test_declared_sessions_booked_once_joined_and_over_the_size(store: Sql
     people = [await store.enroll(Enrollment(f"p-{name}", name, "da", date(2026, 11, 23), "coach", cohort="hold-1"), T)
               for name in ("anna", "bo", "carl")]
     await store.enroll(Enrollment("p-else", "Else", "da", date(2026, 11, 23), "coach", cohort="hold-2"), T)
-    assert [(m.ref, m.start_date) for m in await store.cohort_members("hold-1")] == [
-        ("p-anna", date(2026, 11, 23)), ("p-bo", date(2026, 11, 23)), ("p-carl", date(2026, 11, 23))]
+    assert [(m.ref, m.start_date, m.enrolled_at) for m in await store.cohort_members("hold-1")] == [
+        ("p-anna", date(2026, 11, 23), T), ("p-bo", date(2026, 11, 23), T), ("p-carl", date(2026, 11, 23), T)]
     anna, bo, carl = (p.id for p in people)
 
     def slot(week: int, starts: datetime, *pids: int) -> SessionSlot:
