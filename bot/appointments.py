@@ -6,7 +6,9 @@ at the same time, and two hours before. The scheduler claims them under leases, 
 processes run, and the engine (flows/appointments.py) waits out the quiet hours and takes the participant's OK or
 MOVE. The time is written here in each language (babel), so the engine stays pure.
 
-A CSV import is read whole first: every problem, with its line, is reported before anything is saved.
+A CSV import is read whole first: every problem, with its line, is reported before anything is saved. A problem is
+a `BookingProblem`: an English sentence for the command line, translated on the desk's pages (its text is a message
+id of the catalogs, its values filled in after translation).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from flows.phrases import APPOINTMENT_KINDS
+from flows.phrases import APPOINTMENT_KINDS, N_
 from flows.programme import Kind
 from storage.appointment_records import AppointmentBooking
 from storage.ports import Storage
@@ -38,12 +40,49 @@ _WHEN = re.compile(  # 24-12-2026 14:00, 24.12.2026 kl. 14.00, 24/12/2026 14:00,
     r"(?:\s+|T)(?:kl\.?\s*)?(?P<h>\d{1,2})[:.](?P<min>\d{2})\s*$", re.IGNORECASE)
 
 
+# What can be wrong with a booking (or a change to one), as message ids: the desk shows them in the coach's language
+KIND_UNKNOWN = N_("kind {kind} is not one of {kinds}")
+TIME_UNREADABLE = N_("time {time} is not a date and time like 24-12-2026 14:00")
+TIME_PASSED = N_("time {time} has passed")
+MINUTES_OUTSIDE = N_("minutes must be from 5 to {most}, not {minutes}")
+MINUTES_NOT_WHOLE = N_("minutes {minutes} is not a whole number")
+NO_PLACE = N_("give a place or a video link")
+VIDEO_NOT_HTTPS = N_("the video link must start with https://")
+PEOPLE_OR_COHORT = N_("give either people (refs) or a cohort")
+NO_PARTICIPANT = N_("no participant {ref}")
+NO_COHORT = N_("no cohort {cohort} (cohorts: {known})")
+NO_COHORT_YET = N_("no cohort {cohort} (there are no cohorts yet)")
+COLUMNS_NEEDED = N_("the columns must be some of {columns} (kind and time needed)")
+COLUMNS_MISSING = N_("; missing {missing}")
+COLUMNS_UNKNOWN = N_("; unknown {unknown}")
+ON_LINE = N_("line {line}: {problem}")
+
+
+@dataclass(frozen=True)
+class BookingProblem:
+    """One problem: `text` a message id (English) with {placeholders}, `values` to fill in, the CSV line if any."""
+
+    text: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    line: int | None = None
+    more: tuple[BookingProblem, ...] = ()  # parts of the same sentence (the CSV header's missing and unknown)
+
+    def said(self, gettext: Callable[[str], str] = str) -> str:
+        """The sentence in the language of `gettext` (English without one)."""
+        sentence = "".join(gettext(p.text).format(**p.values) for p in (self, *self.more))
+        return gettext(ON_LINE).format(line=self.line, problem=sentence) if self.line is not None else sentence
+
+
 class BookingError(ValueError):
     """What is wrong with a booking, in words an administrator can act on (every problem, one a line)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = tuple(problems)
+    def __init__(self, problems: Sequence[BookingProblem]) -> None:
+        self.details = tuple(problems)
+        self.problems = tuple(p.said() for p in problems)  # English, for the command line
+        super().__init__("\n".join(self.problems))
+
+    def said(self, gettext: Callable[[str], str]) -> list[str]:
+        return [p.said(gettext) for p in self.details]
 
 
 @dataclass(frozen=True)
@@ -90,15 +129,28 @@ def written(moment: datetime, lang: str) -> str:
     return str(format_datetime(moment, pattern, tzinfo=TIMEZONE, locale=lang))
 
 
-def reminder_plan(appointment_id: int, booking: AppointmentBooking) -> list[ScheduledRecord]:
-    """The reminders still ahead at booking time: the day before and two hours before."""
-    data: dict[str, str | int] = {
-        "appointment": str(appointment_id), "starts_at": booking.starts_at.isoformat(), "what": booking.kind,
-        "place": booking.place, "video": booking.video,
-        "when_da": written(booking.starts_at, "da"), "when_en": written(booking.starts_at, "en")}
-    return [ScheduledRecord(f"appointment:{appointment_id}:{name}", Kind.APPOINTMENT, booking.starts_at - before,
+def reminder_data(appointment_id: int, booking: AppointmentBooking) -> dict[str, str | int]:
+    """What a reminder or notice of the appointment says (flows/appointments.py): the time already written."""
+    return {"appointment": str(appointment_id), "starts_at": booking.starts_at.isoformat(), "what": booking.kind,
+            "place": booking.place, "video": booking.video,
+            "when_da": written(booking.starts_at, "da"), "when_en": written(booking.starts_at, "en")}
+
+
+def event_key(appointment_id: int, moves: int, name: str) -> str:
+    """`appointment:7:day_before`; after a move `appointment:7:m1:day_before`, so the new time's reminders are new
+    rows (a row already sent for the old time is never planned again)."""
+    return f"appointment:{appointment_id}:{f'm{moves}:' if moves else ''}{name}"
+
+
+def reminder_plan(appointment_id: int, booking: AppointmentBooking, moves: int = 0,
+                  after: datetime | None = None) -> list[ScheduledRecord]:
+    """The reminders still ahead (after `after`, the booking's time when not given): the day before and two hours
+    before."""
+    data = reminder_data(appointment_id, booking)
+    since = booking.created_at if after is None else after
+    return [ScheduledRecord(event_key(appointment_id, moves, name), Kind.APPOINTMENT, booking.starts_at - before,
                             data)
-            for name, before in REMINDERS if booking.starts_at - before > booking.created_at]
+            for name, before in REMINDERS if booking.starts_at - before > since]
 
 
 async def _directory(storage: Storage) -> _Directory:
@@ -112,34 +164,39 @@ async def _directory(storage: Storage) -> _Directory:
     return found
 
 
-def _check(request: BookingRequest, directory: _Directory, booked_by: str, now: datetime) -> Checked | list[str]:
-    where = f"line {request.line}: " if request.line is not None else ""
-    problems: list[str] = []
+def _check(request: BookingRequest, directory: _Directory, booked_by: str,
+           now: datetime) -> Checked | list[BookingProblem]:
+    problems: list[BookingProblem] = []
+
+    def problem(text: str, **values: object) -> None:
+        problems.append(BookingProblem(text, values, request.line))
+
     if request.kind not in KINDS:
-        problems.append(f"{where}kind {request.kind!r} is not one of {', '.join(KINDS)}")
+        problem(KIND_UNKNOWN, kind=repr(request.kind), kinds=", ".join(KINDS))
     starts = parse_when(request.when)
     if starts is None:
-        problems.append(f"{where}time {request.when!r} is not a date and time like 24-12-2026 14:00")
+        problem(TIME_UNREADABLE, time=repr(request.when))
     elif starts <= now:
-        problems.append(f"{where}time {request.when!r} has passed")
+        problem(TIME_PASSED, time=repr(request.when))
     if not 5 <= request.minutes <= MAX_MINUTES:
-        problems.append(f"{where}minutes must be from 5 to {MAX_MINUTES}, not {request.minutes}")
+        problem(MINUTES_OUTSIDE, most=MAX_MINUTES, minutes=request.minutes)
     if not request.place.strip() and not request.video.strip():
-        problems.append(f"{where}give a place or a video link")
+        problem(NO_PLACE)
     if request.video and not request.video.startswith("https://"):
-        problems.append(f"{where}the video link must start with https://")
+        problem(VIDEO_NOT_HTTPS)
     if bool(request.people) == bool(request.cohort):
-        problems.append(f"{where}give either people (refs) or a cohort")
+        problem(PEOPLE_OR_COHORT)
     ids: list[int] = []
     for ref in request.people:
         if ref in directory.by_ref:
             ids.append(directory.by_ref[ref])
         else:
-            problems.append(f"{where}no participant {ref!r}")
+            problem(NO_PARTICIPANT, ref=repr(ref))
     if request.cohort:
-        if request.cohort not in directory.cohorts:
-            known = ", ".join(sorted(directory.cohorts)) or "none"
-            problems.append(f"{where}no cohort {request.cohort!r} (cohorts: {known})")
+        if request.cohort not in directory.cohorts and directory.cohorts:
+            problem(NO_COHORT, cohort=repr(request.cohort), known=", ".join(sorted(directory.cohorts)))
+        elif request.cohort not in directory.cohorts:
+            problem(NO_COHORT_YET, cohort=repr(request.cohort))
         ids += directory.cohorts.get(request.cohort, [])
     if problems or starts is None:
         return problems
@@ -153,7 +210,7 @@ async def check_all(storage: Storage, requests: Sequence[BookingRequest], booked
     """Every request checked; BookingError with every problem when any has one (then nothing may be saved)."""
     directory = await _directory(storage)
     checked: list[Checked] = []
-    problems: list[str] = []
+    problems: list[BookingProblem] = []
     for request in requests:
         result = _check(request, directory, booked_by, now)
         if isinstance(result, Checked):
@@ -175,7 +232,7 @@ async def book(storage: Storage, requests: Sequence[BookingRequest], booked_by: 
 COLUMNS = ("kind", "time", "minutes", "place", "video", "people", "cohort")
 
 
-def read_csv(text: str) -> tuple[list[BookingRequest], list[str]]:
+def read_csv(text: str) -> tuple[list[BookingRequest], list[BookingProblem]]:
     """Rows of a CSV (`,` or `;`, as Danish Excel writes it) as requests, and the problems of reading it.
     Columns: kind, time, minutes, place, video, people (refs separated by spaces), cohort."""
     text = text.lstrip("\ufeff")
@@ -186,17 +243,17 @@ def read_csv(text: str) -> tuple[list[BookingRequest], list[str]]:
     missing = [name for name in ("kind", "time") if name not in header]
     unknown = [name for name in header if name not in COLUMNS]
     if missing or unknown:
-        return [], [f"line 1: the columns must be some of {', '.join(COLUMNS)} (kind and time needed)"
-                    + (f"; missing {', '.join(missing)}" if missing else "")
-                    + (f"; unknown {', '.join(unknown)}" if unknown else "")]
+        more = ((BookingProblem(COLUMNS_MISSING, {"missing": ", ".join(missing)}),) if missing else ()) + (
+            (BookingProblem(COLUMNS_UNKNOWN, {"unknown": ", ".join(unknown)}),) if unknown else ())
+        return [], [BookingProblem(COLUMNS_NEEDED, {"columns": ", ".join(COLUMNS)}, 1, more)]
     requests: list[BookingRequest] = []
-    problems: list[str] = []
+    problems: list[BookingProblem] = []
     for row in reader:
         line = reader.line_num
         values = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         minutes_text = values.get("minutes") or str(DEFAULT_MINUTES)
         if not minutes_text.isdigit():
-            problems.append(f"line {line}: minutes {minutes_text!r} is not a whole number")
+            problems.append(BookingProblem(MINUTES_NOT_WHOLE, {"minutes": repr(minutes_text)}, line))
             continue
         requests.append(BookingRequest(values.get("kind", "").lower(), values.get("time", ""), int(minutes_text),
                                        values.get("place", ""), values.get("video", ""),
@@ -210,12 +267,7 @@ async def import_csv(storage: Storage, text: str, booked_by: str, now: datetime)
     try:
         await check_all(storage, requests, booked_by, now)
     except BookingError as exc:
-        problems += exc.problems
+        problems += exc.details
     if problems:
-        raise BookingError(sorted(problems, key=_line_of))  # in the file's order (stable within a line)
+        raise BookingError(sorted(problems, key=lambda p: p.line or 0))  # the file's order (stable within a line)
     return await book(storage, requests, booked_by, now)
-
-
-def _line_of(problem: str) -> int:
-    found = re.match(r"line (\d+):", problem)
-    return int(found.group(1)) if found else 0

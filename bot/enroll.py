@@ -18,6 +18,7 @@ from typing import TextIO
 
 from bot.allocation import draw, key_id
 from bot.clock import COPENHAGEN
+from bot.group_sessions import SessionsReport, book_cohort_sessions
 from bot.phone import PhoneNumberError, normalize
 from bot.scheduler import schedule_programme
 from flows.arms import measurement_only
@@ -46,6 +47,7 @@ class Invite:
     participant: Participant
     telegram_link: str | None  # the deep link to send or print; None without --telegram
     allocation: Allocation | None = None  # in a randomised cohort: the arm drawn at this enrolment
+    group_sessions: SessionsReport | None = None  # the cohort's declared sessions booked or joined now
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
     (the day of enrolment, Copenhagen time, when none is given). `programme` is the default, `programmes` the
     deployment's programmes by id: the request's choice is recorded with them and only that programme is planned.
     In a randomised cohort the participant is allocated in the same transaction (bot/allocation.py, keyed by
-    `allocation_key`), and a control participant's plan is the measurement waves only (flows/arms.py)."""
+    `allocation_key`), and a control participant's plan is the measurement waves only (flows/arms.py). In a
+    cohort, the programme's declared group sessions are booked or joined (bot/group_sessions.py)."""
     if request.telegram and not bot_username:
         raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
@@ -132,12 +135,15 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
         start = request.start_date or now.astimezone(COPENHAGEN).date()
         plan = measurement_only(programme) if allocation is not None and allocation.arm == CONTROL else programme
         await schedule_programme(storage, plan, participant.id, start, now)
+    sessions = None
+    if programme is not None and programme.group_sessions and enrollment.cohort:
+        sessions = await book_cohort_sessions(storage, programme, enrollment.cohort, now, actor)
     link = None
     if request.telegram:
         code = secrets.token_urlsafe(12)
         await storage.add_link_code(participant.id, code_digest(code), now + LINK_CODE_LIFETIME, now)
         link = f"https://t.me/{bot_username}?start={code}"
-    return Invite(participant, link, allocation)
+    return Invite(participant, link, allocation, sessions)
 
 
 def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentError]]:

@@ -35,6 +35,9 @@ TASK_NAMES = {
     "tre_checkin": phrases.TASK_TRE_CHECKIN,
     "message_unread": phrases.TASK_MESSAGE_UNREAD,
     "contact_request": phrases.TASK_CONTACT_REQUEST,
+    "appointment_missed": phrases.TASK_APPOINTMENT_MISSED,
+    "appointment_move": phrases.TASK_APPOINTMENT_MOVE,
+    "group_sessions_full": phrases.TASK_GROUP_SESSIONS_FULL,
 }
 TRENDS = (("pss10", "total", "PSS-10"), ("who5", "percent", "WHO-5 %"),
           ("life_satisfaction", "satisfaction", "Livstilfredshed"))

@@ -7,6 +7,11 @@ After a reminder, the next "OK"/"JA" confirms (a milestone the desk shows) and "
 words go to the coach's inbox, and a quiet coach task says which appointment. Either is taken only outside an
 open question (an answer stays an answer) and until the appointment begins.
 
+A notice is the same kind of event with `notice` in its data (bot/appointment_changes.py): "cancelled" says, kindly,
+that the appointment will not take place (and stops an OK or MOVE being taken for it); "moved" gives the new time
+and asks for OK or MOVE as a reminder does. Each passes the same gates, and is of no use once the appointment it is
+about has begun.
+
 Pure: the event's data carries what to say (the time already written in each language by the shell).
 """
 
@@ -29,6 +34,7 @@ CONFIRM_WORDS = frozenset({"ok", "okay", "ja", "yes", "jep", "bekraefter", "conf
 MOVE_WORDS = frozenset({"flyt", "flytte", "move", "reschedule"})
 CONFIRMED = "appointment_confirmed"  # the milestone of a confirmation; its key is the appointment's id
 MOVE_ASKED = "appointment_move"  # the milestone and the coach task of a request to move it
+CANCELLED_NOTICE, MOVED_NOTICE = "cancelled", "moved"  # a notice's data["notice"] (bot/appointment_changes.py)
 
 
 def starts_at(due: Due) -> datetime:
@@ -66,7 +72,16 @@ def on_reminder(turn: Turn, programme: Programme, due: Due) -> None:
         handled(turn, Handling.DEFERRED, "quiet hours", later)
         return
     data = dict(due.data)
-    parts: list[Part] = [Phrase(phrases.APPOINTMENT_KINDS.get(str(data.get("what")), phrases.APPOINTMENT_COACHING),
+    progress = turn.state.progress
+    if data.get("notice") == CANCELLED_NOTICE:
+        said = phrases.APPOINTMENT_CANCELLED_KINDS.get(str(data.get("what")), phrases.APPOINTMENT_CANCELLED_COACHING)
+        turn.say(Phrase(said, {"when": when(data, turn.lang)}), Phrase(phrases.APPOINTMENT_CANCELLED_NEXT))
+        if progress.appointment == str(data["appointment"]):  # an OK or MOVE can no longer be for it
+            turn.set_progress(replace(progress, appointment=None, appointment_starts=None, appointment_when=None))
+        handled(turn, Handling.SENT)
+        return
+    headlines = phrases.APPOINTMENT_MOVED_KINDS if data.get("notice") == MOVED_NOTICE else phrases.APPOINTMENT_KINDS
+    parts: list[Part] = [Phrase(headlines.get(str(data.get("what")), headlines["coaching"]),
                                 {"when": when(data, turn.lang)})]
     if data.get("place"):
         parts.append(Phrase(phrases.APPOINTMENT_PLACE, {"place": str(data["place"])}))
@@ -76,7 +91,6 @@ def on_reminder(turn: Turn, programme: Programme, due: Due) -> None:
     choices = (PromptChoice("OK", Phrase(phrases.APPOINTMENT_OK_BUTTON)),
                PromptChoice("FLYT", Phrase(phrases.APPOINTMENT_MOVE_BUTTON)))
     turn.say(*parts, prompt=buttons(*choices))
-    progress = turn.state.progress
     turn.set_progress(replace(progress, appointment=str(data["appointment"]), appointment_starts=begins,
                               appointment_when=when(data, turn.lang)))
     handled(turn, Handling.SENT)

@@ -21,7 +21,7 @@ def measurement_only(programme: Programme) -> Programme:
     """The programme as the control arm has it: the same waves (and times, limits, quiet hours), nothing else. The
     entry criterion stays: it is about the screening measurement, which both arms answer."""
     return replace(programme, modules=(), exercises=None, checkin=None, tre_summary=None, evaluation=None,
-                   phases=(), measurement_only=True)
+                   phases=(), group_sessions=(), measurement_only=True)
 
 
 def control_library(library: FlowLibrary) -> FlowLibrary:

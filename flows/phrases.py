@@ -137,6 +137,9 @@ TASK_WAVE_MISSED = N_("a measurement was not answered")
 TASK_TRE_CHECKIN = N_("check in after a TRE session (overwhelmed or more tense)")
 TASK_MESSAGE_UNREAD = N_("a message was not read in time (MESSAGES)")
 TASK_CONTACT_REQUEST = N_("wants to be contacted (CONTACT)")
+TASK_APPOINTMENT_MISSED = N_("did not come to an appointment")
+TASK_APPOINTMENT_MOVE = N_("asked to move an appointment (see Appointments)")
+TASK_GROUP_SESSIONS_FULL = N_("no place in the cohort's group sessions: more members than the programme's max size")
 # The coach's inbox (bot/messages.py): messages for a human, unread first
 COACH_HELP_MESSAGES = N_("Messages from participants: MESSAGES (unread first; shown means read).")
 COACH_HELP_FIND = N_("Find a person: FIND <name or phone number>.")
@@ -268,3 +271,30 @@ APPOINTMENT_CONFIRMED = N_("Thank you for confirming. See you {when}.")
 APPOINTMENT_MOVE_ASKED = N_("Thank you. Your coach will contact you to find another time.")
 APPOINTMENT_OK_BUTTON = N_("OK")
 APPOINTMENT_MOVE_BUTTON = N_("Move it")
+
+# A booked appointment cancelled or moved by a coach (bot/appointment_changes.py): the participant is told, kindly
+APPOINTMENT_CANCELLED_SCREENING = N_("We are sorry: your screening talk {when} is cancelled.")
+APPOINTMENT_CANCELLED_GROUP = N_("We are sorry: the group session {when} is cancelled.")
+APPOINTMENT_CANCELLED_COACHING = N_("We are sorry: your coaching talk {when} is cancelled.")
+APPOINTMENT_CANCELLED_COUNSELLING = N_("We are sorry: your counselling talk {when} is cancelled.")
+APPOINTMENT_CANCELLED_FOLLOW_UP = N_("We are sorry: your follow-up talk {when} is cancelled.")
+APPOINTMENT_CANCELLED_KINDS = {
+    "screening": APPOINTMENT_CANCELLED_SCREENING,
+    "group": APPOINTMENT_CANCELLED_GROUP,
+    "coaching": APPOINTMENT_CANCELLED_COACHING,
+    "counselling": APPOINTMENT_CANCELLED_COUNSELLING,
+    "follow_up": APPOINTMENT_CANCELLED_FOLLOW_UP,
+}
+APPOINTMENT_CANCELLED_NEXT = N_("You do not need to do anything. Your coach will contact you if a new time is needed.")
+APPOINTMENT_MOVED_SCREENING = N_("Please note: your screening talk has moved to {when}.")
+APPOINTMENT_MOVED_GROUP = N_("Please note: the group session has moved to {when}.")
+APPOINTMENT_MOVED_COACHING = N_("Please note: your coaching talk has moved to {when}.")
+APPOINTMENT_MOVED_COUNSELLING = N_("Please note: your counselling talk has moved to {when}.")
+APPOINTMENT_MOVED_FOLLOW_UP = N_("Please note: your follow-up talk has moved to {when}.")
+APPOINTMENT_MOVED_KINDS = {
+    "screening": APPOINTMENT_MOVED_SCREENING,
+    "group": APPOINTMENT_MOVED_GROUP,
+    "coaching": APPOINTMENT_MOVED_COACHING,
+    "counselling": APPOINTMENT_MOVED_COUNSELLING,
+    "follow_up": APPOINTMENT_MOVED_FOLLOW_UP,
+}

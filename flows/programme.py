@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 
+from flows.group_sessions import GroupSession
 from flows.localtext import LocalText
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
@@ -163,6 +164,7 @@ class Programme:
     entry_criterion: EntryCriterion | None = None
     default: bool = False  # of several programmes in a deployment, the one an enrolment gets when it names none
     title: LocalText | None = None  # the programme's name for people (reports, previews); the id when not given
+    group_sessions: tuple[GroupSession, ...] = ()  # a cohort's recurring sessions (flows/group_sessions.py)
 
     def module(self, number: int) -> Module | None:
         return next((m for m in self.modules if m.number == number), None)

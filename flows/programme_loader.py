@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.file_reader import FileReader, describe, read_languages
+from flows.group_sessions_file import read_group_sessions
 from flows.model import SCORABLE_TYPES, Flow, LocalText, StepType
 from flows.programme import (
     ALL_KINDS,
@@ -30,7 +31,8 @@ from flows.yamlsource import LineList, LineMap, Problem, read_yaml
 
 TOP_KEYS = {"id", "version", "languages", "description", "timezone", "weeks", "send_time", "quiet_hours",
             "no_reminders_between", "max_messages_per_day", "nudge_after_days", "late", "modules", "exercises",
-            "waves", "evaluation", "checkin", "tre_summary", "default", "title", "phases", "entry_criterion"}
+            "waves", "evaluation", "checkin", "tre_summary", "default", "title", "phases", "entry_criterion",
+            "group_sessions"}
 MODULE_KEYS = {"number", "day", "title", "link", "reminder"}
 WAVE_KEYS = {"id", "day", "flows", "intro", "reminder", "reminders", "remind_every_days", "close_after_days"}
 EVALUATION_KEYS = {"wave", "baseline", "flow", "score", "worse_by", "entry_cutoff", "tell_worse", "tell_improving"}
@@ -147,6 +149,7 @@ class _ProgrammeReader(FileReader):
         nudge = self.whole(top, "nudge_after_days", "the programme", default=0) or 0
         modules = self.modules(top, weeks)
         waves = self.waves(top, weeks)
+        group_sessions = read_group_sessions(self, top, weeks)
         if programme_id is None or version is None:
             return None
         default = top.get("default", False)
@@ -157,7 +160,7 @@ class _ProgrammeReader(FileReader):
             nudge, tuple(modules), tuple(waves), self.exercises(top), self.checkin(top), self.tre_summary(top),
             self.evaluation(top), self.late(top), self.path, phases=tuple(self.phases(top, weeks)),
             entry_criterion=self.entry_criterion(top), default=default is True,
-            title=self.text(top, "title", "the programme", required=False))
+            title=self.text(top, "title", "the programme", required=False), group_sessions=group_sessions)
         self.check_times(top, programme)
         return programme
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 ATTENDED = "attended"
 MISSED = "missed"
@@ -19,6 +19,7 @@ class AppointmentBooking:
     booked_by: str
     created_at: datetime
     cohort: str | None = None
+    series: str | None = None  # a programme's declared group session: "programme:cohort:session:w1-mon"
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,41 @@ class Attendee:
 @dataclass(frozen=True)
 class Appointment:
     id: int
-    booking: AppointmentBooking
+    booking: AppointmentBooking  # starts_at: the time it is now at, after any move
     attendees: tuple[Attendee, ...]
+    moves: int = 0  # how often its time was changed (each change plans reminders under new keys)
+    moved_at: datetime | None = None  # the last change; confirmations and move requests before it are history
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
 
     @property
     def ends_at(self) -> datetime:
         return self.booking.starts_at + timedelta(minutes=self.booking.minutes)
+
+
+@dataclass(frozen=True)
+class SessionSlot:
+    """One declared group session to book for a cohort (its `booking.series` names it for good), and who is in it."""
+
+    booking: AppointmentBooking
+    participant_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SlotBooked:
+    """What booking a slot did: a new appointment, places added to the one booked before, or nothing (it was
+    cancelled, or has begun)."""
+
+    series: str
+    appointment_id: int | None
+    created: bool
+    added: tuple[int, ...]  # the participants given a place (and reminders) now
+    ahead: bool  # booked, not cancelled, not begun
+
+
+@dataclass(frozen=True)
+class CohortMember:
+    participant_id: int
+    ref: str
+    start_date: date | None  # None: enrolled without one (the programme then starts on the day of enrolment)
+    enrolled_at: datetime

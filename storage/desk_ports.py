@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
-from storage.appointment_records import Appointment, AppointmentBooking
+from storage.appointment_records import Appointment, AppointmentBooking, CohortMember, SessionSlot, SlotBooked
 from storage.caseload import CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
 from storage.desk_records import DeskChallenge, DeskSession, DeskUser, Passkey
 from storage.person_records import PersonHistoryRows, ReceivedMessage, SentMessage
@@ -163,4 +163,31 @@ class Appointments(Protocol):
                            participant_ids: Sequence[int] | None = None) -> list[Appointment]:
         """Those starting in [since, until), by start time, with their attendees (only these participants when
         given), each with whether they confirmed or asked to move it."""
+        ...
+
+    async def cancel_appointment(self, appointment_id: int, actor: str, at: datetime,
+                                 notice: Callable[[int, AppointmentBooking, int], list[ScheduledRecord]]) -> str:
+        """Cancel it: its pending reminders withdrawn, `notice(id, booking, moves)` planned for each attendee, audited
+        ("appointment.cancelled"), in one transaction; "done", or "unknown", "cancelled" or "begun" (nothing written).
+        """
+        ...
+
+    async def move_appointment(self, appointment_id: int, starts_at: datetime, actor: str, done_by: str,
+                               at: datetime,
+                               plan: Callable[[int, AppointmentBooking, int], list[ScheduledRecord]]) -> str:
+        """Move it: old reminders withdrawn, `plan(id, moved booking, moves)` planned for each attendee, their open
+        "appointment_move" tasks of it done, audited ("appointment.moved"); "done" or why not."""
+        ...
+
+    async def book_sessions(self, slots: Sequence[SessionSlot], over: Sequence[int],
+                            over_detail: Mapping[str, str | int], actor: str, at: datetime,
+                            plan: Callable[[int, AppointmentBooking, int], list[ScheduledRecord]],
+                            ) -> tuple[list[SlotBooked], list[int]]:
+        """A cohort's declared sessions of one series, each booked once (by its `series`) or joined by who is not in
+        it yet; members `over` the max size get a "group_sessions_full" task once. What each slot did, and who was
+        newly told about."""
+        ...
+
+    async def cohort_members(self, cohort: str) -> list[CohortMember]:
+        """The cohort's participants, in enrolment order, with their start dates and when they were enrolled."""
         ...

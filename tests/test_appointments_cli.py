@@ -48,3 +48,41 @@ def test_a_danish_csv_is_booked_whole_or_not_at_all(tmp_path: Path) -> None:
         "3  Thursday 3 December at 10:30  60 min  coaching  Jobcentret",
         f"    {refs[1]}  no answer",
     ]
+
+
+GENTOFTE = {**NOW, "BOT_FIXED_NOW": "2026-03-13T11:00:00+00:00",  # Friday noon, before the course begins
+            "BOT_PROGRAMME": "tests/programmes/gentofte_groups.yaml"}
+
+
+def test_a_cohorts_group_sessions_booked_at_enrolment_checked_again_moved_and_cancelled(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    refs = [bot("enroll", "--name", name, "--phone", phone, "--cohort", "gentofte-1", "--start-date", "2026-03-16",
+                db=db, env=GENTOFTE).stdout.strip() for name, phone in (("Anna Test", "12345678"),
+                                                                        ("Bo Test", "23456789"))]
+    again = bot("appointments", "sessions", "--cohort", "gentofte-1", db=db, env=GENTOFTE)
+    assert again.stdout.splitlines() == ["cohort gentofte-1, group sessions 'group_course': 0 booked, 0 places given, "
+                                         "8 ahead"]
+    listing = bot("appointments", "list", db=db, env=GENTOFTE).stdout.splitlines()
+    assert listing[:3] == ["1  Monday 16 March at 09:00  180 min  group  Gentofte Rådhus, mødelokale 2",
+                           *sorted(f"    {ref}  no answer" for ref in refs)]
+    assert len([row for row in listing if not row.startswith(" ")]) == 8
+
+    moved = bot("appointments", "move", "3", "--time", "27-03-2026 09:00", db=db, env=GENTOFTE)
+    assert moved.stdout.strip() == "moved appointment 3 to Friday 27 March at 09:00; its attendees are told"
+    assert bot("appointments", "cancel", "4", db=db, env=GENTOFTE).stdout.strip() == (
+        "cancelled appointment 4; its attendees are told")
+    refused = bot("appointments", "cancel", "4", db=db, env=GENTOFTE, check=False)
+    assert (refused.returncode, refused.stderr.splitlines()[-1]) == (2, "appointment 4 is already cancelled")
+    listing = bot("appointments", "list", db=db, env=GENTOFTE).stdout.splitlines()
+    cancelled = "4  Thursday 26 March at 09:00  180 min  group  Gentofte Rådhus, mødelokale 2"
+    assert listing[listing.index(cancelled) + 1] == "    cancelled"
+    assert "3  Friday 27 March at 09:00  180 min  group  Gentofte Rådhus, mødelokale 2" in listing
+    # booking again neither revives the cancelled session nor books the moved one at its old time
+    assert bot("appointments", "sessions", "--cohort", "gentofte-1", db=db, env=GENTOFTE).stdout.splitlines() == [
+        "cohort gentofte-1, group sessions 'group_course': 0 booked, 0 places given, 7 ahead"]
+
+    unknown = bot("appointments", "sessions", "--cohort", "gentofte-2", db=db, env=GENTOFTE, check=False)
+    assert (unknown.returncode, unknown.stderr.splitlines()[-1]) == (2, "no cohort 'gentofte-2' (cohorts: gentofte-1)")
+    shipped = bot("appointments", "sessions", "--cohort", "gentofte-1", db=db, env=NOW, check=False)
+    assert (shipped.returncode, shipped.stderr.splitlines()[-1]) == (
+        2, "the programme file declares no group_sessions (see docs/programme.md)")

@@ -1,7 +1,9 @@
-"""`appointments book|list|import`: talks and group sessions booked from the command line or a CSV file (issue 15).
+"""`appointments book|list|import|cancel|move|sessions`: talks and group sessions booked from the command line or a
+CSV file (issue 15), cancelled or moved, and a cohort's group sessions booked as the programme file declares them.
 
 Times as Danes write them (24-12-2026 14:00, 24.12.2026 kl. 14.00); a CSV with `,` or `;` is read whole and every
-problem reported, with its line, before anything is saved. The reminders go out the day before and two hours before.
+problem reported, with its line, before anything is saved. The reminders go out the day before and two hours before;
+a cancelled or moved appointment's attendees are told (bot/appointment_changes.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,21 @@ def add_parser(commands: Commands) -> None:
     imports.add_argument("csv", type=Path, metavar="CSV")
     config.add_db_argument(imports)
     handled_by(imports, _import)
+    cancel = actions.add_parser("cancel", help="cancel an appointment: its reminders are withdrawn and every attendee "
+                                "is told")
+    cancel.add_argument("id", type=int, metavar="ID", help="the appointment's number (see `appointments list`)")
+    config.add_db_argument(cancel)
+    handled_by(cancel, _cancel, existing_db=True)
+    move = actions.add_parser("move", help="move an appointment to another time: new reminders, every attendee told")
+    move.add_argument("id", type=int, metavar="ID")
+    move.add_argument("--time", required=True, metavar="WHEN", help="the new local time, e.g. '24-12-2026 14:00'")
+    config.add_db_argument(move)
+    handled_by(move, _move, existing_db=True)
+    sessions = actions.add_parser("sessions", help="book the group sessions the programme file declares for a cohort "
+                                  "(enrolment does it too; running it again books nothing twice)")
+    sessions.add_argument("--cohort", required=True, metavar="NAME")
+    config.add_db_argument(sessions)
+    handled_by(sessions, _sessions, existing_db=True)
 
 
 async def _book(args: argparse.Namespace) -> int:
@@ -79,7 +96,59 @@ async def _list(args: argparse.Namespace) -> int:
         for appointment in await app.storage.appointments(since=app.clock.now()):
             b = appointment.booking
             print(f"{appointment.id}  {written(b.starts_at, 'en')}  {b.minutes} min  {b.kind}  {b.place or b.video}")
+            if appointment.cancelled_at is not None:
+                print("    cancelled")
+                continue
             for a in appointment.attendees:
                 said = "confirmed" if a.confirmed else "asked to move" if a.move_asked else "no answer"
                 print(f"    {a.ref}  {said}  {a.attendance or ''}".rstrip())
     return 0
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.appointment_changes import cancel
+    from bot.appointments import BookingError
+
+    async with open_app(args.db) as app:
+        try:
+            await cancel(app.storage, args.id, config.operator(), app.clock.now())
+        except BookingError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    print(f"cancelled appointment {args.id}; its attendees are told")
+    return 0
+
+
+async def _move(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.appointment_changes import move
+    from bot.appointments import BookingError, written
+
+    async with open_app(args.db) as app:
+        try:
+            starts = await move(app.storage, args.id, args.time, config.operator(), config.operator(),
+                                app.clock.now())
+        except BookingError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+    print(f"moved appointment {args.id} to {written(starts, 'en')}; its attendees are told")
+    return 0
+
+
+async def _sessions(args: argparse.Namespace) -> int:
+    from bot.app import open_app
+    from bot.group_sessions import book_cohort_sessions
+
+    async with open_app(args.db) as app:
+        programme = app.registry.library.programme
+        if programme is None or not programme.group_sessions:
+            print("the programme file declares no group_sessions (see docs/programme.md)", file=sys.stderr)
+            return 2
+        cohorts = await app.storage.cohorts()
+        if args.cohort not in cohorts:
+            print(f"no cohort {args.cohort!r} (cohorts: {', '.join(cohorts) or 'none yet'})", file=sys.stderr)
+            return 2
+        report = await book_cohort_sessions(app.storage, programme, args.cohort, app.clock.now(), config.operator())
+    print("\n".join(report.lines()))
+    return 1 if report.over else 0

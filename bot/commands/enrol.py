@@ -89,6 +89,8 @@ async def _enrol(args: argparse.Namespace) -> int:
             if invite.allocation is not None:
                 print(f"  {invite.participant.ref}: allocated to {invite.allocation.arm} "
                       f"({invite.allocation.cohort}, place {invite.allocation.seq + 1})", file=sys.stderr)
+            if invite.group_sessions is not None and invite.group_sessions.over:
+                print("\n".join(invite.group_sessions.lines()), file=sys.stderr)
     if args.csv is not None:
         print(file=sys.stderr)
     print(f"{enrolled} enrolled, {len(rejected)} rejected", file=sys.stderr)

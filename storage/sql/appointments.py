@@ -50,17 +50,22 @@ class Book(ProgrammeOp):
         missing = wanted - set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": sorted(wanted)}))
         if missing:
             return unknown_participant(min(missing))
-        row = {"kind": b.kind, "starts_at": b.starts_at, "minutes": b.minutes, "place": b.place, "video": b.video,
-               "cohort": b.cohort, "booked_by": b.booked_by, "created_at": b.created_at}
-        appointment_id = int(conn.execute(insert(_ap).returning(_ap.c.id), row).scalar_one())
-        conn.execute(insert(_at), [{"appointment_id": appointment_id, "participant_id": pid}
-                                   for pid in sorted(wanted)])
-        planned = self.reminders(appointment_id)
-        plan_schedule(conn, schedule_rows([(pid, r) for pid in sorted(wanted) for r in planned], b.created_at))
-        detail = {"kind": b.kind, "attendees": len(wanted), **({"cohort": b.cohort} if b.cohort else {})}
-        record = AuditRecord(b.booked_by, BOOKED, f"appointment:{appointment_id}", b.created_at, detail)
-        conn.execute(insert(s.audit_log), audit_row(record))
-        return appointment_id
+        return insert_appointment(conn, b, sorted(wanted), self.reminders)
+
+
+def insert_appointment(conn: Connection, b: AppointmentBooking, participant_ids: Sequence[int],
+                       reminders: Reminders) -> int:
+    """The appointment, its attendees, their reminders and the audit row; its id (participants known)."""
+    row = {"kind": b.kind, "starts_at": b.starts_at, "minutes": b.minutes, "place": b.place, "video": b.video,
+           "cohort": b.cohort, "booked_by": b.booked_by, "created_at": b.created_at, "series": b.series}
+    appointment_id = int(conn.execute(insert(_ap).returning(_ap.c.id), row).scalar_one())
+    conn.execute(insert(_at), [{"appointment_id": appointment_id, "participant_id": pid} for pid in participant_ids])
+    planned = reminders(appointment_id)
+    plan_schedule(conn, schedule_rows([(pid, r) for pid in participant_ids for r in planned], b.created_at))
+    detail = {"kind": b.kind, "attendees": len(participant_ids), **({"cohort": b.cohort} if b.cohort else {})}
+    record = AuditRecord(b.booked_by, BOOKED, f"appointment:{appointment_id}", b.created_at, detail)
+    conn.execute(insert(s.audit_log), audit_row(record))
+    return appointment_id
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,9 @@ class MarkAttendance(ProgrammeOp):
         return True
 
 
-def _booking(row: Any) -> AppointmentBooking:
+def booking_of(row: Any) -> AppointmentBooking:
     return AppointmentBooking(row.kind, row.starts_at, row.minutes, row.place, row.video, row.booked_by,
-                              row.created_at, row.cohort)
+                              row.created_at, row.cohort, row.series)
 
 
 class AppointmentMethods(StoreBase):
@@ -108,7 +113,7 @@ class AppointmentMethods(StoreBase):
         transaction; its id. UnknownParticipantError or InvalidRecord (nobody) write nothing."""
         booking = AppointmentBooking(booking.kind, require_utc(booking.starts_at), booking.minutes, booking.place,
                                      booking.video, booking.booked_by, require_utc(booking.created_at),
-                                     booking.cohort)
+                                     booking.cohort, booking.series)
         op = Book(booking, tuple(participant_ids), reminders)
         return cast(int, await self._writer.submit(Kind.PROGRAMME, op))
 
@@ -136,14 +141,18 @@ class AppointmentMethods(StoreBase):
             if participant_ids is not None:
                 people = people.where(_at.c.participant_id.in_(list(participant_ids)))
             attendees = (await conn.execute(people)).all()
-            answered = select(_mk.c.participant_id, _mk.c.kind, _mk.c.key).where(
+            answered = select(_mk.c.participant_id, _mk.c.kind, _mk.c.key, _mk.c.at).where(
                 _mk.c.kind.in_([CONFIRMED_MARK, MOVE_MARK]), _mk.c.key.in_([str(i) for i in ids]))
-            marks = {(m.participant_id, m.kind, m.key) for m in (await conn.execute(answered)).all()}
+            marks = (await conn.execute(answered)).all()
+        moved = {row.id: row.moved_at for row in rows}
+        current = {(m.participant_id, m.kind, m.key) for m in marks  # an answer to the time it is at now
+                   if moved[int(m.key)] is None or m.at >= moved[int(m.key)]}
         by_id: dict[int, list[Attendee]] = {}
         for a in attendees:
             key = str(a.appointment_id)
             by_id.setdefault(a.appointment_id, []).append(Attendee(
                 a.participant_id, a.ref, a.attendance, a.marked_by, a.marked_at,
-                confirmed=(a.participant_id, CONFIRMED_MARK, key) in marks,
-                move_asked=(a.participant_id, MOVE_MARK, key) in marks))
-        return [Appointment(row.id, _booking(row), tuple(by_id[row.id])) for row in rows if row.id in by_id]
+                confirmed=(a.participant_id, CONFIRMED_MARK, key) in current,
+                move_asked=(a.participant_id, MOVE_MARK, key) in current))
+        return [Appointment(row.id, booking_of(row), tuple(by_id[row.id]), row.moves, row.moved_at, row.cancelled_at,
+                            row.cancelled_by) for row in rows if row.id in by_id]

@@ -5,7 +5,7 @@ reads every table as ``schema.<name>``; each came with its own Alembic revision.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from storage.sql.codecs import UTCDateTime
 from storage.sql.metadata import metadata
@@ -109,7 +109,14 @@ appointments = Table(  # one booked talk or session; its reminders are schedule 
     Column("cohort", String(100), nullable=True),  # booked for a cohort (its members then are the attendees)
     Column("booked_by", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # revision 0009 (appointment_cancel): cancelling, moving, and the group sessions a programme declares
+    Column("series", String(300), nullable=True),  # a declared group session: programme:cohort:session:w1-mon
+    Column("moves", Integer, nullable=False, server_default=text("0")),  # how often its time was changed
+    Column("moved_at", UTCDateTime, nullable=True),  # the last change: answers before it were to the old time
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("cancelled_by", String(200), nullable=True),
     Index(None, "starts_at"),
+    Index(None, "series", unique=True),  # a declared session is booked once, whoever runs the booking
 )
 
 appointment_attendees = Table(  # who is expected, and whether they came (marked by a coach)

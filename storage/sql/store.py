@@ -28,6 +28,7 @@ from storage.legacy_migrations import ENCRYPTED_BODIES, ENCRYPTED_CONTACTS
 from storage.records import CommitResult, Conversation, Participant, StepRecord
 from storage.sql import schema as s
 from storage.sql.allocations import AllocationMethods
+from storage.sql.appointment_changes import AppointmentChangeMethods
 from storage.sql.appointments import AppointmentMethods
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.batcher import Batcher, Handler, Kind
@@ -92,7 +93,8 @@ _READERS: dict[Kind, Handler] = {
 
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
                  CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, AllocationMethods,
-                 CoachReplyMethods, PersonHistoryMethods, CaseloadMethods, AppointmentMethods):
+                 CoachReplyMethods, PersonHistoryMethods, CaseloadMethods, AppointmentMethods,
+                 AppointmentChangeMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.

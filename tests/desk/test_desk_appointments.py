@@ -1,5 +1,5 @@
 """The appointments page in a real browser: a coach books a talk for their participant, a typo is refused with what
-to fix, the booking is listed, and marking it not attended makes a coach task."""
+to fix (in Danish), the booking is listed, and marking it not attended makes a coach task."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_a_coach_books_a_talk_and_marks_it_not_attended(live: LiveDesk, page: Pa
     page.fill("#place", "Rådhuset, lokale 2")
     page.fill("#people", "p-anna p-other")
     page.get_by_role("button", name="Book", exact=True).click()
-    expect(page.get_by_role("alert")).to_contain_text("no participant 'p-other'")
+    expect(page.get_by_role("alert")).to_contain_text("ingen deltager 'p-other'")  # in the coach's language
     assert live.run(live.app.storage.appointments()) == []
 
     page.fill("#people", "p-anna")
