@@ -111,7 +111,8 @@ def routes(desk: Desk) -> list[Route]:
         coach = desk.coach(request)
         appointment_id, action = request.path_params["id"], request.path_params["action"]
         mine = await visible_ids(coach.id)
-        found = next((a for a in await desk.storage.appointments() if a.id == appointment_id), None)
+        since = desk.clock.now() - SHOWN_AFTER_START  # what the page lists (one begun is refused with a reason)
+        found = next((a for a in await desk.storage.appointments(since=since) if a.id == appointment_id), None)
         if action not in ("move", "cancel") or found is None or not may_change(found, coach.is_admin, mine):
             return Response(status_code=404)  # not theirs to change, or not there: the same answer
         form = await request.form()
