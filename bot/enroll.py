@@ -114,7 +114,8 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
     if request.telegram and not bot_username:
         raise EnrolmentError("set TELEGRAM_BOT_USERNAME to make a Telegram invite link")
     enrollment = check(request, coaches)
-    programme = chosen_programme(request, programme, programmes or {})
+    default = programme
+    programme = chosen_programme(request, default, programmes or {})
     enrollment = replace(enrollment, programme=programme.id if programme is not None else None)
     randomised = await storage.randomised_cohort(enrollment.cohort) if enrollment.cohort else None
     allocation = None
@@ -137,7 +138,8 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
         await schedule_programme(storage, plan, participant.id, start, now)
     sessions = None
     if programme is not None and programme.group_sessions and enrollment.cohort:
-        sessions = await book_cohort_sessions(storage, programme, enrollment.cohort, now, actor)
+        sessions = await book_cohort_sessions(storage, programme, enrollment.cohort, now, actor,
+                                              default.id if default is not None else None)
     link = None
     if request.telegram:
         code = secrets.token_urlsafe(12)

@@ -75,14 +75,15 @@ def _reminders(appointment_id: int, booking: AppointmentBooking, moves: int, *,
 
 
 async def book_cohort_sessions(storage: Storage, programme: Programme, cohort: str, now: datetime,
-                               actor: str) -> SessionsReport:
+                               actor: str, default_id: str | None = None) -> SessionsReport:
     """Book (or join) every declared session of the programme for the cohort's members; what was done."""
     if not programme.group_sessions:
         return SessionsReport(cohort, ())
     control = {a.participant_id for a in await storage.allocations(cohort) if a.arm == CONTROL}
     zone = ZoneInfo(programme.timezone)
     members = [(m, m.start_date or m.enrolled_at.astimezone(zone).date())  # no date: the day of enrolment (enrol)
-               for m in await storage.cohort_members(cohort) if m.participant_id not in control]
+               for m in await storage.cohort_members(cohort) if m.participant_id not in control
+               and await _follows(storage, m.participant_id, programme, default_id)]
     refs = {m.participant_id: m.ref for m, _ in members}
     reports = []
     for session in programme.group_sessions:
@@ -97,6 +98,14 @@ async def book_cohort_sessions(storage: Storage, programme: Programme, cohort: s
                                     tuple(m.ref for m, _ in over),
                                     tuple(refs[pid] for pid in told)))
     return SessionsReport(cohort, tuple(reports))
+
+
+async def _follows(storage: Storage, participant_id: int, programme: Programme, default_id: str | None) -> bool:
+    """Whether the member is in this programme: their choice at enrolment, or none recorded (enrolled before choices
+    were) and this is the deployment's default. A cohort is one programme's in practice; a member enrolled into
+    another programme never gets these sessions."""
+    chosen = await storage.programme_of(participant_id)
+    return chosen == programme.id if chosen is not None else default_id in (None, programme.id)
 
 
 def _slots(programme: Programme, cohort: str, session: GroupSession, inside: list[tuple[CohortMember, date]],

@@ -323,7 +323,8 @@ async def test_retention_counts_from_the_end_of_each_persons_own_programme(app: 
 
 async def test_a_randomised_cohort_of_another_programme_gives_its_control_arm_that_programmes_waves(app: App) -> None:
     """Seed 001's course run as a trial: whoever is drawn to control gets its screening and closing measurements
-    (with the entry criterion, which is about the screening) and none of its phases; the others all of it."""
+    (with the entry criterion, which is about the screening) and none of its phases or group sessions; the others all
+    of it, the group course's reminders included."""
     library = app.registry.library
     key = b"a key for this test of 16+ chars"
     now = app.clock.now()
@@ -337,4 +338,22 @@ async def test_a_randomised_cohort_of_another_programme_gives_its_control_arm_th
         pid = invite.participant.id
         assert await app.storage.programme_of(pid) == "arbejdsliv_uden_stress"
         kinds[invite.allocation.arm] = {r.kind for r in await app.storage.schedule_of(pid)}
-    assert kinds == {CONTROL: {"wave_open"}, PROGRAMME: {"wave_open", "phase"}}
+    assert kinds == {CONTROL: {"wave_open"}, PROGRAMME: {"wave_open", "phase", "appointment"}}
+
+
+async def test_a_cohort_s_group_sessions_go_only_to_the_members_of_the_programme_that_declares_them(app: App) -> None:
+    """Seed 001's file declares its group course; someone enrolled into the same cohort name but seed 002's programme
+    (a mistake, or two courses sharing a name) gets none of its sessions."""
+    library = app.registry.library
+    now = app.clock.now()
+    kinds = {}
+    pids = {}
+    for ref, chosen in (("Sten", "stress_programme"), ("Gitte", "arbejdsliv_uden_stress")):  # his first: hers books
+        invite = await enrol(app.storage, EnrolmentRequest(ref, telegram=False, phone="+452012340" + str(len(kinds)),
+                                                           start_date=START, cohort="efterår", programme=chosen),
+                             [], now, "", library.programme, programmes=library.programmes)
+        pids[ref] = invite.participant.id
+        kinds[ref] = set()
+    for ref, pid in pids.items():
+        kinds[ref] = {r.kind for r in await app.storage.schedule_of(pid)}
+    assert "appointment" in kinds["Gitte"] and "appointment" not in kinds["Sten"]

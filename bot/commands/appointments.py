@@ -141,14 +141,20 @@ async def _sessions(args: argparse.Namespace) -> int:
     from bot.group_sessions import book_cohort_sessions
 
     async with open_app(args.db) as app:
-        programme = app.registry.library.programme
-        if programme is None or not programme.group_sessions:
-            print("the programme file declares no group_sessions (see docs/programme.md)", file=sys.stderr)
-            return 2
+        library = app.registry.library
         cohorts = await app.storage.cohorts()
         if args.cohort not in cohorts:
             print(f"no cohort {args.cohort!r} (cohorts: {', '.join(cohorts) or 'none yet'})", file=sys.stderr)
             return 2
-        report = await book_cohort_sessions(app.storage, programme, args.cohort, app.clock.now(), config.operator())
-    print("\n".join(report.lines()))
-    return 1 if report.over else 0
+        # the programmes the cohort's members follow (one, in practice): each books its own sessions for its own
+        members = await app.storage.cohort_members(args.cohort)
+        chosen = {await app.storage.programme_of(m.participant_id) for m in members}
+        programmes = {p.id: p for c in chosen if (p := library.programme_for(c)) is not None and p.group_sessions}
+        if not programmes:
+            print("the programme file declares no group_sessions (see docs/programme.md)", file=sys.stderr)
+            return 2
+        default_id = library.programme.id if library.programme is not None else None
+        reports = [await book_cohort_sessions(app.storage, p, args.cohort, app.clock.now(), config.operator(),
+                                              default_id) for _, p in sorted(programmes.items())]
+    print("\n".join(line for report in reports for line in report.lines()))
+    return 1 if any(report.over for report in reports) else 0
