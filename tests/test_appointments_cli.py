@@ -12,7 +12,7 @@ NOW = {"BOT_FIXED_NOW": "2026-11-24T11:00:00+00:00"}  # Tuesday noon in Copenhag
 
 def test_a_danish_csv_is_booked_whole_or_not_at_all(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    refs = [bot("enroll", "--name", name, "--phone", phone, "--cohort", "gentofte-1", db=db, env=NOW)
+    refs = [bot("enroll", "--name", name, "--phone", phone, "--new-cohort", "gentofte-1", db=db, env=NOW)
             .stdout.strip().split("\t")[0] for name, phone in (("Anna Test", "12345678"), ("Bo Test", "23456789"))]
     bot("enroll", "--name", "Carl Test", "--phone", "34567890", db=db, env=NOW)
     broken = tmp_path / "broken.csv"
