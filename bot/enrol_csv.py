@@ -76,14 +76,14 @@ def parse_date(text: str) -> date:
     value = text.strip()
     found = _DATE.match(value)
     if found is None:
-        raise DateError(Problem(BAD_DATE, {"value": value}))
+        raise DateError(Problem(BAD_DATE, {"value": value}, code="date"))
     g = found.groupdict()
     if g["y"] is not None and len(g["y"]) == 2:
-        raise DateError(Problem(SHORT_YEAR, {"value": value}))
+        raise DateError(Problem(SHORT_YEAR, {"value": value}, code="date"))
     try:
         return date(int(g["y"] or g["iy"]), int(g["m"] or g["im"]), int(g["d"] or g["id"]))
     except ValueError:
-        raise DateError(Problem(BAD_DATE, {"value": value})) from None
+        raise DateError(Problem(BAD_DATE, {"value": value}, code="date")) from None
 
 
 def decode(data: bytes) -> str:

@@ -12,9 +12,8 @@ from starlette.staticfiles import StaticFiles
 from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
-from bot.desk.views import account, admin, alerts, figures, login, messages, people, person, tasks
+from bot.desk.views import account, admin, alerts, enrolment, figures, login, messages, people, person, tasks
 from bot.desk.views import appointments as appointments_view
-from bot.desk.views import enrolment
 
 
 def create_desk_app(desk: Desk) -> Starlette:

@@ -62,7 +62,7 @@ def routes(desk: Desk) -> list[Route]:
     def translate(request: Request) -> Callable[[Problem], str]:
         lang = request.state.lang
         gettext = desk.catalogs.translations(lang).gettext
-        return lambda p: gettext(p.text).format(**{k: format_date(v, "short", locale=lang) if isinstance(v, date)
+        return lambda p: gettext(p.text).format(**{k: format_date(v, "medium", locale=lang) if isinstance(v, date)
                                                    else v for k, v in p.params.items()})
 
     def setting() -> tuple[Setting, list[Problem]]:
@@ -79,8 +79,8 @@ def routes(desk: Desk) -> list[Route]:
         coaches = sorted(desk.deployment.coaches.values(), key=lambda c: c.name)
         lang = request.state.lang
         base = {"coaches": coaches, "coach_names": {c.id: c.name for c in coaches}, "new": NEW,
-                "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [],
-                "day": lambda d: format_date(d, "short", locale=lang), "shown_phone": _shown_phone}
+                "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [], "past": None,
+                "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone}
         return desk.templates.render(request, name, {**base, **context}, status=status)
 
     async def page(request: Request, coach: Coach) -> Response:
