@@ -198,3 +198,23 @@ def test_a_coach_who_is_not_an_administrator_gets_404(live: LiveDesk, page: Page
                                                                       "12345678"})
     assert checked.status == 404 and participants(live) == []
     assert not [a for a in live.run(live.app.storage.audit_entries()) if a.action.startswith("enrolment.")]
+
+
+def test_a_number_enrolled_meanwhile_stops_the_confirmation_and_the_form_can_be_changed(live: LiveDesk,
+                                                                                         page: Page) -> None:
+    live.log_in(page, "lead", "/admin/enrol")
+    page.get_by_label("Navn", exact=True).fill("Anna Hansen")
+    page.get_by_label("Mobilnummer").fill("12345678")
+    page.fill("#start_date", "2026-11-30")
+    page.get_by_role("button", name="Tjek oplysningerne").click()
+    page.get_by_role("button", name="Ret", exact=True).click()  # back to the form, as it was filled in
+    expect(page.get_by_label("Navn", exact=True)).to_have_value("Anna Hansen")
+    expect(page.locator("#start_date")).to_have_value("2026-11-30")
+    page.get_by_role("button", name="Tjek oplysningerne").click()
+    live.run(live.app.storage.enroll(Enrollment("p-meanwhile", "Someone", "da", T0.date(), None, "+4512345678"), T0))
+    page.get_by_role("button", name="Tilmeld 1 person").click()  # another administrator was quicker
+    expect(page.get_by_role("alert")).to_contain_text("Telefonnummeret tilhører allerede deltager p-meanwhile.")
+    expect(page.get_by_label("Navn", exact=True)).to_have_value("Anna Hansen")
+    assert len(participants(live)) == 1 and sms_texts(live) == []
+    refused = [detail for _, action, detail in audit_rows(live) if action == "enrolment.refused"]
+    assert refused == [{"via": "desk", "reason": "problems"}]

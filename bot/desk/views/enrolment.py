@@ -79,8 +79,8 @@ def routes(desk: Desk) -> list[Route]:
         coaches = sorted(desk.deployment.coaches.values(), key=lambda c: c.name)
         lang = request.state.lang
         base = {"coaches": coaches, "coach_names": {c.id: c.name for c in coaches}, "new": NEW,
-                "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [], "past": None,
-                "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone}
+                "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [],
+                "past": None, "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone}
         return desk.templates.render(request, name, {**base, **context}, status=status)
 
     async def page(request: Request, coach: Coach) -> Response:
@@ -129,7 +129,8 @@ def routes(desk: Desk) -> list[Route]:
         if pending.source == "form" and checked.blocked:  # one person: the form again, with what to fix
             row = checked.rows[0]
             return await render(request, "enrolment.html", {
-                "form": form, "problems": [*checked.problems, *row.problems], "past": row.past}, status=400)
+                "form": form or _refill(pending), "problems": [*checked.problems, *row.problems], "past": row.past},
+                status=400)
         token = "" if checked.blocked else await enrolment_pending.keep(desk.storage, pending, coach.id,
                                                                          desk.clock.now())
         return await render(request, "enrolment_preview.html", {
@@ -166,13 +167,7 @@ def routes(desk: Desk) -> list[Route]:
         await desk.audit(request, "enrolment.viewed", "enrolment", {"edit": pending is not None})
         if pending is None or pending.source != "form":
             return await render(request, "enrolment.html", {})
-        one = pending.rows[0][1]
-        cohorts = await known_cohorts(desk.storage)
-        refill = {"name": one.name, "phone": one.phone or "", "telegram": "yes" if one.telegram else "",
-                  "lang": one.lang, "start_date": one.start_date.isoformat() if one.start_date else "",
-                  "coach": one.coach or "", "cohort": NEW if pending.new_cohort and one.cohort not in cohorts
-                  else one.cohort or "", "new_cohort": pending.new_cohort or ""}
-        return await render(request, "enrolment.html", {"form": refill})
+        return await render(request, "enrolment.html", {"form": _refill(pending)})
 
     return [Route("/admin/enrol", admin_only(desk, page)),
             Route("/admin/enrol/check", admin_only(desk, check_one), methods=["POST"]),
@@ -197,6 +192,14 @@ async def _enrol_all(desk: Desk, checked: Review, config: Setting, coach: Coach,
         arm = invite.allocation.arm if invite.allocation is not None else None
         done.append(Enrolled(row.line, row.request.name, delivery, arm, qr))
     return done, None
+
+
+def _refill(pending: Pending) -> dict[str, str]:
+    """One person's form as it was filled in (a new cohort as "Create a new cohort" and its name)."""
+    one = pending.rows[0][1]
+    return {"name": one.name, "phone": one.phone or "", "telegram": "yes" if one.telegram else "", "lang": one.lang,
+            "start_date": one.start_date.isoformat() if one.start_date else "", "coach": one.coach or "",
+            "cohort": NEW if pending.new_cohort else one.cohort or "", "new_cohort": pending.new_cohort or ""}
 
 
 def _shown_phone(raw: str) -> str:
