@@ -89,7 +89,7 @@ def routes(desk: Desk) -> list[Route]:
 
     async def check_one(request: Request, coach: Coach) -> Response:
         form = _fields(await request.form())
-        cohort, new_cohort, problems = _cohort_choice(form, await known_cohorts(desk.storage))
+        cohort, new_cohort, problems = _cohort_choice(form)
         start = None
         if form.get("start_date"):
             try:
@@ -106,7 +106,7 @@ def routes(desk: Desk) -> list[Route]:
             data = await upload.read() if isinstance(upload, UploadFile) else b""
             file_name = (upload.filename or "")[:MAX_FIELD] if isinstance(upload, UploadFile) else ""
             form = _fields(received)
-        cohort, new_cohort, problems = _cohort_choice(form, await known_cohorts(desk.storage))
+        cohort, new_cohort, problems = _cohort_choice(form)
         if not data:
             problems.append(Problem(NO_FILE))
         read = read_csv(decode(data)) if data else None
@@ -117,8 +117,9 @@ def routes(desk: Desk) -> list[Route]:
 
     async def preview(request: Request, coach: Coach, pending: Pending, problems: Sequence[Problem],
                       form: Mapping[str, str], found: Mapping[int, Sequence[Problem]] | None = None,
-                      status: int = 200) -> Response:
-        """Check everything, keep the list if it can be enrolled, and show it: nothing is saved here."""
+                      status: int = 200, notice: Problem | None = None) -> Response:
+        """Check everything, keep the list if it can be enrolled, and show it: nothing is saved here. `notice`:
+        why the confirmation came back (it does not stop the list)."""
         config, config_problems = setting()
         rows = [(line, request_, (found or {}).get(line, ())) for line, request_ in pending.rows]
         checked = await review(desk.storage, rows, config, desk.clock.now(), new_cohort=pending.new_cohort,
@@ -134,7 +135,7 @@ def routes(desk: Desk) -> list[Route]:
         token = "" if checked.blocked else await enrolment_pending.keep(desk.storage, pending, coach.id,
                                                                          desk.clock.now())
         return await render(request, "enrolment_preview.html", {
-            "review": checked, "pending": pending, "token": token, "today": desk.clock.now()}, status=status)
+            "review": checked, "pending": pending, "token": token, "notice": notice}, status=status)
 
     async def confirm(request: Request, coach: Coach) -> Response:
         form = _fields(await request.form())
@@ -149,8 +150,8 @@ def routes(desk: Desk) -> list[Route]:
         if checked.blocked or (checked.in_the_past and form.get("past") != "yes"):
             await desk.audit(request, "enrolment.refused", "enrolment", {"reason": "problems" if checked.blocked
                                                                          else "past_not_confirmed"})
-            more = [] if checked.blocked else [Problem(PAST_NOT_CONFIRMED)]
-            return await preview(request, coach, pending, more, {}, status=400)
+            notice = None if checked.blocked else Problem(PAST_NOT_CONFIRMED)
+            return await preview(request, coach, pending, [], {}, status=400, notice=notice)
         done, failed = await _enrol_all(desk, checked, config, coach, now)
         refs = [e.delivery.ref for e in done]
         await desk.audit(request, "enrolment.saved", "enrolment", {
@@ -214,7 +215,7 @@ def _fields(form: FormData) -> dict[str, str]:
     return {k: str(v).strip()[:MAX_FIELD] for k, v in form.items() if k != "csrf" and isinstance(v, str)}
 
 
-def _cohort_choice(form: Mapping[str, str], known: Sequence[str]) -> tuple[str | None, str | None, list[Problem]]:
+def _cohort_choice(form: Mapping[str, str]) -> tuple[str | None, str | None, list[Problem]]:
     """The cohort picked in the list, or the new one named on purpose: (cohort, new cohort, problems)."""
     picked, named = form.get("cohort", ""), form.get("new_cohort", "")
     if picked == NEW:
