@@ -201,6 +201,10 @@ def test_a_coach_who_is_not_an_administrator_gets_404(live: LiveDesk, page: Page
     checked = page.request.post(f"{live.url}/admin/enrol/check", form={"csrf": csrf, "name": "Anna", "phone":
                                                                       "12345678"})
     assert checked.status == 404 and participants(live) == []
+    upload = {"name": "hold.csv", "mimeType": "text/csv", "buffer": b"navn;telefon\nAnna;12345678\n"}
+    forged = page.request.post(f"{live.url}/admin/enrol/import", multipart={"file": upload})
+    assert forged.status == 403  # a file upload needs the form's token like any other form
+    assert page.request.post(f"{live.url}/admin/enrol/import", multipart={"csrf": csrf, "file": upload}).status == 404
     assert not [a for a in live.run(live.app.storage.audit_entries()) if a.action.startswith("enrolment.")]
 
 
