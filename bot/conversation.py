@@ -25,7 +25,7 @@ from bot.flowregistry import FlowRegistry
 from bot.inbound import Inbound
 from bot.office_hours import coach_hours_line
 from bot.programme_choice import ProgrammeChoice
-from bot.rendering import Catalogs, render_send
+from bot.rendering import Catalogs, render_part, render_send
 from flows import for_coach, human, phrases, timing, tre
 from flows.arms import control_library
 from flows.asking import asking, short_name
@@ -118,7 +118,7 @@ class _Request:
     inputs: tuple[Input, ...]
     channel: str
     receipt: InboundRecord | None
-    notice: str | None = None
+    notice: str | Phrase | None = None
     question: str | None = None
     terms_first: bool = False
     even_if_opted_out: bool = False
@@ -198,10 +198,11 @@ class ConversationLoop:
         return await self.storage.identify(channel, address)
 
     async def handle(self, participant: Participant, inp: Input, channel: str, inbound: InboundRecord | None = None,
-                     *, notice: str | None = None, schedule_id: int | None = None) -> Handled:
+                     *, notice: str | Phrase | None = None, schedule_id: int | None = None) -> Handled:
         """Apply one input that no channel received: a scheduled `Due` (`schedule_id`: the claimed row; the step
         commits only while it is still pending, so an event handled twice sends once), a timer, a coach's release,
-        the terms at enrolment (`notice`: the invite, sent first), a message replayed from the spool (`inbound`).
+        the terms at enrolment (`notice`: the invite, sent first; a `Phrase` when it has values such as the
+        Telegram link), a message replayed from the spool (`inbound`).
         People's messages come through `receive`."""
         if inbound is None and isinstance(inp, Text | Command):
             inbound = self._receipt(channel, None)
@@ -271,7 +272,9 @@ class ConversationLoop:
                                          for o in step.outbox])
         if request.notice is not None:
             lang = outcome.state.lang
-            payload = {"lang": lang, "text": self.catalogs.gettext(lang, request.notice), "even_if_opted_out": True}
+            notice = request.notice if isinstance(request.notice, Phrase) else Phrase(request.notice)
+            text = render_part(notice, lang, self.catalogs, lambda _level, _lang: [])  # a phrase names no contacts
+            payload = {"lang": lang, "text": text, "even_if_opted_out": True}
             step = replace(step, outbox=[OutboundRecord(channel, payload, now, Priority.REPLY), *step.outbox])
         consents = _of(outcome.effects, ConsentGiven)  # the state holds it; the profile shows it
         step = replace(step, address=request.address,

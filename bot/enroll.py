@@ -2,19 +2,19 @@
 
 Each participant gets a pseudonymous reference (used everywhere else), their phone number in E.164 for SMS,
 and for Telegram a one-time code for the deep link `https://t.me/<bot>?start=<code>` (only the code's
-digest is stored; it expires). A CSV import never stops at a bad row: it reports every rejected row and why,
-without echoing phone numbers.
+digest is stored; it expires). `problems_of` lists everything wrong with a request at once (never echoing a phone
+number); reading a CSV file is bot/enrol_csv.py, the checks that need the storage and the clock (a phone already
+enrolled, an unknown cohort, a start date in the past) are bot/enrol_review.py, and the invite's first message
+bot/invites.py: the command line and the desk's enrolment pages share all of them.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import TextIO
 
 from bot.allocation import draw, key_id
 from bot.clock import COPENHAGEN
@@ -22,6 +22,7 @@ from bot.group_sessions import SessionsReport, book_cohort_sessions
 from bot.phone import PhoneNumberError, normalize
 from bot.scheduler import schedule_programme
 from flows.arms import measurement_only
+from flows.phrases import N_
 from flows.programme import Programme
 from storage.allocation_records import CONTROL, Allocation
 from storage.errors import AlreadyTaken, InvalidRecord
@@ -66,22 +67,58 @@ class EnrolmentError(ValueError):
     """A row or request that cannot be enrolled; the message says why without echoing contact data."""
 
 
-def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a request, in words an administrator can act on: an English sentence marked for the
+    catalogs (the desk shows it in the administrator's language, the command line in English) and its values.
+    `code` lets the command line add its own hint (an option to give); the desk says it in its own words."""
+
+    text: str
+    params: Mapping[str, str | date] = field(default_factory=dict)  # a date is shown in the reader's language
+    code: str = ""
+
+    def english(self) -> str:
+        return self.text.format(**{k: v.isoformat() if isinstance(v, date) else v for k, v in self.params.items()})
+
+
+# TRANSLATORS: problems of an enrolment, shown to an administrator in the desk's preview (one per line of a row)
+NO_NAME = N_("A name is needed.")
+BAD_LANG = N_("The language must be da (Danish) or en (English).")
+NO_WAY_TO_REACH = N_("Give a phone number, or mark the person for Telegram (or both): otherwise the bot cannot "
+                     "reach them.")
+UNKNOWN_COACH = N_("There is no coach {coach} in the deployment file.")
+BAD_PHONE = N_("The phone number cannot get text messages: a Danish number has 8 digits; a foreign one starts with "
+               "+ and the country code.")
+LONG_COHORT = N_("A cohort name is at most 100 characters.")
+
+
+def problems_of(request: EnrolmentRequest, coaches: Iterable[str]) -> list[Problem]:
+    """Everything wrong with the request on its own (the storage is not asked), all at once."""
+    found: list[Problem] = []
     if not request.name.strip():
-        raise EnrolmentError("a name is needed")
+        found.append(Problem(NO_NAME))
     if request.lang not in ("da", "en"):
-        raise EnrolmentError("lang must be da or en")
+        found.append(Problem(BAD_LANG))
     if request.phone is None and not request.telegram:
-        raise EnrolmentError("give a phone number, --telegram, or both: otherwise the bot cannot reach them")
+        found.append(Problem(NO_WAY_TO_REACH))
     if request.coach is not None and request.coach not in set(coaches):
-        raise EnrolmentError("the coach is not in the deployment configuration")
-    try:
-        phone = normalize(request.phone) if request.phone else None
-    except PhoneNumberError as exc:
-        raise EnrolmentError(str(exc)) from exc
+        found.append(Problem(UNKNOWN_COACH, {"coach": request.coach}))
+    if request.phone:
+        try:
+            normalize(request.phone)
+        except PhoneNumberError:
+            found.append(Problem(BAD_PHONE))
+    if request.cohort is not None and len(request.cohort.strip()) > 100:
+        found.append(Problem(LONG_COHORT))
+    return found
+
+
+def check(request: EnrolmentRequest, coaches: Iterable[str]) -> Enrollment:
+    problems = problems_of(request, coaches)
+    if problems:
+        raise EnrolmentError(" ".join(p.english() for p in problems))
+    phone = normalize(request.phone) if request.phone else None
     cohort = request.cohort.strip() if request.cohort else None
-    if cohort is not None and len(cohort) > 100:
-        raise EnrolmentError("a cohort name is at most 100 characters")
     return Enrollment(new_ref(), request.name.strip(), request.lang, request.start_date, request.coach, phone,
                       cohort or None)
 
@@ -146,28 +183,3 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
         await storage.add_link_code(participant.id, code_digest(code), now + LINK_CODE_LIFETIME, now)
         link = f"https://t.me/{bot_username}?start={code}"
     return Invite(participant, link, allocation, sessions)
-
-
-def read_csv(source: TextIO) -> list[tuple[int, EnrolmentRequest | EnrolmentError]]:
-    """Rows as requests, or the reason a row cannot be read; row numbers count the header as row 1."""
-    reader = csv.DictReader(source)
-    missing = {"name"} - set(reader.fieldnames or [])
-    if missing:
-        return [(1, EnrolmentError(f"the header must have the columns {', '.join(CSV_COLUMNS)} (name is required)"))]
-    rows: list[tuple[int, EnrolmentRequest | EnrolmentError]] = []
-    for number, row in enumerate(reader, start=2):
-        try:
-            start = row.get("start_date") or ""
-            rows.append((number, EnrolmentRequest(
-                name=row.get("name") or "",
-                phone=(row.get("phone") or "").strip() or None,
-                telegram=(row.get("telegram") or "").strip().lower() in ("1", "yes", "ja", "true", "x"),
-                lang=(row.get("lang") or "da").strip() or "da",
-                start_date=date.fromisoformat(start.strip()) if start.strip() else None,
-                coach=(row.get("coach") or "").strip() or None,
-                cohort=(row.get("cohort") or "").strip() or None,
-                programme=(row.get("programme") or "").strip() or None,
-            )))
-        except ValueError:
-            rows.append((number, EnrolmentError("start_date must look like 2026-11-23")))
-    return rows

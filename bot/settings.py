@@ -8,6 +8,7 @@ type checks; this module only adds the help texts and the one-line error.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{4,31}")
+
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
@@ -23,8 +26,12 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _no_at_sign(value: str) -> str:
-    return value.removeprefix("@")
+def _bot_username(value: str) -> str:
+    """The name as BotFather gave it, with or without @ (invite links are https://t.me/NAME?start=...)."""
+    name = value.strip().removeprefix("@")
+    if name and not _BOT_USERNAME.fullmatch(name):
+        raise ValueError("the bot's username from BotFather, e.g. @stress_bot (5-32 letters, digits or _)")
+    return name
 
 
 def _url(value: str) -> str:
@@ -82,7 +89,7 @@ class Settings(BaseSettings):
     # -- Telegram -----------------------------------------------------------------------------------------
     telegram_bot_token: SecretStr = Field(SecretStr(""), description="the bot's token from BotFather "
                                           "(Telegram is on when set)")
-    telegram_bot_username: Annotated[str, AfterValidator(_no_at_sign)] = Field(
+    telegram_bot_username: Annotated[str, AfterValidator(_bot_username)] = Field(
         "", description="the bot's username, for invite links (with or without @)")
     telegram_webhook_secret: SecretStr = Field(SecretStr(""), description="webhook mode's secret token "
                                                "(with PUBLIC_BASE_URL; polling otherwise)")

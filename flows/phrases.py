@@ -172,6 +172,12 @@ SMS_UNKNOWN_SENDER = N_("Hello. This number does not know you, so I cannot help 
 SMS_OPTED_OUT = N_("You will get no more text messages from us. Write START to get them again.")
 SMS_INVITE = N_("Hello. You are now signed up for the stress programme's text messages. We will write when there "
                 "is something for you. Write HELP for help and STOP if you want no more messages.")
+# TRANSLATORS: the first SMS to someone enrolled with a phone and for Telegram; {link} is the Telegram invite link
+# (keep a space after it, so the phone does not take the next word into the link), {until} its expiry, e.g.
+# "20. december kl. 16.44".
+SMS_INVITE_TELEGRAM = N_("Hello. You are now signed up for the stress programme. To get our messages on Telegram, "
+                         "open this link on your phone: {link} It works until {until}. Until then we write to you "
+                         "here. Write HELP for help and STOP if you want no more messages.")
 SMS_OPTED_IN = N_("Welcome back. You will get our text messages again. Write STOP to stop them.")
 
 # Telegram

@@ -56,7 +56,8 @@ class DeskAccounts(Protocol):
         ...
 
     async def save_desk_challenge(self, challenge: DeskChallenge, now: datetime) -> None:
-        """Keep a log-in's challenge (and forget every challenge expired by `now`)."""
+        """Keep a log-in's challenge, or an administrator's checked enrolment list until they confirm it (and
+        forget every challenge expired by `now`)."""
         ...
 
     async def take_desk_challenge(self, id_hash: str, purpose: str, now: datetime) -> DeskChallenge | None:

@@ -12,7 +12,7 @@ NOW = {"BOT_FIXED_NOW": "2026-11-24T11:00:00+00:00"}  # Tuesday noon in Copenhag
 
 def test_a_danish_csv_is_booked_whole_or_not_at_all(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    refs = [bot("enroll", "--name", name, "--phone", phone, "--cohort", "gentofte-1", db=db, env=NOW)
+    refs = [bot("enroll", "--name", name, "--phone", phone, "--new-cohort", "gentofte-1", db=db, env=NOW)
             .stdout.strip().split("\t")[0] for name, phone in (("Anna Test", "12345678"), ("Bo Test", "23456789"))]
     bot("enroll", "--name", "Carl Test", "--phone", "34567890", db=db, env=NOW)
     broken = tmp_path / "broken.csv"
@@ -56,9 +56,9 @@ GENTOFTE = {**NOW, "BOT_FIXED_NOW": "2026-03-13T11:00:00+00:00",  # Friday noon,
 
 def test_a_cohorts_group_sessions_booked_at_enrolment_checked_again_moved_and_cancelled(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    refs = [bot("enroll", "--name", name, "--phone", phone, "--cohort", "gentofte-1", "--start-date", "2026-03-16",
-                db=db, env=GENTOFTE).stdout.strip() for name, phone in (("Anna Test", "12345678"),
-                                                                        ("Bo Test", "23456789"))]
+    people = (("Anna Test", "12345678", "--new-cohort"), ("Bo Test", "23456789", "--cohort"))  # she starts it
+    refs = [bot("enroll", "--name", name, "--phone", phone, cohort, "gentofte-1", "--start-date", "2026-03-16",
+                db=db, env=GENTOFTE).stdout.strip() for name, phone, cohort in people]
     again = bot("appointments", "sessions", "--cohort", "gentofte-1", db=db, env=GENTOFTE)
     assert again.stdout.splitlines() == ["cohort gentofte-1, group sessions 'group_course': 0 booked, 0 places given, "
                                          "8 ahead"]

@@ -126,11 +126,12 @@ def test_flows_check_with_a_database_finds_an_edit_without_a_new_version(tmp_pat
 
 
 def test_enrol_one_participant_and_a_csv_with_bad_rows(tmp_path: Path) -> None:
-    db = tmp_path / "bot.db"
+    db, now = tmp_path / "bot.db", {"BOT_FIXED_NOW": "2026-11-23T09:00:00+00:00"}
     one = bot("enroll", "--name", "Anna Test", "--phone", "12 34 56 78", "--telegram", db=db,
-              env={"TELEGRAM_BOT_USERNAME": "stress_test_bot"})
+              env={"TELEGRAM_BOT_USERNAME": "stress_test_bot", **now})
     ref, link = one.stdout.strip().split("\t")
     assert ref.startswith("p-") and link.startswith("https://t.me/stress_test_bot?start=")
+    assert f"{ref}: the Telegram link is on its way to their phone by SMS" in one.stderr
     assert "12345678" not in one.stdout + one.stderr  # a phone number is never echoed
     people = tmp_path / "people.csv"
     people.write_text("name,phone,telegram,lang,start_date,coach\n"
@@ -139,14 +140,18 @@ def test_enrol_one_participant_and_a_csv_with_bad_rows(tmp_path: Path) -> None:
                       "Cai,1234,,da,,\n"  # not a phone number
                       "Dan,12345678,,da,,\n"  # Anna's number
                       "Eva,,,da,,\n"  # no way to reach her
-                      "Finn,22222222,,da,01-12-2026,\n"  # a date the wrong way round
+                      "Finn,22222222,,da,2026-31-12,\n"  # no 31st month
                       "Gry,33333333,,da,,nobody\n", encoding="utf-8")  # an unknown coach
-    many = bot("enroll", "--csv", str(people), db=db, check=False)
+    many = bot("enroll", "--csv", str(people), db=db, env=now, check=False)
     assert many.returncode == 1
-    assert "1 enrolled, 6 rejected" in many.stderr
+    assert "no one was enrolled: 6 problem(s) to fix first" in many.stderr  # Bo is fine, but not alone
     for row in (3, 4, 5, 6, 7, 8):
         assert f"row {row}: " in many.stderr
+    assert "row 2: " not in many.stderr and "participant " + ref in many.stderr  # whose number it is, by ref
     assert "87654321" not in many.stdout + many.stderr and "12345678" not in many.stderr
+    people.write_text("name,phone,telegram,lang,start_date,coach\nBo,+45 87 65 43 21,,en,2026-12-01,coach\n",
+                      encoding="utf-8")
+    assert "1 enrolled" in bot("enroll", "--csv", str(people), db=db, env=now).stderr  # Bo was not enrolled before
 
 
 def test_flows_check_warns_about_long_sms(tmp_path: Path) -> None:
@@ -178,7 +183,8 @@ def test_programme_preview_prints_the_whole_timeline_in_local_time() -> None:
 
 def test_enrolment_plans_the_programme_from_the_start_date(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    bot("enroll", "--name", "Jens Test", "--phone", "+4512345679", "--start-date", "2026-03-16", db=db)
+    bot("enroll", "--name", "Jens Test", "--phone", "+4512345679", "--start-date", "2026-03-16", db=db,
+        env={"BOT_FIXED_NOW": "2026-03-13T12:00:00+01:00"})  # the Friday before
     listing = bot("tasks", "list", "--coach", "coach", db=db).stdout
     assert listing.strip() == "Ingen åbne opgaver."
     assert bot("tasks", "list", "--coach", "nobody", db=db, check=False).returncode == 2

@@ -34,8 +34,8 @@ def bot(env: dict[str, str], workdir: Path, *args: str, stdin: str = "",
 
 def test_enrol_answer_export_report_and_erase_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     env = commands_on(postgres_url, tmp_path)
-    anna = bot(env, tmp_path, "enroll", "--name", "Anna", "--phone", "+4512345678", "--cohort", "north",
-               "--start-date", "2026-11-23").stdout.strip()
+    anna = bot(env, tmp_path, "enroll", "--name", "Anna", "--phone", "+4512345678", "--new-cohort", "north",
+               "--start-date", "2026-11-23", "--allow-past").stdout.strip()
     assert anna.startswith("p-")
     chat = bot(env, tmp_path, "chat", "--participant", "carl", "--start", "pss10", stdin="2\n3\n" + "1\n" * 8).stdout
     assert "Din score er" in chat

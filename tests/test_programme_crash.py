@@ -27,7 +27,8 @@ NOW = {"BOT_FIXED_NOW": "2026-11-24T11:00:00+00:00"}  # Tuesday noon in Copenhag
 
 def enrol_yesterday(db: Path) -> None:
     """A participant who started yesterday: the baseline wave and module 1 are due now."""
-    bot("enroll", "--name", "Ida Test", "--phone", "+4512345678", "--start-date", "2026-11-23", db=db, env=NOW)
+    bot("enroll", "--name", "Ida Test", "--phone", "+4512345678", "--start-date", "2026-11-23", "--allow-past", db=db,
+        env=NOW)
 
 
 async def stored(db: Path) -> tuple[list[str], Counter[str]]:

@@ -23,12 +23,18 @@ async def test_enrolment_by_csv_and_option_records_each_choice_and_plans_only_th
                     "Tor,+4520000002,2026-03-16,tre_metoden\n"
                     "Ulla,+4520000003,2026-03-16,\n"
                     "Vera,+4520000004,2026-03-16,gentofte\n", encoding="utf-8")
-    result = bot("enroll", "--csv", str(rows), "--programme", "arbejdsliv_uden_stress", db=db, check=False)
-    assert result.returncode == 1  # one row refused, the others enrolled
-    assert f"row 5: programme 'gentofte' is not one of this deployment's: {CHOICES}" in result.stderr
-    assert "3 enrolled, 1 rejected" in result.stderr
+    refused = bot("enroll", "--csv", str(rows), "--programme", "arbejdsliv_uden_stress", "--allow-past", db=db,
+                  check=False)
+    assert refused.returncode == 1  # a list with a problem enrols no one: the corrected file enrols no one twice
+    assert f"row 5: There is no programme gentofte in this deployment. The programmes are: {CHOICES}." in (
+        refused.stderr)
+    assert "no one was enrolled" in refused.stderr
+    rows.write_text("\n".join(rows.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+    result = bot("enroll", "--csv", str(rows), "--programme", "arbejdsliv_uden_stress", "--allow-past", db=db)
+    assert "3 enrolled" in result.stderr
     assert result.stderr.count(": programme arbejdsliv_uden_stress") == 2  # Gitte by her row, Ulla by --programme
-    bot("enroll", "--name", "Sanne", "--phone", "+4520000005", "--start-date", "2026-03-16", db=db)  # the default
+    bot("enroll", "--name", "Sanne", "--phone", "+4520000005", "--start-date", "2026-03-16", "--allow-past",
+        db=db)  # the default
     storage = await open_storage(db)
     try:
         chosen = {}

@@ -31,7 +31,8 @@ import pytest
 from bot.app import App, open_app
 from bot.clock import COPENHAGEN, FakeClock
 from bot.commands.main import build_parser
-from bot.enroll import EnrolmentRequest, enrol, read_csv
+from bot.enrol_csv import read_csv
+from bot.enroll import EnrolmentRequest, enrol
 from bot.outcomes.adherence import answered_before_next
 from bot.outcomes.build import Report, build_report, outcome_query
 from bot.outcomes.change import paired, stress_change
@@ -468,8 +469,8 @@ async def test_enrolment_keeps_the_cohort_from_the_command_line_and_the_csv(app:
     invite = await enrol(app.storage, request, app.deployment.coaches, app.clock.now(), "")
     profile = await app.storage.profile(invite.participant.id)
     assert profile is not None and profile.cohort == "bornholm-2"
-    rows = read_csv(io.StringIO("name,phone,cohort\nBo,12345679,gentofte-2\nCarl,12345670,\n"))
-    assert [(number, getattr(r, "cohort", r)) for number, r in rows] == [(2, "gentofte-2"), (3, None)]
+    rows = read_csv("name,phone,cohort\nBo,12345679,gentofte-2\nCarl,12345670,\n").rows
+    assert [(row.line, row.request.cohort) for row in rows] == [(2, "gentofte-2"), (3, None)]
     args = build_parser().parse_args(["enroll", "--name", "Dorte", "--phone", "12345671", "--cohort", "c-3"])
     assert args.cohort == "c-3"
     from bot.enroll import EnrolmentError

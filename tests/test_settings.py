@@ -17,6 +17,7 @@ from tests.test_cli import bot
     ("BOT_STORAGE_RUNNER", "fast", "'hybrid' or 'async'"),
     ("BOT_FIXED_NOW", "2026-01-05T09:00", "UTC offset"),
     ("PUBLIC_BASE_URL", "bot.example.dk", "http:// or https://"),
+    ("TELEGRAM_BOT_USERNAME", "https://t.me/stress_bot", "username from BotFather, e.g. @stress_bot"),
 ])
 def test_a_bad_value_is_one_line_naming_the_variable_and_exit_2(name: str, value: str, expects: str) -> None:
     result = bot("--help", env={name: value}, check=False)

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
-from bot.desk.views import account, admin, alerts, figures, login, messages, people, person, tasks
+from bot.desk.views import account, admin, alerts, enrolment, figures, login, messages, people, person, tasks
 from bot.desk.views import appointments as appointments_view
 
 
@@ -37,6 +37,7 @@ def create_desk_app(desk: Desk) -> Starlette:
         *figures.routes(desk),
         *appointments_view.routes(desk),
         *admin.routes(desk),
+        *enrolment.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

@@ -3,9 +3,9 @@
 In order: the security headers on every response (a strict Content-Security-Policy: scripts only from the desk itself,
 no inline script or style; no caching of pages with health data; no framing); the language (`?lang=en` once, then
 a cookie); the session (none, idle or expired: to the log-in page, or an `HX-Redirect` there for htmx); CSRF on every
-POST (the session's token in the `X-CSRF-Token` header, as htmx sends it, or the form's `csrf` field, compared in
-constant time). A refused POST is answered 403, logged without its body, and audited. A pure ASGI middleware (not
-Starlette's BaseHTTPMiddleware): it reads a form body once and hands the same bytes on.
+POST (the session's token in the `X-CSRF-Token` header, as htmx sends it, or the form's `csrf` field, also of a
+file upload, compared in constant time). A refused POST is answered 403, logged without its body, and audited. A pure
+ASGI middleware (not Starlette's BaseHTTPMiddleware): it reads a form body once and hands the same bytes on.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,7 +120,7 @@ class DeskGuard:
                 log.warning("a desk request was refused: the body is too large")
                 await PlainTextResponse("Too large", 413)(scope, receive, send)
                 return
-            if not self._csrf_ok(request, body, session.csrf):
+            if not await self._csrf_ok(request, body, session.csrf):
                 log.warning("a desk POST was refused: no valid CSRF token")
                 await self.desk.audit(request, "desk.csrf_refused", path)
                 await PlainTextResponse("Forbidden: the form is out of date; reload the page", 403)(
@@ -128,10 +129,18 @@ class DeskGuard:
             receive = replay(body)
         await self.app(scope, receive, send)
 
-    def _csrf_ok(self, request: Request, body: bytes, expected: str) -> bool:
+    async def _csrf_ok(self, request: Request, body: bytes, expected: str) -> bool:
         token = request.headers.get("x-csrf-token")
-        if token is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        content_type = request.headers.get("content-type", "")
+        if token is None and content_type.startswith("application/x-www-form-urlencoded"):
             token = dict(parse_qsl(body.decode("utf-8", "replace"))).get("csrf")
+        elif token is None and content_type.startswith("multipart/form-data"):  # a file upload (an enrolment CSV)
+            try:
+                async with Request(request.scope, replay(body)).form() as form:
+                    field = form.get("csrf")
+                    token = field if isinstance(field, str) else None
+            except HTTPException:  # not a form Starlette can read: no token either
+                token = None
         return token is not None and hmac.compare_digest(token.encode(), expected.encode())
 
 

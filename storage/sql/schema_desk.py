@@ -88,7 +88,7 @@ desk_challenges = Table(  # a log-in's pending challenge (passkey, identity prov
     "desk_challenges",
     metadata,
     Column("id_hash", String(64), primary_key=True),  # SHA-256 of the challenge, or of the browser's state cookie
-    Column("purpose", String(16), nullable=False),  # passkey_add, passkey_login or oidc
+    Column("purpose", String(16), nullable=False),  # passkey_add, passkey_login, oidc; enrolment (a checked list)
     Column("coach_id", String(64), nullable=True),  # whose passkey is being added; None while no one is known
     Column("data", Text, nullable=False),  # a Fernet token: what the answer is checked against
     Column("expires_at", UTCDateTime, nullable=False),
