@@ -33,6 +33,7 @@ ALIASES = {
     "startdato": "start_date", "start": "start_date", "startdate": "start_date",
     "vejleder": "coach", "koordinator": "coach",
     "hold": "cohort", "kohorte": "cohort", "gruppe": "cohort",
+    "forløb": "programme", "forlob": "programme", "program": "programme",
 }
 
 # TRANSLATORS: problems of an enrolment file or one of its rows, shown in the desk's preview
@@ -43,7 +44,8 @@ BAD_LANG_VALUE = N_("The language {value} is not da (Danish) or en (English).")
 EMPTY_FILE = N_("The file is empty.")
 NO_NAME_COLUMN = N_("The first line must name the columns, one of them name (or navn). Found: {found}.")
 UNKNOWN_COLUMNS = N_("These columns are not read: {columns}. The columns are name, phone, telegram, lang, "
-                     "start_date, coach and cohort (in Danish also navn, telefon, sprog, startdato, vejleder, hold).")
+                     "start_date, coach, cohort and programme (in Danish also navn, telefon, sprog, startdato, "
+                     "vejleder, hold, forløb).")
 DOUBLE_COLUMN = N_("The column {column} is there twice.")
 TOO_MANY_ROWS = N_("The file has {rows} rows; at most {limit} can be enrolled at a time: split it in parts.")
 NOT_TEXT = N_("The file is not a CSV file: save it from Excel as CSV (semikolonsepareret or UTF-8).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -45,6 +46,18 @@ class Desk:
         catalogs = app.desk.catalogs
         return cls(app.storage, app.deployment, catalogs, app.clock, app.loop, app.desk,
                    app.registry.library.programme, Templates(catalogs), config or DeskConfig())
+
+    @property
+    def programmes(self) -> Mapping[str, Programme]:
+        """The deployment's programmes by id (issue 15: several in one deployment); `programme` is the default."""
+        return self.loop.registry.library.programmes
+
+    def programme_title(self, programme_id: str | None, lang: str) -> str:
+        """A programme's name for people, in the reader's language (its id when it has no title)."""
+        found = self.programmes.get(programme_id or "") or (self.programme if programme_id is None else None)
+        if found is None:
+            return programme_id or ""
+        return found.title.get(lang) if found.title is not None else found.id
 
     def coach(self, request: Request) -> Coach:
         """The coach whose session this request carries (the guard let no one else in)."""

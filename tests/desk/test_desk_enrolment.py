@@ -97,8 +97,11 @@ def test_enrol_one_by_sms_with_the_telegram_link_and_one_by_qr_code(live: LiveDe
     page.get_by_label("Navn", exact=True).fill("Bo Berg")
     page.get_by_label("Inviter også til Telegram").check()
     page.select_option("#one-cohort", "bornholm-2026-4")  # now a cohort in the list
+    expect(page.locator("#one-programme")).to_have_value("stress_programme")  # the default, as Anna got
+    page.select_option("#one-programme", label="Et arbejdsliv uden stress (12 uger)")  # one of three shipped
     page.get_by_role("button", name="Tjek oplysningerne").click()
     expect(page.locator("table.enrol-preview tbody tr")).to_contain_text("Telegram (QR-kode, du viser dem)")
+    expect(page.locator("table.enrol-preview tbody tr")).to_contain_text("Et arbejdsliv uden stress (12 uger)")
     page.get_by_role("button", name="Tilmeld 1 person").click()
     person = page.locator(".enrolled-person")
     expect(person).to_contain_text("Der blev ikke sendt nogen besked: der er intet mobilnummer")
@@ -111,6 +114,8 @@ def test_enrol_one_by_sms_with_the_telegram_link_and_one_by_qr_code(live: LiveDe
     screenshot(page, "enrolment-qr")
     bo = redeem(live, link, "4712")
     assert bo is not None and bo.id != anna
+    assert [live.run(live.app.storage.programme_of(p)) for p in (anna, bo.id)] == [
+        "stress_programme", "arbejdsliv_uden_stress"]
     assert len(sms_texts(live)) == 1  # nothing by SMS for Bo: there is no number
     assert blocked == []  # the QR code needs no inline style or script
 

@@ -73,14 +73,17 @@ def routes(desk: Desk) -> list[Route]:
             key, problems = None, [Problem(BAD_KEY)]
         else:
             problems = []
-        return Setting(desk.deployment.coaches, desk.programme, settings().telegram_bot_username, key), problems
+        return Setting(desk.deployment.coaches, desk.programme, settings().telegram_bot_username, key,
+                       desk.programmes), problems
 
     async def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         coaches = sorted(desk.deployment.coaches.values(), key=lambda c: c.name)
         lang = request.state.lang
         base = {"coaches": coaches, "coach_names": {c.id: c.name for c in coaches}, "new": NEW,
                 "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [],
-                "past": None, "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone}
+                "past": None, "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone,
+                "programmes": sorted(desk.programmes.values(), key=lambda p: (not p.default, p.id)),
+                "programme_title": lambda pid: desk.programme_title(pid, lang)}
         return desk.templates.render(request, name, {**base, **context}, status=status)
 
     async def page(request: Request, coach: Coach) -> Response:
@@ -97,7 +100,8 @@ def routes(desk: Desk) -> list[Route]:
             except DateError as exc:
                 problems.append(exc.problem)
         one = EnrolmentRequest(form.get("name", ""), form.get("phone") or None, form.get("telegram") == "yes",
-                               form.get("lang", "da"), start, form.get("coach") or None, cohort)
+                               form.get("lang", "da"), start, form.get("coach") or None, cohort,
+                               form.get("programme") or None)
         return await preview(request, coach, Pending("form", ((0, one),), new_cohort), problems, form)
 
     async def check_file(request: Request, coach: Coach) -> Response:
@@ -110,7 +114,8 @@ def routes(desk: Desk) -> list[Route]:
         if not data:
             problems.append(Problem(NO_FILE))
         read = read_csv(decode(data)) if data else None
-        rows = tuple((r.line, _with_cohort(r.request, cohort)) for r in read.rows) if read else ()
+        rows = tuple((r.line, _with_cohort(r.request, cohort, form.get("programme") or None))
+                     for r in read.rows) if read else ()
         found = {r.line: r.problems for r in read.rows} if read else {}
         return await preview(request, coach, Pending("csv", rows, new_cohort, file_name),
                              [*problems, *(read.problems if read else ())], form, found)
@@ -185,7 +190,8 @@ async def _enrol_all(desk: Desk, checked: Review, config: Setting, coach: Coach,
     for row in checked.rows:
         try:
             invite = await enrol(desk.storage, row.request, config.coaches, now, config.bot_username, config.programme,
-                                 allocation_key=config.allocation_key, actor=f"coach:{coach.id}")
+                                 allocation_key=config.allocation_key, actor=f"coach:{coach.id}",
+                                 programmes=config.programmes)
         except EnrolmentError as exc:
             return done, (row.line, str(exc))
         delivery = await send_invite(desk.loop, invite, row.request, now)
@@ -200,7 +206,8 @@ def _refill(pending: Pending) -> dict[str, str]:
     one = pending.rows[0][1]
     return {"name": one.name, "phone": one.phone or "", "telegram": "yes" if one.telegram else "", "lang": one.lang,
             "start_date": one.start_date.isoformat() if one.start_date else "", "coach": one.coach or "",
-            "cohort": NEW if pending.new_cohort else one.cohort or "", "new_cohort": pending.new_cohort or ""}
+            "cohort": NEW if pending.new_cohort else one.cohort or "", "new_cohort": pending.new_cohort or "",
+            "programme": one.programme or ""}
 
 
 def _shown_phone(raw: str) -> str:
@@ -225,6 +232,6 @@ def _cohort_choice(form: Mapping[str, str]) -> tuple[str | None, str | None, lis
     return picked or None, None, []
 
 
-def _with_cohort(request: EnrolmentRequest, cohort: str | None) -> EnrolmentRequest:
-    """A file's row without a cohort of its own gets the one chosen in the form."""
-    return request if request.cohort or not cohort else replace(request, cohort=cohort)
+def _with_cohort(request: EnrolmentRequest, cohort: str | None, programme: str | None = None) -> EnrolmentRequest:
+    """A file's row without a cohort (or programme) of its own gets the one chosen in the form."""
+    return replace(request, cohort=request.cohort or cohort, programme=request.programme or programme)
