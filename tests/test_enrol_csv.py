@@ -17,11 +17,11 @@ from bot.enrol_csv import MAX_ROWS, DateError, decode, parse_date, read_csv
 from bot.enrol_past import ASKED_NOW, MISSED_NOW, NOT_ASKED, past_start
 from bot.enrol_review import Setting, review
 from bot.enroll import EnrolmentRequest, enrol
+from bot.flowregistry import SHIPPED_PROGRAMME
 from bot.invites import SHOW, SMS, SMS_LINK, send_invite
 from flows.programme import Programme
 from flows.programme_loader import load_programme
 from tests.conftest import T0
-from tests.flows.helpers import FLOWS_DIR
 
 DANISH_EXCEL = ("Navn;Telefon;Telegram;Sprog;Startdato;Vejleder;Hold\r\n"
                 "Søren Ærø;12 34 56 78;ja;da;23-11-2026;coach;bornholm-2026-4\r\n"
@@ -32,7 +32,7 @@ DANISH_EXCEL = ("Navn;Telefon;Telegram;Sprog;Startdato;Vejleder;Hold\r\n"
 @pytest.fixture(scope="module")
 def programme() -> Programme:
     """The shipped programme (seed 002): waves on days 0, 28, 84 and 182, eight weekly modules."""
-    loaded, problems = load_programme(FLOWS_DIR / "programme.yaml")
+    loaded, problems = load_programme(SHIPPED_PROGRAMME)
     assert loaded is not None, problems
     return loaded
 
