@@ -20,6 +20,7 @@ from flows.yamlsource import Problem
 
 if TYPE_CHECKING:
     from bot.file_check import FolderReport
+    from storage.ports import Conversations
 
 
 def add_parser(commands: Commands) -> None:
@@ -107,16 +108,22 @@ async def _changed_without_new_version(flows: Sequence[Flow], db: str) -> list[P
     if file is not None and not file.is_file():
         return [Problem(db, 0, "no such database", "error")]
     storage = await open_storage(db, runner=settings().bot_storage_runner, key_environ=settings().key_environ())
-    problems = []
     try:
-        for flow in flows:
-            text = Path(flow.source_path).read_text(encoding="utf-8")
-            stored = await storage.flow_version_source(flow.id, flow.version)
-            if stored is not None and stored != text:
-                line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
-                problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
-                                        f"was used by participants: raise `version:` to {flow.version + 1}, then "
-                                        "run `flows check --record`; or undo the edit"))
+        return await changed_after_use(flows, storage)
     finally:
         await storage.close()
+
+
+async def changed_after_use(flows: Sequence[Flow], storage: Conversations) -> list[Problem]:
+    """Flow files whose text differs from what `storage` ran under the same id and version (the `--db` check, and
+    the administrators' page of checked files, bot/desk/file_checks.py)."""
+    problems = []
+    for flow in flows:
+        text = Path(flow.source_path).read_text(encoding="utf-8")
+        stored = await storage.flow_version_source(flow.id, flow.version)
+        if stored is not None and stored != text:
+            line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
+            problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
+                                    f"was used by participants: raise `version:` to {flow.version + 1}, then "
+                                    "run `flows check --record`; or undo the edit"))
     return problems
