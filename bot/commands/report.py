@@ -41,9 +41,8 @@ def add_parser(commands: Commands) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.app import open_app
-    from bot.outcomes.build import build_report, outcome_query
     from bot.outcomes.cohort import Filters
-    from bot.outcomes.spec import spec_from_programme
+    from bot.outcomes.reading import read_report
     from storage.errors import Unsupported
     from storage.records import AuditRecord
 
@@ -61,13 +60,10 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"no participant was enrolled in cohort {args.cohort!r}; cohorts: "
                       f"{', '.join(known) or 'none yet'}", file=sys.stderr)
                 return 1
-        spec = spec_from_programme(programme)
         now = app.clock.now()
         filters = Filters(args.cohort, args.start_from, args.start_to)
-        arms = {a.participant_id: a.arm for a in await app.storage.allocations(args.cohort)}
         try:
-            report = await app.storage.read_outcomes(outcome_query(spec, args.cohort),
-                                                     lambda chunks: build_report(chunks, spec, now, filters, arms))
+            report = await read_report(app.storage, programme, now, filters)
         except Unsupported as exc:  # a database the report cannot read
             print(str(exc), file=sys.stderr)
             return 1
