@@ -1,7 +1,7 @@
 """The bot's files checked for an administrator: the ones in use, or an edited one before it is put in place.
 
-The checking is `flows check`'s own (bot/file_check.py `check_folder`, the SMS length warnings and the comparison
-with what participants already ran, bot/commands/flows_check.py): called, never restated, so the page and the
+The checking is `flows check`'s own (bot/file_check.py: `check_folder`, the SMS length warnings and the comparison
+with what participants already ran): called, never restated, so the page and the
 command always agree. What this module adds is for a reader who is not a programmer: each problem with its file,
 line and the line's own text, and a sentence saying what the bot does while it is there.
 
@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import config
-from bot.commands.flows_check import changed_after_use, sms_length_warnings
 from bot.deployment import deployment_path
-from bot.file_check import FileKind, check_folder, kind_of, yaml_files
+from bot.file_check import FileKind, changed_after_use, check_folder, kind_of, sms_length_warnings, yaml_files
 from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
 from flows.fingerprints import FILE_NAME as FINGERPRINTS
 from flows.model import Flow
