@@ -25,6 +25,7 @@ from flows.programme_set import programme_set
 from flows.risk_file import TOP_KEYS as WORD_LIST_KEYS
 from flows.risk_loader import load_risk_terms
 from flows.yamlsource import LineMap, Problem, read_yaml
+from storage.ports import Conversations
 
 SHARED_KEYS = {"id", "version", "languages", "description"}
 # the deployment file's sections (bot/deployment.py reads them); enough of them to recognise the file
@@ -212,3 +213,37 @@ def deployment_problems(path: Path) -> list[Problem]:
             problems.append(Problem(str(path), int(m[1]), m[2]) if m else Problem(str(path), 0, row))
         return problems
     return []
+
+
+def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
+    """A step whose SMS (text and numbered answers) would take more than SMS_MAX_SEGMENTS segments (default 3):
+    long messages cost more and arrive split on a cheap phone."""
+    from bot.gsm import segments, to_gsm
+    from bot.settings import settings
+
+    limit = settings().sms_max_segments
+    found = []
+    for flow in flows:
+        for step in flow.steps:
+            for lang in flow.languages:
+                lines = [step.text.get(lang), *(f"{c.value} = {c.label.get(lang)}" for c in step.choices)]
+                count = segments(to_gsm("\n".join(lines)))
+                if count > limit:
+                    found.append(Problem(flow.source_path, step.line, f"step {step.id!r} in {lang!r} takes {count} "
+                                         f"SMS segments (more than {limit})", "warning"))
+    return found
+
+
+async def changed_after_use(flows: Sequence[Flow], storage: Conversations) -> list[Problem]:
+    """Flow files whose text differs from what `storage` ran under the same id and version (`flows check --db`, and
+    the administrators' page of checked files, bot/desk/file_checks.py)."""
+    problems = []
+    for flow in flows:
+        text = Path(flow.source_path).read_text(encoding="utf-8")
+        stored = await storage.flow_version_source(flow.id, flow.version)
+        if stored is not None and stored != text:
+            line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
+            problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
+                                    f"was used by participants: raise `version:` to {flow.version + 1}, then "
+                                    "run `flows check --record`; or undo the edit"))
+    return problems

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from storage.admin_records import AuditPage, AuditQuery, ChannelOutbox, GivenUpMessage, Heartbeat
 from storage.allocation_records import Allocation, Draw, RandomisedCohort
 from storage.appointment_records import Appointment, AppointmentBooking, CohortMember, SessionSlot, SlotBooked
 from storage.caseload import CaseloadPage, CaseloadQuery, CaseloadRow, TaskRow
@@ -191,4 +192,36 @@ class Appointments(Protocol):
 
     async def cohort_members(self, cohort: str) -> list[CohortMember]:
         """The cohort's participants, in enrolment order, with their start dates and when they were enrolled."""
+        ...
+
+class ChannelHealth(Protocol):
+    """The administrators' channel health page (bot/desk/views/admin_health.py): when each channel last heard from
+    its provider, and its outbox counted per channel. No message bodies, no phone numbers."""
+
+    async def record_heartbeat(self, channel: str, signal: str, at: datetime) -> None:
+        """The channel heard from its provider at `at` (`storage.admin_records.SIGNALS`); an older time than the one
+        kept changes nothing. The caller writes at most once a minute (bot/heartbeats.py)."""
+        ...
+
+    async def heartbeats(self) -> list[Heartbeat]:
+        """Every channel's signals, by channel and signal."""
+        ...
+
+    async def outbox_health(self, now: datetime, given_up_since: datetime) -> list[ChannelOutbox]:
+        """Per channel with anything waiting or given up since `given_up_since`: what waits, what may go at `now`
+        and since when, what is being retried, what was given up. Read on the indexes of unsent and given-up
+        rows, so it costs what waits, not what was ever sent."""
+        ...
+
+    async def given_up_since(self, since: datetime, limit: int = 20) -> list[GivenUpMessage]:
+        """Messages given up since `since`, newest first, with whose they were and why (never the message)."""
+        ...
+
+
+class AuditSearch(Protocol):
+    """The audit log searched by an administrator (bot/desk/views/admin_audit.py)."""
+
+    async def search_audit(self, query: AuditQuery) -> AuditPage:
+        """The rows that match, newest first, `query.limit` at a time, filtered and paged in the database (keyset:
+        the page after the row `older_than`), on the indexes of time, subject and actor."""
         ...

@@ -15,7 +15,9 @@ from typing import Any, Protocol, TypeVar
 from storage.crypto import Keys
 from storage.desk_ports import Allocations as Allocations
 from storage.desk_ports import Appointments as Appointments
+from storage.desk_ports import AuditSearch as AuditSearch
 from storage.desk_ports import Caseloads as Caseloads
+from storage.desk_ports import ChannelHealth as ChannelHealth
 from storage.desk_ports import DeskAccounts as DeskAccounts
 from storage.desk_ports import PersonHistory as PersonHistory
 from storage.records import (
@@ -362,7 +364,7 @@ class AuditedRecords(Records, Audit, Protocol):
 
 
 class Storage(Conversations, Outbox, Directory, Escalations, Schedule, CoachWork, Records, Audit, DeskAccounts,
-              Allocations, PersonHistory, Caseloads, Appointments, Protocol):
+              Allocations, PersonHistory, Caseloads, Appointments, ChannelHealth, AuditSearch, Protocol):
     """Everything the bot needs from persistence, for wiring (bot/app.py): every port, plus opening and closing."""
 
     @property

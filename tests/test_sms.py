@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from bot.clock import FakeClock
 from bot.rendering import Catalogs
 from bot.web import create_web_app
 from flows.inputs import StartFlow
+from storage.admin_records import RECEIVED, STATUS
 from storage.records import AddressStatus, Enrollment
 from tests.conftest import without_consent
 from tests.fakes.twilio import FakeTwilio, serve
@@ -273,3 +275,23 @@ async def test_a_coach_gets_the_risk_alert_by_sms(tmp_path: Path, clock: FakeClo
             await sender.close()
         [alert] = [m for m in fake.sent if m["to"] == "+4588888888"]
         assert alert["body"].startswith("Risikoalarm #1 (høj) for deltager p-sms")
+
+
+async def test_the_last_webhook_and_delivery_report_are_kept_at_most_once_a_minute(sms: Sms, clock: FakeClock) -> None:
+    """For the administrators' channel health page: only a genuine Twilio request counts, and a busy number writes
+    one small row a minute, not one per message."""
+    _, form = sms.fake.signed_inbound(f"{sms.url}/twilio/sms", From=PHONE, To=OUR_NUMBER, Body="2")
+    assert (await sms.http.post(f"{sms.url}/twilio/sms", data=form)).status_code == 403  # unsigned
+    assert await sms.app.storage.heartbeats() == []
+
+    start = clock.now()
+    await sms.text("hej")
+    clock.advance(timedelta(seconds=40))
+    await sms.text("hej igen")  # within the minute: not written again
+    assert [(h.signal, h.seen_at) for h in await sms.app.storage.heartbeats()] == [(RECEIVED, start)]
+    clock.advance(timedelta(seconds=30))
+    await sms.text("og igen")
+    await sms.replies()
+    await sms.fake.deliver_status(sms.fake.sent[-1]["sid"], "delivered")
+    assert [(h.channel, h.signal, h.seen_at) for h in await sms.app.storage.heartbeats()] == [
+        ("sms", RECEIVED, start + timedelta(seconds=70)), ("sms", STATUS, start + timedelta(seconds=70))]

@@ -25,6 +25,7 @@ from bot.rendering import Catalogs
 from bot.scheduler import ProgrammeScheduler, address_channel, schedule_programme
 from bot.web import create_web_app
 from flows.inputs import RequireConsent, StartFlow
+from storage.admin_records import RECEIVED
 from storage.records import AddressStatus, Participant
 from tests.conftest import without_consent
 from tests.fakes.telegram import BotMessage, FakeTelegram, serve
@@ -397,3 +398,24 @@ def test_keyboard_layout_and_callback_data() -> None:
     assert keyboard({"text": "Hej"}) is None
     assert parse_callback("12:q1:3") == ("12:q1", "3")
     assert parse_callback("junk") is None and parse_callback("x:q1:3") is None
+
+
+async def test_the_last_update_seen_is_kept_for_the_channel_health_page(tg: Tg) -> None:
+    """Polled updates count like webhook ones (once handled); at most one small write a minute."""
+    async def seen(expected: list[tuple[str, str, Any]]) -> None:
+        deadline = time.monotonic() + 30
+        while (found := [(h.channel, h.signal, h.seen_at) for h in await tg.app.storage.heartbeats()]) != expected:
+            assert time.monotonic() < deadline, found
+            await asyncio.sleep(0.01)
+
+    start = tg.clock.now()
+    await tg.linked()
+    await seen([("telegram", RECEIVED, start)])
+    tg.clock.advance(timedelta(seconds=59))
+    tg.fake.user_sends_text(CHAT, USER, "hej")
+    await tg.fake.wait_sent(CHAT, 2)
+    await asyncio.sleep(0.2)  # time to write, if it were written
+    await seen([("telegram", RECEIVED, start)])
+    tg.clock.advance(timedelta(seconds=1))
+    tg.fake.user_sends_text(CHAT, USER, "hej igen")
+    await seen([("telegram", RECEIVED, start + timedelta(seconds=60))])

@@ -27,6 +27,7 @@ from bot.conversation import ConversationLoop
 from bot.deployment import Coach
 from bot.dispatcher import Dispatcher
 from bot.gsm import segments, to_gsm
+from bot.heartbeats import Heartbeat
 from bot.inbound import Inbound
 from bot.phone import PhoneNumberError, masked, normalize
 from bot.rendering import Catalogs
@@ -34,6 +35,7 @@ from bot.safety_net import SafetyNet
 from flows import phrases
 from flows.inputs import RemindersOn, Resume, Text
 from flows.textnorm import fold
+from storage.admin_records import RECEIVED, STATUS
 from storage.ports import Storage
 from storage.records import AddressStatus, OutboxRow, Priority
 
@@ -79,6 +81,7 @@ class SmsChannel:
         self.pacer = PriorityPacer(segments_per_second)  # shared with SmsCoachChannel: the number's one budget
         self.dispatcher = Dispatcher(storage, clock, self, loop.deployment.delivery, concurrency=concurrency)
         loop.outbox_listeners.append(self.dispatcher.wake_for)
+        self.heartbeat = Heartbeat(storage, clock, CHANNEL)  # the last webhook seen (the channel health page)
         self._strangers: dict[str, datetime] = {}  # digest of an unknown number -> when it was last answered
 
     # -- inbound -------------------------------------------------------------------------------------------
@@ -92,8 +95,10 @@ class SmsChannel:
         except PhoneNumberError:
             log.warning("inbound SMS %s without a usable sender number; ignored", message_sid)
             return None
-        return await self.safety.guarded(CHANNEL, sender, message_sid, body,
-                                         lambda: self._receive(sender, message_sid, body))
+        reply = await self.safety.guarded(CHANNEL, sender, message_sid, body,
+                                          lambda: self._receive(sender, message_sid, body))
+        await self.heartbeat.beat(RECEIVED)  # after the message is stored: Twilio's webhook works
+        return reply
 
     async def _receive(self, sender: str, message_sid: str, body: str) -> str | None:
         identity = await self.loop.identify(CHANNEL, sender)
@@ -137,6 +142,7 @@ class SmsChannel:
     async def status(self, form: Mapping[str, str]) -> None:
         """A verified status callback: record what happened to the message."""
         sid, status = form.get("MessageSid", ""), form.get("MessageStatus", "")
+        await self.heartbeat.beat(STATUS)  # delivery reports arrive (nothing urgent waits on one)
         row = await self.storage.outbox_by_provider_id(sid)
         if row is None:
             log.warning("status callback for unknown message %s", sid)

@@ -54,6 +54,7 @@ from bot.clock import Clock
 from bot.conversation import ConversationLoop, Handled
 from bot.dispatcher import Dispatcher
 from bot.enroll import code_digest
+from bot.heartbeats import Heartbeat
 from bot.inbound import Inbound
 from bot.rendering import Catalogs
 from bot.safety_net import SafetyNet
@@ -155,6 +156,7 @@ class TelegramChannel:
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_polled))
         self.application.add_error_handler(self._on_error)
+        self.heartbeat = Heartbeat(storage, clock, CHANNEL)  # the last update seen (the channel health page)
         self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
         self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery, concurrency=concurrency)
         loop.outbox_listeners.append(self.dispatcher.wake_for)
@@ -267,6 +269,10 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Handle one update (from the webhook or the poller); a redelivered update_id changes nothing."""
+        await self._process(update)
+        await self.heartbeat.beat()  # the webhook or the poller works (one that failed comes again)
+
+    async def _process(self, update: Update) -> None:
         update_id = str(update.update_id)
         if update.callback_query is not None:
             await self._on_button(update.callback_query, update_id)

@@ -44,7 +44,7 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def flows_check(paths: list[Path], db: str | None, record: bool = False) -> int:
-    from bot.file_check import check_folder, record_fingerprints, yaml_files
+    from bot.file_check import check_folder, record_fingerprints, sms_length_warnings, yaml_files
     from bot.flowregistry import DEFAULT_FLOWS_DIR, DEFAULT_RISK_TERMS
 
     flows_dir = config.flows_dir() or DEFAULT_FLOWS_DIR
@@ -85,42 +85,16 @@ def _summary(report: FolderReport) -> str:
     return ", ".join(parts)
 
 
-def sms_length_warnings(flows: Sequence[Flow]) -> list[Problem]:
-    """A step whose SMS (text and numbered answers) would take more than SMS_MAX_SEGMENTS segments (default 3):
-    long messages cost more and arrive split on a cheap phone."""
-    from bot.gsm import segments, to_gsm
-
-    limit = settings().sms_max_segments
-    found = []
-    for flow in flows:
-        for step in flow.steps:
-            for lang in flow.languages:
-                lines = [step.text.get(lang), *(f"{c.value} = {c.label.get(lang)}" for c in step.choices)]
-                count = segments(to_gsm("\n".join(lines)))
-                if count > limit:
-                    found.append(Problem(flow.source_path, step.line, f"step {step.id!r} in {lang!r} takes {count} "
-                                         f"SMS segments (more than {limit})", "warning"))
-    return found
-
-
 async def _changed_without_new_version(flows: Sequence[Flow], db: str) -> list[Problem]:
     """Flow files whose text differs from what the database (a file or a URL) ran under the same id and version."""
+    from bot.file_check import changed_after_use
     from storage import open_storage
 
     file = config.database_file(db)
     if file is not None and not file.is_file():
         return [Problem(db, 0, "no such database", "error")]
     storage = await open_storage(db, runner=settings().bot_storage_runner, key_environ=settings().key_environ())
-    problems = []
     try:
-        for flow in flows:
-            text = Path(flow.source_path).read_text(encoding="utf-8")
-            stored = await storage.flow_version_source(flow.id, flow.version)
-            if stored is not None and stored != text:
-                line = next((n for n, row in enumerate(text.splitlines(), 1) if row.startswith("version:")), 1)
-                problems.append(Problem(flow.source_path, line, f"the file was changed after version {flow.version} "
-                                        f"was used by participants: raise `version:` to {flow.version + 1}, then "
-                                        "run `flows check --record`; or undo the edit"))
+        return await changed_after_use(flows, storage)
     finally:
         await storage.close()
-    return problems

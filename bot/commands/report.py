@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,9 +43,8 @@ def add_parser(commands: Commands) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     from bot.app import open_app
-    from bot.outcomes.build import build_report, outcome_query
     from bot.outcomes.cohort import Filters
-    from bot.outcomes.spec import spec_from_programme
+    from bot.outcomes.reading import read_report
     from storage.errors import Unsupported
     from storage.records import AuditRecord
 
@@ -69,17 +67,13 @@ async def run(args: argparse.Namespace) -> int:
                 print(f"no participant was enrolled in cohort {args.cohort!r}; cohorts: "
                       f"{', '.join(known) or 'none yet'}", file=sys.stderr)
                 return 1
-        spec = spec_from_programme(programme)
         now = app.clock.now()
         several = len(library.programmes) > 1  # then the report says which programme, and reads its people only
         filters = Filters(args.cohort, args.start_from, args.start_to, programme.id if several else None,
                           programme.name(args.lang) if several else None)
-        query = replace(outcome_query(spec, args.cohort), programme=programme.id,
-                        with_unrecorded=programme is library.programme)  # no choice recorded: the default's
-        arms = {a.participant_id: a.arm for a in await app.storage.allocations(args.cohort)}
         try:
-            report = await app.storage.read_outcomes(query,
-                                                     lambda chunks: build_report(chunks, spec, now, filters, arms))
+            report = await read_report(app.storage, programme, now, filters,
+                                       default=programme is library.programme)
         except Unsupported as exc:  # a database the report cannot read
             print(str(exc), file=sys.stderr)
             return 1

@@ -13,6 +13,10 @@ from bot.desk.context import Desk
 from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
 from bot.desk.views import account, admin, alerts, enrolment, figures, login, messages, people, person, tasks
+from bot.desk.views import admin_audit as audit_view
+from bot.desk.views import admin_check as files_view
+from bot.desk.views import admin_health as health_view
+from bot.desk.views import admin_report as report_view
 from bot.desk.views import appointments as appointments_view
 
 
@@ -38,6 +42,10 @@ def create_desk_app(desk: Desk) -> Starlette:
         *appointments_view.routes(desk),
         *admin.routes(desk),
         *enrolment.routes(desk),
+        *files_view.routes(desk),
+        *report_view.routes(desk),
+        *health_view.routes(desk),
+        *audit_view.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

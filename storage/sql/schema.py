@@ -35,6 +35,7 @@ from storage.sql.metadata import metadata as metadata
 from storage.sql.schema_desk import allocations as allocations
 from storage.sql.schema_desk import appointment_attendees as appointment_attendees
 from storage.sql.schema_desk import appointments as appointments
+from storage.sql.schema_desk import channel_heartbeats as channel_heartbeats
 from storage.sql.schema_desk import desk_challenges as desk_challenges
 from storage.sql.schema_desk import desk_login_failures as desk_login_failures
 from storage.sql.schema_desk import desk_passkeys as desk_passkeys
@@ -153,6 +154,10 @@ Index(
     sqlite_where=_DEFERRED,
     postgresql_where=_DEFERRED,
 )
+# Given-up rows, newest first (the administrators' channel health page): few, so a partial index stays small (added by
+# revision channel_heartbeats).
+_GIVEN_UP = outbox.c.given_up_at.is_not(None)
+Index("ix_outbox_given_up", outbox.c.given_up_at, sqlite_where=_GIVEN_UP, postgresql_where=_GIVEN_UP)
 # NULLs are distinct in a unique index on SQLite and PostgreSQL: many rows without a provider id are fine.
 Index("ux_outbox_provider_id", outbox.c.provider_id, unique=True)
 # A person's messages, newest first (the desk's person page): bounded to one participant however large the table.
@@ -217,6 +222,10 @@ audit_log = Table(
     Column("detail", JSONText, nullable=False),
     Index(None, "at"),
 )
+# The administrators' search of the audit log: one person's rows, or one actor's, newest first, without scanning the
+# whole log (bot/desk/views/admin_audit.py; added by revision channel_heartbeats).
+Index(None, audit_log.c.subject, audit_log.c.at)
+Index(None, audit_log.c.actor, audit_log.c.at)
 
 # --- escalations (suicide-risk safety path; added by migration 2, whose frozen copy must stay in step) ---
 

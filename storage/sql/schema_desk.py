@@ -130,3 +130,13 @@ appointment_attendees = Table(  # who is expected, and whether they came (marked
     Index(None, "participant_id"),
     CheckConstraint("attendance IN ('attended', 'missed')", name="attendance"),
 )
+
+# --- channel health (the administrators' page, bot/desk/views/admin_health.py; revision channel_heartbeats) ---
+
+channel_heartbeats = Table(  # when each channel last heard from its provider: one row per channel and signal
+    "channel_heartbeats",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("signal", String(32), primary_key=True),  # received (a message or update), status (a delivery report)
+    Column("seen_at", UTCDateTime, nullable=False),  # written at most once a minute per process (bot/heartbeats.py)
+)

@@ -31,8 +31,10 @@ from storage.sql.allocations import AllocationMethods
 from storage.sql.appointment_changes import AppointmentChangeMethods
 from storage.sql.appointments import AppointmentMethods
 from storage.sql.audit import AuditMethods, write_audit
+from storage.sql.audit_search import AuditSearchMethods
 from storage.sql.batcher import Batcher, Handler, Kind
 from storage.sql.caseload import CaseloadMethods
+from storage.sql.channel_health import ChannelHealthMethods
 from storage.sql.coach_replies import CoachReplyMethods
 from storage.sql.coach_work import CoachWorkMethods
 from storage.sql.codecs import load_json, require_utc
@@ -94,7 +96,7 @@ _READERS: dict[Kind, Handler] = {
 class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, EscalationMethods, ScheduleMethods,
                  CoachWorkMethods, RecordsMethods, AuditMethods, DeskMethods, AllocationMethods,
                  CoachReplyMethods, PersonHistoryMethods, CaseloadMethods, AppointmentMethods,
-                 AppointmentChangeMethods):
+                 AppointmentChangeMethods, ChannelHealthMethods, AuditSearchMethods):
     """The one `Storage`: a SQL database (a SQLite file, or a SQLAlchemy async URL) behind a group-commit writer.
 
     `target` is a file path (its directory is created) or a URL such as ``sqlite+aiosqlite:///bot.db``.

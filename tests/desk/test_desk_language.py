@@ -35,7 +35,9 @@ TEMPLATES = ROOT / "bot" / "desk" / "templates"
 ANNA, BO = "p-anna", "p-bo"
 NOT_PAGES = {"/health": "the probe's plain 'ok'",
              "/oidc/start": "needs an identity provider (tests/desk/test_desk_login.py)",
-             "/oidc/callback": "needs an identity provider (tests/desk/test_desk_login.py)"}
+             "/oidc/callback": "needs an identity provider (tests/desk/test_desk_login.py)",
+             "/admin/report/download": "a file to download (tests/desk/test_desk_admin_report.py)",
+             "/admin/report/report.css": "the report's stylesheet"}
 QUERIES = {"/messages/{id:int}/canned": "canned=0"}  # what the page's own links and forms add
 NOTICES = {"/alerts": "alerts.html", "/messages": "messages.html", "/people/{ref:str}": "person.html",
            "/tasks": "tasks.html", "/appointments": "appointments.html"}

@@ -78,11 +78,11 @@ def as_upgraded(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[
     columns (claimed_by, claimed_until) last, empty, as no row is claimed; 0003 added the desk's four tables, 0004
     (arms) the randomised cohorts and allocations, 0005 the desk's challenges, 0008 the appointments and their
     attendees, all empty; 0009 (programme choice) the profiles' programme last, empty, as nobody enrolled before it
-    chose one; nothing else changes."""
+    chose one; 0011 channel_heartbeats the channels' heartbeats, empty; nothing else changes."""
     desk: dict[str, list[tuple[Any, ...]]] = {
         table: [] for table in ("desk_users", "desk_passkeys", "desk_sessions", "desk_login_failures",
                                 "randomised_cohorts", "allocations", "desk_challenges", "appointments",
-                                "appointment_attendees")}
+                                "appointment_attendees", "channel_heartbeats")}
     return {**rows, "outbox": [(*row, None, None) for row in rows["outbox"]],
             "profiles": [(*row, None) for row in rows["profiles"]], **desk}
 
@@ -120,7 +120,8 @@ def test_the_baseline_creates_exactly_what_the_numbered_migrations_made(sqlite_e
     baseline = [metadata.tables[name] for name in BASELINE_TABLES]  # later revisions add tables of their own...
     later = {"ix_outbox_participant_id_id", "ix_inbox_participant_id_received_at",  # ...and indexes (0006, 0007)
              "ix_escalations_participant_id_opened_at", "ix_scores_participant_id_flow_id_score_id_completed_at",
-             "ix_programme_marks_participant_id_kind"}
+             "ix_programme_marks_participant_id_kind",
+             "ix_audit_log_subject_at", "ix_audit_log_actor_at", "ix_outbox_given_up"}  # (channel_heartbeats)
     assert len(by_main) == len(baseline) + sum(len([i for i in t.indexes if i.name not in later]) for t in baseline)
 
 
