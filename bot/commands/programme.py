@@ -1,5 +1,6 @@
-"""`programme preview` (every message a participant would get, with date, time and channel) and `programme tick`
-(handle the scheduled events due now, once): the programme over time, flows/programme.yaml."""
+"""`programme preview` (every message a participant would get, with date, time and channel), `programme simulate`
+(a scratch participant driven through time: bot/commands/simulate.py) and `programme tick` (handle the scheduled
+events due now, once): the programme over time, flows/programme.yaml."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot import config
 from bot.commands.common import Commands, handled_by
+from bot.commands.simulate import add_arguments as add_simulate_arguments
 
 
 def add_parser(commands: Commands) -> None:
@@ -21,6 +23,13 @@ def add_parser(commands: Commands) -> None:
     preview.add_argument("--lang", choices=["da", "en"], default="da")
     preview.add_argument("--channel", choices=["sms", "telegram"], default="sms")
     handled_by(preview, _preview)
+    simulate = programme_commands.add_parser(
+        "simulate", help="try the programme as a participant: answer, move the clock, on a scratch database",
+        description="A simulated participant on a scratch database that is thrown away afterwards: nothing is sent, "
+                    "nobody is alerted. At a terminal it is interactive (answer, press Enter for the next message, "
+                    ":help); --days N runs to day N and prints the whole chat.")
+    add_simulate_arguments(simulate)
+    handled_by(simulate, _simulate)
     tick = programme_commands.add_parser(
         "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
     config.add_db_argument(tick)
@@ -34,6 +43,12 @@ async def _preview(args: argparse.Namespace) -> int:
     start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
     print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir()), sys.stdout)
     return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from bot.commands.simulate import simulate
+
+    return await simulate(args)
 
 
 async def _tick(args: argparse.Namespace) -> int:

@@ -14,6 +14,8 @@ from bot.desk.guard import DeskGuard
 from bot.desk.sessions import Sessions
 from bot.desk.views import account, admin, alerts, figures, login, messages, people, person, tasks
 from bot.desk.views import appointments as appointments_view
+from bot.desk.views import programme_timeline as programme_timeline_view
+from bot.desk.views import simulator as simulator_view
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -37,6 +39,8 @@ def create_desk_app(desk: Desk) -> Starlette:
         *figures.routes(desk),
         *appointments_view.routes(desk),
         *admin.routes(desk),
+        *programme_timeline_view.routes(desk),
+        *simulator_view.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])
