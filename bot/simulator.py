@@ -28,8 +28,8 @@ from bot.inbound import Inbound
 from bot.preview import Line, Scratch, new_scratch
 from bot.rendering import Catalogs
 from flows import phrases
-from flows.asking import Asked, asking
-from flows.inputs import RequireConsent, Text
+from flows.asking import Asked, QuestionKey, asking
+from flows.inputs import ReleaseHold, RequireConsent, Text
 from flows.model import FlowLibrary, StepType
 from flows.programme import Programme
 from flows.state import State
@@ -68,15 +68,27 @@ class Entry:
     detail: Mapping[str, Any] = field(default_factory=dict)  # a note's facts
 
 
+def answerable(state: State) -> QuestionKey | None:
+    """What the participant can answer now, as someone reading their messages would: the terms once they were shown
+    (a yes to the invite would only bring them up), the offer of the safety check, the run's question unless it is
+    paused (PAUSE: they are waiting to be asked again)."""
+    asked = asking(state)
+    if asked is None or (asked.what is Asked.QUESTION and state.run is not None and state.run.paused):
+        return None
+    if asked.what is Asked.TERMS and state.consent_shown != state.consent_needed:
+        return None
+    return asked
+
+
 def auto_answer(state: State, library: FlowLibrary) -> str | None:
     """What a participant who answers everything writes to whatever is asked: yes to the terms, no to a yes/no
     question and to the offer of the safety check, the middle choice, the middle of a scale, the lowest number allowed,
     a short neutral sentence; None when nothing is asked."""
-    asked, lang = asking(state), state.lang if state.lang in YES else "da"
-    if asked is None or (state.run is not None and state.run.paused):
+    asked, lang = answerable(state), state.lang if state.lang in YES else "da"
+    if asked is None:
         return None
-    if asked.what is Asked.TERMS:  # once shown (a yes to the invite would only bring them up)
-        return YES[lang] if state.consent_shown == state.consent_needed else None
+    if asked.what is Asked.TERMS:
+        return YES[lang]
     if asked.what is Asked.SAFETY_OFFER or state.run is None:
         return NO[lang]
     flow = library.get(state.run.flow_id, state.run.flow_version)
@@ -104,10 +116,12 @@ def answers_from(path: Path, otherwise: Answerer | None = None) -> Answerer:
     given = {str(k): str(v) for k, v in raw.items()}
 
     def answer(state: State, library: FlowLibrary) -> str | None:
-        asked = asking(state)
-        if asked is not None and asked.what is Asked.TERMS:
+        asked = answerable(state)
+        if asked is None:
+            return None
+        if asked.what is Asked.TERMS:
             flow_id, step_id = "consent", asked.step_id
-        elif state.run is not None and asked is not None and asked.what is Asked.QUESTION:
+        elif asked.what is Asked.QUESTION and state.run is not None:
             flow_id, step_id = state.run.flow_id, state.run.step_id
         else:
             flow_id, step_id = "", ""
@@ -129,6 +143,7 @@ class Simulation:
         self.entries: list[Entry] = []
         self._seen: set[tuple[str | int, ...]] = set()  # what a note was made of: (kind, id...)
         self._said = 0
+        self._hold = False  # the high-risk hold, as last noted
 
     @classmethod
     async def create(cls, start: date, lang: str = "da", channel: str = "sms", *, answerer: Answerer | None = None,
@@ -202,11 +217,11 @@ class Simulation:
 
     async def asked(self) -> bool:
         """Whether the participant is being asked something (an answer for me is possible)."""
-        return auto_answer(await self.state(), self.scratch.loop.registry.library) is not None
+        return answerable(await self.state()) is not None
 
     async def question(self) -> Entry | None:
         """The bot's message that asks what is being asked now, if it offers answers to choose from."""
-        if asking(await self.state()) is None:
+        if answerable(await self.state()) is None:
             return None
         return next((e for e in reversed(self.entries) if e.who == BOT and e.choices), None)
 
@@ -231,6 +246,18 @@ class Simulation:
         """Answer what is being asked as `auto_answer` would (the desk's "answer for me")."""
         answer = auto_answer(await self.state(), self.scratch.loop.registry.library)
         return await self.say(answer) if answer is not None else []
+
+    async def on_hold(self) -> bool:
+        """After a high-risk signal no routine questionnaire or reminder goes out until a coach releases the hold."""
+        return (await self.state()).hold
+
+    async def release_hold(self) -> list[Entry]:
+        """What a coach's release does (bot/coach.py): the programme goes on."""
+        mark = len(self.entries)
+        await self.scratch.loop.handle(self.scratch.participant, ReleaseHold(), self.scratch.channel)
+        await self._after(await self.scratch.drain())
+        await self._notes()
+        return self.entries[mark:]
 
     async def next_message(self) -> list[Entry]:
         """Move the clock to the next moment the bot writes something (events that send nothing, such as a reminder
@@ -330,6 +357,10 @@ class Simulation:
         for n, mark in enumerate(await storage.marks(pid)):
             if self._new(("mark", n)) and mark.kind in MARKS:
                 self._note(mark.at, mark.kind, mark.key)
+        hold = await self.on_hold()
+        if hold != self._hold:
+            self._hold = hold
+            self._note(self.now, "hold" if hold else "released", "")
 
     def _new(self, key: tuple[str | int, ...]) -> bool:
         if key in self._seen:

@@ -36,6 +36,7 @@ HELP = """Type what the participant writes and press Enter. Commands start with 
   :day  :week                the clock moves one day, one week
   :to 182                    the clock moves to day 182 (day 0 is the start date), at the programme's send time
   :auto                      the participant answers the question being asked (as --auto would)
+  :release                   a coach releases the hold a high-risk alert puts on questionnaires and reminders
   :help  :quit               this text; stop (the scratch database is thrown away)
 Nothing leaves this computer: no message is sent, no coach is alerted."""
 LABELS = {
@@ -124,6 +125,8 @@ async def converse(simulation: Simulation, stdin: TextIO, out: TextIO, interacti
                 shown = await simulation.to_day(int(line[4:]))
             elif line == ":auto":
                 shown = await simulation.answer_for_me()
+            elif line == ":release":
+                shown = await simulation.release_hold()
             elif line in (":quit", ":q", ":exit"):
                 return 0
             elif line.startswith(":"):
@@ -183,4 +186,8 @@ def describe(note: Entry) -> str:
         return f"module {note.about} marked done"
     if note.kind == "consent_declined":
         return "the participant said no to the terms"
+    if note.kind == "hold":
+        return ("questionnaires and reminders are held back until a coach releases the hold (here: type :release)")
+    if note.kind == "released":
+        return "a coach released the hold: the programme goes on"
     return note.kind

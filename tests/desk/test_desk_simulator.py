@@ -84,9 +84,14 @@ def test_the_simulator_answers_a_wave_jumps_to_six_months_and_alerts_nobody(live
     alert = page.locator(".chat-alert").last
     expect(alert).to_contain_text("En alarm")
     expect(alert).to_contain_text("I simulatoren får ingen besked")
+    expect(page.locator(".chat-note").last).to_contain_text("holdes nu tilbage")  # the high-risk hold
     screenshot(page, "admin-simulator-risk")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "admin-simulator-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("button", name="Frigiv, som en coach ville").click()
+    expect(page.locator(".chat-note").last).to_contain_text("En coach har frigivet")
+    expect(page.get_by_role("button", name="Frigiv, som en coach ville")).to_have_count(0)
 
     storage = live.app.storage  # the real database: nobody enrolled, nothing to send, nobody alerted
     assert live.run(storage.escalations()) == []
@@ -95,9 +100,9 @@ def test_the_simulator_answers_a_wave_jumps_to_six_months_and_alerts_nobody(live
     assert live.run(storage.participant(1)) is None
     audit = [(a.action, a.detail) for a in live.run(storage.audit_entries()) if a.action.startswith("simulator.")]
     actions = [action for action, _ in audit]
-    assert {"simulator.viewed", "simulator.started", "simulator.move", "simulator.say", "simulator.answer_for_me", "simulator.to_day"} <= set(actions)
+    assert {"simulator.viewed", "simulator.started", "simulator.release", "simulator.move", "simulator.say",
+            "simulator.answer_for_me", "simulator.to_day"} <= set(actions)
     assert not any(re.search("liv|nat", str(detail)) for _, detail in audit)  # what was typed is nobody's record
 
-    page.set_viewport_size({"width": 1280, "height": 800})
     page.get_by_role("button", name="Afslut og start forfra").click()
     expect(page.get_by_role("button", name="Start simuleringen")).to_be_visible()

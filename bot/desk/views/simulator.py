@@ -92,6 +92,8 @@ def routes(desk: Desk) -> list[Route]:
                     await simulation.say(str(form.get("text", ""))[:MAX_TEXT])
                 elif action == "answer_for_me":
                     await simulation.answer_for_me()
+                elif action == "release":
+                    await simulation.release_hold()
                 elif action == "move" and str(form.get("by", "")) in MOVES:
                     delta = MOVES[str(form.get("by"))]
                     await (simulation.next_message() if delta is None else simulation.forward(delta))
@@ -132,7 +134,7 @@ async def showing(simulation: Simulation) -> dict[str, object]:
         "now": simulation.now, "day": simulation.day, "question": question,
         "coming": await simulation.coming(), "milestones": milestones,
         "start_date": simulation.scratch.start, "programme_days": programme.days,
-        "end_date": simulation.scratch.start + timedelta(days=MAX_DAYS),
-        "asked": await simulation.asked(), "participant_lang": simulation.scratch.participant.lang,
+        "asked": await simulation.asked(), "on_hold": await simulation.on_hold(),
+        "participant_lang": simulation.scratch.participant.lang,
     }
 
