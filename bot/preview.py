@@ -33,7 +33,7 @@ from bot.deployment import Deployment, load_deployment
 from bot.flowregistry import DEFAULT_FLOWS_DIR, FlowRegistry
 from bot.rendering import Catalogs
 from bot.scheduler import ProgrammeScheduler, schedule_programme
-from flows.inputs import Due, Input, TimerFired
+from flows.inputs import Due, Input, RequireConsent, TimerFired
 from flows.model import FlowLibrary
 from flows.programme import Programme
 from flows.timing import local, wall
@@ -65,13 +65,14 @@ class Line:
 
 
 def origin(inp: Input) -> tuple[str, str]:
-    """What an input that no participant wrote is, as a line's (kind, about)."""
+    """What an input that no participant wrote is, as a line's (kind, about): a scheduled event, a timer, the
+    enrolment's terms, or (a coach's release) an answer to something."""
     if isinstance(inp, Due):
         about = next((str(inp.data[k]) for k in ("module", "wave", "n") if k in inp.data), "")
         return inp.kind, about
     if isinstance(inp, TimerFired):
         return EXPIRY, ""
-    return ENROLMENT, ""
+    return (ENROLMENT, "") if isinstance(inp, RequireConsent) else (REPLY, "")
 
 
 class WatchedLoop(ConversationLoop):
@@ -235,11 +236,12 @@ def scratch_folder() -> str | None:
     return SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) and os.access(SHARED_MEMORY, os.W_OK) else None
 
 
-async def new_scratch(start: date, lang: str = "da", channel: str = "sms", *, enrol_at: time = time.min,
+async def new_scratch(start: date, lang: str = "da", channel: str = "sms", *, enrol_at: time | None = time.min,
                       programme: Programme | None = None, library: FlowLibrary | None = None,
                       flows_dir: Path | None = None, deployment: Deployment | None = None,
                       catalogs: Catalogs | None = None) -> Scratch:
-    """A participant enrolled on day 0 at `enrol_at` (local) with `programme` planned, in a folder of its own; awake.
+    """A participant enrolled on day 0 at `enrol_at` (local; None: an hour before the programme's send time, as an
+    administrator enrolling in the morning) with `programme` planned, in a folder of its own; awake.
     `library`: the running bot's flows (the desk); without it they are read from `flows_dir`. `programme`: the
     programme to try (default: the library's)."""
     deployment = deployment or load_deployment()
@@ -264,6 +266,9 @@ async def new_scratch(start: date, lang: str = "da", channel: str = "sms", *, en
         shutil.rmtree(folder, ignore_errors=True)
         raise
     scratch.attach(storage)
+    if enrol_at is None:
+        send = programme.send_time
+        enrol_at = send.replace(hour=send.hour - 1) if send.hour >= 1 else time.min
     try:
         await scratch.enrol(lang, enrol_at)
     except BaseException:
@@ -273,7 +278,7 @@ async def new_scratch(start: date, lang: str = "da", channel: str = "sms", *, en
 
 
 @asynccontextmanager
-async def open_scratch(start: date, lang: str = "da", channel: str = "sms", *, enrol_at: time = time.min,
+async def open_scratch(start: date, lang: str = "da", channel: str = "sms", *, enrol_at: time | None = time.min,
                        programme: Programme | None = None, library: FlowLibrary | None = None,
                        flows_dir: Path | None = None, deployment: Deployment | None = None,
                        catalogs: Catalogs | None = None) -> AsyncIterator[Scratch]:

@@ -17,12 +17,13 @@ import bisect
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot import timers
 from bot.deployment import Deployment
 from bot.inbound import Inbound
 from bot.preview import Line, Scratch, new_scratch
@@ -134,11 +135,9 @@ def answers_from(path: Path, otherwise: Answerer | None = None) -> Answerer:
 class Simulation:
     """One scratch participant, its chat so far, and the clock. Every method moves the clock forward only."""
 
-    def __init__(self, scratch: Scratch, catalogs: Catalogs, deployment: Deployment,
-                 answerer: Answerer | None = None) -> None:
+    def __init__(self, scratch: Scratch, answerer: Answerer | None = None) -> None:
         self.scratch = scratch
-        self.catalogs = catalogs
-        self.deployment = deployment
+        self.deployment = scratch.deployment
         self.answerer = answerer
         self.entries: list[Entry] = []
         self._seen: set[tuple[str | int, ...]] = set()  # what a note was made of: (kind, id...)
@@ -152,12 +151,10 @@ class Simulation:
                      catalogs: Catalogs | None = None) -> Simulation:
         """Enrol the participant on day 0, an hour before the programme's send time, as `enroll` does: the invite
         (on SMS) and the terms come first. Awake; `remove` it when done."""
-        enrolled = (datetime.combine(start, programme.send_time if programme else time(10)) - timedelta(hours=1)).time()
-        catalogs = catalogs or Catalogs()
-        scratch = await new_scratch(start, lang, channel, enrol_at=enrolled, programme=programme, library=library,
+        scratch = await new_scratch(start, lang, channel, enrol_at=None, programme=programme, library=library,
                                     flows_dir=flows_dir, deployment=deployment, catalogs=catalogs)
         try:
-            simulation = cls(scratch, catalogs, scratch.deployment, answerer)
+            simulation = cls(scratch, answerer)
             notice = phrases.SMS_INVITE if channel == "sms" else None
             await scratch.loop.handle(scratch.participant, RequireConsent(), channel, notice=notice)
             await simulation._after(await scratch.drain())
@@ -208,10 +205,6 @@ class Simulation:
     def programme(self) -> Programme:
         return self.scratch.programme
 
-    @property
-    def last_day(self) -> int:
-        return MAX_DAYS
-
     async def state(self) -> State:
         return await self.scratch.loop.state_of(self.scratch.participant)
 
@@ -228,7 +221,7 @@ class Simulation:
     async def coming(self, limit: int = 8) -> list[tuple[datetime, str, str]]:
         """What is planned next: (local time, kind, about) of the pending schedule rows, soonest first."""
         rows = [r for r in await self.scratch.storage.schedule_of(self.scratch.participant.id)
-                if r.status is ScheduleStatus.PENDING and r.kind != "run_expiry"]
+                if r.status is ScheduleStatus.PENDING and r.kind != timers.RUN_EXPIRY]
         return [(local(self.programme, r.due_at), r.kind,
                  next((str(r.data[k]) for k in ("module", "wave", "n") if k in r.data), ""))
                 for r in sorted(rows, key=lambda r: r.due_at)[:limit]]

@@ -21,6 +21,7 @@ from typing import TextIO
 from bot import config
 from bot.simulator import (
     BOT,
+    MAX_DAYS,
     NOTE,
     PARTICIPANT,
     Answerer,
@@ -66,8 +67,6 @@ def add_arguments(simulate: argparse.ArgumentParser) -> None:
 
 
 def _days(value: str) -> int:
-    from bot.simulator import MAX_DAYS
-
     if not value.isdigit() or not 0 <= int(value) <= MAX_DAYS:
         raise argparse.ArgumentTypeError(f"give a day from 0 to {MAX_DAYS}")
     return int(value)

@@ -50,7 +50,8 @@ def test_the_timeline_shows_every_message_in_danish_and_english(live: LiveDesk, 
 
 
 def test_the_simulator_answers_a_wave_jumps_to_six_months_and_alerts_nobody(live: LiveDesk, page: Page) -> None:
-    live.log_in(page, "lead", "/admin/simulator")
+    live.log_in(page, "lead", "/admin")
+    page.get_by_role("link", name="Simulator", exact=True).click()
     expect(page.get_by_text("Intet her når nogen")).to_be_visible()
     page.get_by_role("button", name="Start simuleringen").click()
     chat = page.locator("ol.chat")
