@@ -272,6 +272,8 @@ class Simulation:
 
     async def to_day(self, day: int) -> list[Entry]:
         """To day `day` at the programme's send time (that morning's messages have arrived); never backwards."""
+        if day > MAX_DAYS:
+            raise SimulationLimit(f"a simulation ends on day {MAX_DAYS}: start a new one")
         return await self.until(max(self.now, self.scratch.moment(day, self.programme.send_time)))
 
     async def until(self, moment: datetime) -> list[Entry]:

@@ -31,6 +31,7 @@ class Held:
     simulation: Simulation  # asleep unless a request holds `lock`
     used_at: datetime
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    ended: bool = False  # removed: a request that waited for `lock` finds it gone
 
 
 class Simulations:
@@ -39,6 +40,7 @@ class Simulations:
         self.idle = idle
         self.most = most
         self._held: dict[str, Held] = {}
+        self._starting = asyncio.Lock()  # two quick "start" clicks make one simulation, not one lost on disk
         self._sweeps: set[asyncio.Task[int]] = set()  # kept until done (a task nobody refers to may be collected)
 
     def __len__(self) -> int:
@@ -53,13 +55,14 @@ class Simulations:
 
     async def start(self, coach_id: str, create: Callable[[], Awaitable[Simulation]]) -> Held:
         """A new simulation for the administrator (their old one ends first), asleep."""
-        await self.end(coach_id)
-        await self.sweep()
-        if len(self._held) >= self.most:
-            raise TooManySimulations(f"{self.most} simulations are open")
-        simulation = await create()
-        await simulation.scratch.sleep()
-        held = self._held[coach_id] = Held(simulation, self.clock.now())
+        async with self._starting:
+            await self.end(coach_id)
+            await self.sweep()
+            if len(self._held) >= self.most:
+                raise TooManySimulations(f"{self.most} simulations are open")
+            simulation = await create()
+            await simulation.scratch.sleep()
+            held = self._held[coach_id] = Held(simulation, self.clock.now())
         asyncio.get_running_loop().call_later(self.idle.total_seconds() + 1, self._sweep_soon)
         return held
 
@@ -68,6 +71,7 @@ class Simulations:
         if held is None:
             return False
         async with held.lock:
+            held.ended = True
             await held.simulation.remove()  # the scratch database and its folder
         return True
 

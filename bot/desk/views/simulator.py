@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import timedelta
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -46,8 +47,11 @@ def routes(desk: Desk) -> list[Route]:
                                       "default_start": start_from("", today)[0], "max_days": MAX_DAYS,
                                       "max_text": MAX_TEXT, "simulation": None}
         if held is not None:
-            async with held.lock, held.simulation.awake():
-                context.update(await showing(held.simulation))
+            async with held.lock:
+                if held.ended:  # ended while this request waited
+                    return back("gone")
+                async with held.simulation.awake():
+                    context.update(await showing(held.simulation))
             lang = request.state.lang
             context["task_name"] = lambda kind: desk.catalogs.gettext(lang, TASK_NAMES[kind]) if kind in TASK_NAMES \
                 else kind
@@ -85,26 +89,14 @@ def routes(desk: Desk) -> list[Route]:
         if held is None:
             return back("gone")
         form = await request.form()
-        async with held.lock, held.simulation.awake():
-            simulation = held.simulation
-            try:
-                if action == "say":
-                    await simulation.say(str(form.get("text", ""))[:MAX_TEXT])
-                elif action == "answer_for_me":
-                    await simulation.answer_for_me()
-                elif action == "release":
-                    await simulation.release_hold()
-                elif action == "move" and str(form.get("by", "")) in MOVES:
-                    delta = MOVES[str(form.get("by"))]
-                    await (simulation.next_message() if delta is None else simulation.forward(delta))
-                elif action == "to_day" and str(form.get("day", "")).strip().isdigit():
-                    await simulation.to_day(int(str(form.get("day")).strip()))
-                else:
-                    return back("unknown")
-            except SimulationLimit:
-                return back("limit")
+        async with held.lock:
+            if held.ended:  # ended while this request waited
+                return back("gone")
+            done = await acting(held.simulation, action, form)
+        if done is not None:
+            return back(done)
         await desk.audit(request, f"simulator.{action}", "simulator",
-                         {"day": simulation.day, **({"by": str(form.get("by"))} if action == "move" else {})})
+                         {"day": held.simulation.day, **({"by": str(form.get("by"))} if action == "move" else {})})
         return back()
 
     async def end(request: Request, coach: Coach) -> Response:
@@ -116,6 +108,28 @@ def routes(desk: Desk) -> list[Route]:
             Route("/admin/simulator/start", admin_only(desk, start), methods=["POST"]),
             Route("/admin/simulator/end", admin_only(desk, end), methods=["POST"]),
             Route("/admin/simulator/{action:str}", admin_only(desk, act), methods=["POST"])]
+
+
+async def acting(simulation: Simulation, action: str, form: FormData) -> str | None:
+    """Do what a button asked, awake; the problem to show (None: done)."""
+    async with simulation.awake():
+        try:
+            if action == "say":
+                await simulation.say(str(form.get("text", ""))[:MAX_TEXT])
+            elif action == "answer_for_me":
+                await simulation.answer_for_me()
+            elif action == "release":
+                await simulation.release_hold()
+            elif action == "move" and str(form.get("by", "")) in MOVES:
+                delta = MOVES[str(form.get("by"))]
+                await (simulation.next_message() if delta is None else simulation.forward(delta))
+            elif action == "to_day" and str(form.get("day", "")).strip().isdigit():
+                await simulation.to_day(int(str(form.get("day")).strip()))
+            else:
+                return "unknown"
+        except SimulationLimit:
+            return "limit"
+    return None
 
 
 async def showing(simulation: Simulation) -> dict[str, object]:
