@@ -47,9 +47,9 @@ def leaves(parser: argparse.ArgumentParser, words: tuple[str, ...] = ()) -> list
 
 def test_every_command_names_a_handler() -> None:
     found = leaves(build_parser())
-    assert len(found) == 29  # chat, flows check, coach, run, enroll and enrol, cohort randomise|verify,
-    # escalations list, programme x2, appointments x6 (book, list, import, cancel, move, sessions), tasks x2,
-    # report outcomes, export, person x3, db upgrade|current|check|revision, desk add-user
+    assert len(found) == 30  # chat, flows check, coach, run, enroll and enrol, cohort randomise|verify,
+    # escalations list, programme preview|simulate|tick, appointments x6 (book, list, import, cancel, move,
+    # sessions), tasks x2, report outcomes, export, person x3, db upgrade|current|check|revision, desk add-user
     # (`desk` itself serves)
     for words, parser in found:
         assert callable(parser.get_default("handler")), words

@@ -25,7 +25,7 @@ COMMANDS: tuple[Callable[[Commands], None], ...] = (
     enrol.add_parser,  # enroll
     cohort.add_parser,  # cohort randomise, cohort verify
     coach.add_escalations_parser,  # escalations list
-    programme.add_parser,  # programme preview, programme tick
+    programme.add_parser,  # programme preview, programme simulate, programme tick
     appointments_command.add_parser,  # appointments book, list, import
     coach.add_tasks_parser,  # tasks list, tasks done
     report.add_parser,  # report outcomes

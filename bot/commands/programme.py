@@ -1,5 +1,6 @@
-"""`programme preview` (every message a participant of one programme would get, with date, time and channel) and
-`programme tick` (handle the scheduled events due now, once): the programmes over time, flows/programmes/*.yaml."""
+"""`programme preview` (every message a participant of one programme would get, with date, time and channel),
+`programme simulate` (a scratch participant driven through time: bot/commands/simulate.py) and `programme tick`
+(handle the scheduled events due now, once): the programmes over time, flows/programmes/*.yaml."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from bot import config
 from bot.commands.common import Commands, handled_by
+from bot.commands.simulate import add_arguments as add_simulate_arguments
 
 
 def add_parser(commands: Commands) -> None:
@@ -23,6 +25,13 @@ def add_parser(commands: Commands) -> None:
     preview.add_argument("--programme", metavar="ID", help="which programme, by its file's id (default: the "
                          "deployment's default programme)")
     handled_by(preview, _preview)
+    simulate = programme_commands.add_parser(
+        "simulate", help="try the programme as a participant: answer, move the clock, on a scratch database",
+        description="A simulated participant on a scratch database that is thrown away afterwards: nothing is sent, "
+                    "nobody is alerted. At a terminal it is interactive (answer, press Enter for the next message, "
+                    ":help); --days N runs to day N and prints the whole chat.")
+    add_simulate_arguments(simulate)
+    handled_by(simulate, _simulate)
     tick = programme_commands.add_parser(
         "tick", help="handle every scheduled event due now, once (`run` does this every 30 s by itself)")
     config.add_db_argument(tick)
@@ -34,8 +43,15 @@ async def _preview(args: argparse.Namespace) -> int:
 
     today = datetime.now(UTC).date()
     start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
-    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir(), args.programme), sys.stdout)
+    print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir(), programme_id=args.programme),
+                   sys.stdout)
     return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from bot.commands.simulate import simulate
+
+    return await simulate(args)
 
 
 async def _tick(args: argparse.Namespace) -> int:

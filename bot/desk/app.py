@@ -18,6 +18,8 @@ from bot.desk.views import admin_check as files_view
 from bot.desk.views import admin_health as health_view
 from bot.desk.views import admin_report as report_view
 from bot.desk.views import appointments as appointments_view
+from bot.desk.views import programme_timeline as programme_timeline_view
+from bot.desk.views import simulator as simulator_view
 
 
 def create_desk_app(desk: Desk) -> Starlette:
@@ -46,6 +48,8 @@ def create_desk_app(desk: Desk) -> Starlette:
         *report_view.routes(desk),
         *health_view.routes(desk),
         *audit_view.routes(desk),
+        *programme_timeline_view.routes(desk),
+        *simulator_view.routes(desk),
         Mount("/static", StaticFiles(packages=[("bot.desk", "static")]), name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(DeskGuard, desk=desk, sessions=sessions)])

@@ -52,6 +52,19 @@ class Desk:
         """The deployment's programmes by id (issue 15: several in one deployment); `programme` is the default."""
         return self.loop.registry.library.programmes
 
+    def programme_asked(self, request: Request) -> Programme | None:
+        """The programme a page was asked about (`?programme=ID` or a form's `programme`, read by the caller into
+        `request.state`), else the default: an unknown id falls back to the default too."""
+        asked = request.query_params.get("programme", "")
+        return self.programmes.get(asked) or self.programme
+
+    def programme_choices(self, lang: str) -> list[tuple[str, str]]:
+        """(id, title) of every programme, the default first; empty with one programme (no choice to offer)."""
+        if len(self.programmes) < 2:
+            return []
+        ordered = sorted(self.programmes.values(), key=lambda p: (not p.default, p.id))
+        return [(p.id, self.programme_title(p.id, lang)) for p in ordered]
+
     def programme_title(self, programme_id: str | None, lang: str) -> str:
         """A programme's name for people, in the reader's language (its id when it has no title)."""
         found = self.programmes.get(programme_id or "") or (self.programme if programme_id is None else None)

@@ -54,17 +54,22 @@ class Reports:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
         self.lock = asyncio.Lock()
-        self.kept: dict[str | None, Report] = {}
+        self.kept: dict[tuple[str, str | None], Report] = {}
 
     async def report(self, programme: Programme, cohort: str | None) -> Report:
         async with self.lock:
             now = self.desk.clock.now()
-            kept = self.kept.get(cohort)
+            key = (programme.id, cohort)
+            kept = self.kept.get(key)
             if kept is not None and now - kept.generated_at < FRESH:
                 return kept
-            report = await read_report(self.desk.storage, programme, now, Filters(cohort, None, None))
-            self.kept = {c: r for c, r in self.kept.items() if now - r.generated_at < FRESH}
-            self.kept[cohort] = report
+            several = len(self.desk.programmes) > 1  # then the report says which programme, as the command's
+            filters = Filters(cohort, None, None, programme.id if several else None,
+                              programme.name("da") if several else None)
+            report = await read_report(self.desk.storage, programme, now, filters,
+                                       default=programme is self.desk.programme)
+            self.kept = {k: r for k, r in self.kept.items() if now - r.generated_at < FRESH}
+            self.kept[key] = report
             return report
 
 
@@ -77,8 +82,8 @@ def file_name(cohort: str | None, report: Report, extension: str) -> str:
 def routes(desk: Desk, programme: Programme | None = None) -> list[Route]:
     reports = Reports(desk)
 
-    def chosen_programme() -> Programme | None:
-        return programme or desk.programme
+    def chosen_programme(request: Request) -> Programme | None:
+        return programme or desk.programme_asked(request)
 
     async def cohort_asked(request: Request) -> tuple[str | None, list[str], bool]:
         """The cohort asked for (None: everyone), the cohorts there are, and whether the one asked for is one."""
@@ -88,27 +93,31 @@ def routes(desk: Desk, programme: Programme | None = None) -> list[Route]:
 
     async def page(request: Request, coach: Coach) -> Response:
         cohort, cohorts, known = await cohort_asked(request)
-        current = chosen_programme()
+        current = chosen_programme(request)
         context: dict[str, object] = {"cohorts": cohorts, "cohort": cohort, "known": known, "body": None,
+                                      "choices": desk.programme_choices(request.state.lang),
+                                      "chosen": current.id if current is not None else "",
                                       "report": None, "programme": current is not None, "formats": tuple(FORMATS)}
         if current is None or not known:
             return desk.templates.render(request, "admin_report.html", context, status=200 if known else 404)
         report = await reports.report(current, cohort)
         await desk.audit(request, "report.outcomes", "participants", {
-            "format": "page", "cohort": cohort, "participants": report.participation.enrolled})
+            "format": "page", "cohort": cohort, "participants": report.participation.enrolled,
+            "programme": current.id})
         context.update(report=report, body=Markup(report_body(report, request.state.lang)))  # escaped by report_body
         return desk.templates.render(request, "admin_report.html", context)
 
     async def download(request: Request, coach: Coach) -> Response:
         cohort, _, known = await cohort_asked(request)
         asked = request.query_params.get("format", "")
-        current = chosen_programme()
+        current = chosen_programme(request)
         if asked not in FORMATS or current is None or not known:
             return Response(status_code=404)
         render, media_type = FORMATS[asked]
         report = await reports.report(current, cohort)
         await desk.audit(request, "report.outcomes", "participants", {
-            "format": asked, "cohort": cohort, "participants": report.participation.enrolled})
+            "format": asked, "cohort": cohort, "participants": report.participation.enrolled,
+            "programme": current.id})
         return Response(render(report, request.state.lang), media_type=media_type, headers={
             "content-disposition": f'attachment; filename="{file_name(cohort, report, asked)}"'})
 
