@@ -65,7 +65,7 @@ def test_the_report_shows_a_cohorts_figures_with_charts_and_downloads(live: Live
 
     page.select_option("#cohort", "syd-2026")
     page.get_by_role("button", name="Vis").click()
-    expect(page).to_have_url(f"{live.url}/admin/report?cohort=syd-2026")
+    expect(page).to_have_url(f"{live.url}/admin/report?programme=stress_programme&cohort=syd-2026")  # one of three
     expect(page.locator(".outcome-report .meta").filter(has_text="syd-2026")).to_be_visible()
     headline = page.locator(".outcome-report #headline tbody tr").filter(has_text="PSS-10 baseline → uge 4")
     expect(headline).to_contain_text("n = 0, mangler 1")  # Cai has no week 4
