@@ -53,8 +53,8 @@ class Desk:
         return self.loop.registry.library.programmes
 
     def programme_asked(self, request: Request) -> Programme | None:
-        """The programme a page was asked about (`?programme=ID` or a form's `programme`, read by the caller into
-        `request.state`), else the default: an unknown id falls back to the default too."""
+        """The programme a page was asked about (`?programme=ID` in its address), else the default: an unknown id
+        falls back to the default too, so a stale link still shows a report rather than an error."""
         asked = request.query_params.get("programme", "")
         return self.programmes.get(asked) or self.programme
 
@@ -70,7 +70,7 @@ class Desk:
         found = self.programmes.get(programme_id or "") or (self.programme if programme_id is None else None)
         if found is None:
             return programme_id or ""
-        return found.title.get(lang) if found.title is not None else found.id
+        return found.name(lang)
 
     def coach(self, request: Request) -> Coach:
         """The coach whose session this request carries (the guard let no one else in)."""
