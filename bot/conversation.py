@@ -10,8 +10,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from bot.deployment import Deployment
 from bot.faults import crash_point
 from bot.flowregistry import FlowRegistry
 from bot.inbound import Inbound
+from bot.keyed_locks import KeyedLocks
 from bot.office_hours import coach_hours_line
 from bot.programme_choice import ProgrammeChoice
 from bot.rendering import Catalogs, render_part, render_send
@@ -126,27 +126,6 @@ class _Request:
     address: AddressChange | None = None
 
 
-class _KeyedLocks:
-    """One lock per participant, dropped when nobody holds or waits for it (so the map does not grow)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: int) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class ConversationLoop:
     """Feeds inputs for participants through the engine and commits each step atomically.
 
@@ -165,7 +144,7 @@ class ConversationLoop:
         self.escalation_listeners: list[Callable[[tuple[int, ...]], Awaitable[None]]] = []
         # told the channels of the messages a committed step wrote (the dispatchers wake up: bot/dispatcher.py)
         self.outbox_listeners: list[Callable[[frozenset[str]], None]] = []
-        self._locks = _KeyedLocks()
+        self._locks = KeyedLocks()
         self._cache: OrderedDict[int, tuple[State, int]] = OrderedDict()
         self._cache_size = cache_size
         self._control_arm = ControlArm(storage, cache_size)  # who sees only the waves (bot/arms.py)

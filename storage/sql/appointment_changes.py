@@ -71,6 +71,15 @@ def _audit(conn: Connection, actor: str, action: str, appointment_id: int, at: d
                                                             dict(detail))))
 
 
+def _unchangeable(row: Any, at: datetime) -> str | None:
+    """Why the appointment cannot be cancelled or moved (unknown, already cancelled, begun); None when it can."""
+    if row is None:
+        return UNKNOWN
+    if row.cancelled_at is not None:
+        return WAS_CANCELLED
+    return BEGUN if row.starts_at <= at else None
+
+
 @dataclass(frozen=True)
 class CancelAppointment(ProgrammeOp):
     appointment_id: int
@@ -80,12 +89,10 @@ class CancelAppointment(ProgrammeOp):
 
     def run(self, conn: Connection) -> str:
         row = conn.execute(select(_ap).where(_ap.c.id == self.appointment_id)).first()
-        if row is None:
-            return UNKNOWN
-        if row.cancelled_at is not None:
-            return WAS_CANCELLED
-        if row.starts_at <= self.at:
-            return BEGUN
+        refused = _unchangeable(row, self.at)
+        if refused is not None:
+            return refused
+        assert row is not None
         conn.execute(update(_ap).where(_ap.c.id == row.id).values(cancelled_at=self.at, cancelled_by=self.actor))
         people = _attendees(conn, row.id)
         _withdraw_reminders(conn, row.id, people, "appointment cancelled", self.at)
@@ -105,12 +112,10 @@ class MoveAppointment(ProgrammeOp):
 
     def run(self, conn: Connection) -> str:
         row = conn.execute(select(_ap).where(_ap.c.id == self.appointment_id)).first()
-        if row is None:
-            return UNKNOWN
-        if row.cancelled_at is not None:
-            return WAS_CANCELLED
-        if row.starts_at <= self.at:
-            return BEGUN
+        refused = _unchangeable(row, self.at)
+        if refused is not None:
+            return refused
+        assert row is not None
         moves = row.moves + 1
         conn.execute(update(_ap).where(_ap.c.id == row.id).values(starts_at=self.starts_at, moves=moves,
                                                                   moved_at=self.at))
