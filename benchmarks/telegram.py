@@ -52,6 +52,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -101,7 +102,8 @@ def enrol(k: int, folder: Path, env: dict[str, str]) -> list[tuple[str, str]]:
     (reference, link code) for each."""
     folder.mkdir(parents=True, exist_ok=True)
     people = folder / "people.csv"
-    people.write_text("name,telegram,lang,start_date\n" + "".join(f"Person {i},1,da,2099-03-02\n" for i in range(k)))
+    start = (date.today() + timedelta(days=200)).isoformat()  # ahead, but within the year enrolment accepts
+    people.write_text("name,telegram,lang,start_date\n" + "".join(f"Person {i},1,da,{start}\n" for i in range(k)))
     out = subprocess.run([sys.executable, "-m", "bot", "enroll", "--csv", str(people), "--db", str(folder / "bot.db")],
                          env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     codes = [(ref, link.split("?start=", 1)[1]) for ref, link in
