@@ -211,7 +211,7 @@ class Harness:
                 if harness.profile is not None:  # from the first getUpdates: start-up left out
                     harness.spy = subprocess.Popen(
                         ["py-spy", "record", "--pid", str(harness.process.pid), "--rate", "250", "--format", "raw",
-                         "--threads", "--nonblocking", "--output", str(harness.profile)],
+                         *(["--gil"] if os.environ.get("SPY_GIL") else []), "--threads", "--nonblocking", "--output", str(harness.profile)],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             original(handler)
 

@@ -40,8 +40,10 @@ from telegram import BotCommand, CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.channels.chat_order import ChatOrder
 from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority
 from bot.channels.telegram_coach import TelegramCoachChannel, desk_command, is_coach_button, set_coach_menus
+from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_outbound import (
     CHANNEL,
     PROGRAMME_BUTTONS,
@@ -73,6 +75,7 @@ __all__ = ["WEBHOOK_PATH", "TelegramChannel", "TelegramCoachChannel"]  # the coa
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 256 * 1024  # a text message is at most 4096 characters; updates are a few KB
 ALLOWED_UPDATES = ("message", "callback_query")
+POLLED_IN_HAND = 256  # polled updates being handled at once (bot/channels/chat_order.py); the poller waits beyond
 REQUESTS_PER_SECOND = 30.0  # Telegram's limit for a bot's messages (python-telegram-bot's AIORateLimiter default)
 LINK_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what a deep link's start parameter may hold
 # The command menu: Telegram command -> the keyword it stands for (flows/parsing.py), with its description.
@@ -148,6 +151,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self.pacer = PriorityPacer(requests_per_second)  # the bot's one budget, most urgent first
         builder = (Application.builder().token(token).rate_limiter(PriorityRateLimiter(self.pacer))
+                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(connections=1))
                    .job_queue(None))  # our own scheduler runs timers; 429s are deferred through the outbox
         if base_url:
             builder = builder.base_url(base_url)
@@ -161,6 +165,7 @@ class TelegramChannel:
         self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery, concurrency=concurrency)
         loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._dispatcher: asyncio.Task[None] | None = None
+        self._polled = ChatOrder(POLLED_IN_HAND)  # each chat's updates in order, different chats' at once
 
     @property
     def wakeup(self) -> asyncio.Event:
@@ -197,6 +202,8 @@ class TelegramChannel:
             self._dispatcher = None
         if self.application.updater is not None and self.application.updater.running:
             await _bounded(asyncio.ensure_future(self.application.updater.stop()), "the poller")
+        await _bounded(asyncio.ensure_future(self._polled.drain()), "the polled updates in hand")
+        self._polled.cancel()
         if self.application.running:
             await _bounded(asyncio.ensure_future(self.application.stop()), "the application")
         await _bounded(asyncio.ensure_future(self.application.shutdown()), "the shutdown")
@@ -261,8 +268,16 @@ class TelegramChannel:
             return None
 
     async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB hands polled updates over one at a time: each goes behind its chat's earlier ones and this returns, so
+        the next people's updates are handled meanwhile (their steps share a commit)."""
         if isinstance(update, Update):
-            await self.process(update)
+            chat = update.effective_chat
+            await self._polled.submit(chat.id if chat is not None else update.update_id,
+                                      lambda: self.process(update))
+
+    async def settle(self) -> None:
+        """Wait until the polled updates in hand are handled (tests)."""
+        await self._polled.drain()
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update could not be processed", exc_info=context.error)
