@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
 
 from storage.errors import AlreadyTaken, UnknownOutboxError
 from storage.records import OutboxRow
@@ -36,6 +36,7 @@ from storage.sql.outbox_claims import ClaimOutbox, LocalLeases, claimable_outbox
 from storage.sql.outbox_rows import (
     OUTBOX_COLUMNS,
     PROVIDER_ID_TAKEN,
+    SENT,
     defer_changes,
     delivery_changes,
     give_up_changes,
@@ -154,9 +155,55 @@ MARK_SENT = (
 )
 
 
+# A first "sent" report (`mark_delivery`'s most common call, once per message): `delivery_changes` as one statement
+_FIRST_SENT = (
+    update(_o)
+    .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
+    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1, delivery_status=SENT,
+            delivery_detail=bindparam("b_detail"), provider_id=func.coalesce(bindparam("b_pid"), _o.c.provider_id),
+            **LEASE_ENDED)
+)
+_ROWS_TO_MARK = (select(_o.c.id, _o.c.sent_at).where(_o.c.id.in_(bindparam("ids", expanding=True)))
+                 .order_by(_o.c.id).with_for_update())
+_PROVIDER_OWNERS = select(_o.c.id, _o.c.provider_id).where(_o.c.provider_id.in_(bindparam("pids", expanding=True)))
+
+
 def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
-    conn.execute(MARK_SENT, [{"b_id": outbox_id, "b_at": at} for outbox_id, at in payloads])
-    return [None] * len(payloads)
+    """`mark_sent`'s (id, at) pairs, and "sent" reports (`MarkDelivery`): every message sends one, so they are
+    written together, one statement for all. A report on a row sent already goes the general way (`_OutboxOp`)."""
+    plain = [{"b_id": p[0], "b_at": p[1]} for p in payloads if isinstance(p, tuple)]
+    if plain:
+        conn.execute(MARK_SENT, plain)
+    reports = [p for p in payloads if isinstance(p, MarkDelivery)]
+    results: dict[int, Exception | None] = {}
+    if reports:
+        results = _first_sent_reports(conn, reports)
+    return [None if isinstance(p, tuple) else results[id(p)] for p in payloads]
+
+
+def _first_sent_reports(conn: Connection, reports: list[MarkDelivery]) -> dict[int, Exception | None]:
+    unsent = {row.id: row.sent_at is None
+              for row in conn.execute(_ROWS_TO_MARK, {"ids": sorted({r.outbox_id for r in reports})})}
+    pids = sorted({r.provider_id for r in reports if r.provider_id is not None})
+    owners = {row.provider_id: row.id for row in conn.execute(_PROVIDER_OWNERS, {"pids": pids})} if pids else {}
+    results: dict[int, Exception | None] = {}
+    first: list[Row] = []
+    for report in reports:
+        if report.outbox_id not in unsent:
+            results[id(report)] = UnknownOutboxError(f"outbox row {report.outbox_id} does not exist")
+        elif report.provider_id is not None and owners.setdefault(report.provider_id,
+                                                                  report.outbox_id) != report.outbox_id:
+            results[id(report)] = AlreadyTaken(PROVIDER_ID_TAKEN)
+        elif unsent[report.outbox_id]:
+            unsent[report.outbox_id] = False  # a second report of the same row in this batch is not the first
+            first.append({"b_id": report.outbox_id, "b_at": report.at, "b_detail": report.detail or None,
+                          "b_pid": report.provider_id})
+            results[id(report)] = None
+        else:
+            results[id(report)] = report.run(conn)
+    if first:
+        conn.execute(_FIRST_SENT, first)
+    return results
 
 
 class OutboxMethods(StoreBase):
@@ -205,7 +252,7 @@ class OutboxMethods(StoreBase):
         message_id is unique only within its chat): AlreadyTaken if another row has it. UnknownOutboxError for
         an unknown id."""
         op = MarkDelivery(outbox_id, provider_id, check_status(status), require_utc(at), detail)
-        await self._writer.submit(Kind.CONTACT, op)
+        await self._writer.submit(Kind.SENT if status == SENT else Kind.CONTACT, op)  # "sent": batched, write_sent
 
     async def outbox_by_provider_id(self, provider_id: str) -> OutboxRow | None:
         return cast(OutboxRow | None, await self._reader.submit(Kind.READ_BY_PROVIDER_ID, provider_id))
