@@ -59,7 +59,7 @@ ROWS_PER_SLOT = 8
 # commit and every finished send, it looked about twice per message under load, a fifth of the bot's CPU on Telegram
 # with the limits off. A few milliseconds more before a message starts is nothing to the person; a look that takes
 # ten rows instead of one is a fifth of the CPU back.
-LOOK_EVERY = 0.004
+LOOK_EVERY = 0.01
 # How long a claimed row is held: longer than any send takes (the channels' timeouts are seconds), short enough that
 # another process soon sends what a dead one had claimed. A dispatcher that stops gives its unsent rows back at once.
 LEASE = timedelta(minutes=2)

@@ -137,7 +137,7 @@ class TelegramChannel:
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
                  on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None,
                  safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 32) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
