@@ -80,6 +80,8 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
             pending = []
     if pending:
         written += await storage.add_schedule(pending, now)
+    if written >= chunk:  # more than a few people: the table changed a lot at once
+        await storage.after_bulk_plan()
     return written
 
 

@@ -253,6 +253,12 @@ class Schedule(Protocol):
         until `lease_until`. A holder that crashes loses the lease; the row is claimed again after it."""
         ...
 
+    async def after_bulk_plan(self) -> None:
+        """Many rows were just planned (a cohort's programme): let the database's planner know the table as it is
+        now, or the next claims are planned for the table as it was (PostgreSQL: a claim of 1,000 due rows out of a
+        million took over a second instead of milliseconds until autovacuum came by)."""
+        ...
+
     async def schedule_of(self, participant_id: int) -> list[ScheduleRow]:
         """All of the participant's schedule rows, by due time."""
         ...

@@ -372,6 +372,10 @@ Index(
     sqlite_where=schedule.c.status == SCHEDULE_PENDING,
     postgresql_where=schedule.c.status == SCHEDULE_PENDING,
 )
+# The people someone is handling now (a claimed pending row): few at any time, and a claim leaves them out. Without
+# it, that check read every pending row (a claim of 1,000 of a million due rows took 0.3-1.8 s on PostgreSQL).
+_CLAIMED = and_(schedule.c.status == SCHEDULE_PENDING, schedule.c.claimed_until.is_not(None))
+Index("ix_schedule_claimed", schedule.c.participant_id, sqlite_where=_CLAIMED, postgresql_where=_CLAIMED)
 
 coach_tasks = Table(
     "coach_tasks",

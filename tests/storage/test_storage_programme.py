@@ -868,3 +868,13 @@ async def test_migration_4_brings_a_version_3_database_to_the_current_schema(tmp
     new = await open_storage(fresh)
     await new.close()
     assert normalised_schema(old) == normalised_schema(fresh)
+
+
+async def test_after_a_bulk_plan_the_schedule_is_as_planned_and_claims_go_on(store: SqlStorage) -> None:
+    """`after_bulk_plan` refreshes PostgreSQL's statistics (ANALYZE) and does nothing on SQLite: no row changes."""
+    pids = [await participant(store, f"P-{i:03d}") for i in range(3)]
+    await store.add_schedule([(pid, event_at(f"k{n}", n)) for pid in pids for n in range(4)], T0)
+    before = [await store.schedule_of(pid) for pid in pids]
+    await store.after_bulk_plan()
+    assert [await store.schedule_of(pid) for pid in pids] == before
+    assert len(await store.claim_schedule(at(10), 3, at(10) + LEASE)) == 3
