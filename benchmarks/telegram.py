@@ -25,7 +25,8 @@ terms and 10 items, 11 per participant; the peer 10), overall and steady (the mi
 Bot API requests that Telegram counts (with a chat: messages, edits, button answers) per update and per answered
 question; the bot's CPU time per update from its first getUpdates; acknowledged answers missing from the database
 (ours, must be 0). `--profile DIR` also runs ours once more in each mode (the smallest K) with py-spy attached from the
-first getUpdates (`py-spy record --idle` off: where the CPU goes, every thread), writes the collapsed stacks to DIR
+first getUpdates (`py-spy record --idle` off: where the CPU goes, every thread; with SPY_GIL=1 only the thread holding
+the GIL, so threads waiting in C are not counted), writes the collapsed stacks to DIR
 and prints the CPU by layer (PTB's polling and parsing, our telegram.py inbound, bot/conversation.py, flows/ engine,
 storage, outbound). Takes about 35 minutes with the defaults (K = 1,000 at the shipped 30 requests/s is 400 s a run);
 `--quick` about 5. The last line is one JSON object; its top-level figures are those of the largest K.
@@ -211,7 +212,8 @@ class Harness:
                 if harness.profile is not None:  # from the first getUpdates: start-up left out
                     harness.spy = subprocess.Popen(
                         ["py-spy", "record", "--pid", str(harness.process.pid), "--rate", "250", "--format", "raw",
-                         *(["--gil"] if os.environ.get("SPY_GIL") else []), "--threads", "--nonblocking", "--output", str(harness.profile)],
+                         *(["--gil"] if os.environ.get("SPY_GIL") else []), "--threads", "--nonblocking",
+                         "--output", str(harness.profile)],
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             original(handler)
 
