@@ -69,6 +69,7 @@ NOT_COUNTED = {"getUpdates", "getMe", "setMyCommands", "deleteWebhook", "getWebh
 QUESTION = re.compile(r"(?m)^\((\d+)/10\)")  # our PSS-10 question, at the start of a line (it may follow an intro)
 NAIVE_QUESTION = re.compile(r"^PSS item (\d+):")
 RUN_TIMEOUT = 1500.0
+ENROL_AT_ONCE = 500  # the most one CSV may enrol (bot/enrol_csv.py)
 
 
 # -- the bot process ------------------------------------------------------------------------------------------
@@ -104,11 +105,14 @@ def enrol(k: int, folder: Path, env: dict[str, str]) -> list[tuple[str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     people = folder / "people.csv"
     start = (date.today() + timedelta(days=200)).isoformat()  # ahead, but within the year enrolment accepts
-    people.write_text("name,telegram,lang,start_date\n" + "".join(f"Person {i},1,da,{start}\n" for i in range(k)))
-    out = subprocess.run([sys.executable, "-m", "bot", "enroll", "--csv", str(people), "--db", str(folder / "bot.db")],
-                         env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    codes = [(ref, link.split("?start=", 1)[1]) for ref, link in
-             (line.split("\t") for line in out.splitlines() if "\t" in line)]
+    codes: list[tuple[str, str]] = []
+    for first in range(0, k, ENROL_AT_ONCE):  # a file of at most 500 people at a time, as enrolment asks
+        people.write_text("name,telegram,lang,start_date\n" + "".join(
+            f"Person {i},1,da,{start}\n" for i in range(first, min(k, first + ENROL_AT_ONCE))))
+        out = subprocess.run([sys.executable, "-m", "bot", "enroll", "--csv", str(people), "--db",
+                              str(folder / "bot.db")], env=env, cwd=ROOT, capture_output=True, text=True).stdout
+        codes += [(ref, link.split("?start=", 1)[1]) for ref, link in
+                  (line.split("\t") for line in out.splitlines() if "\t" in line)]
     if len(codes) != k:
         raise SystemExit(f"bot enroll made {len(codes)} invite links, not {k}:\n{out[-500:]}")
     people.unlink()
