@@ -275,10 +275,6 @@ class TelegramChannel:
             await self._polled.submit(chat.id if chat is not None else update.update_id,
                                       lambda: self.process(update))
 
-    async def settle(self) -> None:
-        """Wait until the polled updates in hand are handled (tests)."""
-        await self._polled.drain()
-
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("Telegram update could not be processed", exc_info=context.error)
 
