@@ -3,10 +3,12 @@ the run starts: tests/postgres_cluster.py), and a clock that only moves when the
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +88,15 @@ def without_consent(tmp_path: Path) -> Path:
     path = tmp_path / "deployment-without-consent.yaml"
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     return path
+
+
+@contextlib.asynccontextmanager
+async def app_without_consent(tmp_path: Path, at: datetime | FakeClock,
+                              coach_channels: Mapping[str, Any] | None = None) -> AsyncIterator[App]:
+    """The app on a new file, its clock at `at` (or the test's own clock), the deployment `without_consent`, coaches
+    reached only through `coach_channels` (none by default): what most tests of the programme and the human path
+    start from."""
+    clock = at if isinstance(at, FakeClock) else FakeClock(at)
+    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
+                        coach_channels=dict(coach_channels or {})) as opened:
+        yield opened

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, open_app
+from bot.app import App
 from bot.appointments import BookingError, BookingRequest, book
-from bot.clock import FakeClock
 from storage.records import ScheduleStatus
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 from tests.programme_world import World
 from tests.test_programme import answers
 
@@ -25,9 +24,7 @@ COACH = "coach:coach"
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0).astimezone()) as opened:
         yield opened
 
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, open_app
-from bot.clock import FakeClock
+from bot.app import App
 from flows.inputs import CoachPause
 from storage.records import Priority, ScheduleStatus
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 from tests.programme_world import World
 from tests.test_programme import answers
 
@@ -23,9 +22,7 @@ START = date(2026, 3, 16)  # a Monday
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0).astimezone()) as opened:
         yield opened
 
 

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, open_app
-from bot.clock import FakeClock
+from bot.app import App
 from bot.scheduler import ProgrammeScheduler, schedule_programme
 from flows.arms import measurement_only
 from storage.allocation_records import CONTROL, Draw, RandomisedCohort
 from storage.records import Enrollment, Participant, ScheduleStatus
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 from tests.programme_world import World
 
 START = date(2026, 3, 16)
@@ -32,9 +31,7 @@ def answers(flow_id: str, step_id: str) -> str | None:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0).astimezone()) as opened:
         yield opened
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, open_app
-from bot.clock import COPENHAGEN, FakeClock
+from bot.clock import COPENHAGEN
 from bot.group_sessions import book_cohort_sessions
 from bot.settings import reload_settings
 from flows.programme import Programme
 from storage.allocation_records import CONTROL, PROGRAMME, Draw, RandomisedCohort
 from storage.records import Enrollment, ScheduleStatus
 from tests.cohort_world import CohortWorld
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent, without_consent
 
 ROOT = Path(__file__).resolve().parents[1]
 GENTOFTE = ROOT / "tests" / "programmes" / "gentofte_groups.yaml"
@@ -42,9 +42,8 @@ def gentofte(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def app(tmp_path: Path, gentofte: None) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 13, 12, 0, tzinfo=COPENHAGEN))  # the Friday before
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    friday_before = datetime(2026, 3, 13, 12, 0, tzinfo=COPENHAGEN)
+    async with app_without_consent(tmp_path, friday_before) as opened:
         yield opened
 
 

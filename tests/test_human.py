@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, open_app
+from bot.app import App
 from bot.clock import FakeClock
 from storage.records import Enrollment
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 from tests.test_data_protection import traces
 from tests.test_safety import CapturingCoachChannel
 from tests.transcript import Chat
@@ -31,8 +31,7 @@ def coaches() -> CapturingCoachChannel:
 
 @pytest.fixture
 async def app(tmp_path: Path, clock: FakeClock, coaches: CapturingCoachChannel) -> AsyncIterator[App]:
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={"console": coaches}) as opened:
+    async with app_without_consent(tmp_path, clock, {"console": coaches}) as opened:
         yield opened
 
 

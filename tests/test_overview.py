@@ -14,16 +14,14 @@ from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import DEFAULT_PATH
 from storage.records import Enrollment, Participant
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent, without_consent
 from tests.programme_world import World
 from tests.test_programme import START, answers
 
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0, tzinfo=UTC))
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0, tzinfo=UTC)) as opened:
         yield opened
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, open_app
-from bot.clock import FakeClock
+from bot.app import App
 from flows.timing import local
 from storage.records import ScheduleStatus
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 from tests.programme_world import Responder, World
 
 START = date(2026, 3, 16)  # a Monday; the clocks go forward on Sunday 29 March, in week 2
@@ -42,9 +41,7 @@ def answering(days: str, at: str) -> Responder:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0).astimezone()) as opened:
         yield opened
 
 

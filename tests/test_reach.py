@@ -16,7 +16,7 @@ from bot.deployment import Coach
 from bot.inbound import Inbound
 from flows.inputs import RequireConsent, Text
 from storage.records import Enrollment
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent
 
 PHONE = "+4512345678"
 
@@ -40,9 +40,8 @@ async def inbox() -> Inbox:
 
 @pytest.fixture
 async def app(tmp_path: Path, inbox: Inbox) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))  # a Monday, 10:00 in Copenhagen
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={"console": inbox}) as opened:
+    monday = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)  # 10:00 in Copenhagen
+    async with app_without_consent(tmp_path, monday, {"console": inbox}) as opened:
         yield opened
 
 

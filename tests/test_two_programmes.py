@@ -27,7 +27,7 @@ from flows.programme_loader import load_programme
 from flows.timing import local, wall
 from storage.allocation_records import CONTROL, PROGRAMME, RandomisedCohort
 from storage.records import Enrollment, Participant, ScheduleStatus
-from tests.conftest import without_consent
+from tests.conftest import app_without_consent, without_consent
 from tests.test_cli import ROOT
 
 START = date(2026, 3, 16)  # a Monday
@@ -138,9 +138,7 @@ NO_RUN = "Tak for din besked. Du har ikke noget spørgeskema i gang lige nu. Skr
 
 @pytest.fixture
 async def app(tmp_path: Path) -> AsyncIterator[App]:
-    clock = FakeClock(datetime(2026, 3, 15, 12, 0).astimezone())
-    async with open_app(str(tmp_path / "bot.db"), clock, deployment_path=without_consent(tmp_path),
-                        coach_channels={}) as opened:
+    async with app_without_consent(tmp_path, datetime(2026, 3, 15, 12, 0).astimezone()) as opened:
         yield opened
 
 
