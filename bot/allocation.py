@@ -35,6 +35,15 @@ class AllocationKeyError(ValueError):
     """No allocation key, or one too short to keep the sequence secret."""
 
 
+def configured_key() -> bytes | None:
+    """BOT_ALLOCATION_KEY as the key (`key_bytes`), None when it is not set; AllocationKeyError when it is set but
+    unusable. Each caller says so its own way (a line on stderr, a problem on the enrolment page)."""
+    from bot.settings import settings
+
+    secret = settings().bot_allocation_key
+    return None if secret is None else key_bytes(secret.get_secret_value())
+
+
 def key_bytes(secret: str) -> bytes:
     if len(secret) < 16:
         raise AllocationKeyError("BOT_ALLOCATION_KEY must be at least 16 characters (e.g. `openssl rand -hex 32`)")

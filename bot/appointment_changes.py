@@ -22,13 +22,14 @@ from bot.appointments import (
     reminder_data,
     reminder_plan,
 )
+from flows.appointments import CANCELLED_NOTICE, MOVED_NOTICE
 from flows.phrases import N_
 from flows.programme import Kind
 from storage.appointment_records import AppointmentBooking
 from storage.ports import Storage
 from storage.records import ScheduledRecord
 
-CANCELLED, MOVED = "cancelled", "moved"  # a notice's data["notice"] (flows/appointments.py NOTICES)
+CANCELLED, MOVED = CANCELLED_NOTICE, MOVED_NOTICE  # a notice's data["notice"]
 NO_APPOINTMENT = N_("there is no appointment {id}")
 ALREADY_CANCELLED = N_("appointment {id} is already cancelled")
 HAS_BEGUN = N_("appointment {id} has begun, so it cannot be changed")

@@ -8,8 +8,7 @@ to enrolments from then on, and enrolment always makes a new participant), so th
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from bot.recent import Recent
 from storage.allocation_records import CONTROL
 from storage.desk_ports import Allocations
 
@@ -17,16 +16,11 @@ from storage.desk_ports import Allocations
 class ControlArm:
     def __init__(self, storage: Allocations, size: int) -> None:
         self.storage = storage
-        self.size = size
-        self._known: OrderedDict[int, bool] = OrderedDict()
+        self._known: Recent[int, bool] = Recent(self._read, size)
 
     async def holds(self, participant_id: int) -> bool:
-        known = self._known.get(participant_id)
-        if known is None:
-            allocation = await self.storage.allocation(participant_id)
-            known = allocation is not None and allocation.arm == CONTROL
-        self._known[participant_id] = known
-        self._known.move_to_end(participant_id)
-        if len(self._known) > self.size:
-            self._known.popitem(last=False)
-        return known
+        return await self._known.get(participant_id)
+
+    async def _read(self, participant_id: int) -> bool:
+        allocation = await self.storage.allocation(participant_id)
+        return allocation is not None and allocation.arm == CONTROL

@@ -55,6 +55,7 @@ from flows.engine import Outcome, advance, text_trigger
 from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
 from flows.programme import Programme
 from flows.state import State
+from flows.waves import ENTRY_NOT_MET
 from storage.ports import Storage
 from storage.records import (
     AddressChange,
@@ -86,7 +87,7 @@ MAX_CONFLICT_RETRIES = 5
 # When a coach task is due: sooner when the person may be getting worse (not an escalation: no deadline watch)
 TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
             "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1),
-            "entry_criterion_not_met": timedelta(days=2)}  # seed 001: decided around the intro talk in week 1
+            ENTRY_NOT_MET: timedelta(days=2)}  # seed 001: decided around the intro talk in week 1
 DEFAULT_TASK_DUE = timedelta(days=7)
 # Inputs that are a participant writing or pressing something: the replies go before scheduled and bulk messages.
 PARTICIPANT_INPUTS = (Text, Command, Resume, RemindersOn)

@@ -10,6 +10,7 @@ is saved), and a start date in the past only when the administrator confirmed it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,16 +86,19 @@ async def review(storage: Storage, rows: Sequence[tuple[int, EnrolmentRequest, S
                  setting: Setting, now: datetime, *, new_cohort: str | None = None,
                  file_problems: Sequence[Problem] = ()) -> Review:
     """Every row with all its problems; `new_cohort`: the one cohort name the administrator chose to create."""
-    cohorts = set(await known_cohorts(storage))
     randomised = {c.cohort: c for c in await storage.randomised_cohorts()}
+    cohorts = set(await storage.cohorts()) | set(randomised)
     coaches = list(setting.coaches)
     first_line: dict[str, int] = {}
     reviewed: list[Reviewed] = []
-    for line, request, found in rows:
+    phones = [_phone(request.phone) for _, request, _ in rows]
+    # asked together, so the storage's reader looks them all up in one batch (one by one: a transaction per row)
+    owners = await asyncio.gather(*(storage.participant_by_address("sms", p) for p in phones if p is not None))
+    owner_of = dict(zip([p for p in phones if p is not None], owners, strict=True))
+    for (line, request, found), phone in zip(rows, phones, strict=True):
         problems = [*found, *problems_of(request, coaches)]
-        phone = _phone(request.phone)
         if phone is not None:
-            owner = await storage.participant_by_address("sms", phone)
+            owner = owner_of[phone]
             if owner is not None:
                 problems.append(Problem(PHONE_TAKEN, {"ref": owner.ref}))
             if phone in first_line:

@@ -83,7 +83,7 @@ async def book_cohort_sessions(storage: Storage, programme: Programme, cohort: s
     zone = ZoneInfo(programme.timezone)
     members = [(m, m.start_date or m.enrolled_at.astimezone(zone).date())  # no date: the day of enrolment (enrol)
                for m in await storage.cohort_members(cohort) if m.participant_id not in control
-               and await _follows(storage, m.participant_id, programme, default_id)]
+               and _follows(m, programme, default_id)]
     refs = {m.participant_id: m.ref for m, _ in members}
     reports = []
     for session in programme.group_sessions:
@@ -100,11 +100,11 @@ async def book_cohort_sessions(storage: Storage, programme: Programme, cohort: s
     return SessionsReport(cohort, tuple(reports))
 
 
-async def _follows(storage: Storage, participant_id: int, programme: Programme, default_id: str | None) -> bool:
+def _follows(member: CohortMember, programme: Programme, default_id: str | None) -> bool:
     """Whether the member is in this programme: their choice at enrolment, or none recorded (enrolled before choices
     were) and this is the deployment's default. A cohort is one programme's in practice; a member enrolled into
     another programme never gets these sessions."""
-    chosen = await storage.programme_of(participant_id)
+    chosen = member.programme
     return chosen == programme.id if chosen is not None else default_id in (None, programme.id)
 
 

@@ -19,12 +19,12 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.channels.base import as_plain_text
 from bot.clock import FakeClock
@@ -65,12 +65,21 @@ class Line:
     choices: tuple[tuple[str, str], ...] = ()  # a question's answers offered: (what to write, its label)
 
 
+def next_monday(today: date) -> date:
+    """The default start of a preview or simulation: the Monday after `today` (a week on, when today is one)."""
+    return today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+
+
+def about_of(data: Mapping[str, Any]) -> str:
+    """What a scheduled event is about (its module, wave or number), for a line or a list of what is coming."""
+    return next((str(data[k]) for k in ("module", "wave", "n") if k in data), "")
+
+
 def origin(inp: Input) -> tuple[str, str]:
     """What an input that no participant wrote is, as a line's (kind, about): a scheduled event, a timer, the
     enrolment's terms, or (a coach's release) an answer to something."""
     if isinstance(inp, Due):
-        about = next((str(inp.data[k]) for k in ("module", "wave", "n") if k in inp.data), "")
-        return inp.kind, about
+        return inp.kind, about_of(inp.data)
     if isinstance(inp, TimerFired):
         return EXPIRY, ""
     return (ENROLMENT, "") if isinstance(inp, RequireConsent) else (REPLY, "")
@@ -193,18 +202,6 @@ class Scratch:
         """Everything due now, through the real scheduler; the messages it made."""
         report = await self.scheduler.tick()
         return await self.drain() if report.handled or report.timers or report.failed else []
-
-    async def run_until(self, moment: datetime, limit: int = MAX_STEPS) -> list[Line]:
-        """Every event due up to `moment`, in order, each at its own time; then the clock stands at `moment`."""
-        lines = await self.tick()
-        for _ in range(limit):
-            due = await self.next_due()
-            if due is None or due > moment:
-                break
-            self.clock.set(due)
-            lines += await self.tick()
-        self.clock.set(max(self.clock.now(), moment))
-        return lines + await self.tick()
 
     async def drain(self) -> list[Line]:
         """The messages written since the last look, in the order a channel sends them; marked sent (no channel)."""

@@ -8,24 +8,13 @@ cache, most recently asked last): one read per participant per process, not one 
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from bot.recent import Recent
 from storage.ports import Directory
 
 
 class ProgrammeChoice:
     def __init__(self, storage: Directory, size: int) -> None:
-        self.storage = storage
-        self.size = size
-        self._known: OrderedDict[int, str | None] = OrderedDict()
+        self._known: Recent[int, str | None] = Recent(storage.programme_of, size)
 
     async def of(self, participant_id: int) -> str | None:
-        if participant_id in self._known:
-            chosen = self._known[participant_id]
-        else:
-            chosen = await self.storage.programme_of(participant_id)
-        self._known[participant_id] = chosen
-        self._known.move_to_end(participant_id)
-        if len(self._known) > self.size:
-            self._known.popitem(last=False)
-        return chosen
+        return await self._known.get(participant_id)

@@ -26,7 +26,7 @@ import yaml
 from bot import timers
 from bot.deployment import Deployment
 from bot.inbound import Inbound
-from bot.preview import Line, Scratch, new_scratch
+from bot.preview import Line, Scratch, about_of, new_scratch
 from bot.rendering import Catalogs
 from flows import phrases
 from flows.asking import Asked, QuestionKey, asking
@@ -224,8 +224,7 @@ class Simulation:
         """What is planned next: (local time, kind, about) of the pending schedule rows, soonest first."""
         rows = [r for r in await self.scratch.storage.schedule_of(self.scratch.participant.id)
                 if r.status is ScheduleStatus.PENDING and r.kind != timers.RUN_EXPIRY]
-        return [(local(self.programme, r.due_at), r.kind,
-                 next((str(r.data[k]) for k in ("module", "wave", "n") if k in r.data), ""))
+        return [(local(self.programme, r.due_at), r.kind, about_of(r.data))
                 for r in sorted(rows, key=lambda r: r.due_at)[:limit]]
 
     # -- moving on ------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ CONFIRM_WORDS = frozenset({"ok", "okay", "ja", "yes", "jep", "bekraefter", "conf
 MOVE_WORDS = frozenset({"flyt", "flytte", "move", "reschedule"})
 CONFIRMED = "appointment_confirmed"  # the milestone of a confirmation; its key is the appointment's id
 MOVE_ASKED = "appointment_move"  # the milestone and the coach task of a request to move it
-CANCELLED_NOTICE, MOVED_NOTICE = "cancelled", "moved"  # a notice's data["notice"] (bot/appointment_changes.py)
+CANCELLED_NOTICE, MOVED_NOTICE = "cancelled", "moved"  # a notice's data["notice"]
 
 
 def starts_at(due: Due) -> datetime:

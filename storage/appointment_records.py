@@ -74,3 +74,4 @@ class CohortMember:
     ref: str
     start_date: date | None  # None: enrolled without one (the programme then starts on the day of enrolment)
     enrolled_at: datetime
+    programme: str | None = None  # the programme chosen at enrolment; None: none recorded (the default's)

@@ -148,7 +148,7 @@ async def _sessions(args: argparse.Namespace) -> int:
             return 2
         # the programmes the cohort's members follow (one, in practice): each books its own sessions for its own
         members = await app.storage.cohort_members(args.cohort)
-        chosen = {await app.storage.programme_of(m.participant_id) for m in members}
+        chosen = {m.programme for m in members}
         programmes = {p.id: p for c in chosen if (p := library.programme_for(c)) is not None and p.group_sessions}
         if not programmes:
             print("the programme file declares no group_sessions (see docs/programme.md)", file=sys.stderr)

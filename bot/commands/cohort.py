@@ -12,7 +12,6 @@ import sys
 
 from bot import config
 from bot.commands.common import Commands, handled_by
-from bot.settings import settings
 
 
 def add_parser(commands: Commands) -> None:
@@ -31,17 +30,16 @@ def add_parser(commands: Commands) -> None:
 
 
 def _key() -> bytes | None:
-    from bot.allocation import AllocationKeyError, key_bytes
+    from bot.allocation import AllocationKeyError, configured_key
 
-    secret = settings().bot_allocation_key
-    if secret is None:
-        print("set BOT_ALLOCATION_KEY (a secret of at least 16 characters, kept like the data key)", file=sys.stderr)
-        return None
     try:
-        return key_bytes(secret.get_secret_value())
+        key = configured_key()
     except AllocationKeyError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    if key is None:
+        print("set BOT_ALLOCATION_KEY (a secret of at least 16 characters, kept like the data key)", file=sys.stderr)
+    return key
 
 
 async def _randomise(args: argparse.Namespace) -> int:

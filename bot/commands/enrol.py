@@ -49,7 +49,7 @@ def add_parser(commands: Commands) -> None:
 
 
 async def _enrol(args: argparse.Namespace) -> int:
-    from bot.allocation import AllocationKeyError, key_bytes
+    from bot.allocation import AllocationKeyError, configured_key
     from bot.app import open_app
     from bot.enrol_csv import DateError, decode, parse_date, read_csv
     from bot.enrol_review import Setting, review
@@ -80,9 +80,8 @@ async def _enrol(args: argparse.Namespace) -> int:
                 problems.append(exc.problem)
         rows = [(0, EnrolmentRequest(args.name, args.phone, args.telegram, args.lang, start, args.coach,
                                      args.cohort or args.new_cohort, args.programme), problems)]
-    secret = settings().bot_allocation_key
     try:
-        allocation_key = key_bytes(secret.get_secret_value()) if secret is not None else None
+        allocation_key = configured_key()
     except AllocationKeyError as exc:
         print(str(exc), file=sys.stderr)
         return 2

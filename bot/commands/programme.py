@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from bot import config
 from bot.commands.common import Commands, handled_by
@@ -39,10 +39,9 @@ def add_parser(commands: Commands) -> None:
 
 
 async def _preview(args: argparse.Namespace) -> int:
-    from bot.preview import print_timeline, timeline
+    from bot.preview import next_monday, print_timeline, timeline
 
-    today = datetime.now(UTC).date()
-    start = args.start or today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+    start = args.start or next_monday(datetime.now(UTC).date())
     print_timeline(await timeline(start, args.lang, args.channel, config.flows_dir(), programme_id=args.programme),
                    sys.stdout)
     return 0

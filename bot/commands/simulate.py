@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import config
+from bot.overview import TASK_NAMES
+from bot.preview import next_monday
 from bot.simulator import (
     BOT,
     MAX_DAYS,
@@ -46,10 +48,6 @@ LABELS = {
     "checkin": "check-in {about}", "tre_summary": "TRE summary", "appointment": "appointment",
     "enrolment": "enrolment", "expiry": "questionnaire closed", "reply": "reply",
 }
-TASKS = {"consider_referral": "consider referral", "consider_ending": "consider ending",
-         "evaluate_manually": "evaluate week 4 by hand", "wellbeing_fall": "well-being fell",
-         "wave_missed": "a measurement was not answered", "tre_checkin": "check in after a TRE session",
-         "message_unread": "a message was not read in time", "contact_request": "wants to be contacted"}
 INDENT = " " * 56
 
 
@@ -72,10 +70,6 @@ def _days(value: str) -> int:
     if not value.isdigit() or not 0 <= int(value) <= MAX_DAYS:
         raise argparse.ArgumentTypeError(f"give a day from 0 to {MAX_DAYS}")
     return int(value)
-
-
-def next_monday(today: date) -> date:
-    return today + timedelta(days=(7 - today.weekday()) % 7 or 7)
 
 
 async def simulate(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
@@ -176,7 +170,7 @@ def describe(note: Entry) -> str:
         return (f"ALERT: an alert ({note.about} risk) would be raised and sent to {coaches}{by}. "
                 "In the simulator nobody is told.")
     if note.kind == "task":
-        return f"a task for the coach would be made: {TASKS.get(note.about, note.about)}"
+        return f"a task for the coach would be made: {TASK_NAMES.get(note.about, note.about)}"
     if note.kind == "inbox":
         return "the participant's words would go to the coach's inbox (Messages)"
     if note.kind == "wave_done":

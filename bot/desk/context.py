@@ -15,6 +15,7 @@ from bot.coach import CoachDesk
 from bot.conversation import ConversationLoop
 from bot.deployment import Coach, Deployment
 from bot.desk.templating import Templates
+from bot.overview import TASK_NAMES
 from bot.rendering import Catalogs
 from flows.programme import Programme
 from storage.ports import Storage
@@ -67,10 +68,14 @@ class Desk:
 
     def programme_title(self, programme_id: str | None, lang: str) -> str:
         """A programme's name for people, in the reader's language (its id when it has no title)."""
-        found = self.programmes.get(programme_id or "") or (self.programme if programme_id is None else None)
+        found = self.loop.registry.library.programme_for(programme_id)
         if found is None:
             return programme_id or ""
         return found.name(lang)
+
+    def task_name(self, kind: str, lang: str) -> str:
+        """A coach task's kind in words (bot/overview.py `TASK_NAMES`), or the kind itself for one without a name."""
+        return self.catalogs.gettext(lang, TASK_NAMES[kind]) if kind in TASK_NAMES else kind
 
     def coach(self, request: Request) -> Coach:
         """The coach whose session this request carries (the guard let no one else in)."""

@@ -9,13 +9,13 @@ expires. Only the administrator who made the preview can confirm it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.desk.sessions import id_hash
 from bot.enroll import EnrolmentRequest
 from storage.desk_records import DeskChallenge
 from storage.ports import Storage
@@ -44,16 +44,12 @@ def _request(data: dict[str, Any]) -> EnrolmentRequest:
     return EnrolmentRequest(**values)
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def keep(storage: Storage, pending: Pending, coach_id: str, now: datetime) -> str:
     """Keep the previewed list; returns the token the confirmation form carries."""
     token = secrets.token_urlsafe(24)
     data = {"source": pending.source, "new_cohort": pending.new_cohort, "file_name": pending.file_name,
             "rows": [[line, _request_json(request)] for line, request in pending.rows]}
-    await storage.save_desk_challenge(DeskChallenge(_hash(token), PURPOSE, coach_id, json.dumps(data),
+    await storage.save_desk_challenge(DeskChallenge(id_hash(token), PURPOSE, coach_id, json.dumps(data),
                                                     now + LIFETIME), now)
     return token
 
@@ -62,7 +58,7 @@ async def take(storage: Storage, token: str, coach_id: str, now: datetime) -> Pe
     """The list, once; None when the token was used, expired, never made, or made by someone else."""
     if not token:
         return None
-    found = await storage.take_desk_challenge(_hash(token), PURPOSE, now)
+    found = await storage.take_desk_challenge(id_hash(token), PURPOSE, now)
     if found is None or found.coach_id != coach_id:
         return None
     data = json.loads(found.data)

@@ -99,8 +99,7 @@ async def read_page(desk: Desk, profile: Profile, lang: str, limit: int,
         modules_total=len(programme.modules) if programme else 0, consent=consent, consent_at=consent_at,
         progress=state.progress,
         pause_mark=next((m for m in reversed(marks) if m.kind.startswith("coach_")), None),
-        programme_name=(programme.name(lang) if programme else profile.programme or "")
-        if len(desk.loop.registry.library.programmes) > 1 else "")
+        programme_name=desk.programme_title(profile.programme, lang) if len(desk.programmes) > 1 else "")
     page.charts = _score_charts(desk, programme, profile, history.scores, marks, lang, gettext, number)
     tre_chart = _tre_chart(desk, programme, history.scores, lang, gettext, number)
     if tre_chart is not None:

@@ -43,9 +43,6 @@ class Simulations:
         self._starting = asyncio.Lock()  # two quick "start" clicks make one simulation, not one lost on disk
         self._sweeps: set[asyncio.Task[int]] = set()  # kept until done (a task nobody refers to may be collected)
 
-    def __len__(self) -> int:
-        return len(self._held)
-
     def get(self, coach_id: str) -> Held | None:
         """The administrator's simulation, if it is still open (using it keeps it open)."""
         held = self._held.get(coach_id)

@@ -15,7 +15,7 @@ Each change is one transaction through the writer, so a crash leaves all of it o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -26,7 +26,7 @@ from storage.appointment_records import AppointmentBooking, CohortMember, Sessio
 from storage.errors import unknown_participant
 from storage.records import AuditRecord, CoachTaskRecord, ScheduledRecord, ScheduleStatus
 from storage.sql import schema as s
-from storage.sql.appointments import booking_of, insert_appointment
+from storage.sql.appointments import MOVE_MARK, booking_of, insert_appointment
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.codecs import dump_json, require_utc
@@ -39,7 +39,6 @@ MOVED = "appointment.moved"
 JOINED = "appointment.joined"
 FULL = "group_sessions.full"
 FULL_TASK = "group_sessions_full"  # a member beyond a declared session's max size: the administrator decides
-MOVE_TASK = "appointment_move"  # flows/appointments.py MOVE_ASKED
 DONE = "done"  # what a change answers: done, or why not
 UNKNOWN, WAS_CANCELLED, BEGUN = "unknown", "cancelled", "begun"
 _ap, _at, _sch, _tk, _p = s.appointments, s.appointment_attendees, s.schedule, s.coach_tasks, s.participants
@@ -121,12 +120,10 @@ class MoveAppointment(ProgrammeOp):
                                                                   moved_at=self.at))
         people = _attendees(conn, row.id)
         _withdraw_reminders(conn, row.id, people, "appointment moved", self.at)
-        booking = booking_of(row)
-        moved = AppointmentBooking(booking.kind, self.starts_at, booking.minutes, booking.place, booking.video,
-                                   booking.booked_by, booking.created_at, booking.cohort, booking.series)
+        moved = replace(booking_of(row), starts_at=self.starts_at)
         _plan(conn, people, self.plan(row.id, moved, moves), self.at)
         asked = dump_json({"appointment": str(row.id)})
-        conn.execute(update(_tk).where(_tk.c.kind == MOVE_TASK, _tk.c.detail == asked, _tk.c.done_at.is_(None),
+        conn.execute(update(_tk).where(_tk.c.kind == MOVE_MARK, _tk.c.detail == asked, _tk.c.done_at.is_(None),
                                        _tk.c.participant_id.in_(people)).values(done_at=self.at,
                                                                                  done_by=self.done_by))
         _audit(conn, self.actor, MOVED, row.id, self.at, {"attendees": len(people), "moves": moves})
@@ -214,10 +211,11 @@ class AppointmentChangeMethods(StoreBase):
             return cast(tuple[list[SlotBooked], list[int]], await self._writer.submit(Kind.PROGRAMME, op))
 
     async def cohort_members(self, cohort: str) -> list[CohortMember]:
-        """The cohort's participants in enrolment order, with their start dates and when they were enrolled."""
-        query = (select(_p.c.id, _p.c.ref, s.profiles.c.start_date, _p.c.created_at)
+        """The cohort's participants in enrolment order, with their start dates, when they were enrolled and the
+        programme they chose."""
+        query = (select(_p.c.id, _p.c.ref, s.profiles.c.start_date, _p.c.created_at, s.profiles.c.programme)
                  .join_from(s.profiles, _p, s.profiles.c.participant_id == _p.c.id)
                  .where(s.profiles.c.cohort == cohort).order_by(_p.c.id))
         async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [CohortMember(row.id, row.ref, row.start_date, row.created_at) for row in rows]
+        return [CohortMember(row.id, row.ref, row.start_date, row.created_at, row.programme) for row in rows]

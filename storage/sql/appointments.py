@@ -10,7 +10,7 @@ transaction. Whether a participant confirmed or asked to move it is read from th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -111,9 +111,8 @@ class AppointmentMethods(StoreBase):
                                reminders: Reminders) -> int:
         """Store the appointment, its attendees and `reminders(id)` planned for each of them, audited, in one
         transaction; its id. UnknownParticipantError or InvalidRecord (nobody) write nothing."""
-        booking = AppointmentBooking(booking.kind, require_utc(booking.starts_at), booking.minutes, booking.place,
-                                     booking.video, booking.booked_by, require_utc(booking.created_at),
-                                     booking.cohort, booking.series)
+        booking = replace(booking, starts_at=require_utc(booking.starts_at),
+                          created_at=require_utc(booking.created_at))
         op = Book(booking, tuple(participant_ids), reminders)
         return cast(int, await self._writer.submit(Kind.PROGRAMME, op))
 

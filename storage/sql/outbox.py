@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
 
 from storage.errors import AlreadyTaken, UnknownOutboxError
 from storage.records import OutboxRow
@@ -155,55 +155,58 @@ MARK_SENT = (
 )
 
 
-# A first "sent" report (`mark_delivery`'s most common call, once per message): `delivery_changes` as one statement
-_FIRST_SENT = (
-    update(_o)
-    .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
-    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1, delivery_status=SENT,
-            delivery_detail=bindparam("b_detail"), provider_id=func.coalesce(bindparam("b_pid"), _o.c.provider_id),
-            **LEASE_ENDED)
-)
-_ROWS_TO_MARK = (select(_o.c.id, _o.c.sent_at).where(_o.c.id.in_(bindparam("ids", expanding=True)))
-                 .order_by(_o.c.id).with_for_update())
+_ROWS_TO_MARK = select(_o).where(_o.c.id.in_(bindparam("ids", expanding=True))).order_by(_o.c.id).with_for_update()
 _PROVIDER_OWNERS = select(_o.c.id, _o.c.provider_id).where(_o.c.provider_id.in_(bindparam("pids", expanding=True)))
+_SET_COLUMNS: dict[tuple[str, ...], Any] = {}  # the UPDATE for each set of changed columns, made once
 
 
 def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
     """`mark_sent`'s (id, at) pairs, and "sent" reports (`MarkDelivery`): every message sends one, so they are
-    written together, one statement for all. A report on a row sent already goes the general way (`_OutboxOp`)."""
+    written together: the rows read in one statement, each report decided by `MarkDelivery.changes` (the rule of
+    `mark_delivery`, unchanged), and the changes written with one statement per set of changed columns."""
     plain = [{"b_id": p[0], "b_at": p[1]} for p in payloads if isinstance(p, tuple)]
     if plain:
         conn.execute(MARK_SENT, plain)
     reports = [p for p in payloads if isinstance(p, MarkDelivery)]
-    results: dict[int, Exception | None] = {}
-    if reports:
-        results = _first_sent_reports(conn, reports)
+    results = _sent_reports(conn, reports) if reports else {}
     return [None if isinstance(p, tuple) else results[id(p)] for p in payloads]
 
 
-def _first_sent_reports(conn: Connection, reports: list[MarkDelivery]) -> dict[int, Exception | None]:
-    unsent = {row.id: row.sent_at is None
-              for row in conn.execute(_ROWS_TO_MARK, {"ids": sorted({r.outbox_id for r in reports})})}
+def _sent_reports(conn: Connection, reports: list[MarkDelivery]) -> dict[int, Exception | None]:
+    """`_OutboxOp.run` for many reports at once: the same checks and changes, in the same order."""
+    rows = {row["id"]: dict(row) for row in
+            conn.execute(_ROWS_TO_MARK, {"ids": sorted({r.outbox_id for r in reports})}).mappings()}
     pids = sorted({r.provider_id for r in reports if r.provider_id is not None})
     owners = {row.provider_id: row.id for row in conn.execute(_PROVIDER_OWNERS, {"pids": pids})} if pids else {}
     results: dict[int, Exception | None] = {}
-    first: list[Row] = []
+    writes: dict[tuple[str, ...], list[Row]] = {}
     for report in reports:
-        if report.outbox_id not in unsent:
+        row = rows.get(report.outbox_id)
+        if row is None:
             results[id(report)] = UnknownOutboxError(f"outbox row {report.outbox_id} does not exist")
-        elif report.provider_id is not None and owners.setdefault(report.provider_id,
-                                                                  report.outbox_id) != report.outbox_id:
+            continue
+        changes = report.changes(row)
+        provider_id = changes.get("provider_id")
+        if provider_id is not None and owners.setdefault(provider_id, report.outbox_id) != report.outbox_id:
             results[id(report)] = AlreadyTaken(PROVIDER_ID_TAKEN)
-        elif unsent[report.outbox_id]:
-            unsent[report.outbox_id] = False  # a second report of the same row in this batch is not the first
-            first.append({"b_id": report.outbox_id, "b_at": report.at, "b_detail": report.detail or None,
-                          "b_pid": report.provider_id})
-            results[id(report)] = None
-        else:
-            results[id(report)] = report.run(conn)
-    if first:
-        conn.execute(_FIRST_SENT, first)
+            continue
+        if changes:
+            row.update(changes)  # a later report of the same row in this batch sees this one's outcome
+            writes.setdefault(tuple(sorted(changes)), []).append(
+                {"b_id": report.outbox_id, **{f"v_{name}": value for name, value in changes.items()}})
+        results[id(report)] = None
+    for columns, params in writes.items():
+        conn.execute(_update_of(columns), params)
     return results
+
+
+def _update_of(columns: tuple[str, ...]) -> Any:
+    statement = _SET_COLUMNS.get(columns)
+    if statement is None:  # whatever it was, the sender's lease on it ends (storage/sql/claims.py)
+        values = {name: bindparam(f"v_{name}", type_=_o.c[name].type) for name in columns}
+        statement = _SET_COLUMNS[columns] = update(_o).where(_o.c.id == bindparam("b_id")).values(**values,
+                                                                                               **LEASE_ENDED)
+    return statement
 
 
 class OutboxMethods(StoreBase):

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.allocation import AllocationKeyError, key_bytes
+from bot.allocation import AllocationKeyError, configured_key
 from bot.deployment import Coach
 from bot.desk import enrolment_pending
 from bot.desk.context import Desk
@@ -51,7 +51,6 @@ PAST_NOT_CONFIRMED = N_("Tick the box to confirm the start dates in the past, or
 
 @dataclass(frozen=True)
 class Enrolled:
-    line: int
     name: str
     delivery: Delivery
     arm: str | None  # in a randomised cohort: the arm just drawn
@@ -66,9 +65,8 @@ def routes(desk: Desk) -> list[Route]:
                                                    else v for k, v in p.params.items()})
 
     def setting() -> tuple[Setting, list[Problem]]:
-        secret = settings().bot_allocation_key
         try:
-            key = key_bytes(secret.get_secret_value()) if secret is not None else None
+            key = configured_key()
         except AllocationKeyError:
             key, problems = None, [Problem(BAD_KEY)]
         else:
@@ -197,7 +195,7 @@ async def _enrol_all(desk: Desk, checked: Review, config: Setting, coach: Coach,
         delivery = await send_invite(desk.loop, invite, row.request, now)
         qr = qr_svg(delivery.link, invite.participant.ref) if delivery.how == SHOW and delivery.link else None
         arm = invite.allocation.arm if invite.allocation is not None else None
-        done.append(Enrolled(row.line, row.request.name, delivery, arm, qr))
+        done.append(Enrolled(row.request.name, delivery, arm, qr))
     return done, None
 
 

@@ -24,7 +24,7 @@ from bot.clock import COPENHAGEN
 from bot.desk.context import Desk
 from bot.desk.person_page import SKIPPABLE, read_page
 from bot.escalation import level_name
-from bot.overview import MAX_NOTE, MIN_NOTE, TASK_NAMES, write_note
+from bot.overview import MAX_NOTE, MIN_NOTE, write_note
 from bot.rendering import format_number
 from flows.companion import COACH_RESUME
 from flows.due import SKIPPED_BY
@@ -156,7 +156,7 @@ def words(desk: Desk, lang: str) -> dict[str, Callable[..., str]]:
     library = desk.loop.registry.library
 
     def task_name(kind: str) -> str:
-        return desk.catalogs.gettext(lang, TASK_NAMES[kind]) if kind in TASK_NAMES else kind
+        return desk.task_name(kind, lang)
 
     def flow_title(flow_id: str) -> str:
         flow = library.latest(flow_id)

@@ -23,7 +23,7 @@ from bot.clock import COPENHAGEN
 from bot.deployment import Coach
 from bot.desk.context import Desk
 from bot.desk.views.admin import admin_only
-from bot.preview import Line, side_by_side, timeline
+from bot.preview import Line, next_monday, side_by_side, timeline
 from flows.programme import Programme
 
 LANGS = ("da", "en")  # the desk's languages, Danish first
@@ -36,10 +36,6 @@ class Day:
     number: int  # day 0 is the start date
     when: str  # the date in words, in the reader's language
     rows: tuple[tuple[Line | None, Line | None], ...]  # (Danish, English)
-
-
-def next_monday(today: date) -> date:
-    return today + timedelta(days=(7 - today.weekday()) % 7 or 7)
 
 
 def start_from(value: str, today: date) -> tuple[date, bool]:

@@ -26,7 +26,6 @@ from bot.desk.context import Desk
 from bot.desk.simulations import Simulations, TooManySimulations
 from bot.desk.views.admin import admin_only
 from bot.desk.views.programme_timeline import start_from
-from bot.overview import TASK_NAMES
 from bot.simulator import MAX_DAYS, MAX_TEXT, Simulation, SimulationLimit, auto_answer
 
 SHOWN = 400  # the latest chat entries on the page (a whole 6-month programme answered is about 700)
@@ -55,8 +54,7 @@ def routes(desk: Desk) -> list[Route]:
                 async with held.simulation.awake():
                     context.update(await showing(held.simulation))
             lang = request.state.lang
-            context["task_name"] = lambda kind: desk.catalogs.gettext(lang, TASK_NAMES[kind]) if kind in TASK_NAMES \
-                else kind
+            context["task_name"] = lambda kind: desk.task_name(kind, lang)
         await desk.audit(request, "simulator.viewed", "simulator",
                          {"day": held.simulation.day if held is not None else None})
         return desk.templates.render(request, "admin_simulator.html", context)

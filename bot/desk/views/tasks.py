@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from bot.desk.context import Desk
 from bot.desk.views.people import scope
-from bot.overview import MAX_NOTE, TASK_NAMES
+from bot.overview import MAX_NOTE
 from storage.caseload import TaskRow
 
 RECENT = timedelta(days=7)  # tasks done this recently are listed under the open ones
@@ -35,17 +35,14 @@ def ordered(rows: list[TaskRow], now: datetime) -> list[TaskRow]:
 
 
 def routes(desk: Desk) -> list[Route]:
-    def kind_name(kind: str, lang: str) -> str:
-        return desk.catalogs.gettext(lang, TASK_NAMES[kind]) if kind in TASK_NAMES else kind
-
     async def page(request: Request) -> Response:
         coach = desk.coach(request)
         now = desk.clock.now()
         rows = await desk.storage.tasks_of(scope(coach), done_since=now - RECENT)
         lang = request.state.lang
-        open_rows = [TaskLine(r, kind_name(r.task.kind, lang), r.task.due_at is not None and r.task.due_at < now)
+        open_rows = [TaskLine(r, desk.task_name(r.task.kind, lang), r.task.due_at is not None and r.task.due_at < now)
                      for r in ordered([r for r in rows if r.task.done_at is None], now)]
-        done_rows = [TaskLine(r, kind_name(r.task.kind, lang), False)
+        done_rows = [TaskLine(r, desk.task_name(r.task.kind, lang), False)
                      for r in sorted((r for r in rows if r.task.done_at is not None),
                                      key=lambda r: r.task.done_at or now, reverse=True)]
         await desk.audit(request, "tasks.viewed", "tasks", {"count": len(open_rows)})
