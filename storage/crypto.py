@@ -1,14 +1,20 @@
 """Keys for data at rest: contact details and names are encrypted, addresses are found by a keyed hash.
 
 The database file alone identifies nobody: a phone number, a Telegram chat id or a name is stored only as a
-Fernet token (AES-128-CBC with HMAC-SHA256, from the `cryptography` package), and an address is looked up by
-HMAC-SHA256 of its channel and value under a second key, so finding the person behind a message needs no
-decryption and a stolen file gives no list of numbers to try.
+token (AES-256-GCM from the `cryptography` package, see `Keys.seal`), and an address is looked up by HMAC-SHA256 of
+its channel and value under a second key, so finding the person behind a message needs no decryption and a stolen
+file gives no list of numbers to try.
+
+Tokens written before 2026-12 are Fernet tokens (AES-128-CBC with HMAC-SHA256); they open as before, with the same
+keys. New ones are AES-256-GCM because a seal is on every step's path (the state, the message, the answer's text)
+and Fernet costs 5-6 times as much: about 16 µs against 3 µs for a short text on the 2-core machine
+(docs/architecture.md, "Data at rest").
 
 Keys come from the environment (secrets only there):
 
 - ``BOT_DATA_KEY``: a Fernet key (``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key()
-  .decode())"``); several, comma-separated, to rotate: the first encrypts, every one decrypts.
+  .decode())"``); several, comma-separated, to rotate: the first encrypts, every one decrypts. Each key also gives
+  the AES-256-GCM key of the new tokens (HKDF-SHA256 of its 32 bytes), so the setting is the same for both kinds.
 - ``BOT_LOOKUP_KEY``: any secret of at least 32 characters, for the address hash. It cannot be rotated in place
   (every stored hash depends on it).
 - ``BOT_RESEARCH_KEY`` (optional): at least 32 characters, for the research export's pseudonyms.
@@ -21,6 +27,7 @@ variables. Losing the keys loses the encrypted data; keep them in the deployment
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -33,7 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from storage.files import private_directory
 
@@ -44,6 +55,9 @@ LOOKUP_KEY = "BOT_LOOKUP_KEY"
 RESEARCH_KEY = "BOT_RESEARCH_KEY"
 MIN_SECRET = 32
 KEYS_INFO = "stressbot.keys"  # where a migration finds the keys: `Connection.info[KEYS_INFO]`
+GCM_VERSION = 0x81  # first byte of an AES-256-GCM token (a Fernet token's is 0x80)
+_NONCE = 12
+_GCM_INFO = b"stressbot seal aes-256-gcm v1"
 
 
 class KeyConfigError(ValueError):
@@ -54,7 +68,8 @@ class KeyConfigError(ValueError):
 class Keys:
     """The secrets storage needs; `source` says where they came from (for messages, never the keys)."""
 
-    data: MultiFernet
+    data: MultiFernet  # opens the Fernet tokens written before the AES-GCM ones
+    sealers: tuple[AESGCM, ...]  # one per data key, in the same order: the first seals, every one opens
     lookup: bytes
     research: bytes | None = None
     source: str = "environment"
@@ -68,7 +83,8 @@ class Keys:
             raise KeyConfigError(message) from None
         if not fernets:
             raise KeyConfigError(f"{DATA_KEY} is empty")
-        return cls(MultiFernet(fernets), _secret(LOOKUP_KEY, lookup),
+        sealers = tuple(AESGCM(_gcm_key(part.strip())) for part in data.split(",") if part.strip())
+        return cls(MultiFernet(fernets), sealers, _secret(LOOKUP_KEY, lookup),
                    None if research is None else _secret(RESEARCH_KEY, research), source)
 
     @classmethod
@@ -78,15 +94,32 @@ class Keys:
         return cls.from_values(values[DATA_KEY], values[LOOKUP_KEY], values[RESEARCH_KEY], source)
 
     def seal(self, text: str) -> str:
-        """Encrypt: a different token every time, so equal values cannot be told apart in the file."""
-        return self.data.encrypt(text.encode("utf-8")).decode("ascii")
+        """Encrypt: a different token every time, so equal values cannot be told apart in the file.
+
+        The token is url-safe base64 of the version byte 0x81, a random 96-bit nonce, and the AES-256-GCM
+        ciphertext with its 16-byte tag (which the open checks, as Fernet's HMAC was). Random nonces are safe under
+        one key for far more messages than a municipality sends (NIST SP 800-38D's bound is 2**32 per key)."""
+        nonce = os.urandom(_NONCE)
+        sealed = self.sealers[0].encrypt(nonce, text.encode("utf-8"), None)
+        return base64.urlsafe_b64encode(bytes((GCM_VERSION,)) + nonce + sealed).decode("ascii")
 
     def open(self, token: str) -> str:
         try:
-            return self.data.decrypt(token.encode("ascii")).decode("utf-8")
-        except (InvalidToken, UnicodeError):
+            raw = base64.urlsafe_b64decode(token)
+            if raw[:1] != bytes((GCM_VERSION,)):  # written before the AES-GCM tokens
+                return self.data.decrypt(token.encode("ascii")).decode("utf-8")
+            return self._open_gcm(raw[1:1 + _NONCE], raw[1 + _NONCE:]).decode("utf-8")
+        except (InvalidToken, InvalidTag, UnicodeError, binascii.Error, ValueError):
             raise KeyConfigError(f"stored data cannot be decrypted with the data key from {self.source}: "
-                            f"is {DATA_KEY} the key this database was written with?") from None
+                                 f"is {DATA_KEY} the key this database was written with?") from None
+
+    def _open_gcm(self, nonce: bytes, sealed: bytes) -> bytes:
+        for sealer in self.sealers[:-1]:
+            try:
+                return sealer.decrypt(nonce, sealed, None)
+            except InvalidTag:
+                continue  # sealed with a later key in the list (a rotation)
+        return self.sealers[-1].decrypt(nonce, sealed, None)
 
     def digest(self, channel: str, address: str) -> str:
         """The keyed hash an address is found by (hex); the channel is part of it, so equal strings on two
@@ -99,6 +132,12 @@ class Keys:
             raise KeyConfigError(f"set {RESEARCH_KEY} (at least {MIN_SECRET} characters) for the research export")
         digest = hmac.new(self.research, f"participant\x00{ref}".encode(), hashlib.sha256).digest()
         return "r-" + base64.b32encode(digest[:10]).decode("ascii").lower()
+
+
+def _gcm_key(fernet_key: str) -> bytes:
+    """The AES-256-GCM key that goes with a Fernet key: HKDF-SHA256 of its 32 bytes, so one setting gives both."""
+    material = base64.urlsafe_b64decode(fernet_key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_GCM_INFO).derive(material)
 
 
 def _secret(name: str, value: str) -> bytes:

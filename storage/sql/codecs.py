@@ -169,7 +169,7 @@ def decode_answer(kind: str, num: float | None, txt: str | None) -> AnswerValue:
     raise Corrupt(f"corrupt answer value (kind={kind!r})")
 
 
-Seal = Callable[[str], str]  # storage/crypto.Keys.seal: what a person wrote is a Fernet token at rest
+Seal = Callable[[str], str]  # storage/crypto.Keys.seal: what a person wrote is a sealed token at rest
 
 
 Open = Callable[[str], str]  # storage/crypto.Keys.open

@@ -2,7 +2,7 @@
 transaction, their audit entries, and rows decoded into records.
 
 Names, phone numbers and Telegram chat ids never reach the audit log or an error message: audit details carry
-channels, statuses, versions and ids only. At rest they are Fernet tokens (storage/crypto.py): an address is
+channels, statuses, versions and ids only. At rest they are sealed tokens (storage/crypto.py): an address is
 `Sealed` (its keyed hash, which finds it, and its token) before any transaction, and a name is sealed with it, so the
 SQL never sees a plaintext address or name and needs no key.
 """

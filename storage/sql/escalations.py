@@ -4,7 +4,7 @@ The rules (`new_escalation_row`, `merge_signal`, the audit rows) are in storage/
 portable Core in functions of a sync `Connection`, run inside the writer's transaction (writes) or one read
 transaction (reads).
 
-Writes never copy a trigger's text into the audit log: it lives only in ``escalation_triggers``, sealed (a Fernet
+Writes never copy a trigger's text into the audit log: it lives only in ``escalation_triggers``, sealed (a
 token under the data key, like names and numbers), and reads open it.
 """
 

@@ -174,7 +174,7 @@ inbox = Table(
     Column("processed_at", UTCDateTime, nullable=True),
     UniqueConstraint("channel", "channel_message_id"),
     # What the message said and what became of it (issue 11; added by migration 7 with ADD COLUMN, so they stay
-    # last and in this order). The text is a Fernet token, like names and numbers; the outcome never holds it.
+    # last and in this order). The text is a sealed token, like names and numbers; the outcome never holds it.
     Column("body_enc", Text, nullable=True),  # the message, sealed (storage/crypto.py); NULL: no text
     Column("outcome", String(100), nullable=True),  # "answer", "keyword", "risk", "for_coach", ... ("+"-joined)
     Column("outcome_detail", JSONText, nullable=True),  # JSON: the flow and item answered, the keyword; never the text
@@ -311,9 +311,9 @@ profiles = Table(
     # by the Alembic revision "programme choice" with ADD COLUMN, so it stays last.
     Column("programme", String(100), nullable=True),
 )
-# Since migration 6 `name` holds a Fernet token (storage/crypto.py): the file alone names nobody.
+# Since migration 6 `name` holds a sealed token (storage/crypto.py): the file alone names nobody.
 
-# Rebuilt by migration 6: the address only as a Fernet token, found by its keyed hash (storage/crypto.py).
+# Rebuilt by migration 6: the address only as a sealed token, found by its keyed hash (storage/crypto.py).
 addresses = Table(
     "addresses",
     metadata,

@@ -16,7 +16,7 @@ desk_users = Table(  # a coach's own log-in where there is no identity provider:
     "desk_users",
     metadata,
     Column("coach_id", String(64), primary_key=True),  # an id of the deployment file's `coaches`
-    Column("totp_secret", Text, nullable=False),  # a Fernet token (storage/crypto.py): the file alone logs no one in
+    Column("totp_secret", Text, nullable=False),  # a sealed token (storage/crypto.py): the file alone logs no one in
     Column("totp_last_step", Integer, nullable=False),  # the newest code used: a code works once
     Column("created_at", UTCDateTime, nullable=False),
 )
@@ -90,7 +90,7 @@ desk_challenges = Table(  # a log-in's pending challenge (passkey, identity prov
     Column("id_hash", String(64), primary_key=True),  # SHA-256 of the challenge, or of the browser's state cookie
     Column("purpose", String(16), nullable=False),  # passkey_add, passkey_login, oidc; enrolment (a checked list)
     Column("coach_id", String(64), nullable=True),  # whose passkey is being added; None while no one is known
-    Column("data", Text, nullable=False),  # a Fernet token: what the answer is checked against
+    Column("data", Text, nullable=False),  # a sealed token: what the answer is checked against
     Column("expires_at", UTCDateTime, nullable=False),
     Index(None, "expires_at"),
 )

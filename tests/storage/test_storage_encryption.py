@@ -6,6 +6,7 @@ the end are SQLite-only: the keys and their file, migration 6 (plaintext convert
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from storage import (
@@ -35,7 +37,16 @@ from storage import (
     StepRecord,
     open_storage,
 )
-from storage.crypto import DATA_KEY, LOOKUP_KEY, RESEARCH_KEY, KeyConfigError, Keys, key_file_for, new_key_values
+from storage.crypto import (
+    DATA_KEY,
+    GCM_VERSION,
+    LOOKUP_KEY,
+    RESEARCH_KEY,
+    KeyConfigError,
+    Keys,
+    key_file_for,
+    new_key_values,
+)
 from storage.legacy_migrations import MIGRATIONS
 from storage.sql import schema as s
 from storage.sql.codecs import utc_text
@@ -302,6 +313,36 @@ async def test_keys_from_the_environment_and_wrong_keys_refused(tmp_path: Path,
     with pytest.raises(KeyConfigError) as refused:
         SqlStorage(db)
     assert "not-a-fernet-key" not in str(refused.value)
+
+
+def test_tokens_are_aes_gcm_and_fernet_tokens_written_before_still_open() -> None:
+    values = new_key_values()
+    keys = Keys.from_values(values[DATA_KEY], values[LOOKUP_KEY])
+    token = keys.seal("Jeg kan ikke mere 💔")
+    assert base64.urlsafe_b64decode(token)[0] == GCM_VERSION
+    assert keys.open(token) == "Jeg kan ikke mere 💔"
+    assert keys.seal("") != keys.seal("") and keys.open(keys.seal("")) == ""
+    older = Fernet(values[DATA_KEY].encode()).encrypt(b"+4512345678").decode()  # a token from before
+    assert keys.open(older) == "+4512345678"
+
+
+def test_a_rotated_key_opens_both_kinds_and_a_wrong_or_altered_token_is_refused() -> None:
+    old, new = new_key_values(), new_key_values()
+    before = Keys.from_values(old[DATA_KEY], old[LOOKUP_KEY])
+    gcm, fernet = before.seal("Anna"), Fernet(old[DATA_KEY].encode()).encrypt(b"Bo").decode()
+    rotated = Keys.from_values(f"{new[DATA_KEY]},{old[DATA_KEY]}", old[LOOKUP_KEY])
+    assert (rotated.open(gcm), rotated.open(fernet)) == ("Anna", "Bo")
+    assert Keys.from_values(new[DATA_KEY], old[LOOKUP_KEY]).open(rotated.seal("Cy")) == "Cy"  # the first seals
+    stranger = Keys.from_values(new[DATA_KEY], old[LOOKUP_KEY])
+    raw = bytearray(base64.urlsafe_b64decode(gcm))
+    raw[-1] ^= 1
+    for refused in (stranger, before):
+        token = gcm if refused is stranger else base64.urlsafe_b64encode(bytes(raw)).decode()
+        with pytest.raises(KeyConfigError, match=DATA_KEY):
+            refused.open(token)
+    for garbage in ("", "not base64 at all!", "gQ"):
+        with pytest.raises(KeyConfigError):
+            before.open(garbage)
 
 
 def test_research_pseudonyms_are_stable_and_need_the_key() -> None:
