@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, false, insert, select, true, update
+from sqlalchemy import Connection, bindparam, false, insert, select, text, true, update
 
 from storage.crypto import Keys
 from storage.errors import unknown_participant
@@ -44,6 +44,14 @@ _REVISIONS = (  # one row per existing participant; revision is NULL when nothin
 )
 _SEEN_INBOUND = select(_ib.c.channel_message_id).where(
     _ib.c.channel == bindparam("channel"), _ib.c.channel_message_id.in_(bindparam("ids", expanding=True))
+)
+# PostgreSQL: one probe of the unique index per id, whatever the statistics say. The IN form above was planned, on an
+# inbox not yet analysed (a new deployment's first minute, a benchmark), as a scan of the whole channel filtered by
+# id: 15 ms a batch and growing with the table, 0.2 ms this way. One array parameter also keeps the text the same for
+# every batch size, so the driver's prepared statement is reused.
+_SEEN_INBOUND_PG = text(
+    "SELECT wanted.id FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(id) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM inbox WHERE inbox.channel = :channel AND inbox.channel_message_id = wanted.id LIMIT 1) AS found"
 )
 _UPDATE_CONVERSATION = update(_c).where(_c.c.participant_id == bindparam("b_pid"), _c.c.revision == bindparam("b_rev"))
 _SUPERSEDE_ANSWERS = (
@@ -259,7 +267,8 @@ def _seen_inbound(conn: Connection, batch: list[StepRows]) -> set[tuple[str, str
             by_channel.setdefault(rows.step.inbound.channel, set()).add(rows.step.inbound.channel_message_id)
     seen: set[tuple[str, str]] = set()
     for channel, ids in by_channel.items():
-        found = conn.scalars(_SEEN_INBOUND, {"channel": channel, "ids": list(ids)})
+        query = _SEEN_INBOUND_PG if conn.dialect.name == "postgresql" else _SEEN_INBOUND
+        found = conn.scalars(query, {"channel": channel, "ids": list(ids)})
         seen.update((channel, mid) for mid in found)
     return seen
 

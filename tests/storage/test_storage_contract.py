@@ -130,6 +130,18 @@ async def test_duplicate_inbound_writes_nothing(store: SqlStorage) -> None:
     assert (await store.get_or_create_participant("P-001", "da", T0)).lang == "da"
 
 
+async def test_in_one_batch_each_message_seen_before_is_a_duplicate_and_each_new_one_is_written(
+        store: SqlStorage) -> None:
+    people = [await new_participant(store, f"P-{i:03}") for i in range(6)]
+    for pid in people[:3]:
+        await store.commit_step(step(pid, 0, inbound=inbound(f"SM{pid}")))
+    # every person's next message in one batch: the first three repeat theirs (a provider's retry), the others are new
+    results = await asyncio.gather(*(store.commit_step(step(pid, 1 if pid in people[:3] else 0,
+                                                            inbound=inbound(f"SM{pid}"))) for pid in people))
+    assert [r.status for r in results] == [CommitStatus.DUPLICATE] * 3 + [CommitStatus.COMMITTED] * 3
+    assert [(await store.load_conversation(pid)).revision for pid in people] == [1] * 6
+
+
 async def test_same_message_id_on_another_channel_is_not_a_duplicate(store: SqlStorage) -> None:
     pid = await new_participant(store)
     await store.commit_step(step(pid, 0, inbound=inbound("42", "sms")))
