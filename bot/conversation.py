@@ -242,11 +242,7 @@ class ConversationLoop:
             more = await self._advance(outcome.state, inp, now, control, chosen)
             outcome = Outcome(more.state, outcome.effects + more.effects)
         outcome = await self._show_history(participant, outcome, now, chosen)
-        step = self._record(participant, revision, outcome, channel, inbound, now, request.inputs)
-        if inbound is not None:
-            step = replace(step, heard=heard(request.inputs, outcome.effects))
-        if request.schedule_id is not None:
-            step = replace(step, schedule_outcome=_schedule_outcome(request.schedule_id, outcome, request.inputs[-1]))
+        step = self._record(participant, revision, outcome, channel, inbound, now, request)
         if request.even_if_opted_out:
             step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
                                          for o in step.outbox])
@@ -256,9 +252,6 @@ class ConversationLoop:
             text = render_part(notice, lang, self.catalogs, lambda _level, _lang: [])  # a phrase names no contacts
             payload = {"lang": lang, "text": text, "even_if_opted_out": True}
             step = replace(step, outbox=[OutboundRecord(channel, payload, now, Priority.REPLY), *step.outbox])
-        consents = _of(outcome.effects, ConsentGiven)  # the state holds it; the profile shows it
-        step = replace(step, address=request.address,
-                       consent=ConsentChange(consents[-1].version, channel) if consents else None)
         self._cache.pop(participant.id, None)  # until the commit says what is stored
         committed = await self.storage.commit_step(step)
         if committed.status is CommitStatus.COMMITTED:
@@ -332,8 +325,9 @@ class ConversationLoop:
         return None if hit is None else hit.level
 
     def _record(self, participant: Participant, revision: int, outcome: Outcome, channel: str,
-                inbound: InboundRecord | None, now: datetime, inputs: tuple[Input, ...]) -> StepRecord:
-        lang = outcome.state.lang
+                inbound: InboundRecord | None, now: datetime, request: _Request) -> StepRecord:
+        """The step to commit, built once (each `dataclasses.replace` of it costs a copy of every field)."""
+        lang, inputs = outcome.state.lang, request.inputs
         subject = f"participant:{participant.ref}"
 
         def contacts(level: str, lang: str) -> list[str]:
@@ -343,6 +337,7 @@ class ConversationLoop:
             return coach_hours_line(self.deployment, self.catalogs, lang, now)
 
         timer_plans, timer_cancels = timers.changes(outcome.effects)  # timers are schedule rows (bot/timers.py)
+        consents = _of(outcome.effects, ConsentGiven)  # the state holds it; the profile shows it
         return StepRecord(
             participant_id=participant.id,
             expected_revision=revision,
@@ -377,6 +372,11 @@ class ConversationLoop:
             tasks=[CoachTaskRecord(e.kind, dict(e.detail), now, now + TASK_DUE.get(e.kind, DEFAULT_TASK_DUE))
                    for e in _of(outcome.effects, CoachTaskDue)],
             marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in _of(outcome.effects, Milestone)],
+            heard=None if inbound is None else heard(inputs, outcome.effects),
+            schedule_outcome=None if request.schedule_id is None
+            else _schedule_outcome(request.schedule_id, outcome, inputs[-1]),
+            address=request.address,
+            consent=ConsentChange(consents[-1].version, channel) if consents else None,
         )
 
 
