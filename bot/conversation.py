@@ -228,7 +228,7 @@ class ConversationLoop:
             self._cache.popitem(last=False)
 
     async def _attempt(self, request: _Request) -> Handled:
-        participant, channel, inbound = request.participant, request.channel, request.receipt
+        participant, channel = request.participant, request.channel
         state, revision = await self._load(participant)
         now = self.clock.now()
         terms = self.registry.library.consent
@@ -242,7 +242,7 @@ class ConversationLoop:
             more = await self._advance(outcome.state, inp, now, control, chosen)
             outcome = Outcome(more.state, outcome.effects + more.effects)
         outcome = await self._show_history(participant, outcome, now, chosen)
-        step = self._record(participant, revision, outcome, channel, inbound, now, request)
+        step = self._record(participant, revision, outcome, now, request)
         if request.even_if_opted_out:
             step = replace(step, outbox=[replace(o, payload={**o.payload, "even_if_opted_out": True})
                                          for o in step.outbox])
@@ -324,10 +324,10 @@ class ConversationLoop:
         hit = self.registry.library.risk_terms.scan(text)
         return None if hit is None else hit.level
 
-    def _record(self, participant: Participant, revision: int, outcome: Outcome, channel: str,
-                inbound: InboundRecord | None, now: datetime, request: _Request) -> StepRecord:
+    def _record(self, participant: Participant, revision: int, outcome: Outcome, now: datetime,
+                request: _Request) -> StepRecord:
         """The step to commit, built once (each `dataclasses.replace` of it costs a copy of every field)."""
-        lang, inputs = outcome.state.lang, request.inputs
+        lang, inputs, channel, inbound = outcome.state.lang, request.inputs, request.channel, request.receipt
         subject = f"participant:{participant.ref}"
 
         def contacts(level: str, lang: str) -> list[str]:

@@ -75,10 +75,15 @@ class Catalogs:
         return translations.gettext(msgid) if translations is not None else msgid
 
 
-@lru_cache(maxsize=4096)
 def format_number(value: float, lang: str) -> str:
-    """A number as the person writes it: 20 not 20.0, 7,5 in Danish. Kept per (value, language): every question
-    numbers its choices, and Babel looks up the locale's number formats on each call (a tenth of rendering)."""
+    """A number as the person writes it: 20 not 20.0, 7,5 in Danish."""
+    return _formatted(value, lang)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: float, lang: str) -> str:
+    """Kept per (value, language): every question numbers its choices, and Babel looks up the locale's number formats
+    on each call (a tenth of rendering)."""
     if float(value).is_integer():
         return format_decimal(int(value), locale=lang)
     return format_decimal(value, locale=lang, decimal_quantization=False)

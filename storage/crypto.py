@@ -56,6 +56,7 @@ RESEARCH_KEY = "BOT_RESEARCH_KEY"
 MIN_SECRET = 32
 KEYS_INFO = "stressbot.keys"  # where a migration finds the keys: `Connection.info[KEYS_INFO]`
 GCM_VERSION = 0x81  # first byte of an AES-256-GCM token (a Fernet token's is 0x80)
+_GCM_HEADER = bytes((GCM_VERSION,))
 _NONCE = 12
 _GCM_INFO = b"stressbot seal aes-256-gcm v1"
 
@@ -76,14 +77,15 @@ class Keys:
 
     @classmethod
     def from_values(cls, data: str, lookup: str, research: str | None = None, source: str = "environment") -> Keys:
+        parts = [part.strip().encode() for part in data.split(",") if part.strip()]
         try:
-            fernets = [Fernet(part.strip().encode()) for part in data.split(",") if part.strip()]
+            fernets = [Fernet(part) for part in parts]
+            sealers = tuple(AESGCM(_gcm_key(part)) for part in parts)
         except (ValueError, TypeError):
             message = f"{DATA_KEY} must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated"
             raise KeyConfigError(message) from None
         if not fernets:
             raise KeyConfigError(f"{DATA_KEY} is empty")
-        sealers = tuple(AESGCM(_gcm_key(part.strip())) for part in data.split(",") if part.strip())
         return cls(MultiFernet(fernets), sealers, _secret(LOOKUP_KEY, lookup),
                    None if research is None else _secret(RESEARCH_KEY, research), source)
 
@@ -97,16 +99,17 @@ class Keys:
         """Encrypt: a different token every time, so equal values cannot be told apart in the file.
 
         The token is url-safe base64 of the version byte 0x81, a random 96-bit nonce, and the AES-256-GCM
-        ciphertext with its 16-byte tag (which the open checks, as Fernet's HMAC was). Random nonces are safe under
-        one key for far more messages than a municipality sends (NIST SP 800-38D's bound is 2**32 per key)."""
+        ciphertext with its 16-byte tag, which the open checks (as Fernet's HMAC was) and which covers the version
+        byte too (associated data). Random nonces are safe under one key for far more messages than a municipality
+        sends (NIST SP 800-38D's bound is 2**32 per key)."""
         nonce = os.urandom(_NONCE)
-        sealed = self.sealers[0].encrypt(nonce, text.encode("utf-8"), None)
-        return base64.urlsafe_b64encode(bytes((GCM_VERSION,)) + nonce + sealed).decode("ascii")
+        sealed = self.sealers[0].encrypt(nonce, text.encode("utf-8"), _GCM_HEADER)
+        return base64.urlsafe_b64encode(_GCM_HEADER + nonce + sealed).decode("ascii")
 
     def open(self, token: str) -> str:
         try:
             raw = base64.urlsafe_b64decode(token)
-            if raw[:1] != bytes((GCM_VERSION,)):  # written before the AES-GCM tokens
+            if raw[:1] != _GCM_HEADER:  # written before the AES-GCM tokens
                 return self.data.decrypt(token.encode("ascii")).decode("utf-8")
             return self._open_gcm(raw[1:1 + _NONCE], raw[1 + _NONCE:]).decode("utf-8")
         except (InvalidToken, InvalidTag, UnicodeError, binascii.Error, ValueError):
@@ -116,10 +119,10 @@ class Keys:
     def _open_gcm(self, nonce: bytes, sealed: bytes) -> bytes:
         for sealer in self.sealers[:-1]:
             try:
-                return sealer.decrypt(nonce, sealed, None)
+                return sealer.decrypt(nonce, sealed, _GCM_HEADER)
             except InvalidTag:
                 continue  # sealed with a later key in the list (a rotation)
-        return self.sealers[-1].decrypt(nonce, sealed, None)
+        return self.sealers[-1].decrypt(nonce, sealed, _GCM_HEADER)
 
     def digest(self, channel: str, address: str) -> str:
         """The keyed hash an address is found by (hex); the channel is part of it, so equal strings on two
@@ -134,8 +137,9 @@ class Keys:
         return "r-" + base64.b32encode(digest[:10]).decode("ascii").lower()
 
 
-def _gcm_key(fernet_key: str) -> bytes:
-    """The AES-256-GCM key that goes with a Fernet key: HKDF-SHA256 of its 32 bytes, so one setting gives both."""
+def _gcm_key(fernet_key: bytes) -> bytes:
+    """The AES-256-GCM key that goes with a Fernet key: HKDF-SHA256 of its 32 bytes, so one setting gives both. The
+    key is decoded as Fernet decodes it (url-safe base64, stray characters ignored), so any key it accepts works."""
     material = base64.urlsafe_b64decode(fernet_key)
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_GCM_INFO).derive(material)
 
