@@ -6,7 +6,8 @@ N simulated participants (default 1,000) answer PSS-10 concurrently; each answer
 `ConversationLoop.handle` call that returns only after its transaction (state, answer, score, outbox rows,
 inbox row) is committed with synchronous=FULL. Two phases, each with N new participants:
 
-- saturation: everybody answers as fast as the bot replies. Gives `answers_per_s`, the capacity.
+- saturation: everybody answers as fast as the bot replies. Gives `answers_per_s`, the capacity, and
+  `cpu_ms_per_answer`, the bot processes' CPU time per answer (every thread; a database server's not counted).
 - paced: answers arrive at a steady R answers/s (default 2,000), person after person, each person
   answering every N/R seconds. Gives `p50_ms`/`p99_ms`, the latency a person sees at that load, measured
   from when each answer was due (so a bot that falls behind cannot hide it). (Under saturation the
@@ -94,6 +95,7 @@ class Phase:
     latencies: list[float]
     started: float
     finished: float
+    cpu_s: float  # the process's CPU time over the phase (every thread: the loop, the writer's), time.process_time
 
 
 async def drive(db: str, prefix: str, participants: int, rate: float, barrier: Any = None) -> dict[str, Phase]:
@@ -108,11 +110,11 @@ async def drive(db: str, prefix: str, participants: int, rate: float, barrier: A
             if barrier is not None:
                 await asyncio.to_thread(barrier.wait)
             latencies: list[float] = []
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             start = time.perf_counter()
             await asyncio.gather(*(answer_pss10(app, p, i, participants, phase, rate, start, latencies)
                                    for i, p in enumerate(people)))
-            results[phase] = Phase(latencies, started, time.monotonic())
+            results[phase] = Phase(latencies, started, time.monotonic(), time.process_time() - cpu)
     return results
 
 
@@ -182,6 +184,7 @@ def measure(db: str, label: str, participants: int, rate: float, processes: int)
         "participants": participants,
         "answers": len(sat_sorted) + len(paced_sorted),
         "answers_per_s": round(len(sat_sorted) / elapsed(sat), 1),
+        "cpu_ms_per_answer": round(sum(p.cpu_s for p in sat) / len(sat_sorted) * 1000, 3),  # the bot processes
         "p50_ms": round(statistics.median(paced_sorted) * 1000, 2),
         "p99_ms": round(percentile(paced_sorted, 0.99), 2),
         "offered_per_s": rate,
@@ -194,7 +197,8 @@ def measure(db: str, label: str, participants: int, rate: float, processes: int)
 def report(figures: dict[str, Any]) -> None:
     where = f"{figures['db']}, {figures['processes']} process(es)"
     print(f"== {where}: {figures['participants']} participants per phase, 10 PSS-10 answers each")
-    print(f"answers/s             {figures['answers_per_s']}   (saturated)")
+    print(f"answers/s             {figures['answers_per_s']}   (saturated; {figures['cpu_ms_per_answer']} ms of CPU "
+          "per answer in the bot processes, the server's not counted)")
     print(f"  latency, saturated  p50 {figures['saturated_p50_ms']} ms, p99 {figures['saturated_p99_ms']} ms "
           f"(queueing: {figures['participants']} answers in flight)")
     print(f"paced                 {figures['offered_per_s']:g} answers/s offered, {figures['paced_achieved_per_s']} "
