@@ -115,8 +115,11 @@ class Dispatcher:
                 timeout = poll.total_seconds()
                 if ready_at is not None:
                     timeout = min(timeout, max(0.0, ready_at - time.monotonic()))
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a cancellation that comes as the
+                # wake-up does (a send finishing as the bot shuts down), and the dispatcher would never stop
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self.wakeup.wait()
                 # under load, wake-ups (each commit, each finished send) come faster than looks are worth: what
                 # comes within LOOK_EVERY of the last look is taken by one look, not one each
                 await asyncio.sleep(max(0.0, looked + LOOK_EVERY - time.monotonic()))

@@ -182,10 +182,11 @@ class EscalationService:
         channel = self.channels.get(name)
         if channel is None:
             raise LookupError(f"channel {name!r} is not running")
-        if alert is not None and isinstance(channel, AlertChannel):
-            await asyncio.wait_for(channel.notify_alert(coach, text, address, alert), CHANNEL_TIMEOUT)
-        else:
-            await asyncio.wait_for(channel.notify(coach, text, address), CHANNEL_TIMEOUT)
+        async with asyncio.timeout(CHANNEL_TIMEOUT):  # not wait_for: on Python 3.11 it can swallow a cancellation
+            if alert is not None and isinstance(channel, AlertChannel):
+                await channel.notify_alert(coach, text, address, alert)
+            else:
+                await channel.notify(coach, text, address)
 
     async def _who(self, escalation: Escalation) -> str:
         """The ref with the name and phone number: the coach on call must be able to phone the person."""

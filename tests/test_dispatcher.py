@@ -142,6 +142,19 @@ async def test_a_crisis_reply_overtakes_the_persons_message_still_waiting_for_th
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_the_dispatcher_stops_when_cancelled_as_a_wake_up_comes(storage: Storage) -> None:
+    """Shutting down as a send finishes: the wake-up and the cancellation arrive together. With `asyncio.wait_for`
+    (Python 3.11) the cancellation was lost and the dispatcher ran on, so the bot never stopped (a CI run hung)."""
+    for _ in range(20):
+        dispatcher = Dispatcher(storage, FakeClock(T0), ScriptedChannel())
+        task = asyncio.create_task(dispatcher.run())
+        await asyncio.sleep(0.05)  # it has looked (an empty outbox) and waits for a wake-up
+        dispatcher.wake()
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2.0)
+        assert done, "the dispatcher ignored its cancellation"
+
+
 async def test_a_paced_recipient_waits_in_memory_and_keeps_their_order(storage: Storage) -> None:
     anna, bo = await people(storage, 2)
     a1, a2 = await queue(storage, anna, REPLY, REPLY)
