@@ -48,7 +48,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import App, open_app
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from bot.settings import reload_settings
 from flows.inputs import StartFlow, Text
 from storage.crypto import new_key_values
@@ -120,7 +120,7 @@ async def drive(db: str, prefix: str, participants: int, rate: float, barrier: A
 
 def _process(db: str, prefix: str, participants: int, rate: float, barrier: Any, out: Any) -> None:
     """The body of one bot process (multiprocessing, spawned): its figures go back through `out`."""
-    tune_gc()
+    tune_runtime()
     out.put(asyncio.run(drive(db, prefix, participants, rate, barrier)))
 
 
@@ -217,7 +217,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop a throwaway server on `kill` too
-    tune_gc()  # as `python -m bot` does
+    tune_runtime()  # as `python -m bot` does
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-", dir=os.environ.get("BENCH_TMP")))
         sqlite_path = str(Path(tmp) / "bench.db")

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import App, open_app
 from bot.deployment import Coach
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from flows.inputs import StartFlow, Text
 from storage.records import InboundRecord, Participant
 
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--triggers", type=int, default=1000)
     parser.add_argument("--background", type=float, default=1000.0, help="ordinary answers/s meanwhile")
     args = parser.parse_args()
-    tune_gc()
+    tune_runtime()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         latencies, answered, elapsed = asyncio.run(drive(str(Path(tmp) / "bench.db"), args.triggers, args.background))
     ordered = sorted(latencies)

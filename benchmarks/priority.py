@@ -47,7 +47,7 @@ from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel, TelegramCoachCh
 from bot.deployment import DEFAULT_PATH, Coach
 from bot.escalation import CoachChannel
 from bot.rendering import Catalogs
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from bot.web import create_web_app
 from flows.inputs import StartFlow
 from flows.state import State
@@ -374,7 +374,7 @@ def main() -> None:
     parser.add_argument("--reminders", type=int, default=300, help="two-segment SMS reminders queued first")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the FIFO runs")
     args = parser.parse_args()
-    tune_gc()
+    tune_runtime()
     logging.getLogger("storage.crypto").setLevel(logging.ERROR)  # the development key file warning, per database
     figures = asyncio.run(main_async(args))
     print("targets: crisis reply handed to the channel p99 <= 2,000 ms; coach alert p99 <= 1,000 ms")

@@ -43,7 +43,7 @@ from bot.outcomes.html import render_html
 from bot.outcomes.spec import ReportSpec, spec_from_programme
 from bot.outcomes.tables import render_csv, render_json
 from bot.outcomes.text import render_text
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from flows.programme_loader import load_programme
 from storage import Enrollment, open_storage
 
@@ -190,7 +190,7 @@ def fill(path: Path, count: int, spec: ReportSpec) -> int:
 
 
 async def main(count: int, interleaved: bool = False) -> dict[str, float]:
-    tune_gc()
+    tune_runtime()
     programme, problems = load_programme(SHIPPED_PROGRAMME)
     assert programme is not None and not problems
     spec = spec_from_programme(programme)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, insert, select
 
 from bot.flowregistry import DEFAULT_FLOWS_DIR, SHIPPED_PROGRAMME
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from bot.scheduler import materialise
 from bot.settings import reload_settings
 from flows.checker import check_files, flow_paths
@@ -51,7 +51,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def main(count: int, claims: int, db: str | None) -> dict[str, Any]:
-    tune_gc()
+    tune_runtime()
     programme, problems = load_programme(SHIPPED_PROGRAMME)
     flows = {f.id: f for f in check_files(flow_paths([DEFAULT_FLOWS_DIR])).flows}
     assert programme is not None and not problems and not check_programme(programme, flows)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import open_app
 from bot.channels.sms import SmsChannel, TwilioSender
 from bot.rendering import Catalogs
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from bot.web import create_web_app
 from flows.inputs import StartFlow
 from storage.records import AddressStatus, Enrollment, OutboundRecord, StepRecord
@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="SMS segments/s to pace at")
     parser.add_argument("--pacing-seconds", type=float, default=60.0)
     args = parser.parse_args()
-    tune_gc()
+    tune_runtime()
     figures = asyncio.run(main_async(args))
     print(f"inbound SMS webhooks   {figures['webhook_requests']} in total, {figures['webhook_requests_per_s']}/s, "
           f"p50 {figures['webhook_p50_ms']} ms, p99 {figures['webhook_p99_ms']} ms (50 concurrent clients)")

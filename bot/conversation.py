@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from bot import timers
 from bot.arms import ControlArm
@@ -337,7 +337,8 @@ class ConversationLoop:
             return coach_hours_line(self.deployment, self.catalogs, lang, now)
 
         timer_plans, timer_cancels = timers.changes(outcome.effects)  # timers are schedule rows (bot/timers.py)
-        consents = _of(outcome.effects, ConsentGiven)  # the state holds it; the profile shows it
+        of = _ByKind(outcome.effects)
+        consents = of(ConsentGiven)  # the state holds it; the profile shows it
         return StepRecord(
             participant_id=participant.id,
             expected_revision=revision,
@@ -345,33 +346,33 @@ class ConversationLoop:
             at=now,
             inbound=inbound,
             answers=[AnswerRecord(e.run_seq, e.flow_id, e.flow_version, e.item_id, e.value, e.raw_text, now)
-                     for e in _of(outcome.effects, RecordAnswer)],
+                     for e in of(RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
-                    for e in _of(outcome.effects, RecordScore)],
+                    for e in of(RecordScore)],
             outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
                                    now, _priority(e, inputs))
-                    for e in _of(outcome.effects, Send)],
-            retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in _of(outcome.effects, RetractAnswer)],
+                    for e in of(Send)],
+            retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in of(RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
-                         for e in _of(outcome.effects, Escalate)],
+                         for e in of(Escalate)],
             audit=[AuditRecord(subject, f"run.{e.change}", subject, now,
                                {"flow_id": e.flow_id, "flow_version": e.flow_version, "run_seq": e.run_seq})
-                   for e in _of(outcome.effects, RunEvent)]
+                   for e in of(RunEvent)]
                   + [AuditRecord(subject, "language.changed", subject, now, {"lang": e.lang})
-                     for e in _of(outcome.effects, LanguageChanged)]
+                     for e in of(LanguageChanged)]
                   + [AuditRecord(subject, "consent.given", subject, now, {"version": e.version})
-                     for e in _of(outcome.effects, ConsentGiven)]
-                  + [AuditRecord("system", f"task.{e.kind}", subject, now) for e in _of(outcome.effects, CoachTaskDue)]
+                     for e in of(ConsentGiven)]
+                  + [AuditRecord("system", f"task.{e.kind}", subject, now) for e in of(CoachTaskDue)]
                   + [AuditRecord(subject, f"programme.{e.kind}", subject, now, {"key": e.key})
-                     for e in _of(outcome.effects, Milestone)],
-            lang=lang if any(isinstance(e, LanguageChanged) for e in outcome.effects) else None,
-            cancel_schedule_kinds=[kind for e in _of(outcome.effects, CancelPlans) for kind in e.kinds],
+                     for e in of(Milestone)],
+            lang=lang if of(LanguageChanged) else None,
+            cancel_schedule_kinds=[kind for e in of(CancelPlans) for kind in e.kinds],
             cancel_schedule_keys=timer_cancels,
-            schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in _of(outcome.effects, Plan)]
+            schedule=[ScheduledRecord(e.key, e.kind, e.due_at, dict(e.data)) for e in of(Plan)]
                      + timer_plans,
             tasks=[CoachTaskRecord(e.kind, dict(e.detail), now, now + TASK_DUE.get(e.kind, DEFAULT_TASK_DUE))
-                   for e in _of(outcome.effects, CoachTaskDue)],
-            marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in _of(outcome.effects, Milestone)],
+                   for e in of(CoachTaskDue)],
+            marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in of(Milestone)],
             heard=None if inbound is None else heard(inputs, outcome.effects),
             schedule_outcome=None if request.schedule_id is None
             else _schedule_outcome(request.schedule_id, outcome, inputs[-1]),
@@ -438,3 +439,16 @@ def _asked(state: State) -> str | None:
 
 def _of(effects: Iterable[Effect], kind: type[E]) -> list[E]:
     return [e for e in effects if isinstance(e, kind)]
+
+
+class _ByKind:
+    """A step's effects sorted by kind once: `_record` asks for fifteen kinds, each a scan of every effect before.
+    Effect classes are final (flows/effects.py), so a kind is the exact type."""
+
+    def __init__(self, effects: Iterable[Effect]) -> None:
+        self._kinds: dict[type, list[Effect]] = {}
+        for effect in effects:
+            self._kinds.setdefault(type(effect), []).append(effect)
+
+    def __call__(self, kind: type[E]) -> list[E]:
+        return cast("list[E]", self._kinds.get(kind, []))

@@ -110,7 +110,7 @@ def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLine
         return "\n".join(contacts(part.level, lang))
     if isinstance(part, CoachHours):
         return "" if hours is None else hours(lang)
-    params = _format_params(dict(part.params), lang)
+    params = _format_params(dict(part.params), lang) if part.params else {}
     if isinstance(part, Phrase):
         text = catalogs.gettext(lang, part.msgid)
         try:
@@ -118,6 +118,8 @@ def render_part(part: Part, lang: str, catalogs: Catalogs, contacts: ContactLine
         except (KeyError, IndexError, ValueError):
             return text  # a broken translation must not silence the bot; test_locales catches it
     assert isinstance(part, Literal)
+    if "{" not in part.text:  # most: a question, a choice's label (a step renders about seven parts)
+        return part.text
     return _FLOW_PLACEHOLDER.sub(lambda m: params.get(m[1], "–"), part.text)
 
 

@@ -6,8 +6,6 @@ Decisions on the `Turn` API (flows/turn.py), built on the questionnaire, the saf
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from flows import for_coach, human, phrases
 from flows.effects import CoachTaskDue, RecordAnswer, RunChange
 from flows.model import END, Flow
@@ -16,7 +14,7 @@ from flows.questionnaire import ask, finish, go, lookup, next_step, reprompt
 from flows.reading import Reading
 from flows.risk import SAFETY_CHECK, TermMatch, highest, rank
 from flows.safety import escalate, offer_check
-from flows.state import Answer, Run
+from flows.state import Answer, Run, evolve
 from flows.turn import Turn
 
 
@@ -45,12 +43,12 @@ def on_answer(turn: Turn, run: Run, said: Reading, hit: TermMatch | None = None)
     turn.hear("answer", flow_id=flow.id, item_id=step.id)
     raw = said.raw.strip()
     turn.log(RecordAnswer(run.seq, flow.id, flow.version, step.id, result.value, raw))
-    run = replace(run.answered(step.id, Answer(result.value, raw)), last_at=turn.now)
+    run = evolve(run.answered(step.id, Answer(result.value, raw)), last_at=turn.now)
     level = highest([rule.level for rule in flow.risk_rules if rule.condition.holds(lookup(flow, run))])
     if level is not None and rank(level) > rank(run.risk_level):
         # inside the safety check the full reply is given once, and again only when the level becomes high
         reply = flow.id != SAFETY_CHECK or run.risk_level is None or level == "high"
-        run = replace(run, risk_level=level)
+        run = evolve(run, risk_level=level)
         kind = "safety_check" if flow.id == SAFETY_CHECK else "item"
         escalate(turn, level, kind, {"flow_id": flow.id, "flow_version": flow.version, "item_id": step.id,
                                      "answer": result.value, "raw_text": raw[:1000]}, reply=reply)
@@ -64,7 +62,7 @@ def on_answer(turn: Turn, run: Run, said: Reading, hit: TermMatch | None = None)
     if target == END:
         finish(turn, flow, run, closing_sent=True)
     else:
-        turn.set_run(replace(run, step_id=target))  # carried on from here after the safety check
+        turn.set_run(evolve(run, step_id=target))  # carried on from here after the safety check
     offer_check(turn)
 
 
@@ -74,5 +72,5 @@ def raise_tasks(turn: Turn, flow: Flow, run: Run) -> Run:
     for rule in flow.task_rules:
         if rule.kind not in run.tasks and rule.condition.holds(value):
             turn.log(CoachTaskDue(rule.kind, {"flow_id": flow.id, "run_seq": run.seq, "rule": rule.condition.text}))
-            run = replace(run, tasks=(*run.tasks, rule.kind))
+            run = evolve(run, tasks=(*run.tasks, rule.kind))
     return run

@@ -140,9 +140,12 @@ class Flow:
     task_rules: tuple[TaskRule, ...] = ()
     unreadable_steps: frozenset[str] = frozenset()  # steps with errors of their own (for the checker only)
     _index: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _numbers: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)  # question id -> 1, 2, ...
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {s.id: i for i, s in enumerate(self.steps)})
+        questions = [s for s in self.steps if s.is_question]
+        object.__setattr__(self, "_numbers", {s.id: n for n, s in enumerate(questions, start=1)})
 
     def step(self, step_id: str) -> Step | None:
         i = self._index.get(step_id)
@@ -157,6 +160,11 @@ class Flow:
     @property
     def questions(self) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.is_question)
+
+    def question_number(self, step_id: str) -> tuple[int, int]:
+        """(n, of): the question's place among the flow's questions, as "(3/10)" shows it; (0, of) for a step that is
+        no question. Worked out once per flow: every question asked needs it."""
+        return self._numbers.get(step_id, 0), len(self._numbers)
 
     @property
     def key(self) -> tuple[str, int]:

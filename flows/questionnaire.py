@@ -17,7 +17,7 @@ from flows.model import END, Flow, Step, StepType
 from flows.parsing import Accepted, Rejection, parse_answer
 from flows.reading import Reading
 from flows.scoring import scored
-from flows.state import Answer, Run
+from flows.state import Answer, Run, evolve
 from flows.turn import Turn
 
 MAX_TRANSITIONS = 200  # steps one input may move through before the flow is judged runaway
@@ -65,7 +65,7 @@ def go(turn: Turn, flow: Flow, run: Run, target: str) -> None:
         if step is None:
             break
         if step.is_question:
-            run = replace(run, step_id=step.id)
+            run = evolve(run, step_id=step.id)
             turn.set_run(run)
             ask(turn, flow, run, step)
             return
@@ -106,7 +106,7 @@ def accepts(turn: Turn, run: Run | None, said: Reading) -> bool:
 
 def resume(turn: Turn, run: Run) -> None:
     if run.paused:
-        run = replace(run, paused=False)
+        run = evolve(run, paused=False)
         turn.set_run(run)
         turn.event(RunChange.RESUMED, run)
     turn.say(turn.phrase(phrases.RESUMED))
@@ -115,11 +115,11 @@ def resume(turn: Turn, run: Run) -> None:
 
 def back(turn: Turn, run: Run) -> None:
     if run.paused:
-        run = replace(run, paused=False)
+        run = evolve(run, paused=False)
         turn.event(RunChange.RESUMED, run)
     flow = turn.flow_of(run)
     if flow is None or not run.trail:
-        turn.set_run(replace(run, invalid_streak=0))
+        turn.set_run(evolve(run, invalid_streak=0))
         turn.say(turn.phrase(phrases.BACK_AT_FIRST))
         ask_again(turn, run)
         return
@@ -127,8 +127,8 @@ def back(turn: Turn, run: Run) -> None:
     leaving = run.step_id
     if leaving in run.answers and leaving not in run.trail:  # answered before, now off the path
         turn.log(RetractAnswer(run.seq, leaving))
-        run = replace(run, answers={k: v for k, v in run.answers.items() if k != leaving})
-    run = replace(run, step_id=previous, trail=run.trail[:-1], invalid_streak=0)
+        run = evolve(run, answers={k: v for k, v in run.answers.items() if k != leaving})
+    run = evolve(run, step_id=previous, trail=run.trail[:-1], invalid_streak=0)
     turn.set_run(run)
     step = flow.step(previous)
     answer = run.answers.get(previous)
@@ -159,9 +159,8 @@ def ask_again(turn: Turn, run: Run) -> None:
 
 
 def ask(turn: Turn, flow: Flow, run: Run, step: Step) -> None:
-    questions = flow.questions
-    number = next((i for i, q in enumerate(questions, start=1) if q.id == step.id), 0)
-    heading = f"({number}/{len(questions)}) " if len(questions) > 1 else ""
+    number, of = flow.question_number(step.id)
+    heading = f"({number}/{of}) " if of > 1 else ""
     turn.say(Literal(heading + step.text.get(turn.lang)), hint(turn, step), prompt=prompt(turn, flow, run, step))
 
 
@@ -199,10 +198,10 @@ def prompt(turn: Turn, flow: Flow, run: Run, step: Step) -> Prompt:
 
 
 def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection) -> None:
-    run = replace(run, invalid_streak=run.invalid_streak + 1)
+    run = evolve(run, invalid_streak=run.invalid_streak + 1)
     turn.set_run(run)
     if run.invalid_streak >= 3:  # offer a way out instead of repeating; then start counting again
-        turn.set_run(replace(run, invalid_streak=0))
+        turn.set_run(evolve(run, invalid_streak=0))
         turn.say(turn.phrase(phrases.STRUGGLING))
         ask(turn, flow, run, step)
         return

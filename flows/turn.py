@@ -17,7 +17,7 @@ entry, which the engine wires; so there are no import cycles, only these two nam
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from flows import phrases
@@ -36,7 +36,7 @@ from flows.effects import (
     Send,
 )
 from flows.model import Flow, FlowLibrary, Step
-from flows.state import Progress, Run, State
+from flows.state import Progress, Run, State, evolve
 
 
 def _nothing(*_: object) -> None:
@@ -95,10 +95,10 @@ class Turn:
         self._state = state
 
     def set_run(self, run: Run | None) -> None:
-        self._state = replace(self._state, run=run)
+        self._state = evolve(self._state, run=run)
 
     def set_progress(self, progress: Progress) -> None:
-        self._state = replace(self._state, progress=progress)
+        self._state = evolve(self._state, progress=progress)
 
     # -- logging what should happen -----------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ class Turn:
         """A new run of `flow`, not yet on any step (the questionnaire walks it to its first question)."""
         seq = self._state.runs_started + 1
         run = Run(seq, flow.id, flow.version, step_id="", started_at=self.now)
-        self._state = replace(self._state, runs_started=seq, run=run)
+        self._state = evolve(self._state, runs_started=seq, run=run)
         self.event(RunChange.STARTED, run)
         if flow.expires_after is not None:
             self._effects.append(ScheduleTimer(run.timer_key, self.now + flow.expires_after))

@@ -13,7 +13,7 @@ from bot.commands import appointments as appointments_command
 from bot.commands import chat, coach, cohort, db, desk, enrol, export, flows_check, person, programme, report, run
 from bot.commands.common import Commands, Handler
 from bot.config import database_file
-from bot.runtime import tune_gc
+from bot.runtime import tune_runtime
 from bot.settings import SettingsError, settings
 
 # Every command, in the order `--help` lists them; each adds its subparser and names its handler.
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    tune_gc()
+    tune_runtime()
     file = database_file(args.db) if args.existing_db else None
     if file is not None and not file.exists():  # a typo must not make an empty database (a server makes none)
         print(f"there is no database at {args.db} (give --db PATH or set BOT_DB)", file=sys.stderr)

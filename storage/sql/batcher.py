@@ -104,7 +104,9 @@ class Batcher:
                 first = await queue.get()
                 if first is STOP:
                     break
-                await asyncio.sleep(0)  # one yield lets callers made ready together join this batch
+                if queue.empty():  # alone: one yield lets callers made ready together join this batch
+                    await asyncio.sleep(0)  # (with others queued, not: under load a yield waits out a whole busy
+                                            # loop iteration, 10-20 ms at 1,500 steps/s, with the lock free)
                 batch = [cast(Job, first)]
                 while len(batch) < self._max_batch and not queue.empty():
                     item = queue.get_nowait()

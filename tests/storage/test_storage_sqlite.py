@@ -289,6 +289,24 @@ async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path
         await store.close()
 
 
+@contextmanager
+def begins_by_thread(store: SqlStorage) -> Iterator[list[str]]:
+    """The name of the thread each BEGIN IMMEDIATE ran on, while the block runs."""
+    threads: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "BEGIN IMMEDIATE":
+            threads.append(threading.current_thread().name)
+
+    for engine in store.sync_engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield threads
+    finally:
+        for engine in store.sync_engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
 async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite"
     store = SqlStorage(path, runner="hybrid")
@@ -297,15 +315,22 @@ async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_loc
     try:
         pid = (await store.get_or_create_participant("P", "da", T0)).id
         other.execute("BEGIN IMMEDIATE")  # a command in another process, writing
-        writing = asyncio.create_task(store.commit_step(step(pid, 0)))
-        ticks = 0
-        for _ in range(10):  # the event loop goes on while the writer waits for the lock
-            await asyncio.sleep(0.01)
-            ticks += 1
-        assert ticks == 10 and not writing.done()
-        other.execute("COMMIT")
-        assert await writing == CommitResult(CommitStatus.COMMITTED, 1)
-        assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
+        with begins_by_thread(store) as threads:
+            writing = asyncio.create_task(store.commit_step(step(pid, 0)))
+            ticks = 0
+            for _ in range(10):  # the event loop goes on while the writer waits for the lock
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert ticks == 10 and not writing.done()
+            other.execute("COMMIT")
+            assert await writing == CommitResult(CommitStatus.COMMITTED, 1)
+            assert await store.commit_step(step(pid, 1)) == CommitResult(CommitStatus.COMMITTED, 2)
+        loop_thread = threading.current_thread().name
+        # tried at once on the loop, refused without waiting, then waited for on the writer's thread; the next
+        # write found the lock free and took it on the loop
+        assert threads[0] == loop_thread
+        assert threads[1].startswith("storage-writer")
+        assert threads[2:] == [loop_thread]
     finally:
         other.close()
         await store.close()
