@@ -24,6 +24,7 @@ from storage.sql.escalations import write_signals
 from storage.sql.rows import StepRows
 from storage.sql.schedule import CANCEL_SCHEDULE, CANCEL_SCHEDULE_KEY, COMPLETE_SCHEDULE, SCHEDULE_STATES, plan_schedule
 from storage.sql.schedule_rows import cancel_changes, cancels, outcome_applies, outcome_changes, replan_changes
+from storage.sql.steps_pg import fits, write_rows
 
 _tk, _mk = s.coach_tasks, s.programme_marks
 _p, _c, _a, _o, _ib, _fv = (
@@ -277,7 +278,32 @@ def _seen_inbound(conn: Connection, batch: list[StepRows]) -> set[tuple[str, str
 
 
 def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
-    """Write a planned batch with one executemany per table, so the cost per step stays small."""
+    """Write a planned batch with one executemany per table, so the cost per step stays small (on PostgreSQL the
+    common tables in one statement: storage/sql/steps_pg.py)."""
+    if conn.dialect.name == "postgresql" and fits(plan.conv_inserts, plan.conv_updates):
+        plan.outbox_ids = write_rows(conn, inbox=plan.inbox, conv_inserts=plan.conv_inserts,
+                                     conv_updates=plan.conv_updates, answer_keys=plan.answer_keys,
+                                     answers=plan.answers, scores=plan.scores, outbox=plan.outbox, audit=plan.audit)
+    else:
+        _write_rows(conn, plan)
+    if plan.langs:
+        conn.execute(_SET_LANG, plan.langs)
+    for writes in plan.schedule_rounds:
+        _apply_schedule_round(conn, writes)
+    if plan.tasks:
+        conn.execute(insert(_tk), plan.tasks)
+    if plan.marks:
+        conn.execute(insert(_mk), plan.marks)
+    if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
+        ids = write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
+        plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
+    for op in plan.contacts:  # a refused change (the address is someone else's now) writes nothing; the step stands
+        refused = op.run(conn)
+        if refused is not None:
+            log.warning("a step's contact change was refused: %s", refused)
+
+
+def _write_rows(conn: Connection, plan: _StepPlan) -> None:
     if plan.inbox:
         conn.execute(insert(_ib), plan.inbox)
     if plan.conv_inserts:
@@ -294,21 +320,6 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
         plan.outbox_ids = list(conn.scalars(_INSERT_OUTBOX, plan.outbox))
     if plan.audit:
         conn.execute(insert(s.audit_log), plan.audit)
-    if plan.langs:
-        conn.execute(_SET_LANG, plan.langs)
-    for writes in plan.schedule_rounds:
-        _apply_schedule_round(conn, writes)
-    if plan.tasks:
-        conn.execute(insert(_tk), plan.tasks)
-    if plan.marks:
-        conn.execute(insert(_mk), plan.marks)
-    if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
-        ids = write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
-        plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
-    for op in plan.contacts:  # a refused change (the address is someone else's now) writes nothing; the step stands
-        refused = op.run(conn)
-        if refused is not None:
-            log.warning("a step's contact change was refused: %s", refused)
 
 
 def step_contacts(step: StepRecord, keys: Keys) -> tuple[ContactOp, ...]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from storage import SqlStorage
+from storage import AnswerRecord, AuditRecord, CommitStatus, InboundRecord, OutboundRecord, SqlStorage, StepRecord
 from storage.crypto import new_key_values
 from storage.sql.steps import _SEEN_INBOUND_PG
 from storage.upgrade import head
@@ -55,3 +56,44 @@ async def test_a_message_is_looked_up_by_its_id_in_an_inbox_never_analysed(postg
         await store.close()
     conditions = " ".join(line for line in plan if "Index Cond" in line or "Filter" in line)
     assert "channel_message_id = " in conditions and "Filter" not in conditions, plan
+
+
+def _step(pid: int, rev: int, n: int) -> StepRecord:
+    when = datetime(2026, 11, 23, 9, n, tzinfo=UTC)
+    return StepRecord(participant_id=pid, expected_revision=rev, state={"n": n}, at=when,
+                      inbound=InboundRecord("sms", f"SM-{pid}-{n}", when),
+                      answers=[AnswerRecord(1, "pss10", 1, "q1", n, str(n), when)],
+                      outbox=[OutboundRecord("sms", {"to": pid, "n": n, "k": k}, when) for k in range(2)],
+                      audit=[AuditRecord("system", "test.step", f"participant:{pid}", when, {"n": n})])
+
+
+async def test_a_batch_of_steps_is_one_statement_and_each_gets_its_own_outbox_ids(postgres_url: str) -> None:
+    """On PostgreSQL a batch's common rows (inbox, conversations, answers, outbox, audit) go in one statement
+    (storage/sql/steps_pg.py): the outbox ids come back in the order planned, each step's to its own rows; a batch
+    that writes one conversation twice is written table by table, with the same results."""
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    try:
+        await store.migrate()
+        pids = [(await store.get_or_create_participant(f"p{i}", "da", datetime.now(UTC))).id for i in range(12)]
+        for engine in store.sync_engines:
+            event.listen(engine, "before_cursor_execute", record)
+        first = await asyncio.gather(*(store.commit_step(_step(pid, 0, 1)) for pid in pids))
+        writes = [st for st in seen if "INSERT INTO outbox" in st]
+        assert len(writes) == 1 and writes[0].startswith("WITH "), writes  # one batch, one statement
+        again = await asyncio.gather(*(store.commit_step(_step(pid, 1, 2)) for pid in pids),
+                                     store.commit_step(_step(pids[0], 2, 3)))  # pids[0] twice: table by table
+        for results, n_of in ((first, lambda _: 1), (again, lambda k: 3 if k == len(pids) else 2)):
+            for k, result in enumerate(results):
+                assert result.status is CommitStatus.COMMITTED
+                pid = pids[k % len(pids)]
+                rows = {row.id: row.payload for row in await store.pending_outbox("sms", limit=1000)}
+                assert [rows[i] for i in result.outbox_ids] == [{"to": pid, "n": n_of(k), "k": j} for j in range(2)]
+        assert (await store.load_conversation(pids[0])).revision == 3
+        assert (await store.load_conversation(pids[1])).revision == 2
+    finally:
+        await store.close()
