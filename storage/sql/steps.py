@@ -24,7 +24,7 @@ from storage.sql.escalations import write_signals
 from storage.sql.rows import StepRows
 from storage.sql.schedule import CANCEL_SCHEDULE, CANCEL_SCHEDULE_KEY, COMPLETE_SCHEDULE, SCHEDULE_STATES, plan_schedule
 from storage.sql.schedule_rows import cancel_changes, cancels, outcome_applies, outcome_changes, replan_changes
-from storage.sql.steps_pg import fits, write_rows
+from storage.sql.steps_pg import fits, read_revisions_and_seen, write_rows
 
 _tk, _mk = s.coach_tasks, s.programme_marks
 _p, _c, _a, _o, _ib, _fv = (
@@ -157,12 +157,12 @@ def _plan_steps(conn: Connection, batch: list[StepRows]) -> _StepPlan:
     lock_participants(conn, {r.step.participant_id for r in batch})
     known: set[int] = set()
     revisions: dict[int, int] = {}
-    for pid, revision in conn.execute(_REVISIONS, {"pids": list({r.step.participant_id for r in batch})}):
+    found, seen = _revisions_and_seen(conn, batch)
+    for pid, revision in found:
         known.add(pid)
         if revision is not None:
             revisions[pid] = revision
     has_row = set(revisions)
-    seen = _seen_inbound(conn, batch)
     handled = _schedule_states(conn, batch)  # the rows the outcomes name, kept as the batch's steps change them
     handled_of: dict[int, list[Row]] = {}  # the same rows by participant (not a scan of all per step)
     for row in handled.values():
@@ -264,11 +264,27 @@ def _plan_schedule_changes(plan: _StepPlan, rows: StepRows, handled: list[Row]) 
                 row.update(replan_changes(row, planned))
 
 
-def _seen_inbound(conn: Connection, batch: list[StepRows]) -> set[tuple[str, str]]:
+def _revisions_and_seen(conn: Connection, batch: list[StepRows]) -> tuple[list[Any], set[tuple[str, str]]]:
+    """(participant id, revision or None) for each participant of the batch that exists, and the batch's inbound
+    messages already in the inbox; on PostgreSQL one statement for both when the messages came by one channel."""
+    pids = list({r.step.participant_id for r in batch})
+    by_channel = _inbound_by_channel(batch)
+    if conn.dialect.name == "postgresql" and len(by_channel) <= 1:
+        channel, ids = next(iter(by_channel.items()), ("", set()))
+        found, seen_ids = read_revisions_and_seen(conn, pids, channel, list(ids))
+        return found, {(channel, mid) for mid in seen_ids}
+    return list(conn.execute(_REVISIONS, {"pids": pids})), _seen_inbound(conn, by_channel)
+
+
+def _inbound_by_channel(batch: list[StepRows]) -> dict[str, set[str]]:
     by_channel: dict[str, set[str]] = {}
     for rows in batch:
         if rows.step.inbound is not None:
             by_channel.setdefault(rows.step.inbound.channel, set()).add(rows.step.inbound.channel_message_id)
+    return by_channel
+
+
+def _seen_inbound(conn: Connection, by_channel: dict[str, set[str]]) -> set[tuple[str, str]]:
     seen: set[tuple[str, str]] = set()
     for channel, ids in by_channel.items():
         query = _SEEN_INBOUND_PG if conn.dialect.name == "postgresql" else _SEEN_INBOUND

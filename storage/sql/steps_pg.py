@@ -22,7 +22,31 @@ from sqlalchemy import Connection, Table, text
 from storage.sql import schema as s
 from storage.sql.codecs import Row
 
+# After the participants' lock (its own statement: storage/sql/steps.py `_plan_steps`), what the plan reads, in one
+# statement: each participant's revision, and which of the batch's messages the inbox has (one probe of its unique
+# index per message, as `_SEEN_INBOUND_PG` there).
+_REVISIONS_AND_SEEN = text(
+    "SELECT p.id, c.revision, NULL AS seen FROM participants AS p LEFT JOIN conversations AS c "
+    "ON c.participant_id = p.id WHERE p.id = ANY(CAST(:pids AS INTEGER[])) "
+    "UNION ALL "
+    "SELECT NULL, NULL, wanted.id FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(id) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM inbox WHERE inbox.channel = :channel AND inbox.channel_message_id = wanted.id LIMIT 1) AS found"
+)
 _UPDATED_COLUMN = {"b_pid": "participant_id", "b_rev": "revision", "b_run": "run_seq", "b_item": "item_id"}
+
+
+def read_revisions_and_seen(conn: Connection, pids: list[int], channel: str,
+                            ids: list[str]) -> tuple[list[tuple[int, int | None]], set[str]]:
+    """(id, revision or None) of each participant that exists among `pids`; the `ids` of `channel` already in the
+    inbox."""
+    found: list[tuple[int, int | None]] = []
+    seen: set[str] = set()
+    for row in conn.execute(_REVISIONS_AND_SEEN, {"pids": pids, "ids": ids, "channel": channel}):
+        if row.seen is None:
+            found.append((row.id, row.revision))
+        else:
+            seen.add(row.seen)
+    return found, seen
 
 
 def fits(conv_inserts: list[Row], conv_updates: list[Row]) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import event, text
 from storage import AnswerRecord, AuditRecord, CommitStatus, InboundRecord, OutboundRecord, SqlStorage, StepRecord
 from storage.crypto import new_key_values
 from storage.sql.steps import _SEEN_INBOUND_PG
+from storage.sql.steps_pg import _REVISIONS_AND_SEEN
 from storage.upgrade import head
 
 
@@ -50,12 +51,15 @@ async def test_a_message_is_looked_up_by_its_id_in_an_inbox_never_analysed(postg
                 "INSERT INTO inbox (channel, channel_message_id, participant_id, received_at, processed_at, for_coach) "
                 "SELECT 'sms', 'SM' || g, 1, now(), now(), false FROM generate_series(1, 20000) AS g"))
         async with store.engine.connect() as conn:
-            plan = (await conn.execute(text("EXPLAIN " + str(_SEEN_INBOUND_PG.compile())),
-                                       {"ids": WANTED, "channel": "sms"})).scalars().all()
+            plans = [(await conn.execute(text("EXPLAIN " + str(query.compile())),
+                                         {"ids": WANTED, "channel": "sms", "pids": [1]})).scalars().all()
+                     for query in (_SEEN_INBOUND_PG, _REVISIONS_AND_SEEN)]  # alone, and with the revisions' read
     finally:
         await store.close()
-    conditions = " ".join(line for line in plan if "Index Cond" in line or "Filter" in line)
-    assert "channel_message_id = " in conditions and "Filter" not in conditions, plan
+    for plan in plans:  # the line under the inbox's scan says how it is read: by the index, nothing filtered
+        scan = next(k for k, line in enumerate(plan) if " on inbox" in line)
+        assert "Index" in plan[scan] and "channel_message_id = " in plan[scan + 1], plan
+        assert not any("Filter" in line for line in plan[scan:scan + 3]), plan
 
 
 def _step(pid: int, rev: int, n: int) -> StepRecord:
