@@ -234,7 +234,7 @@ class HybridRunner:
         try:
             conn.exec_driver_sql(self._begin_sql)
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+            if getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes too
                 raise
             conn.rollback()  # SQLAlchemy's autobegun transaction; SQLite opened none
             return None

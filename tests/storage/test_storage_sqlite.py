@@ -9,8 +9,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,15 @@ def answer(item: str, value: int = 1) -> AnswerRecord:
 
 
 @contextmanager
-def statements(store: SqlStorage) -> Iterator[list[str]]:
-    """Collect the SQL the engine sends while the block runs."""
+def statements(store: SqlStorage, label: Callable[[str], str | None] = lambda sql: sql) -> Iterator[list[str]]:
+    """Collect the SQL the engine sends while the block runs (or what `label` makes of each statement, None: left
+    out)."""
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
+        labelled = label(statement)
+        if labelled is not None:
+            seen.append(labelled)
 
     for engine in store.sync_engines:
         event.listen(engine, "before_cursor_execute", record)
@@ -289,22 +292,9 @@ async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path
         await store.close()
 
 
-@contextmanager
-def begins_by_thread(store: SqlStorage) -> Iterator[list[str]]:
+def begins_by_thread(store: SqlStorage) -> AbstractContextManager[list[str]]:
     """The name of the thread each BEGIN IMMEDIATE ran on, while the block runs."""
-    threads: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement == "BEGIN IMMEDIATE":
-            threads.append(threading.current_thread().name)
-
-    for engine in store.sync_engines:
-        event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield threads
-    finally:
-        for engine in store.sync_engines:
-            event.remove(engine, "before_cursor_execute", record)
+    return statements(store, lambda sql: threading.current_thread().name if sql == "BEGIN IMMEDIATE" else None)
 
 
 async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
