@@ -223,8 +223,11 @@ class HybridRunner:
         return conn
 
     def _begin_at_once(self) -> Connection | None:
-        """Open the transaction on the loop if the write lock is free now; None if it is held (nothing is open)."""
-        conn = self._connection()
+        """Open the transaction on the loop if the write lock is free now; None if it is held (nothing is open), or
+        if there is no connection yet (connecting sets the pragmas, which may wait: on the thread)."""
+        if self._conn is None:
+            return None
+        conn = self._conn
         if not self._begin_sql:
             conn.begin()
             return conn

@@ -15,6 +15,7 @@ updates one participant's conversation, or updates it twice, is written the sequ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, Table, text
@@ -32,6 +33,9 @@ _REVISIONS_AND_SEEN = text(
     "SELECT NULL, NULL, wanted.id FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(id) CROSS JOIN LATERAL "
     "(SELECT 1 FROM inbox WHERE inbox.channel = :channel AND inbox.channel_message_id = wanted.id LIMIT 1) AS found"
 )
+# An explicit cast to VARCHAR(n) cuts a longer value short without a word; the arrays are cast without the length,
+# so the INSERT's assignment to the column refuses it ("value too long"), as the per-table statements did.
+_LENGTH = re.compile(r"\(\d+\)")
 _UPDATED_COLUMN = {"b_pid": "participant_id", "b_rev": "revision", "b_run": "run_seq", "b_item": "item_id"}
 
 
@@ -72,7 +76,7 @@ class _Statement:
             key = f"{alias}{k}"
             self.params[key] = [row[name] for row in rows]
             column = table.c[_UPDATED_COLUMN.get(name, name)]
-            sql_type = column.type.compile(dialect=self._dialect)
+            sql_type = _LENGTH.sub("", column.type.compile(dialect=self._dialect))  # VARCHAR(200) -> VARCHAR
             casts.append(f"CAST(:{key} AS {'TEXT' if sql_type == 'JSONB' else sql_type}[])")
         quoted = ", ".join(f'"{name}"' for name in names)
         return names, f"unnest({', '.join(casts)}) WITH ORDINALITY AS {alias}({quoted}, _ord)"

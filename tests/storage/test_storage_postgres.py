@@ -5,12 +5,22 @@ race to create the same tables unless the upgrade takes a lock (storage/upgrade.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, text
 
-from storage import AnswerRecord, AuditRecord, CommitStatus, InboundRecord, OutboundRecord, SqlStorage, StepRecord
+from storage import (
+    AnswerRecord,
+    AuditRecord,
+    CommitResult,
+    CommitStatus,
+    InboundRecord,
+    OutboundRecord,
+    SqlStorage,
+    StepRecord,
+)
 from storage.crypto import new_key_values
 from storage.sql.steps import _SEEN_INBOUND_PG
 from storage.sql.steps_pg import _REVISIONS_AND_SEEN
@@ -99,5 +109,23 @@ async def test_a_batch_of_steps_is_one_statement_and_each_gets_its_own_outbox_id
                 assert [rows[i] for i in result.outbox_ids] == [{"to": pid, "n": n_of(k), "k": j} for j in range(2)]
         assert (await store.load_conversation(pids[0])).revision == 3
         assert (await store.load_conversation(pids[1])).revision == 2
+    finally:
+        await store.close()
+
+
+async def test_a_value_too_long_for_its_column_is_refused_not_cut_short(postgres_url: str) -> None:
+    """The one statement casts its arrays without a length: an explicit cast to VARCHAR(200) would cut a longer
+    message id short without a word (and a redelivery would then never be seen as one). The step is refused alone;
+    the rest of its batch commits."""
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    try:
+        await store.migrate()
+        a, b = [(await store.get_or_create_participant(ref, "da", datetime.now(UTC))).id for ref in ("a", "b")]
+        too_long = replace(_step(a, 0, 1), inbound=InboundRecord("sms", "SM" + "x" * 300, datetime.now(UTC)))
+        refused, committed = await asyncio.gather(store.commit_step(too_long), store.commit_step(_step(b, 0, 1)),
+                                                  return_exceptions=True)
+        assert isinstance(refused, Exception), refused
+        assert isinstance(committed, CommitResult) and committed.status is CommitStatus.COMMITTED
+        assert (await store.load_conversation(a)).revision == 0
     finally:
         await store.close()
