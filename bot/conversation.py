@@ -10,10 +10,9 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
 
 from bot import timers
 from bot.arms import ControlArm
@@ -26,6 +25,7 @@ from bot.keyed_locks import KeyedLocks
 from bot.office_hours import coach_hours_line
 from bot.programme_choice import ProgrammeChoice
 from bot.rendering import Catalogs, render_part, render_send
+from bot.step_effects import ByKind, heard, priority, safety_first, schedule_outcome
 from flows import for_coach, human, phrases, timing, tre
 from flows.arms import control_library
 from flows.asking import asking, short_name
@@ -34,7 +34,6 @@ from flows.effects import (
     CancelPlans,
     CoachTaskDue,
     ConsentGiven,
-    CrisisContacts,
     DueHandled,
     Effect,
     Escalate,
@@ -52,7 +51,7 @@ from flows.effects import (
     ShowHistory,
 )
 from flows.engine import Outcome, advance, text_trigger
-from flows.inputs import Command, Due, Input, RemindersOn, Resume, Text, TimerFired
+from flows.inputs import Command, Due, Input, Text, TimerFired
 from flows.programme import Programme
 from flows.state import State
 from flows.waves import ENTRY_NOT_MET
@@ -65,7 +64,6 @@ from storage.records import (
     CommitStatus,
     ConsentChange,
     EscalationRecord,
-    HeardRecord,
     Identity,
     InboundRecord,
     MarkRecord,
@@ -74,23 +72,17 @@ from storage.records import (
     Priority,
     RetractedAnswer,
     ScheduledRecord,
-    ScheduleOutcome,
-    ScheduleStatus,
     ScoreRecord,
     StepRecord,
 )
 
 log = logging.getLogger(__name__)
-SAFETY_POINTER = Phrase(phrases.SAFETY_POINTER)
-E = TypeVar("E", bound=Effect)
 MAX_CONFLICT_RETRIES = 5
 # When a coach task is due: sooner when the person may be getting worse (not an escalation: no deadline watch)
 TASK_DUE = {"consider_referral": timedelta(days=2), "wellbeing_fall": timedelta(days=2),
             "tre_checkin": timedelta(days=1), human.CONTACT_TASK: timedelta(days=1),
             ENTRY_NOT_MET: timedelta(days=2)}  # seed 001: decided around the intro talk in week 1
 DEFAULT_TASK_DUE = timedelta(days=7)
-# Inputs that are a participant writing or pressing something: the replies go before scheduled and bulk messages.
-PARTICIPANT_INPUTS = (Text, Command, Resume, RemindersOn)
 
 
 @dataclass(frozen=True)
@@ -303,8 +295,7 @@ class ConversationLoop:
     async def _show_history(self, participant: Participant, outcome: Outcome, now: datetime,
                             chosen: str | None = None) -> Outcome:
         """Turn `ShowHistory` into the message: the engine keeps no history, so it is read here."""
-        wanted = _of(outcome.effects, ShowHistory)
-        if not wanted:
+        if not any(isinstance(effect, ShowHistory) for effect in outcome.effects):
             return outcome
         programme = self.registry.library.programme_for(chosen)
         zone = timing.zone(programme) if programme else COPENHAGEN
@@ -337,7 +328,7 @@ class ConversationLoop:
             return coach_hours_line(self.deployment, self.catalogs, lang, now)
 
         timer_plans, timer_cancels = timers.changes(outcome.effects)  # timers are schedule rows (bot/timers.py)
-        of = _ByKind(outcome.effects)
+        of = ByKind(outcome.effects)
         consents = of(ConsentGiven)  # the state holds it; the profile shows it
         return StepRecord(
             participant_id=participant.id,
@@ -349,8 +340,8 @@ class ConversationLoop:
                      for e in of(RecordAnswer)],
             scores=[ScoreRecord(e.run_seq, e.flow_id, e.flow_version, e.score_id, e.value, e.band_id, now)
                     for e in of(RecordScore)],
-            outbox=[OutboundRecord(channel, _safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
-                                   now, _priority(e, inputs))
+            outbox=[OutboundRecord(channel, safety_first(e, render_send(e, lang, self.catalogs, contacts, hours)),
+                                   now, priority(e, inputs))
                     for e in of(Send)],
             retracted=[RetractedAnswer(e.run_seq, e.item_id) for e in of(RetractAnswer)],
             escalations=[EscalationRecord(e.level, e.kind, dict(e.trigger), now, self.deployment.deadline(e.level, now))
@@ -373,28 +364,12 @@ class ConversationLoop:
             tasks=[CoachTaskRecord(e.kind, dict(e.detail), now, now + TASK_DUE.get(e.kind, DEFAULT_TASK_DUE))
                    for e in of(CoachTaskDue)],
             marks=[MarkRecord(e.kind, e.key, dict(e.detail), now) for e in of(Milestone)],
-            heard=None if inbound is None else heard(inputs, outcome.effects),
+            heard=None if inbound is None else heard(inputs, of),
             schedule_outcome=None if request.schedule_id is None
-            else _schedule_outcome(request.schedule_id, outcome, inputs[-1]),
+            else schedule_outcome(request.schedule_id, of, inputs[-1]),
             address=request.address,
             consent=ConsentChange(consents[-1].version, channel) if consents else None,
         )
-
-
-_STATUS = {Handling.SENT: ScheduleStatus.SENT, Handling.SKIPPED: ScheduleStatus.SKIPPED,
-           Handling.DEFERRED: ScheduleStatus.PENDING}
-
-
-def _schedule_outcome(schedule_id: int, outcome: Outcome, inp: Input) -> ScheduleOutcome:
-    """What becomes of the schedule row: exactly one `DueHandled` is expected; none is a bug, recorded. A fired timer
-    gets none (the engine's effects for it are unchanged): what it did decides (bot/timers.py)."""
-    handled = _of(outcome.effects, DueHandled)
-    if not handled and isinstance(inp, TimerFired):
-        return timers.outcome(schedule_id, outcome.effects)
-    if not handled:
-        return ScheduleOutcome(schedule_id, ScheduleStatus.SKIPPED, "not handled by the engine")
-    last = handled[-1]
-    return ScheduleOutcome(schedule_id, _STATUS[last.handling], last.reason[:200], last.until)
 
 
 async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> list[tre.Session]:
@@ -403,52 +378,8 @@ async def tre_sessions(storage: Storage, participant_id: int, flow_id: str) -> l
     return tre.sessions_from_scores((r.run_seq, r.score_id, r.value, r.completed_at) for r in rows)
 
 
-def _priority(send: Send, inputs: tuple[Input, ...]) -> Priority:
-    """Crisis contacts before everything; then the reply to what the person just wrote; then the rest (a scheduled
-    `Due`, a timer, a flow started by a coach or enrolment): bot/dispatcher.py sends in this order."""
-    if any(isinstance(part, CrisisContacts) or part == SAFETY_POINTER for part in send.parts):
-        return Priority.URGENT
-    return Priority.REPLY if any(isinstance(inp, PARTICIPANT_INPUTS) for inp in inputs) else Priority.ROUTINE
-
-
-def _safety_first(send: Send, payload: dict[str, Any]) -> dict[str, Any]:
-    """Crisis contacts, and the line pointing back to them, reach the person even on an address that has opted out
-    of routine messages."""
-    if any(isinstance(part, CrisisContacts) or part == SAFETY_POINTER for part in send.parts):
-        payload["even_if_opted_out"] = True
-    return payload
-
-
-def heard(inputs: tuple[Input, ...], effects: Iterable[Effect]) -> HeardRecord:
-    """What the inbound message said and what became of it, from the engine's `Heard` effects (several joined); an
-    input without text (a /start, SMS START) is named by its kind."""
-    said = _of(effects, Heard)
-    body = next((inp.text for inp in inputs if isinstance(inp, Text | Command)), None)
-    outcome = "+".join(dict.fromkeys(h.outcome for h in said)) or type(inputs[-1]).__name__.lower()
-    detail: dict[str, Any] = {}
-    for h in said:
-        detail.update(h.detail)
-    return HeardRecord(body, outcome[:100], detail, any(h.for_coach for h in said))
-
-
 def _asked(state: State) -> str | None:
     """The short name of the question being asked (flows/asking.py), as a button of it carries it."""
     asked = asking(state)
     return None if asked is None else short_name(asked)
 
-
-def _of(effects: Iterable[Effect], kind: type[E]) -> list[E]:
-    return [e for e in effects if isinstance(e, kind)]
-
-
-class _ByKind:
-    """A step's effects sorted by kind once: `_record` asks for fifteen kinds, each a scan of every effect before.
-    Effect classes are final (flows/effects.py), so a kind is the exact type."""
-
-    def __init__(self, effects: Iterable[Effect]) -> None:
-        self._kinds: dict[type, list[Effect]] = {}
-        for effect in effects:
-            self._kinds.setdefault(type(effect), []).append(effect)
-
-    def __call__(self, kind: type[E]) -> list[E]:
-        return cast("list[E]", self._kinds.get(kind, []))
