@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Dialect, Table, text
 
 from storage.sql import schema as s
 from storage.sql.codecs import Row
@@ -60,6 +60,18 @@ def fits(conv_inserts: list[Row], conv_updates: list[Row]) -> bool:
     return len(pids) == len(set(pids))
 
 
+_TYPES: dict[tuple[str, str], str] = {}  # (table, column) -> its PostgreSQL type, compiled once per process
+
+
+def _pg_type(table: Table, name: str, dialect: Dialect) -> str:
+    """The column's type as PostgreSQL spells it, without a length (VARCHAR(200) -> VARCHAR)."""
+    key = (table.name, name)
+    found = _TYPES.get(key)
+    if found is None:
+        found = _TYPES[key] = _LENGTH.sub("", table.c[name].type.compile(dialect=dialect))
+    return found
+
+
 class _Statement:
     """The statement being built: its CTEs and its parameters (one array per column)."""
 
@@ -75,14 +87,13 @@ class _Statement:
         for k, name in enumerate(names):
             key = f"{alias}{k}"
             self.params[key] = [row[name] for row in rows]
-            column = table.c[_UPDATED_COLUMN.get(name, name)]
-            sql_type = _LENGTH.sub("", column.type.compile(dialect=self._dialect))  # VARCHAR(200) -> VARCHAR
+            sql_type = _pg_type(table, _UPDATED_COLUMN.get(name, name), self._dialect)
             casts.append(f"CAST(:{key} AS {'TEXT' if sql_type == 'JSONB' else sql_type}[])")
         quoted = ", ".join(f'"{name}"' for name in names)
         return names, f"unnest({', '.join(casts)}) WITH ORDINALITY AS {alias}({quoted}, _ord)"
 
     def value(self, table: Table, alias: str, name: str) -> str:
-        sql_type = table.c[name].type.compile(dialect=self._dialect)
+        sql_type = _pg_type(table, name, self._dialect)
         return f'{alias}."{name}"::jsonb' if sql_type == "JSONB" else f'{alias}."{name}"'
 
     def insert(self, table: Table, rows: list[Row], alias: str, returning: str = "") -> None:
