@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from storage.allocation_records import ARMS, Allocation, Draw, RandomisedCohort
 from storage.errors import AlreadyTaken, InvalidRecord
@@ -34,6 +34,14 @@ _rc, _al = s.randomised_cohorts, s.allocations
 
 def _cohort(row: Any) -> RandomisedCohort:
     return RandomisedCohort(row.cohort, row.scheme, row.key_id, row.created_by, row.created_at, row.allocated)
+
+
+_ALLOCATION_OF = select(_al).where(_al.c.participant_id == bindparam("pid"))
+
+
+def _allocation_of(conn: Connection, participant_id: int) -> Allocation | None:
+    row = conn.execute(_ALLOCATION_OF, {"pid": participant_id}).first()
+    return None if row is None else _allocation(row)
 
 
 def _allocation(row: Any) -> Allocation:
@@ -125,9 +133,7 @@ class AllocationMethods(StoreBase):
         return cast(tuple[Participant, Allocation], outcome)
 
     async def allocation(self, participant_id: int) -> Allocation | None:
-        async with self._connect() as conn:
-            row = (await conn.execute(select(_al).where(_al.c.participant_id == participant_id))).first()
-        return None if row is None else _allocation(row)
+        return await self.lookup(_allocation_of, participant_id)  # a person's first message: on the hot path
 
     async def allocations(self, cohort: str | None = None) -> list[Allocation]:
         """Allocations in sequence order, of one cohort or of all (by cohort)."""

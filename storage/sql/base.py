@@ -7,14 +7,18 @@ puts them together (storage/sql/store.py) is the one place that builds these.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.crypto import Keys
 from storage.errors import StorageClosed
-from storage.sql.batcher import Batcher
+from storage.sql.batcher import Batcher, Kind
 from storage.sql.engine import scrub_file
+
+T = TypeVar("T")
 
 
 class StoreBase:
@@ -29,6 +33,17 @@ class StoreBase:
         if self._closed:
             raise StorageClosed("storage is closed")
         return self._engine.connect()
+
+    async def lookup(self, function: Callable[..., T], *arguments: Any) -> T:
+        """`function(conn, *arguments)` on the reader, batched with the other hot lookups: for reads that are one
+        SELECT (the reader opens no transaction, so two statements could see two states of the database).
+
+        On a SQLite file the reader runs inline on the event loop, where a read never waits for a writer (WAL). The
+        `_connect` path goes through aiosqlite: a thread per connection and a hand-off per call (checkout, BEGIN,
+        the statement, each fetch, the reset), each waiting for the busy loop. A dispatcher's look at the outbox
+        and a person's programme and arm on their first messages took a quarter of the bot's CPU that way on
+        Telegram with the limits off (benchmarks/telegram.py --profile)."""
+        return await self._reader.submit(Kind.READ_ONE, (function, arguments))  # type: ignore[no-any-return]
 
     async def scrub(self) -> None:
         """Rewrite the file so that deleted rows leave no bytes behind: ``VACUUM`` (every page written anew from

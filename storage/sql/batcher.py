@@ -47,6 +47,7 @@ class Kind(IntEnum):
     READ_BY_PROVIDER_ID = 13
     PRAGMAS = 14
     READ_OUTBOX_CLAIM = 15  # a dispatcher's claim on a SQLite file (storage/sql/outbox_claims.py `LocalLeases`)
+    READ_ONE = 16  # a one-statement lookup on the hot path: (function of a Connection, its arguments) (`lookup`)
 
 
 @dataclass(eq=False)
@@ -158,6 +159,11 @@ class Batcher:
                 for i, result in zip(picked, out, strict=True):
                     results[i] = result
         return results
+
+
+def lookups(conn: Connection, payloads: list[Any]) -> list[Any]:
+    """`Kind.READ_ONE`: each payload is (function, arguments), run as function(conn, *arguments)."""
+    return [function(conn, *arguments) for function, arguments in payloads]
 
 
 def drain(queue: asyncio.Queue[Job | object]) -> list[Job | object]:

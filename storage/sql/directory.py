@@ -57,6 +57,7 @@ _CURRENT_ADDRESS = (
     select(_ad).where(_ad.c.participant_id == bindparam("pid"), _ad.c.channel == bindparam("channel")).with_for_update()
 )
 _UPDATE_ADDRESS = update(_ad).where(_ad.c.participant_id == bindparam("b_pid"), _ad.c.channel == bindparam("b_channel"))
+_PROGRAMME_OF = select(_pr.c.programme).where(_pr.c.participant_id == bindparam("pid"))
 _HAS_PROFILE = select(_pr.c.participant_id).where(_pr.c.participant_id == bindparam("pid"))
 _LINK_CODE = select(_lc).where(_lc.c.code_digest == bindparam("digest"))
 _USE_LINK_CODE = update(_lc).where(_lc.c.code_digest == bindparam("b_digest"), _lc.c.used_at.is_(None))
@@ -99,6 +100,10 @@ class ContactOp(ABC):
 
     @abstractmethod
     def run(self, conn: Connection) -> Any: ...
+
+
+def _programme_of(conn: Connection, participant_id: int) -> str | None:
+    return cast(str | None, conn.execute(_PROGRAMME_OF, {"pid": participant_id}).scalar())
 
 
 @dataclass(frozen=True)
@@ -299,9 +304,7 @@ class DirectoryMethods(StoreBase):
             return await conn.run_sync(profile, participant_id, self._keys)
 
     async def programme_of(self, participant_id: int) -> str | None:
-        query = select(_pr.c.programme).where(_pr.c.participant_id == participant_id)
-        async with self._connect() as conn:
-            return cast(str | None, (await conn.execute(query)).scalar())
+        return await self.lookup(_programme_of, participant_id)  # a person's first message: on the hot path
 
     async def programme_choices(self) -> dict[int, str]:
         query = select(_pr.c.participant_id, _pr.c.programme).where(_pr.c.programme.is_not(None))

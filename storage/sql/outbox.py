@@ -221,8 +221,7 @@ class OutboxMethods(StoreBase):
         on the same channel, so a conversation's messages keep their order (see the module docstring); only URGENT
         rows of the participants in `only_urgent_for`."""
         at = None if now is None else require_utc(now)
-        async with self._connect() as conn:
-            return await conn.run_sync(pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
+        return await self.lookup(pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(Kind.SENT, (outbox_id, require_utc(at)))

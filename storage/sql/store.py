@@ -32,7 +32,7 @@ from storage.sql.appointment_changes import AppointmentChangeMethods
 from storage.sql.appointments import AppointmentMethods
 from storage.sql.audit import AuditMethods, write_audit
 from storage.sql.audit_search import AuditSearchMethods
-from storage.sql.batcher import Batcher, Handler, Kind
+from storage.sql.batcher import Batcher, Handler, Kind, lookups
 from storage.sql.caseload import CaseloadMethods
 from storage.sql.channel_health import ChannelHealthMethods
 from storage.sql.coach_replies import CoachReplyMethods
@@ -89,6 +89,7 @@ _READERS: dict[Kind, Handler] = {
     Kind.READ_ADDRESSES: addresses_of,  # every outbound message
     Kind.READ_BY_PROVIDER_ID: outbox_by_provider_ids,  # every status callback
     Kind.READ_OUTBOX_CLAIM: rows_to_claim,  # every look of a dispatcher (SQLite)
+    Kind.READ_ONE: lookups,  # a dispatcher's look, a person's programme and arm (`StoreBase.lookup`)
     Kind.PRAGMAS: read_pragmas,
 }
 
