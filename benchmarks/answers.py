@@ -21,8 +21,9 @@ That is what several processes behind a load balancer do, and it only makes sens
 With a server database, SQLite (one process, a new file) is measured in the same run for comparison.
 
 For comparison, the raw single-row commit rate of sqlite3 on the same disk with the same pragmas is
-measured in the same run. The last line printed is one JSON object with the figures (with several
-configurations: {"runs": [one object each]}).
+measured in the same run (just before), with each commit's p99 and max: the disk's own tail, below which no
+answer's can be. The last line printed is one JSON object with the figures (with several configurations:
+{"runs": [one object each]}).
 """
 
 from __future__ import annotations
@@ -57,21 +58,34 @@ from storage.records import InboundRecord, Participant
 ANSWERS = ["2", "3", "1", "Ret ofte", "0", "4", "2", "2", "1", "3"]
 
 
-def raw_commit_rate(path: Path, seconds: float = 2.0) -> float:
+@dataclass
+class RawCommits:
+    """The disk's own figures: back-to-back single-row commits, and how long each took (its fsync, mostly). An
+    answer waits for at least one commit, often the end of the one in flight too: the commits' p99 and max are the
+    physical floor of the answers' tail in the same run."""
+
+    per_s: float
+    p99_ms: float
+    max_ms: float
+
+
+def raw_commits(path: Path, seconds: float = 2.0) -> RawCommits:
     """Single-row INSERT + COMMIT per iteration with WAL and synchronous=FULL, like the bot's settings."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
     db.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+    took: list[float] = []
+    start = time.perf_counter()
+    while (begun := time.perf_counter()) - start < seconds:
         db.execute("BEGIN IMMEDIATE")
         db.execute("INSERT INTO t (v) VALUES (?)", ("x" * 100,))
         db.execute("COMMIT")
-        count += 1
+        took.append(time.perf_counter() - begun)
     elapsed = time.perf_counter() - start
     db.close()
-    return count / elapsed
+    took.sort()
+    return RawCommits(len(took) / elapsed, percentile(took, 0.99), took[-1] * 1000)
 
 
 async def answer_pss10(app: App, participant: Participant, index: int, count: int, phase: str, rate: float,
@@ -234,7 +248,7 @@ def main() -> None:
             for name, value in new_key_values().items():  # a server database has no key file beside it
                 os.environ.setdefault(name, value)
             reload_settings()
-        raw = raw_commit_rate(Path(tmp) / "raw.db")
+        raw = raw_commits(Path(tmp) / "raw.db")
         configurations = [(sqlite_path, "sqlite", 1)] if label != "sqlite" else []
         configurations += [(db, label, n) for n in counts]
         runs = [measure(where, name, args.participants, args.rate, n) for where, name, n in configurations]
@@ -242,9 +256,11 @@ def main() -> None:
     for figures in runs:
         report(figures)
     print(f"peak RSS              {peak_rss} MB (the measuring process)")
-    print(f"raw sqlite commits/s  {round(raw, 1)}   (one row per COMMIT, WAL, synchronous=FULL)")
+    print(f"raw sqlite commits/s  {round(raw.per_s, 1)}   (one row per COMMIT, WAL, synchronous=FULL; each took p99 "
+          f"{raw.p99_ms:.2f} ms, max {raw.max_ms:.2f} ms: the disk's own tail)")
     for figures in runs:
-        figures["raw_commits_per_s"] = round(raw, 1)
+        figures.update(raw_commits_per_s=round(raw.per_s, 1), raw_commit_p99_ms=round(raw.p99_ms, 2),
+                       raw_commit_max_ms=round(raw.max_ms, 2))
     if len(runs) == 1:
         print(json.dumps({**runs[0], "peak_rss_mb": peak_rss}))
     else:
