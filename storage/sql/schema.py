@@ -140,6 +140,19 @@ Index(
     sqlite_where=and_(*_TO_SEND),
     postgresql_where=and_(*_TO_SEND),
 )
+# The same rows by person (added by revision 0013): a claim checks the rows of the people it takes, in their sending
+# order, up to the last one wanted (storage/sql/outbox_claims.py). Without it SQLite took ix_outbox_unsent and read
+# every row still to send on the channel at each claim: a fifteenth of the bot's CPU with a backlog of a few thousand
+# (benchmarks/telegram.py, limits off), growing with the backlog.
+Index(
+    "ix_outbox_unsent_person",
+    outbox.c.participant_id,
+    outbox.c.channel,
+    outbox.c.priority,
+    outbox.c.id,
+    sqlite_where=and_(*_TO_SEND),
+    postgresql_where=and_(*_TO_SEND),
+)
 # Urgent rows no coach has been told about: the few the undelivered-message watcher looks at (sent ones stay in it,
 # but crisis replies are few).
 _URGENT_UNTOLD = and_(outbox.c.priority == 0, outbox.c.undelivered_told_at.is_(None))

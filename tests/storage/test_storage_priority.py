@@ -134,7 +134,7 @@ async def test_given_up_messages_newest_first_with_their_reason(store: SqlStorag
 
 async def test_the_outbox_queries_use_their_indexes(sqlite_store: SqlStorage) -> None:
     anna = await person(sqlite_store, "p-anna", "+4520000001")
-    await queue(sqlite_store, anna.id, ROUTINE, URGENT)
+    routine, urgent = await queue(sqlite_store, anna.id, ROUTINE, URGENT)
     plans: list[str] = []
 
     def explain(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -147,9 +147,15 @@ async def test_the_outbox_queries_use_their_indexes(sqlite_store: SqlStorage) ->
     try:
         await sqlite_store.pending_outbox("sms", now=at(1))
         await sqlite_store.undelivered_urgent(at(60))
+        assert await sqlite_store.claim_outbox("sms", "me", [urgent, routine], at(1), at(99)) == [urgent, routine]
     finally:
         for engine in sqlite_store.sync_engines:
             event.remove(engine, "before_cursor_execute", explain)
-    assert len(plans) == 2, plans
+    assert len(plans) == 4, plans
     assert "ix_outbox_unsent" in plans[0] and "TEMP B-TREE" not in plans[0], plans[0]  # already in sending order
     assert plans[1] == "SCAN outbox USING INDEX ix_outbox_urgent", plans[1]  # only the urgent rows nobody was told of
+    assert "PRIMARY KEY" in plans[2], plans[2]  # the rows wanted, by id
+    # the claim reads only the rows still to send of the people taken, in their sending order: not every row still
+    # to send on the channel (ix_outbox_unsent), which is the whole backlog
+    assert "ix_outbox_unsent_person (participant_id=? AND channel=?" in plans[3], plans[3]
+    assert "TEMP B-TREE" not in plans[3], plans[3]
