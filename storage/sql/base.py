@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -44,7 +44,7 @@ class StoreBase:
         and a person's programme and arm on their first messages went that way: aiosqlite's threads were a fifth of
         the bot's CPU on Telegram with the limits off (benchmarks/telegram.py --profile); through here, CPU per
         update fell from 3.43 to 3.05 ms (K = 1,000, interleaved runs)."""
-        return await self._reader.submit(Kind.READ_ONE, (function, arguments))  # type: ignore[no-any-return]
+        return cast(T, await self._reader.submit(Kind.READ_ONE, (function, arguments)))
 
     async def scrub(self) -> None:
         """Rewrite the file so that deleted rows leave no bytes behind: ``VACUUM`` (every page written anew from
