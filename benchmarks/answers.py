@@ -12,6 +12,9 @@ inbox row) is committed with synchronous=FULL. Two phases, each with N new parti
   answering every N/R seconds. Gives `p50_ms`/`p99_ms`, the latency a person sees at that load, measured
   from when each answer was due (so a bot that falls behind cannot hide it). (Under saturation the
   latency is only queueing: with 1,000 answers in flight it is about 1,000 / capacity; printed as well.)
+  Also `paced_cpu_ms_per_answer` and `paced_loop_busy_pct`, the share of the time the event loop's thread was
+  on the CPU: an answer costs more when paced (a batch commits 5-10 answers, not hundreds, and its fixed cost
+  is shared by fewer), and the tail grows as the loop nears 100 %.
 
 Several bot processes (`--processes 2`, or `1,2,4` for one run each): each is a separate OS process with its own
 app and storage on the same database, answering for its own share of the participants (and of the offered
@@ -110,6 +113,7 @@ class Phase:
     started: float
     finished: float
     cpu_s: float  # the process's CPU time over the phase (every thread: the loop, the writer's), time.process_time
+    loop_cpu_s: float  # the event loop's thread alone (time.thread_time): every Python step runs there, under the GIL
 
 
 async def drive(db: str, prefix: str, participants: int, rate: float, barrier: Any = None) -> dict[str, Phase]:
@@ -124,11 +128,12 @@ async def drive(db: str, prefix: str, participants: int, rate: float, barrier: A
             if barrier is not None:
                 await asyncio.to_thread(barrier.wait)
             latencies: list[float] = []
-            started, cpu = time.monotonic(), time.process_time()
+            started, cpu, loop_cpu = time.monotonic(), time.process_time(), time.thread_time()
             start = time.perf_counter()
             await asyncio.gather(*(answer_pss10(app, p, i, participants, phase, rate, start, latencies)
                                    for i, p in enumerate(people)))
-            results[phase] = Phase(latencies, started, time.monotonic(), time.process_time() - cpu)
+            results[phase] = Phase(latencies, started, time.monotonic(), time.process_time() - cpu,
+                                   time.thread_time() - loop_cpu)
     return results
 
 
@@ -199,6 +204,9 @@ def measure(db: str, label: str, participants: int, rate: float, processes: int)
         "answers": len(sat_sorted) + len(paced_sorted),
         "answers_per_s": round(len(sat_sorted) / elapsed(sat), 1),
         "cpu_ms_per_answer": round(sum(p.cpu_s for p in sat) / len(sat_sorted) * 1000, 3),  # the bot processes
+        "paced_cpu_ms_per_answer": round(sum(p.cpu_s for p in paced) / len(paced_sorted) * 1000, 3),
+        # how busy each process's event loop was while paced (the busiest): near 100 % every late step waits
+        "paced_loop_busy_pct": round(max(100 * p.loop_cpu_s / (p.finished - p.started) for p in paced), 1),
         "p50_ms": round(statistics.median(paced_sorted) * 1000, 2),
         "p99_ms": round(percentile(paced_sorted, 0.99), 2),
         "offered_per_s": rate,
@@ -218,6 +226,8 @@ def report(figures: dict[str, Any]) -> None:
     print(f"paced                 {figures['offered_per_s']:g} answers/s offered, {figures['paced_achieved_per_s']} "
           "achieved")
     print(f"latency per answer    p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
+    print(f"  while paced         {figures['paced_cpu_ms_per_answer']} ms of CPU per answer; the event loop's thread "
+          f"busy {figures['paced_loop_busy_pct']} % of the time (its steps queue as it nears 100 %)")
 
 
 def main() -> None:

@@ -14,6 +14,9 @@ interleaved in the same run (the order rotates every round) and reported as medi
 - `unthrottled`: the same with both limits off (a diagnostic, never a configuration: this file starts the bot with
   `TelegramChannel(requests_per_second=0, per_chat_interval=0)`), the bot's own speed;
 - `naive`: the peer (it ignores Telegram's limits, so it is compared with `unthrottled`);
+- `ceiling`: benchmarks/telegram_ceiling.py, a bot with nothing between the wire and the reply (aiohttp, a counter
+  per chat, no framework, no storage), answering like the peer: the most updates/s any bot can get through this
+  harness on this machine, in the same run (the fake server and the harness share the bot's cores);
 - with `--compare REF`: `shipped@REF` and `unthrottled@REF`, the same from `git archive REF` (before/after).
 
 Setup (untimed, once per K; every run gets a fresh copy of the database): `bot enroll --csv` makes the invite
@@ -475,7 +478,8 @@ def variants(compare: Path | None, ref: str | None) -> list[Variant]:
     this = [sys.executable, __file__, "--serve"]
     out = [Variant("shipped", "ours", [*this, "shipped", "--", "run", "--port", "{port}"], ROOT),
            Variant("unthrottled", "ours", [*this, "unthrottled", "--", "run", "--port", "{port}"], ROOT),
-           Variant("naive", "naive", [sys.executable, str(HARNESS / "naive_ptb_bot.py")], ROOT)]
+           Variant("naive", "naive", [sys.executable, str(HARNESS / "naive_ptb_bot.py")], ROOT),
+           Variant("ceiling", "naive", [sys.executable, str(ROOT / "benchmarks" / "telegram_ceiling.py")], ROOT)]
     if compare is not None:
         out += [Variant(f"shipped@{ref}", "ours", [*this, "shipped", "--", "run", "--port", "{port}"], compare),
                 Variant(f"unthrottled@{ref}", "ours", [*this, "unthrottled", "--", "run", "--port", "{port}"], compare)]
@@ -571,11 +575,15 @@ def main() -> None:
         return largest[variant][key] if variant in largest else None
 
     ours, naive = figure("unthrottled", "updates_per_s"), figure("naive", "updates_per_s")
+    ceiling = figure("ceiling", "updates_per_s")
     summary: dict[str, Any] = {
         "k": max(tables),
         "ours_updates_per_s": ours,
         "naive_updates_per_s": naive,
         "ratio": round(ours / naive, 3) if ours and naive else None,
+        "ceiling_updates_per_s": ceiling,
+        "ours_of_ceiling": round(ours / ceiling, 3) if ours and ceiling else None,
+        "twice_naive_within_ceiling": 2 * naive <= ceiling if naive and ceiling else None,
         "ours_cpu_ms_per_update": figure("unthrottled", "cpu_ms_per_update"),
         "naive_cpu_ms_per_update": figure("naive", "cpu_ms_per_update"),
         "requests_per_answer": figure("shipped", "requests_per_answer") or figure("unthrottled", "requests_per_answer"),
