@@ -17,7 +17,8 @@ interleaved in the same run (the order rotates every round) and reported as medi
 - `ceiling`: benchmarks/telegram_ceiling.py, a bot with nothing between the wire and the reply (aiohttp, a counter
   per chat, no framework, no storage), answering like the peer: the most updates/s any bot can get through this
   harness on this machine, in the same run (the fake server and the harness share the bot's cores);
-- with `--compare REF`: `shipped@REF` and `unthrottled@REF`, the same from `git archive REF` (before/after).
+- with `--compare REF`: `shipped@REF` and `unthrottled@REF`, the same from `git archive REF` (before/after), each
+  checkout serving a setup it made itself (so the two may differ by a migration).
 
 Setup (untimed, once per K; every run gets a fresh copy of the database): `bot enroll --csv` makes the invite
 links (start date in the future: nothing of the programme falls due while we measure), and
@@ -102,9 +103,10 @@ def bot_environment() -> dict[str, str]:
             "PROGRAMME_TICK_SECONDS": "3600"}
 
 
-def enrol(k: int, folder: Path, env: dict[str, str]) -> list[tuple[str, str]]:
+def enrol(k: int, folder: Path, env: dict[str, str], code: Path = ROOT) -> list[tuple[str, str]]:
     """K participants with Telegram invite links through `bot enroll --csv`, each with a PSS-10 open; returns
-    (reference, link code) for each."""
+    (reference, link code) for each. `code` is the checkout that makes the database (an extracted `--compare` one
+    makes its own: an older checkout refuses a database of a newer schema)."""
     folder.mkdir(parents=True, exist_ok=True)
     people = folder / "people.csv"
     start = (date.today() + timedelta(days=200)).isoformat()  # ahead, but within the year enrolment accepts
@@ -113,22 +115,32 @@ def enrol(k: int, folder: Path, env: dict[str, str]) -> list[tuple[str, str]]:
         people.write_text("name,telegram,lang,start_date\n" + "".join(
             f"Person {i},1,da,{start}\n" for i in range(first, min(k, first + ENROL_AT_ONCE))))
         out = subprocess.run([sys.executable, "-m", "bot", "enroll", "--csv", str(people), "--db",
-                              str(folder / "bot.db")], env=env, cwd=ROOT, capture_output=True, text=True).stdout
+                              str(folder / "bot.db")], env=env, cwd=code, capture_output=True, text=True).stdout
         codes += [(ref, link.split("?start=", 1)[1]) for ref, link in
                   (line.split("\t") for line in out.splitlines() if "\t" in line)]
     if len(codes) != k:
         raise SystemExit(f"bot enroll made {len(codes)} invite links, not {k}:\n{out[-500:]}")
     people.unlink()
     subprocess.run([sys.executable, __file__, "--open-questionnaires", str(folder / "bot.db"),
-                    *(ref for ref, _ in codes)], env=env, cwd=ROOT, check=True)
+                    *(ref for ref, _ in codes)], env={**env, "BENCH_CODE": str(code)}, cwd=code, check=True)
     return codes
+
+
+def make_setup(k: int, folder: Path, env: dict[str, str], code: Path) -> tuple[Path, list[tuple[str, str]]]:
+    """`enrol` into `folder`, its codes kept beside the database (`acked_but_missing` reads them)."""
+    t0 = time.perf_counter()
+    codes = enrol(k, folder, env, code)
+    (folder / "codes.json").write_text(json.dumps(codes))
+    print(f"K = {k}: {k} participants enrolled with invite links by {code}, a PSS-10 open for each "
+          f"({time.perf_counter() - t0:.0f} s, untimed)", flush=True)
+    return folder, codes
 
 
 async def open_questionnaires(db: str, refs: list[str]) -> None:
     """Open a PSS-10 for each participant on Telegram, as the programme's baseline wave does at its due time (the
     terms come first: the questionnaire starts once they are accepted). There is no command for this on purpose:
     coaches do not start questionnaires by hand."""
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
     from bot.app import open_app
     from flows.inputs import StartFlow
 
@@ -542,18 +554,17 @@ def main() -> None:
     tables: dict[int, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="tgbench-setup-") as tmp:
         for k in args.k:
-            setup = Path(tmp) / f"k{k}"
-            t0 = time.perf_counter()
-            codes = enrol(k, setup, env)
-            (setup / "codes.json").write_text(json.dumps(codes))
-            print(f"K = {k}: {k} participants enrolled with invite links, a PSS-10 open for each "
-                  f"({time.perf_counter() - t0:.0f} s, untimed)", flush=True)
+            # each checkout's own setup: the same people, enrolled by the code that will serve them
+            setups = {code: make_setup(k, Path(tmp) / f"k{k}-{n}", env, code)
+                      for n, code in enumerate(dict.fromkeys(v.cwd for v in chosen if v.mode == "ours"))}
+            setup, codes = setups.get(ROOT) or make_setup(k, Path(tmp) / f"k{k}", env, ROOT)
             results: dict[str, list[Result]] = {v.name: [] for v in chosen}
             for round_ in range(args.rounds):
                 shift = round_ % len(chosen)
                 for variant in chosen[shift:] + chosen[:shift]:
-                    result = harness.run(variant, k, setup if variant.mode == "ours" else None,
-                                         [c for _, c in codes], env)
+                    own_setup, own_codes = setups.get(variant.cwd, (setup, codes))
+                    result = harness.run(variant, k, own_setup if variant.mode == "ours" else None,
+                                         [c for _, c in own_codes], env)
                     results[variant.name].append(result)
                     f = result.figures()
                     print(f"  round {round_ + 1} {variant.name:22} {f['updates_per_s']:7.1f} updates/s "
@@ -604,7 +615,7 @@ if __name__ == "__main__":
         rest = sys.argv[3:]
         sys.exit(serve(sys.argv[2], rest[1:] if rest[:1] == ["--"] else rest))
     if len(sys.argv) > 2 and sys.argv[1] == "--open-questionnaires":
-        sys.path.insert(0, str(ROOT))
+        sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
         asyncio.run(open_questionnaires(sys.argv[2], sys.argv[3:]))
         sys.exit(0)
     main()
