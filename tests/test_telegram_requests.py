@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.channels.pacing import in_flight_for
+from bot.channels.telegram import POLLED_IN_HAND
 from bot.channels.telegram_outbound import TEXT_LIMIT, joinable
 from bot.clock import FakeClock
 from flows.inputs import RequireConsent, StartFlow
@@ -150,3 +152,18 @@ def test_what_is_joined_into_one_message() -> None:
     assert joinable([row(1, half[:-1]), row(2, half[:-1])]) == 2
     assert joinable([row(1, "😀" * (TEXT_LIMIT // 2)), row(2, "x")]) == 1  # Telegram counts UTF-16 units
     assert joinable([row(1, "x" * (TEXT_LIMIT + 10)), row(2, "x")]) == 1  # too long alone: Telegram says so
+
+
+def test_messages_in_flight_follow_the_budget() -> None:
+    assert in_flight_for(30.0, POLLED_IN_HAND) == 32  # Telegram's budget: a polled batch's replies go out together
+    assert in_flight_for(1000.0, POLLED_IN_HAND) == 300  # a larger budget is used even at 300 ms an answer
+    assert in_flight_for(0.0, POLLED_IN_HAND) == POLLED_IN_HAND  # no budget: one reply per update in hand
+
+
+async def test_the_channel_s_dispatcher_keeps_that_many_in_flight(tmp_path: Path, clock: FakeClock) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    async with running(tmp_path / "a", clock) as tg:
+        assert tg.channel.dispatcher.concurrency == 32
+    async with running(tmp_path / "b", clock, requests_per_second=0.0) as tg:
+        assert tg.channel.dispatcher.concurrency == POLLED_IN_HAND

@@ -41,7 +41,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.chat_order import ChatOrder
-from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority
+from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority, in_flight_for
 from bot.channels.telegram_coach import TelegramCoachChannel, desk_command, is_coach_button, set_coach_menus
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_outbound import (
@@ -137,7 +137,7 @@ class TelegramChannel:
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
                  on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None,
                  safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND,
-                 concurrency: int = 32) -> None:
+                 concurrency: int | None = None) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
@@ -162,7 +162,8 @@ class TelegramChannel:
         self.application.add_error_handler(self._on_error)
         self.heartbeat = Heartbeat(storage, clock, CHANNEL)  # the last update seen (the channel health page)
         self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
-        self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery, concurrency=concurrency)
+        self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery,
+                                     concurrency=concurrency or in_flight_for(requests_per_second, POLLED_IN_HAND))
         loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._dispatcher: asyncio.Task[None] | None = None
         self._polled = ChatOrder(POLLED_IN_HAND)  # each chat's updates in order, different chats' at once
