@@ -66,6 +66,9 @@ _SUPERSEDE_ANSWERS = (
     .values(superseded=true())
 )
 _INSERT_OUTBOX = insert(_o).returning(_o.c.id, sort_by_parameter_order=True)
+# made once, like the statements above: a new insert() per batch costs its cache key again at each execution
+_INSERT_INBOX, _INSERT_CONVERSATIONS, _INSERT_ANSWERS = insert(_ib), insert(_c), insert(_a)
+_INSERT_SCORES, _INSERT_AUDIT = insert(s.scores), insert(s.audit_log)
 _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
 FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
 
@@ -321,21 +324,21 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
 
 def _write_rows(conn: Connection, plan: _StepPlan) -> None:
     if plan.inbox:
-        conn.execute(insert(_ib), plan.inbox)
+        conn.execute(_INSERT_INBOX, plan.inbox)
     if plan.conv_inserts:
-        conn.execute(insert(_c), plan.conv_inserts)
+        conn.execute(_INSERT_CONVERSATIONS, plan.conv_inserts)
     if plan.conv_updates and conn.execute(_UPDATE_CONVERSATION, plan.conv_updates).rowcount != len(plan.conv_updates):
         raise RuntimeError("conversation revision changed during a locked write")  # never write blind
     if plan.answer_keys:
         conn.execute(_SUPERSEDE_ANSWERS, plan.answer_keys)
     if plan.answers:
-        conn.execute(insert(_a), plan.answers)
+        conn.execute(_INSERT_ANSWERS, plan.answers)
     if plan.scores:
-        conn.execute(insert(s.scores), plan.scores)
+        conn.execute(_INSERT_SCORES, plan.scores)
     if plan.outbox:
         plan.outbox_ids = list(conn.scalars(_INSERT_OUTBOX, plan.outbox))
     if plan.audit:
-        conn.execute(insert(s.audit_log), plan.audit)
+        conn.execute(_INSERT_AUDIT, plan.audit)
 
 
 def step_contacts(step: StepRecord, keys: Keys) -> tuple[ContactOp, ...]:
