@@ -136,8 +136,7 @@ class TelegramChannel:
                  base_url: str | None = None, webhook_url: str | None = None, webhook_secret: str | None = None,
                  per_chat_interval: float = 1.0, poll_timeout: timedelta = timedelta(seconds=10),
                  on_unreachable: Unreachable | None = None, coach_desk: CoachDeskHook | None = None,
-                 safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND,
-                 concurrency: int | None = None) -> None:
+                 safety: SafetyNet | None = None, requests_per_second: float = REQUESTS_PER_SECOND) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("a Telegram webhook needs a secret token (TELEGRAM_WEBHOOK_SECRET)")
         self.storage = storage
@@ -163,7 +162,7 @@ class TelegramChannel:
         self.heartbeat = Heartbeat(storage, clock, CHANNEL)  # the last update seen (the channel health page)
         self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
         self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery,
-                                     concurrency=concurrency or in_flight_for(requests_per_second, POLLED_IN_HAND))
+                                     concurrency=in_flight_for(requests_per_second, POLLED_IN_HAND))
         loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._dispatcher: asyncio.Task[None] | None = None
         self._polled = ChatOrder(POLLED_IN_HAND)  # each chat's updates in order, different chats' at once

@@ -69,6 +69,7 @@ _INSERT_OUTBOX = insert(_o).returning(_o.c.id, sort_by_parameter_order=True)
 # made once, like the statements above: a new insert() per batch costs its cache key again at each execution
 _INSERT_INBOX, _INSERT_CONVERSATIONS, _INSERT_ANSWERS = insert(_ib), insert(_c), insert(_a)
 _INSERT_SCORES, _INSERT_AUDIT = insert(s.scores), insert(s.audit_log)
+_INSERT_TASKS, _INSERT_MARKS = insert(_tk), insert(_mk)
 _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
 FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
 
@@ -310,9 +311,9 @@ def _apply_plan(conn: Connection, plan: _StepPlan) -> None:
     for writes in plan.schedule_rounds:
         _apply_schedule_round(conn, writes)
     if plan.tasks:
-        conn.execute(insert(_tk), plan.tasks)
+        conn.execute(_INSERT_TASKS, plan.tasks)
     if plan.marks:
-        conn.execute(insert(_mk), plan.marks)
+        conn.execute(_INSERT_MARKS, plan.marks)
     if plan.signals:  # rare, and needs the ids of escalations it opens: after everything else
         ids = write_signals(conn, [(pid, signals) for _, pid, signals in plan.signals])
         plan.escalation_ids = {index: found for (index, _, _), found in zip(plan.signals, ids, strict=True)}
