@@ -38,6 +38,9 @@ def utc_text(value: datetime) -> str:
     return require_utc(value).isoformat(timespec="microseconds")
 
 
+_last_text: tuple[datetime | None, str] = (None, "")  # the last UTC datetime written as text, and that text
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime: fixed-width ISO-8601 text on SQLite (sortable; code reads that text in places),
     ``timestamptz`` on PostgreSQL."""
@@ -56,7 +59,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "postgresql":
             return require_utc(value)
         if value.tzinfo is UTC:  # already normalised (rows built by this package are): skip the checks
-            return value.isoformat(timespec="microseconds")
+            global _last_text
+            seen, text = _last_text
+            if seen is not value:  # a step's rows carry its one `at` several times: written once
+                text = value.isoformat(timespec="microseconds")
+                _last_text = (value, text)
+            return text
         return utc_text(value)
 
     def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
