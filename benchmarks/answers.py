@@ -25,8 +25,12 @@ With a server database, SQLite (one process, a new file) is measured in the same
 
 For comparison, the raw single-row commit rate of sqlite3 on the same disk with the same pragmas is
 measured in the same run (just before), with each commit's p99 and max: the disk's own tail, below which no
-answer's can be. The last line printed is one JSON object with the figures (with several configurations:
-{"runs": [one object each]}).
+answer's can be. And the machine's cost of waking up (`engine_step_warm_us`, `engine_step_after_idle_us`): one
+engine step (flows/engine.py `advance`, an answer to PSS-10) timed back to back, then each after 2 ms asleep. On the
+shared 2-core virtual machine the second was 4-10 times the first (cold caches after the host ran something else,
+presumably): that is why an answer costs about twice the CPU paced that it costs saturated, and a reader can see how
+cold the machine was in a run. The last line printed is one JSON object with the figures (with several
+configurations: {"runs": [one object each]}).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.app import App, open_app
 from bot.runtime import tune_runtime
 from bot.settings import reload_settings
+from flows.engine import advance
 from flows.inputs import StartFlow, Text
 from storage.crypto import new_key_values
 from storage.records import InboundRecord, Participant
@@ -177,6 +182,28 @@ async def completed_scores(db: str, prefix: str) -> int:
         return sum(1 for score in await app.storage.export_scores() if str(score["participant"]).startswith(prefix))
 
 
+async def wake_cost(db: str, steps: int = 300, idle_s: float = 0.002) -> tuple[float, float]:
+    """Median µs of one engine step (the second answer to PSS-10, nothing written) back to back, and after `idle_s`
+    asleep before each (see the module's docstring)."""
+    async with open_app(db) as app:
+        person = await app.storage.get_or_create_participant(f"wake-probe-{os.getpid()}", "da", app.clock.now())
+        await app.loop.handle(person, StartFlow("pss10"), "console")
+        state = await app.loop.state_of(person)
+        library = await app.registry.library_for(state)
+        now = app.clock.now()
+        medians = []
+        for idle in (0.0, idle_s):
+            took = []
+            for _ in range(steps):
+                if idle:
+                    time.sleep(idle)  # the whole process asleep, as a bot between messages
+                begun = time.perf_counter()
+                advance(library, state, Text(ANSWERS[0]), now)
+                took.append(time.perf_counter() - begun)
+            medians.append(statistics.median(took) * 1e6)
+        return medians[0], medians[1]
+
+
 def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
@@ -262,15 +289,19 @@ def main() -> None:
         configurations = [(sqlite_path, "sqlite", 1)] if label != "sqlite" else []
         configurations += [(db, label, n) for n in counts]
         runs = [measure(where, name, args.participants, args.rate, n) for where, name, n in configurations]
+        warm_us, idle_us = asyncio.run(wake_cost(sqlite_path if label != "sqlite" else db))
     peak_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process (1 process)
     for figures in runs:
         report(figures)
     print(f"peak RSS              {peak_rss} MB (the measuring process)")
     print(f"raw sqlite commits/s  {round(raw.per_s, 1)}   (one row per COMMIT, WAL, synchronous=FULL; each took p99 "
           f"{raw.p99_ms:.2f} ms, max {raw.max_ms:.2f} ms: the disk's own tail)")
+    print(f"one engine step       {warm_us:.0f} µs back to back, {idle_us:.0f} µs after 2 ms asleep (this machine's "
+          "cost of waking up: paced answers pay part of it)")
     for figures in runs:
         figures.update(raw_commits_per_s=round(raw.per_s, 1), raw_commit_p99_ms=round(raw.p99_ms, 2),
-                       raw_commit_max_ms=round(raw.max_ms, 2))
+                       raw_commit_max_ms=round(raw.max_ms, 2), engine_step_warm_us=round(warm_us, 1),
+                       engine_step_after_idle_us=round(idle_us, 1))
     if len(runs) == 1:
         print(json.dumps({**runs[0], "peak_rss_mb": peak_rss}))
     else:
