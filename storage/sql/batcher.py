@@ -88,6 +88,11 @@ class Batcher:
         self._queue.put_nowait(Job(kind, payload, future))
         return await future
 
+    def _more(self) -> bool:
+        """Whether jobs wait for the next batch (asked on the runner's thread: a hint, `qsize` is a length read)."""
+        queue = self._queue
+        return queue is not None and queue.qsize() > 0 and not self._closed
+
     async def stop(self) -> None:
         """Finish the jobs already queued, then end the task and release the runner."""
         if not self._closed:
@@ -126,7 +131,7 @@ class Batcher:
         if not jobs:
             return
         try:
-            results = await self._runner.run(lambda conn: self._apply(conn, jobs))
+            results = await self._runner.run(lambda conn: self._apply(conn, jobs), self._more)
         except CommitFailed as exc:
             fail(jobs, exc.__cause__ or exc)
         except OperationalError as exc:  # locked, disk full, I/O: not one job's fault; retrying won't help

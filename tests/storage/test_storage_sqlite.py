@@ -292,6 +292,41 @@ async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path
         await store.close()
 
 
+async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an_idle_writer_holds_no_lock(
+        tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite"
+    store = SqlStorage(path, runner="hybrid")
+    await store.migrate()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)  # never waits: the lock is free or it fails
+    try:
+        first, second, third = await participants(store, 3)
+        committing = threading.Event()
+
+        def slow_commit(_conn: Any) -> None:  # the first COMMIT takes long enough for the next step to queue
+            if not committing.is_set():
+                committing.set()
+                time.sleep(0.1)
+
+        for engine in store.sync_engines:
+            event.listen(engine, "commit", slow_commit)
+        with begins_by_thread(store) as threads:
+            one = asyncio.create_task(store.commit_step(step(first, 0)))
+            while not committing.is_set():
+                await asyncio.sleep(0.005)
+            two = asyncio.create_task(store.commit_step(step(second, 0)))  # queued while the COMMIT runs
+            assert [(await one).status, (await two).status] == [CommitStatus.COMMITTED] * 2
+            other.execute("BEGIN IMMEDIATE")  # nothing queued after the second: its COMMIT opened nothing
+            other.execute("ROLLBACK")
+            assert (await store.commit_step(step(third, 0))).status is CommitStatus.COMMITTED
+        loop_thread = threading.current_thread().name
+        # the first on the loop; the second opened on the writer's thread right after the first's COMMIT; the
+        # third, alone, on the loop again
+        assert threads[0] == loop_thread and threads[1].startswith("storage-writer") and threads[2:] == [loop_thread]
+    finally:
+        other.close()
+        await store.close()
+
+
 def begins_by_thread(store: SqlStorage) -> AbstractContextManager[list[str]]:
     """The name of the thread each BEGIN IMMEDIATE ran on, while the block runs."""
     return statements(store, lambda sql: threading.current_thread().name if sql == "BEGIN IMMEDIATE" else None)
