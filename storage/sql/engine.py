@@ -226,8 +226,9 @@ class HybridRunner:
         return conn
 
     def _begin_at_once(self) -> Connection | None:
-        """Open the transaction on the loop if the write lock is free now; None if it is held (nothing is open), or
-        if there is no connection yet (connecting sets the pragmas, which may wait: on the thread)."""
+        """Open the transaction if the write lock is free now (on the loop, or on the thread after a COMMIT); None if
+        it is held (nothing is open), or if there is no connection yet (connecting sets the pragmas, which may wait:
+        on the thread)."""
         if self._conn is None:
             return None
         conn = self._conn
@@ -292,16 +293,16 @@ class HybridRunner:
         """COMMIT; then, on the thread and while it is warm, open the next transaction if one is waiting to follow:
         BEGIN IMMEDIATE after another thread's COMMIT took the event loop 0.15-0.25 ms a batch (the connection's and
         the WAL index's memory are cold on its core), a twentieth of its time at 2,000 answers/s offered. Only
-        when `more` says so: an idle writer must not hold the write lock."""
+        when `more` says so: an idle writer must not hold the write lock. And never waiting for it: the callers of
+        the batch just committed are told so only when this returns (another process holding the lock: the next
+        batch waits for it as usual)."""
         conn.commit()
         if self._thread is not None and more is not None and more():
             try:
-                self._begin()
+                self._opened = self._begin_at_once() is not None
             except Exception:  # not opened: the next batch begins as usual
                 with contextlib.suppress(Exception):
                     conn.rollback()
-                return
-            self._opened = True
 
     def _drop(self) -> None:
         self._opened = False

@@ -327,6 +327,46 @@ async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an
         await store.close()
 
 
+async def test_a_commit_is_answered_without_waiting_for_a_lock_another_process_took_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite"
+    store = SqlStorage(path, runner="hybrid")
+    await store.migrate()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
+    try:
+        first, second = await participants(store, 2)
+        taken = threading.Event()
+
+        def another_process_writes() -> bool:  # asked on the writer's thread between its COMMIT and the next BEGIN
+            if not taken.is_set():
+                other.execute("BEGIN IMMEDIATE")
+                taken.set()
+            return True
+
+        committing = threading.Event()
+
+        def slow_commit(_conn: Any) -> None:  # the first COMMIT takes long enough for the next step to queue
+            if not committing.is_set():
+                committing.set()
+                time.sleep(0.1)
+
+        for engine in store.sync_engines:
+            event.listen(engine, "commit", slow_commit)
+        store._writer._more = another_process_writes  # type: ignore[method-assign]
+        one = asyncio.create_task(store.commit_step(step(first, 0)))
+        while not committing.is_set():
+            await asyncio.sleep(0.005)
+        two = asyncio.create_task(store.commit_step(step(second, 0)))
+        assert (await asyncio.wait_for(one, 2)).status is CommitStatus.COMMITTED  # answered while the lock is held
+        assert taken.is_set() and not two.done()
+        await asyncio.sleep(0.05)
+        assert not two.done()  # the next batch waits for the lock, on the writer's thread
+        other.execute("COMMIT")
+        assert (await asyncio.wait_for(two, 5)).status is CommitStatus.COMMITTED
+    finally:
+        other.close()
+        await store.close()
+
+
 def begins_by_thread(store: SqlStorage) -> AbstractContextManager[list[str]]:
     """The name of the thread each BEGIN IMMEDIATE ran on, while the block runs."""
     return statements(store, lambda sql: threading.current_thread().name if sql == "BEGIN IMMEDIATE" else None)
