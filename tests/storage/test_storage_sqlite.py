@@ -262,23 +262,33 @@ async def test_a_caller_cancelled_while_queued_has_nothing_written(sqlite_store:
     assert (await sqlite_store.load_conversation(second)).revision == 0
 
 
+def slow_first_commit(store: SqlStorage, seconds: float = 0.1) -> threading.Event:
+    """Set when the store's first COMMIT starts, which then takes `seconds` longer (on the writer's thread)."""
+    committing = threading.Event()
+
+    def slow_commit(_conn: Any) -> None:
+        if not committing.is_set():
+            committing.set()
+            time.sleep(seconds)
+
+    for engine in store.sync_engines:
+        event.listen(engine, "commit", slow_commit)
+    return committing
+
+
+async def until(flag: threading.Event) -> None:
+    while not flag.is_set():
+        await asyncio.sleep(0.005)
+
+
 async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path: Path) -> None:
     store = SqlStorage(tmp_path / "bot.sqlite", runner="hybrid")
     await store.migrate()
     try:
         pid = (await store.get_or_create_participant("P", "da", T0)).id
-        committing = threading.Event()
-
-        def slow_commit(_conn: Any) -> None:  # runs on the writer's thread, just before the first COMMIT
-            if not committing.is_set():
-                committing.set()
-                time.sleep(0.2)
-
-        for engine in store.sync_engines:
-            event.listen(engine, "commit", slow_commit)
+        committing = slow_first_commit(store, 0.2)
         caller = asyncio.create_task(store.commit_step(step(pid, 0)))
-        while not committing.is_set():
-            await asyncio.sleep(0.005)
+        await until(committing)
         writer_task = store._writer._task
         assert writer_task is not None
         writer_task.cancel()
@@ -300,19 +310,10 @@ async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an
     other = sqlite3.connect(path, isolation_level=None, timeout=0)  # never waits: the lock is free or it fails
     try:
         first, second, third = await participants(store, 3)
-        committing = threading.Event()
-
-        def slow_commit(_conn: Any) -> None:  # the first COMMIT takes long enough for the next step to queue
-            if not committing.is_set():
-                committing.set()
-                time.sleep(0.1)
-
-        for engine in store.sync_engines:
-            event.listen(engine, "commit", slow_commit)
+        committing = slow_first_commit(store)  # long enough for the next step to queue behind it
         with begins_by_thread(store) as threads:
             one = asyncio.create_task(store.commit_step(step(first, 0)))
-            while not committing.is_set():
-                await asyncio.sleep(0.005)
+            await until(committing)
             two = asyncio.create_task(store.commit_step(step(second, 0)))  # queued while the COMMIT runs
             assert [(await one).status, (await two).status] == [CommitStatus.COMMITTED] * 2
             other.execute("BEGIN IMMEDIATE")  # nothing queued after the second: its COMMIT opened nothing
@@ -342,19 +343,10 @@ async def test_a_commit_is_answered_without_waiting_for_a_lock_another_process_t
                 taken.set()
             return True
 
-        committing = threading.Event()
-
-        def slow_commit(_conn: Any) -> None:  # the first COMMIT takes long enough for the next step to queue
-            if not committing.is_set():
-                committing.set()
-                time.sleep(0.1)
-
-        for engine in store.sync_engines:
-            event.listen(engine, "commit", slow_commit)
+        committing = slow_first_commit(store)  # long enough for the next step to queue behind it
         store._writer._more = another_process_writes  # type: ignore[method-assign]
         one = asyncio.create_task(store.commit_step(step(first, 0)))
-        while not committing.is_set():
-            await asyncio.sleep(0.005)
+        await until(committing)
         two = asyncio.create_task(store.commit_step(step(second, 0)))
         assert (await asyncio.wait_for(one, 2)).status is CommitStatus.COMMITTED  # answered while the lock is held
         assert taken.is_set() and not two.done()
