@@ -38,6 +38,8 @@ from typing import Any
 
 import aiohttp
 
+# run as a script, this folder comes first on sys.path, where benchmarks/telegram.py would shadow python-telegram-bot
+sys.path.append(sys.path.pop(0))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import App, open_app

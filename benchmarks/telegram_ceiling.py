@@ -57,4 +57,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    if "TELEGRAM_API_BASE_URL" not in os.environ or "TELEGRAM_BOT_TOKEN" not in os.environ:
+        raise SystemExit("benchmarks/telegram_ceiling.py is the variant `ceiling` of benchmarks/telegram.py, which "
+                         "runs it with TELEGRAM_API_BASE_URL and TELEGRAM_BOT_TOKEN set: run that one")
     asyncio.run(main())

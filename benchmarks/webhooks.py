@@ -25,6 +25,8 @@ from pathlib import Path
 
 import aiohttp
 
+# run as a script, this folder comes first on sys.path, where benchmarks/telegram.py would shadow python-telegram-bot
+sys.path.append(sys.path.pop(0))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import open_app
