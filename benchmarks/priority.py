@@ -60,7 +60,7 @@ from tests.fakes.twilio import FakeTwilio, serve
 RISKY = "jeg tænker på selvmord"
 CRISIS = "Tak, fordi du fortæller mig det."
 QUESTION = re.compile(r"^\(\d+/10\) ")
-WHO = re.compile(r"for deltager (\S+?),")
+WHO = re.compile(r"for deltager (\S+?)[ ,]")  # the ref, then its name and phone number in brackets, or a comma
 OUR_NUMBER = "+4570000000"
 COACH_PHONE = "+4588888888"
 COACH_CHAT = 777000
