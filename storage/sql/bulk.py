@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Insert, Update
-from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from storage.sql.codecs import Row
@@ -50,11 +49,9 @@ class _Compiled:
                 listed = list(row_values)
                 for position, process in self.processors:
                     listed[position] = process(listed[position])
-                converted.append(listed)
+                converted.append(tuple(listed))
             values = converted
-        if self.positional:
-            return [tuple(v) for v in values] if self.processors else values
-        return [dict(zip(names, v, strict=True)) for v in values]
+        return values if self.positional else [dict(zip(names, v, strict=True)) for v in values]
 
 
 class Bulk:
@@ -70,16 +67,18 @@ class Bulk:
             return conn.execute(self.statement, list(rows))
         return conn.exec_driver_sql(plan.sql, plan.parameters(rows))
 
-    def insert_ids(self, conn: Connection, rows: Sequence[Row], returning: Executable) -> list[int]:
-        """Insert the rows and return their ids in the rows' order: on SQLite one multi-row ``INSERT ... VALUES
-        (...), (...) RETURNING id`` per `MAX_VALUES_ROWS`, the ids sorted (under the write lock an INTEGER PRIMARY
-        KEY is given as the largest so far plus one, row after row, so they rise in the order of the VALUES, as
-        storage/sql/steps_pg.py relies on for PostgreSQL); elsewhere `returning`, the same statement with its
-        ``RETURNING id``, SQLAlchemy's way."""
+    def insert_ids(self, conn: Connection, rows: Sequence[Row]) -> list[int]:
+        """Insert the rows (the statement is an INSERT into a table with an `id`) and return their ids in the rows'
+        order: on SQLite one multi-row ``INSERT ... VALUES (...), (...) RETURNING id`` per `MAX_VALUES_ROWS`, the ids
+        sorted (under the write lock an INTEGER PRIMARY KEY is given as the largest so far plus one, row after row,
+        so they rise in the order of the VALUES, as storage/sql/steps_pg.py relies on for PostgreSQL); elsewhere
+        SQLAlchemy's ``RETURNING id`` in the order of the parameters."""
         plan = self._plan(conn, tuple(rows[0]))
         head, _, group = (plan.sql.partition(" VALUES ") if plan is not None else ("", "", ""))
         if plan is None or conn.dialect.name != "sqlite" or not group.startswith("(") or not group.endswith(")"):
-            return list(conn.scalars(returning, list(rows)))
+            statement = cast(Insert, self.statement)
+            return list(conn.scalars(statement.returning(statement.table.c.id, sort_by_parameter_order=True),
+                                     list(rows)))
         ids: list[int] = []
         for start in range(0, len(rows), MAX_VALUES_ROWS):
             chunk = plan.parameters(rows[start:start + MAX_VALUES_ROWS])

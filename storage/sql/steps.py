@@ -45,9 +45,6 @@ _CONVERSATIONS = select(_c.c.participant_id, _c.c.state, _c.c.revision).where(
 _REVISIONS = (  # one row per existing participant; revision is NULL when nothing is saved yet
     select(_p.c.id, _c.c.revision).select_from(_p.outerjoin(_c)).where(_p.c.id.in_(bindparam("pids", expanding=True)))
 )
-_SEEN_INBOUND = select(_ib.c.channel_message_id).where(
-    _ib.c.channel == bindparam("channel"), _ib.c.channel_message_id.in_(bindparam("ids", expanding=True))
-)
 # PostgreSQL: one probe of the unique index per id, whatever the statistics say. The IN form above was planned, on an
 # inbox not yet analysed (a new deployment's first minute, a benchmark), as a scan of the whole channel filtered by
 # id: 15 ms a batch and growing with the table, 0.2 ms this way. One array parameter also keeps the text the same for
@@ -56,7 +53,7 @@ _SEEN_INBOUND_PG = text(
     "SELECT wanted.id FROM unnest(CAST(:ids AS VARCHAR[])) AS wanted(id) CROSS JOIN LATERAL "
     "(SELECT 1 FROM inbox WHERE inbox.channel = :channel AND inbox.channel_message_id = wanted.id LIMIT 1) AS found"
 )
-UPDATE_CONVERSATION = update(_c).where(_c.c.participant_id == bindparam("b_pid"), _c.c.revision == bindparam("b_rev"))
+_UPDATE_CONVERSATION = update(_c).where(_c.c.participant_id == bindparam("b_pid"), _c.c.revision == bindparam("b_rev"))
 _SUPERSEDE_ANSWERS = (
     update(_a)
     .where(
@@ -67,11 +64,10 @@ _SUPERSEDE_ANSWERS = (
     )
     .values(superseded=true())
 )
-_INSERT_OUTBOX = insert(_o).returning(_o.c.id, sort_by_parameter_order=True)
 # The batch's common writes, each compiled once into the driver's SQL (storage/sql/bulk.py)
 _INSERT_INBOX, _INSERT_CONVERSATIONS, _INSERT_ANSWERS = Bulk(insert(_ib)), Bulk(insert(_c)), Bulk(insert(_a))
 _INSERT_SCORES, _INSERT_AUDIT, _INSERT_OUTBOX_ROWS = Bulk(insert(s.scores)), Bulk(insert(s.audit_log)), Bulk(insert(_o))
-_UPDATE_CONVERSATION_ROWS, _SUPERSEDE_ANSWER_ROWS = Bulk(UPDATE_CONVERSATION), Bulk(_SUPERSEDE_ANSWERS)
+_UPDATE_CONVERSATION_ROWS, _SUPERSEDE_ANSWER_ROWS = Bulk(_UPDATE_CONVERSATION), Bulk(_SUPERSEDE_ANSWERS)
 _INSERT_TASKS, _INSERT_MARKS = insert(_tk), insert(_mk)
 _SET_LANG = update(_p).where(_p.c.id == bindparam("b_id"))
 FLOW_SOURCE = select(_fv.c.source).where(_fv.c.flow_id == bindparam("flow_id"), _fv.c.version == bindparam("version"))
@@ -280,17 +276,16 @@ def _revisions_and_seen(conn: Connection, batch: list[StepRows]) -> tuple[list[A
         channel, ids = next(iter(by_channel.items()), ("", set()))
         found, seen_ids = read_revisions_and_seen(conn, pids, channel, list(ids))
         return found, {(channel, mid) for mid in seen_ids}
+    return _revisions(conn, pids), _seen_inbound(conn, by_channel)
+
+
+def _revisions(conn: Connection, pids: list[int]) -> list[Any]:
     if conn.dialect.name == "sqlite":
-        revisions = conn.exec_driver_sql(_sqlite_in(_REVISIONS_SQLITE, len(pids)), tuple(pids)).all()
-        seen: set[tuple[str, str]] = set()
-        for channel, ids in by_channel.items():
-            known = conn.exec_driver_sql(_sqlite_in(_SEEN_INBOUND_SQLITE, len(ids)), (channel, *ids)).scalars()
-            seen.update((channel, mid) for mid in known)
-        return list(revisions), seen
-    return list(conn.execute(_REVISIONS, {"pids": pids})), _seen_inbound(conn, by_channel)
+        return list(conn.exec_driver_sql(_sqlite_in(_REVISIONS_SQLITE, len(pids)), tuple(pids)))
+    return list(conn.execute(_REVISIONS, {"pids": pids}))
 
 
-# SQLite: the two lookups above as the driver's SQL, one text per number of values (what SQLAlchemy's expanding IN
+# SQLite: the two lookups as the driver's SQL, one text per number of values (what SQLAlchemy's expanding IN
 # renders anew for every batch: a quarter of a paced batch's lookups' time went to rendering them)
 _REVISIONS_SQLITE = ("SELECT participants.id, conversations.revision FROM participants LEFT OUTER JOIN conversations "
                      "ON participants.id = conversations.participant_id WHERE participants.id IN ({})")
@@ -313,8 +308,10 @@ def _inbound_by_channel(batch: list[StepRows]) -> dict[str, set[str]]:
 def _seen_inbound(conn: Connection, by_channel: dict[str, set[str]]) -> set[tuple[str, str]]:
     seen: set[tuple[str, str]] = set()
     for channel, ids in by_channel.items():
-        query = _SEEN_INBOUND_PG if conn.dialect.name == "postgresql" else _SEEN_INBOUND
-        found = conn.scalars(query, {"channel": channel, "ids": list(ids)})
+        if conn.dialect.name == "postgresql":
+            found = conn.scalars(_SEEN_INBOUND_PG, {"channel": channel, "ids": list(ids)})
+        else:
+            found = conn.exec_driver_sql(_sqlite_in(_SEEN_INBOUND_SQLITE, len(ids)), (channel, *ids)).scalars()
         seen.update((channel, mid) for mid in found)
     return seen
 
@@ -359,7 +356,7 @@ def _write_rows(conn: Connection, plan: _StepPlan) -> None:
     if plan.scores:
         _INSERT_SCORES.run(conn, plan.scores)
     if plan.outbox:
-        plan.outbox_ids = _INSERT_OUTBOX_ROWS.insert_ids(conn, plan.outbox, _INSERT_OUTBOX)
+        plan.outbox_ids = _INSERT_OUTBOX_ROWS.insert_ids(conn, plan.outbox)
     if plan.audit:
         _INSERT_AUDIT.run(conn, plan.audit)
 

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, bindparam, create_engine, insert, select, update
 
 from storage.sql import schema as s
 from storage.sql.bulk import MAX_VALUES_ROWS, Bulk
 from storage.sql.codecs import dump_json
 from storage.sql.metadata import metadata
-from storage.sql.steps import UPDATE_CONVERSATION
 
 T0 = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -54,7 +53,9 @@ def test_an_update_counts_the_rows_it_changed(engine: Engine) -> None:
                                                for p in (1, 2)])
         changes = [{"b_pid": 1, "b_rev": 1, "state": "a", "revision": 2, "updated_at": T0},
                    {"b_pid": 2, "b_rev": 7, "state": "b", "revision": 8, "updated_at": T0}]  # a stale revision
-        assert Bulk(UPDATE_CONVERSATION).run(conn, changes).rowcount == 1
+        by_revision = update(s.conversations).where(s.conversations.c.participant_id == bindparam("b_pid"),
+                                                    s.conversations.c.revision == bindparam("b_rev"))
+        assert Bulk(by_revision).run(conn, changes).rowcount == 1
         states = dict(conn.execute(select(s.conversations.c.participant_id, s.conversations.c.state)).all())
     assert states == {1: "a", 2: "{}"}
 
@@ -62,8 +63,7 @@ def test_an_update_counts_the_rows_it_changed(engine: Engine) -> None:
 def test_ids_come_back_in_the_rows_order_past_one_statement(engine: Engine) -> None:
     rows = outbox_rows(MAX_VALUES_ROWS * 2 + 3)
     with engine.begin() as conn:
-        ids = Bulk(insert(s.outbox)).insert_ids(conn, rows, insert(s.outbox).returning(s.outbox.c.id,
-                                                                                       sort_by_parameter_order=True))
+        ids = Bulk(insert(s.outbox)).insert_ids(conn, rows)
         payloads = dict(conn.execute(select(s.outbox.c.id, s.outbox.c.payload)).all())
     assert len(set(ids)) == len(rows)
     assert [payloads[i] for i in ids] == [row["payload"] for row in rows]

@@ -9,8 +9,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -302,13 +302,25 @@ async def test_cancelling_the_writer_mid_commit_tells_callers_the_truth(tmp_path
         await store.close()
 
 
-async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an_idle_writer_holds_no_lock(
-        tmp_path: Path) -> None:
+@asynccontextmanager
+async def store_and_another_process(tmp_path: Path, timeout: float = 5.0
+                                    ) -> AsyncIterator[tuple[SqlStorage, sqlite3.Connection]]:
+    """A hybrid store on a new file, and a second sqlite3 connection to it standing for another process (`timeout`:
+    how long it waits for the write lock; usable from the writer's thread too)."""
     path = tmp_path / "bot.sqlite"
     store = SqlStorage(path, runner="hybrid")
     await store.migrate()
-    other = sqlite3.connect(path, isolation_level=None, timeout=0)  # never waits: the lock is free or it fails
+    other = sqlite3.connect(path, isolation_level=None, timeout=timeout, check_same_thread=False)
     try:
+        yield store, other
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an_idle_writer_holds_no_lock(
+        tmp_path: Path) -> None:
+    async with store_and_another_process(tmp_path, timeout=0) as (store, other):  # other never waits for the lock
         first, second, third = await participants(store, 3)
         committing = slow_first_commit(store)  # long enough for the next step to queue behind it
         with begins_by_thread(store) as threads:
@@ -323,17 +335,10 @@ async def test_a_batch_waiting_behind_a_commit_finds_its_transaction_open_and_an
         # the first on the loop; the second opened on the writer's thread right after the first's COMMIT; the
         # third, alone, on the loop again
         assert threads[0] == loop_thread and threads[1].startswith("storage-writer") and threads[2:] == [loop_thread]
-    finally:
-        other.close()
-        await store.close()
 
 
 async def test_a_commit_is_answered_without_waiting_for_a_lock_another_process_took_after_it(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite"
-    store = SqlStorage(path, runner="hybrid")
-    await store.migrate()
-    other = sqlite3.connect(path, isolation_level=None, timeout=0, check_same_thread=False)
-    try:
+    async with store_and_another_process(tmp_path, timeout=0) as (store, other):
         first, second = await participants(store, 2)
         taken = threading.Event()
 
@@ -354,9 +359,6 @@ async def test_a_commit_is_answered_without_waiting_for_a_lock_another_process_t
         assert not two.done()  # the next batch waits for the lock, on the writer's thread
         other.execute("COMMIT")
         assert (await asyncio.wait_for(two, 5)).status is CommitStatus.COMMITTED
-    finally:
-        other.close()
-        await store.close()
 
 
 def begins_by_thread(store: SqlStorage) -> AbstractContextManager[list[str]]:
@@ -365,11 +367,7 @@ def begins_by_thread(store: SqlStorage) -> AbstractContextManager[list[str]]:
 
 
 async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite"
-    store = SqlStorage(path, runner="hybrid")
-    await store.migrate()
-    other = sqlite3.connect(path, isolation_level=None)
-    try:
+    async with store_and_another_process(tmp_path) as (store, other):
         pid = (await store.get_or_create_participant("P", "da", T0)).id
         other.execute("BEGIN IMMEDIATE")  # a command in another process, writing
         with begins_by_thread(store) as threads:
@@ -388,9 +386,6 @@ async def test_a_write_waits_off_the_loop_while_another_connection_holds_the_loc
         assert threads[0] == loop_thread
         assert threads[1].startswith("storage-writer")
         assert threads[2:] == [loop_thread]
-    finally:
-        other.close()
-        await store.close()
 
 
 async def test_the_wal_is_copied_into_the_database_by_a_checkpointer_of_its_own(tmp_path: Path) -> None:
