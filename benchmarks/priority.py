@@ -172,7 +172,7 @@ async def telegram_bot(db: Path, tmp: Path, fake: FakeTelegram, timings: Timings
                         deployment_path=deployment(tmp, f"telegram:{COACH_CHAT}")) as app:
         channel = TelegramChannel(app.storage, app.loop, Catalogs(), app.clock, fake.token, base_url=fake.base_url,
                                   webhook_url="http://placeholder" + WEBHOOK_PATH, webhook_secret=SECRET)
-        coach_channels["telegram"] = TimedCoachChannel(TelegramCoachChannel(channel.application.bot),
+        coach_channels["telegram"] = TimedCoachChannel(TelegramCoachChannel(channel.bot),
                                                        timings.alert_handed)
         web = create_web_app(app.storage, extra_routes={WEBHOOK_PATH: channel.webhook})
         async with serve(web) as url:

@@ -107,7 +107,7 @@ class Service:
             if self.telegram is not None:
                 await self.telegram.start()
                 stack.push_async_callback(self.telegram.stop)
-                self.coach_channels["telegram"] = TelegramCoachChannel(self.telegram.application.bot)
+                self.coach_channels["telegram"] = TelegramCoachChannel(self.telegram.bot)
             # crisis replies that do not get through: once every coach channel is up, as it tells on another one
             tasks.append(asyncio.create_task(every(locks, UNDELIVERED, app.undelivered.tick, WATCH),
                                              name="undelivered"))

@@ -106,7 +106,7 @@ async def dispatch(job: dict[str, Any]) -> None:
         else:
             telegram = TelegramChannel(app.storage, app.loop, Catalogs(), clock, TELEGRAM_TOKEN, base_url=job["fake"],
                                        per_chat_interval=0.0, requests_per_second=0.0)
-            await telegram.application.initialize()
+            await telegram.bot.initialize()
             dispatcher = telegram.dispatcher
         dispatcher.lease = timedelta(seconds=job["lease_seconds"])
         if job.get("kill_after_claim"):
@@ -120,7 +120,7 @@ async def dispatch(job: dict[str, Any]) -> None:
             if sender is not None:
                 await sender.close()
             if telegram is not None:
-                await telegram.application.shutdown()
+                await telegram.bot.shutdown()
 
 
 async def risky_steps(job: dict[str, Any]) -> None:

@@ -93,7 +93,7 @@ async def world(tmp_path: Path, clock: FakeClock, max_backoff: str = "300") -> A
         sms = SmsChannel(app.storage, app.loop, sender, Catalogs(), clock, None, segments_per_second=1000)
         tg = TelegramChannel(app.storage, app.loop, Catalogs(), clock, telegram.token, base_url=telegram.base_url,
                              per_chat_interval=0.0, poll_timeout=timedelta(seconds=1))
-        coach_channels.update(sms=SmsCoachChannel(sender, sms.pacer), telegram=TelegramCoachChannel(tg.application.bot))
+        coach_channels.update(sms=SmsCoachChannel(sender, sms.pacer), telegram=TelegramCoachChannel(tg.bot))
         web = create_web_app(app.storage, sms, twilio.auth_token, public_base_url="")
         await tg.start()
         try:

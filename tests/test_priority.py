@@ -168,7 +168,7 @@ async def telegram_world(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tupl
             deployment_path=coach_on(tmp_path, f"telegram:{COACH_CHAT}")) as app:
         channel = TelegramChannel(app.storage, app.loop, Catalogs(), clock, fake.token, base_url=fake.base_url,
                                   poll_timeout=timedelta(seconds=1))  # the shipped pace: 30/s, 1 a second a chat
-        coach_channels["telegram"] = TelegramCoachChannel(channel.application.bot)
+        coach_channels["telegram"] = TelegramCoachChannel(channel.bot)
         try:
             yield app, fake, channel
         finally:

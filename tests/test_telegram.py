@@ -388,12 +388,12 @@ def test_keyboard_layout_and_callback_data() -> None:
         return {"text": "?", "prompt": {"run_seq": 12, "step_id": step_id, "choices": choices}}
 
     yes_no = keyboard(prompt("offer", "Ja", "Nej"))
-    assert yes_no is not None and [[b.text for b in row] for row in yes_no.inline_keyboard] == [["Ja", "Nej"]]
+    assert yes_no is not None and [[b["text"] for b in row] for row in yes_no["inline_keyboard"]] == [["Ja", "Nej"]]
     many = keyboard(prompt("q1", *(f"Svar {i}" for i in range(7))))
-    assert many is not None and [len(row) for row in many.inline_keyboard] == [3, 3, 1]
+    assert many is not None and [len(row) for row in many["inline_keyboard"]] == [3, 3, 1]
     long_step = keyboard(prompt("a_very_long_step_identifier_indeed_" * 3, "Ja", "Nej"))
     assert long_step is not None
-    data = str(long_step.inline_keyboard[0][0].callback_data)
+    data = long_step["inline_keyboard"][0][0]["callback_data"]
     assert len(data.encode()) <= 64 and parse_callback(data) == (data.rsplit(":", 1)[0], "0")
     assert keyboard({"text": "Hej"}) is None
     assert parse_callback("12:q1:3") == ("12:q1", "3")

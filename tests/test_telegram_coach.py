@@ -65,7 +65,7 @@ async def coach_desk(tmp_path: Path) -> AsyncIterator[Desk]:
                                   base_url=fake.base_url, per_chat_interval=0.0, poll_timeout=timedelta(seconds=1),
                                   coach_desk=desk)
         await channel.start()
-        coaches["telegram"] = TelegramCoachChannel(channel.application.bot)
+        coaches["telegram"] = TelegramCoachChannel(channel.bot)
         try:
             yield Desk(app, fake, channel)
         finally:

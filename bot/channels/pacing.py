@@ -20,16 +20,17 @@ import heapq
 import itertools
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from storage.records import Priority
 
+T = TypeVar("T")
 SLOW_ANSWER_S = 0.3  # how long a carrier takes to answer a send on a slow day
 AT_LEAST_IN_FLIGHT = 32
 
@@ -104,14 +105,27 @@ class PriorityPacer:
             head.granted.set_result(None)
 
 
+async def paced(pacer: PriorityPacer, call: Callable[[], Awaitable[T]], priority: Priority | None) -> T:
+    """Make a Telegram request on the pacer's budget: one unit at `priority` (None: a request Telegram does not count,
+    without a chat). A 429 (RetryAfter) pauses every request for the time Telegram asks and is raised to the caller
+    (the dispatcher defers the message)."""
+    if priority is not None:
+        await pacer.take(1, priority)
+    try:
+        return await call()
+    except RetryAfter as exc:
+        pacer.pause(exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after))
+        raise
+
+
 def by_priority(priority: Priority) -> str:
     """The `rate_limit_args` of a Telegram request sent at this priority."""
     return priority.name
 
 
 class PriorityRateLimiter(BaseRateLimiter[str]):
-    """python-telegram-bot's rate limiter seam, on a `PriorityPacer`. A 429 (RetryAfter) pauses every request for
-    the time Telegram asks and is raised to the caller (the dispatcher defers the message)."""
+    """python-telegram-bot's rate limiter seam, on a `PriorityPacer` (`paced`), for the requests made through PTB's
+    `Bot` (menus, coach alerts); a message's own requests go through bot/channels/telegram_api.py on the same pacer."""
 
     def __init__(self, pacer: PriorityPacer) -> None:
         self.pacer = pacer
@@ -125,11 +139,6 @@ class PriorityRateLimiter(BaseRateLimiter[str]):
     async def process_request(self, callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[Any]]],
                               args: Any, kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
                               rate_limit_args: str | None) -> bool | dict[str, Any] | list[Any]:
-        if data.get("chat_id") is not None:  # what Telegram counts: messages and edits (not getUpdates, not getMe)
-            await self.pacer.take(1, Priority[rate_limit_args] if rate_limit_args else Priority.REPLY)
-        try:
-            return await callback(*args, **kwargs)
-        except RetryAfter as exc:
-            wait = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
-            self.pacer.pause(wait)
-            raise
+        counted = data.get("chat_id") is not None  # what Telegram counts: messages and edits (not getUpdates, getMe)
+        priority = (Priority[rate_limit_args] if rate_limit_args else Priority.REPLY) if counted else None
+        return await paced(self.pacer, lambda: callback(*args, **kwargs), priority)

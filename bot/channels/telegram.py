@@ -1,13 +1,14 @@
-"""Telegram through python-telegram-bot: updates into the loop, the outbox out (see telegram_outbound.py).
+"""Telegram: updates into the loop, the outbox out (see telegram_outbound.py).
 
-PTB's `Application` runs inside our event loop, next to the ASGI server (the pattern of PTB's
-`customwebhookbot/starlettebot.py` example), never with `run_polling()` owning the process:
+The channel runs inside our event loop, next to the ASGI server, on python-telegram-bot's `Bot` for the calls made
+now and then (getMe, the command menus, the webhook's registration, coach alerts) and on plain JSON for the calls
+every message costs (bot/channels/telegram_api.py, telegram_updates.py: why):
 
 - webhook mode (production, `webhook_url` and `webhook_secret` given): Telegram POSTs each update to
   `webhook()`, which checks the secret header, processes the update and only then answers 200, so an
   update is stored before Telegram forgets it; a failure answers 500 and Telegram retries.
-- polling mode (development): PTB's `Updater` long-polls and hands updates to the same `process()`. The
-  Updater confirms updates as it fetches them, so a crash in between can lose one: development only.
+- polling mode (development): a long-polling loop (telegram_poll.py) hands updates to the same `process()`. An
+  update is confirmed by the next fetch, so a crash in between can lose one: development only.
 
 Every update is deduplicated by its `update_id` through the inbox (a redelivery is processed once). A chat
 is linked to a participant by `/start <code>` with the one-time code from enrolment; anyone else gets a
@@ -36,12 +37,13 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from starlette.requests import Request
 from starlette.responses import Response
-from telegram import BotCommand, CallbackQuery, Message, Update
+from telegram import BotCommand
 from telegram.error import TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.ext import ExtBot
 
 from bot.channels.chat_order import ChatOrder
-from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, by_priority, in_flight_for
+from bot.channels.pacing import PriorityPacer, PriorityRateLimiter, in_flight_for
+from bot.channels.telegram_api import BotApi
 from bot.channels.telegram_coach import TelegramCoachChannel, desk_command, is_coach_button, set_coach_menus
 from bot.channels.telegram_http import AiohttpRequest
 from bot.channels.telegram_outbound import (
@@ -52,6 +54,8 @@ from bot.channels.telegram_outbound import (
     masked_chat,
     parse_callback,
 )
+from bot.channels.telegram_poll import Poller
+from bot.channels.telegram_updates import TelegramUpdate, read_update
 from bot.clock import Clock
 from bot.conversation import ConversationLoop, Handled
 from bot.dispatcher import Dispatcher
@@ -92,35 +96,6 @@ COACH_REPLY_CHARS = 4000
 CoachDeskHook = Callable[[int], Callable[[str], Awaitable[str | None]] | None]
 
 
-def _has(data: object, key: str, kind: type | tuple[type, ...], required: bool = False) -> bool:
-    """`data[key]` is of `kind` (bool is not an int here), or absent when not `required`."""
-    if not isinstance(data, dict) or (key not in data and not required):
-        return isinstance(data, dict)
-    value = data.get(key)
-    return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
-
-
-def update_shape_ok(data: object) -> bool:
-    """The fields this channel reads have the types the Bot API documents (a forged or garbled update does not)."""
-    if not _has(data, "update_id", int, required=True):
-        return False
-    assert isinstance(data, dict)
-    message, query = data.get("message"), data.get("callback_query")
-    if message is not None and not (isinstance(message, dict) and _has(message, "chat", dict, required=True)
-                                    and _has(message["chat"], "id", int, required=True)
-                                    and _has(message["chat"], "type", str, required=True)
-                                    and _has(message, "text", str) and _has(message, "caption", str)
-                                    and _has(message, "from", dict) and _has(message.get("from") or {}, "id", int)):
-        return False
-    if query is not None and not (isinstance(query, dict) and _has(query, "id", str, required=True)
-                                  and _has(query, "from", dict, required=True)
-                                  and _has(query["from"], "id", int, required=True) and _has(query, "data", str)
-                                  and _has(query, "message", dict)):
-        return False
-    inner = (query or {}).get("message")
-    return inner is None or (_has(inner, "chat", dict, required=True) and _has(inner["chat"], "id", int, required=True))
-
-
 def split_command(text: str) -> tuple[str | None, str]:
     """("start", "CODE") for "/start CODE" or "/start@our_bot CODE"; (None, text) for anything else."""
     if not text.startswith("/"):
@@ -149,23 +124,20 @@ class TelegramChannel:
         self.webhook_secret = webhook_secret or ""
         self.poll_timeout = poll_timeout
         self.pacer = PriorityPacer(requests_per_second)  # the bot's one budget, most urgent first
-        builder = (Application.builder().token(token).rate_limiter(PriorityRateLimiter(self.pacer))
-                   .request(AiohttpRequest()).get_updates_request(AiohttpRequest(connections=1))
-                   .job_queue(None))  # our own scheduler runs timers; 429s are deferred through the outbox
-        if base_url:
-            builder = builder.base_url(base_url)
-        if webhook_url:
-            builder = builder.updater(None)
-        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_polled))
-        self.application.add_error_handler(self._on_error)
+        request, updates_request = AiohttpRequest(), AiohttpRequest(connections=1)
+        self.bot: ExtBot[str] = ExtBot(token, base_url=base_url or "https://api.telegram.org/bot", request=request,
+                                       get_updates_request=updates_request,
+                                       rate_limiter=PriorityRateLimiter(self.pacer))
+        self.api = BotApi(request, updates_request, self.bot.base_url, self.pacer)  # a message's calls: plain JSON
         self.heartbeat = Heartbeat(storage, clock, CHANNEL)  # the last update seen (the channel health page)
-        self.outbound = TelegramOutbound(self.application.bot, storage, clock, per_chat_interval, on_unreachable)
+        self.outbound = TelegramOutbound(self.api, storage, clock, per_chat_interval, on_unreachable)
         self.dispatcher = Dispatcher(storage, clock, self.outbound, loop.deployment.delivery,
                                      concurrency=in_flight_for(requests_per_second, POLLED_IN_HAND))
         loop.outbox_listeners.append(self.dispatcher.wake_for)
         self._dispatcher: asyncio.Task[None] | None = None
         self._polled = ChatOrder(POLLED_IN_HAND)  # each chat's updates in order, different chats' at once
+        self.poller = Poller(self.api, self._on_polled, poll_timeout, ALLOWED_UPDATES)
+        self._polling: asyncio.Task[None] | None = None
 
     @property
     def wakeup(self) -> asyncio.Event:
@@ -180,16 +152,16 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Connect (getMe), publish the command menus, register the webhook or start polling, start sending."""
-        await self.application.initialize()
+        await self.bot.initialize()
         await self._set_commands()
         if self.webhook_url:
-            await self.application.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
-                                                   allowed_updates=ALLOWED_UPDATES)
-        await self.application.start()
-        if self.application.updater is not None:
-            await self.application.updater.start_polling(timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES)
+            await self.bot.set_webhook(self.webhook_url, secret_token=self.webhook_secret,
+                                       allowed_updates=ALLOWED_UPDATES)
+        else:  # getUpdates is refused while a webhook is set
+            await self.bot.delete_webhook()
+            self._polling = asyncio.create_task(self.poller.run())
         self._dispatcher = asyncio.create_task(self.run())
-        log.info("Telegram channel started (%s mode) as @%s", self.mode, self.application.bot.username)
+        log.info("Telegram channel started (%s mode) as @%s", self.mode, self.bot.username)
 
     async def stop(self) -> None:
         """Stop sending and receiving. The webhook stays registered: Telegram keeps updates until we are back.
@@ -200,22 +172,23 @@ class TelegramChannel:
             self._dispatcher.cancel()
             await _bounded(self._dispatcher, "the dispatcher")
             self._dispatcher = None
-        if self.application.updater is not None and self.application.updater.running:
-            await _bounded(asyncio.ensure_future(self.application.updater.stop()), "the poller")
-        await _bounded(asyncio.ensure_future(self._polled.drain()), "the polled updates in hand")
+        if self._polling is not None:
+            self._polling.cancel()
+            await _bounded(self._polling, "the poller")
+            self._polling = None
+            if await _bounded(asyncio.ensure_future(self._polled.drain()), "the polled updates in hand"):
+                await _bounded(asyncio.ensure_future(self.poller.confirm()), "confirming the last updates")
         self._polled.cancel()
-        if self.application.running:
-            await _bounded(asyncio.ensure_future(self.application.stop()), "the application")
-        await _bounded(asyncio.ensure_future(self.application.shutdown()), "the shutdown")
+        await _bounded(asyncio.ensure_future(self.bot.shutdown()), "the shutdown")
 
     async def _set_commands(self) -> None:
         try:
             for lang in (None, *MENU_LANGUAGES):
                 text = lang or MENU_LANGUAGES[0]
                 menu = [BotCommand(name, self.catalogs.gettext(text, about)) for name, (_, about) in COMMANDS.items()]
-                await self.application.bot.set_my_commands(menu, language_code=lang)
+                await self.bot.set_my_commands(menu, language_code=lang)
             if self.coach_desk is not None:  # coaches' chats are desks: their own menu
-                await set_coach_menus(self.application.bot, self.loop.deployment.coaches.values(), self.catalogs)
+                await set_coach_menus(self.bot, self.loop.deployment.coaches.values(), self.catalogs)
         except TelegramError as exc:  # a missing menu is no reason not to run
             log.warning("could not set the Telegram command menus: %s", exc.message)
 
@@ -244,7 +217,7 @@ class TelegramChannel:
         except Refused as refused:
             log.warning("Telegram webhook refused: %s", refused.reason)
             return Response(status_code=refused.status)
-        update = self._read_update(body)
+        update = _read_json_update(body)
         if update is None:
             log.warning("Telegram webhook refused: not a readable update")
             return Response(status_code=400)
@@ -256,50 +229,29 @@ class TelegramChannel:
             return Response(status_code=500)
         return Response(status_code=200)
 
-    def _read_update(self, body: bytes) -> Update | None:
-        """The update in a webhook's body, or None for anything we cannot read: not JSON, nested too deep, or a field
-        we use of the wrong type (`"text": 42`). A 400 tells Telegram not to send it again; a 500 would."""
-        try:
-            data = json.loads(body)
-            if not update_shape_ok(data):
-                return None
-            return Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
-            return None
-
-    async def _on_polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """PTB hands polled updates over one at a time: each goes behind its chat's earlier ones and this returns, so
+    async def _on_polled(self, update: TelegramUpdate) -> None:
+        """The poller hands updates over one at a time: each goes behind its chat's earlier ones and this returns, so
         the next people's updates are handled meanwhile (their steps share a commit)."""
-        if isinstance(update, Update):
-            chat = update.effective_chat
-            await self._polled.submit(chat.id if chat is not None else update.update_id,
-                                      lambda: self.process(update))
+        await self._polled.submit(update.order_key, lambda: self.process(update))
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("Telegram update could not be processed", exc_info=context.error)
-
-    async def process(self, update: Update) -> None:
+    async def process(self, update: TelegramUpdate) -> None:
         """Handle one update (from the webhook or the poller); a redelivered update_id changes nothing."""
         await self._process(update)
         await self.heartbeat.beat()  # the webhook or the poller works (one that failed comes again)
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: TelegramUpdate) -> None:
         update_id = str(update.update_id)
-        if update.callback_query is not None:
-            await self._on_button(update.callback_query, update_id)
-        elif update.message is not None and update.message.chat.type == "private":
-            message = update.message
-            text = message.text or message.caption or ""
-            reply = await self.safety.guarded(CHANNEL, str(message.chat.id), update_id, text,
-                                              lambda: self._on_message(message, update_id))
+        if update.query_id is not None:
+            await self._on_button(update, update_id)
+        elif update.private and update.chat_id is not None:
+            chat_id, text = update.chat_id, update.text
+            reply = await self.safety.guarded(CHANNEL, str(chat_id), update_id, text,
+                                              lambda: self._on_message(chat_id, text, update_id))
             if reply is not None:  # not stored: the crisis contacts straight back, past the outbox
-                await self.application.bot.send_message(chat_id=message.chat.id, text=reply,
-                                                        rate_limit_args=by_priority(Priority.URGENT))
+                await self.api.send_message(chat_id, reply, priority=Priority.URGENT)
 
-    async def _on_message(self, message: Message, update_id: str) -> None:
+    async def _on_message(self, chat_id: int, text: str, update_id: str) -> None:
         """A message in a private chat. Returns nothing: its replies go through the outbox."""
-        chat_id = message.chat.id
-        text = message.text or message.caption or ""
         desk = self.coach_desk(chat_id) if self.coach_desk is not None else None
         if desk is not None:
             await self._at_coach_desk(chat_id, text, update_id, desk)
@@ -344,13 +296,12 @@ class TelegramChannel:
         except (AlreadyTaken, InvalidRecord):  # the chat was linked to someone else meanwhile
             return None
 
-    async def _on_button(self, query: CallbackQuery, update_id: str) -> None:
-        message = query.message
-        chat_id = message.chat.id if message is not None else query.from_user.id
-        if query.from_user.id != chat_id:  # only the person in their own private chat answers for themselves
+    async def _on_button(self, query: TelegramUpdate, update_id: str) -> None:
+        chat_id = query.chat_id
+        if chat_id is None or query.sender_id != chat_id:  # only the person in their own private chat answers
             await self._answer(query)
             return
-        if is_coach_button(query.data or ""):  # an alert's OK or Vis: the typed command, only in a coach's chat
+        if is_coach_button(query.data):  # an alert's OK or Vis: the typed command, only in a coach's chat
             await self._coach_pressed(query, chat_id, update_id)
             return
         identity = await self.loop.identify(CHANNEL, str(chat_id))
@@ -358,7 +309,7 @@ class TelegramChannel:
             await self._answer(query)
             await self._explain(chat_id, phrases.TELEGRAM_UNKNOWN_USER, update_id)
             return
-        pressed = parse_callback(query.data or "")
+        pressed = parse_callback(query.data)
         if pressed is None:  # data we did not make: like a press on an old question
             handled: Handled | None = None
         elif pressed[0] == PROGRAMME_BUTTONS:  # FÆRDIG 3, TRE: a keyword, valid whatever is being asked
@@ -385,16 +336,16 @@ class TelegramChannel:
                      identity.participant.ref)
         return handled
 
-    async def _answer(self, query: CallbackQuery, text: str | None = None) -> None:
+    async def _answer(self, query: TelegramUpdate, text: str | None = None) -> None:
         """Stop the button's spinner (always), with a short note when there is one. Best effort."""
         try:
-            await query.answer(text)
+            await self.api.answer_callback_query(query.query_id or "", text)
         except TelegramError as exc:  # e.g. a redelivered press whose query was answered already
             log.info("could not answer a Telegram button press: %s", exc.message)
 
-    async def _coach_pressed(self, query: CallbackQuery, chat_id: int, update_id: str) -> None:
+    async def _coach_pressed(self, query: TelegramUpdate, chat_id: int, update_id: str) -> None:
         desk = self.coach_desk(chat_id) if self.coach_desk is not None else None
-        command = desk_command(query.data or "")
+        command = desk_command(query.data)
         if desk is not None and command is not None:
             await self._at_coach_desk(chat_id, command, update_id, desk)
         else:
@@ -418,7 +369,7 @@ class TelegramChannel:
             raise
         for start in range(0, len(reply), COACH_REPLY_CHARS):
             try:
-                await self.application.bot.send_message(chat_id, reply[start:start + COACH_REPLY_CHARS])
+                await self.api.send_message(chat_id, reply[start:start + COACH_REPLY_CHARS])
             except TelegramError as exc:
                 log.warning("could not answer coach chat %s: %s", masked_chat(chat_id), exc.message)
                 return
@@ -430,7 +381,7 @@ class TelegramChannel:
             return
         text = "\n\n".join(self.catalogs.gettext(lang, phrase) for lang in self.catalogs.languages)
         try:
-            await self.application.bot.send_message(chat_id, text)
+            await self.api.send_message(chat_id, text)
         except TelegramError as exc:
             log.info("could not answer unknown Telegram chat %s: %s", masked_chat(chat_id), exc.message)
 
@@ -438,11 +389,21 @@ class TelegramChannel:
 STOP_SECONDS = 10.0
 
 
-async def _bounded(task: asyncio.Future[Any], what: str) -> None:
-    """Wait for one stage of `stop` at most STOP_SECONDS, then go on without it (logged)."""
+def _read_json_update(body: bytes) -> TelegramUpdate | None:
+    """The update in a webhook's body, or None for anything we cannot read: not JSON, nested too deep, or a field
+    we use of the wrong type (`"text": 42`). A 400 tells Telegram not to send it again; a 500 would."""
+    try:
+        return read_update(json.loads(body))
+    except (ValueError, RecursionError):
+        return None
+
+
+async def _bounded(task: asyncio.Future[Any], what: str) -> bool:
+    """Wait for one stage of `stop` at most STOP_SECONDS, then go on without it (logged). Whether it finished."""
     done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
     if not done:
         log.warning("stopping Telegram: %s did not finish within %.0f s; going on without it", what, STOP_SECONDS)
-        return
+        return False
     with contextlib.suppress(asyncio.CancelledError):
         task.result()
+    return True

@@ -1,5 +1,5 @@
 """python-telegram-bot's HTTP requests made with aiohttp instead of httpx (PTB's `BaseRequest`, its documented seam for
-another HTTP library).
+another HTTP library), and the Bot API calls of every message as plain JSON (`post_json`).
 
 Why: sending a message through PTB's default `HTTPXRequest` cost about 1.6 ms of CPU against the fake Bot API, and
 0.55 ms through this class (benchmarks/telegram.py; the same PTB `Bot` above both). At Telegram's 30 requests/s that
@@ -10,17 +10,62 @@ installed with twilio's async client.
 Errors become PTB's own, as `HTTPXRequest` does it: a timeout is `TimedOut`, any other failure to talk to the
 server `NetworkError`; the status and body go back to PTB, which turns Telegram's answers (429, 400, ...) into its
 errors. PTB's pool timeout has no aiohttp twin: a request waits for a free connection within its total time.
+
+`post_json` is the same request without PTB's objects on either side (bot/channels/telegram_api.py says why): a dict
+goes out as a JSON body, and Telegram's answer comes back as its `result`, or as the error PTB raises for it
+(`api_result`, PTB's own reading of an answer, `BaseRequest._request_wrapper`, restated: PTB keeps it private).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
 
 DEFAULT_TIMEOUT = 5.0  # seconds to connect, write or read, as PTB's own default request
+JSON_BODY = {"Content-Type": "application/json"}
+_ERRORS: dict[int, type[TelegramError]] = {403: Forbidden, 401: InvalidToken, 404: InvalidToken, 400: BadRequest,
+                                           409: Conflict}  # by HTTP status; any other: NetworkError
+
+
+def api_result(status: int, body: bytes) -> Any:
+    """The `result` of a Bot API answer, or the error python-telegram-bot raises for the same answer: 429 and its
+    `retry_after` RetryAfter, 403 Forbidden, 400 BadRequest, 401/404 InvalidToken, 409 Conflict, else NetworkError."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if HTTPStatus.OK <= status <= 299:
+        if not isinstance(data, dict) or "result" not in data:
+            raise TelegramError("Invalid server response")
+        return data["result"]
+    answer = data if isinstance(data, dict) else {}
+    parameters = answer.get("parameters")
+    if isinstance(parameters, dict):
+        if parameters.get("migrate_to_chat_id"):
+            raise ChatMigrated(parameters["migrate_to_chat_id"])
+        if parameters.get("retry_after"):
+            raise RetryAfter(parameters["retry_after"])
+    try:
+        message = answer.get("description") or f"{HTTPStatus(status).phrase} ({status})"
+    except ValueError:
+        message = f"Unknown HTTPError ({status})"
+    raise _ERRORS.get(status, NetworkError)(str(message))
 
 
 def _seconds(value: Any, default: float | None) -> float | None:
@@ -31,13 +76,16 @@ def _seconds(value: Any, default: float | None) -> float | None:
 class AiohttpRequest(BaseRequest):
     """One aiohttp session with a pool of `connections` (PTB: 256 for the bot's requests, 1 for getUpdates)."""
 
-    __slots__ = ("_connect_timeout", "_connections", "_read_timeout", "_session")
+    __slots__ = ("_connect_timeout", "_connections", "_read_timeout", "_session", "_timeout")
 
     def __init__(self, connections: int = 256, read_timeout: float | None = DEFAULT_TIMEOUT,
                  connect_timeout: float | None = DEFAULT_TIMEOUT) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
+                                              sock_read=None if read_timeout is None else max(read_timeout,
+                                                                                              DEFAULT_TIMEOUT))
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -58,8 +106,6 @@ class AiohttpRequest(BaseRequest):
                          read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
                          connect_timeout: Any = BaseRequest.DEFAULT_NONE,
                          pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
         read = _seconds(read_timeout, self._read_timeout)
         write = _seconds(write_timeout, DEFAULT_TIMEOUT)
         connect = _seconds(connect_timeout, self._connect_timeout)
@@ -75,8 +121,21 @@ class AiohttpRequest(BaseRequest):
                 for name, (filename, content, mimetype) in request_data.multipart_data.items():
                     form.add_field(name, content, filename=filename, content_type=mimetype)
                 data = form
+        return await self._request(method, url, data, None, timeout)
+
+    async def post_json(self, url: str, payload: Mapping[str, Any], read_timeout: float | None = None) -> Any:
+        """One Bot API method with `payload` as its JSON body: the answer's `result`, or PTB's error for it. A long
+        poll passes its `read_timeout`; otherwise the request's own."""
+        timeout = self._timeout if read_timeout is None else aiohttp.ClientTimeout(
+            total=None, connect=self._connect_timeout, sock_read=read_timeout)
+        return api_result(*await self._request("POST", url, json.dumps(payload), JSON_BODY, timeout))
+
+    async def _request(self, method: str, url: str, data: Any, headers: Mapping[str, str] | None,
+                       timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout) as response:
+            async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err

@@ -44,12 +44,10 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # see bot/channels/telegram.py
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter
-from telegram.ext import ExtBot
 
 from bot.channels.base import Delivery, Failed, NotYet, Sent, as_plain_text
-from bot.channels.pacing import by_priority
+from bot.channels.telegram_api import BotApi
 from bot.clock import Clock
 from flows.asking import PROGRAMME_BUTTONS as PROGRAMME_KEY
 from flows.asking import QuestionKey, short_name
@@ -97,8 +95,9 @@ def _per_row(count: int, longest: int) -> int:
     return 3 if longest <= 8 else 2 if longest <= 16 else 1
 
 
-def keyboard(payload: Mapping[str, Any]) -> InlineKeyboardMarkup | None:
-    """One button per choice of the message's question; None for messages that ask nothing to choose."""
+def keyboard(payload: Mapping[str, Any]) -> dict[str, list[list[dict[str, str]]]] | None:
+    """One button per choice of the message's question (the Bot API's `InlineKeyboardMarkup`, as JSON); None for
+    messages that ask nothing to choose."""
     prompt = payload.get("prompt")
     if not prompt or not prompt.get("choices"):
         return None
@@ -108,9 +107,9 @@ def keyboard(payload: Mapping[str, Any]) -> InlineKeyboardMarkup | None:
         data = f"{key}:{choice['answer']}"
         if len(data.encode()) > CALLBACK_DATA_LIMIT:
             return None  # an answer too long for a button: the choices are listed in the text anyway
-        buttons.append(InlineKeyboardButton(str(choice["label"]), callback_data=data))
-    per_row = _per_row(len(buttons), max(len(b.text) for b in buttons))
-    return InlineKeyboardMarkup([buttons[i:i + per_row] for i in range(0, len(buttons), per_row)])
+        buttons.append({"text": str(choice["label"]), "callback_data": data})
+    per_row = _per_row(len(buttons), max(len(b["text"]) for b in buttons))
+    return {"inline_keyboard": [buttons[i:i + per_row] for i in range(0, len(buttons), per_row)]}
 
 
 def _text_length(text: str) -> int:
@@ -139,9 +138,9 @@ def joinable(rows: Sequence[OutboxRow]) -> int:
 
 
 class TelegramOutbound:
-    def __init__(self, bot: ExtBot[Any], storage: Storage, clock: Clock, per_chat_interval: float = 1.0,
+    def __init__(self, api: BotApi, storage: Storage, clock: Clock, per_chat_interval: float = 1.0,
                  on_unreachable: Unreachable | None = None) -> None:
-        self.bot = bot
+        self.api = api
         self.storage = storage
         self.clock = clock
         self.per_chat_interval = per_chat_interval
@@ -168,8 +167,7 @@ class TelegramOutbound:
             return (NotYet(wait),)
         text = JOINT.join(as_plain_text(row.payload) for row in rows)
         try:
-            message = await self.bot.send_message(chat_id, text, reply_markup=keyboard(rows[-1].payload),
-                                                  rate_limit_args=by_priority(first.priority))
+            message_id = await self.api.send_message(chat_id, text, keyboard(rows[-1].payload), first.priority)
         except RetryAfter as exc:
             wait_for = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
             return (Failed("429 retry after", wait=wait_for),)
@@ -187,4 +185,4 @@ class TelegramOutbound:
             return (Failed(type(exc).__name__),)
         self._last_send[chat_id] = time.monotonic()
         # Telegram's message id is unique per chat only; the outbox id makes it unique without storing the chat id
-        return tuple(Sent(f"telegram:{row.id}:{message.message_id}") for row in rows)
+        return tuple(Sent(f"telegram:{row.id}:{message_id}") for row in rows)

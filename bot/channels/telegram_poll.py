@@ -1,0 +1,83 @@
+"""Polling mode (development; production takes webhooks): getUpdates in a loop, each update handed on as it comes.
+
+Our own loop rather than python-telegram-bot's `Updater`, which would parse every update into PTB's objects and pass
+it through PTB's update queue and handler machinery first (bot/channels/telegram_api.py says what that cost). It keeps
+the Updater's rules: an update is confirmed by the next getUpdates (its `offset`), so a crash between fetching an
+update and storing it can lose that one (the reason production takes webhooks, answered only after the step is
+stored); a timed-out long poll is asked again at once, a 429 waits as long as Telegram asks, and any other failure
+waits 1 s, then half as long again each time, up to 30 s. Unlike the Updater it also keeps going after Telegram
+refuses the token (a token revoked by mistake and restored must not need a restart), saying so in the log each time.
+At `stop`, updates in hand are finished before the last offset is confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
+
+from bot.channels.telegram_api import BotApi
+from bot.channels.telegram_updates import TelegramUpdate, read_update
+
+log = logging.getLogger(__name__)
+FIRST_WAIT_S = 1.0
+LONGEST_WAIT_S = 30.0
+
+
+class Poller:
+    """Fetches updates for `allowed` kinds and awaits `hand_on(update)` for each, in order (it should only queue the
+    update, bot/channels/chat_order.py, or the next getUpdates waits for it)."""
+
+    def __init__(self, api: BotApi, hand_on: Callable[[TelegramUpdate], Awaitable[None]], timeout: timedelta,
+                 allowed: Sequence[str]) -> None:
+        self.api = api
+        self.hand_on = hand_on
+        self.timeout = timeout.total_seconds()
+        self.allowed = allowed
+        self.offset = 0  # the next update_id wanted: every update before it has been handed on
+
+    async def run(self) -> None:
+        wait = 0.0
+        while True:
+            if wait:
+                await asyncio.sleep(wait)
+            try:
+                batch = await self.api.get_updates(self.offset, self.timeout, self.allowed)
+            except TimedOut:
+                wait = 0.0
+                continue
+            except RetryAfter as exc:
+                wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
+                continue
+            except TelegramError as exc:
+                wait = min(LONGEST_WAIT_S, wait * 1.5) if wait else FIRST_WAIT_S
+                what = "refused the bot's token" if isinstance(exc, InvalidToken) else "failed"
+                log.warning("Telegram getUpdates %s (%s); asking again in %.0f s", what, exc.message, wait)
+                continue
+            wait = 0.0
+            await self._hand_on(batch)
+
+    async def _hand_on(self, batch: list[object]) -> None:
+        for data in batch:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(update_id, int) or isinstance(update_id, bool):
+                log.warning("Telegram getUpdates returned an entry without an update_id; skipped")
+                continue
+            self.offset = max(self.offset, update_id + 1)
+            update = read_update(data)
+            if update is None:
+                log.warning("Telegram update %s is not one this bot can read; skipped", update_id)
+                continue
+            await self.hand_on(update)
+
+    async def confirm(self) -> None:
+        """Tell Telegram every update handed on is done (at stop, once they are): a getUpdates that does not wait."""
+        if self.offset:
+            try:
+                await self.api.get_updates(self.offset, 0, self.allowed)
+            except TelegramError as exc:
+                log.info("could not confirm the last Telegram updates (%s); they come again and are deduplicated",
+                         exc.message)
