@@ -574,7 +574,7 @@ def main() -> None:
             tables[k] = report(k, results)
             if args.profile and k == min(args.k):
                 args.profile.mkdir(parents=True, exist_ok=True)
-                for variant in variants(None, None)[:2]:
+                for variant in [v for v in variants(None, None)[:2] if not args.only or v.name in args.only]:
                     stacks = args.profile / f"{variant.name}-k{k}.txt"
                     result = harness.run(variant, k, setup, [c for _, c in codes], env, profile=stacks)
                     print_layers(variant.name, k, stacks, result)

@@ -31,14 +31,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, null, or_, select, tuple_, update
 
 from storage.records import ScheduleRow
 from storage.sql import schema as s
-from storage.sql.codecs import Row, UTCDateTime
+from storage.sql.codecs import UTCDateTime
 from storage.sql.schedule_rows import SCHEDULE_ROW_COLUMNS, schedule_from_row
 
-LEASE_ENDED: Row = {"claimed_by": None, "claimed_until": None}  # on an outbox row, whenever it is finished
+# on an outbox row, whenever it is finished (NULL in the SQL itself: a statement of bound rows, storage/sql/bulk.py)
+LEASE_ENDED: dict[str, Any] = {"claimed_by": null(), "claimed_until": null()}
 
 _p, _sch, _e = s.participants, s.schedule, s.escalations
 _busy = _sch.alias("claims_busy")

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, insert, literal_column, or_, select, update
 
 from storage.errors import AlreadyTaken, UnknownOutboxError
 from storage.records import OutboxRow
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
+from storage.sql.bulk import Bulk
 from storage.sql.claims import LEASE_ENDED
 from storage.sql.codecs import Row, UTCDateTime, require_utc
 from storage.sql.directory import ContactOp, find_participant
@@ -148,16 +149,19 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
     return [outbox_from_row(row) for row in conn.execute(only_urgent_of(query, o, only_urgent_for)).mappings()]
 
 
-MARK_SENT = (
+MARK_SENT = Bulk(
     update(_o)
     .where(_o.c.id == bindparam("b_id"), _o.c.sent_at.is_(None))
-    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + 1, **LEASE_ENDED)
+    .values(sent_at=bindparam("b_at"), attempts=_o.c.attempts + literal_column("1"), **LEASE_ENDED)
 )
 
 
-_ROWS_TO_MARK = select(_o).where(_o.c.id.in_(bindparam("ids", expanding=True))).order_by(_o.c.id).with_for_update()
+# what `delivery_changes` reads of a row (its payload is not decoded for nothing)
+_ROWS_TO_MARK = (select(_o.c.id, _o.c.sent_at, _o.c.attempts, _o.c.provider_id, _o.c.delivery_status,
+                        _o.c.delivery_detail)
+                 .where(_o.c.id.in_(bindparam("ids", expanding=True))).order_by(_o.c.id).with_for_update())
 _PROVIDER_OWNERS = select(_o.c.id, _o.c.provider_id).where(_o.c.provider_id.in_(bindparam("pids", expanding=True)))
-_SET_COLUMNS: dict[tuple[str, ...], Any] = {}  # the UPDATE for each set of changed columns, made once
+_SET_COLUMNS: dict[tuple[str, ...], Bulk] = {}  # the UPDATE for each set of changed columns, made once
 
 
 def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
@@ -166,7 +170,7 @@ def write_sent(conn: Connection, payloads: list[Any]) -> list[Any]:
     `mark_delivery`, unchanged), and the changes written with one statement per set of changed columns."""
     plain = [{"b_id": p[0], "b_at": p[1]} for p in payloads if isinstance(p, tuple)]
     if plain:
-        conn.execute(MARK_SENT, plain)
+        MARK_SENT.run(conn, plain)
     reports = [p for p in payloads if isinstance(p, MarkDelivery)]
     results = _sent_reports(conn, reports) if reports else {}
     return [None if isinstance(p, tuple) else results[id(p)] for p in payloads]
@@ -196,16 +200,16 @@ def _sent_reports(conn: Connection, reports: list[MarkDelivery]) -> dict[int, Ex
                 {"b_id": report.outbox_id, **{f"v_{name}": value for name, value in changes.items()}})
         results[id(report)] = None
     for columns, params in writes.items():
-        conn.execute(_update_of(columns), params)
+        _update_of(columns).run(conn, params)
     return results
 
 
-def _update_of(columns: tuple[str, ...]) -> Any:
+def _update_of(columns: tuple[str, ...]) -> Bulk:
     statement = _SET_COLUMNS.get(columns)
     if statement is None:  # whatever it was, the sender's lease on it ends (storage/sql/claims.py)
         values = {name: bindparam(f"v_{name}", type_=_o.c[name].type) for name in columns}
-        statement = _SET_COLUMNS[columns] = update(_o).where(_o.c.id == bindparam("b_id")).values(**values,
-                                                                                               **LEASE_ENDED)
+        statement = _SET_COLUMNS[columns] = Bulk(update(_o).where(_o.c.id == bindparam("b_id")).values(
+            **values, **LEASE_ENDED))
     return statement
 
 
