@@ -8,7 +8,7 @@ the steps of different people are committed together (storage/sql/batcher.py) an
 (bot/dispatcher.py), while a person's second message still waits for their first to be done.
 
 A bound (`limit` updates in hand) makes the poller wait rather than hold an unbounded backlog in memory. Nothing is
-acknowledged sooner than before: PTB's poller confirms updates when it fetches the next batch, whether they are done
+acknowledged sooner than before: the poller confirms updates when it fetches the next batch, whether they are done
 or not (polling is for development; production takes webhooks, answered after the step is stored).
 """
 

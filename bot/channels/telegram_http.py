@@ -19,9 +19,12 @@ goes out as a JSON body, and Telegram's answer comes back as its `result`, or as
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # a RetryAfter made here: see bot/channels/telegram.py
 
 import aiohttp
 from telegram.error import (

@@ -55,7 +55,7 @@ class Poller:
             except TelegramError as exc:
                 wait = min(LONGEST_WAIT_S, wait * 1.5) if wait else FIRST_WAIT_S
                 what = "refused the bot's token" if isinstance(exc, InvalidToken) else "failed"
-                log.warning("Telegram getUpdates %s (%s); asking again in %.0f s", what, exc.message, wait)
+                log.warning("Telegram getUpdates %s (%s); asking again in %.1f s", what, exc.message, wait)
                 continue
             wait = 0.0
             await self._hand_on(batch)

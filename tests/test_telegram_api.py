@@ -1,0 +1,139 @@
+"""The Bot API calls every message costs, as plain JSON (bot/channels/telegram_api.py) and the poller
+(bot/channels/telegram_poll.py): Telegram's answers read as python-telegram-bot reads them, and a poller that keeps
+going through Telegram's failures and confirms its last updates only once they are handled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter, TelegramError
+from telegram.request import BaseRequest, RequestData
+
+from bot.channels.telegram_http import api_result
+from bot.channels.telegram_updates import TelegramUpdate, read_update
+from bot.clock import FakeClock
+from bot.rendering import Catalogs
+from flows import phrases
+from tests.test_telegram import CHAT, USER, running, until
+
+
+class Canned(BaseRequest):
+    """PTB's own reading of one canned answer (`BaseRequest.post`), to hold `api_result` against."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = None, write_timeout: Any = None, connect_timeout: Any = None,
+                         pool_timeout: Any = None) -> tuple[int, bytes]:
+        return self.status, self.body
+
+
+def answer(ok: bool, **fields: Any) -> bytes:
+    return json.dumps({"ok": ok, **fields}).encode()
+
+
+ANSWERS = [
+    (200, answer(True, result={"message_id": 7})),
+    (200, answer(True, result=True)),
+    (400, answer(False, error_code=400, description="Bad Request: message text is empty")),
+    (400, answer(False, error_code=400, description="Bad Request: group migrated",
+                 parameters={"migrate_to_chat_id": -1001})),
+    (403, answer(False, error_code=403, description="Forbidden: bot was blocked by the user")),
+    (401, answer(False, error_code=401, description="Unauthorized")),
+    (404, answer(False, error_code=404, description="Not Found")),
+    (409, answer(False, error_code=409, description="Conflict: terminated by other getUpdates request")),
+    (429, answer(False, error_code=429, description="Too Many Requests: retry after 7",
+                 parameters={"retry_after": 7})),
+    (500, answer(False, error_code=500, description="Internal Server Error")),
+    (502, b"<html>Bad Gateway</html>"),
+    (500, answer(False, error_code=500)),  # no description: the status's phrase
+    (599, b""),  # no phrase for the status
+]
+
+
+@pytest.mark.parametrize(("status", "body"), ANSWERS)
+async def test_an_answer_is_read_as_python_telegram_bot_reads_it(status: int, body: bytes) -> None:
+    try:
+        theirs: Any = await Canned(status, body).post("https://api.telegram.org/bot1:x/sendMessage")
+    except TelegramError as exc:
+        theirs = exc
+    try:
+        ours: Any = api_result(status, body)
+    except TelegramError as exc:
+        ours = exc
+    assert type(ours) is type(theirs)
+    if isinstance(theirs, TelegramError):  # the same words, up to PTB's quoting of a body it could not parse
+        assert theirs.message.startswith(ours.message)
+        if isinstance(theirs, RetryAfter):
+            assert isinstance(ours, RetryAfter) and ours.retry_after == theirs.retry_after == timedelta(seconds=7)
+    else:
+        assert ours == theirs
+
+
+def test_an_update_is_read_from_its_json() -> None:
+    message = {"update_id": 5, "message": {"message_id": 1, "date": 0, "text": "2", "from": {"id": 9, "is_bot": False},
+                                           "chat": {"id": 9, "type": "private"}}}
+    [read] = [read_update(message)]
+    assert read is not None and (read.chat_id, read.private, read.text, read.sender_id) == (9, True, "2", 9)
+    press = {"update_id": 6, "callback_query": {"id": "q1", "data": "3:q7:2", "from": {"id": 9},
+                                                "message": {"message_id": 3, "chat": {"id": 9, "type": "private"}}}}
+    pressed = read_update(press)
+    assert pressed is not None and (pressed.query_id, pressed.data, pressed.chat_id) == ("q1", "3:q7:2", 9)
+    caption = {"update_id": 7, "message": {"chat": {"id": -5, "type": "group"}, "caption": "hej"}}
+    in_group = read_update(caption)
+    assert in_group is not None and (in_group.private, in_group.text) == (False, "hej")
+    assert read_update({"update_id": 8, "edited_message": {}}) is not None  # not ours to take: confirmed, ignored
+    for forged in ({"update_id": True}, {"update_id": 9, "message": {"chat": {"id": "9", "type": "private"}}},
+                   {"update_id": 9, "message": {"chat": {"id": 9, "type": "private"}, "text": 42}},
+                   {"update_id": 9, "callback_query": {"id": "q", "from": {"id": 9}, "data": 3}}, [], "x"):
+        assert read_update(forged) is None
+
+
+async def test_the_poller_keeps_going_through_telegram_s_failures(tmp_path: Path, clock: FakeClock) -> None:
+    async with running(tmp_path, clock) as tg:
+        tg.fake.fail_next("getUpdates", 502, "Bad Gateway")
+        tg.fake.rate_limit("getUpdates", retry_after=1)
+        tg.fake.fail_next("getUpdates", 401, "Unauthorized")  # a token refused for a while: not the end of polling
+        tg.fake.user_sends_text(CHAT, USER, "hej")
+        [explained] = await tg.fake.wait_sent(CHAT, timeout=20)
+        assert Catalogs().gettext("da", phrases.TELEGRAM_UNKNOWN_USER) in explained.text  # an unknown chat: told why
+        failed = [c.status for c in tg.fake.calls_of("getUpdates") if c.status != 200]
+        assert failed == [502, 429, 401]
+
+
+async def test_at_stop_the_updates_in_hand_are_finished_then_confirmed(tmp_path: Path, clock: FakeClock) -> None:
+    async with running(tmp_path, clock) as tg:
+        await tg.linked()
+        channel, handled = tg.channel, []
+        process = channel.process
+
+        async def slowly(update: TelegramUpdate) -> None:  # still in hand when the bot is told to stop
+            await asyncio.sleep(0.3)
+            await process(update)
+            handled.append((update.update_id, time.monotonic()))
+
+        channel.process = slowly  # type: ignore[method-assign]
+        update_id = tg.fake.user_sends_text(CHAT, USER, "HJÆLP")["update_id"]
+        await until(lambda: channel.poller.offset > update_id)
+        await channel.stop()
+        [(done, done_at)] = handled
+        confirm = tg.fake.calls_of("getUpdates")[-1]
+        assert done == update_id and confirm.params["offset"] == update_id + 1 and confirm.params["timeout"] == 0
+        assert confirm.at > done_at  # confirmed only once it was handled
