@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from telegram.error import RetryAfter, TelegramError
 from telegram.request import BaseRequest, RequestData
 
+from bot.channels import telegram_poll
+from bot.channels.telegram_api import BotApi
 from bot.channels.telegram_http import api_result
 from bot.channels.telegram_updates import TelegramUpdate, read_update
 from bot.clock import FakeClock
@@ -116,6 +119,34 @@ async def test_the_poller_keeps_going_through_telegram_s_failures(tmp_path: Path
         assert Catalogs().gettext("da", phrases.TELEGRAM_UNKNOWN_USER) in explained.text  # an unknown chat: told why
         failed = [c.status for c in tg.fake.calls_of("getUpdates") if c.status != 200]
         assert failed == [502, 429, 401]
+
+
+async def test_the_poller_skips_what_it_cannot_read_and_survives_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_poll, "FIRST_WAIT_S", 0.01)
+    asked: list[int] = []
+    chat = {"id": 9, "type": "private"}
+
+    class Api:
+        async def get_updates(self, offset: int, timeout: float, allowed: Sequence[str]) -> list[Any]:
+            asked.append(offset)
+            if len(asked) == 1:
+                raise ValueError("a bug in reading the answer")
+            if len(asked) == 2:
+                return [{"update_id": 3, "message": {"chat": chat, "text": "hej"}}, "junk",
+                        {"update_id": 4, "message": {"chat": chat, "text": 42}}]
+            await asyncio.sleep(3600)
+            return []
+
+    handed: list[TelegramUpdate] = []
+
+    async def hand_on(update: TelegramUpdate) -> None:
+        handed.append(update)
+
+    poller = telegram_poll.Poller(cast(BotApi, Api()), hand_on, timedelta(seconds=1), ("message",))
+    polling = asyncio.create_task(poller.run())
+    await until(lambda: len(asked) == 3)
+    polling.cancel()
+    assert asked == [0, 0, 5] and [u.text for u in handed] == ["hej"]  # update 4 skipped, but confirmed
 
 
 async def test_at_stop_the_updates_in_hand_are_finished_then_confirmed(tmp_path: Path, clock: FakeClock) -> None:

@@ -27,6 +27,11 @@ FIRST_WAIT_S = 1.0
 LONGEST_WAIT_S = 30.0
 
 
+def _longer(wait: float) -> float:
+    """The wait after another failure: 1 s, then half as long again each time, at most 30 s."""
+    return min(LONGEST_WAIT_S, wait * 1.5) if wait else FIRST_WAIT_S
+
+
 class Poller:
     """Fetches updates for `allowed` kinds and awaits `hand_on(update)` for each, in order (it should only queue the
     update, bot/channels/chat_order.py, or the next getUpdates waits for it)."""
@@ -53,9 +58,13 @@ class Poller:
                 wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
                 continue
             except TelegramError as exc:
-                wait = min(LONGEST_WAIT_S, wait * 1.5) if wait else FIRST_WAIT_S
+                wait = _longer(wait)
                 what = "refused the bot's token" if isinstance(exc, InvalidToken) else "failed"
                 log.warning("Telegram getUpdates %s (%s); asking again in %.1f s", what, exc.message, wait)
+                continue
+            except Exception:  # a bug, not Telegram: logged, and polling goes on (it is the only way in)
+                wait = _longer(wait)
+                log.exception("Telegram getUpdates failed unexpectedly; asking again in %.1f s", wait)
                 continue
             wait = 0.0
             await self._hand_on(batch)
