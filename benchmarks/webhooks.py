@@ -5,7 +5,7 @@
 Inbound: R signed Twilio webhook POSTs (default 5,000) from N enrolled participants (default 500), sent
 over HTTP by 50 concurrent clients to the app served by uvicorn; each is verified, deduplicated and committed
 with its conversation step before the 200. The same for R Telegram updates (secret token checked,
-update_id deduplicated) to python-telegram-bot's Application in webhook mode, its replies going to the fake
+update_id deduplicated) to the Telegram channel in webhook mode, its replies going to the fake
 Bot API server. Prints requests/s and latency percentiles for each.
 
 Outbound: a backlog of single-segment messages is sent for T seconds (default 60) by the SMS dispatcher

@@ -7,10 +7,11 @@ a crisis reply could wait behind a burst of reminders that asked first.
 `PriorityPacer` serves waiters by `Priority` and then by arrival, so an urgent send waits at most for the send
 that holds the budget now.
 
-`PriorityRateLimiter` puts python-telegram-bot's requests on such a pacer (in place of PTB's `AIORateLimiter`,
-which serves waiters in no order we control): a request with a chat (messages, edits) takes one unit at the
-priority passed as `rate_limit_args=by_priority(priority)`, REPLY when none is given. (The priority travels by
-name: PTB drops a falsy `rate_limit_args`, and URGENT is 0.)
+On Telegram a request with a chat (messages, edits) takes one unit at its priority (`paced`): the messages' own
+requests (bot/channels/telegram_api.py) pass it directly; `PriorityRateLimiter` puts the requests made through
+python-telegram-bot's `Bot` (coach alerts, menus) on the same pacer, in place of PTB's `AIORateLimiter`, which serves
+waiters in no order we control, with the priority passed as `rate_limit_args=by_priority(priority)`, REPLY when none
+is given. (The priority travels by name: PTB drops a falsy `rate_limit_args`, and URGENT is 0.)
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class BotApi:
 
     async def get_updates(self, offset: int, timeout: float, allowed: Sequence[str]) -> list[Any]:
         """The updates from `offset` on (which confirms those before it), waiting up to `timeout` seconds for one."""
-        payload = {"offset": offset, "timeout": timeout, "allowed_updates": list(allowed)}
+        payload = {"offset": offset, "timeout": int(timeout), "allowed_updates": list(allowed)}  # whole seconds
         result = await self._updates_request.post_json(f"{self._base_url}/getUpdates", payload,
                                                        read_timeout=timeout + LONG_POLL_SLACK_S)
         return result if isinstance(result, list) else []

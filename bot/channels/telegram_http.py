@@ -50,7 +50,7 @@ def api_result(status: int, body: bytes) -> Any:
     """The `result` of a Bot API answer, or the error python-telegram-bot raises for the same answer: 429 and its
     `retry_after` RetryAfter, 403 Forbidden, 400 BadRequest, 401/404 InvalidToken, 409 Conflict, else NetworkError."""
     try:
-        data = json.loads(body)
+        data = json.loads(body.decode("utf-8", "replace"))
     except ValueError:
         data = None
     if HTTPStatus.OK <= status <= 299:
@@ -58,17 +58,18 @@ def api_result(status: int, body: bytes) -> Any:
             raise TelegramError("Invalid server response")
         return data["result"]
     answer = data if isinstance(data, dict) else {}
+    try:
+        message = str(answer.get("description") or f"{HTTPStatus(status).phrase} ({status})")
+    except ValueError:
+        message = f"Unknown HTTPError ({status})"
     parameters = answer.get("parameters")
-    if isinstance(parameters, dict):
+    if isinstance(parameters, dict) and parameters:
         if parameters.get("migrate_to_chat_id"):
             raise ChatMigrated(parameters["migrate_to_chat_id"])
         if parameters.get("retry_after"):
             raise RetryAfter(parameters["retry_after"])
-    try:
-        message = answer.get("description") or f"{HTTPStatus(status).phrase} ({status})"
-    except ValueError:
-        message = f"Unknown HTTPError ({status})"
-    raise _ERRORS.get(status, NetworkError)(str(message))
+        message += f". The server response contained unknown parameters: {parameters}"
+    raise _ERRORS.get(status, NetworkError)(message)
 
 
 def _seconds(value: Any, default: float | None) -> float | None:
@@ -135,12 +136,14 @@ class AiohttpRequest(BaseRequest):
 
     async def _request(self, method: str, url: str, data: Any, headers: Mapping[str, str] | None,
                        timeout: aiohttp.ClientTimeout) -> tuple[int, bytes]:
-        if self._session is None or self._session.closed:
-            raise RuntimeError("This AiohttpRequest is not initialized!")
         try:
+            if self._session is None or self._session.closed:
+                raise RuntimeError("This AiohttpRequest is not initialized!")
             async with self._session.request(method, url, data=data, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+        except Exception as err:  # as PTB's requests: whatever else goes wrong on the way is a NetworkError
+            raise NetworkError(f"Unknown error in HTTP implementation: {err!r}") from err

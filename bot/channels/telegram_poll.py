@@ -4,10 +4,12 @@ Our own loop rather than python-telegram-bot's `Updater`, which would parse ever
 it through PTB's update queue and handler machinery first (bot/channels/telegram_api.py says what that cost). It keeps
 the Updater's rules: an update is confirmed by the next getUpdates (its `offset`), so a crash between fetching an
 update and storing it can lose that one (the reason production takes webhooks, answered only after the step is
-stored); a timed-out long poll is asked again at once, a 429 waits as long as Telegram asks, and any other failure
-waits 1 s, then half as long again each time, up to 30 s. Unlike the Updater it also keeps going after Telegram
-refuses the token (a token revoked by mistake and restored must not need a restart), saying so in the log each time.
-At `stop`, updates in hand are finished before the last offset is confirmed.
+stored); a timed-out long poll is asked again at once, a 429 waits as long as Telegram asks and half a second more,
+and any other failure waits 1 s, then half as long again each time, up to 30 s. Unlike the Updater it also keeps
+going after Telegram refuses the token (a token revoked by mistake and restored must not need a restart), saying so
+in the log each time. An update is counted as fetched (`offset`) once it is handed on, so one that the poller was
+stopped before handing on comes again at the next start; at `stop`, the last batch, which no later getUpdates
+confirmed, is confirmed once the updates in hand are finished.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.channels.telegram_updates import TelegramUpdate, read_update
 log = logging.getLogger(__name__)
 FIRST_WAIT_S = 1.0
 LONGEST_WAIT_S = 30.0
+RETRY_AFTER_SLACK_S = 0.5  # as PTB's Updater
 
 
 def _longer(wait: float) -> float:
@@ -55,7 +58,8 @@ class Poller:
                 wait = 0.0
                 continue
             except RetryAfter as exc:
-                wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
+                seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
+                wait = seconds + RETRY_AFTER_SLACK_S
                 continue
             except TelegramError as exc:
                 wait = _longer(wait)
@@ -75,12 +79,12 @@ class Poller:
             if not isinstance(update_id, int) or isinstance(update_id, bool):
                 log.warning("Telegram getUpdates returned an entry without an update_id; skipped")
                 continue
-            self.offset = max(self.offset, update_id + 1)
             update = read_update(data)
             if update is None:
                 log.warning("Telegram update %s is not one this bot can read; skipped", update_id)
-                continue
-            await self.hand_on(update)
+            else:
+                await self.hand_on(update)  # may wait for room (stopped meanwhile: not counted, so it comes again)
+            self.offset = max(self.offset, update_id + 1)
 
     async def confirm(self) -> None:
         """Tell Telegram every update handed on is done (at stop, once they are): a getUpdates that does not wait."""

@@ -41,21 +41,31 @@ def _has(data: object, key: str, kind: type | tuple[type, ...], required: bool =
     return isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
 
 
+def _user_ok(user: object) -> bool:
+    """A `User` as the Bot API always sends it (python-telegram-bot refused one without these)."""
+    return (_has(user, "id", int, required=True) and _has(user, "is_bot", bool, required=True)
+            and _has(user, "first_name", str, required=True))
+
+
 def update_shape_ok(data: object) -> bool:
-    """The fields this channel reads have the types the Bot API documents (a forged or garbled update does not)."""
+    """The fields this channel reads have the types the Bot API documents, and those the Bot API always sends are
+    there (a forged or garbled update fails; python-telegram-bot's `Update.de_json` refused the same)."""
     if not _has(data, "update_id", int, required=True):
         return False
     assert isinstance(data, dict)
     message, query = data.get("message"), data.get("callback_query")
-    if message is not None and not (isinstance(message, dict) and _has(message, "chat", dict, required=True)
+    if message is not None and not (isinstance(message, dict) and _has(message, "message_id", int, required=True)
+                                    and _has(message, "date", int, required=True)
+                                    and _has(message, "chat", dict, required=True)
                                     and _has(message["chat"], "id", int, required=True)
                                     and _has(message["chat"], "type", str, required=True)
                                     and _has(message, "text", str) and _has(message, "caption", str)
-                                    and _has(message, "from", dict) and _has(message.get("from") or {}, "id", int)):
+                                    and _has(message, "from", dict) and ("from" not in message
+                                                                         or _user_ok(message["from"]))):
         return False
     if query is not None and not (isinstance(query, dict) and _has(query, "id", str, required=True)
-                                  and _has(query, "from", dict, required=True)
-                                  and _has(query["from"], "id", int, required=True) and _has(query, "data", str)
+                                  and _has(query, "from", dict, required=True) and _user_ok(query["from"])
+                                  and _has(query, "chat_instance", str, required=True) and _has(query, "data", str)
                                   and _has(query, "message", dict)):
         return False
     inner = (query or {}).get("message")
