@@ -151,9 +151,12 @@ class Dispatcher:
             ordinary = len(self._busy) - self._urgent_busy
             free = self.concurrency - ordinary
             at = self.clock.now()
+            # no slot free: nothing ordinary can start, so only crisis replies are read (a carrier's budget keeps
+            # every slot taken while a backlog waits, and reading ordinary rows at each look was a tenth of the
+            # bot's CPU under Telegram's limit: benchmarks/telegram.py --profile)
             rows = await self.storage.claimable_outbox(self.channel.name, self.claimer,
                                                        min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)), at,
-                                                       only_urgent_for=waiting)
+                                                       only_urgent_for=waiting, urgent_only=free <= 0)
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             chosen: list[tuple[OutboxRow, bool, Sequence[OutboxRow]]] = []

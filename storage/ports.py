@@ -80,18 +80,19 @@ class Outbox(Protocol):
     """Messages waiting to go out and what became of them: the dispatchers, channels and the undelivered watcher."""
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
-                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+                             only_urgent_for: Collection[int] = (), urgent_only: bool = False) -> list[OutboxRow]:
         """Unsent rows of `channel`, most urgent first (`Priority`), oldest first within a priority; rows
         deferred past `now` (or at all, without `now`) and rows given up are left out, and so are the rows of a
         participant that come after one of their deferred rows in that order (messages keep their order).
         `only_urgent_for`: participants the caller cannot send ordinary messages to now (busy, paced): only
-        their URGENT rows are returned, so they do not fill the `limit`."""
+        their URGENT rows are returned, so they do not fill the `limit`; `urgent_only`: only URGENT rows at all
+        (a caller with no room for an ordinary message)."""
         ...
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None: ...
 
     async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
-                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+                               only_urgent_for: Collection[int] = (), urgent_only: bool = False) -> list[OutboxRow]:
         """`pending_outbox` as `claimer` sees it: without the rows under another claimer's live lease, nor the rows
         of a person that come after one (storage/sql/claims.py). A read: `claim_outbox` decides."""
         ...

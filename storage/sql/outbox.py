@@ -128,7 +128,7 @@ def outbox_by_provider_ids(conn: Connection, provider_ids: list[Any]) -> list[An
 
 
 def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | None,
-                   only_urgent_for: frozenset[int] = frozenset()) -> list[OutboxRow]:
+                   only_urgent_for: frozenset[int] = frozenset(), urgent_only: bool = False) -> list[OutboxRow]:
     """The module docstring's rule: due rows not held back by an earlier held row, in sending order; of the
     participants in `only_urgent_for`, only URGENT rows."""
     o, e = _o, _earlier
@@ -146,7 +146,8 @@ def pending_outbox(conn: Connection, channel: str, limit: int, now: datetime | N
         .order_by(o.c.priority, o.c.id)
         .limit(limit)
     )
-    return [outbox_from_row(row) for row in conn.execute(only_urgent_of(query, o, only_urgent_for)).mappings()]
+    return [outbox_from_row(row)
+            for row in conn.execute(only_urgent_of(query, o, only_urgent_for, urgent_only)).mappings()]
 
 
 MARK_SENT = Bulk(
@@ -219,26 +220,28 @@ class OutboxMethods(StoreBase):
     _leases: LocalLeases | None  # a SQLite file's outbox leases, in memory (one process per file); None on a server
 
     async def pending_outbox(self, channel: str, limit: int = 100, *, now: datetime | None = None,
-                             only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+                             only_urgent_for: Collection[int] = (), urgent_only: bool = False) -> list[OutboxRow]:
         """Rows to send on `channel`, most urgent first, then oldest first: not sent, not given up, not deferred
         past `now` (without `now`, not deferred at all), and not behind such a deferred row of the same participant
         on the same channel, so a conversation's messages keep their order (see the module docstring); only URGENT
-        rows of the participants in `only_urgent_for`."""
+        rows of the participants in `only_urgent_for` (of everyone: `urgent_only`)."""
         at = None if now is None else require_utc(now)
-        return await self.lookup(pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for))
+        return await self.lookup(pending_outbox, channel, max(limit, 0), at, frozenset(only_urgent_for), urgent_only)
 
     async def mark_sent(self, outbox_id: int, at: datetime) -> None:
         await self._writer.submit(Kind.SENT, (outbox_id, require_utc(at)))
 
     async def claimable_outbox(self, channel: str, claimer: str, limit: int, now: datetime,
-                               only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+                               only_urgent_for: Collection[int] = (), urgent_only: bool = False) -> list[OutboxRow]:
         """See `Outbox.claimable_outbox` and storage/sql/outbox_claims.py."""
         at = require_utc(now)
         if self._leases is not None:
-            rows = await self.pending_outbox(channel, limit, now=at, only_urgent_for=only_urgent_for)
+            rows = await self.pending_outbox(channel, limit, now=at, only_urgent_for=only_urgent_for,
+                                             urgent_only=urgent_only)
             return self._leases.visible(rows, claimer, at)
         async with self._connect() as conn:
-            return await conn.run_sync(claimable_outbox, channel, claimer, limit, at, frozenset(only_urgent_for))
+            return await conn.run_sync(claimable_outbox, channel, claimer, limit, at, frozenset(only_urgent_for),
+                                       urgent_only)
 
     async def claim_outbox(self, channel: str, claimer: str, outbox_ids: Sequence[int], now: datetime,
                            lease_until: datetime) -> list[int]:

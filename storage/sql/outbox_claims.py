@@ -29,7 +29,7 @@ def _others_lease(table: Any, claimer: str, at: ColumnElement[Any]) -> ColumnEle
 
 
 def claimable_outbox(conn: Connection, channel: str, claimer: str, limit: int, now: datetime,
-                     only_urgent_for: Collection[int] = ()) -> list[OutboxRow]:
+                     only_urgent_for: Collection[int] = (), urgent_only: bool = False) -> list[OutboxRow]:
     """`pending_outbox` (storage/sql/outbox.py) for one claimer: also leaving out rows under another claimer's live
     lease and the rows of a person that come after one (they could not be claimed). A read: `ClaimOutbox` decides."""
     o, e = _o, _earlier
@@ -45,7 +45,8 @@ def claimable_outbox(conn: Connection, channel: str, claimer: str, limit: int, n
         .order_by(o.c.priority, o.c.id)
         .limit(max(limit, 0))
     )
-    return [outbox_from_row(row) for row in conn.execute(only_urgent_of(query, o, only_urgent_for)).mappings()]
+    return [outbox_from_row(row)
+            for row in conn.execute(only_urgent_of(query, o, only_urgent_for, urgent_only)).mappings()]
 
 
 def claimable_in_order(rows: Sequence[Mapping[Any, Any]], wanted: Collection[int], claimer: str,

@@ -132,8 +132,12 @@ def held_back(row: Any, earlier: Any, held: ColumnElement[bool]) -> ColumnElemen
     )
 
 
-def only_urgent_of(query: Select[Any], row: Any, participant_ids: Collection[int]) -> Select[Any]:
-    """Of these participants, only URGENT rows (their ordinary ones are waiting in the dispatcher anyway)."""
+def only_urgent_of(query: Select[Any], row: Any, participant_ids: Collection[int],
+                   everyone: bool = False) -> Select[Any]:
+    """Of these participants (or of `everyone`), only URGENT rows (their ordinary ones are waiting in the dispatcher
+    anyway)."""
+    if everyone:
+        return query.where(row.c.priority == int(Priority.URGENT))
     if not participant_ids:
         return query
     others = row.c.participant_id.not_in(sorted(participant_ids))

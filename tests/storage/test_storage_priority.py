@@ -82,6 +82,18 @@ async def test_only_urgent_rows_of_the_participants_the_caller_cannot_send_to_no
     assert [r.id for r in await store.pending_outbox("sms", only_urgent_for=[anna.id, bo.id])] == [crisis]
 
 
+async def test_with_no_room_for_an_ordinary_message_only_crisis_replies_are_read(store: SqlStorage) -> None:
+    anna, bo = await person(store, "p-anna", "+4520000001"), await person(store, "p-bo", "+4520000002")
+    await queue(store, anna.id, REPLY, ROUTINE)
+    (crisis,) = await queue(store, bo.id, URGENT)
+    later = T0 + timedelta(minutes=1)
+    assert [r.id for r in await store.pending_outbox("sms", 8, urgent_only=True)] == [crisis]
+    claimable = await store.claimable_outbox("sms", "me", 8, later, urgent_only=True)
+    assert [r.id for r in claimable] == [crisis]
+    await store.claim_outbox("sms", "someone-else", [crisis], later, later + timedelta(minutes=2))
+    assert await store.claimable_outbox("sms", "me", 8, later, urgent_only=True) == []  # theirs while leased
+
+
 async def test_a_priority_that_does_not_exist_is_refused_and_nothing_is_written(store: SqlStorage) -> None:
     anna = await person(store, "p-anna", "+4520000001")
     bad = StepRecord(anna.id, 0, {}, T0, outbox=[OutboundRecord("sms", {"text": "x"}, T0, 7)])  # type: ignore[arg-type]
