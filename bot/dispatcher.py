@@ -55,6 +55,10 @@ WINDOW = 200  # rows read per look at most
 # taken nearly all the time and the outbox has a backlog, and reading 200 rows at each of the several looks a send
 # (its completion, and every commit wakes it) cost more CPU than everything else the bot did (benchmarks/telegram.py)
 ROWS_PER_SLOT = 8
+# Ordinary rows are read once this many slots are free (at most an eighth of them): under a carrier's budget the
+# slots free one at a time, at its pace, and reading a window of rows for each was most of the bot's CPU under
+# Telegram's limit; the rows would wait for the pacer anyway, behind the sends holding the other slots.
+FREE_TO_READ = 4
 # The least time between two looks of the running dispatcher. Each look reads the outbox (and claims): woken by every
 # commit and every finished send, it looked about twice per message under load, a fifth of the bot's CPU on Telegram
 # with the limits off. A few milliseconds more before a message starts is nothing to the person; a look that takes
@@ -79,6 +83,7 @@ class Dispatcher:
         self.channel = channel
         self.policy = policy or DeliveryPolicy()
         self.concurrency = max(1, concurrency)
+        self._free_to_read = min(FREE_TO_READ, max(1, self.concurrency // 8))
         self.on_handed = on_handed  # told of each row as it is handed to the channel (benchmarks measure it)
         self.wakeup = asyncio.Event()
         self.sent = 0  # rows delivered since the start
@@ -151,12 +156,12 @@ class Dispatcher:
             ordinary = len(self._busy) - self._urgent_busy
             free = self.concurrency - ordinary
             at = self.clock.now()
-            # no slot free: nothing ordinary can start, so only crisis replies are read (a carrier's budget keeps
-            # every slot taken while a backlog waits, and reading ordinary rows at each look was a tenth of the
-            # bot's CPU under Telegram's limit: benchmarks/telegram.py --profile)
+            # no slot free (or too few, FREE_TO_READ): nothing ordinary can start, so only crisis replies are read (a
+            # carrier's budget keeps every slot taken while a backlog waits, and reading ordinary rows at each look
+            # was a tenth of the bot's CPU under Telegram's limit: benchmarks/telegram.py --profile)
             rows = await self.storage.claimable_outbox(self.channel.name, self.claimer,
                                                        min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)), at,
-                                                       only_urgent_for=waiting, urgent_only=free <= 0)
+                                                       only_urgent_for=waiting, urgent_only=free < self._free_to_read)
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             chosen: list[tuple[OutboxRow, bool, Sequence[OutboxRow]]] = []

@@ -121,6 +121,30 @@ async def test_an_urgent_row_never_waits_for_a_free_slot(storage: Storage) -> No
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_under_a_budget_ordinary_rows_wait_for_a_few_free_slots_and_a_crisis_reply_never(
+        storage: Storage) -> None:
+    pids = await people(storage, 32)
+    for pid in pids[:29]:
+        await queue(storage, pid, ROUTINE)
+    channel = ScriptedChannel()
+    channel.hold.clear()  # every send stays in flight (waiting for the carrier's budget) until the test lets go
+    dispatcher = Dispatcher(storage, FakeClock(T0), channel, concurrency=32)  # Telegram's 30 a second: 32
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await until(lambda: len(channel.handed) == 29)
+        waiting = [(await queue(storage, pid, REPLY))[0] for pid in pids[29:31]]  # 3 slots free: not enough
+        (crisis,) = await queue(storage, pids[31], URGENT)
+        dispatcher.wake()
+        await until(lambda: crisis in channel.handed)  # the look that started it saw the replies, and left them
+        assert not set(waiting) & set(channel.handed)
+        channel.hold.set()  # the sends in flight end: the replies go
+        await until(lambda: set(waiting) <= set(channel.handed))
+        assert len(channel.handed) == 32
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_a_crisis_reply_overtakes_the_persons_message_still_waiting_for_the_carrier(storage: Storage) -> None:
     [anna] = await people(storage, 1)
     question, later = await queue(storage, anna, REPLY, ROUTINE)
