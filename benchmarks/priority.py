@@ -59,7 +59,7 @@ from tests.fakes.twilio import FakeTwilio, serve
 
 RISKY = "jeg tænker på selvmord"
 CRISIS = "Tak, fordi du fortæller mig det."
-QUESTION = re.compile(r"^\(\d+/10\) ")
+QUESTION = re.compile(r"^\(\d+/10\) ", re.MULTILINE)  # a question may end a joined reply
 WHO = re.compile(r"for deltager (\S+?)[ ,]")  # the ref, then its name and phone number in brackets, or a comma
 OUR_NUMBER = "+4570000000"
 COACH_PHONE = "+4588888888"
@@ -235,7 +235,7 @@ async def telegram_run(tmp: Path, args: argparse.Namespace, fifo: bool) -> tuple
                     message = await person.inbox.get()
                     if person.risky:
                         continue
-                    if QUESTION.match(message.text):
+                    if QUESTION.search(message.text):
                         await post(person, "2")
                         answers += 1
                     elif "Din score er" in message.text:
