@@ -83,7 +83,6 @@ class Dispatcher:
         self.channel = channel
         self.policy = policy or DeliveryPolicy()
         self.concurrency = max(1, concurrency)
-        self._free_to_read = min(FREE_TO_READ, max(1, self.concurrency // 8))
         self.on_handed = on_handed  # told of each row as it is handed to the channel (benchmarks measure it)
         self.wakeup = asyncio.Event()
         self.sent = 0  # rows delivered since the start
@@ -155,13 +154,14 @@ class Dispatcher:
             waiting = {person for person, _ in self._busy} | set(self._resting)
             ordinary = len(self._busy) - self._urgent_busy
             free = self.concurrency - ordinary
+            enough = min(FREE_TO_READ, max(1, self.concurrency // 8))
             at = self.clock.now()
             # no slot free (or too few, FREE_TO_READ): nothing ordinary can start, so only crisis replies are read (a
             # carrier's budget keeps every slot taken while a backlog waits, and reading ordinary rows at each look
             # was a tenth of the bot's CPU under Telegram's limit: benchmarks/telegram.py --profile)
             rows = await self.storage.claimable_outbox(self.channel.name, self.claimer,
                                                        min(WINDOW, ROWS_PER_SLOT * (max(free, 0) + 1)), at,
-                                                       only_urgent_for=waiting, urgent_only=free < self._free_to_read)
+                                                       only_urgent_for=waiting, urgent_only=free < enough)
             following = _following(rows) if isinstance(self.channel, Joiner) else {}
             seen: set[int] = set()
             chosen: list[tuple[OutboxRow, bool, Sequence[OutboxRow]]] = []

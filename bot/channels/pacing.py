@@ -106,6 +106,11 @@ class PriorityPacer:
             head.granted.set_result(None)
 
 
+def retry_wait(exc: RetryAfter) -> timedelta:
+    """How long Telegram asked to wait (PTB gives seconds or, with PTB_TIMEDELTA, a timedelta)."""
+    return exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
+
+
 async def paced(pacer: PriorityPacer, call: Callable[[], Awaitable[T]], priority: Priority | None) -> T:
     """Make a Telegram request on the pacer's budget: one unit at `priority` (None: a request Telegram does not count,
     without a chat). A 429 (RetryAfter) pauses every request for the time Telegram asks and is raised to the caller
@@ -115,7 +120,7 @@ async def paced(pacer: PriorityPacer, call: Callable[[], Awaitable[T]], priority
     try:
         return await call()
     except RetryAfter as exc:
-        pacer.pause(exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after))
+        pacer.pause(retry_wait(exc))
         raise
 
 

@@ -122,7 +122,6 @@ class TelegramChannel:
         self.coach_desk = coach_desk
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret or ""
-        self.poll_timeout = poll_timeout
         self.pacer = PriorityPacer(requests_per_second)  # the bot's one budget, most urgent first
         request, updates_request = AiohttpRequest(), AiohttpRequest(connections=1)
         self.bot: ExtBot[str] = ExtBot(token, base_url=base_url or "https://api.telegram.org/bot", request=request,

@@ -32,7 +32,7 @@ class BotApi:
         self._request = request
         self._updates_request = updates_request
         self._base_url = base_url
-        self.pacer = pacer
+        self._pacer = pacer
 
     async def send_message(self, chat_id: int, text: str, keyboard: Mapping[str, Any] | None = None,
                            priority: Priority = Priority.REPLY) -> int:
@@ -42,7 +42,7 @@ class BotApi:
         if keyboard is not None:
             payload["reply_markup"] = keyboard
         url = f"{self._base_url}/sendMessage"
-        result = await paced(self.pacer, lambda: self._request.post_json(url, payload), priority)
+        result = await paced(self._pacer, lambda: self._request.post_json(url, payload), priority)
         return int(result["message_id"])
 
     async def answer_callback_query(self, query_id: str, text: str | None = None) -> None:
@@ -51,7 +51,7 @@ class BotApi:
         if text:
             payload["text"] = text
         url = f"{self._base_url}/answerCallbackQuery"
-        await paced(self.pacer, lambda: self._request.post_json(url, payload), None)
+        await paced(self._pacer, lambda: self._request.post_json(url, payload), None)
 
     async def get_updates(self, offset: int, timeout: float, allowed: Sequence[str]) -> list[Any]:
         """The updates from `offset` on (which confirms those before it), waiting up to `timeout` seconds for one."""

@@ -72,6 +72,12 @@ def api_result(status: int, body: bytes) -> Any:
     raise _ERRORS.get(status, NetworkError)(message)
 
 
+def _client_timeout(read: float | None, write: float | None, connect: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp has no write timeout: a socket read waits as long as the longer of the two (None: no limit)."""
+    return aiohttp.ClientTimeout(total=None, connect=connect,
+                                 sock_read=read if read is None or write is None else max(read, write))
+
+
 def _seconds(value: Any, default: float | None) -> float | None:
     """PTB passes `BaseRequest.DEFAULT_NONE` for "the request's own default", None for "no limit"."""
     return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
@@ -87,9 +93,7 @@ class AiohttpRequest(BaseRequest):
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
-                                              sock_read=None if read_timeout is None else max(read_timeout,
-                                                                                              DEFAULT_TIMEOUT))
+        self._timeout = _client_timeout(read_timeout, DEFAULT_TIMEOUT, connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -110,11 +114,8 @@ class AiohttpRequest(BaseRequest):
                          read_timeout: Any = BaseRequest.DEFAULT_NONE, write_timeout: Any = BaseRequest.DEFAULT_NONE,
                          connect_timeout: Any = BaseRequest.DEFAULT_NONE,
                          pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-        read = _seconds(read_timeout, self._read_timeout)
-        write = _seconds(write_timeout, DEFAULT_TIMEOUT)
-        connect = _seconds(connect_timeout, self._connect_timeout)
-        timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read if read is None or write is None
-                                        else max(read, write))
+        timeout = _client_timeout(_seconds(read_timeout, self._read_timeout), _seconds(write_timeout, DEFAULT_TIMEOUT),
+                                  _seconds(connect_timeout, self._connect_timeout))
         data: Any = None
         if request_data is not None:
             data = request_data.json_parameters
@@ -130,8 +131,8 @@ class AiohttpRequest(BaseRequest):
     async def post_json(self, url: str, payload: Mapping[str, Any], read_timeout: float | None = None) -> Any:
         """One Bot API method with `payload` as its JSON body: the answer's `result`, or PTB's error for it. A long
         poll passes its `read_timeout`; otherwise the request's own."""
-        timeout = self._timeout if read_timeout is None else aiohttp.ClientTimeout(
-            total=None, connect=self._connect_timeout, sock_read=read_timeout)
+        timeout = self._timeout if read_timeout is None else _client_timeout(read_timeout, None,
+                                                                             self._connect_timeout)
         return api_result(*await self._request("POST", url, json.dumps(payload), JSON_BODY, timeout))
 
     async def _request(self, method: str, url: str, data: Any, headers: Mapping[str, str] | None,

@@ -39,7 +39,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # see bot/channels/telegram.py
@@ -47,6 +46,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # see bot/channels/telegram.py
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.channels.base import Delivery, Failed, NotYet, Sent, as_plain_text
+from bot.channels.pacing import retry_wait
 from bot.channels.telegram_api import BotApi
 from bot.clock import Clock
 from flows.asking import PROGRAMME_BUTTONS as PROGRAMME_KEY
@@ -169,8 +169,7 @@ class TelegramOutbound:
         try:
             message_id = await self.api.send_message(chat_id, text, keyboard(rows[-1].payload), first.priority)
         except RetryAfter as exc:
-            wait_for = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
-            return (Failed("429 retry after", wait=wait_for),)
+            return (Failed("429 retry after", wait=retry_wait(exc)),)
         except Forbidden as exc:
             log.warning("Telegram chat %s refuses our messages (%s): participant %s marked unreachable",
                         masked_chat(chat_id), exc.message, first.participant_id)

@@ -21,8 +21,9 @@ from datetime import timedelta
 
 from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 
+from bot.channels.pacing import retry_wait
 from bot.channels.telegram_api import BotApi
-from bot.channels.telegram_updates import TelegramUpdate, read_update
+from bot.channels.telegram_updates import TelegramUpdate, read_update, update_id_of
 
 log = logging.getLogger(__name__)
 FIRST_WAIT_S = 1.0
@@ -58,8 +59,7 @@ class Poller:
                 wait = 0.0
                 continue
             except RetryAfter as exc:
-                seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
-                wait = seconds + RETRY_AFTER_SLACK_S
+                wait = retry_wait(exc).total_seconds() + RETRY_AFTER_SLACK_S
                 continue
             except TelegramError as exc:
                 wait = _longer(wait)
@@ -75,8 +75,8 @@ class Poller:
 
     async def _hand_on(self, batch: list[object]) -> None:
         for data in batch:
-            update_id = data.get("update_id") if isinstance(data, dict) else None
-            if not isinstance(update_id, int) or isinstance(update_id, bool):
+            update_id = update_id_of(data)
+            if update_id is None:
                 log.warning("Telegram getUpdates returned an entry without an update_id; skipped")
                 continue
             update = read_update(data)

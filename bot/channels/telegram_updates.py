@@ -47,10 +47,18 @@ def _user_ok(user: object) -> bool:
             and _has(user, "first_name", str, required=True))
 
 
+def update_id_of(data: object) -> int | None:
+    """The update's id, if it has one (the poller confirms even an update it cannot read)."""
+    if not isinstance(data, dict) or not _has(data, "update_id", int, required=True):
+        return None
+    update_id: int = data["update_id"]
+    return update_id
+
+
 def update_shape_ok(data: object) -> bool:
     """The fields this channel reads have the types the Bot API documents, and those the Bot API always sends are
     there (a forged or garbled update fails; python-telegram-bot's `Update.de_json` refused the same)."""
-    if not _has(data, "update_id", int, required=True):
+    if update_id_of(data) is None:
         return False
     assert isinstance(data, dict)
     message, query = data.get("message"), data.get("callback_query")
