@@ -251,7 +251,9 @@ class Schedule(Protocol):
 
     async def claim_schedule(self, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
         """Take up to `limit` pending rows due at `now` that nobody holds (earliest first) and hold them
-        until `lease_until`. A holder that crashes loses the lease; the row is claimed again after it."""
+        until `lease_until`. A holder that crashes loses the lease; the row is claimed again after it. On a server
+        database, where several processes claim, a claim takes whole people (all their due rows, people by their
+        earliest) and passes over people someone else is handling (storage/sql/claims.py)."""
         ...
 
     async def after_bulk_plan(self) -> None:

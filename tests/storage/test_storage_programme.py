@@ -272,6 +272,20 @@ async def test_on_postgresql_a_persons_rows_wait_while_one_of_theirs_is_held(sto
     assert [r.key for r in await store.claim_schedule(at(10) + LEASE, 10, at(60))] == ["a1", "a2", "b1", "a3"]
 
 
+async def test_on_postgresql_a_claim_takes_whole_people(store: SqlStorage) -> None:
+    """Each person brings all their due rows nobody holds, people in the order of their earliest one, up to the limit:
+    a person partly claimed would be held, and every other claim would pass over their remaining rows until the
+    holder is done (with a backlog, claims slowed down one after another: storage/sql/claims.py)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("one process per SQLite file (bot/singleton.py): there a claim takes the earliest rows")
+    anna, bo, cleo = [await participant(store, f"P-{name}") for name in ("anna", "bo", "cleo")]
+    await store.add_schedule([(anna, event_at("a1", 1)), (bo, event_at("b1", 2)), (cleo, event_at("c1", 3)),
+                              (anna, event_at("a2", 4)), (anna, event_at("a-later", 50))], T0)
+    assert [r.key for r in await store.claim_schedule(at(10), 2, at(10) + LEASE)] == ["a1", "a2"]  # not a1, b1
+    assert [r.key for r in await store.claim_schedule(at(10), 2, at(10) + LEASE)] == ["b1", "c1"]
+    assert await store.claim_schedule(at(10), 2, at(10) + LEASE) == []
+
+
 async def test_finished_and_cancelled_rows_are_never_claimed(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("sent", 1), event_at("nudge", 2, "nudge"), event_at("due", 3))
