@@ -2,7 +2,7 @@
 schedule changes run (storage/sql/steps.py). The rules are in storage/sql/schedule_rows.py.
 
 The one statement that is not portable Core, the upsert (``INSERT ... ON CONFLICT DO UPDATE``), is built per
-dialect in `_plan_schedule_statement`.
+dialect from `_replan_on_conflict`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, update
+from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.errors import unknown_participant
@@ -22,7 +22,7 @@ from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.claims import claim_schedule, locking
-from storage.sql.codecs import Row, UTCDateTime, require_utc, utc_text
+from storage.sql.codecs import Row, UTCDateTime, dump_list, require_utc, utc_text
 from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
 
 _p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
@@ -79,12 +79,10 @@ CLAIM_SCHEDULE = (
 _PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")  # the upsert's parameters, in order
 
 
-def _plan_schedule_statement(make_insert: Callable[[Any], Any]) -> Any:
-    """`replan_changes` as an upsert: insert a new key; re-plan a pending or cancelled row; leave a sent or
-    skipped one alone (the DO UPDATE's WHERE is false, so the row counts as unchanged). Constants are literals:
-    an executemany can neither expand a list parameter nor afford parameters it does not need."""
-    parameters: dict[str, Any] = {name: bindparam(name) for name in _PLANNED}
-    statement = make_insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''"))
+def _replan_on_conflict(statement: Any) -> Any:
+    """`replan_changes` as an upsert of `statement` (an INSERT of planned rows): insert a new key; re-plan a pending
+    or cancelled row; leave a sent or skipped one alone (the DO UPDATE's WHERE is false, so the row counts as
+    unchanged)."""
     planned = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[_sch.c.participant_id, _sch.c.key],
@@ -101,17 +99,47 @@ def _plan_schedule_statement(make_insert: Callable[[Any], Any]) -> Any:
     )
 
 
-_PLAN_SCHEDULE = {  # by dialect name
-    "sqlite": _plan_schedule_statement(sqlite.insert),
-    "postgresql": _plan_schedule_statement(postgresql.insert),
-}
+def _plan_one_row_statement(make_insert: Callable[[Any], Any]) -> Any:
+    """One planned row, for the driver's executemany. Constants are literals: an executemany can neither expand a
+    list parameter nor afford parameters it does not need."""
+    parameters: dict[str, Any] = {name: bindparam(name) for name in _PLANNED}
+    return _replan_on_conflict(
+        make_insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''")))
+
+
+def _plan_recordset_statement() -> Any:
+    """PostgreSQL: all the planned rows in one statement, as one JSON array of objects (``json_to_recordset``, in
+    ``ROWS FROM ... WITH ORDINALITY`` so the ids rise in the order planned). There an executemany sends and executes
+    one statement per row: planning 100,000 participants' programmes (800,000 rows) took 30 s, most of it the
+    driver's pipeline and the server's work per statement (benchmarks/schedule.py --postgres). One array parameter
+    per column took 27 s: the driver writes arrays out element by element in Python. One JSON text is written by
+    the C encoder and read by the server in C."""
+    definition = ", ".join(f"{name} {sql_type}" for name, sql_type in _RECORD)
+    names = ", ".join(name for name, _ in _RECORD)
+    source = text(f"ROWS FROM (json_to_recordset(CAST(:planned AS JSON)) AS ({definition})) "
+                  f"WITH ORDINALITY AS planned({names}, _ord)")
+    values: list[Any] = [literal_column(f"CAST(planned.{name} AS JSONB)" if name == "data" else f"planned.{name}")
+              for name in _PLANNED]
+    chosen = select(*values, s.SCHEDULE_PENDING, literal_column("''")).select_from(source).order_by(
+        literal_column("planned._ord"))
+    insert = postgresql.insert(_sch).from_select([*_PLANNED, "status", "reason"], chosen)
+    return _replan_on_conflict(insert).execution_options(preserve_rowcount=True)  # an INSERT's is dropped otherwise
+
+
+# `_PLANNED` as the JSON objects' fields: the JSON as text (cast to JSONB in the INSERT), the times as ISO-8601 text
+_RECORD = (("participant_id", "INTEGER"), ("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
+           ("data", "TEXT"), ("created_at", "TIMESTAMPTZ"))
+
+
+_PLAN_ONE_ROW = _plan_one_row_statement(sqlite.insert)  # SQLite's
+_PLAN_RECORDSET = _plan_recordset_statement()  # PostgreSQL's
 _plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
 
 
 def _compiled_plan(dialect: Dialect) -> tuple[str, bool]:
     key = (dialect.name, dialect.paramstyle)
     if key not in _plan_sql:
-        compiled = _PLAN_SCHEDULE[dialect.name].compile(dialect=dialect)
+        compiled = _PLAN_ONE_ROW.compile(dialect=dialect)
         if compiled.positional and tuple(compiled.positiontup or ()) != _PLANNED:
             raise RuntimeError("the schedule upsert's parameters are not in the expected order")
         _plan_sql[key] = (str(compiled), compiled.positional)
@@ -121,10 +149,12 @@ def _compiled_plan(dialect: Dialect) -> tuple[str, bool]:
 def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
     """Upsert planned rows in order (a later row with the same key wins); how many were inserted or re-planned.
 
-    Materialising a cohort's programme is about a million and a half rows, so they go to the driver's executemany
-    already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own work.
-    Due times repeat (one send time a day), so each distinct one is turned into text once."""
-    sql, positional = _compiled_plan(conn.dialect)
+    Materialising a cohort's programme is about a million and a half rows, so on SQLite they go to the driver's
+    executemany already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own
+    work. Due times repeat (one send time a day), so each distinct one is turned into text once. On PostgreSQL they
+    go as one array per column (`_plan_arrays_statement`)."""
+    if not rows:
+        return 0
     texts: dict[datetime, str] = {}
 
     def utc(value: datetime) -> str:
@@ -133,14 +163,38 @@ def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
             found = texts[value] = utc_text(value)
         return found
 
+    if conn.dialect.name == "postgresql":
+        return sum(int(conn.execute(_PLAN_RECORDSET, {"planned": _as_json(planned, utc)}).rowcount)
+                   for planned in _rounds(rows))
+    sql, positional = _compiled_plan(conn.dialect)
     values = [
         (row["participant_id"], row["key"], row["kind"], utc(row["due_at"]), row["data"], utc(row["created_at"]))
         for row in rows
     ]
-    if not values:
-        return 0
     params: list[Any] = values if positional else [dict(zip(_PLANNED, v, strict=True)) for v in values]
     return int(conn.exec_driver_sql(sql, params).rowcount)
+
+
+def _as_json(rows: Sequence[Row], utc: Callable[[datetime], str]) -> str:
+    """The rows as `_PLAN_RECORDSET`'s JSON array."""
+    return dump_list([{"participant_id": row["participant_id"], "key": row["key"], "kind": row["kind"],
+                       "due_at": utc(row["due_at"]), "data": row["data"], "created_at": utc(row["created_at"])}
+                      for row in rows])
+
+
+def _rounds(rows: Sequence[Row]) -> list[list[Row]]:
+    """The rows in statements that each upsert a key at most once (PostgreSQL refuses a statement that updates one
+    row twice): every key's first plan, then the second plans, and so on, each in the order given. Written one after
+    the other, that is the same as row after row: the same rows, the same count."""
+    rounds: list[list[Row]] = []
+    times: dict[tuple[int, str], int] = {}
+    for row in rows:
+        key = (row["participant_id"], row["key"])
+        n = times[key] = times.get(key, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(row)
+    return rounds
 
 
 def write_programme_ops(conn: Connection, payloads: list[Any]) -> list[Any]:
