@@ -183,6 +183,16 @@ async def test_the_last_plan_of_a_key_in_one_call_wins(store: SqlStorage) -> Non
     assert (row.due_at, row.data) == (at(20), {"v": 2})
 
 
+async def test_events_due_at_once_keep_the_order_they_were_planned_in(store: SqlStorage) -> None:
+    """Ties in due time are handled in id order: one call's rows get their ids in the order given (on PostgreSQL
+    one statement for the whole call, storage/sql/schedule.py), also when a key comes twice."""
+    pid = await participant(store)
+    keys = ["m", "b", "z", "a", "b", "k"]
+    assert await store.add_schedule([(pid, event_at(key, 10, n=n)) for n, key in enumerate(keys)], T0) == 6
+    rows = await store.schedule_of(pid)
+    assert [(r.key, r.data["n"]) for r in rows] == [("m", 0), ("b", 4), ("z", 2), ("a", 3), ("k", 5)]
+
+
 async def test_one_plan_shared_by_a_cohort_is_planned_for_each_of_them(store: SqlStorage) -> None:
     pids = [await participant(store, f"P-{i:03d}") for i in range(3)]
     plan = [event_at("module:1", 10, n=1), event_at("module:2", 20, n=2)]
