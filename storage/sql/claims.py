@@ -116,8 +116,7 @@ _CLAIM_PEOPLES_ROWS = (
     .values(claimed_until=bindparam("lease", type_=UTCDateTime))
     .returning(*_SCHEDULE_ROW)
 )
-FIRST_PAGE = 256  # due rows read for the first look at who is due; each next page twice as many, up to `limit`
-FIRST_COUNT = 64  # people whose due rows are counted at first; then twice as many each time
+FIRST_COUNT = 64  # people whose due rows are counted first; then as many as the room left holds at their average
 
 
 def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
@@ -148,9 +147,8 @@ def _candidate_people(conn: Connection, now: datetime, limit: int) -> list[int]:
     seen: set[int] = set()
     room = limit
     after: tuple[datetime, int] = (_EARLIEST, 0)
-    page = min(limit, FIRST_PAGE)
     while room > 0:
-        rows = conn.execute(_DUE_FROM, {"now": now, "limit": page, "after_due": after[0], "after_id": after[1]}).all()
+        rows = conn.execute(_DUE_FROM, {"now": now, "limit": limit, "after_due": after[0], "after_id": after[1]}).all()
         if not rows:
             break
         fresh = list(dict.fromkeys(row.participant_id for row in rows if row.participant_id not in seen))
@@ -158,18 +156,20 @@ def _candidate_people(conn: Connection, now: datetime, limit: int) -> list[int]:
         held = set(conn.scalars(_HELD_AMONG, {"now": now, "pids": fresh})) if fresh else set()
         room = _take_whole(conn, now, [person for person in fresh if person not in held], people, room)
         after = (rows[-1].due_at, rows[-1].id)
-        page = min(limit, 2 * page)
     return people
 
 
 def _take_whole(conn: Connection, now: datetime, candidates: list[int], people: list[int], room: int) -> int:
     """Add candidates (in order) to `people` while all their due rows fit in `room`; returns the room left (0 once
-    one did not fit: the people after them come later in due order, and wait for the next claim)."""
-    start, size = 0, FIRST_COUNT
+    one did not fit: the people after them come later in due order, and wait for the next claim). Their rows are
+    counted a few people first, then as many more as the room would hold at the rows per person seen so far (one
+    row each when a wave falls due for everyone, eight each in a backlog): two queries in either case."""
+    start, size, counted, rows_seen = 0, FIRST_COUNT, 0, 0
     while start < len(candidates) and room > 0:
         chunk = candidates[start:start + size]
-        start, size = start + size, 2 * size
+        start += len(chunk)
         counts = {person: due for person, due in conn.execute(_DUE_COUNTS, {"now": now, "pids": chunk})}
+        counted, rows_seen = counted + len(chunk), rows_seen + sum(counts.values())
         for person in chunk:
             due = counts.get(person, 0)  # 0: handled since the page was read
             if not due:
@@ -178,6 +178,7 @@ def _take_whole(conn: Connection, now: datetime, candidates: list[int], people: 
                 return 0
             people.append(person)
             room -= due
+        size = max(FIRST_COUNT, -(-room * counted // max(rows_seen, 1)) + 1)
     return max(room, 0)
 
 
