@@ -152,7 +152,7 @@ def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
     Materialising a cohort's programme is about a million and a half rows, so on SQLite they go to the driver's
     executemany already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own
     work. Due times repeat (one send time a day), so each distinct one is turned into text once. On PostgreSQL they
-    go as one array per column (`_plan_arrays_statement`)."""
+    go as one JSON text (`_plan_recordset_statement`)."""
     if not rows:
         return 0
     texts: dict[datetime, str] = {}
