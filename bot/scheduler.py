@@ -52,6 +52,7 @@ class TickReport:
     handled: int = 0
     duplicates: int = 0  # rows another process (or an earlier attempt) had already handled
     failed: int = 0
+    waiting: int = 0  # left under their lease because an earlier row of the same person failed in the batch
 
 
 def plan_records(programme: Programme, start: date) -> list[ScheduledRecord]:
@@ -128,19 +129,25 @@ class ProgrammeScheduler:
             rows = await self.storage.claim_schedule(now, self.batch, self.clock.now() + self.lease)
             if rows:
                 crash_point("schedule-claimed")  # claimed, nothing handled: the lease runs out, nothing is lost
+            failed: set[int] = set()  # people whose row failed: their later rows wait for it, in order
             for row in sorted(rows, key=_order):
-                await self._handle(row, report)
+                if row.participant_id in failed:
+                    report.waiting += 1  # claimed again with the failed one once the lease runs out
+                    continue
+                if not await self._handle(row, report):
+                    failed.add(row.participant_id)
                 crash_point("schedule-committed")  # one row committed with its messages, the rest still claimed
             if not rows:
                 return report
         log.warning("programme tick stopped after %s batches; the next tick carries on", MAX_BATCHES)
         return report
 
-    async def _handle(self, row: ScheduleRow, report: TickReport) -> None:
+    async def _handle(self, row: ScheduleRow, report: TickReport) -> bool:
+        """Handle one claimed row; False if it failed (it stays claimed until its lease runs out)."""
         try:
             participant = await self.storage.participant(row.participant_id)
             if participant is None:  # erased with their rows in between: nothing left to do
-                return
+                return True
             if row.kind == timers.RUN_EXPIRY:  # an expiry says nothing, so it needs no channel
                 handled = await self.loop.handle(participant, timers.fired(row), "none", schedule_id=row.id)
             else:
@@ -148,13 +155,14 @@ class ProgrammeScheduler:
         except Exception:  # one participant's failure must not stop everyone else's reminders
             log.exception("scheduled event %s (%s) failed; it is retried after its lease", row.id, row.kind)
             report.failed += 1
-            return
+            return False
         if handled.status is CommitStatus.DUPLICATE:
             report.duplicates += 1
         elif row.kind == timers.RUN_EXPIRY:
             report.timers += 1
         else:
             report.handled += 1
+        return True
 
     async def _due(self, participant: Participant, row: ScheduleRow) -> Handled:
         """A programme event: the engine is told whether the participant can be reached, and where."""

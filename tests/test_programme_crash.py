@@ -15,9 +15,10 @@ import pytest
 
 from bot.app import open_app
 from bot.clock import FakeClock
+from bot.conversation import Handled
 from bot.scheduler import ProgrammeScheduler
 from storage import open_storage
-from storage.records import ScheduleStatus
+from storage.records import CommitStatus, Participant, ScheduledRecord, ScheduleRow, ScheduleStatus
 from tests.conftest import without_consent
 from tests.programme_world import World
 from tests.test_cli import bot
@@ -82,3 +83,36 @@ async def test_two_schedulers_on_one_database_handle_each_event_once(tmp_path: P
     modules = [t for t in sent if t.startswith("Modul ")]
     assert len(modules) == len(set(modules)) == 6  # modules 1-6 in the first 40 days, each once
     assert all(r.status is not ScheduleStatus.PENDING or r.due_at > clock.now() for r in rows)
+
+
+async def test_after_a_persons_event_fails_their_later_events_wait_for_it(tmp_path: Path) -> None:
+    """A batch may hold several events of one person (a backlog; on PostgreSQL a claim takes each person's due rows
+    together): once one fails, the person's later ones are left under the lease and come again with it, in order,
+    while everyone else's go on."""
+    at = datetime(2026, 3, 16, 8, tzinfo=UTC)
+    storage = await open_storage(tmp_path / "bot.db")
+    tried: list[str] = []
+
+    class Failing(ProgrammeScheduler):
+        async def _due(self, participant: Participant, row: ScheduleRow) -> Handled:
+            tried.append(row.key)
+            if row.key == "a1" and tried.count("a1") == 1:
+                raise RuntimeError("the first attempt fails")
+            return Handled(CommitStatus.COMMITTED, participant=participant)
+
+    try:
+        anna = await storage.get_or_create_participant("P-anna", "da", at)
+        bo = await storage.get_or_create_participant("P-bo", "da", at)
+        await storage.add_schedule([(anna.id, ScheduledRecord(key, "nudge", at + timedelta(minutes=n)))
+                                    for n, key in enumerate(["a1", "a2", "a3"])]
+                                   + [(bo.id, ScheduledRecord("b1", "nudge", at + timedelta(minutes=1)))], at)
+        clock = FakeClock(at + timedelta(hours=1))
+        scheduler = Failing(storage, None, clock, lambda _: None, lease=timedelta(minutes=5))  # type: ignore[arg-type]
+        report = await scheduler.tick()
+        assert tried == ["a1", "b1"]  # not a2, a3: they wait for a1
+        assert (report.handled, report.failed, report.waiting) == (1, 1, 2)
+        clock.set(at + timedelta(hours=1, minutes=5))  # the lease has run out: claimed again, in order
+        await scheduler.tick()
+        assert tried[2:] == ["a1", "a2", "b1", "a3"]  # (b1 again too: this stand-in completes nothing)
+    finally:
+        await storage.close()

@@ -63,5 +63,5 @@ async def _tick(args: argparse.Namespace) -> int:
         report = await scheduler.tick()
         await app.loop.settle()
     print(f"{report.handled} scheduled events handled, {report.duplicates} already handled, {report.failed} failed, "
-          f"{report.timers} questionnaires expired", file=sys.stderr)
+          f"{report.waiting} waiting behind a failed one, {report.timers} questionnaires expired", file=sys.stderr)
     return 1 if report.failed else 0
