@@ -253,7 +253,8 @@ class Schedule(Protocol):
         """Take up to `limit` pending rows due at `now` that nobody holds (earliest first) and hold them
         until `lease_until`. A holder that crashes loses the lease; the row is claimed again after it. On a server
         database, where several processes claim, a claim takes whole people (all their due rows, people by their
-        earliest) and passes over people someone else is handling (storage/sql/claims.py)."""
+        earliest; the first person's earliest `limit` if they alone have more) and passes over people someone else
+        is handling (storage/sql/claims.py)."""
         ...
 
     async def after_bulk_plan(self) -> None:

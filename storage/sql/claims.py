@@ -82,10 +82,10 @@ _CLAIMABLE = and_(_sch.c.status == s.SCHEDULE_PENDING, _sch.c.due_at <= _NOW, _F
 _HELD = and_(_busy.c.status == s.SCHEDULE_PENDING, _busy.c.claimed_until > _NOW)  # someone is handling that row
 # The due rows to try, earliest first, after a point in that order (the index scan in due order stops after `limit`
 # rows). Those of people with a row someone is handling are left out afterwards (`_HELD_AMONG`, on the small partial
-# index of claimed rows), and the next rows read if that leaves room: their other due rows must not fill the limit (a
-# claim would then find no one while other people's rows are due). Not one query with NOT
-# EXISTS: its plan depends on how many rows PostgreSQL believes are claimed, and when it believed one it compared
-# every due row with every claimed one (0.3 s per claim at a million rows).
+# index of claimed rows), and the next rows read while room is left: their other due rows must not fill the limit (a
+# claim would then find no one while other people's rows are due). Not one query with NOT EXISTS: its plan depends on
+# how many rows PostgreSQL believes are claimed, and when it believed one it compared every due row with every claimed
+# one (0.3 s per claim at a million rows).
 _DUE_FROM = (
     select(_sch.c.participant_id, _sch.c.due_at, _sch.c.id)
     .where(_CLAIMABLE, tuple_(_sch.c.due_at, _sch.c.id) > tuple_(bindparam("after_due", type_=UTCDateTime),
@@ -94,12 +94,11 @@ _DUE_FROM = (
     .limit(bindparam("limit"))
 )
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_PEOPLE: Any = bindparam("pids", expanding=True)
-_PEOPLE_ARRAY = any_(bindparam("pids", type_=ARRAY(Integer)))  # one statement text whatever the count: planned once
-_HELD_PEOPLE = select(_busy.c.participant_id).where(_busy.c.participant_id.in_(_PEOPLE), _HELD)
-_HELD_AMONG = select(_busy.c.participant_id).where(_busy.c.participant_id == _PEOPLE_ARRAY, _HELD).distinct()
+_ANY_PID = any_(bindparam("pids", type_=ARRAY(Integer)))  # one array parameter: one statement text, planned once
+_HELD_PEOPLE = select(_busy.c.participant_id).where(_busy.c.participant_id == _ANY_PID, _HELD)
+_HELD_AMONG = _HELD_PEOPLE.distinct()
 _DUE_COUNTS = (  # how many rows a claim of each of these people would take
-    select(_sch.c.participant_id, func.count()).where(_sch.c.participant_id == _PEOPLE_ARRAY, _CLAIMABLE)
+    select(_sch.c.participant_id, func.count()).where(_sch.c.participant_id == _ANY_PID, _CLAIMABLE)
     .group_by(_sch.c.participant_id)
 )
 _CLAIM_PEOPLES_ROWS = (
@@ -107,7 +106,7 @@ _CLAIM_PEOPLES_ROWS = (
     .where(
         _sch.c.id.in_(
             select(_sch.c.id)
-            .where(_sch.c.participant_id.in_(_PEOPLE), _sch.c.participant_id.not_in(_HELD_PEOPLE), _CLAIMABLE)
+            .where(_sch.c.participant_id == _ANY_PID, _sch.c.participant_id.not_in(_HELD_PEOPLE), _CLAIMABLE)
             .order_by(_sch.c.due_at, _sch.c.id)
             .limit(bindparam("limit"))
         ),
@@ -116,14 +115,16 @@ _CLAIM_PEOPLES_ROWS = (
     .values(claimed_until=bindparam("lease", type_=UTCDateTime))
     .returning(*_SCHEDULE_ROW)
 )
-FIRST_COUNT = 64  # people whose due rows are counted first; then as many as the room left holds at their average
+_FIRST_CHUNK = 64  # people whose due rows are counted first; then as many as the room left holds at their average
+_LOCK_ATTEMPTS = 3  # looks for people to claim when every one found was locked by another transaction
 
 
 def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: datetime) -> list[ScheduleRow]:
     """PostgreSQL's claim (SQLite's is one UPDATE in storage/sql/schedule.py): whole people, in the order of their
     earliest due row nobody holds, none of whose rows someone else is handling, with every due row of theirs nobody
     holds, up to `limit` rows (the first person's earliest `limit` if they alone have more); the people locked first
-    (module docstring).
+    (module docstring). If another transaction has every person found locked (a step of theirs, another claim), the
+    people after them are looked for, a few times, rather than returning nothing while others' rows are due.
 
     Whole people, not simply the earliest `limit` rows: a person with some rows claimed is held, and every other claim
     must pass over their remaining due rows until the holder is done. With a backlog (everyone's rows due, or a
@@ -132,7 +133,13 @@ def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: dat
     (benchmarks/schedule.py --postgres). When fewer rows are due than `limit`, both take every one."""
     if limit <= 0:
         return []
-    people = lock_participants(conn, _candidate_people(conn, now, limit), skip_locked=True)
+    passed: set[int] = set()
+    for _ in range(_LOCK_ATTEMPTS):
+        candidates = _candidate_people(conn, now, limit, passed)
+        people = lock_participants(conn, candidates, skip_locked=True)
+        if people or not candidates:
+            break
+        passed.update(candidates)
     if not people:
         return []
     params = {"now": now, "limit": limit, "lease": lease_until, "pids": people}
@@ -140,11 +147,11 @@ def claim_schedule(conn: Connection, now: datetime, limit: int, lease_until: dat
     return sorted(rows, key=lambda row: (row.due_at, row.id))
 
 
-def _candidate_people(conn: Connection, now: datetime, limit: int) -> list[int]:
-    """People with due rows nobody holds, none of whose rows someone is handling, earliest due first, as many as
-    `limit` rows hold when each brings all of theirs (at least one person)."""
+def _candidate_people(conn: Connection, now: datetime, limit: int, passed: set[int]) -> list[int]:
+    """People with due rows nobody holds, none of whose rows someone is handling, and not `passed`, earliest due
+    first, as many as `limit` rows hold when each brings all of theirs (at least one person)."""
     people: list[int] = []
-    seen: set[int] = set()
+    seen = set(passed)
     room = limit
     after: tuple[datetime, int] = (_EARLIEST, 0)
     while room > 0:
@@ -154,17 +161,17 @@ def _candidate_people(conn: Connection, now: datetime, limit: int) -> list[int]:
         fresh = list(dict.fromkeys(row.participant_id for row in rows if row.participant_id not in seen))
         seen.update(fresh)
         held = set(conn.scalars(_HELD_AMONG, {"now": now, "pids": fresh})) if fresh else set()
-        room = _take_whole(conn, now, [person for person in fresh if person not in held], people, room)
+        room = _add_whole_people(conn, now, [person for person in fresh if person not in held], people, room)
         after = (rows[-1].due_at, rows[-1].id)
     return people
 
 
-def _take_whole(conn: Connection, now: datetime, candidates: list[int], people: list[int], room: int) -> int:
-    """Add candidates (in order) to `people` while all their due rows fit in `room`; returns the room left (0 once
+def _add_whole_people(conn: Connection, now: datetime, candidates: list[int], people: list[int], room: int) -> int:
+    """Append candidates (in order) to `people` while all their due rows fit in `room`; returns the room left (0 once
     one did not fit: the people after them come later in due order, and wait for the next claim). Their rows are
     counted a few people first, then as many more as the room would hold at the rows per person seen so far (one
     row each when a wave falls due for everyone, eight each in a backlog): two queries in either case."""
-    start, size, counted, rows_seen = 0, FIRST_COUNT, 0, 0
+    start, size, counted, rows_seen = 0, _FIRST_CHUNK, 0, 0
     while start < len(candidates) and room > 0:
         chunk = candidates[start:start + size]
         start += len(chunk)
@@ -178,7 +185,7 @@ def _take_whole(conn: Connection, now: datetime, candidates: list[int], people: 
                 return 0
             people.append(person)
             room -= due
-        size = max(FIRST_COUNT, -(-room * counted // max(rows_seen, 1)) + 1)
+        size = max(_FIRST_CHUNK, -(-room * counted // max(rows_seen, 1)) + 1)
     return max(room, 0)
 
 

@@ -100,16 +100,18 @@ _C_JSON = (
 
 def dump_json(value: Mapping[str, Any]) -> str:
     """Serialise a JSON object strictly (no NaN), so every backend can read it back."""
-    if _C_JSON is None:
-        return _JSON.encode(value)
-    return "".join(_C_JSON(value, 0))
+    return _dump(value)
 
 
 def dump_list(values: list[Any]) -> str:
     """A JSON array, as strictly as `dump_json` (a bulk write's rows as one parameter)."""
+    return _dump(values)
+
+
+def _dump(value: Any) -> str:
     if _C_JSON is None:
-        return _JSON.encode(values)
-    return "".join(_C_JSON(values, 0))
+        return _JSON.encode(value)
+    return "".join(_C_JSON(value, 0))
 
 
 def load_json(raw: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The schedule's SQL: planning (an upsert), claiming due rows under a lease, and the statements a step's
 schedule changes run (storage/sql/steps.py). The rules are in storage/sql/schedule_rows.py.
 
-The one statement that is not portable Core, the upsert (``INSERT ... ON CONFLICT DO UPDATE``), is built per
-dialect from `_replan_on_conflict`.
+The upsert (``INSERT ... ON CONFLICT DO UPDATE``) is not portable Core: it is built per dialect from
+`_replan_on_conflict`, on PostgreSQL over rows read from one JSON parameter (``json_to_recordset``, as SQL text).
 """
 
 from __future__ import annotations
@@ -76,7 +76,12 @@ SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)  # what `sch
 CLAIM_SCHEDULE = (
     update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*SCHEDULE_ROW)
 )
-_PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")  # the upsert's parameters, in order
+# A planned row's columns, in the upsert's parameter order, and their types in `_PLAN_RECORDSET`'s JSON (the data as
+# its JSON text, cast to JSONB in the INSERT; the times as ISO-8601 text)
+_RECORD = (("participant_id", "INTEGER"), ("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
+           ("data", "TEXT"), ("created_at", "TIMESTAMPTZ"))
+_PLANNED = tuple(name for name, _ in _RECORD)
+_TIMES = frozenset({"due_at", "created_at"})
 
 
 def _replan_on_conflict(statement: Any) -> Any:
@@ -115,7 +120,7 @@ def _plan_recordset_statement() -> Any:
     per column took 27 s: the driver writes arrays out element by element in Python. One JSON text is written by
     the C encoder and read by the server in C."""
     definition = ", ".join(f"{name} {sql_type}" for name, sql_type in _RECORD)
-    names = ", ".join(name for name, _ in _RECORD)
+    names = ", ".join(_PLANNED)
     source = text(f"ROWS FROM (json_to_recordset(CAST(:planned AS JSON)) AS ({definition})) "
                   f"WITH ORDINALITY AS planned({names}, _ord)")
     values: list[Any] = [literal_column(f"CAST(planned.{name} AS JSONB)" if name == "data" else f"planned.{name}")
@@ -124,11 +129,6 @@ def _plan_recordset_statement() -> Any:
         literal_column("planned._ord"))
     insert = postgresql.insert(_sch).from_select([*_PLANNED, "status", "reason"], chosen)
     return _replan_on_conflict(insert).execution_options(preserve_rowcount=True)  # an INSERT's is dropped otherwise
-
-
-# `_PLANNED` as the JSON objects' fields: the JSON as text (cast to JSONB in the INSERT), the times as ISO-8601 text
-_RECORD = (("participant_id", "INTEGER"), ("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
-           ("data", "TEXT"), ("created_at", "TIMESTAMPTZ"))
 
 
 _PLAN_ONE_ROW = _plan_one_row_statement(sqlite.insert)  # SQLite's
@@ -164,7 +164,7 @@ def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
         return found
 
     if conn.dialect.name == "postgresql":
-        return sum(int(conn.execute(_PLAN_RECORDSET, {"planned": _as_json(planned, utc)}).rowcount)
+        return sum(int(conn.execute(_PLAN_RECORDSET, {"planned": _recordset_json(planned, utc)}).rowcount)
                    for planned in _rounds(rows))
     sql, positional = _compiled_plan(conn.dialect)
     values = [
@@ -175,11 +175,9 @@ def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
     return int(conn.exec_driver_sql(sql, params).rowcount)
 
 
-def _as_json(rows: Sequence[Row], utc: Callable[[datetime], str]) -> str:
+def _recordset_json(rows: Sequence[Row], utc: Callable[[datetime], str]) -> str:
     """The rows as `_PLAN_RECORDSET`'s JSON array."""
-    return dump_list([{"participant_id": row["participant_id"], "key": row["key"], "kind": row["kind"],
-                       "due_at": utc(row["due_at"]), "data": row["data"], "created_at": utc(row["created_at"])}
-                      for row in rows])
+    return dump_list([{name: utc(row[name]) if name in _TIMES else row[name] for name in _PLANNED} for row in rows])
 
 
 def _rounds(rows: Sequence[Row]) -> list[list[Row]]:

@@ -296,6 +296,53 @@ async def test_on_postgresql_a_claim_takes_whole_people(store: SqlStorage) -> No
     assert await store.claim_schedule(at(10), 2, at(10) + LEASE) == []
 
 
+async def test_on_postgresql_whole_people_fill_the_limit_in_order(store: SqlStorage) -> None:
+    """Someone with more due rows than the limit gets their earliest ones; someone whose rows do not fit ends the
+    claim (the people after them come later in due order); many people with uneven rows are counted in chunks."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("one process per SQLite file (bot/singleton.py): there a claim takes the earliest rows")
+    anna, bo, cleo = [await participant(store, f"P-{name}") for name in ("anna", "bo", "cleo")]
+    await store.add_schedule([(anna, event_at(f"a{n}", n)) for n in range(1, 6)]
+                             + [(bo, event_at("b1", 6)), (bo, event_at("b2", 7)), (cleo, event_at("c1", 8))], T0)
+    assert [r.key for r in await store.claim_schedule(at(10), 3, at(10) + LEASE)] == ["a1", "a2", "a3"]
+    await store.claim_schedule(at(10) + LEASE, 0, at(60))  # (nothing: a limit of 0)
+    later = at(10) + LEASE
+    assert [r.key for r in await store.claim_schedule(later, 7, later + LEASE)] == ["a1", "a2", "a3", "a4", "a5",
+                                                                                  "b1", "b2"]
+    assert [r.key for r in await store.claim_schedule(later, 7, later + LEASE)] == ["c1"]
+
+
+async def test_on_postgresql_many_people_with_uneven_rows_are_claimed_whole_and_in_order(store: SqlStorage) -> None:
+    """150 people with 1 to 4 due rows each: more than the first chunk of people counted (storage/sql/claims.py)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("one process per SQLite file (bot/singleton.py): there a claim takes the earliest rows")
+    many = [await participant(store, f"P-many-{i:03d}") for i in range(150)]
+    rows_of = {pid: 1 + (i * 7) % 4 for i, pid in enumerate(many)}
+    await store.add_schedule([(pid, event_at(f"m{k}", 100 + i + 150 * k)) for i, pid in enumerate(many)
+                              for k in range(rows_of[pid])], T0)
+    now = at(100 + 150 * 4)
+    claimed = await store.claim_schedule(now, 200, now + LEASE)
+    people = list(dict.fromkeys(r.participant_id for r in sorted(claimed, key=lambda r: (r.participant_id, r.due_at))))
+    first = sorted(people, key=many.index)
+    assert first == many[:len(first)]  # the earliest people, none skipped
+    assert all(sum(r.participant_id == pid for r in claimed) == rows_of[pid] for pid in first)  # each one whole
+    assert len(claimed) <= 200 < len(claimed) + rows_of[many[len(first)]]  # the next would not have fitted
+
+
+async def test_on_postgresql_a_claim_looks_past_people_another_transaction_has_locked(store: SqlStorage) -> None:
+    """A step of the person (or another claim) holds their row's lock: the claim takes the people after them rather
+    than nothing."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("participants are locked only on PostgreSQL")
+    anna, bo = await participant(store, "P-anna"), await participant(store, "P-bo")
+    await store.add_schedule([(anna, event_at(f"a{n}", n)) for n in range(1, 4)] + [(bo, event_at("b1", 5))], T0)
+    async with store.engine.connect() as other:
+        await other.execute(text("SELECT id FROM participants WHERE id = :id FOR NO KEY UPDATE"), {"id": anna})
+        assert [r.key for r in await store.claim_schedule(at(10), 2, at(10) + LEASE)] == ["b1"]
+        await other.rollback()
+    assert [r.key for r in await store.claim_schedule(at(10), 3, at(10) + LEASE)] == ["a1", "a2", "a3"]
+
+
 async def test_finished_and_cancelled_rows_are_never_claimed(store: SqlStorage) -> None:
     pid = await participant(store)
     rows = await planned(store, pid, event_at("sent", 1), event_at("nudge", 2, "nudge"), event_at("due", 3))
