@@ -131,6 +131,7 @@ def _plan_recordset_statement() -> Any:
     return _replan_on_conflict(insert).execution_options(preserve_rowcount=True)  # an INSERT's is dropped otherwise
 
 
+BULK_PLAN = 1_000  # rows from which a plan on a server's database is written apart from the writer (`_plan_apart`)
 _PLAN_ONE_ROW = _plan_one_row_statement(sqlite.insert)  # SQLite's
 _PLAN_RECORDSET = _plan_recordset_statement()  # PostgreSQL's
 _plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
@@ -245,7 +246,25 @@ class ScheduleMethods(StoreBase):
         a new key is inserted, a pending or cancelled row re-planned, a sent or skipped one left alone. Returns how
         many rows were inserted or re-planned; UnknownParticipantError, writing nothing, for an unknown id."""
         rows = tuple(schedule_rows(entries, at))
+        if self._path is None and len(rows) >= BULK_PLAN:  # a server's database: a transaction of its own
+            return await self._plan_apart(AddSchedule(rows))
         return cast(int, await self._writer.submit(Kind.PROGRAMME, AddSchedule(rows)))
+
+    async def _plan_apart(self, plan: AddSchedule) -> int:
+        """A big plan on a server's database, outside the writer's batches: `materialise` keeps two in flight, so
+        the server writes one while this process encodes the next (and the writer's batches do not wait behind
+        it). PostgreSQL takes concurrent writers; the caller keeps the same key out of two plans at once."""
+        async with self._connect() as conn:
+            await conn.begin()
+            try:
+                result = await conn.run_sync(plan.run)
+                if isinstance(result, Exception):  # refused, nothing written
+                    raise result
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+        return result
 
     async def after_bulk_plan(self) -> None:
         """See `Schedule.after_bulk_plan`: ``ANALYZE schedule`` on a server (about 0.2 s at a million rows: it reads
