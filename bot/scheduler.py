@@ -85,17 +85,21 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
                 writing.remove(task)
                 written += task.result()  # the first failure is raised here
 
+    planned: set[int] = set()  # people in chunks handed on: one named again waits for those (a later plan wins)
+    again = False
     try:
         for participant_id, start in participants:
             if start not in plans:
                 plans[start] = plan_records(programme, start)
+            again = again or participant_id in planned
             pending += [(participant_id, record) for record in plans[start]]
             if len(pending) >= chunk:
-                await wait_below(at_once)
+                await wait_below(1 if again else at_once)
                 writing.append(asyncio.ensure_future(storage.add_schedule(pending, now)))
-                pending = []
+                planned.update(pid for pid, _ in pending)
+                pending, again = [], False
         if pending:
-            await wait_below(at_once)
+            await wait_below(1 if again else at_once)
             writing.append(asyncio.ensure_future(storage.add_schedule(pending, now)))
         await wait_below(1)
     finally:  # after a failure: the others are stopped (or finish), none is left running

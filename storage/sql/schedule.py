@@ -15,13 +15,14 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from storage.errors import unknown_participant
 from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.claims import claim_schedule, locking
+from storage.sql.claims import RACE_RETRIES, claim_schedule, locking, lost_race
 from storage.sql.codecs import Row, UTCDateTime, dump_list, require_utc, utc_text
 from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
 
@@ -254,17 +255,23 @@ class ScheduleMethods(StoreBase):
         """A big plan on a server's database, outside the writer's batches: `materialise` keeps two in flight, so
         the server writes one while this process encodes the next (and the writer's batches do not wait behind
         it). PostgreSQL takes concurrent writers; the caller keeps the same key out of two plans at once."""
-        async with self._connect() as conn:
-            await conn.begin()
+        for attempt in range(RACE_RETRIES + 1):
             try:
-                result = await conn.run_sync(plan.run)
-                if isinstance(result, Exception):  # refused, nothing written
-                    raise result
-            except BaseException:
-                await conn.rollback()
-                raise
-            await conn.commit()
-        return result
+                async with self._connect() as conn:
+                    await conn.begin()
+                    try:
+                        result = await conn.run_sync(plan.run)
+                        if isinstance(result, Exception):  # refused, nothing written
+                            raise result
+                    except BaseException:
+                        await conn.rollback()
+                        raise
+                    await conn.commit()
+                return result
+            except OperationalError as exc:  # chosen as a deadlock's victim (a step re-planning one of the keys)
+                if not lost_race(exc) or attempt == RACE_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     async def after_bulk_plan(self) -> None:
         """See `Schedule.after_bulk_plan`: ``ANALYZE schedule`` on a server (about 0.2 s at a million rows: it reads

@@ -967,7 +967,9 @@ async def test_a_big_plan_is_written_whole_or_not_at_all(store: SqlStorage, monk
     assert [(r.key, r.due_at) for r in await store.schedule_of(anna)] == [("a", at(5))]
 
 
-async def test_materialising_with_chunks_in_flight_plans_everyone_once(store: SqlStorage) -> None:
+async def test_materialising_with_chunks_in_flight_plans_everyone_once(store: SqlStorage,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedule_sql, "BULK_PLAN", 2)  # on PostgreSQL each chunk a transaction of its own
     programme, problems = load_programme(SHIPPED_PROGRAMME)
     assert programme is not None and not problems
     pids = [await participant(store, f"P-{i:03d}") for i in range(7)]
@@ -979,6 +981,10 @@ async def test_materialising_with_chunks_in_flight_plans_everyone_once(store: Sq
         assert sorted(r.key for r in await store.schedule_of(pid)) == sorted(r.key for r in plan_records(programme,
                                                                                                        start))
     assert await materialise(store, programme, starts, T0, chunk=per_person * 2) == per_person * len(pids)  # re-planned
+    moved = date(2025, 4, 7)  # someone named again in a later chunk: that plan wins, as row after row
+    await materialise(store, programme, [starts[0], *starts[1:4], (pids[0], moved)], T0, chunk=per_person, at_once=2)
+    now_planned = {r.key: r.due_at for r in await store.schedule_of(pids[0])}
+    assert all(now_planned[r.key] == r.due_at for r in plan_records(programme, moved))
     with pytest.raises(UnknownParticipantError):  # a chunk refused: the rest is not planned
         await materialise(store, programme, [*starts[:2], (9999, date(2025, 3, 10)), *starts[2:]], T0,
                           chunk=per_person, at_once=2)
