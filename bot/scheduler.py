@@ -13,7 +13,6 @@ questionnaire expires too).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -67,45 +66,21 @@ async def schedule_programme(storage: Storage, programme: Programme, participant
 
 
 async def materialise(storage: Storage, programme: Programme, participants: Iterable[tuple[int, date]],
-                      now: datetime, chunk: int = 10_000, at_once: int = 2) -> int:
+                      now: datetime, chunk: int = 10_000) -> int:
     """Plan many participants' programmes: the plan is computed once per start date (a cohort shares it) and
-    written in transactions of `chunk` rows, each holding whole participants, `at_once` of them in flight (on a
-    server's database each is a transaction of its own, so one chunk is encoded while the server writes another:
-    `Schedule.add_schedule`). A chunk that fails stops the rest; what was written stays (planning is idempotent)."""
+    written in transactions of `chunk` rows."""
     plans: dict[date, list[ScheduledRecord]] = {}
     pending: list[tuple[int, ScheduledRecord]] = []
-    writing: list[asyncio.Task[int]] = []
     written = 0
-
-    async def wait_below(count: int) -> None:
-        nonlocal written
-        while len(writing) >= max(count, 1):
-            done, _ = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                writing.remove(task)
-                written += task.result()  # the first failure is raised here
-
-    planned: set[int] = set()  # people in chunks handed on: one named again waits for those (a later plan wins)
-    again = False
-    try:
-        for participant_id, start in participants:
-            if start not in plans:
-                plans[start] = plan_records(programme, start)
-            again = again or participant_id in planned
-            pending += [(participant_id, record) for record in plans[start]]
-            if len(pending) >= chunk:
-                await wait_below(1 if again else at_once)
-                writing.append(asyncio.ensure_future(storage.add_schedule(pending, now)))
-                planned.update(pid for pid, _ in pending)
-                pending, again = [], False
-        if pending:
-            await wait_below(1 if again else at_once)
-            writing.append(asyncio.ensure_future(storage.add_schedule(pending, now)))
-        await wait_below(1)
-    finally:  # after a failure: the others are stopped (or finish), none is left running
-        for task in writing:
-            task.cancel()
-        await asyncio.gather(*writing, return_exceptions=True)
+    for participant_id, start in participants:
+        if start not in plans:
+            plans[start] = plan_records(programme, start)
+        pending += [(participant_id, record) for record in plans[start]]
+        if len(pending) >= chunk:
+            written += await storage.add_schedule(pending, now)
+            pending = []
+    if pending:
+        written += await storage.add_schedule(pending, now)
     if written >= chunk:  # more than a few people: the table changed a lot at once
         await storage.after_bulk_plan()
     return written

@@ -186,5 +186,5 @@ async def test_an_update_not_handed_on_before_a_stop_comes_again(tmp_path: Path,
         assert confirm.at > done_at  # the last batch confirmed only once its update in hand was done
         await channel.start()  # the one not handed on comes again
         await tg.fake.wait_sent(STRANGER)
-        await until(lambda: len(handled) == 2)  # recorded once `process` returns, which may be after the reply went
+        await until(lambda: len(handled) >= 2)  # recorded once `process` returns, which may be after the reply went
         assert [update_id for update_id, _ in handled] == [first, second]

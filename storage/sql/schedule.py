@@ -15,14 +15,13 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 
 from storage.errors import unknown_participant
 from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.claims import RACE_RETRIES, claim_schedule, locking, lost_race
+from storage.sql.claims import claim_schedule, locking
 from storage.sql.codecs import Row, UTCDateTime, dump_list, require_utc, utc_text
 from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
 
@@ -132,7 +131,6 @@ def _plan_recordset_statement() -> Any:
     return _replan_on_conflict(insert).execution_options(preserve_rowcount=True)  # an INSERT's is dropped otherwise
 
 
-BULK_PLAN = 1_000  # rows from which a plan on a server's database is written apart from the writer (`_plan_apart`)
 _PLAN_ONE_ROW = _plan_one_row_statement(sqlite.insert)  # SQLite's
 _PLAN_RECORDSET = _plan_recordset_statement()  # PostgreSQL's
 _plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
@@ -247,31 +245,7 @@ class ScheduleMethods(StoreBase):
         a new key is inserted, a pending or cancelled row re-planned, a sent or skipped one left alone. Returns how
         many rows were inserted or re-planned; UnknownParticipantError, writing nothing, for an unknown id."""
         rows = tuple(schedule_rows(entries, at))
-        if self._path is None and len(rows) >= BULK_PLAN:  # a server's database: a transaction of its own
-            return await self._plan_apart(AddSchedule(rows))
         return cast(int, await self._writer.submit(Kind.PROGRAMME, AddSchedule(rows)))
-
-    async def _plan_apart(self, plan: AddSchedule) -> int:
-        """A big plan on a server's database, outside the writer's batches: `materialise` keeps two in flight, so
-        the server writes one while this process encodes the next (and the writer's batches do not wait behind
-        it). PostgreSQL takes concurrent writers; the caller keeps the same key out of two plans at once."""
-        for attempt in range(RACE_RETRIES + 1):
-            try:
-                async with self._connect() as conn:
-                    await conn.begin()
-                    try:
-                        result = await conn.run_sync(plan.run)
-                        if isinstance(result, Exception):  # refused, nothing written
-                            raise result
-                    except BaseException:
-                        await conn.rollback()
-                        raise
-                    await conn.commit()
-                return result
-            except OperationalError as exc:  # chosen as a deadlock's victim (a step re-planning one of the keys)
-                if not lost_race(exc) or attempt == RACE_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
 
     async def after_bulk_plan(self) -> None:
         """See `Schedule.after_bulk_plan`: ``ANALYZE schedule`` on a server (about 0.2 s at a million rows: it reads

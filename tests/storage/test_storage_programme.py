@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,6 @@ import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.flowregistry import SHIPPED_PROGRAMME
-from bot.scheduler import materialise, plan_records
-from flows.programme_loader import load_programme
 from storage import (
     FINISHED_SCHEDULE,
     AuditRecord,
@@ -41,7 +38,6 @@ from storage import (
     open_storage,
 )
 from storage.legacy_migrations import MIGRATIONS
-from storage.sql import schedule as schedule_sql
 from storage.upgrade import current, head
 
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -953,38 +949,3 @@ async def test_after_a_bulk_plan_the_schedule_is_as_planned_and_claims_go_on(sto
     await store.after_bulk_plan()
     assert [await store.schedule_of(pid) for pid in pids] == before
     assert len(await store.claim_schedule(at(10), 3, at(10) + LEASE)) == 3
-
-
-async def test_a_big_plan_is_written_whole_or_not_at_all(store: SqlStorage, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a server's database a plan of many rows is a transaction of its own (`_plan_apart`), with the same rules."""
-    monkeypatch.setattr(schedule_sql, "BULK_PLAN", 2)
-    anna, bo = await participant(store, "P-anna"), await participant(store, "P-bo")
-    with pytest.raises(UnknownParticipantError):
-        await store.add_schedule([(anna, event_at("a", 1)), (bo, event_at("b", 2)), (9999, event_at("x", 3))], T0)
-    assert await store.schedule_of(anna) == [] and await store.schedule_of(bo) == []
-    assert await store.add_schedule([(anna, event_at("a", 1)), (bo, event_at("b", 2)), (anna, event_at("a", 5))],
-                                    T0) == 3
-    assert [(r.key, r.due_at) for r in await store.schedule_of(anna)] == [("a", at(5))]
-
-
-async def test_materialising_with_chunks_in_flight_plans_everyone_once(store: SqlStorage,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(schedule_sql, "BULK_PLAN", 2)  # on PostgreSQL each chunk a transaction of its own
-    programme, problems = load_programme(SHIPPED_PROGRAMME)
-    assert programme is not None and not problems
-    pids = [await participant(store, f"P-{i:03d}") for i in range(7)]
-    starts = [(pid, date(2025, 3, 10) + timedelta(days=i)) for i, pid in enumerate(pids)]
-    per_person = len(plan_records(programme, starts[0][1]))
-    written = await materialise(store, programme, starts, T0, chunk=per_person * 2, at_once=2)
-    assert written == per_person * len(pids)
-    for pid, start in starts:
-        assert sorted(r.key for r in await store.schedule_of(pid)) == sorted(r.key for r in plan_records(programme,
-                                                                                                       start))
-    assert await materialise(store, programme, starts, T0, chunk=per_person * 2) == per_person * len(pids)  # re-planned
-    moved = date(2025, 4, 7)  # someone named again in a later chunk: that plan wins, as row after row
-    await materialise(store, programme, [starts[0], *starts[1:4], (pids[0], moved)], T0, chunk=per_person, at_once=2)
-    now_planned = {r.key: r.due_at for r in await store.schedule_of(pids[0])}
-    assert all(now_planned[r.key] == r.due_at for r in plan_records(programme, moved))
-    with pytest.raises(UnknownParticipantError):  # a chunk refused: the rest is not planned
-        await materialise(store, programme, [*starts[:2], (9999, date(2025, 3, 10)), *starts[2:]], T0,
-                          chunk=per_person, at_once=2)
