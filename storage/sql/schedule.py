@@ -81,7 +81,7 @@ CLAIM_SCHEDULE = (
 _RECORD = (("participant_id", "INTEGER"), ("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
            ("data", "TEXT"), ("created_at", "TIMESTAMPTZ"))
 _PLANNED = tuple(name for name, _ in _RECORD)
-_TIMES = frozenset({"due_at", "created_at"})
+_TIMES = frozenset(name for name, sql_type in _RECORD if sql_type == "TIMESTAMPTZ")  # sent as text
 
 
 def _replan_on_conflict(statement: Any) -> Any:
@@ -104,12 +104,12 @@ def _replan_on_conflict(statement: Any) -> Any:
     )
 
 
-def _plan_one_row_statement(make_insert: Callable[[Any], Any]) -> Any:
-    """One planned row, for the driver's executemany. Constants are literals: an executemany can neither expand a
-    list parameter nor afford parameters it does not need."""
+def _plan_one_row_statement() -> Any:
+    """SQLite: one planned row, for the driver's executemany. Constants are literals: an executemany can neither
+    expand a list parameter nor afford parameters it does not need."""
     parameters: dict[str, Any] = {name: bindparam(name) for name in _PLANNED}
     return _replan_on_conflict(
-        make_insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''")))
+        sqlite.insert(_sch).values(**parameters, status=s.SCHEDULE_PENDING, reason=literal_column("''")))
 
 
 def _plan_recordset_statement() -> Any:
@@ -124,14 +124,14 @@ def _plan_recordset_statement() -> Any:
     source = text(f"ROWS FROM (json_to_recordset(CAST(:planned AS JSON)) AS ({definition})) "
                   f"WITH ORDINALITY AS planned({names}, _ord)")
     values: list[Any] = [literal_column(f"CAST(planned.{name} AS JSONB)" if name == "data" else f"planned.{name}")
-              for name in _PLANNED]
+                         for name in _PLANNED]
     chosen = select(*values, s.SCHEDULE_PENDING, literal_column("''")).select_from(source).order_by(
         literal_column("planned._ord"))
     insert = postgresql.insert(_sch).from_select([*_PLANNED, "status", "reason"], chosen)
     return _replan_on_conflict(insert).execution_options(preserve_rowcount=True)  # an INSERT's is dropped otherwise
 
 
-_PLAN_ONE_ROW = _plan_one_row_statement(sqlite.insert)  # SQLite's
+_PLAN_ONE_ROW = _plan_one_row_statement()  # SQLite's
 _PLAN_RECORDSET = _plan_recordset_statement()  # PostgreSQL's
 _plan_sql: dict[tuple[str, str], tuple[str, bool]] = {}  # (dialect, paramstyle) -> (SQL, positional)
 
