@@ -51,9 +51,9 @@ def real_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 async def test_six_months_answered_by_the_participant_in_about_a_second() -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU time: what a runaway loop burns, whatever runs beside it
     lines = await transcript("--days", "200", "--auto")
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     entries = said(lines)
     assert lines[0].startswith("Simulated participant, start Mon 16.03.2026 (day 0), language da, sms.")
     assert entries[:4] == [
@@ -78,7 +78,9 @@ async def test_six_months_answered_by_the_participant_in_about_a_second() -> Non
     counts = Counter(who for _, _, who, _ in entries)
     assert lines[-1] == (f"day 200: {counts['bot']} messages from the bot, {counts['participant']} from the "
                          f"participant, {counts['simulator']} notes")
-    assert took < 20, took  # about a second on a quiet machine; the bound only catches a runaway loop
+    # 2-3 s of CPU; the bound only catches a runaway loop. Not wall time: on a loaded 2-core machine the same run
+    # took 18-34 s while this process had the CPU for 2.3 s of them
+    assert took < 20, took
 
 
 async def test_answers_from_a_file_choose_the_exercise_days_and_time(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from bot.desk.app import create_desk_app
 from flows.inputs import Text
 from storage.records import Enrollment
 from tests.conftest import T0
-from tests.desk.live import LiveDesk, screenshot
+from tests.desk.live import TIMELINE_MS, LiveDesk, screenshot
 from tests.desk.test_desk_person import START, csrf, lived_twelve_weeks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,8 @@ def notices(urls: dict[str, str]) -> list[str]:
 
 
 def visible(page: Page, url: str, lang: str) -> str:
-    response = page.goto(f"{url}{'&' if '?' in url else '?'}lang={lang}")
+    computes = "/admin/programme" in url  # the timeline, on the first visit (TIMELINE_MS)
+    response = page.goto(f"{url}{'&' if '?' in url else '?'}lang={lang}", timeout=TIMELINE_MS if computes else None)
     assert response is not None and response.status in (200, 404), f"{url}: {response and response.status}"
     return str(page.evaluate(READ, [THEIR_OWN_WORDS, lang]))
 

@@ -12,7 +12,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.desk.live import LiveDesk, screenshot
+from tests.desk.live import TIMELINE_MS, LiveDesk, screenshot
 
 RISK = "Jeg har besluttet at tage mit liv i nat"
 
@@ -30,7 +30,7 @@ def test_a_coach_has_neither_the_timeline_nor_the_simulator(live: LiveDesk, page
 
 def test_the_timeline_shows_every_message_in_danish_and_english(live: LiveDesk, page: Page) -> None:
     live.log_in(page, "lead", "/admin")
-    page.get_by_role("link", name="Forløbet dag for dag").click()
+    page.get_by_role("link", name="Forløbet dag for dag").click(timeout=TIMELINE_MS)  # the timeline is computed
     expect(page.get_by_role("heading", name="Forløbet dag for dag", level=1)).to_be_visible()
     module_1 = page.locator("tr", has_text="Modul 1 er klar")
     expect(module_1).to_contain_text("Module 1 is ready")  # the same message, both languages on one row
@@ -43,7 +43,7 @@ def test_the_timeline_shows_every_message_in_danish_and_english(live: LiveDesk, 
     screenshot(page, "admin-programme-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
     page.fill("#start", "2026-03-16")
-    page.get_by_role("button", name="Vis").click()
+    page.get_by_role("button", name="Vis").click(timeout=TIMELINE_MS)  # another start date: computed again
     expect(page.locator("#day-0")).to_contain_text("16. marts 2026")
     audited = [a for a in live.run(live.app.storage.audit_entries()) if a.action == "programme.timeline_viewed"]
     assert sorted(a.detail["start"] for a in audited) == ["2026-03-16", "2026-11-30"]  # next Monday, the one asked
