@@ -188,3 +188,39 @@ async def test_an_update_not_handed_on_before_a_stop_comes_again(tmp_path: Path,
         await tg.fake.wait_sent(STRANGER)
         await until(lambda: len(handled) >= 2)  # recorded once `process` returns, which may be after the reply went
         assert [update_id for update_id, _ in handled] == [first, second]
+
+
+async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_path: Path, clock: FakeClock,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_channel, "POLLED_IN_HAND", 1)  # the first update in hand leaves no room
+    async with running(tmp_path, clock) as tg:
+        await tg.linked()
+        channel, handled = tg.channel, []
+        process = channel.process
+
+        async def slowly(update: TelegramUpdate) -> None:
+            await asyncio.sleep(0.2)
+            await process(update)
+            handled.append(update.update_id)
+
+        channel.process = slowly  # type: ignore[method-assign]
+        sending = channel._dispatcher
+        assert sending is not None
+
+        async def slow_to_stop() -> None:  # a dispatcher whose sends in flight take a while to end
+            try:
+                await sending
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.6)
+                raise
+
+        channel._dispatcher = asyncio.ensure_future(slow_to_stop())
+        first = tg.fake.user_sends_text(CHAT, USER, "hej")["update_id"]
+        second = tg.fake.user_sends_text(STRANGER, STRANGER, "hej")["update_id"]  # waits for room
+        await until(lambda: channel.poller.offset > first)
+        await channel.stop()
+        assert handled == [first]  # the second was not started by the stop's own wait: it comes again
+        assert tg.fake.calls_of("getUpdates")[-1].params["offset"] == first + 1
+        await channel.start()
+        await until(lambda: len(handled) >= 2)
+        assert handled == [first, second]

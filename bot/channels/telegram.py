@@ -166,11 +166,10 @@ class TelegramChannel:
         """Stop sending and receiving. The webhook stays registered: Telegram keeps updates until we are back.
 
         Each stage gets STOP_SECONDS: a shutdown that hangs (seen rarely, in the library's stop while an update was
-        in hand) would hold a deploy or a restart; what was not done is committed already or comes again."""
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            await _bounded(self._dispatcher, "the dispatcher")
-            self._dispatcher = None
+        in hand) would hold a deploy or a restart; what was not done is committed already or comes again.
+
+        Receiving stops first: while the later stages run, no update is handed on (one waiting for room would
+        otherwise start as the one in hand finishes), and the replies of the updates in hand can still go out."""
         if self._polling is not None:
             self._polling.cancel()
             await _bounded(self._polling, "the poller")
@@ -178,6 +177,10 @@ class TelegramChannel:
             if await _bounded(asyncio.ensure_future(self._polled.drain()), "the polled updates in hand"):
                 await _bounded(asyncio.ensure_future(self.poller.confirm()), "confirming the last updates")
         self._polled.cancel()
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await _bounded(self._dispatcher, "the dispatcher")
+            self._dispatcher = None
         await _bounded(asyncio.ensure_future(self.bot.shutdown()), "the shutdown")
 
     async def _set_commands(self) -> None:
