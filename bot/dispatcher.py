@@ -92,6 +92,7 @@ class Dispatcher:
         self._resting: dict[int, float] = {}  # participant id -> monotonic time the channel may send to them again
         self._finished: set[int] = set()  # rows finished while the current look read the outbox
         self._looking = asyncio.Lock()  # one look at a time, or two could start one row twice
+        self._finishing = False  # `finish` was called: nothing more starts
         self.claimer = new_claimer()
         self.lease = LEASE  # how long a claim holds its rows (tests/process_worker.py shortens it)
 
@@ -133,6 +134,16 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
 
+    async def finish(self, within: float = 10.0) -> None:
+        """Start nothing more, and wait up to `within` seconds for the sends in flight to end with their outcomes
+        recorded. A stop calls it before cancelling `run`: a send cancelled on its way may already have reached the
+        carrier, and its row, given back unrecorded, would be sent again at the next start. What has not started
+        stays in the outbox for then."""
+        self._finishing = True
+        in_flight = list(self._busy.values())
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=within)
+
     async def deliver_pending(self) -> int:
         """Send everything that may go now and wait until it is done (the console after each line, and tests).
         Returns how many rows were delivered meanwhile."""
@@ -146,6 +157,8 @@ class Dispatcher:
     async def _look(self) -> float | None:
         """Start every row that may go now; returns when the earliest resting recipient may be sent to, if any."""
         async with self._looking:
+            if self._finishing:
+                return None
             self._finished.clear()
             now = time.monotonic()
             self._resting = {person: at for person, at in self._resting.items() if at > now}

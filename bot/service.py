@@ -116,6 +116,8 @@ class Service:
             yield
 
     async def _stop(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self.sms is not None:  # its sends in flight end and are recorded first (`Dispatcher.finish`)
+            await self.sms.dispatcher.finish()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -179,6 +179,31 @@ async def test_the_dispatcher_stops_when_cancelled_as_a_wake_up_comes(storage: S
         assert done, "the dispatcher ignored its cancellation"
 
 
+async def test_a_stop_lets_the_sends_in_flight_end_recorded_and_starts_nothing_more(storage: Storage) -> None:
+    """A send cancelled on its way may have reached the carrier; given back unrecorded, it would go again at the next
+    start. `finish` waits for it, and starts nothing new meanwhile (that waits in the outbox for the next start)."""
+    anna, bo = await people(storage, 2)
+    (first,) = await queue(storage, anna, REPLY)
+    channel = ScriptedChannel()
+    channel.hold.clear()  # on its way to the carrier
+    dispatcher = Dispatcher(storage, FakeClock(T0), channel)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        await until(lambda: channel.handed == [first])
+        finishing = asyncio.create_task(dispatcher.finish())
+        (later,) = await queue(storage, bo, REPLY)  # committed as the stop begins
+        dispatcher.wake()
+        await asyncio.sleep(0.1)  # time for a look
+        assert not finishing.done()  # it waits for the send in flight
+        channel.hold.set()
+        await finishing
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert channel.handed == [first]  # nothing started after the stop began
+    assert [row.id for row in await storage.pending_outbox("sms", now=T0)] == [later]  # the first recorded as sent
+
+
 async def test_a_paced_recipient_waits_in_memory_and_keeps_their_order(storage: Storage) -> None:
     anna, bo = await people(storage, 2)
     a1, a2 = await queue(storage, anna, REPLY, REPLY)

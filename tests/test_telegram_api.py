@@ -207,11 +207,12 @@ async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_pat
         sending = channel._dispatcher
         assert sending is not None
 
-        async def slow_to_stop() -> None:  # a dispatcher whose sends in flight take a while to end
+        async def slow_to_stop() -> None:  # a dispatcher that takes until the update in hand is done to stop
             try:
                 await sending
             except asyncio.CancelledError:
-                await asyncio.sleep(0.6)
+                await until(lambda: handled)
+                await asyncio.sleep(0.05)  # and a little more: room for the next update, had the poller run on
                 raise
 
         channel._dispatcher = asyncio.ensure_future(slow_to_stop())
@@ -220,7 +221,8 @@ async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_pat
         await until(lambda: channel.poller.offset > first)
         await channel.stop()
         assert handled == [first]  # the second was not started by the stop's own wait: it comes again
-        assert tg.fake.calls_of("getUpdates")[-1].params["offset"] == first + 1
+        confirm = tg.fake.calls_of("getUpdates")[-1]
+        assert confirm.params["offset"] == first + 1 and confirm.params["timeout"] == 0
         await channel.start()
         await until(lambda: len(handled) >= 2)
         assert handled == [first, second]

@@ -169,7 +169,8 @@ class TelegramChannel:
         in hand) would hold a deploy or a restart; what was not done is committed already or comes again.
 
         Receiving stops first: while the later stages run, no update is handed on (one waiting for room would
-        otherwise start as the one in hand finishes), and the replies of the updates in hand can still go out."""
+        otherwise start as the one in hand finishes). Then sending: the sends in flight end and are recorded before
+        the dispatcher stops (`Dispatcher.finish`); what has not started goes at the next start."""
         if self._polling is not None:
             self._polling.cancel()
             await _bounded(self._polling, "the poller")
@@ -178,6 +179,7 @@ class TelegramChannel:
                 await _bounded(asyncio.ensure_future(self.poller.confirm()), "confirming the last updates")
         self._polled.cancel()
         if self._dispatcher is not None:
+            await self.dispatcher.finish(STOP_SECONDS)
             self._dispatcher.cancel()
             await _bounded(self._dispatcher, "the dispatcher")
             self._dispatcher = None
