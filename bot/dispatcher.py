@@ -107,7 +107,9 @@ class Dispatcher:
 
     async def run(self, poll: timedelta = timedelta(seconds=1)) -> None:
         """The dispatcher task: start what may go, then wait for a wake-up, a finished send, a rested recipient or
-        the next poll. Cancel it to stop (sends in flight are cancelled with it)."""
+        the next poll. Cancel it to stop (sends in flight are cancelled with it: call `finish` first). Running it
+        again after a stop sends again."""
+        self._finishing = False
         try:
             while True:
                 self.wakeup.clear()
@@ -135,11 +137,12 @@ class Dispatcher:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def finish(self, within: float = 10.0) -> None:
-        """Start nothing more, and wait up to `within` seconds for the sends in flight to end with their outcomes
-        recorded. A stop calls it before cancelling `run`: a send cancelled on its way may already have reached the
-        carrier, and its row, given back unrecorded, would be sent again at the next start. What has not started
-        stays in the outbox for then."""
-        self._finishing = True
+        """Start nothing more (until `run` starts again), and wait up to `within` seconds for the sends in flight to
+        end with their outcomes recorded. A stop calls it before cancelling `run`: a send cancelled on its way may
+        already have reached the carrier, and its row, given back unrecorded, would be sent again at the next start.
+        What has not started stays in the outbox for then."""
+        async with self._looking:  # a look under way first starts what it chose: those are waited for too
+            self._finishing = True
         in_flight = list(self._busy.values())
         if in_flight:
             await asyncio.wait(in_flight, timeout=within)

@@ -202,6 +202,12 @@ async def test_a_stop_lets_the_sends_in_flight_end_recorded_and_starts_nothing_m
         await asyncio.gather(task, return_exceptions=True)
     assert channel.handed == [first]  # nothing started after the stop began
     assert [row.id for row in await storage.pending_outbox("sms", now=T0)] == [later]  # the first recorded as sent
+    task = asyncio.create_task(dispatcher.run())  # started again (a channel's stop, then start): it sends again
+    try:
+        await until(lambda: channel.handed == [first, later])
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_a_paced_recipient_waits_in_memory_and_keeps_their_order(storage: Storage) -> None:
