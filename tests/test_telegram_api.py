@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -24,7 +25,7 @@ from bot.channels.telegram_updates import TelegramUpdate, read_update
 from bot.clock import FakeClock
 from bot.rendering import Catalogs
 from flows import phrases
-from tests.test_telegram import CHAT, STRANGER, USER, running, until
+from tests.test_telegram import CHAT, STRANGER, USER, Tg, running, until
 
 
 class Canned(BaseRequest):
@@ -162,20 +163,29 @@ async def test_the_poller_skips_what_it_cannot_read_and_survives_a_bug(monkeypat
     assert asked == [0, 0, 5] and [u.text for u in handed] == ["hej"]  # update 4 skipped, but confirmed
 
 
-async def test_an_update_not_handed_on_before_a_stop_comes_again(tmp_path: Path, clock: FakeClock,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram_channel, "POLLED_IN_HAND", 1)  # the first update in hand leaves no room
+@asynccontextmanager
+async def one_in_hand(tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+                      seconds: float) -> AsyncIterator[tuple[Tg, list[tuple[int, float]]]]:
+    """A linked Telegram bot with room for one polled update in hand, each taking `seconds` longer (still in hand when
+    the bot is told to stop), and the list that gets (update id, when) once `process` returns."""
+    monkeypatch.setattr(telegram_channel, "POLLED_IN_HAND", 1)
     async with running(tmp_path, clock) as tg:
         await tg.linked()
-        channel, handled = tg.channel, []
-        process = channel.process
+        process, handled = tg.channel.process, []
 
-        async def slowly(update: TelegramUpdate) -> None:  # still in hand when the bot is told to stop
-            await asyncio.sleep(0.3)
+        async def slowly(update: TelegramUpdate) -> None:
+            await asyncio.sleep(seconds)
             await process(update)
             handled.append((update.update_id, time.monotonic()))
 
-        channel.process = slowly  # type: ignore[method-assign]
+        tg.channel.process = slowly  # type: ignore[method-assign]
+        yield tg, handled
+
+
+async def test_an_update_not_handed_on_before_a_stop_comes_again(tmp_path: Path, clock: FakeClock,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    async with one_in_hand(tmp_path, clock, monkeypatch, 0.3) as (tg, handled):
+        channel = tg.channel
         first = tg.fake.user_sends_text(CHAT, USER, "HJÆLP")["update_id"]
         second = tg.fake.user_sends_text(STRANGER, STRANGER, "hej")["update_id"]  # the same batch
         await until(lambda: channel.poller.offset > first)
@@ -192,18 +202,8 @@ async def test_an_update_not_handed_on_before_a_stop_comes_again(tmp_path: Path,
 
 async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_path: Path, clock: FakeClock,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(telegram_channel, "POLLED_IN_HAND", 1)  # the first update in hand leaves no room
-    async with running(tmp_path, clock) as tg:
-        await tg.linked()
-        channel, handled = tg.channel, []
-        process = channel.process
-
-        async def slowly(update: TelegramUpdate) -> None:
-            await asyncio.sleep(0.2)
-            await process(update)
-            handled.append(update.update_id)
-
-        channel.process = slowly  # type: ignore[method-assign]
+    async with one_in_hand(tmp_path, clock, monkeypatch, 0.2) as (tg, handled):
+        channel = tg.channel
         sending = channel._dispatcher
         assert sending is not None
 
@@ -220,9 +220,9 @@ async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_pat
         second = tg.fake.user_sends_text(STRANGER, STRANGER, "hej")["update_id"]  # waits for room
         await until(lambda: channel.poller.offset > first)
         await channel.stop()
-        assert handled == [first]  # the second was not started by the stop's own wait: it comes again
+        assert [update_id for update_id, _ in handled] == [first]  # not started by the stop's own wait: comes again
         confirm = tg.fake.calls_of("getUpdates")[-1]
         assert confirm.params["offset"] == first + 1 and confirm.params["timeout"] == 0
         await channel.start()
         await until(lambda: len(handled) >= 2)
-        assert handled == [first, second]
+        assert [update_id for update_id, _ in handled] == [first, second]
