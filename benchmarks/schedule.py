@@ -6,7 +6,8 @@ rows out of a million.
 1. N participants (default 100,000) are inserted directly (setup, not timed), with start dates spread over a
    year (cohorts share a start date, as in a municipality's intake). Then their full schedules are
    materialised through `bot.scheduler.materialise` (the plan per start date, then `Storage.add_schedule` in
-   10,000-row transactions on the real SQLite file, synchronous=FULL): timed. Target <= 10 s.
+   10,000-row transactions, two lanes side by side; on the real SQLite file, synchronous=FULL, or on PostgreSQL
+   with fsync on, where each chunk has a transaction of its own beside the writer): timed. Target <= 10 s.
 2. More participants are planned (untimed) until the table holds 1,000,000 rows (a participant has about 8
    at a time), and the clock is set so that all of them are due. `claim_schedule` then takes 1,000 rows,
    K times (default 20), each time rows nobody holds: timed per claim. Target <= 50 ms.

@@ -17,6 +17,7 @@ from storage.crypto import Keys
 from storage.errors import StorageClosed
 from storage.sql.batcher import Batcher, Kind
 from storage.sql.engine import scrub_file
+from storage.sql.schedule_rows import EventMemo
 
 T = TypeVar("T")
 
@@ -28,6 +29,7 @@ class StoreBase:
     _reader: Batcher  # the hot lookups, batched the same way
     _path: Path | None  # the SQLite file, or None for another database
     _closed: bool
+    _event_memo: EventMemo
 
     def _connect(self) -> AsyncConnection:
         if self._closed:

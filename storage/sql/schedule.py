@@ -8,25 +8,34 @@ The upsert (``INSERT ... ON CONFLICT DO UPDATE``) is not portable Core: it is bu
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, null, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from storage.errors import unknown_participant
 from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
-from storage.sql.claims import claim_schedule, locking
-from storage.sql.codecs import Row, UTCDateTime, dump_list, require_utc, utc_text
-from storage.sql.schedule_rows import REPLACED, REPLANNABLE, SCHEDULE_ROW_COLUMNS, schedule_from_row, schedule_rows
+from storage.sql.claims import RACE_RETRIES, claim_schedule, locking, lost_race
+from storage.sql.codecs import UTCDateTime, dump_list, require_utc, utc_text
+from storage.sql.schedule_rows import (
+    REPLACED,
+    REPLANNABLE,
+    SCHEDULE_ROW_COLUMNS,
+    PlannedRows,
+    schedule_from_row,
+    schedule_rows,
+)
 
 _p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
 KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+_KNOWN_AMONG = text("SELECT id FROM participants WHERE id = ANY(CAST(:pids AS INTEGER[]))")  # PostgreSQL's
 SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
     _sch.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -76,12 +85,14 @@ SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)  # what `sch
 CLAIM_SCHEDULE = (
     update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*SCHEDULE_ROW)
 )
-# A planned row's columns, in the upsert's parameter order, and their types in `_PLAN_RECORDSET`'s JSON (the data as
-# its JSON text, cast to JSONB in the INSERT; the times as ISO-8601 text)
-_RECORD = (("participant_id", "INTEGER"), ("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"),
-           ("data", "TEXT"), ("created_at", "TIMESTAMPTZ"))
-_PLANNED = tuple(name for name, _ in _RECORD)
-_TIMES = frozenset(name for name, sql_type in _RECORD if sql_type == "TIMESTAMPTZ")  # sent as text
+# A planned row's columns, in the upsert's parameter order; an event's (`PlannedRows.events`) are the same but the
+# participant, with their types in `_PLAN_RECORDSET`'s JSON (the data as its JSON text, cast to JSONB in the INSERT;
+# the times as ISO-8601 text)
+APART_ROWS = 1_000  # from this many rows a plan on a server database is written apart from the writer
+_PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")
+_EVENT = (("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"), ("data", "TEXT"),
+          ("created_at", "TIMESTAMPTZ"))
+_TIMES = frozenset(name for name, sql_type in _EVENT if sql_type == "TIMESTAMPTZ")  # sent as text
 
 
 def _replan_on_conflict(statement: Any) -> Any:
@@ -113,18 +124,27 @@ def _plan_one_row_statement() -> Any:
 
 
 def _plan_recordset_statement() -> Any:
-    """PostgreSQL: all the planned rows in one statement, as one JSON array of objects (``json_to_recordset``, in
-    ``ROWS FROM ... WITH ORDINALITY`` so the ids rise in the order planned). There an executemany sends and executes
-    one statement per row: planning 100,000 participants' programmes (800,000 rows) took 30 s, most of it the
-    driver's pipeline and the server's work per statement (benchmarks/schedule.py --postgres). One array parameter
-    per column took 27 s: the driver writes arrays out element by element in Python. One JSON text is written by
-    the C encoder and read by the server in C."""
-    definition = ", ".join(f"{name} {sql_type}" for name, sql_type in _RECORD)
-    names = ", ".join(_PLANNED)
-    source = text(f"ROWS FROM (json_to_recordset(CAST(:planned AS JSON)) AS ({definition})) "
-                  f"WITH ORDINALITY AS planned({names}, _ord)")
-    values: list[Any] = [literal_column(f"CAST(planned.{name} AS JSONB)" if name == "data" else f"planned.{name}")
-                         for name in _PLANNED]
+    """PostgreSQL: all the planned rows in one statement. The distinct events go as one JSON array
+    (``json_to_recordset``, each parsed and its data cast to JSONB once, in a CTE), the rows as two integer arrays
+    written as text: each row's participant and the number of its event (``unnest ... WITH ORDINALITY`` keeps the
+    rows' order, so the ids rise in the order planned).
+
+    Why this shape (benchmarks/schedule.py --postgres, 100,000 participants' programmes, 800,000 rows): an
+    executemany sends and executes one statement per row, 30 s; one array parameter per column took 27 s (the
+    driver writes arrays out element by element in Python); one JSON object per row, 20-26 s, of which the server
+    spent about a quarter parsing JSON that repeats the same few thousand events, and the client as much again
+    building a dictionary per row to encode."""
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in _EVENT)
+    names = ", ".join(name for name, _ in _EVENT)
+    # OFFSET 0 keeps the events a subquery of their own, so each is cast once, not once per row after the join
+    events = (f"SELECT key, kind, due_at, CAST(data AS JSONB) AS data, created_at, _n FROM ROWS FROM "
+              f"(json_to_recordset(CAST(:events AS JSON)) AS ({columns})) WITH ORDINALITY AS listed({names}, _n) "
+              f"OFFSET 0")
+    source = text(f"ROWS FROM (unnest(CAST(:pids AS INTEGER[]), CAST(:picks AS INTEGER[]))) "
+                  f"WITH ORDINALITY AS planned(participant_id, pick, _ord) "
+                  f"JOIN ({events}) AS event ON event._n = planned.pick")
+    values: list[Any] = [literal_column("planned.participant_id"),
+                         *(literal_column(f"event.{name}") for name, _ in _EVENT)]
     chosen = select(*values, s.SCHEDULE_PENDING, literal_column("''")).select_from(source).order_by(
         literal_column("planned._ord"))
     insert = postgresql.insert(_sch).from_select([*_PLANNED, "status", "reason"], chosen)
@@ -146,15 +166,22 @@ def _compiled_plan(dialect: Dialect) -> tuple[str, bool]:
     return _plan_sql[key]
 
 
-def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
-    """Upsert planned rows in order (a later row with the same key wins); how many were inserted or re-planned.
+@dataclass(frozen=True)
+class EncodedPlan:
+    """Planned rows encoded for one dialect's upsert (`encode_plan`): what the writer sends, nothing left to convert.
+    A bulk plan is encoded before it is queued, on the caller's thread, so the next chunk is encoded while the
+    writer writes this one."""
 
-    Materialising a cohort's programme is about a million and a half rows, so on SQLite they go to the driver's
-    executemany already encoded: SQLAlchemy's per-row parameter processing would cost about as much as SQLite's own
-    work. Due times repeat (one send time a day), so each distinct one is turned into text once. On PostgreSQL they
-    go as one JSON text (`_plan_recordset_statement`)."""
-    if not rows:
-        return 0
+    participant_ids: frozenset[int]
+    statements: tuple[dict[str, str], ...] = ()  # PostgreSQL: `_PLAN_RECORDSET`'s parameters, one set per round
+    values: tuple[tuple[Any, ...], ...] = ()  # SQLite: one tuple of `_PLANNED` per row, for the executemany
+
+
+def encode_plan(planned: PlannedRows, dialect: Dialect) -> EncodedPlan:
+    """Planned rows as `write_plan` sends them. Each distinct event is turned into text once. On SQLite each row is
+    a tuple for the driver's executemany: SQLAlchemy's per-row parameter processing would cost about as much as
+    SQLite's own work (materialising a cohort's programme is about a million and a half rows). On PostgreSQL the
+    events go once and the rows as two arrays (`_plan_recordset_statement`)."""
     texts: dict[datetime, str] = {}
 
     def utc(value: datetime) -> str:
@@ -163,35 +190,63 @@ def plan_schedule(conn: Connection, rows: Sequence[Row]) -> int:
             found = texts[value] = utc_text(value)
         return found
 
-    if conn.dialect.name == "postgresql":
-        return sum(int(conn.execute(_PLAN_RECORDSET, {"planned": _recordset_json(planned, utc)}).rowcount)
-                   for planned in _rounds(rows))
+    participant_ids = frozenset(planned.participant_ids())
+    if dialect.name == "postgresql":
+        events = dump_list([{name: utc(event[name]) if name in _TIMES else event[name] for name, _ in _EVENT}
+                            for event in planned.events])
+        return EncodedPlan(participant_ids, statements=tuple(
+            {"events": events, "pids": integers_text(pids), "picks": integers_text(index + 1 for index in picks)}
+            for pids, picks in _rounds(planned)))
+    encoded = [(e["key"], e["kind"], utc(e["due_at"]), e["data"], utc(e["created_at"])) for e in planned.events]
+    return EncodedPlan(participant_ids, values=tuple((pid, *encoded[index]) for pid, index in planned.rows))
+
+
+def write_plan(conn: Connection, plan: EncodedPlan) -> int:
+    """Upsert encoded rows in order (a later row with the same key wins); how many were inserted or re-planned."""
+    if plan.statements:
+        return sum(int(conn.execute(_PLAN_RECORDSET, parameters).rowcount) for parameters in plan.statements)
+    if not plan.values:
+        return 0
     sql, positional = _compiled_plan(conn.dialect)
-    values = [
-        (row["participant_id"], row["key"], row["kind"], utc(row["due_at"]), row["data"], utc(row["created_at"]))
-        for row in rows
-    ]
+    values = list(plan.values)
     params: list[Any] = values if positional else [dict(zip(_PLANNED, v, strict=True)) for v in values]
     return int(conn.exec_driver_sql(sql, params).rowcount)
 
 
-def _recordset_json(rows: Sequence[Row], utc: Callable[[datetime], str]) -> str:
-    """The rows as `_PLAN_RECORDSET`'s JSON array."""
-    return dump_list([{name: utc(row[name]) if name in _TIMES else row[name] for name in _PLANNED} for row in rows])
+def plan_schedule(conn: Connection, planned: PlannedRows) -> int:
+    """`write_plan` of the rows encoded here, in the writer (a step's or an appointment's few)."""
+    return write_plan(conn, encode_plan(planned, conn.dialect)) if planned.rows else 0
 
 
-def _rounds(rows: Sequence[Row]) -> list[list[Row]]:
+def known_participants(conn: Connection, participant_ids: frozenset[int]) -> set[int]:
+    """Which of these participants exist. On PostgreSQL as one array parameter: an IN list of a bulk plan's 1,250
+    ids made the driver parse a statement of 1,250 placeholders per chunk."""
+    if conn.dialect.name == "postgresql":
+        return set(conn.scalars(_KNOWN_AMONG, {"pids": integers_text(participant_ids)}))
+    return set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": list(participant_ids)}))
+
+
+def integers_text(values: Iterable[int]) -> str:
+    """Integers as PostgreSQL's array text (``{1,2,3}``): written in C, where a list parameter is written element by
+    element in Python."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _rounds(planned: PlannedRows) -> list[tuple[list[int], list[int]]]:
     """The rows in statements that each upsert a key at most once (PostgreSQL refuses a statement that updates one
-    row twice): every key's first plan, then the second plans, and so on, each in the order given. Written one after
-    the other, that is the same as row after row: the same rows, the same count."""
-    rounds: list[list[Row]] = []
+    row twice): every key's first plan, then the second plans, and so on, each in the order given, as (participant
+    ids, event indexes). Written one after the other, that is the same as row after row: the same rows, the same
+    count."""
+    keys = [event["key"] for event in planned.events]
+    rounds: list[tuple[list[int], list[int]]] = []
     times: dict[tuple[int, str], int] = {}
-    for row in rows:
-        key = (row["participant_id"], row["key"])
+    for pid, index in planned.rows:
+        key = (pid, keys[index])
         n = times[key] = times.get(key, -1) + 1
         if n == len(rounds):
-            rounds.append([])
-        rounds[n].append(row)
+            rounds.append(([], []))
+        rounds[n][0].append(pid)
+        rounds[n][1].append(index)
     return rounds
 
 
@@ -209,16 +264,16 @@ class ProgrammeOp(ABC):
 
 @dataclass(frozen=True)
 class AddSchedule(ProgrammeOp):
-    rows: tuple[Row, ...]  # `schedule_row`s
+    plan: EncodedPlan
 
     def run(self, conn: Connection) -> int | Exception:
-        wanted = {row["participant_id"] for row in self.rows}
+        wanted = self.plan.participant_ids
         if not wanted:
             return 0
-        missing = wanted - set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": list(wanted)}))
+        missing = wanted - known_participants(conn, wanted)
         if missing:
             return unknown_participant(min(missing))
-        return plan_schedule(conn, self.rows)
+        return write_plan(conn, self.plan)
 
 
 @dataclass(frozen=True)
@@ -244,8 +299,28 @@ class ScheduleMethods(StoreBase):
         """Plan (participant id, event) pairs in one transaction, in order (a later entry with the same key wins):
         a new key is inserted, a pending or cancelled row re-planned, a sent or skipped one left alone. Returns how
         many rows were inserted or re-planned; UnknownParticipantError, writing nothing, for an unknown id."""
-        rows = tuple(schedule_rows(entries, at))
-        return cast(int, await self._writer.submit(Kind.PROGRAMME, AddSchedule(rows)))
+        planned = schedule_rows(entries, at, self._event_memo)
+        op = AddSchedule(encode_plan(planned, self._engine.dialect))
+        if self._engine.dialect.name == "postgresql" and len(planned) >= APART_ROWS:
+            return await self._write_apart(op)
+        return cast(int, await self._writer.submit(Kind.PROGRAMME, op))
+
+    async def _write_apart(self, op: AddSchedule) -> int:
+        """A bulk plan on a server database, in a transaction of its own beside the writer's: the bot's steps do not
+        queue behind it, and two of them (`bot.scheduler.materialise`'s lanes) keep two of the server's cores busy.
+        The upsert needs nothing of the writer: the unique key and the row locks order it against anyone else."""
+        attempt = 0
+        while True:
+            try:
+                async with self._connect() as conn, conn.begin():
+                    written = await conn.run_sync(op.run)
+                    if isinstance(written, Exception):
+                        raise written  # refused, nothing written: rolled back
+                    return written
+            except OperationalError as exc:  # a deadlock with someone else's transaction: nothing was written
+                if not lost_race(exc) or attempt == RACE_RETRIES:
+                    raise
+                attempt += 1
 
     async def after_bulk_plan(self) -> None:
         """See `Schedule.after_bulk_plan`: ``ANALYZE schedule`` on a server (about 0.2 s at a million rows: it reads

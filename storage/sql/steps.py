@@ -25,7 +25,14 @@ from storage.sql.engine import log
 from storage.sql.escalations import write_signals
 from storage.sql.rows import StepRows
 from storage.sql.schedule import CANCEL_SCHEDULE, CANCEL_SCHEDULE_KEY, COMPLETE_SCHEDULE, SCHEDULE_STATES, plan_schedule
-from storage.sql.schedule_rows import cancel_changes, cancels, outcome_applies, outcome_changes, replan_changes
+from storage.sql.schedule_rows import (
+    PlannedRows,
+    cancel_changes,
+    cancels,
+    outcome_applies,
+    outcome_changes,
+    replan_changes,
+)
 from storage.sql.steps_pg import fits, read_revisions_and_seen, write_rows
 
 _tk, _mk = s.coach_tasks, s.programme_marks
@@ -382,7 +389,7 @@ def _apply_schedule_round(conn: Connection, writes: _ScheduleRound) -> None:
     if writes.key_cancels:
         conn.execute(CANCEL_SCHEDULE_KEY, writes.key_cancels)
     if writes.plans:
-        plan_schedule(conn, writes.plans)
+        plan_schedule(conn, PlannedRows.of(writes.plans))
 
 
 def read_participants(conn: Connection, refs: list[Any]) -> list[Any]:

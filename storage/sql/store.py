@@ -128,6 +128,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
         # or on a development machine from the key file beside the database.
         self._keys = keys or load_keys(self._path, key_environ)
         self._closed = False
+        self._event_memo = {}  # bulk plans' encoded events, from one chunk to the next (storage/sql/schedule_rows.py)
         # hide_parameters: SQL errors and echo must never carry answers or messages (health data) into logs.
         self._engine = create_async_engine(url, echo=echo, hide_parameters=True)
         if is_sqlite:

@@ -1,0 +1,87 @@
+"""Planning many participants at once (`bot.scheduler.materialise`): chunks, lanes side by side, events encoded once
+and kept from one chunk to the next, and on PostgreSQL each chunk in a transaction of its own beside the writer.
+
+Whatever the path, the rows are what planning each person alone would write, a person's later plan wins, and a
+chunk that names someone unknown writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bot.flowregistry import SHIPPED_PROGRAMME
+from bot.scheduler import materialise, plan_records
+from flows.programme import Programme
+from flows.programme_loader import load_programme
+from storage import ScheduledRecord, SqlStorage, UnknownParticipantError
+from storage.sql.schedule import APART_ROWS
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def programme() -> Programme:
+    loaded, problems = load_programme(SHIPPED_PROGRAMME)
+    assert loaded is not None and not problems
+    return loaded
+
+
+async def enrol(store: SqlStorage, count: int) -> list[int]:
+    return [(await store.get_or_create_participant(f"B-{i:04d}", "da", T0)).id for i in range(count)]
+
+
+def start_of(n: int) -> date:
+    return date(2026, 1, 5) + timedelta(days=(n * 37) % 120)
+
+
+async def as_planned(store: SqlStorage, pid: int) -> dict[str, datetime]:
+    return {row.key: row.due_at for row in await store.schedule_of(pid)}
+
+
+async def test_many_participants_planned_in_chunks_get_each_their_own_plan(store: SqlStorage,
+                                                                           programme: Programme) -> None:
+    """Chunks of `APART_ROWS`: on PostgreSQL the full ones go apart from the writer, the rest through it."""
+    pids = await enrol(store, 300)
+    listed = [(pid, start_of(n)) for n, pid in enumerate(pids)]
+    written = await materialise(store, programme, listed, T0, chunk=APART_ROWS)
+    expected = {pid: {r.key: r.due_at for r in plan_records(programme, start_of(n))} for n, pid in enumerate(pids)}
+    assert written == sum(len(plan) for plan in expected.values())
+    for pid in pids:
+        assert await as_planned(store, pid) == expected[pid]
+
+
+async def test_a_person_listed_again_later_keeps_the_later_plan(store: SqlStorage, programme: Programme) -> None:
+    """Their two plans are in different chunks, with other people's chunks (in both lanes) between them: the later
+    must be written after the earlier, whichever lane and transaction carries it."""
+    pids = await enrol(store, 600)
+    first, later = date(2026, 2, 2), date(2026, 3, 16)
+    others = [(pid, start_of(n)) for n, pid in enumerate(pids[1:])]
+    listed = [(pids[0], first), *others[:300], (pids[0], later), *others[300:]]
+    await materialise(store, programme, listed, T0, chunk=APART_ROWS)
+    rows = await as_planned(store, pids[0])
+    later_plan = {r.key: r.due_at for r in plan_records(programme, later)}
+    assert {key: rows[key] for key in later_plan} == later_plan
+
+
+async def test_a_bulk_plan_naming_someone_unknown_writes_nothing(store: SqlStorage, programme: Programme) -> None:
+    pids = await enrol(store, 2)
+    plan = plan_records(programme, date(2026, 2, 2))
+    entries = [(pid, record) for pid in pids for record in plan] * (APART_ROWS // (2 * len(plan)) + 1)
+    entries.append((10**6, plan[0]))
+    assert len(entries) > APART_ROWS  # on PostgreSQL: the path apart from the writer
+    with pytest.raises(UnknownParticipantError):
+        await store.add_schedule(entries, T0)
+    assert [await store.schedule_of(pid) for pid in pids] == [[], []]
+
+
+async def test_the_same_event_planned_again_later_is_written_with_the_later_time(store: SqlStorage) -> None:
+    """Encoded events are kept from one call to the next; one planned again at another time is encoded anew."""
+    pid = (await enrol(store, 1))[0]
+    event = ScheduledRecord("module:1", "module", T0 + timedelta(days=3), {"n": 1})
+    await store.add_schedule([(pid, event)], T0)
+    later = T0 + timedelta(hours=2)
+    await store.add_schedule([(pid, event)], later)
+    (row,) = await store.schedule_of(pid)
+    assert row.updated_at == later
