@@ -30,6 +30,7 @@ class StoreBase:
     _path: Path | None  # the SQLite file, or None for another database
     _closed: bool
     _event_memo: EventMemo
+    _apart_writes: set[asyncio.Future[int]]  # bulk plans on a server, written beside `_writer`; `close()` waits
 
     def _connect(self) -> AsyncConnection:
         if self._closed:

@@ -7,6 +7,7 @@ The upsert (``INSERT ... ON CONFLICT DO UPDATE``) is not portable Core: it is bu
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, nul
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from storage.errors import unknown_participant
+from storage.errors import StorageClosed, unknown_participant
 from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
@@ -308,11 +309,21 @@ class ScheduleMethods(StoreBase):
     async def _write_apart(self, op: AddSchedule) -> int:
         """A bulk plan on a server database, in a transaction of its own beside the writer's: the bot's steps do not
         queue behind it, and two of them (`bot.scheduler.materialise`'s lanes) keep two of the server's cores busy.
-        The upsert needs nothing of the writer: the unique key and the row locks order it against anyone else."""
+        The upsert needs nothing of the writer: the unique key and the row locks order it against anyone else, and
+        a deadlock with a live step (each holding a person the other wants) is rolled back and run again. `close()`
+        waits for it, as for the writer's queue; a caller cancelled meanwhile does not cut it short."""
+        if self._closed:
+            raise StorageClosed("storage is closed")
+        task = asyncio.ensure_future(self._run_apart(op))
+        self._apart_writes.add(task)
+        task.add_done_callback(self._apart_writes.discard)
+        return await asyncio.shield(task)
+
+    async def _run_apart(self, op: AddSchedule) -> int:
         attempt = 0
         while True:
             try:
-                async with self._connect() as conn, conn.begin():
+                async with self._engine.connect() as conn, conn.begin():  # accepted before any close: it runs
                     written = await conn.run_sync(op.run)
                     if isinstance(written, Exception):
                         raise written  # refused, nothing written: rolled back

@@ -129,6 +129,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
         self._keys = keys or load_keys(self._path, key_environ)
         self._closed = False
         self._event_memo = {}  # bulk plans' encoded events, from one chunk to the next (storage/sql/schedule_rows.py)
+        self._apart_writes = set()  # bulk plans written beside the writer on a server (storage/sql/schedule.py)
         # hide_parameters: SQL errors and echo must never carry answers or messages (health data) into logs.
         self._engine = create_async_engine(url, echo=echo, hide_parameters=True)
         if is_sqlite:
@@ -191,6 +192,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
 
     async def close(self) -> None:
         self._closed = True
+        await asyncio.gather(*self._apart_writes, return_exceptions=True)  # their callers hear how they ended
         await self._writer.stop()
         await self._reader.stop()
         await self._engine.dispose()

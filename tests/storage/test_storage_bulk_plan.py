@@ -7,6 +7,7 @@ chunk that names someone unknown writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from bot.scheduler import materialise, plan_records
 from flows.programme import Programme
 from flows.programme_loader import load_programme
 from storage import ScheduledRecord, SqlStorage, UnknownParticipantError
+from storage.crypto import new_key_values
 from storage.sql.schedule import APART_ROWS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -85,3 +87,19 @@ async def test_the_same_event_planned_again_later_is_written_with_the_later_time
     await store.add_schedule([(pid, event)], later)
     (row,) = await store.schedule_of(pid)
     assert row.updated_at == later
+
+
+async def test_closing_waits_for_a_bulk_plan_written_beside_the_writer(postgres_url: str,
+                                                                      programme: Programme) -> None:
+    """On PostgreSQL a bulk chunk has a transaction of its own, outside the writer's queue: `close()` must still
+    not return before it has ended, or a process stopping would cut it off after being told all was written."""
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    await store.migrate()
+    pids = await enrol(store, 200)
+    plan = plan_records(programme, date(2026, 2, 2))
+    writing = asyncio.ensure_future(store.add_schedule([(pid, record) for pid in pids for record in plan], T0))
+    while not store._apart_writes:  # encoded and on its way to the server
+        await asyncio.sleep(0)
+    await store.close()
+    assert writing.done()
+    assert writing.result() == len(pids) * len(plan)
