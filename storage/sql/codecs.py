@@ -123,8 +123,14 @@ def load_json(raw: str) -> dict[str, Any]:
 
 class JSONText(TypeDecorator[str]):
     """A JSON object as its text (what `dump_json` writes and `load_json` reads): text on SQLite, ``jsonb`` on
-    PostgreSQL. There the text is parsed for the driver to store and the value read is written back as text, so the
-    code around it is the same on both."""
+    PostgreSQL, so the code around it is the same on both.
+
+    With psycopg the text goes to the server as it is (`psycopg.types.json.Jsonb` with `json_text` as its dumps)
+    and, on an engine made with `JSON_TEXT_OPTIONS`, comes back as the server's text (`text_of_json` as the
+    driver's loads). Otherwise psycopg parsed each value read into a dict, which was written back to text here and
+    parsed again by the caller, and each value written was parsed here for psycopg to write it out again: a claim
+    of 1,000 schedule rows did 2,000 parses and 1,000 dumps for 1,000 values (benchmarks/schedule.py --postgres).
+    An engine without those options still reads correctly: a parsed value is written back as text."""
 
     impl = Text
     cache_ok = True
@@ -137,6 +143,10 @@ class JSONText(TypeDecorator[str]):
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name != "postgresql":  # the text as it is: no call per value on the hot paths
             return None
+        if dialect.driver == "psycopg":
+            from psycopg.types.json import Jsonb
+
+            return lambda value: None if value is None else Jsonb(value, dumps=json_text)
         return super().bind_processor(dialect)
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
@@ -153,6 +163,22 @@ class JSONText(TypeDecorator[str]):
         if value is None or isinstance(value, str):
             return value
         return dump_json(value)
+
+
+def json_text(value: Any) -> str:
+    """psycopg's dumps for `JSONText`: the value is already the JSON text."""
+    if not isinstance(value, str):
+        raise TypeError(f"JSONText takes the JSON text, not {type(value).__name__}")
+    return value
+
+
+def text_of_json(data: bytes) -> str:
+    """psycopg's loads for ``json``/``jsonb`` (`JSON_TEXT_OPTIONS`): the server's text, not parsed."""
+    return data.decode()
+
+
+# An engine's options on PostgreSQL so that `JSONText` reads the server's text as it is (every JSON column is one)
+JSON_TEXT_OPTIONS: dict[str, Any] = {"json_deserializer": text_of_json}
 
 
 def encode_answer(value: AnswerValue) -> tuple[str, float | None, str | None]:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import SqlStorage
-from storage.sql.codecs import JSONText, UTCDateTime, decode_answer, dump_json, encode_answer, load_json, utc_text
+from storage.sql.codecs import (
+    JSON_TEXT_OPTIONS,
+    JSONText,
+    UTCDateTime,
+    decode_answer,
+    dump_json,
+    encode_answer,
+    load_json,
+    utc_text,
+)
 
 answers = st.one_of(
     st.integers(min_value=-(2**53), max_value=2**53),
@@ -102,3 +114,27 @@ async def test_sqlite_urls_and_paths(tmp_path: Path) -> None:
         await store.close()
     with pytest.raises(RuntimeError, match="closed"):
         await store.export_answers()
+
+
+TRICKY_JSON = [
+    {"name": "Søren Ærø Åby", "mood": "🙂", "said": 'he said "no" \\ then left', "tab": "a\tb\nc"},
+    {"nested": [1, 2.5, -0.25, {"x": None, "y": [True, False]}], "big": 2**60, "small": 1e-7, "empty": {}},
+]
+
+
+@pytest.mark.parametrize("options", [JSON_TEXT_OPTIONS, {}], ids=["text-options", "plain-engine"])
+async def test_json_text_round_trips_through_a_real_postgresql(postgres_url: str, options: dict[str, Any]) -> None:
+    """Written as the text it is and, with the options, read as the server's text; an engine without them (a
+    command's) reads the parsed value back as text. Either way the caller's object comes back."""
+    table = Table("json_round_trip", MetaData(), Column("id", Integer, primary_key=True), Column("data", JSONText))
+    engine = create_async_engine(postgres_url, **options)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(table.metadata.create_all)
+            await conn.execute(table.insert(), [{"id": i, "data": dump_json(v)} for i, v in enumerate(TRICKY_JSON)])
+        async with engine.connect() as conn:
+            texts = (await conn.execute(select(table.c.data).order_by(table.c.id))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert all(isinstance(text, str) for text in texts)
+    assert [load_json(text) for text in texts] == TRICKY_JSON
