@@ -86,10 +86,10 @@ SCHEDULE_ROW = tuple(_sch.c[name] for name in SCHEDULE_ROW_COLUMNS)  # what `sch
 CLAIM_SCHEDULE = (
     update(_sch).where(_sch.c.id.in_(_CLAIMABLE)).values(claimed_until=bindparam("lease")).returning(*SCHEDULE_ROW)
 )
+APART_ROWS = 1_000  # from this many rows a plan on a server database is written apart from the writer
 # A planned row's columns, in the upsert's parameter order; an event's (`PlannedRows.events`) are the same but the
 # participant, with their types in `_PLAN_RECORDSET`'s JSON (the data as its JSON text, cast to JSONB in the INSERT;
 # the times as ISO-8601 text)
-APART_ROWS = 1_000  # from this many rows a plan on a server database is written apart from the writer
 _PLANNED = ("participant_id", "key", "kind", "due_at", "data", "created_at")
 _EVENT = (("key", "VARCHAR"), ("kind", "VARCHAR"), ("due_at", "TIMESTAMPTZ"), ("data", "TEXT"),
           ("created_at", "TIMESTAMPTZ"))
@@ -126,7 +126,7 @@ def _plan_one_row_statement() -> Any:
 
 def _plan_recordset_statement() -> Any:
     """PostgreSQL: all the planned rows in one statement. The distinct events go as one JSON array
-    (``json_to_recordset``, each parsed and its data cast to JSONB once, in a CTE), the rows as two integer arrays
+    (``json_to_recordset``, each parsed and its data cast to JSONB once, in a subquery), the rows as two integer arrays
     written as text: each row's participant and the number of its event (``unnest ... WITH ORDINALITY`` keeps the
     rows' order, so the ids rise in the order planned).
 

@@ -64,7 +64,9 @@ class PlannedRows:
 
 
 EventMemo = dict[int, tuple[ScheduledRecord, datetime, Row]]  # id(record) -> (record, at, its event)
-MEMO_SIZE = 20_000  # events a memo keeps (a year of daily cohorts is about 3,000): a bound, not a cache to tune
+# Events a memo keeps before it starts again: a year of daily cohorts is about 3,000. A bound on what a long-running
+# process holds (one person's plan at a time fills it with events used once: at most a few MB), not a cache to tune.
+MEMO_SIZE = 5_000
 
 
 def schedule_rows(entries: Iterable[tuple[int, ScheduledRecord]], at: datetime,
@@ -73,7 +75,8 @@ def schedule_rows(entries: Iterable[tuple[int, ScheduledRecord]], at: datetime,
     participants is checked and encoded once, which is most of the cost of planning a whole cohort. `memo` carries
     the encoded events from one call to the next (`bot.scheduler.materialise` plans in chunks that share a year of
     cohorts' plans: without it each 10,000-row chunk encoded the same 3,000 events again). Events are found by
-    identity; the memo keeps each record, so its id cannot be reused while it is there."""
+    identity; the memo (the call's own when none is given) keeps each record, so its id cannot be reused while it is
+    there: `index_of` relies on that within the call."""
     at = require_utc(at)
     known: EventMemo = {} if memo is None else memo
     if len(known) > MEMO_SIZE:
