@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -77,9 +78,9 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
     The participants go in `LANES` lanes by id, each a chunk at a time in order, the lanes side by side: building
     and encoding one lane's next chunk overlaps the database's work on the other's, and a server database writes
     the two at once (storage/sql/schedule.py `_write_apart`; SQLite queues them for its one writer). On PostgreSQL
-    the server's work was about twice ours and the two took turns (benchmarks/schedule.py). When a chunk fails, the
-    other lane's chunk in flight may still be written; the error is raised once both are done, and nothing more is
-    planned."""
+    the server's work was about twice ours and the two took turns (benchmarks/schedule.py). On SQLite the writer may
+    put both lanes' chunks in one transaction. When a chunk fails, the other lane's chunk already handed on may
+    still be written; nothing more is handed on once the failure is known, and it is raised when both are done."""
     plans: dict[date, list[ScheduledRecord]] = {}
     pending: list[list[tuple[int, ScheduledRecord]]] = [[] for _ in range(LANES)]
     in_flight: dict[int, asyncio.Future[int]] = {}
@@ -89,6 +90,9 @@ async def materialise(storage: Storage, programme: Programme, participants: Iter
         nonlocal written
         if lane in in_flight:
             written += await in_flight.pop(lane)  # this lane's chunk before: a person's rows in order
+        for task in in_flight.values():  # the other lane's chunk failed meanwhile: plan nothing more
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise cast(BaseException, task.exception())
         in_flight[lane] = asyncio.ensure_future(storage.add_schedule(pending[lane], now))
         pending[lane] = []
 

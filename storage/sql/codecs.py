@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from sqlalchemy import Dialect, String, Text
+from sqlalchemy import URL, Dialect, String, Text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -172,13 +172,18 @@ def json_text(value: Any) -> str:
     return value
 
 
-def text_of_json(data: bytes) -> str:
+def text_of_json(data: bytes | str) -> str:
     """psycopg's loads for ``json``/``jsonb`` (`JSON_TEXT_OPTIONS`): the server's text, not parsed."""
-    return data.decode()
+    return data if isinstance(data, str) else data.decode()
 
 
-# An engine's options on PostgreSQL so that `JSONText` reads the server's text as it is (every JSON column is one)
+# An engine's options with psycopg so that `JSONText` reads the server's text as it is (every JSON column is one)
 JSON_TEXT_OPTIONS: dict[str, Any] = {"json_deserializer": text_of_json}
+
+
+def json_text_options(url: URL) -> dict[str, Any]:
+    """`JSON_TEXT_OPTIONS` for a psycopg URL, nothing for any other driver (which keeps the parse and dump)."""
+    return JSON_TEXT_OPTIONS if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg" else {}
 
 
 def encode_answer(value: AnswerValue) -> tuple[str, float | None, str | None]:

@@ -25,6 +25,7 @@ from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.claims import RACE_RETRIES, claim_schedule, locking, lost_race
 from storage.sql.codecs import UTCDateTime, dump_list, require_utc, utc_text
+from storage.sql.engine import log
 from storage.sql.schedule_rows import (
     REPLACED,
     REPLANNABLE,
@@ -311,13 +312,19 @@ class ScheduleMethods(StoreBase):
         queue behind it, and two of them (`bot.scheduler.materialise`'s lanes) keep two of the server's cores busy.
         The upsert needs nothing of the writer: the unique key and the row locks order it against anyone else, and
         a deadlock with a live step (each holding a person the other wants) is rolled back and run again. `close()`
-        waits for it, as for the writer's queue; a caller cancelled meanwhile does not cut it short."""
+        waits for it, as for the writer's queue; a caller cancelled meanwhile does not cut it short. Racing an erasure
+        of one of its people (which several processes could always do), it fails with the foreign key's
+        IntegrityError rather than UnknownParticipantError; either way nothing of it is written."""
         if self._closed:
             raise StorageClosed("storage is closed")
         task = asyncio.ensure_future(self._run_apart(op))
         self._apart_writes.add(task)
         task.add_done_callback(self._apart_writes.discard)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_unheard)  # its caller has gone: how it ends goes to the log
+            raise
 
     async def _run_apart(self, op: AddSchedule) -> int:
         attempt = 0
@@ -354,3 +361,10 @@ class ScheduleMethods(StoreBase):
         async with self._connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [schedule_from_row(row) for row in rows]
+
+
+
+def _unheard(task: asyncio.Future[int]) -> None:
+    """A bulk write whose caller was cancelled has ended: a failure is logged by its kind only (no ids, no data)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a bulk schedule write whose caller had gone failed: %s", type(task.exception()).__name__)

@@ -37,7 +37,7 @@ from storage.sql.caseload import CaseloadMethods
 from storage.sql.channel_health import ChannelHealthMethods
 from storage.sql.coach_replies import CoachReplyMethods
 from storage.sql.coach_work import CoachWorkMethods
-from storage.sql.codecs import JSON_TEXT_OPTIONS, load_json, require_utc
+from storage.sql.codecs import json_text_options, load_json, require_utc
 from storage.sql.desk import DeskMethods
 from storage.sql.directory import DirectoryMethods, addresses_of, check_keys, participants_by_address, write_contact_ops
 from storage.sql.engine import (
@@ -132,7 +132,7 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
         self._apart_writes = set()  # bulk plans written beside the writer on a server (storage/sql/schedule.py)
         # hide_parameters: SQL errors and echo must never carry answers or messages (health data) into logs.
         self._engine = create_async_engine(url, echo=echo, hide_parameters=True,
-                                           **({} if is_sqlite else JSON_TEXT_OPTIONS))
+                                           **json_text_options(url))
         if is_sqlite:
             install_sqlite_hooks(self._engine.sync_engine)
         self._write_engine = self._engine.execution_options(**WRITES)

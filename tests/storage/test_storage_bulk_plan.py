@@ -18,6 +18,7 @@ from flows.programme import Programme
 from flows.programme_loader import load_programme
 from storage import ScheduledRecord, SqlStorage, UnknownParticipantError
 from storage.crypto import new_key_values
+from storage.errors import unknown_participant
 from storage.sql.schedule import APART_ROWS
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,3 +104,49 @@ async def test_closing_waits_for_a_bulk_plan_written_beside_the_writer(postgres_
     await store.close()
     assert writing.done()
     assert writing.result() == len(pids) * len(plan)
+
+
+class FailingForZero:
+    """A storage whose plan fails for participant 0 (as for someone unknown) and records what it was handed."""
+
+    def __init__(self) -> None:
+        self.handed: list[list[int]] = []
+
+    async def add_schedule(self, entries: list[tuple[int, ScheduledRecord]], at: datetime) -> int:
+        people = sorted({pid for pid, _ in entries})
+        self.handed.append(people)
+        if 0 in people:
+            raise unknown_participant(0)
+        return len(entries)
+
+    async def after_bulk_plan(self) -> None:
+        raise AssertionError("not after a failure")
+
+
+async def test_planning_stops_once_a_chunk_has_failed(programme: Programme) -> None:
+    """Person 0's chunk (lane 0) fails; the people after them are all in lane 1. Once the failure is known nothing
+    more is handed on: only the chunk of lane 1 already on its way may still be written."""
+    storage = FailingForZero()
+    plan_size = len(plan_records(programme, date(2026, 2, 2)))
+    listed = [(0, date(2026, 2, 2)), *((2 * n + 1, date(2026, 2, 2)) for n in range(20))]
+    with pytest.raises(UnknownParticipantError):
+        await materialise(storage, programme, listed, T0, chunk=plan_size)  # type: ignore[arg-type]
+    assert storage.handed == [[0], [1]]
+
+
+async def test_a_bulk_write_whose_caller_has_gone_still_ends_and_its_failure_is_logged(
+        postgres_url: str, programme: Programme, caplog: pytest.LogCaptureFixture) -> None:
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    await store.migrate()
+    pids = await enrol(store, 200)
+    plan = plan_records(programme, date(2026, 2, 2))
+    caller = asyncio.ensure_future(store.add_schedule([(pid, r) for pid in pids for r in plan] + [(10**6, plan[0])],
+                                                      T0))
+    while not store._apart_writes:  # on its way to the server
+        await asyncio.sleep(0)
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await store.close()  # waits for the write, which fails: someone is unknown
+    assert "a bulk schedule write whose caller had gone failed: UnknownParticipantError" in caplog.text
+    assert "10000" not in caplog.text and "1000000" not in caplog.text  # no ids in the log
