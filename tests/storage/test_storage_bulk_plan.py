@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.flowregistry import SHIPPED_PROGRAMME
 from bot.scheduler import materialise, plan_records
@@ -19,7 +21,7 @@ from flows.programme_loader import load_programme
 from storage import ScheduledRecord, SqlStorage, UnknownParticipantError
 from storage.crypto import new_key_values
 from storage.errors import unknown_participant
-from storage.sql.schedule import APART_ROWS
+from storage.sql.schedule import APART_ROWS, AddSchedule
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -150,3 +152,34 @@ async def test_a_bulk_write_whose_caller_has_gone_still_ends_and_its_failure_is_
     await store.close()  # waits for the write, which fails: someone is unknown
     assert "a bulk schedule write whose caller had gone failed: UnknownParticipantError" in caplog.text
     assert "10000" not in caplog.text and "1000000" not in caplog.text  # no ids in the log
+
+
+class _Deadlocked(Exception):
+    sqlstate = "40P01"  # what PostgreSQL says when it rolls back one of two transactions waiting for each other
+
+
+async def test_a_bulk_write_rolled_back_by_a_deadlock_runs_again(postgres_url: str, programme: Programme,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL rolls one of two deadlocked transactions back (here: as if a live step held one of its people);
+    the bulk chunk, written beside the writer, is run again and written once."""
+    store = SqlStorage(postgres_url, key_environ=new_key_values())
+    await store.migrate()
+    try:
+        pids = await enrol(store, 200)
+        plan = plan_records(programme, date(2026, 2, 2))
+        runs: list[int] = []
+        real_run = AddSchedule.run
+
+        def deadlocking_once(op: AddSchedule, conn: Any) -> Any:
+            runs.append(len(runs))
+            if len(runs) == 1:
+                real_run(op, conn)  # writes, then is rolled back
+                raise OperationalError("INSERT INTO schedule ...", {}, _Deadlocked())
+            return real_run(op, conn)
+
+        monkeypatch.setattr(AddSchedule, "run", deadlocking_once)
+        written = await store.add_schedule([(pid, record) for pid in pids for record in plan], T0)
+        assert (written, len(runs)) == (len(pids) * len(plan), 2)
+        assert len(await store.schedule_of(pids[0])) == len(plan)
+    finally:
+        await store.close()
