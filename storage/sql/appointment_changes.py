@@ -23,7 +23,6 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.appointment_records import AppointmentBooking, CohortMember, SessionSlot, SlotBooked
-from storage.errors import unknown_participant
 from storage.records import AuditRecord, CoachTaskRecord, ScheduledRecord, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.appointments import MOVE_MARK, booking_of, insert_appointment
@@ -31,7 +30,7 @@ from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.codecs import dump_json, require_utc
 from storage.sql.rows import audit_row, task_row
-from storage.sql.schedule import KNOWN_PARTICIPANTS, ProgrammeOp, plan_schedule
+from storage.sql.schedule import ProgrammeOp, plan_schedule, unknown_among
 from storage.sql.schedule_rows import schedule_rows
 
 CANCELLED = "appointment.cancelled"
@@ -143,9 +142,9 @@ class BookSessions(ProgrammeOp):
 
     def run(self, conn: Connection) -> tuple[list[SlotBooked], list[int]] | Exception:
         wanted = {pid for slot in self.slots for pid in slot.participant_ids} | set(self.over)
-        missing = wanted - set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": sorted(wanted)}))
-        if missing:
-            return unknown_participant(min(missing))
+        refused = unknown_among(conn, wanted)
+        if refused is not None:
+            return refused
         done = [self._slot(conn, slot) for slot in self.slots]
         told = [pid for pid in self.over if self._tell(conn, pid)]
         return done, told

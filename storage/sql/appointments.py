@@ -17,14 +17,14 @@ from typing import Any, cast
 from sqlalchemy import Connection, insert, select, update
 
 from storage.appointment_records import ATTENDED, MISSED, Appointment, AppointmentBooking, Attendee
-from storage.errors import InvalidRecord, unknown_participant
+from storage.errors import InvalidRecord
 from storage.records import AuditRecord, CoachTaskRecord, ScheduledRecord
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
 from storage.sql.batcher import Kind
 from storage.sql.codecs import require_utc
 from storage.sql.rows import audit_row, task_row
-from storage.sql.schedule import KNOWN_PARTICIPANTS, ProgrammeOp, plan_schedule
+from storage.sql.schedule import ProgrammeOp, plan_schedule, unknown_among
 from storage.sql.schedule_rows import schedule_rows
 
 BOOKED = "appointment.booked"
@@ -47,9 +47,9 @@ class Book(ProgrammeOp):
         wanted = set(self.participant_ids)
         if not wanted:
             return InvalidRecord("an appointment needs at least one participant")
-        missing = wanted - set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": sorted(wanted)}))
-        if missing:
-            return unknown_participant(min(missing))
+        refused = unknown_among(conn, wanted)
+        if refused is not None:
+            return refused
         return insert_appointment(conn, b, sorted(wanted), self.reminders)
 
 

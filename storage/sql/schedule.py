@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Dialect, bindparam, func, literal_column, nul
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
-from storage.errors import StorageClosed, unknown_participant
+from storage.errors import StorageClosed, UnknownParticipantError, unknown_participant
 from storage.records import ScheduledRecord, ScheduleRow, ScheduleStatus
 from storage.sql import schema as s
 from storage.sql.base import StoreBase
@@ -36,7 +36,7 @@ from storage.sql.schedule_rows import (
 )
 
 _p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
-KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+_KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
 _KNOWN_AMONG = text("SELECT id FROM participants WHERE id = ANY(CAST(:pids AS INTEGER[]))")  # PostgreSQL's
 SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
     _sch.c.id.in_(bindparam("ids", expanding=True))
@@ -192,7 +192,7 @@ def encode_plan(planned: PlannedRows, dialect: Dialect) -> EncodedPlan:
             found = texts[value] = utc_text(value)
         return found
 
-    participant_ids = frozenset(planned.participant_ids())
+    participant_ids = planned.participant_ids()
     if dialect.name == "postgresql":
         events = dump_list([{name: utc(event[name]) if name in _TIMES else event[name] for name, _ in _EVENT}
                             for event in planned.events])
@@ -210,7 +210,7 @@ def write_plan(conn: Connection, plan: EncodedPlan) -> int:
     if not plan.values:
         return 0
     sql, positional = _compiled_plan(conn.dialect)
-    values = list(plan.values)
+    values = list(plan.values)  # a list: SQLAlchemy runs a list as executemany, a tuple as one row's parameters
     params: list[Any] = values if positional else [dict(zip(_PLANNED, v, strict=True)) for v in values]
     return int(conn.exec_driver_sql(sql, params).rowcount)
 
@@ -220,12 +220,16 @@ def plan_schedule(conn: Connection, planned: PlannedRows) -> int:
     return write_plan(conn, encode_plan(planned, conn.dialect)) if planned.rows else 0
 
 
-def known_participants(conn: Connection, participant_ids: frozenset[int]) -> set[int]:
-    """Which of these participants exist. On PostgreSQL as one array parameter: an IN list of a bulk plan's 1,250
-    ids made the driver parse a statement of 1,250 placeholders per chunk."""
+def unknown_among(conn: Connection, participant_ids: Collection[int]) -> UnknownParticipantError | None:
+    """The refusal for the lowest of these ids that is nobody, or None when all exist: the check before planning or
+    booking for people. On PostgreSQL as one array parameter: an IN list of a bulk plan's 1,250 ids made the driver
+    parse a statement of 1,250 placeholders per chunk."""
     if conn.dialect.name == "postgresql":
-        return set(conn.scalars(_KNOWN_AMONG, {"pids": integers_text(participant_ids)}))
-    return set(conn.scalars(KNOWN_PARTICIPANTS, {"pids": list(participant_ids)}))
+        known = set(conn.scalars(_KNOWN_AMONG, {"pids": integers_text(participant_ids)}))
+    else:
+        known = set(conn.scalars(_KNOWN_PARTICIPANTS, {"pids": sorted(participant_ids)}))
+    missing = set(participant_ids) - known
+    return unknown_participant(min(missing)) if missing else None
 
 
 def integers_text(values: Iterable[int]) -> str:
@@ -269,13 +273,10 @@ class AddSchedule(ProgrammeOp):
     plan: EncodedPlan
 
     def run(self, conn: Connection) -> int | Exception:
-        wanted = self.plan.participant_ids
-        if not wanted:
+        if not self.plan.participant_ids:
             return 0
-        missing = wanted - known_participants(conn, wanted)
-        if missing:
-            return unknown_participant(min(missing))
-        return write_plan(conn, self.plan)
+        refused = unknown_among(conn, self.plan.participant_ids)
+        return refused if refused is not None else write_plan(conn, self.plan)
 
 
 @dataclass(frozen=True)

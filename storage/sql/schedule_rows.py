@@ -59,8 +59,8 @@ class PlannedRows:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def participant_ids(self) -> set[int]:
-        return {pid for pid, _ in self.rows}
+    def participant_ids(self) -> frozenset[int]:
+        return frozenset(pid for pid, _ in self.rows)
 
 
 EventMemo = dict[int, tuple[ScheduledRecord, datetime, Row]]  # id(record) -> (record, at, its event)
