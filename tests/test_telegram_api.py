@@ -226,3 +226,22 @@ async def test_a_stop_hands_nothing_on_while_it_waits_for_the_dispatcher(tmp_pat
         await channel.start()
         await until(lambda: len(handled) >= 2)
         assert [update_id for update_id, _ in handled] == [first, second]
+
+
+async def test_the_coach_alert_of_an_update_in_hand_at_a_stop_goes_before_the_bot_shuts_down(
+        tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update in hand at a stop is drained; the alert its step raises is sent in the background, and the stop
+    waits for it while the bot can still send (it went at the next start only, through the escalation watcher)."""
+    async with one_in_hand(tmp_path, clock, monkeypatch, 0.2) as (tg, handled):
+        alerted: list[tuple[int, ...]] = []
+
+        async def slow_coach_channel(escalation_ids: tuple[int, ...]) -> None:
+            await asyncio.sleep(0.2)
+            alerted.append(escalation_ids)
+
+        tg.app.loop.escalation_listeners.append(slow_coach_channel)
+        first = tg.fake.user_sends_text(CHAT, USER, "jeg vil ikke leve mere")["update_id"]
+        await until(lambda: tg.channel.poller.offset > first)
+        await tg.channel.stop()
+        assert [update_id for update_id, _ in handled] == [first]
+        assert len(alerted) == 1 and alerted[0]  # told before the stop returned

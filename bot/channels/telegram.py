@@ -169,8 +169,9 @@ class TelegramChannel:
         in hand) would hold a deploy or a restart; what was not done is committed already or comes again.
 
         Receiving stops first: while the later stages run, no update is handed on (one waiting for room would
-        otherwise start as the one in hand finishes). Then sending: the sends in flight end and are recorded before
-        the dispatcher stops (`Dispatcher.finish`); what has not started goes at the next start."""
+        otherwise start as the one in hand finishes). The coach alerts of the updates drained are waited for (else
+        they went only at the next start, by the escalation watcher). Then sending: the sends in flight end and are
+        recorded before the dispatcher stops (`Dispatcher.finish`); what has not started goes at the next start."""
         if self._polling is not None:
             self._polling.cancel()
             await _bounded(self._polling, "the poller")
@@ -178,6 +179,8 @@ class TelegramChannel:
             if await _bounded(asyncio.ensure_future(self._polled.drain()), "the polled updates in hand"):
                 await _bounded(asyncio.ensure_future(self.poller.confirm()), "confirming the last updates")
         self._polled.cancel()
+        # the coach alerts those updates raised go in the background; while the bot can still send them
+        await _bounded(asyncio.ensure_future(self.loop.settle()), "the coach alerts of the last updates")
         if self._dispatcher is not None:
             await self.dispatcher.finish(STOP_SECONDS)
             self._dispatcher.cancel()
