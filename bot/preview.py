@@ -41,7 +41,7 @@ from flows.timing import local, wall
 from storage import open_storage
 from storage.crypto import Keys
 from storage.ports import Storage
-from storage.records import Enrollment, InboundRecord, Participant, Priority, ScheduleStatus
+from storage.records import Enrollment, InboundRecord, Participant, Priority
 
 MAX_STEPS = 5000  # a programme plans a few hundred events; more means it keeps re-planning itself
 REPLY = "reply"  # what the bot answers to what the participant wrote
@@ -193,10 +193,9 @@ class Scratch:
 
     async def next_due(self) -> datetime | None:
         """When the next pending schedule row (an expiry timer too) is due; one already due counts as now."""
-        pending = [r.due_at for r in await self.storage.schedule_of(self.participant.id)
-                   if r.status is ScheduleStatus.PENDING]
-        upcoming = [m for m in pending if m > self.clock.now()] or pending
-        return max(self.clock.now(), min(upcoming)) if upcoming else None
+        now = self.clock.now()
+        due = await self.storage.next_pending_due(self.participant.id, now)
+        return None if due is None else max(now, due)
 
     async def tick(self) -> list[Line]:
         """Everything due now, through the real scheduler; the messages it made."""

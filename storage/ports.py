@@ -267,6 +267,12 @@ class Schedule(Protocol):
         """All of the participant's schedule rows, by due time."""
         ...
 
+    async def next_pending_due(self, participant_id: int, after: datetime) -> datetime | None:
+        """When the participant's earliest pending row due after `after` is due; with none, their earliest pending
+        row's (one overdue); None with nothing pending. What a clock that jumps from event to event needs (the
+        preview and the simulator, bot/preview.py), without reading every row of a programme at each jump."""
+        ...
+
 
 class CoachWork(Protocol):
     """What a coach works from: tasks, milestones, the messages inbox, a person's recent answers and scores."""

@@ -37,6 +37,12 @@ from storage.sql.schedule_rows import (
 
 _p, _sch, _tk, _mk = s.participants, s.schedule, s.coach_tasks, s.programme_marks
 _KNOWN_PARTICIPANTS = select(_p.c.id).where(_p.c.id.in_(bindparam("pids", expanding=True)))
+_THEIR_PENDING = (_sch.c.participant_id == bindparam("pid"), _sch.c.status == ScheduleStatus.PENDING.value)
+_NEXT_PENDING_DUE = select(func.coalesce(
+    select(func.min(_sch.c.due_at)).where(*_THEIR_PENDING, _sch.c.due_at > bindparam("after", type_=UTCDateTime))
+    .scalar_subquery(),
+    select(func.min(_sch.c.due_at)).where(*_THEIR_PENDING).scalar_subquery(),
+    type_=UTCDateTime))
 _KNOWN_AMONG = text("SELECT id FROM participants WHERE id = ANY(CAST(:pids AS INTEGER[]))")  # PostgreSQL's
 SCHEDULE_STATES = select(_sch.c.id, _sch.c.participant_id, _sch.c.key, _sch.c.kind, _sch.c.status).where(
     _sch.c.id.in_(bindparam("ids", expanding=True))
@@ -362,6 +368,14 @@ class ScheduleMethods(StoreBase):
         async with self._connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [schedule_from_row(row) for row in rows]
+
+    async def next_pending_due(self, participant_id: int, after: datetime) -> datetime | None:
+        return await self.lookup(next_pending_due, participant_id, require_utc(after))
+
+
+def next_pending_due(conn: Connection, participant_id: int, after: datetime) -> datetime | None:
+    """`Schedule.next_pending_due`, one SELECT."""
+    return cast(datetime | None, conn.execute(_NEXT_PENDING_DUE, {"pid": participant_id, "after": after}).scalar())
 
 
 

@@ -153,6 +153,22 @@ async def test_planned_events_are_listed_by_due_time(store: SqlStorage) -> None:
     assert await store.schedule_of(999) == []
 
 
+async def test_the_next_pending_due_time_is_the_first_after_now_or_else_an_overdue_one(store: SqlStorage) -> None:
+    pid = await participant(store)
+    other = await participant(store, "P-002")
+    assert await store.next_pending_due(pid, at(0)) is None  # nothing planned
+    rows = await planned(store, pid, event_at("overdue", 5), event_at("sent", 20), event_at("later", 40),
+                         event_at("last", 90))
+    await store.add_schedule([(other, event_at("theirs", 15))], T0)
+    await finish(store, pid, rows["sent"], SENT, 0)
+    assert await store.next_pending_due(pid, at(10)) == at(40)  # past the overdue one, and the sent one is done
+    assert await store.next_pending_due(pid, at(40)) == at(90)  # strictly after
+    assert await store.next_pending_due(pid, at(100)) == at(5)  # none later: the earliest overdue
+    assert (await store.next_pending_due(pid, at(10))).tzinfo is not None  # type: ignore[union-attr]
+    assert await store.next_pending_due(other, at(0)) == at(15)
+    assert await store.next_pending_due(999, at(0)) is None
+
+
 async def test_planning_again_replans_pending_and_cancelled_rows_but_never_finished_ones(store: SqlStorage) -> None:
     pid = await participant(store)
     events = (event_at("pending", 10), event_at("sent", 20), event_at("skipped", 30), event_at("nudge", 40, "nudge"))
