@@ -39,7 +39,14 @@ from storage.sql.coach_replies import CoachReplyMethods
 from storage.sql.coach_work import CoachWorkMethods
 from storage.sql.codecs import json_text_options, load_json, require_utc
 from storage.sql.desk import DeskMethods
-from storage.sql.directory import DirectoryMethods, addresses_of, check_keys, participants_by_address, write_contact_ops
+from storage.sql.directory import (
+    DirectoryMethods,
+    addresses_of,
+    check_keys,
+    find_participant,
+    participants_by_address,
+    write_contact_ops,
+)
 from storage.sql.engine import (
     LOOKUPS,
     WRITES,
@@ -58,7 +65,6 @@ from storage.sql.records import RecordsMethods
 from storage.sql.rows import step_rows
 from storage.sql.schedule import ScheduleMethods, write_programme_ops
 from storage.sql.steps import (
-    participant_of,
     read_conversations,
     read_participants,
     step_contacts,
@@ -68,8 +74,6 @@ from storage.sql.steps import (
 )
 from storage.sql.undelivered import UndeliveredMethods
 from storage.upgrade import upgrade, upgrade_file
-
-_p = s.participants
 
 _WRITERS: dict[Kind, Handler] = {
     Kind.PARTICIPANT: write_participants,
@@ -211,9 +215,8 @@ class SqlStorage(OutboxMethods, UndeliveredMethods, DirectoryMethods, Escalation
         return cast(Participant, created)
 
     async def participant(self, participant_id: int) -> Participant | None:
-        async with self._connect() as conn:
-            row = (await conn.execute(select(_p).where(_p.c.id == participant_id))).first()
-        return None if row is None else participant_of(row)
+        """One SELECT on the reader (`lookup`): the scheduler asks it for every due event it hands on."""
+        return await self.lookup(find_participant, participant_id)
 
     async def load_conversation(self, participant_id: int) -> Conversation:
         sealed, revision = await self._reader.submit(Kind.READ_CONVERSATION, participant_id)
