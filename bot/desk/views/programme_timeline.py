@@ -3,7 +3,7 @@
 The messages are not described from the programme file: they are what `programme preview` computes (bot/preview.py),
 the real scheduler and conversation loop on a scratch database, once per language, for a participant who never
 answers (so every reminder shows; a questionnaire shows its first question: the simulator goes further). The two
-languages are paired message by message. A timeline takes a second or two, so the last few are kept in memory per
+languages are paired message by message. A timeline takes most of a second, so the last few are kept in memory per
 programme and start date (the start date matters: weekdays, the clock changes).
 """
 
