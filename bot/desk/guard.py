@@ -2,10 +2,11 @@
 
 In order: the security headers on every response (a strict Content-Security-Policy: scripts only from the desk itself,
 no inline script or style; no caching of pages with health data; no framing); the language (`?lang=en` once, then
-a cookie); the session (none, idle or expired: to the log-in page, or an `HX-Redirect` there for htmx); CSRF on every
-POST (the session's token in the `X-CSRF-Token` header, as htmx sends it, or the form's `csrf` field, also of a
-file upload, compared in constant time). A refused POST is answered 403, logged without its body, and audited. A pure
-ASGI middleware (not Starlette's BaseHTTPMiddleware): it reads a form body once and hands the same bytes on.
+a cookie); the session (none, idle or expired: to the log-in page, or an `HX-Redirect` there for htmx; a page's own
+poll, `poll=1`, is not activity); CSRF on every POST (the session's token in the `X-CSRF-Token` header, as htmx sends
+it, or the form's `csrf` field, also of a file upload, compared in constant time). A refused POST is answered 403,
+logged without its body, and audited. A pure ASGI middleware (not Starlette's BaseHTTPMiddleware): it reads a form
+body once and hands the same bytes on.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ NO_STORE = (b"cache-control", b"no-store")
 
 def is_public(path: str) -> bool:
     return any(path == prefix or path.startswith(f"{prefix}/") for prefix in PUBLIC)
+
+
+def is_poll(request: Request) -> bool:
+    """A GET a page makes by itself to stay current (`poll=1`: the alerts page), not someone at the desk."""
+    return request.method == "GET" and request.query_params.get("poll") == "1"
 
 
 def with_headers(send: Send, path: str) -> Send:
@@ -111,7 +117,7 @@ class DeskGuard:
         if is_public(path):
             await self.app(scope, receive, send)
             return
-        session = await self.sessions.load(request.cookies.get(COOKIE))
+        session = await self.sessions.load(request.cookies.get(COOKIE), activity=not is_poll(request))
         if session is None or session.coach_id not in self.desk.deployment.coaches:
             await to_login(request, path)(scope, receive, send)
             return

@@ -42,8 +42,10 @@ class Sessions:
         await self.accounts.open_desk_session(session)
         return token, session
 
-    async def load(self, token: str | None) -> DeskSession | None:
-        """The live session of this cookie, or None (no cookie, unknown, idle too long, too old: then ended)."""
+    async def load(self, token: str | None, *, activity: bool = True) -> DeskSession | None:
+        """The live session of this cookie, or None (no cookie, unknown, idle too long, too old: then ended).
+        `activity` False: the request is a page asking for news by itself (a poll), which does not keep the session
+        from going idle: a tab left open on an unattended screen is logged out as promised."""
         if not token or len(token) > 100:
             return None
         session = await self.accounts.desk_session(id_hash(token))
@@ -53,7 +55,7 @@ class Sessions:
         if now - session.seen_at > self.idle or now - session.created_at > self.lifetime:
             await self.accounts.end_desk_sessions(id_hash=session.id_hash)
             return None
-        if now - session.seen_at >= TOUCH_EVERY:
+        if activity and now - session.seen_at >= TOUCH_EVERY:
             await self.accounts.touch_desk_session(session.id_hash, now)
         return session
 

@@ -220,6 +220,30 @@ def test_a_working_day_ends_the_session_even_when_it_is_busy(live: LiveDesk, pag
     expect(page).to_have_url(f"{live.url}/login?next=/alerts")
 
 
+def test_an_open_alerts_page_polling_by_itself_does_not_keep_an_idle_session_alive(live: LiveDesk, page: Page) -> None:
+    """The alerts page asks for news every few seconds on its own; that is not someone at the desk. A tab left open
+    on an unattended screen (names, what people wrote) is logged out after 15 minutes as promised."""
+    live.log_in(page, "coach", "/alerts")
+    poll = page.locator("#alerts").get_attribute("hx-get")
+    assert poll is not None and "poll=1" in poll
+    for _ in range(14):  # 14 minutes of polls alone: the session is still there
+        live.clock.advance(timedelta(minutes=1))
+        assert page.request.get(f"{live.url}{poll}").url == f"{live.url}{poll}"
+    live.clock.advance(timedelta(minutes=1, seconds=30))
+    assert "/login" in page.request.get(f"{live.url}{poll}").url  # the poll itself meets the log-in
+    page.goto(f"{live.url}/alerts")
+    expect(page).to_have_url(f"{live.url}/login?next=/alerts")
+
+
+def test_a_coach_at_work_on_the_alerts_page_stays_logged_in(live: LiveDesk, page: Page) -> None:
+    live.log_in(page, "coach", "/alerts")
+    for _ in range(4):  # a click every 10 minutes, with the page polling in between: 40 minutes, never idle
+        live.clock.advance(timedelta(minutes=10))
+        assert "/login" not in page.request.get(f"{live.url}/alerts/list?show=all&poll=1").url
+        page.goto(f"{live.url}/alerts?show=all")
+        expect(page).to_have_url(f"{live.url}/alerts?show=all")
+
+
 def test_logging_out_ends_the_session_for_good(live: LiveDesk, page: Page) -> None:
     live.log_in(page, "coach", "/alerts")
     cookie = next(c for c in page.context.cookies() if c["name"] == "desk_session")
