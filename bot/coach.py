@@ -158,7 +158,9 @@ class CoachDesk:
 
     async def take(self, coach_id: str, e: Escalation, action: str, note: str = "") -> str:
         """Acknowledge ("ack"), close with an outcome note, or release the hold: what happened, as "acked",
-        "closed", "released", "note_needed" or "already" (the desk in the browser words it in its own language)."""
+        "closed", "released", "note_needed", "take_first" or "already" (the desk in the browser words it in its own
+        language). Releasing is a judgement about the person: refused while nobody has taken the alert ("take_first";
+        a closed one may be released again, should its hold have stayed on)."""
         if action == "ack":
             return "acked" if await self.storage.acknowledge_escalation(e.id, coach_id, self.clock.now()) \
                 else "already"
@@ -169,6 +171,8 @@ class CoachDesk:
                 return "already"
             await self._release_hold(coach_id, e)
             return "closed"
+        if e.status is EscalationStatus.OPEN:
+            return "take_first"
         await self._release_hold(coach_id, e)
         return "released"
 
@@ -176,7 +180,7 @@ class CoachDesk:
         if outcome == "already":
             return self.t(phrases.COACH_ALREADY, id=e.id, status=self.t(_STATUS[e.status]))
         texts = {"acked": phrases.COACH_ACKED, "closed": phrases.COACH_CLOSED, "released": phrases.COACH_RELEASED,
-                 "note_needed": phrases.COACH_NOTE_NEEDED}
+                 "note_needed": phrases.COACH_NOTE_NEEDED, "take_first": phrases.COACH_TAKE_FIRST}
         return self.t(texts[outcome], id=e.id)
 
     async def _release_hold(self, coach_id: str, e: Escalation) -> None:

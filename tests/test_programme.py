@@ -310,6 +310,10 @@ async def test_a_high_risk_hold_holds_back_reminders_and_measurements_until_a_co
     held = {r.key: r.reason for r in await world.rows() if r.status is ScheduleStatus.PENDING}
     assert held["module:2"] == "safety path open"
     [escalation] = await app.storage.escalations()
+    assert "OK 1" in await app.desk.release("coach", escalation)  # nobody has taken it yet: take it first
+    assert (await app.loop.state_of(world.participant)).hold
+    await app.desk.acknowledge("coach", escalation)
+    [escalation] = await app.storage.escalations()
     await app.desk.release("coach", escalation)
     await world.run_until(world.at(START + timedelta(days=8), 20))
     assert any("Modul 2 er klar" in line for line in world.lines(since=world.at(START + timedelta(days=8), 0)))

@@ -23,6 +23,14 @@ def someone_at_risk(live: LiveDesk, ref: str, name: str, coach: str, words: str)
     return live.run(go())
 
 
+def held(live: LiveDesk, ref: str) -> bool:
+    """Whether routine questionnaires are held back for `ref` (a high alert's hold)."""
+    async def go() -> bool:
+        participant = await live.app.storage.get_or_create_participant(ref, "da", live.clock.now())
+        return (await live.app.loop.state_of(participant)).hold
+    return live.run(go())
+
+
 def test_a_coach_takes_an_alert_and_closes_it_with_a_note(live: LiveDesk, page: Page) -> None:
     anna = someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
     live.log_in(page, "coach", "/alerts")
@@ -47,6 +55,33 @@ def test_a_coach_takes_an_alert_and_closes_it_with_a_note(live: LiveDesk, page: 
     assert closed is not None and closed.status is EscalationStatus.CLOSED and closed.closed_by == "coach"
     actions = {(a.actor, a.action) for a in live.run(live.app.storage.audit_entries())}
     assert {("coach:coach", "desk.login"), ("coach:coach", "escalation.listed")} <= actions
+
+
+def test_routine_questionnaires_are_let_start_again_only_once_the_alert_is_taken_and_only_on_purpose(
+        live: LiveDesk, page: Page) -> None:
+    """A high alert holds routine questionnaires back. Letting them start again is a judgement about the person: it
+    is offered only once someone has taken the alert, behind a second, explained step (it was one unlabelled click
+    beside "Kvitter", easy to take for "give the alert back")."""
+    bo = someone_at_risk(live, "p-bo", "Bo Nielsen", "coach", "jeg har en plan om at tage mit liv i nat")
+    assert held(live, "p-bo")
+    live.log_in(page, "coach", "/alerts")
+    alert = page.locator(f"#alert-{bo}")
+    expect(alert).to_contain_text("Bo Nielsen")
+    expect(alert.get_by_text("Lad almindelige spørgeskemaer starte igen")).to_have_count(0)  # nobody has it yet
+    forged = page.request.post(f"{live.url}/alerts/{bo}/release",
+                               form={"show": "all", "csrf": page.locator("input[name=csrf]").first.input_value()})
+    assert "done=take_first" in forged.url  # the server refuses it too
+    assert held(live, "p-bo")
+    alert.get_by_role("button", name="Kvitter").click()
+    alert = page.locator(f"#alert-{bo}")
+    again = alert.locator("details.release")
+    expect(again.get_by_role("button", name="Ja, lad dem starte igen")).to_be_hidden()  # a second, explained step
+    again.locator("summary").click()
+    expect(again).to_contain_text("ingen almindelige spørgeskemaer eller påmindelser")
+    again.get_by_role("button", name="Ja, lad dem starte igen").click()
+    expect(page.get_by_role("status")).to_contain_text(f"#{bo}")
+    assert not held(live, "p-bo")
+    assert live.run(live.app.storage.escalation(bo)).status is EscalationStatus.ACKNOWLEDGED  # type: ignore[union-attr]
 
 
 def test_a_post_without_the_csrf_token_is_refused(live: LiveDesk, page: Page) -> None:
