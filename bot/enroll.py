@@ -153,7 +153,8 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
     enrollment = check(request, coaches)
     default = programme
     programme = chosen_programme(request, default, programmes or {})
-    enrollment = replace(enrollment, programme=programme.id if programme is not None else None)
+    start = request.start_date or now.astimezone(COPENHAGEN).date()  # kept with the person: their week counts from it
+    enrollment = replace(enrollment, programme=programme.id if programme is not None else None, start_date=start)
     randomised = await storage.randomised_cohort(enrollment.cohort) if enrollment.cohort else None
     allocation = None
     try:
@@ -170,7 +171,6 @@ async def enrol(storage: Storage, request: EnrolmentRequest, coaches: Iterable[s
     except (AlreadyTaken, InvalidRecord) as exc:
         raise EnrolmentError(str(exc)) from exc
     if programme is not None:
-        start = request.start_date or now.astimezone(COPENHAGEN).date()
         plan = measurement_only(programme) if allocation is not None and allocation.arm == CONTROL else programme
         await schedule_programme(storage, plan, participant.id, start, now)
     sessions = None

@@ -172,3 +172,12 @@ async def test_the_invite_goes_through_the_outbox_with_the_telegram_link_when_th
     shown = await send_invite(app.loop, carl, telegram_only, now)
     assert shown.how == SHOW and shown.link == carl.telegram_link
     assert len(await app.storage.pending_outbox("sms", 10)) == len(texts)  # nothing by SMS for Carl
+
+
+async def test_no_start_date_means_the_day_of_enrolment_and_it_is_stored(app: App) -> None:
+    """"Empty: today", as the form says: the programme is planned from that day, and the day is kept with the person
+    (it was left empty: the desk then never showed their week, nor counted them among those who have finished)."""
+    late_evening = T0.replace(hour=23, minute=30)  # T0's date in UTC; already the next day in Copenhagen
+    invite = await enrol(app.storage, EnrolmentRequest("Uden Dato", "+4520111222"), [], late_evening, "")
+    profile = await app.storage.profile(invite.participant.id)
+    assert profile is not None and profile.start_date == (T0 + timedelta(days=1)).date()
