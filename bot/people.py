@@ -9,13 +9,16 @@ without a coach of their own can open that person's page.
 
 from __future__ import annotations
 
+import re
+
 from bot.deployment import Deployment
 from bot.phone import PhoneNumberError, normalize
 from flows.textnorm import fold
 from storage.ports import Storage
 from storage.records import AddressStatus, Escalation, Profile
 
-MIN_QUERY = 3  # "an" would list half the municipality
+MIN_QUERY = 2  # one letter is no search
+WHOLE_BELOW = 3  # a word shorter than this matches a whole word of the name ("Bo"), not any part ("an": half of them)
 
 
 async def may_act_on(storage: Storage, deployment: Deployment, coach_id: str, escalation: Escalation) -> bool:
@@ -94,18 +97,35 @@ async def search(storage: Storage, deployment: Deployment, coach_id: str, query:
 
 
 def searchable(query: str) -> bool:
-    """Long enough to search by: "an" would list half the municipality."""
-    return len(fold(query)) >= MIN_QUERY
+    """Long enough to search by: two letters ("Bo", "Li": Danish names), which match whole words only."""
+    return len(fold(query).strip()) >= MIN_QUERY
+
+
+def name_form(text: str) -> str:
+    """A name or a search as compared: case and accents ignored, and æ/ø/å the same as a/o/a, ae/oe/aa (a coach
+    on an English keyboard types "Soren" for "Søren"); words kept apart."""
+    return fold(text).replace("ae", "a").replace("oe", "o").replace("aa", "a")
 
 
 def name_matches(query: str, name: str) -> bool:
-    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren")."""
-    return words_in(fold(query).split(), fold(name))
+    """Every word of the query is in the name, whatever the case and accents ("soren" finds "Søren"); a word of
+    one or two letters only as a whole word of the name ("bo" finds "Bo Nielsen", not "Bodil")."""
+    return words_in(name_form(query).split(), name_form(name))
 
 
 def words_in(folded_words: list[str], folded_name: str) -> bool:
-    """`name_matches` with both sides folded already (a search over thousands of names folds each once)."""
-    return all(word in folded_name for word in folded_words)
+    """`name_matches` with both sides in `name_form` already (a search over thousands of names forms each once)."""
+    whole: set[str] | None = None
+    for word in folded_words:
+        if len(word) >= WHOLE_BELOW:
+            if word not in folded_name:
+                return False
+            continue
+        if whole is None:
+            whole = set(re.split(r"[^\w]+", folded_name))
+        if word not in whole:
+            return False
+    return True
 
 
 async def _phones(storage: Storage, participant_id: int) -> set[str]:

@@ -99,7 +99,7 @@ class FoldedNames:
 
     def of(self, names: dict[int, str]) -> dict[int, str]:
         before = self.folded
-        self.folded = {name: before.get(name) or fold(name) for name in names.values()}
+        self.folded = {name: before.get(name) or people.name_form(name) for name in names.values()}
         return {pid: self.folded[name] for pid, name in names.items()}
 
 
@@ -109,7 +109,7 @@ async def search_hits(desk: Desk, who: str | None, search: str, folded: FoldedNa
         return ()
     names = await desk.storage.profile_names(who)
     folded_names = folded.of(names)
-    words = fold(search).split()
+    words = people.name_form(search).split()
     hits = [pid for pid in names if people.words_in(words, folded_names[pid])]
     phone = people.phone_in(search)
     if phone is not None:
