@@ -33,7 +33,7 @@ async def may_act_on(storage: Storage, deployment: Deployment, coach_id: str, es
 
 def sees_every_alert(deployment: Deployment, coach_id: str) -> bool:
     """Administrators and everyone in the duty roster."""
-    return deployment.coaches[coach_id].is_admin or any(coach_id in ids for ids in deployment.roster.values())
+    return deployment.coaches[coach_id].is_admin or on_roster(deployment, coach_id)
 
 
 def may_act(deployment: Deployment, coach_id: str, profile: Profile | None, sent_to: set[str]) -> bool:
@@ -43,9 +43,17 @@ def may_act(deployment: Deployment, coach_id: str, profile: Profile | None, sent
         or coach_id in sent_to
 
 
+def on_roster(deployment: Deployment, coach_id: str) -> bool:
+    return any(coach_id in ids for ids in deployment.roster.values())
+
+
 async def may_open(storage: Storage, deployment: Deployment, coach_id: str, profile: Profile) -> bool:
-    """A person's page: their own coach, administrators, and whoever may act on one of their alerts."""
+    """A person's page: their own coach, administrators, whoever may act on one of their alerts, and, for someone
+    without a coach, the duty roster, who read their messages (bot/messages.py `may_read`) and must be able to
+    call them back."""
     if deployment.coaches[coach_id].is_admin or profile.coach_id == coach_id:
+        return True
+    if profile.coach_id is None and on_roster(deployment, coach_id):
         return True
     pid = profile.participant.id
     for escalation in await storage.escalations():
@@ -58,6 +66,8 @@ async def visible(storage: Storage, deployment: Deployment, coach_id: str) -> li
     """Everyone the coach may open, own participants first."""
     coach = deployment.coaches[coach_id]
     ids = list(await storage.participant_ids(None if coach.is_admin else coach_id))
+    if not coach.is_admin and on_roster(deployment, coach_id):  # those without a coach (`may_open`)
+        ids += await storage.participant_ids(without_coach=True)
     if not coach.is_admin:
         for escalation in await storage.escalations():
             if escalation.participant_id not in ids and await may_act_on(storage, deployment, coach_id, escalation):

@@ -156,8 +156,9 @@ class Directory(Protocol):
         """Every recorded choice: participant id -> programme id (those without one are left out)."""
         ...
 
-    async def participant_ids(self, coach_id: str | None = None) -> list[int]:
-        """Enrolled participants (with a profile): one coach's, or everyone's when `coach_id` is None."""
+    async def participant_ids(self, coach_id: str | None = None, *, without_coach: bool = False) -> list[int]:
+        """Enrolled participants (with a profile): one coach's, or everyone's when `coach_id` is None; only those
+        without a coach with `without_coach`."""
         ...
 
     async def participant_by_address(self, channel: str, address: str) -> Participant | None: ...

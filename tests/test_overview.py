@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import people
 from bot.app import App, open_app
 from bot.clock import FakeClock
 from bot.deployment import DEFAULT_PATH
@@ -50,6 +51,20 @@ async def test_a_coach_sees_their_own_participants_and_an_administrator_sees_eve
     assert ("coach:coach", "overview.listed", "participant:p-bo") not in actions
     assert all("Bo Hansen" not in str(e.detail) and "Bo Hansen" not in e.subject for e in
                await app.storage.audit_entries())
+
+
+async def test_someone_without_a_coach_is_open_to_the_duty_roster_who_reads_their_messages(app: App) -> None:
+    """Their messages reach the coaches on the duty roster (bot/messages.py `may_read`); whoever answers must be
+    able to open their page (the number, the history): it said "not found"."""
+    frida = await app.storage.enroll(Enrollment("p-frida", "Frida", "da", START, None), app.clock.now())
+    anna = await enrol(app, "p-anna", "coach")
+    no_coach, own = await app.storage.profile(frida.id), await app.storage.profile(anna.id)
+    assert no_coach is not None and own is not None
+    for coach_id in ("coach", "backup"):
+        assert await people.may_open(app.storage, app.deployment, coach_id, no_coach)
+        assert app.desk.messages.may_read(coach_id, no_coach)
+    assert not await people.may_open(app.storage, app.deployment, "backup", own)  # someone else's: still closed
+    assert [p.name for p in await people.search(app.storage, app.deployment, "backup", "frida")] == ["Frida"]
 
 
 async def test_one_participant_over_time_with_notes_and_tasks(app: App) -> None:

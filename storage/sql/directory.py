@@ -311,11 +311,14 @@ class DirectoryMethods(StoreBase):
         async with self._connect() as conn:
             return {int(pid): str(chosen) for pid, chosen in await conn.execute(query)}
 
-    async def participant_ids(self, coach_id: str | None = None) -> list[int]:
-        """Enrolled participants (those with a profile), of one coach or all, in enrolment order."""
+    async def participant_ids(self, coach_id: str | None = None, *, without_coach: bool = False) -> list[int]:
+        """Enrolled participants (those with a profile), of one coach or all (or those without a coach), in
+        enrolment order."""
         query = select(s.profiles.c.participant_id).order_by(s.profiles.c.participant_id)
         if coach_id is not None:
             query = query.where(s.profiles.c.coach_id == coach_id)
+        if without_coach:
+            query = query.where(s.profiles.c.coach_id.is_(None))
         async with self._connect() as conn:
             return [int(pid) for pid in (await conn.execute(query)).scalars()]
 

@@ -2,11 +2,12 @@
 for them, and everything in and out; with a coach's note, a task done, a scheduled message skipped, the programme
 paused, stopped or resumed.
 
-Who may open it is bot/people.py's `may_open` (own coach, administrators, whoever may act on one of their alerts);
-anyone else gets the same 404 whether the ref exists or not, and the refusal is audited. Every look is audited as
-the terminal's PERSON is ("overview.viewed"), every action with its own row: refs and ids only, never a note's text
-or a reason. The programme is paused through the conversation (flows `CoachPause`), so the engine that sends the
-reminders is the one that keeps to the pause; a crisis reply is a reply, never held back by it.
+Who may open it is bot/people.py's `may_open` (own coach, administrators, whoever may act on one of their alerts,
+the duty roster for someone without a coach); anyone else gets the same 404 whether the ref exists or not, and the
+refusal is audited. Every look is audited as the terminal's PERSON is ("overview.viewed"), every action with its own
+row: refs and ids only, never a note's text or a reason. The programme is paused through the conversation (flows
+`CoachPause`), so the engine that sends the reminders is the one that keeps to the pause; a crisis reply is a reply,
+never held back by it.
 """
 
 from __future__ import annotations
