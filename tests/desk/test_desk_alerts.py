@@ -106,11 +106,13 @@ def test_an_alert_raised_while_the_page_is_open_appears_and_a_note_being_typed_s
                                                                                     page: Page) -> None:
     anna = someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
     live.log_in(page, "coach", "/alerts")
+    expect(page).to_have_title("(1) Alarmer · Coachportal")  # what nobody has taken yet, seen from another tab too
     page.click(f"#note-{anna}")
     page.keyboard.type("Ringede til Anna")
     bo = someone_at_risk(live, "p-bo", "Bo Hansen", "coach", "jeg vil gerne dø")
     expect(page.locator(f"#alert-{bo}")).to_contain_text("Bo Hansen")  # no reload: the page asked for news
     expect(page.get_by_role("link", name="Mine (2)")).to_be_visible()
+    expect(page).to_have_title("(2) Alarmer · Coachportal")
     page.keyboard.type(", hun har det bedre")  # the poll neither wiped the note nor took the cursor away
     expect(page.locator(f"#note-{anna}")).to_have_value("Ringede til Anna, hun har det bedre")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # one page load, no reload

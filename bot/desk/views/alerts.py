@@ -118,7 +118,9 @@ def routes(desk: Desk) -> list[Route]:
         counts = {f: len(chosen(rows, f)) for f in FILTERS}
         if not fragment:  # the poll is the same look kept current: audited once, when the page is opened
             await desk.audit(request, "escalation.listed", "open escalations", {"count": len(rows)})
+        waiting = sum(1 for r in rows if r.escalation.status is EscalationStatus.OPEN)  # nobody has taken them
         context = {"rows": chosen(rows, which), "show": which, "counts": counts, "filters": FILTERS,
+                   "waiting": waiting, "fragment": fragment,
                    "poll": desk.config.poll_seconds, "now": desk.clock.now(), "min_note": MIN_NOTE,
                    "max_note": MAX_NOTE, "done": request.query_params.get("done"),
                    "done_id": request.query_params.get("id", "")}
