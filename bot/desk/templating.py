@@ -21,16 +21,22 @@ from bot.rendering import Catalogs, format_number
 LANGUAGES = ("da", "en")
 
 
+def date_locale(lang: str) -> str:
+    """The locale dates and times are written in: the desk's English is British English, day first and 24 hours
+    ("06/12/2026, 14:05"): a Dane reads "12/6/26, 2:05 PM" as 12 June."""
+    return "en_GB" if lang == "en" else lang
+
+
 def moment(value: datetime | None, lang: str, style: str = "short") -> str:
-    """"06.12.2026 14.05" in Danish, "12/6/26, 2:05 PM" in English; "–" for nothing."""
+    """"06.12.2026 14.05" in Danish, "06/12/2026, 14:05" in English; "–" for nothing."""
     if value is None:
         return "–"
     local = value.astimezone(COPENHAGEN)
     if style == "date":
-        return format_date(local, "short", locale=lang)
+        return format_date(local, "short", locale=date_locale(lang))
     if style == "time":
-        return format_time(local, "short", locale=lang)
-    return format_datetime(local, "short", locale=lang)
+        return format_time(local, "short", locale=date_locale(lang))
+    return format_datetime(local, "short", locale=date_locale(lang))
 
 
 class Templates:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
+from bot.desk.templating import moment
 from bot.desk.views.alerts import duration, time_left
 from flows.inputs import Text
 from storage.records import Enrollment, EscalationStatus
@@ -136,7 +137,9 @@ def test_the_time_left_reads_at_a_glance_in_danish_and_english() -> None:
     assert time_left(now + timedelta(hours=2), now, "en") == "2 hr"
     tomorrow_noon = datetime(2026, 11, 24, 11, 0, tzinfo=UTC)
     assert time_left(tomorrow_noon, now, "da") == "i morgen 12.00"
-    assert time_left(tomorrow_noon, now, "en") == "tomorrow, 12:00\u202fPM"
+    assert time_left(tomorrow_noon, now, "en") == "tomorrow, 12:00"  # British English: 24 hours, the day first
     assert time_left(datetime(2026, 11, 27, 11, 0, tzinfo=UTC), now, "da") == "fre. 27. nov. 12.00"
+    assert time_left(datetime(2026, 11, 27, 11, 0, tzinfo=UTC), now, "en") == "Fri 27 Nov, 12:00"
+    assert moment(now, "en") == "23/11/2026, 10:00" and moment(now, "da") == "23.11.2026 10.00"  # not 11/23/26
     assert duration(timedelta(minutes=75), "da") == "1 t. og 15 min."
     assert duration(timedelta(days=2, hours=1), "en") == "2 days"

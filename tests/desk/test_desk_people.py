@@ -195,6 +195,6 @@ def test_response_figures_for_the_clinical_lead(live: LiveDesk, page: Page) -> N
                                 ["Clinical lead (demo)", "1", "1", "100 min", "100 min"]]
     assert rows("reach") == [["Tier 2: the backup", "2", "50 %"], ["Tier 3: the clinical lead", "1", "25 %"],
                              ["All alerts", "4", "100 %"]]
-    assert rows("per-week") == [["11/16/26", "2", "1", "0", "3"], ["11/9/26", "0", "0", "1", "1"]]
+    assert rows("per-week") == [["16/11/2026", "2", "1", "0", "3"], ["09/11/2026", "0", "0", "1", "1"]]  # day first
     screenshot(page, "figures")
     assert ("coach:lead", "figures.viewed") in {(a.actor, a.action) for a in live.run(live.app.storage.audit_entries())}

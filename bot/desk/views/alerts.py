@@ -26,6 +26,7 @@ from bot import people
 from bot.clock import COPENHAGEN
 from bot.coach import MAX_NOTE, MIN_NOTE
 from bot.desk.context import Desk
+from bot.desk.templating import date_locale
 from bot.escalation import level_name, trigger_quotes
 from storage.records import Escalation, EscalationStatus, Profile
 
@@ -65,11 +66,11 @@ def time_left(deadline: datetime, now: datetime, lang: str) -> str:
     if deadline - now < SAY_HOURS_UNTIL:
         return duration(deadline - now, lang)
     local = deadline.astimezone(COPENHAGEN)
-    locale = Locale.parse(lang)
+    locale = Locale.parse(date_locale(lang))
     days = (local.date() - now.astimezone(COPENHAGEN).date()).days
     relative = locale._data["date_fields"]["day"]["relative"]  # CLDR: "i dag", "i morgen", "i overmorgen"
-    day = relative[days] if days in relative else format_skeleton("MMMEd", local, locale=lang)
-    return str(locale.datetime_formats["short"]).format(format_time(local, "short", locale=lang), day)
+    day = relative[days] if days in relative else format_skeleton("MMMEd", local, locale=locale)
+    return str(locale.datetime_formats["short"]).format(format_time(local, "short", locale=locale), day)
 
 
 async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) -> list[AlertRow]:

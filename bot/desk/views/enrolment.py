@@ -29,6 +29,7 @@ from bot.desk import enrolment_pending
 from bot.desk.context import Desk
 from bot.desk.enrolment_pending import Pending
 from bot.desk.qr import qr_svg
+from bot.desk.templating import date_locale
 from bot.desk.views.admin import admin_only
 from bot.enrol_csv import DateError, decode, parse_date, read_csv
 from bot.enrol_review import Review, Setting, known_cohorts, review
@@ -61,7 +62,8 @@ def routes(desk: Desk) -> list[Route]:
     def translate(request: Request) -> Callable[[Problem], str]:
         lang = request.state.lang
         gettext = desk.catalogs.translations(lang).gettext
-        return lambda p: gettext(p.text).format(**{k: format_date(v, "medium", locale=lang) if isinstance(v, date)
+        dates = date_locale(lang)
+        return lambda p: gettext(p.text).format(**{k: format_date(v, "medium", locale=dates) if isinstance(v, date)
                                                    else v for k, v in p.params.items()})
 
     def setting() -> tuple[Setting, list[Problem]]:
@@ -79,7 +81,8 @@ def routes(desk: Desk) -> list[Route]:
         lang = request.state.lang
         base = {"coaches": coaches, "coach_names": {c.id: c.name for c in coaches}, "new": NEW,
                 "cohorts": await known_cohorts(desk.storage), "say": translate(request), "form": {}, "problems": [],
-                "past": None, "day": lambda d: format_date(d, "medium", locale=lang), "shown_phone": _shown_phone,
+                "past": None, "day": lambda d: format_date(d, "medium", locale=date_locale(lang)),
+                "shown_phone": _shown_phone,
                 "programmes": sorted(desk.programmes.values(), key=lambda p: (not p.default, p.id)),
                 "programme_title": lambda pid: desk.programme_title(pid, lang)}
         return desk.templates.render(request, name, {**base, **context}, status=status)

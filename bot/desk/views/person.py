@@ -24,6 +24,7 @@ from bot import people
 from bot.clock import COPENHAGEN
 from bot.desk.context import Desk
 from bot.desk.person_page import SKIPPABLE, read_page
+from bot.desk.templating import date_locale
 from bot.escalation import level_name
 from bot.overview import MAX_NOTE, MIN_NOTE, write_note
 from bot.rendering import format_number
@@ -183,7 +184,7 @@ def _day(value: date | str | None, lang: str) -> str:
     milestone's detail) is read as the day it names, so no date is ever shown in ISO form."""
     if isinstance(value, str):
         value = date.fromisoformat(value[:10]) if value else None
-    return format_date(value, "short", locale=lang) if value else "–"
+    return format_date(value, "short", locale=date_locale(lang)) if value else "–"
 
 
 def _until(value: str) -> datetime | None:

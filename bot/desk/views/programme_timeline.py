@@ -22,6 +22,7 @@ from starlette.routing import Route
 from bot.clock import COPENHAGEN
 from bot.deployment import Coach
 from bot.desk.context import Desk
+from bot.desk.templating import date_locale
 from bot.desk.views.admin import admin_only
 from bot.preview import Line, next_monday, side_by_side, timeline
 from flows.programme import Programme
@@ -55,7 +56,7 @@ def by_day(pairs: list[tuple[Line | None, Line | None]], start: date, lang: str)
         line = pair[0] or pair[1]
         assert line is not None
         days.setdefault(line.day, []).append(pair)
-    return [Day(n, format_date(start + timedelta(days=n), "full", locale=lang), tuple(rows))
+    return [Day(n, format_date(start + timedelta(days=n), "full", locale=date_locale(lang)), tuple(rows))
             for n, rows in sorted(days.items())]
 
 
