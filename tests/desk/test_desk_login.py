@@ -244,6 +244,19 @@ def test_a_coach_at_work_on_the_alerts_page_stays_logged_in(live: LiveDesk, page
         expect(page).to_have_url(f"{live.url}/alerts?show=all")
 
 
+def test_a_log_in_as_people_type_it_a_capital_letter_and_the_code_in_two_halves(live: LiveDesk, page: Page) -> None:
+    """Authenticator apps show "123 456"; a phone capitalises the first letter. Neither is a wrong code (each
+    counted towards the lock-out)."""
+    live.add_user("coach")
+    code = live.code("coach")
+    page.goto(f"{live.url}/alerts")
+    page.fill("#coach_id", "Coach ")
+    page.fill("#code", f"{code[:3]} {code[3:]}")
+    page.click("form[action='/login'] button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/alerts")
+    assert ("coach:coach", "desk.login") in {(a, b) for a, b, _ in audit(live)}
+
+
 def test_logging_out_ends_the_session_for_good(live: LiveDesk, page: Page) -> None:
     live.log_in(page, "coach", "/alerts")
     cookie = next(c for c in page.context.cookies() if c["name"] == "desk_session")

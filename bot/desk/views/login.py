@@ -64,6 +64,13 @@ async def open_session(desk: Desk, sessions: Sessions, request: Request, coach_i
     return response
 
 
+def coach_id_typed(desk: Desk, typed: str) -> str:
+    """The deployment's coach id as someone typed it: a phone capitalises the first letter ("Coach"), and a refused
+    log-in counts towards the lock-out."""
+    typed = typed.strip()
+    return next((known for known in desk.deployment.coaches if known.casefold() == typed.casefold()), typed)
+
+
 def routes(desk: Desk, sessions: Sessions) -> list[Route]:
     throttle = LoginThrottle(desk.storage, desk.clock)
     oidc_config = OidcConfig.from_settings(settings())
@@ -82,7 +89,7 @@ def routes(desk: Desk, sessions: Sessions) -> list[Route]:
 
     async def login(request: Request) -> Response:
         form = await request.form()
-        coach_id = str(form.get("coach_id", ""))[:MAX_FIELD].strip()
+        coach_id = coach_id_typed(desk, str(form.get("coach_id", ""))[:MAX_FIELD])
         code = str(form.get("code", ""))[:MAX_FIELD]
         target = str(form.get("next", "/"))
         if await throttle.blocked(request, coach_id):
