@@ -121,6 +121,16 @@ def test_search_by_name_and_by_phone_and_sort(live: LiveDesk, page: Page) -> Non
     assert refs_shown(page) == ["p-carl"]
 
 
+def test_a_missed_measurement_task_says_which_measurement(live: LiveDesk, page: Page) -> None:
+    ids = seed_caseload(live)
+    for wave in ("baseline", "week4"):  # Anna missed two: the lines must differ
+        live.run(step(live, ids["anna"], days(35),
+                      tasks=[CoachTaskRecord("wave_missed", {"wave": wave}, days(35), days(36))]))
+    live.log_in(page, "coach", "/tasks?lang=en")
+    texts = " | ".join(page.locator("ul.tasks > li strong").all_inner_texts())
+    assert "(Day 0)" in texts and "(Day 28)" in texts, texts
+
+
 def test_tasks_overdue_first_and_done_with_a_note(live: LiveDesk, page: Page) -> None:
     ids = seed_caseload(live)
     live.run(step(live, ids["dora"], days(32), tasks=[CoachTaskRecord("wave_missed", {}, days(32), days(33))]))

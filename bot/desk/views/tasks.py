@@ -16,6 +16,7 @@ from bot.desk.context import Desk
 from bot.desk.views.people import scope
 from bot.overview import MAX_NOTE
 from storage.caseload import TaskRow
+from storage.records import CoachTask
 
 RECENT = timedelta(days=7)  # tasks done this recently are listed under the open ones
 
@@ -25,6 +26,15 @@ class TaskLine:
     item: TaskRow
     kind: str  # the task's name in the coach's language
     overdue: bool
+
+
+def task_title(desk: Desk, task: CoachTask, lang: str) -> str:
+    """The task's name; a missed measurement with its day in the programme ("... (Dag 28)"): a person can miss
+    several, and two identical lines told the coach nothing about which."""
+    name = desk.task_name(task.kind, lang)
+    wave = task.detail.get("wave") if task.kind == "wave_missed" else None
+    day = next((w.day for p in desk.programmes.values() for w in p.waves if w.id == wave), None)
+    return name if day is None else f"{name} ({desk.catalogs.gettext(lang, 'Day {n}').format(n=day)})"
 
 
 def ordered(rows: list[TaskRow], now: datetime) -> list[TaskRow]:
@@ -40,9 +50,9 @@ def routes(desk: Desk) -> list[Route]:
         now = desk.clock.now()
         rows = await desk.storage.tasks_of(scope(coach), done_since=now - RECENT)
         lang = request.state.lang
-        open_rows = [TaskLine(r, desk.task_name(r.task.kind, lang), r.task.due_at is not None and r.task.due_at < now)
+        open_rows = [TaskLine(r, task_title(desk, r.task, lang), r.task.due_at is not None and r.task.due_at < now)
                      for r in ordered([r for r in rows if r.task.done_at is None], now)]
-        done_rows = [TaskLine(r, desk.task_name(r.task.kind, lang), False)
+        done_rows = [TaskLine(r, task_title(desk, r.task, lang), False)
                      for r in sorted((r for r in rows if r.task.done_at is not None),
                                      key=lambda r: r.task.done_at or now, reverse=True)]
         await desk.audit(request, "tasks.viewed", "tasks", {"count": len(open_rows)})
