@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.settings import settings
 from storage.admin_records import RECEIVED, STATUS, ChannelOutbox, Heartbeat
 
 GIVEN_UP_WINDOW = timedelta(days=7)
@@ -97,3 +98,10 @@ def channel_health(set_up: Iterable[str], outboxes: Sequence[ChannelOutbox], hea
         found.append(ChannelHealth(channel, channel in configured, outbox, received, seen.get((channel, STATUS)),
                                    verdicts(channel, channel in configured, outbox, received, now, office_hours)))
     return found
+
+
+def set_up_channels() -> list[str]:
+    """The channels this bot's settings have (the desk and `bot run` read the same settings)."""
+    configured = settings()
+    return [name for name, on in (("sms", configured.sms_configured), ("telegram", configured.telegram_configured))
+            if on]

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from bot.channels.telegram import TelegramChannel
 from bot.enroll import EnrolmentRequest, enrol
+from bot.settings import reload_settings
 from storage.records import Participant
 from tests.desk.live import LiveDesk, screenshot
 from tests.fakes.telegram import BotMessage, FakeTelegram
@@ -110,6 +111,32 @@ def test_a_coach_reads_a_message_and_answers_it_through_the_bot(live: LiveDesk, 
                for actor, action, detail in audit if actor == "coach:coach")
     assert ("coach:coach", "messages.viewed") in {(a, b) for a, b, _ in audit}
     assert CALL_ME not in str(audit) and "Jeg ringer" not in str(audit)
+
+
+def test_a_reply_for_a_carrier_this_bot_has_no_settings_for_says_so(live: LiveDesk, telegram: Telegram, page: Page,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reply is queued either way; but "on its way" when this bot cannot send on that channel left the coach
+    believing the person had been answered."""
+    telegram.linked("Anna Jensen")
+    telegram.says(CALL_ME)
+    [message] = live.run(live.app.storage.coach_messages())
+    live.log_in(page, "coach", "/messages")
+    page.locator(f"#reply-{message.id}").fill("Jeg ringer til dig kl. 14.")
+    page.locator(f"#message-{message.id}").get_by_role("button", name="Send svar").click()
+    expect(page.get_by_role("alert")).to_contain_text("ingen Telegram sat op")  # this desk's settings have none
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    reload_settings()
+    try:
+        telegram.says("kan du ringe lidt senere i stedet, jeg er ude at gå")
+        [later] = [m for m in live.run(live.app.storage.coach_messages()) if m.id != message.id]
+        page.goto(f"{live.url}/messages")
+        page.locator(f"#reply-{later.id}").fill("Jeg ringer kl. 15.")
+        page.locator(f"#message-{later.id}").get_by_role("button", name="Send svar").click()
+        expect(page.get_by_role("status")).to_contain_text(f"#{later.id}")
+        expect(page.get_by_role("alert")).to_have_count(0)
+    finally:
+        monkeypatch.undo()
+        reload_settings()
 
 
 def test_a_reply_written_at_night_waits_for_the_morning_unless_sent_now(live: LiveDesk, telegram: Telegram,

@@ -13,20 +13,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.deployment import Coach
-from bot.desk.channel_health import GIVEN_UP_WINDOW, SILENT_AFTER, STUCK_AFTER, channel_health, without_numbers
+from bot.desk.channel_health import (
+    GIVEN_UP_WINDOW,
+    SILENT_AFTER,
+    STUCK_AFTER,
+    channel_health,
+    set_up_channels,
+    without_numbers,
+)
 from bot.desk.context import Desk
 from bot.desk.views.admin import admin_only
 from bot.desk.views.alerts import duration
 from bot.settings import settings
 
 LISTED = 50  # given-up messages listed, newest first
-
-
-def set_up_channels() -> list[str]:
-    """The channels this bot's settings have (the desk and `bot run` read the same settings)."""
-    configured = settings()
-    return [name for name, on in (("sms", configured.sms_configured), ("telegram", configured.telegram_configured))
-            if on]
 
 
 def routes(desk: Desk) -> list[Route]:

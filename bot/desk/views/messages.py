@@ -18,11 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from bot.canned_replies import MAX_TEXT, CannedReply
+from bot.desk.channel_health import set_up_channels
 from bot.desk.context import Desk
 from storage.records import CoachMessage, Profile
 
 READ_SHOWN = 20  # the latest read messages under the unread ones
 DONE = ("read", "sent", "later", "unreachable", "empty", "already")
+CARRIERS = ("sms", "telegram")  # the channels that need settings to send (the console needs none)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def routes(desk: Desk) -> list[Route]:
         except ValueError:
             at = None
         context = {"rows": rows, "unread": unread, "done": done if done in DONE else "", "at": at,
-                   "done_id": request.query_params.get("id", ""), "max_text": MAX_TEXT}
+                   "done_id": request.query_params.get("id", ""), "max_text": MAX_TEXT,
+                   "stuck": {"sms": "SMS", "telegram": "Telegram"}.get(request.query_params.get("stuck", ""))}
         return desk.templates.render(request, "messages.html", context)
 
     async def allowed(request: Request, coach_id: str) -> tuple[CoachMessage, Profile | None] | None:
@@ -116,6 +119,9 @@ def routes(desk: Desk) -> list[Route]:
             programme=await desk.loop.programme_of(message.participant_id),  # their quiet hours
             wake=desk.loop.outbox_listeners)  # audited with the row ("message.replied")
         later = f"&at={quote(replied.not_before.isoformat())}" if replied.not_before else ""
+        if replied.outcome in ("sent", "later") and replied.channel in CARRIERS and \
+                replied.channel not in set_up_channels():  # queued for a carrier this bot has no settings for
+            later += f"&stuck={replied.channel}"
         return RedirectResponse(f"/messages?done={replied.outcome}&id={message.id}{later}", status_code=303)
 
     return [Route("/messages", page), Route("/messages/{id:int}/canned", canned),
