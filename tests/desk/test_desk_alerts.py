@@ -85,6 +85,24 @@ def test_routine_questionnaires_are_let_start_again_only_once_the_alert_is_taken
     assert live.run(live.app.storage.escalation(bo)).status is EscalationStatus.ACKNOWLEDGED  # type: ignore[union-attr]
 
 
+def test_an_alert_raised_by_an_answer_shows_the_question_and_the_answer_in_words(live: LiveDesk, page: Page) -> None:
+    """"safety_check q1 = 1" under »1« told a coach nothing of what the person had said yes to."""
+    someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "vil bare sove og ikke vågne")
+
+    async def answers() -> None:
+        anna = await live.app.storage.get_or_create_participant("p-anna", "da", live.clock.now())
+        for said in ("ja", "ja"):  # the offer of a few questions, then the first of them
+            await live.app.loop.handle(anna, Text(said), "console")
+    live.run(answers())
+    [alert] = [e for e in live.run(live.app.storage.escalations()) if e.participant_ref == "p-anna"]
+    assert any(t.trigger_kind != "text" for t in alert.triggers), alert.triggers
+    live.log_in(page, "coach", "/alerts")
+    card = page.locator(f"#alert-{alert.id}")
+    expect(card).to_contain_text("Spurgt: Har du inden for den sidste måned ønsket, at du var død")
+    expect(card).to_contain_text("Svar: Ja")
+    expect(card).to_contain_text("»vil bare sove og ikke vågne«")  # what she wrote, still there
+
+
 def test_a_post_without_the_csrf_token_is_refused(live: LiveDesk, page: Page) -> None:
     anna = someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
     live.log_in(page, "coach", "/alerts")

@@ -11,7 +11,7 @@ reads it at a glance ("12 min.", "3 t. og 20 min.", "i morgen 12.00"), in CLDR's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from babel import Locale
@@ -28,7 +28,9 @@ from bot.coach import MAX_NOTE, MIN_NOTE
 from bot.desk.context import Desk
 from bot.desk.templating import date_locale
 from bot.escalation import level_name, trigger_quotes
-from storage.records import Escalation, EscalationStatus, Profile
+from flows import phrases
+from flows.model import StepType
+from storage.records import Escalation, EscalationStatus, EscalationTrigger, Profile
 
 LEVELS = {"high": 0, "moderate": 1, "low": 2}
 FILTERS = ("mine", "my_participants", "all")
@@ -46,6 +48,27 @@ class AlertRow:
     late: bool  # the deadline has passed
     trigger: list[tuple[str, str]]  # the participant's words that raised it, and what recognised them (page only)
     taken_by: str  # the name of the coach who acknowledged it; "" while open
+    asked: list[tuple[str, str]] = field(default_factory=list)  # per trigger: (question, answer) of an answer; ("", "")
+
+
+def asked_and_answered(desk: Desk, t: EscalationTrigger, lang: str) -> tuple[str, str]:
+    """The question an answer-triggered alert came from, in the coach's language, and the answer in words ("Yes"):
+    "safety_check q1 = 1" under »1« told a coach nothing of what the person had said yes to. ("", "") for a
+    message, or a question no longer in the flows."""
+    data = t.trigger
+    if t.trigger_kind == "text":
+        return "", ""
+    library = desk.loop.registry.library
+    flow_id, answer = str(data.get("flow_id", "")), str(data.get("answer", ""))
+    version = data.get("flow_version")
+    flow = (library.get(flow_id, version) if isinstance(version, int) else None) or library.latest(flow_id)
+    step = flow.step(str(data.get("item_id", ""))) if flow is not None else None
+    if step is None:
+        return "", ""
+    said = next((c.label.get(lang) for c in step.choices if str(c.value) == answer), None)
+    if said is None and step.type is StepType.YESNO and answer in ("1", "0"):
+        said = desk.catalogs.gettext(lang, phrases.YES if answer == "1" else phrases.NO)
+    return step.text.get(lang), said or answer
 
 
 def duration(delta: timedelta, lang: str) -> str:
@@ -96,7 +119,8 @@ async def visible_alerts(desk: Desk, coach_id: str, lang: str, now: datetime) ->
         rows.append(AlertRow(e, level_name(desk.catalogs, lang, e.level), profile,
                              coach_id in sent_to or e.acknowledged_by == coach_id,
                              profile is not None and profile.coach_id == coach_id, left, late, trigger_quotes(e),
-                             taker.name if taker else (e.acknowledged_by or "")))
+                             taker.name if taker else (e.acknowledged_by or ""),
+                             [asked_and_answered(desk, t, lang) for t in e.triggers]))
     rows.sort(key=lambda r: (r.escalation.status is not EscalationStatus.OPEN, LEVELS.get(r.escalation.level, 0),
                              r.escalation.deadline_at or r.escalation.opened_at))
     return rows
