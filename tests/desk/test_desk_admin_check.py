@@ -92,6 +92,7 @@ def test_an_edited_file_is_checked_beside_the_others_and_never_put_in_place(live
     page.get_by_role("button", name="Tjek den").click()
     expect(page.locator("#check-summary")).to_contain_text(f"flows/{PROGRAMME}")
     expect(page.locator("#check-summary")).to_contain_text("Intet blev gemt")
+    expect(page.locator("#check-summary")).to_have_class("problems")  # errors: not the box of good news
     section = page.locator("section.check-file", has=page.get_by_role("heading", name=f"flows/{PROGRAMME}"))
     expect(section).to_contain_text("din rettede udgave")
     rows = section.locator("tbody tr")
