@@ -142,7 +142,8 @@ def test_an_alert_of_a_coach_s_own_participant_is_not_shown_to_another_coach(liv
     assert "id: backup" in text  # the backup coach is in the roster: they see every alert (bot/people.py)
     someone_at_risk(live, "p-anna", "Anna Jensen", "coach", "jeg vil ikke leve mere")
     live.log_in(page, "backup", "/alerts?show=mine")
-    expect(page.get_by_text("Ingen åbne alarmer.")).to_be_visible()  # not sent to the backup yet (tier 0)
+    expect(page.get_by_text("Ingen her.")).to_be_visible()  # not sent to the backup yet (tier 0)
+    expect(page.get_by_role("link", name="Andre åbne alarmer, du kan handle på: 1")).to_be_visible()  # not "none"
     page.get_by_role("link", name="Alle (1)").click()
     expect(page.locator(".alert")).to_contain_text("Anna Jensen")
 
