@@ -23,6 +23,7 @@ Pure, like the engine: folded words in, a yes or no out.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from flows.model import Step, StepType
 from flows.parsing import Accepted, parse_answer
@@ -49,6 +50,7 @@ HEDGES = frozenset({
     "ja", "nej", "yes", "no", "jo", "nix", "nope", "yeah", "yep", "jep", "tak", "thanks", "ok", "okay", "og", "and",
     "eller", "or", "lidt", "a", "little", "bit", "meget", "very", "rather", "ret", "temmelig", "quite", "helt",
 })
+COURTESY_EMOJI = frozenset("👍👌🙏🙂😊😀😃😄😁😉🤗👋✅✔❤♥💙💚💛💜🧡🤍😍🥰☺👏💪🌞☀🌸🌷🌼")  # (skin tones are not "So")
 NUMBER_WORDS = frozenset({
     "nul", "en", "et", "to", "tre", "fire", "fem", "seks", "syv", "otte", "ni", "ti",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -66,8 +68,18 @@ def must_read(said: Reading | str, question: Step | None) -> bool:
     `question`: the open question the message could have answered; None outside a questionnaire (or on pause)."""
     said = read(said)
     found = list(said.letter_words)
-    if not found:
-        return False
+    if not found:  # no words: outside a questionnaire, a feeling in emoji ("😭😭😭") is for the coach
+        return question is None and feeling_in_emoji(said.raw)
+    return _words_for_coach(said, found, question)
+
+
+def feeling_in_emoji(text: str) -> bool:
+    """Emoji other than a thumbs-up, a smile, thanks or a heart ("👍", "🙂", "🙏", "❤️"): a courtesy needs no coach;
+    crying, anger or a broken heart do."""
+    return any(unicodedata.category(c) == "So" and c not in COURTESY_EMOJI for c in text)
+
+
+def _words_for_coach(said: Reading, found: list[str], question: Step | None) -> bool:
     if question is None:
         return not all(word in COURTESY for word in found)
     if question.type is StepType.TEXT:  # it refuses only a text too long to be its answer: a human reads that

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flows import phrases
-from flows.effects import CancelTimer, RunChange, RunEvent, ScheduleTimer
+from flows.effects import CancelTimer, Heard, RunChange, RunEvent, ScheduleTimer
 from flows.engine import MAX_TRANSITIONS, advance
 from flows.inputs import Resume, SetLanguage, StartFlow, Text, TimerFired
 from flows.model import Branch, Flow, FlowLibrary, LocalText, Step, StepType
@@ -210,3 +210,11 @@ def test_consent_comes_before_anything_is_asked() -> None:
     assert d.state.run is not None and d.state.run.flow_id == "pss10"  # the flow waiting for consent starts
     d.feed(RequireConsent())  # the same version again: nothing to ask
     assert d.state.consent_needed is None
+
+
+def test_crying_emoji_outside_a_questionnaire_go_to_the_coach_and_a_thumbs_up_does_not() -> None:
+    crying = advance(LIB, State(), Text("😭😭😭"), T0)
+    heard = [e for e in crying.effects if isinstance(e, Heard)]
+    assert heard and heard[0].for_coach  # it said only "no questionnaire open right now"
+    thumbs = advance(LIB, State(), Text("👍"), T0)
+    assert not any(isinstance(e, Heard) and e.for_coach for e in thumbs.effects)

@@ -75,6 +75,16 @@ def test_outside_a_question_almost_any_words(text: str, coach: bool) -> None:
 
 
 @pytest.mark.parametrize(("text", "coach"), [
+    ("😭😭😭", True), ("💔", True), ("😞 😞", True), ("🥺", True), ("😡", True), ("😰…", True),
+    ("👍", False), ("👍🏽", False), ("🙏", False), ("❤️", False), ("😊", False), ("🙂 🙂", False), ("👋", False),
+    ("...", False), ("!!", False), ("7", False),
+])
+def test_outside_a_question_a_feeling_in_emoji_is_for_the_coach_and_a_thumbs_up_is_not(text: str, coach: bool) -> None:
+    """Crying faces said more than most sentences, and went nowhere (the bot answered "no questionnaire open")."""
+    assert must_read(text, None) is coach
+
+
+@pytest.mark.parametrize(("text", "coach"), [
     ("hej igen", False), ("ret oftte", False), ("skidt", False), ("7", False),
     ("jeg har det rigtig skidt", True), ("hvornår ses vi?", True),
 ])
