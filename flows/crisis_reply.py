@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from flows import phrases
 from flows.effects import CrisisContacts, Phrase, Send
-from flows.risk import rank
+from flows.risk import LEVELS, rank
 from flows.turn import Turn
 
 POINTER_FOR = timedelta(hours=1)
@@ -39,6 +39,24 @@ def reply(turn: Turn, level: str) -> None:
         return
     turn.log(safety_reply(level))
     turn.set_state(replace(state, crisis_shown_at=turn.now, crisis_level=level))
+
+
+def remind(turn: Turn) -> None:
+    """A message for the coach from someone whose crisis block went out within the hour, or who is under a high
+    risk hold: the pointer (or, under a hold after the hour, the block again), unless this turn said it already.
+    "I mean it" after "I have collected my pills" got only "coaches read messages Monday to Friday"."""
+    state = turn.state
+    shown = state.crisis_shown_at
+    recent = shown is not None and turn.now - shown < POINTER_FOR
+    if not (state.hold or recent) or any(_crisis_part(effect) for effect in turn.effects):
+        return
+    reply(turn, state.crisis_level or LEVELS[-1])  # a hold is high risk
+
+
+def _crisis_part(effect: object) -> bool:
+    return isinstance(effect, Send) and any(
+        isinstance(part, CrisisContacts) or (isinstance(part, Phrase) and part.msgid == phrases.SAFETY_POINTER)
+        for part in effect.parts)
 
 
 def forget(turn: Turn) -> None:

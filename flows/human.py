@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flows import phrases
+from flows import crisis_reply, phrases
 from flows.asking import prompt, question_key
 from flows.effects import CoachHours, DataValue, Heard, Phrase, PromptChoice, RunChange
 from flows.questionnaire import ask_again
@@ -41,6 +41,7 @@ def tell_coach(turn: Turn) -> None:
     """The message is for a human: kept for the coach (the shell's inbox), and the person told when it is read."""
     turn.log(Heard("for_coach", where(turn), for_coach=True))
     turn.say(Phrase(phrases.MESSAGE_FOR_COACH), CoachHours())
+    crisis_reply.remind(turn)  # in a crisis: where the numbers are, not only when coaches read
 
 
 def offer_to_go_on(turn: Turn, run: Run, questionnaire: bool = False) -> None:
