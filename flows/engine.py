@@ -158,6 +158,11 @@ def _on_text(turn: Turn, said: Reading) -> None:
         return
     if run.paused:
         step = turn.step_of(run)
+        held = turn.state.hold and run.flow_id != SAFETY_CHECK  # no routine questions until a coach says so
+        if held and hit is None and not for_coach.must_read_on_pause(said, step):  # "2", FORTSÆT's typos, junk
+            turn.hear("held")
+            turn.say(turn.phrase(phrases.HELD_FOR_COACH))
+            return
         if hit is None and step is not None and step.is_question and isinstance(parse_answer(step, said), Accepted):
             run = replace(run, paused=False)  # an answer to the question they paused on: take it
             turn.set_run(run)
@@ -207,6 +212,6 @@ def _on_resume(turn: Turn) -> None:
             run = replace(run, paused=True)
             turn.set_run(run)
             turn.event(RunChange.PAUSED, run)
-        turn.say(turn.phrase(phrases.STILL_PAUSED))
+        turn.say(turn.phrase(phrases.HELD_FOR_COACH))
     else:
         resume(turn, run)

@@ -53,7 +53,7 @@ def offer_to_go_on(turn: Turn, run: Run, questionnaire: bool = False) -> None:
         turn.set_run(run)
         turn.event(RunChange.PAUSED, run)
     if turn.state.hold and run.flow_id != SAFETY_CHECK:
-        turn.say(Phrase(phrases.STILL_PAUSED))
+        turn.say(Phrase(phrases.HELD_FOR_COACH))
         return
     turn.set_state(replace(turn.state, resume_offered=run.seq))
     choices = (PromptChoice("ja", Phrase(phrases.YES)), PromptChoice("nej", Phrase(phrases.NO)))
@@ -81,7 +81,7 @@ def answer_resume_offer(turn: Turn, said: Reading, offered: int) -> bool:
     if not going_on:
         turn.say(Phrase(phrases.LATER))
     elif turn.state.hold and run.flow_id != SAFETY_CHECK:
-        turn.say(Phrase(phrases.STILL_PAUSED))
+        turn.say(Phrase(phrases.HELD_FOR_COACH))
     else:
         run = replace(run, paused=False)
         turn.set_run(run)

@@ -15,13 +15,29 @@ from flows.human import CONTACT_TASK, offer_to_go_on, where
 from flows.language import switch_language
 from flows.parsing import Keyword, KeywordInput
 from flows.questionnaire import ask_again, back, resume
+from flows.risk import SAFETY_CHECK
 from flows.runs import close_stale_run
 from flows.safety import offer_check
+from flows.state import Run
 from flows.turn import Turn
+
+
+def held(turn: Turn, run: Run | None) -> bool:
+    """A routine questionnaire under a high-risk hold: it stays paused until a coach releases it, whatever is typed
+    (FORTSÆT resumed it, and BACK asked its previous question)."""
+    return run is not None and turn.state.hold and run.flow_id != SAFETY_CHECK
+
+
+def paused_line(turn: Turn) -> str:
+    """Why the questionnaire waits: for a coach under a hold, else until the person writes CONTINUE."""
+    return phrases.HELD_FOR_COACH if held(turn, turn.state.run) else phrases.STILL_PAUSED
 
 
 def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
     run = turn.state.run
+    if held(turn, run) and keyword.keyword in (Keyword.RESUME, Keyword.BACK):
+        turn.say(turn.phrase(phrases.HELD_FOR_COACH))
+        return
     match keyword.keyword:
         case Keyword.LANGUAGE:
             switch_language(turn, keyword.argument)
@@ -30,7 +46,7 @@ def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
             if run is None and turn.flows.programme is not None:
                 turn.say(*companion.help_lines(turn, turn.flows.programme))
             if run is not None and run.paused:
-                turn.say(turn.phrase(phrases.STILL_PAUSED))
+                turn.say(turn.phrase(paused_line(turn)))
             elif run is not None:
                 turn.set_run(replace(run, invalid_streak=0))
                 ask_again(turn, run)
@@ -41,7 +57,7 @@ def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
             elif run is None:
                 turn.say(turn.phrase(phrases.NOTHING_TO_PAUSE))
             elif run.paused:
-                turn.say(turn.phrase(phrases.STILL_PAUSED))
+                turn.say(turn.phrase(paused_line(turn)))
             else:
                 turn.set_run(replace(run, paused=True, invalid_streak=0))
                 turn.event(RunChange.PAUSED, run)
@@ -60,7 +76,7 @@ def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
                 turn.end_run(run, RunChange.STOPPED)
                 turn.say(turn.phrase(phrases.STOPPED))
                 if turn.state.run is not None:  # the questionnaire set aside for the safety check
-                    turn.say(turn.phrase(phrases.STILL_PAUSED))
+                    turn.say(turn.phrase(paused_line(turn)))
         case Keyword.BACK:
             if run is None:
                 turn.say(turn.phrase(phrases.NO_RUN))

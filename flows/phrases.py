@@ -62,6 +62,8 @@ BACK_AT_FIRST = N_("This is the first question, so there is no earlier answer to
 BACK_TO = N_("Let's go back. Your answer was: {answer}. You can send a new answer.")
 PAUSED = N_("We will pause here. Your answers are saved. Write CONTINUE when you want to go on.")
 STILL_PAUSED = N_("The questionnaire is paused. Write CONTINUE when you want to go on.")
+# TRANSLATORS: under a high-risk hold: no routine questionnaire comes back until a coach has been in touch.
+HELD_FOR_COACH = N_("The questionnaire waits until a coach has been in touch with you. You can keep writing here.")
 RESUMED = N_("Welcome back. We continue where you left off.")
 STOPPED = N_("You have stopped this questionnaire. The answers you gave are saved. Thank you.")
 NOTHING_TO_PAUSE = N_("There is no questionnaire to pause right now.")

@@ -118,7 +118,7 @@ def restore_suspended(turn: Turn, paused: bool = False, announce: bool = True, a
         human.offer_to_go_on(turn, run, questionnaire=True)
     elif paused:
         if announce:
-            turn.say(turn.phrase(phrases.STILL_PAUSED))
+            turn.say(turn.phrase(phrases.HELD_FOR_COACH if turn.state.hold else phrases.STILL_PAUSED))
     else:
         turn.say(turn.phrase(phrases.RESUMED))
         go(turn, flow, run, run.step_id)

@@ -218,3 +218,4 @@ def test_crying_emoji_outside_a_questionnaire_go_to_the_coach_and_a_thumbs_up_do
     assert heard and heard[0].for_coach  # it said only "no questionnaire open right now"
     thumbs = advance(LIB, State(), Text("👍"), T0)
     assert not any(isinstance(e, Heard) and e.for_coach for e in thumbs.effects)
+
