@@ -61,6 +61,8 @@ HELP_NO_RUN = N_(
 BACK_AT_FIRST = N_("This is the first question, so there is no earlier answer to change.")
 BACK_TO = N_("Let's go back. Your answer was: {answer}. You can send a new answer.")
 PAUSED = N_("We will pause here. Your answers are saved. Write CONTINUE when you want to go on.")
+# TRANSLATORS: to "ved ikke" / "don't know" at a question with answers to choose from
+CLOSEST_ANSWER = N_("If you are not sure, choose the answer that comes closest to how it has been for you.")
 STILL_PAUSED = N_("The questionnaire is paused. Write CONTINUE when you want to go on.")
 # TRANSLATORS: under a high-risk hold: no routine questionnaire comes back until a coach has been in touch.
 HELD_FOR_COACH = N_("The questionnaire waits until a coach has been in touch with you. You can keep writing here.")

@@ -197,7 +197,21 @@ def prompt(turn: Turn, flow: Flow, run: Run, step: Step) -> Prompt:
     return asking.prompt(asking.question_key(run, step.id), flow.id, flow.version, choices, list_choices)
 
 
-def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection) -> None:
+UNSURE = frozenset({  # "don't know" at a question with answers to choose from: which one comes closest
+    "ved ikke", "ved det ikke", "det ved jeg ikke", "jeg ved det ikke", "jeg ved ikke", "aner det ikke", "ved ik",
+    "ikke sikker", "er ikke sikker", "jeg er ikke sikker", "svaert at sige", "ved ikke rigtig",
+    "dont know", "don't know", "i dont know", "i don't know", "not sure", "i'm not sure", "im not sure", "dunno",
+    "idk", "hard to say",
+})
+
+
+def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection, unsure: bool = False) -> None:
+    """The question again after an answer it cannot take, saying why; `unsure`: the person said they do not know
+    (not counted as a failed try: "having trouble?" is for those the bot does not understand)."""
+    if unsure and step.type in (StepType.CHOICE, StepType.SCALE):
+        again = replace(prompt(turn, flow, run, step), list_choices=False)
+        turn.say(turn.phrase(phrases.CLOSEST_ANSWER), allowed(turn, step), prompt=again)
+        return
     run = evolve(run, invalid_streak=run.invalid_streak + 1)
     turn.set_run(run)
     if run.invalid_streak >= 3:  # offer a way out instead of repeating; then start counting again
