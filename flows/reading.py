@@ -10,6 +10,7 @@ on the spot), for the bot's safety net, the benchmarks and the tests.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -19,9 +20,22 @@ from flows.textnorm import EDGE_PUNCTUATION, LETTER_WORD, fold, loosen
 _NUMBER = re.compile(r"^[+-]?\d{1,9}(?:[.,]\d{1,9})?$")
 
 
+_DECORATION = frozenset({"So", "Sk", "Mn", "Me", "Cf", "Zs"})  # emoji, their skin tones and joiners, a keycap's frame
+
+
+def undecorated(text: str) -> str:
+    """`text` without emoji or spaces around it: "2 😊" and the keycap "2️⃣" are a 2 as a person meant it."""
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or unicodedata.category(text[start]) in _DECORATION):
+        start += 1
+    while end > start and (text[end - 1].isspace() or unicodedata.category(text[end - 1]) in _DECORATION):
+        end -= 1
+    return text[start:end]
+
+
 def parse_number(text: str) -> float | None:
-    """A number typed on a phone: "7", "7.", "7,5", " 12 "; None when it is not one."""
-    candidate = text.strip().rstrip(".!)").strip()
+    """A number typed on a phone: "7", "7.", "7,5", " 12 ", "7 😊"; None when it is not one."""
+    candidate = undecorated(text).rstrip(".!)").strip()
     if not _NUMBER.match(candidate):
         return None
     return float(candidate.replace(",", "."))

@@ -17,7 +17,7 @@ NOTE = Step("n", StepType.TEXT, LocalText({"da": "?"}), max_length=20)
 
 
 @pytest.mark.parametrize("text", ["2", " 2 ", "2.", "2!", "Ind i mellem", "ind i MELLEM", " Ind  i mellem. ",
-                                  "indimellem", "Ind imellem"])
+                                  "indimellem", "Ind imellem", "2 😊", "2😅", "2️⃣", "👍 2"])
 def test_choice_by_number_or_label(text: str) -> None:
     assert parse_answer(PSS_ITEM, text) == Accepted(2)
 
