@@ -77,6 +77,8 @@ def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
                 turn.say(turn.phrase(phrases.STOPPED))
                 if turn.state.run is not None:  # the questionnaire set aside for the safety check
                     turn.say(turn.phrase(paused_line(turn)))
+                elif turn.flows.programme is not None:  # STOP ended the questionnaire; they may have meant it all
+                    turn.say(turn.phrase(phrases.STOP_AGAIN_FOR_REMINDERS))
         case Keyword.BACK:
             if run is None:
                 turn.say(turn.phrase(phrases.NO_RUN))

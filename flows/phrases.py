@@ -68,6 +68,7 @@ STILL_PAUSED = N_("The questionnaire is paused. Write CONTINUE when you want to 
 HELD_FOR_COACH = N_("The questionnaire waits until a coach has been in touch with you. You can keep writing here.")
 RESUMED = N_("Welcome back. We continue where you left off.")
 STOPPED = N_("You have stopped this questionnaire. The answers you gave are saved. Thank you.")
+STOP_AGAIN_FOR_REMINDERS = N_("If you want no more reminders either, write STOP again.")
 NOTHING_TO_PAUSE = N_("There is no questionnaire to pause right now.")
 NOTHING_TO_STOP = N_("There is no questionnaire running right now.")
 # TRANSLATORS: sent in the NEW language, so each catalog names its own language.

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
+from flows.inputs import StartFlow
 from flows.timing import local
 from storage.records import ScheduleStatus
 from tests.conftest import app_without_consent
-from tests.programme_world import Responder, World
+from tests.programme_world import CHANNEL, Responder, World
 
 START = date(2026, 3, 16)  # a Monday; the clocks go forward on Sunday 29 March, in week 2
 ANSWERS = {  # what the participant answers, by flow and question
@@ -154,6 +155,16 @@ async def test_pause_for_some_days_and_stop_and_start_again(app: App) -> None:
     assert (await world.say("START"))[0] == "Påmindelserne er slået til igen."
     await world.run_until(world.at(START + timedelta(days=28), 12))
     assert any("Modul 5 er klar" in line for line in world.lines())
+
+
+async def test_stop_in_a_questionnaire_ends_it_and_says_a_second_stop_ends_the_reminders(app: App) -> None:
+    """STOP means two things: a person who wanted the reminders gone was not told that the first only ended the form."""
+    world = await World.open(app, START)
+    await app.loop.handle(world.participant, StartFlow("who5"), CHANNEL)
+    said = await world.say("STOP")
+    assert said[0].startswith("Du har stoppet spørgeskemaet.")
+    assert said[1] == "Hvis du heller ikke vil have flere påmindelser, så skriv STOP igen."
+    assert (await world.say("STOP"))[0].startswith("Du får ikke flere påmindelser fra mig.")
 
 
 async def test_quiet_hours_hold_back_what_is_still_useful_until_morning(app: App) -> None:
