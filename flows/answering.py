@@ -10,7 +10,7 @@ from flows import for_coach, human, phrases
 from flows.effects import CoachTaskDue, RecordAnswer, RunChange
 from flows.model import END, Flow
 from flows.parsing import Accepted, Rejected, parse_answer
-from flows.questionnaire import UNSURE, ask, finish, go, lookup, next_step, reprompt
+from flows.questionnaire import ask, finish, go, lookup, next_step, reprompt, unsure
 from flows.reading import Reading
 from flows.risk import SAFETY_CHECK, TermMatch, highest, rank
 from flows.safety import escalate, offer_check
@@ -32,12 +32,12 @@ def on_answer(turn: Turn, run: Run, said: Reading, hit: TermMatch | None = None)
             offer_check(turn)
         elif hit is not None:  # in the safety check: heard and answered; the question again, not "not understood"
             ask(turn, flow, run, step)
-        elif for_coach.must_read(said, step) and said.folded not in UNSURE:
+        elif for_coach.must_read(said, step) and not unsure(step, said):
             human.tell_coach(turn)
             human.offer_to_go_on(turn, run)
         else:
             turn.hear("not_understood", flow_id=flow.id, item_id=step.id, reason=result.reason.value)
-            reprompt(turn, flow, run, step, result.reason, unsure=said.folded in UNSURE)
+            reprompt(turn, flow, run, step, result.reason, unsure=unsure(step, said))
         return
     assert isinstance(result, Accepted)
     turn.hear("answer", flow_id=flow.id, item_id=step.id)

@@ -159,9 +159,13 @@ def _on_text(turn: Turn, said: Reading) -> None:
     if run.paused:
         step = turn.step_of(run)
         held = turn.state.hold and run.flow_id != SAFETY_CHECK  # no routine questions until a coach says so
-        if held and hit is None and not for_coach.must_read_on_pause(said, step):  # "2", FORTSÆT's typos, junk
-            turn.hear("held")
-            turn.say(turn.phrase(phrases.HELD_FOR_COACH))
+        if held and hit is None:  # nothing can be answered: words or a feeling go to the coach, the rest waits
+            if for_coach.must_read(said, None):
+                human.tell_coach(turn)
+                human.offer_to_go_on(turn, run)  # under the hold: it waits for a coach
+            else:  # "2", FORTSÆT's typos, a greeting, junk
+                turn.hear("held")
+                turn.say(turn.phrase(phrases.HELD_FOR_COACH))
             return
         if hit is None and step is not None and step.is_question and isinstance(parse_answer(step, said), Accepted):
             run = replace(run, paused=False)  # an answer to the question they paused on: take it

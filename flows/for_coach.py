@@ -80,8 +80,8 @@ def feeling_in_emoji(text: str) -> bool:
 
 
 def _words_for_coach(said: Reading, found: list[str], question: Step | None) -> bool:
-    if question is None:
-        return not all(word in COURTESY for word in found)
+    if question is None:  # "ok 😭" is no courtesy
+        return not all(word in COURTESY for word in found) or feeling_in_emoji(said.raw)
     if question.type is StepType.TEXT:  # it refuses only a text too long to be its answer: a human reads that
         return True
     if len(found) == 1:

@@ -205,13 +205,14 @@ UNSURE = frozenset({  # "don't know" at a question with answers to choose from: 
 })
 
 
+def unsure(step: Step, said: Reading) -> bool:
+    """"Ved ikke" at a question with answers to choose from (a yes or no, or words, is another matter: the coach's)."""
+    return step.type in (StepType.CHOICE, StepType.SCALE) and said.folded in UNSURE
+
+
 def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection, unsure: bool = False) -> None:
-    """The question again after an answer it cannot take, saying why; `unsure`: the person said they do not know
-    (not counted as a failed try: "having trouble?" is for those the bot does not understand)."""
-    if unsure and step.type in (StepType.CHOICE, StepType.SCALE):
-        again = replace(prompt(turn, flow, run, step), list_choices=False)
-        turn.say(turn.phrase(phrases.CLOSEST_ANSWER), allowed(turn, step), prompt=again)
-        return
+    """The question again after an answer it cannot take, saying why; `unsure` (`unsure()`): the person said they do
+    not know, and is told to choose the closest answer."""
     run = evolve(run, invalid_streak=run.invalid_streak + 1)
     turn.set_run(run)
     if run.invalid_streak >= 3:  # offer a way out instead of repeating; then start counting again
@@ -219,7 +220,7 @@ def reprompt(turn: Turn, flow: Flow, run: Run, step: Step, reason: Rejection, un
         turn.say(turn.phrase(phrases.STRUGGLING))
         ask(turn, flow, run, step)
         return
-    intro = {
+    intro = phrases.CLOSEST_ANSWER if unsure else {
         Rejection.EMPTY: phrases.NOTHING_RECEIVED,
         Rejection.TOO_LONG: phrases.TEXT_TOO_LONG if step.type is StepType.TEXT else phrases.TOO_LONG_FOR_ANSWER,
     }.get(reason, phrases.NOT_UNDERSTOOD)

@@ -162,8 +162,12 @@ def with_lang_cookie(send: Send, lang: str) -> Send:
     return sending
 
 
+PAGE_OF_FRAGMENT = {"/alerts/list": "/alerts"}  # what a page asks for by itself -> the page
+
+
 def to_login(request: Request, path: str) -> Response:
     """No live session: the log-in page, then back here (htmx follows `HX-Redirect` with a full page load)."""
+    path = PAGE_OF_FRAGMENT.get(path, path)  # after the log-in, the page, not the poll's bare fragment
     target = "/login" if path in ("/", "/logout") else f"/login?next={quote(path)}"
     if request.headers.get("hx-request"):
         return Response(status_code=401, headers={"HX-Redirect": target})

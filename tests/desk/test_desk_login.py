@@ -230,7 +230,8 @@ def test_an_open_alerts_page_polling_by_itself_does_not_keep_an_idle_session_ali
         live.clock.advance(timedelta(minutes=1))
         assert page.request.get(f"{live.url}{poll}").url == f"{live.url}{poll}"
     live.clock.advance(timedelta(minutes=1, seconds=30))
-    assert "/login" in page.request.get(f"{live.url}{poll}").url  # the poll itself meets the log-in
+    met = page.request.get(f"{live.url}{poll}", headers={"HX-Request": "true"}, max_redirects=0)
+    assert met.headers.get("hx-redirect") == "/login?next=/alerts"  # back to the page after, not its bare fragment
     page.goto(f"{live.url}/alerts")
     expect(page).to_have_url(f"{live.url}/login?next=/alerts")
 

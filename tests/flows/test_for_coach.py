@@ -12,7 +12,9 @@ from flows.effects import Heard
 from flows.engine import advance
 from flows.for_coach import must_read, must_read_on_pause
 from flows.inputs import StartFlow, Text
-from flows.model import Step
+from flows.model import Choice, LocalText, Step, StepType
+from flows.questionnaire import unsure
+from flows.reading import read
 from flows.risk_loader import load_risk_terms
 from flows.state import State
 from tests.flows.helpers import T0, shipped_library
@@ -77,7 +79,7 @@ def test_outside_a_question_almost_any_words(text: str, coach: bool) -> None:
 @pytest.mark.parametrize(("text", "coach"), [
     ("😭😭😭", True), ("💔", True), ("😞 😞", True), ("🥺", True), ("😡", True), ("😰…", True),
     ("👍", False), ("👍🏽", False), ("🙏", False), ("❤️", False), ("😊", False), ("🙂 🙂", False), ("👋", False),
-    ("...", False), ("!!", False), ("7", False),
+    ("...", False), ("!!", False), ("7", False), ("ok 😭", True), ("tak 💔", True), ("ok 👍", False),
 ])
 def test_outside_a_question_a_feeling_in_emoji_is_for_the_coach_and_a_thumbs_up_is_not(text: str, coach: bool) -> None:
     """Crying faces said more than most sentences, and went nowhere (the bot answered "no questionnaire open")."""
@@ -112,3 +114,12 @@ def test_the_engine_says_what_became_of_each_message() -> None:
     assert said == [Heard("keyword", {"keyword": "pause"})]
     _, said = heard(state, "jeg tænker på selvmord")
     assert said[0] == Heard("risk", {"level": "moderate"}) and not any(h.for_coach for h in said)
+
+
+def test_dont_know_is_helped_to_an_answer_only_where_there_are_answers_to_choose_from() -> None:
+    """"Svært at sige" to a yes or no of the safety check is for the coach, as before: only a choice or a scale gets
+    "choose the closest"."""
+    choice = Step("q", StepType.CHOICE, LocalText({"da": "?"}), choices=(Choice(0, LocalText({"da": "Aldrig"})),))
+    yes_no = Step("y", StepType.YESNO, LocalText({"da": "?"}))
+    assert unsure(choice, read("Ved ikke")) and unsure(choice, read("svært at sige"))
+    assert not unsure(yes_no, read("svært at sige")) and must_read("svært at sige", yes_no)

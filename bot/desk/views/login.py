@@ -68,6 +68,8 @@ def coach_id_typed(desk: Desk, typed: str) -> str:
     """The deployment's coach id as someone typed it: a phone capitalises the first letter ("Coach"), and a refused
     log-in counts towards the lock-out."""
     typed = typed.strip()
+    if typed in desk.deployment.coaches:
+        return typed
     return next((known for known in desk.deployment.coaches if known.casefold() == typed.casefold()), typed)
 
 
