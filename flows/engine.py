@@ -158,8 +158,7 @@ def _on_text(turn: Turn, said: Reading) -> None:
         return
     if run.paused:
         step = turn.step_of(run)
-        held = turn.state.hold and run.flow_id != SAFETY_CHECK  # no routine questions until a coach says so
-        if held and hit is None:  # nothing can be answered: words or a feeling go to the coach, the rest waits
+        if human.held(turn, run) and hit is None:  # under a hold: words, feelings to the coach
             if for_coach.must_read(said, None):
                 human.tell_coach(turn)
                 human.offer_to_go_on(turn, run)  # under the hold: it waits for a coach
@@ -211,7 +210,7 @@ def _on_resume(turn: Turn) -> None:
     run = turn.state.run
     if run is None:
         turn.say(turn.phrase(phrases.HELP_NO_RUN))
-    elif turn.state.hold and run.flow_id != SAFETY_CHECK:  # no routine questions until a coach says so
+    elif human.held(turn, run):  # no routine questions until a coach says so
         if not run.paused:
             run = replace(run, paused=True)
             turn.set_run(run)

@@ -37,6 +37,11 @@ def where(turn: Turn) -> dict[str, DataValue]:
     return {} if run is None else {"flow_id": run.flow_id, "item_id": run.step_id}
 
 
+def held(turn: Turn, run: Run | None) -> bool:
+    """A routine questionnaire under a high-risk hold: it stays paused until a coach releases it, whatever is typed."""
+    return run is not None and turn.state.hold and run.flow_id != SAFETY_CHECK
+
+
 def tell_coach(turn: Turn) -> None:
     """The message is for a human: kept for the coach (the shell's inbox), and the person told when it is read."""
     turn.log(Heard("for_coach", where(turn), for_coach=True))
@@ -52,7 +57,7 @@ def offer_to_go_on(turn: Turn, run: Run, questionnaire: bool = False) -> None:
         run = replace(run, paused=True, invalid_streak=0)
         turn.set_run(run)
         turn.event(RunChange.PAUSED, run)
-    if turn.state.hold and run.flow_id != SAFETY_CHECK:
+    if held(turn, run):
         turn.say(Phrase(phrases.HELD_FOR_COACH))
         return
     turn.set_state(replace(turn.state, resume_offered=run.seq))
@@ -80,7 +85,7 @@ def answer_resume_offer(turn: Turn, said: Reading, offered: int) -> bool:
     turn.hear("go_on", answer="yes" if going_on else "no")
     if not going_on:
         turn.say(Phrase(phrases.LATER))
-    elif turn.state.hold and run.flow_id != SAFETY_CHECK:
+    elif held(turn, run):
         turn.say(Phrase(phrases.HELD_FOR_COACH))
     else:
         run = replace(run, paused=False)

@@ -11,21 +11,13 @@ from flows import companion, phrases
 from flows.asking import Asked, asking
 from flows.consent import ask_consent
 from flows.effects import CoachHours, CoachTaskDue, Phrase, RunChange
-from flows.human import CONTACT_TASK, offer_to_go_on, where
+from flows.human import CONTACT_TASK, held, offer_to_go_on, where
 from flows.language import switch_language
 from flows.parsing import Keyword, KeywordInput
 from flows.questionnaire import ask_again, back, resume
-from flows.risk import SAFETY_CHECK
 from flows.runs import close_stale_run
 from flows.safety import offer_check
-from flows.state import Run
 from flows.turn import Turn
-
-
-def held(turn: Turn, run: Run | None) -> bool:
-    """A routine questionnaire under a high-risk hold: it stays paused until a coach releases it, whatever is typed
-    (FORTSÆT resumed it, and BACK asked its previous question)."""
-    return run is not None and turn.state.hold and run.flow_id != SAFETY_CHECK
 
 
 def paused_line(turn: Turn) -> str:
@@ -35,7 +27,7 @@ def paused_line(turn: Turn) -> str:
 
 def on_keyword(turn: Turn, keyword: KeywordInput) -> None:
     run = turn.state.run
-    if held(turn, run) and keyword.keyword in (Keyword.RESUME, Keyword.BACK):
+    if held(turn, run) and keyword.keyword in (Keyword.RESUME, Keyword.BACK):  # FORTSÆT resumed it, BACK re-asked
         turn.say(turn.phrase(phrases.HELD_FOR_COACH))
         return
     match keyword.keyword:
