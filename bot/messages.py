@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from bot.canned_replies import MAX_TEXT
 from bot.clock import COPENHAGEN, Clock
 from bot.deployment import Deployment
+from bot.people import on_roster
 from bot.rendering import Catalogs
 from flows import phrases, timing
 from flows.phrases import N_
@@ -90,7 +91,7 @@ class CoachInbox:
         if coach.is_admin or (profile is not None and profile.coach_id == coach_id):
             return True
         unassigned = profile is None or profile.coach_id is None
-        return unassigned and any(coach_id in ids for ids in self.deployment.roster.values())
+        return unassigned and on_roster(self.deployment, coach_id)
 
     async def reply(self, coach_id: str, message: CoachMessage, text: str, *, send_now: bool = False,
                     programme: Programme | None = None, wake: Sequence[OutboxListener] = ()) -> Replied:
